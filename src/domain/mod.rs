@@ -1,0 +1,30 @@
+//! The trading model: pure types and rules with no I/O.
+//!
+//! Everything that decides a number — order lifecycle, position arithmetic,
+//! charges, reconciliation, the IST calendar — lives here once, so the
+//! database layer, the engine and the console all agree. This module must
+//! compile without tokio or sqlx.
+
+pub mod calendar;
+pub mod charges;
+pub mod command;
+pub mod enums;
+pub mod order;
+pub mod position;
+pub mod reconciliation;
+pub mod strategy;
+
+pub use enums::ParseEnumError;
+
+use rust_decimal::Decimal;
+
+/// Rounds money to the paisa (two decimals, half away from zero), for display
+/// and for values that are settled in rupees and paise.
+pub fn to_paisa(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// True when `price` is a whole multiple of `tick`.
+pub fn is_on_tick(price: Decimal, tick: Decimal) -> bool {
+    !tick.is_zero() && (price % tick).is_zero()
+}

@@ -1,0 +1,179 @@
+//! Reconciliation: comparing the broker's positions with ours.
+//!
+//! Positions are compared per (symbol, exchange, product). Each instrument
+//! yields at most one mismatch: a side that is missing, else a quantity that
+//! differs, else an average price further apart than the tolerance.
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::enums::string_enum;
+use super::order::{Exchange, Product};
+
+string_enum!(
+    /// The kinds of disagreement between the broker and the local book.
+    IssueType, "issue_type" {
+        QuantityMismatch => "QUANTITY_MISMATCH",
+        MissingLocal => "MISSING_LOCAL",
+        MissingAtBroker => "MISSING_AT_BROKER",
+        PriceMismatch => "PRICE_MISMATCH",
+    }
+);
+
+string_enum!(
+    /// How an operator settled an issue.
+    Resolution, "resolution" {
+        /// Adjust the local position to the broker's (the broker holds the money).
+        AcceptBroker => "ACCEPT_BROKER",
+        /// The local book is right; acknowledged, nothing changed.
+        KeepLocal => "KEEP_LOCAL",
+        /// Not worth acting on; acknowledged, nothing changed.
+        Ignore => "IGNORE",
+    }
+);
+
+string_enum!(
+    IssueStatus, "status" { Open => "OPEN", Resolved => "RESOLVED" }
+);
+
+/// One side's holding of an instrument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holding {
+    pub symbol: String,
+    pub exchange: Exchange,
+    pub product: Product,
+    /// Signed: long > 0, short < 0.
+    pub quantity: i64,
+    pub average_price: Decimal,
+}
+
+/// A disagreement found by [`compare`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mismatch {
+    pub issue_type: IssueType,
+    pub symbol: String,
+    pub exchange: Exchange,
+    pub product: Product,
+    pub local_quantity: Option<i64>,
+    pub broker_quantity: Option<i64>,
+    pub local_avg_price: Option<Decimal>,
+    pub broker_avg_price: Option<Decimal>,
+    pub details: String,
+}
+
+type Key = (String, Exchange, Product);
+
+fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
+    holdings
+        .iter()
+        .filter(|h| h.quantity != 0)
+        .map(|h| ((h.symbol.clone(), h.exchange, h.product), h))
+        .collect()
+}
+
+/// Compares local open positions with the broker's. Flat entries (quantity 0)
+/// count as absent. `price_tolerance_pct` is how far, in percent of the
+/// broker's average price, the averages may differ before it is an issue.
+/// The result is sorted by instrument.
+pub fn compare(local: &[Holding], broker: &[Holding], price_tolerance_pct: Decimal) -> Vec<Mismatch> {
+    let local = index(local);
+    let broker = index(broker);
+    let mut keys: Vec<&Key> = local.keys().chain(broker.keys()).collect();
+    keys.sort();
+    keys.dedup();
+
+    let mut out = Vec::new();
+    for key in keys {
+        let (l, b) = (local.get(key), broker.get(key));
+        let issue = match (l, b) {
+            (Some(l), None) => Some((
+                IssueType::MissingAtBroker,
+                format!("local holds {} at {}, the broker holds nothing", l.quantity, l.average_price),
+            )),
+            (None, Some(b)) => Some((
+                IssueType::MissingLocal,
+                format!("the broker holds {} at {}, local holds nothing", b.quantity, b.average_price),
+            )),
+            (Some(l), Some(b)) if l.quantity != b.quantity => Some((
+                IssueType::QuantityMismatch,
+                format!("local quantity {} vs broker {}", l.quantity, b.quantity),
+            )),
+            (Some(l), Some(b)) => {
+                let gap = (l.average_price - b.average_price).abs();
+                let allowed = b.average_price.abs() * price_tolerance_pct / dec!(100);
+                (gap > allowed).then(|| {
+                    (
+                        IssueType::PriceMismatch,
+                        format!(
+                            "local average {} vs broker {} (apart {}, tolerance {}%)",
+                            l.average_price, b.average_price, gap, price_tolerance_pct
+                        ),
+                    )
+                })
+            }
+            (None, None) => None,
+        };
+        if let Some((issue_type, details)) = issue {
+            out.push(Mismatch {
+                issue_type,
+                symbol: key.0.clone(),
+                exchange: key.1,
+                product: key.2,
+                local_quantity: l.map(|h| h.quantity),
+                broker_quantity: b.map(|h| h.quantity),
+                local_avg_price: l.map(|h| h.average_price),
+                broker_avg_price: b.map(|h| h.average_price),
+                details,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(symbol: &str, quantity: i64, avg: Decimal) -> Holding {
+        Holding { symbol: symbol.into(), exchange: Exchange::Nse, product: Product::Mis, quantity, average_price: avg }
+    }
+
+    #[test]
+    fn finds_each_kind_once() {
+        let local = vec![h("INFY", 10, dec!(1500)), h("TCS", 5, dec!(3500)), h("SBIN", 20, dec!(800)), h("ITC", 7, dec!(450))];
+        let broker = vec![
+            h("INFY", 12, dec!(1500)),
+            h("SBIN", 20, dec!(801)),
+            h("ITC", 7, dec!(450.10)),
+            h("HDFCBANK", -3, dec!(1600)),
+            h("WIPRO", 0, dec!(0)),
+        ];
+        let found = compare(&local, &broker, dec!(0.1));
+        let kinds: Vec<(&str, IssueType)> = found.iter().map(|m| (m.symbol.as_str(), m.issue_type)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("HDFCBANK", IssueType::MissingLocal),
+                ("INFY", IssueType::QuantityMismatch),
+                ("SBIN", IssueType::PriceMismatch),
+                ("TCS", IssueType::MissingAtBroker),
+            ]
+        );
+        assert_eq!(found[1].local_quantity, Some(10));
+        assert_eq!(found[1].broker_quantity, Some(12));
+        assert_eq!(found[0].details, "the broker holds -3 at 1600, local holds nothing");
+        assert_eq!(found[2].details, "local average 800 vs broker 801 (apart 1, tolerance 0.1%)");
+    }
+
+    #[test]
+    fn products_are_separate_instruments() {
+        let local = vec![h("INFY", 10, dec!(1500))];
+        let mut cnc = h("INFY", 10, dec!(1500));
+        cnc.product = Product::Cnc;
+        let found = compare(&local, &[cnc], dec!(0.1));
+        assert_eq!(found.len(), 2);
+        assert!(compare(&local, &local, dec!(0)).is_empty());
+    }
+}

@@ -1,0 +1,39 @@
+//! Strategies: who trades, in which mode.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::enums::string_enum;
+
+string_enum!(
+    /// PAPER trades on the simulated exchange; LIVE sends real orders to the broker.
+    TradingMode, "mode" { Paper => "PAPER", Live => "LIVE" }
+);
+
+string_enum!(
+    /// What kind of strategy places the orders.
+    StrategyType, "strategy_type" {
+        Manual => "manual",
+        Scalping => "scalping",
+        Momentum => "momentum",
+        MeanReversion => "mean_reversion",
+        Breakout => "breakout",
+        Custom => "custom",
+    }
+);
+
+/// The strategy every operator order belongs to, seeded by the first migration.
+pub const MANUAL_STRATEGY_ID: i64 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Strategy {
+    pub id: i64,
+    pub name: String,
+    pub strategy_type: StrategyType,
+    pub mode: TradingMode,
+    pub is_active: bool,
+    pub capital_allocated: Option<Decimal>,
+    pub parameters: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,10 @@
+//! XCoin: order management and operator console for an intraday NSE desk.
+//!
+//! PostgreSQL is the single source of truth. `domain` holds the pure trading
+//! model, `db` the async database layer and change feed, `config` the layered
+//! settings.
+
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod setup;
