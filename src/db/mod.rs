@@ -1,1 +1,259 @@
+//! The async database layer: every operation the desk needs, over one sqlx
+//! pool. Each public operation is one transaction; the `*_in` functions take a
+//! connection so that larger business operations can compose them inside a
+//! single transaction of their own.
+//!
+//! Files: `orders`, `positions`, `trades` (fills), `reconciliation`, `stats`,
+//! `strategies`, `kill_switch`, `commands` (the operator command queue),
+//! `changes` (the LISTEN/NOTIFY change feed), `schema` (migrations and
+//! verification), `raw` (read-only ad-hoc queries), `local` (the managed local
+//! PostgreSQL).
 
+pub mod changes;
+pub mod commands;
+pub mod kill_switch;
+pub mod local;
+pub mod orders;
+pub mod positions;
+pub mod raw;
+pub mod reconciliation;
+pub mod schema;
+pub mod stats;
+pub mod strategies;
+pub mod trades;
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgConnection, PgPool, Postgres};
+
+use crate::config::DatabaseSettings;
+use crate::domain::order::{FieldError, OrderStatus, TransitionError};
+
+/// A database operation that did not happen, and why.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{entity} {key} does not exist")]
+    NotFound { entity: &'static str, key: String },
+    #[error("order {order_id} cannot go from {from} to {to}")]
+    Transition {
+        order_id: i64,
+        from: OrderStatus,
+        to: OrderStatus,
+    },
+    #[error("{0}")]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl DbError {
+    pub(crate) fn not_found(entity: &'static str, key: impl ToString) -> Self {
+        DbError::NotFound {
+            entity,
+            key: key.to_string(),
+        }
+    }
+
+    pub(crate) fn transition(order_id: i64, e: TransitionError) -> Self {
+        DbError::Transition {
+            order_id,
+            from: e.from,
+            to: e.to,
+        }
+    }
+
+    /// The SQLSTATE of a server-side error, if this is one.
+    pub fn sqlstate(&self) -> Option<String> {
+        match self {
+            DbError::Sqlx(sqlx::Error::Database(e)) => e.code().map(|c| c.to_string()),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+/// Pool sizing and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolConfig {
+    pub min: u32,
+    pub max: u32,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig::from(&DatabaseSettings::default())
+    }
+}
+
+impl From<&DatabaseSettings> for PoolConfig {
+    fn from(s: &DatabaseSettings) -> Self {
+        PoolConfig {
+            min: s.pool_min,
+            max: s.pool_max,
+            connect_timeout: Duration::from_secs(s.connect_timeout_secs),
+            statement_timeout: Duration::from_millis(s.statement_timeout_ms),
+        }
+    }
+}
+
+/// Parses a postgres:// URL into connect options, with XCoin's session defaults.
+pub fn connect_options(url: &str) -> Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(url)?.application_name("xcoin"))
+}
+
+/// The database handle: a pool plus the operations in this module's files.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: PgPool,
+}
+
+/// What `health` reports.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub server_version: String,
+    pub latency: Duration,
+    pub table_count: i64,
+    pub pool_size: u32,
+    pub pool_idle: usize,
+}
+
+impl Db {
+    /// Opens a pool. Fails fast (within the connect timeout) when the server
+    /// cannot be reached, so a wrong URL is reported at start.
+    pub async fn connect(options: PgConnectOptions, pool: PoolConfig) -> Result<Db> {
+        let statement_timeout = pool.statement_timeout.as_millis().to_string();
+        let options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .min_connections(pool.min)
+            .max_connections(pool.max)
+            .acquire_timeout(pool.connect_timeout)
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await?;
+        Ok(Db { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Db {
+        Db { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Round trip, server version and how many XCoin tables exist.
+    pub async fn health(&self) -> Result<Health> {
+        let started = Instant::now();
+        let (version, tables): (String, i64) = sqlx::query_as(
+            "SELECT current_setting('server_version'),
+                    (SELECT count(*) FROM information_schema.tables
+                      WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'
+                        AND table_name = ANY($1))",
+        )
+        .bind(schema::TABLES)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Health {
+            server_version: version,
+            latency: started.elapsed(),
+            table_count: tables,
+            pool_size: self.pool.size(),
+            pool_idle: self.pool.num_idle(),
+        })
+    }
+
+    /// Runs `f` inside one transaction: committed when it returns `Ok`, rolled
+    /// back when it returns `Err` (or panics, or is dropped mid-way).
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T>
+    where
+        F: AsyncFnOnce(&mut PgConnection) -> Result<T>,
+    {
+        let mut tx = self.pool.begin().await?;
+        let value = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+}
+
+/// Reads a NUMERIC column without its trailing zeros: columns that keep ten
+/// decimals for exactness (average prices, P&L) would otherwise print them all.
+pub(crate) fn normalized(
+    row: &sqlx::postgres::PgRow,
+    column: &str,
+) -> sqlx::Result<rust_decimal::Decimal> {
+    use sqlx::Row;
+    Ok(row.try_get::<rust_decimal::Decimal, _>(column)?.normalize())
+}
+
+/// String enums of the domain travel as TEXT, spelled as the schema's CHECKs.
+macro_rules! text_enum {
+    ($($t:ty),+ $(,)?) => {$(
+        impl sqlx::Type<Postgres> for $t {
+            fn type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::Type<Postgres>>::type_info()
+            }
+            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+                <&str as sqlx::Type<Postgres>>::compatible(ty)
+            }
+        }
+        impl sqlx::postgres::PgHasArrayType for $t {
+            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+            }
+        }
+        impl<'q> sqlx::Encode<'q, Postgres> for $t {
+            fn encode_by_ref(
+                &self,
+                buf: &mut sqlx::postgres::PgArgumentBuffer,
+            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&str as sqlx::Encode<'q, Postgres>>::encode_by_ref(&self.as_str(), buf)
+            }
+        }
+        impl<'r> sqlx::Decode<'r, Postgres> for $t {
+            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> std::result::Result<Self, sqlx::error::BoxDynError> {
+                let text = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
+                Ok(text.parse::<$t>()?)
+            }
+        }
+    )+};
+}
+
+use crate::domain::command::{CommandKind, CommandStatus, KillSwitchAction, KillSwitchTrigger};
+use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
+use crate::domain::position::PositionStatus;
+use crate::domain::reconciliation::{IssueStatus, IssueType, Resolution};
+use crate::domain::strategy::{StrategyType, TradingMode};
+
+text_enum!(
+    Side,
+    OrderType,
+    Product,
+    Validity,
+    Exchange,
+    BrokerKind,
+    OrderStatus,
+    TradingMode,
+    PositionStatus,
+    StrategyType,
+    IssueType,
+    Resolution,
+    IssueStatus,
+    CommandKind,
+    CommandStatus,
+    KillSwitchAction,
+    KillSwitchTrigger,
+);

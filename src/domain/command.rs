@@ -44,10 +44,16 @@ string_enum!(
 
 /// A command with its arguments. Stored as its kind plus a JSON payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", content = "payload", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(
+    tag = "command",
+    content = "payload",
+    rename_all = "SCREAMING_SNAKE_CASE"
+)]
 pub enum OperatorCommand {
     PlaceOrder(OrderRequest),
-    CancelOrder { order_id: i64 },
+    CancelOrder {
+        order_id: i64,
+    },
     ModifyOrder {
         order_id: i64,
         #[serde(default)]
@@ -57,10 +63,16 @@ pub enum OperatorCommand {
         #[serde(default)]
         trigger_price: Option<Decimal>,
     },
-    ExitPosition { position_id: i64 },
+    ExitPosition {
+        position_id: i64,
+    },
     ExitAll {},
-    KillSwitchOn { reason: String },
-    KillSwitchOff { reason: String },
+    KillSwitchOn {
+        reason: String,
+    },
+    KillSwitchOff {
+        reason: String,
+    },
     ResolveReconciliation {
         issue_id: i64,
         resolution: Resolution,
@@ -95,7 +107,10 @@ impl OperatorCommand {
     /// The JSON stored in `operator_commands.payload`.
     pub fn payload(&self) -> serde_json::Value {
         let mut tagged = serde_json::to_value(self).expect("commands serialise");
-        tagged.get_mut("payload").map(serde_json::Value::take).unwrap_or_else(|| serde_json::json!({}))
+        tagged
+            .get_mut("payload")
+            .map(serde_json::Value::take)
+            .unwrap_or_else(|| serde_json::json!({}))
     }
 
     /// Rebuilds a command from its stored kind and payload.
@@ -114,16 +129,37 @@ mod tests {
     fn commands_round_trip_through_kind_and_payload() {
         let commands = vec![
             OperatorCommand::CancelOrder { order_id: 7 },
-            OperatorCommand::ModifyOrder { order_id: 7, quantity: None, price: Some(dec!(101.05)), trigger_price: None },
+            OperatorCommand::ModifyOrder {
+                order_id: 7,
+                quantity: None,
+                price: Some(dec!(101.05)),
+                trigger_price: None,
+            },
             OperatorCommand::ExitAll {},
-            OperatorCommand::ResolveReconciliation { issue_id: 3, resolution: Resolution::KeepLocal, note: Some("checked".into()) },
+            OperatorCommand::ResolveReconciliation {
+                issue_id: 3,
+                resolution: Resolution::KeepLocal,
+                note: Some("checked".into()),
+            },
         ];
         for c in commands {
             let back = OperatorCommand::from_parts(c.kind(), c.payload()).unwrap();
             assert_eq!(back, c);
         }
-        assert_eq!(OperatorCommand::CancelOrder { order_id: 7 }.payload(), serde_json::json!({ "order_id": 7 }));
-        let err = OperatorCommand::from_parts(CommandKind::CancelOrder, serde_json::json!({ "order": 7 })).unwrap_err();
-        assert!(err.to_string().starts_with("payload of CANCEL_ORDER command is malformed: missing field `order_id`"), "{err}");
+        assert_eq!(
+            OperatorCommand::CancelOrder { order_id: 7 }.payload(),
+            serde_json::json!({ "order_id": 7 })
+        );
+        let err = OperatorCommand::from_parts(
+            CommandKind::CancelOrder,
+            serde_json::json!({ "order": 7 }),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "payload of CANCEL_ORDER command is malformed: missing field `order_id`"
+            ),
+            "{err}"
+        );
     }
 }

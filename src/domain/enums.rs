@@ -1,7 +1,6 @@
 //! Closed vocabularies shared by the database (CHECK constraints), the broker
 //! APIs and the console. Each enum spells itself exactly as the schema does.
 
-
 /// A string that is not one of an enum's spellings. Names the field and lists
 /// what is allowed, so the message can be shown to an operator as is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod order;
 pub mod position;
 pub mod reconciliation;
 pub mod strategy;
+pub mod trade;
 
 pub use enums::ParseEnumError;
 

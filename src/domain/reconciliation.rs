@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
@@ -63,6 +65,32 @@ pub struct Mismatch {
     pub details: String,
 }
 
+/// A reconciliation issue as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub id: i64,
+    pub issue_type: IssueType,
+    pub symbol: String,
+    pub exchange: Exchange,
+    pub product: Product,
+    pub position_id: Option<i64>,
+    pub local_quantity: Option<i64>,
+    pub broker_quantity: Option<i64>,
+    pub local_avg_price: Option<Decimal>,
+    pub broker_avg_price: Option<Decimal>,
+    pub details: String,
+    pub status: IssueStatus,
+    pub resolution: Option<Resolution>,
+    pub resolved_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolution_note: Option<String>,
+    /// What accepting the broker's side changed locally.
+    pub adjustment: Option<serde_json::Value>,
+    pub seen_count: i64,
+    pub first_seen_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+}
+
 type Key = (String, Exchange, Product);
 
 fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
@@ -77,7 +105,11 @@ fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
 /// count as absent. `price_tolerance_pct` is how far, in percent of the
 /// broker's average price, the averages may differ before it is an issue.
 /// The result is sorted by instrument.
-pub fn compare(local: &[Holding], broker: &[Holding], price_tolerance_pct: Decimal) -> Vec<Mismatch> {
+pub fn compare(
+    local: &[Holding],
+    broker: &[Holding],
+    price_tolerance_pct: Decimal,
+) -> Vec<Mismatch> {
     let local = index(local);
     let broker = index(broker);
     let mut keys: Vec<&Key> = local.keys().chain(broker.keys()).collect();
@@ -90,11 +122,17 @@ pub fn compare(local: &[Holding], broker: &[Holding], price_tolerance_pct: Decim
         let issue = match (l, b) {
             (Some(l), None) => Some((
                 IssueType::MissingAtBroker,
-                format!("local holds {} at {}, the broker holds nothing", l.quantity, l.average_price),
+                format!(
+                    "local holds {} at {}, the broker holds nothing",
+                    l.quantity, l.average_price
+                ),
             )),
             (None, Some(b)) => Some((
                 IssueType::MissingLocal,
-                format!("the broker holds {} at {}, local holds nothing", b.quantity, b.average_price),
+                format!(
+                    "the broker holds {} at {}, local holds nothing",
+                    b.quantity, b.average_price
+                ),
             )),
             (Some(l), Some(b)) if l.quantity != b.quantity => Some((
                 IssueType::QuantityMismatch,
@@ -137,12 +175,23 @@ mod tests {
     use super::*;
 
     fn h(symbol: &str, quantity: i64, avg: Decimal) -> Holding {
-        Holding { symbol: symbol.into(), exchange: Exchange::Nse, product: Product::Mis, quantity, average_price: avg }
+        Holding {
+            symbol: symbol.into(),
+            exchange: Exchange::Nse,
+            product: Product::Mis,
+            quantity,
+            average_price: avg,
+        }
     }
 
     #[test]
     fn finds_each_kind_once() {
-        let local = vec![h("INFY", 10, dec!(1500)), h("TCS", 5, dec!(3500)), h("SBIN", 20, dec!(800)), h("ITC", 7, dec!(450))];
+        let local = vec![
+            h("INFY", 10, dec!(1500)),
+            h("TCS", 5, dec!(3500)),
+            h("SBIN", 20, dec!(800)),
+            h("ITC", 7, dec!(450)),
+        ];
         let broker = vec![
             h("INFY", 12, dec!(1500)),
             h("SBIN", 20, dec!(801)),
@@ -151,7 +200,10 @@ mod tests {
             h("WIPRO", 0, dec!(0)),
         ];
         let found = compare(&local, &broker, dec!(0.1));
-        let kinds: Vec<(&str, IssueType)> = found.iter().map(|m| (m.symbol.as_str(), m.issue_type)).collect();
+        let kinds: Vec<(&str, IssueType)> = found
+            .iter()
+            .map(|m| (m.symbol.as_str(), m.issue_type))
+            .collect();
         assert_eq!(
             kinds,
             vec![
@@ -163,8 +215,14 @@ mod tests {
         );
         assert_eq!(found[1].local_quantity, Some(10));
         assert_eq!(found[1].broker_quantity, Some(12));
-        assert_eq!(found[0].details, "the broker holds -3 at 1600, local holds nothing");
-        assert_eq!(found[2].details, "local average 800 vs broker 801 (apart 1, tolerance 0.1%)");
+        assert_eq!(
+            found[0].details,
+            "the broker holds -3 at 1600, local holds nothing"
+        );
+        assert_eq!(
+            found[2].details,
+            "local average 800 vs broker 801 (apart 1, tolerance 0.1%)"
+        );
     }
 
     #[test]

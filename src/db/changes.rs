@@ -1,0 +1,195 @@
+//! The change feed: LISTEN on `xcoin_changes` (and `xcoin_commands` for the
+//! engine), yielding typed change events.
+//!
+//! Notifications carry keys only (`{"table","op","id"}`); consumers refetch
+//! the rows. PostgreSQL drops notifications sent while a listener is
+//! disconnected, so after any reconnect the feed yields [`ChangeEvent::Resync`]
+//! once it is listening again: the consumer must reload everything. The
+//! listener is re-created from the pool's options, retrying with backoff
+//! while the database is down.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use super::Result;
+
+/// The channel every trading table notifies.
+pub const CHANGES_CHANNEL: &str = "xcoin_changes";
+/// The channel the engine listens on for new operator commands.
+pub const COMMANDS_CHANNEL: &str = "xcoin_commands";
+
+/// The tables the feed reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    Strategies,
+    Orders,
+    Trades,
+    Positions,
+    ReconciliationLog,
+    KillSwitchEvents,
+    DailyStats,
+    OperatorCommands,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// One changed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+pub struct Change {
+    pub table: Table,
+    pub op: Op,
+    pub id: i64,
+}
+
+/// What the feed yields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEvent {
+    Change(Change),
+    /// The listener reconnected; notifications may have been lost. Reload.
+    Resync,
+}
+
+/// Parses a notification payload; `None` (and a warning) for anything else.
+pub fn parse_payload(payload: &str) -> Option<Change> {
+    match serde_json::from_str(payload) {
+        Ok(change) => Some(change),
+        Err(e) => {
+            tracing::warn!(payload, error = %e, "skipping malformed change notification");
+            None
+        }
+    }
+}
+
+/// A LISTEN connection that survives reconnects.
+pub struct ChangeFeed {
+    pool: PgPool,
+    channels: Vec<&'static str>,
+    listener: Option<PgListener>,
+    /// Emit Resync before the next change (set after a reconnect).
+    resync_pending: bool,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl ChangeFeed {
+    /// Starts listening. The first event is not a Resync: the caller loads its
+    /// snapshot after this returns, so nothing committed afterwards is missed.
+    pub async fn listen(pool: &PgPool, channels: &[&'static str]) -> Result<ChangeFeed> {
+        let listener = Self::connect(pool, channels).await?;
+        Ok(ChangeFeed {
+            pool: pool.clone(),
+            channels: channels.to_vec(),
+            listener: Some(listener),
+            resync_pending: false,
+        })
+    }
+
+    /// Listens on `xcoin_changes`.
+    pub async fn changes(pool: &PgPool) -> Result<ChangeFeed> {
+        Self::listen(pool, &[CHANGES_CHANNEL]).await
+    }
+
+    async fn connect(pool: &PgPool, channels: &[&'static str]) -> Result<PgListener> {
+        let mut listener = PgListener::connect_with(pool).await?;
+        listener.listen_all(channels.iter().copied()).await?;
+        Ok(listener)
+    }
+
+    /// The server process id of the listening connection (tests kill it to
+    /// prove recovery).
+    pub async fn backend_pid(&mut self) -> Result<i32> {
+        let listener = self
+            .listener
+            .as_mut()
+            .expect("listener is connected between events");
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(listener)
+            .await?)
+    }
+
+    /// Waits for the next event. Never returns an error: while the database is
+    /// unreachable it retries with backoff, then yields `Resync`.
+    pub async fn next(&mut self) -> ChangeEvent {
+        loop {
+            if self.resync_pending {
+                self.resync_pending = false;
+                return ChangeEvent::Resync;
+            }
+            let Some(listener) = self.listener.as_mut() else {
+                self.reconnect().await;
+                continue;
+            };
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    if let Some(change) = parse_payload(notification.payload()) {
+                        return ChangeEvent::Change(change);
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("change feed connection lost; reconnecting");
+                    self.listener = None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "change feed error; reconnecting");
+                    self.listener = None;
+                }
+            }
+        }
+    }
+
+    /// Like [`next`](Self::next) but gives up after `timeout` with `None`.
+    pub async fn next_timeout(&mut self, timeout: Duration) -> Option<ChangeEvent> {
+        tokio::time::timeout(timeout, self.next()).await.ok()
+    }
+
+    async fn reconnect(&mut self) {
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match Self::connect(&self.pool, &self.channels).await {
+                Ok(listener) => {
+                    tracing::info!("change feed listening again; consumers resync");
+                    self.listener = Some(listener);
+                    self.resync_pending = true;
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "change feed reconnect failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_and_garbage_is_skipped() {
+        assert_eq!(
+            parse_payload(r#"{"table":"reconciliation_log","op":"DELETE","id":42}"#),
+            Some(Change {
+                table: Table::ReconciliationLog,
+                op: Op::Delete,
+                id: 42
+            })
+        );
+        assert_eq!(parse_payload("not json"), None);
+        assert_eq!(
+            parse_payload(r#"{"table":"users","op":"INSERT","id":1}"#),
+            None
+        );
+        assert_eq!(parse_payload(r#"{"table":"orders","op":"INSERT"}"#), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! The operator command queue. Consoles enqueue; the engine claims the oldest
+//! pending command with `FOR UPDATE SKIP LOCKED` (so two claimers never take
+//! the same one), executes it, and marks it DONE or FAILED with a result.
+
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+use super::{Db, DbError, Result};
+use crate::domain::command::{CommandKind, CommandStatus, OperatorCommand, PayloadError};
+use crate::domain::order::FieldError;
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct CommandRecord {
+    pub id: i64,
+    pub command: CommandKind,
+    pub payload: serde_json::Value,
+    pub status: CommandStatus,
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub result: Option<String>,
+}
+
+impl CommandRecord {
+    /// The typed command, or why its payload does not fit.
+    pub fn parsed(&self) -> Result<OperatorCommand, PayloadError> {
+        OperatorCommand::from_parts(self.command, self.payload.clone())
+    }
+}
+
+impl Db {
+    pub async fn enqueue_command(
+        &self,
+        command: &OperatorCommand,
+        requested_by: &str,
+    ) -> Result<CommandRecord> {
+        if requested_by.trim().is_empty() {
+            return Err(FieldError::new("requested_by", "must name the operator").into());
+        }
+        Ok(sqlx::query_as(
+            "INSERT INTO operator_commands (command, payload, requested_by) VALUES ($1, $2, $3) RETURNING *",
+        )
+        .bind(command.kind())
+        .bind(command.payload())
+        .bind(requested_by.trim())
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Claims the oldest PENDING command (marks it RUNNING), if any.
+    pub async fn claim_next_command(&self) -> Result<Option<CommandRecord>> {
+        Ok(sqlx::query_as(
+            "UPDATE operator_commands SET status = 'RUNNING', claimed_at = now()
+              WHERE id = (SELECT id FROM operator_commands WHERE status = 'PENDING'
+                           ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+              RETURNING *",
+        )
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn finish_command(
+        &self,
+        id: i64,
+        status: CommandStatus,
+        result: &str,
+    ) -> Result<CommandRecord> {
+        let finished: Option<CommandRecord> = sqlx::query_as(
+            "UPDATE operator_commands SET status = $2, result = $3, completed_at = now()
+              WHERE id = $1 AND status = 'RUNNING' RETURNING *",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(result)
+        .fetch_optional(&self.pool)
+        .await?;
+        match finished {
+            Some(c) => Ok(c),
+            None => {
+                let current = self.get_command(id).await?;
+                Err(DbError::Conflict(format!(
+                    "command {id} is {}, not RUNNING",
+                    current.status
+                )))
+            }
+        }
+    }
+
+    /// Marks a RUNNING command DONE with what it did.
+    pub async fn complete_command(&self, id: i64, result: &str) -> Result<CommandRecord> {
+        self.finish_command(id, CommandStatus::Done, result).await
+    }
+
+    /// Marks a RUNNING command FAILED with why.
+    pub async fn fail_command(&self, id: i64, reason: &str) -> Result<CommandRecord> {
+        self.finish_command(id, CommandStatus::Failed, reason).await
+    }
+
+    pub async fn get_command(&self, id: i64) -> Result<CommandRecord> {
+        sqlx::query_as("SELECT * FROM operator_commands WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::not_found("operator command", id))
+    }
+
+    pub async fn commands_by_ids(&self, ids: &[i64]) -> Result<Vec<CommandRecord>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM operator_commands WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,140 @@
+//! The kill switch's record: activations and re-arms, and the current state
+//! (the latest event decides). Changes are serialised with a table lock so two
+//! activations cannot both win.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection};
+
+use super::{Db, DbError, Result};
+use crate::domain::command::{KillSwitchAction, KillSwitchTrigger};
+use crate::domain::order::FieldError;
+
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct KillSwitchEvent {
+    pub id: i64,
+    pub action: KillSwitchAction,
+    pub trigger: KillSwitchTrigger,
+    pub reason: String,
+    pub actor: String,
+    pub orders_cancelled: i64,
+    pub positions_exited: i64,
+    pub daily_pnl: Option<Decimal>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether trading is blocked, and the event that made it so.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KillSwitchState {
+    pub active: bool,
+    pub last_event: Option<KillSwitchEvent>,
+}
+
+/// What an activation records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation<'a> {
+    pub trigger: KillSwitchTrigger,
+    pub reason: &'a str,
+    pub actor: &'a str,
+    pub orders_cancelled: i64,
+    pub positions_exited: i64,
+    pub daily_pnl: Option<Decimal>,
+}
+
+async fn latest(conn: &mut PgConnection) -> Result<Option<KillSwitchEvent>> {
+    Ok(
+        sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+fn require(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty").into());
+    }
+    Ok(())
+}
+
+impl Db {
+    pub async fn kill_switch_state(&self) -> Result<KillSwitchState> {
+        let mut conn = self.pool.acquire().await?;
+        let last_event = latest(&mut conn).await?;
+        Ok(KillSwitchState {
+            active: last_event
+                .as_ref()
+                .is_some_and(|e| e.action == KillSwitchAction::Activated),
+            last_event,
+        })
+    }
+
+    /// Records an activation. Refused while the switch is already active.
+    pub async fn activate_kill_switch(&self, a: &Activation<'_>) -> Result<KillSwitchEvent> {
+        require("reason", a.reason)?;
+        require("actor", a.actor)?;
+        self.transaction(async |conn| {
+            sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
+            if let Some(e) = latest(conn).await?.filter(|e| e.action == KillSwitchAction::Activated) {
+                return Err(DbError::Conflict(format!(
+                    "the kill switch is already active (since {} by {}: {})",
+                    e.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    e.actor,
+                    e.reason
+                )));
+            }
+            Ok(sqlx::query_as(
+                "INSERT INTO kill_switch_events (action, trigger, reason, actor, orders_cancelled, positions_exited, daily_pnl)
+                 VALUES ('ACTIVATED', $1, $2, $3, $4, $5, $6) RETURNING *",
+            )
+            .bind(a.trigger)
+            .bind(a.reason.trim())
+            .bind(a.actor.trim())
+            .bind(a.orders_cancelled)
+            .bind(a.positions_exited)
+            .bind(a.daily_pnl)
+            .fetch_one(&mut *conn)
+            .await?)
+        })
+        .await
+    }
+
+    /// Re-arms trading. Refused when the switch is not active.
+    pub async fn deactivate_kill_switch(
+        &self,
+        reason: &str,
+        actor: &str,
+    ) -> Result<KillSwitchEvent> {
+        require("reason", reason)?;
+        require("actor", actor)?;
+        self.transaction(async |conn| {
+            sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *conn)
+                .await?;
+            let active = latest(conn)
+                .await?
+                .is_some_and(|e| e.action == KillSwitchAction::Activated);
+            if !active {
+                return Err(DbError::Conflict("the kill switch is not active".into()));
+            }
+            Ok(sqlx::query_as(
+                "INSERT INTO kill_switch_events (action, trigger, reason, actor)
+                 VALUES ('DEACTIVATED', 'OPERATOR', $1, $2) RETURNING *",
+            )
+            .bind(reason.trim())
+            .bind(actor.trim())
+            .fetch_one(&mut *conn)
+            .await?)
+        })
+        .await
+    }
+
+    /// Kill switch events, newest first, at most `limit`.
+    pub async fn kill_switch_events(&self, limit: i64) -> Result<Vec<KillSwitchEvent>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT $1")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,344 @@
+//! Orders: create (persisted PENDING before anything is sent), read, status
+//! changes through the lifecycle, modification, and the lists the desk reads.
+
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, Row};
+
+use super::{Db, DbError, Result};
+use crate::domain::order::{
+    BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange,
+    check_transition,
+};
+
+impl<'r> FromRow<'r, PgRow> for Order {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        let history: Json<Vec<StatusChange>> = row.try_get("status_history")?;
+        Ok(Order {
+            id: row.try_get("id")?,
+            strategy_id: row.try_get("strategy_id")?,
+            parent_order_id: row.try_get("parent_order_id")?,
+            symbol: row.try_get("symbol")?,
+            exchange: row.try_get("exchange")?,
+            side: row.try_get("side")?,
+            order_type: row.try_get("order_type")?,
+            product: row.try_get("product")?,
+            validity: row.try_get("validity")?,
+            quantity: row.try_get("quantity")?,
+            filled_quantity: row.try_get("filled_quantity")?,
+            price: row.try_get("price")?,
+            trigger_price: row.try_get("trigger_price")?,
+            average_price: row
+                .try_get::<Option<Decimal>, _>("average_price")?
+                .map(|d| d.normalize()),
+            stop_loss: row.try_get("stop_loss")?,
+            take_profit: row.try_get("take_profit")?,
+            risk_amount: row.try_get("risk_amount")?,
+            status: row.try_get("status")?,
+            status_reason: row.try_get("status_reason")?,
+            status_history: history.0,
+            broker: row.try_get("broker")?,
+            broker_order_id: row.try_get("broker_order_id")?,
+            placed_by: row.try_get("placed_by")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+            submitted_at: row.try_get("submitted_at")?,
+            completed_at: row.try_get("completed_at")?,
+        })
+    }
+}
+
+/// The change a modification asks for; `None` leaves a field as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OrderModification {
+    pub quantity: Option<i64>,
+    pub price: Option<Decimal>,
+    pub trigger_price: Option<Decimal>,
+}
+
+/// Inserts a PENDING order. `last_price` prices a market order's risk.
+pub async fn insert_order(
+    conn: &mut PgConnection,
+    req: &OrderRequest,
+    broker: BrokerKind,
+    tick: Decimal,
+    last_price: Option<Decimal>,
+) -> Result<Order> {
+    req.validate(tick)?;
+    let strategy_exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM strategies WHERE id = $1)")
+            .bind(req.strategy_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if !strategy_exists {
+        return Err(FieldError::new(
+            "strategy_id",
+            format!("no strategy has id {}", req.strategy_id),
+        )
+        .into());
+    }
+    if let Some(parent) = req.parent_order_id {
+        let parent_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
+                .bind(parent)
+                .fetch_one(&mut *conn)
+                .await?;
+        if !parent_exists {
+            return Err(
+                FieldError::new("parent_order_id", format!("no order has id {parent}")).into(),
+            );
+        }
+    }
+    let risk = req.risk_amount(last_price).map(|r| r.round_dp(2));
+    let order = sqlx::query_as(
+        "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
+                             quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         RETURNING *",
+    )
+    .bind(req.strategy_id)
+    .bind(req.parent_order_id)
+    .bind(&req.symbol)
+    .bind(req.exchange)
+    .bind(req.side)
+    .bind(req.order_type)
+    .bind(req.product)
+    .bind(req.validity)
+    .bind(req.quantity)
+    .bind(req.price)
+    .bind(req.trigger_price)
+    .bind(req.stop_loss)
+    .bind(req.take_profit)
+    .bind(risk)
+    .bind(broker)
+    .bind(req.placed_by.trim())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(order)
+}
+
+/// Locks an order row for the rest of the transaction.
+pub async fn lock_order(conn: &mut PgConnection, id: i64) -> Result<Order> {
+    sqlx::query_as("SELECT * FROM orders WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| DbError::not_found("order", id))
+}
+
+/// Moves an order to `to`, checked against the lifecycle. `broker_order_id`
+/// is recorded when given (it arrives with SUBMITTED).
+pub async fn set_order_status(
+    conn: &mut PgConnection,
+    id: i64,
+    to: OrderStatus,
+    reason: Option<&str>,
+    broker_order_id: Option<&str>,
+) -> Result<Order> {
+    let current = lock_order(conn, id).await?;
+    check_transition(current.status, to).map_err(|e| DbError::transition(id, e))?;
+    if to == OrderStatus::Submitted
+        && broker_order_id
+            .or(current.broker_order_id.as_deref())
+            .is_none()
+    {
+        return Err(FieldError::new(
+            "broker_order_id",
+            "a SUBMITTED order needs the broker's order id",
+        )
+        .into());
+    }
+    if matches!(to, OrderStatus::PartiallyFilled | OrderStatus::Filled) {
+        return Err(DbError::Conflict(format!(
+            "order {id} becomes {to} only by recording its fills (Db::record_fill)"
+        )));
+    }
+    let updated = sqlx::query_as(
+        "UPDATE orders SET status = $2, status_reason = coalesce($3, status_reason),
+                broker_order_id = coalesce($4, broker_order_id)
+          WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(to)
+    .bind(reason)
+    .bind(broker_order_id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| unique_broker_id(e, broker_order_id))?;
+    Ok(updated)
+}
+
+fn unique_broker_id(e: sqlx::Error, broker_order_id: Option<&str>) -> DbError {
+    match &e {
+        sqlx::Error::Database(db) if db.constraint() == Some("orders_broker_order_id_key") => {
+            DbError::Conflict(format!(
+                "broker order id {} already belongs to another order",
+                broker_order_id.unwrap_or("?")
+            ))
+        }
+        _ => e.into(),
+    }
+}
+
+impl Db {
+    /// Persists a new order as PENDING with its risk amount (|entry − stop| ×
+    /// quantity; a market order is priced at `last_price`).
+    pub async fn create_order(
+        &self,
+        req: &OrderRequest,
+        broker: BrokerKind,
+        tick: Decimal,
+        last_price: Option<Decimal>,
+    ) -> Result<Order> {
+        self.transaction(async |conn| insert_order(conn, req, broker, tick, last_price).await)
+            .await
+    }
+
+    pub async fn get_order(&self, id: i64) -> Result<Order> {
+        sqlx::query_as("SELECT * FROM orders WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::not_found("order", id))
+    }
+
+    pub async fn get_order_by_broker_id(&self, broker_order_id: &str) -> Result<Option<Order>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM orders WHERE broker_order_id = $1")
+                .bind(broker_order_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Changes an order's status through the lifecycle (SUBMITTED, OPEN,
+    /// CANCELLED, REJECTED; fills move orders to PARTIALLY_FILLED and FILLED).
+    pub async fn update_order_status(
+        &self,
+        id: i64,
+        to: OrderStatus,
+        reason: Option<&str>,
+        broker_order_id: Option<&str>,
+    ) -> Result<Order> {
+        self.transaction(async |conn| set_order_status(conn, id, to, reason, broker_order_id).await)
+            .await
+    }
+
+    /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order.
+    pub async fn modify_order(
+        &self,
+        id: i64,
+        change: OrderModification,
+        tick: Decimal,
+    ) -> Result<Order> {
+        self.transaction(async |conn| {
+            let order = lock_order(conn, id).await?;
+            if !matches!(
+                order.status,
+                OrderStatus::Open | OrderStatus::PartiallyFilled
+            ) {
+                return Err(DbError::Conflict(format!(
+                    "order {id} is {}; only OPEN or PARTIALLY_FILLED orders can be modified",
+                    order.status
+                )));
+            }
+            let quantity = change.quantity.unwrap_or(order.quantity);
+            if quantity <= order.filled_quantity {
+                return Err(FieldError::new(
+                    "quantity",
+                    format!(
+                        "must be more than the {} already filled, got {quantity}",
+                        order.filled_quantity
+                    ),
+                )
+                .into());
+            }
+            if change.price.is_some() && !order.order_type.needs_price() {
+                return Err(FieldError::new(
+                    "price",
+                    format!("a {} order has no limit price", order.order_type),
+                )
+                .into());
+            }
+            if change.trigger_price.is_some() && !order.order_type.needs_trigger() {
+                return Err(FieldError::new(
+                    "trigger_price",
+                    format!("a {} order has no trigger", order.order_type),
+                )
+                .into());
+            }
+            let modified = OrderRequest {
+                strategy_id: order.strategy_id,
+                symbol: order.symbol.clone(),
+                exchange: order.exchange,
+                side: order.side,
+                order_type: order.order_type,
+                product: order.product,
+                validity: order.validity,
+                quantity,
+                price: change.price.or(order.price),
+                trigger_price: change.trigger_price.or(order.trigger_price),
+                stop_loss: order.stop_loss,
+                take_profit: order.take_profit,
+                parent_order_id: order.parent_order_id,
+                placed_by: order.placed_by.clone(),
+            };
+            modified.validate(tick)?;
+            let risk = if order.order_type == OrderType::Market {
+                order.risk_amount
+            } else {
+                modified.risk_amount(None)
+            };
+            Ok(sqlx::query_as(
+                "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5
+                  WHERE id = $1 RETURNING *",
+            )
+            .bind(id)
+            .bind(modified.quantity)
+            .bind(modified.price)
+            .bind(modified.trigger_price)
+            .bind(risk.map(|r| r.round_dp(2)))
+            .fetch_one(&mut *conn)
+            .await?)
+        })
+        .await
+    }
+
+    /// PENDING, SUBMITTED, OPEN and PARTIALLY_FILLED orders, oldest first.
+    pub async fn active_orders(&self) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A strategy's orders, newest first, at most `limit`.
+    pub async fn orders_by_strategy(&self, strategy_id: i64, limit: i64) -> Result<Vec<Order>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2")
+                .bind(strategy_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Orders created today (IST trading day), oldest first.
+    pub async fn today_orders(&self) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as("SELECT * FROM v_today_orders ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The orders with these ids that still exist (for refreshing changed rows).
+    pub async fn orders_by_ids(&self, ids: &[i64]) -> Result<Vec<Order>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM orders WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

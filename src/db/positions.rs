@@ -1,0 +1,333 @@
+//! Positions: one open row per (symbol, exchange, product). Fills change them
+//! through `Db::record_fill`; this file holds the reads, explicit creation,
+//! stop/target updates, marking to market and closing.
+
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row};
+
+use super::{Db, DbError, Result, normalized};
+use crate::domain::order::{Exchange, FieldError, Product, Side};
+use crate::domain::position::{Position, PositionBook};
+
+impl<'r> FromRow<'r, PgRow> for Position {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(Position {
+            id: row.try_get("id")?,
+            strategy_id: row.try_get("strategy_id")?,
+            symbol: row.try_get("symbol")?,
+            exchange: row.try_get("exchange")?,
+            product: row.try_get("product")?,
+            book: PositionBook {
+                quantity: row.try_get("quantity")?,
+                average_price: normalized(row, "average_price")?,
+                realized_pnl: normalized(row, "realized_pnl")?,
+                buy_quantity: row.try_get("buy_quantity")?,
+                sell_quantity: row.try_get("sell_quantity")?,
+                buy_value: normalized(row, "buy_value")?,
+                sell_value: normalized(row, "sell_value")?,
+            },
+            last_price: row.try_get("last_price")?,
+            unrealized_pnl: normalized(row, "unrealized_pnl")?,
+            charges: row.try_get("charges")?,
+            stop_loss: row.try_get("stop_loss")?,
+            take_profit: row.try_get("take_profit")?,
+            highest_price: row.try_get("highest_price")?,
+            lowest_price: row.try_get("lowest_price")?,
+            status: row.try_get("status")?,
+            opened_at: row.try_get("opened_at")?,
+            closed_at: row.try_get("closed_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// A position to open explicitly (not through a fill), e.g. when an operator
+/// accepts the broker's side of a reconciliation issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPosition {
+    pub strategy_id: i64,
+    pub symbol: String,
+    pub exchange: Exchange,
+    pub product: Product,
+    /// Signed: long > 0, short < 0.
+    pub quantity: i64,
+    pub average_price: Decimal,
+    pub stop_loss: Option<Decimal>,
+    pub take_profit: Option<Decimal>,
+}
+
+/// Locks the open position in an instrument, if there is one.
+pub async fn lock_open_position(
+    conn: &mut PgConnection,
+    symbol: &str,
+    exchange: Exchange,
+    product: Product,
+) -> Result<Option<Position>> {
+    Ok(sqlx::query_as(
+        "SELECT * FROM positions WHERE symbol = $1 AND exchange = $2 AND product = $3 AND status = 'OPEN' FOR UPDATE",
+    )
+    .bind(symbol)
+    .bind(exchange)
+    .bind(product)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Inserts (`p.id == 0`) or updates a position from its full state. Status and
+/// close time follow the quantity: a flat position is CLOSED.
+pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Position> {
+    let b = &p.book;
+    let query = if p.id == 0 {
+        "INSERT INTO positions (strategy_id, symbol, exchange, product, quantity, average_price, realized_pnl,
+                                buy_quantity, sell_quantity, buy_value, sell_value, last_price, unrealized_pnl,
+                                charges, stop_loss, take_profit, highest_price, lowest_price, status, closed_at)
+         VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                 CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END, CASE WHEN $6 = 0 THEN now() END)
+         RETURNING *"
+    } else {
+        "UPDATE positions SET quantity = $6, average_price = $7, realized_pnl = $8, buy_quantity = $9,
+                sell_quantity = $10, buy_value = $11, sell_value = $12, last_price = $13, unrealized_pnl = $14,
+                charges = $15, stop_loss = $16, take_profit = $17, highest_price = $18, lowest_price = $19,
+                status = CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END,
+                closed_at = CASE WHEN $6 = 0 THEN now() END, updated_at = now()
+          WHERE id = $1 RETURNING *"
+    };
+    Ok(sqlx::query_as(query)
+        .bind(p.id)
+        .bind(p.strategy_id)
+        .bind(&p.symbol)
+        .bind(p.exchange)
+        .bind(p.product)
+        .bind(b.quantity)
+        .bind(b.average_price)
+        .bind(b.realized_pnl)
+        .bind(b.buy_quantity)
+        .bind(b.sell_quantity)
+        .bind(b.buy_value)
+        .bind(b.sell_value)
+        .bind(p.last_price)
+        .bind(if b.quantity == 0 {
+            Decimal::ZERO
+        } else {
+            p.unrealized_pnl
+        })
+        .bind(p.charges)
+        .bind(p.stop_loss)
+        .bind(p.take_profit)
+        .bind(p.highest_price)
+        .bind(p.lowest_price)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
+/// A fresh, empty position in an instrument (id 0: not stored yet).
+pub fn empty_position(
+    strategy_id: i64,
+    symbol: &str,
+    exchange: Exchange,
+    product: Product,
+) -> Position {
+    let now = chrono::Utc::now();
+    Position {
+        id: 0,
+        strategy_id,
+        symbol: symbol.to_string(),
+        exchange,
+        product,
+        book: PositionBook::default(),
+        last_price: None,
+        unrealized_pnl: Decimal::ZERO,
+        charges: Decimal::ZERO,
+        stop_loss: None,
+        take_profit: None,
+        highest_price: None,
+        lowest_price: None,
+        status: crate::domain::position::PositionStatus::Open,
+        opened_at: now,
+        closed_at: None,
+        updated_at: now,
+    }
+}
+
+impl Db {
+    /// Opens a position directly. Refused when the instrument already has an
+    /// open position (change that one through fills or reconciliation).
+    pub async fn create_position(&self, new: &NewPosition) -> Result<Position> {
+        if new.quantity == 0 {
+            return Err(
+                FieldError::new("quantity", "a new position needs a non-zero quantity").into(),
+            );
+        }
+        if new.average_price <= Decimal::ZERO {
+            return Err(FieldError::new(
+                "average_price",
+                format!("must be greater than 0, got {}", new.average_price),
+            )
+            .into());
+        }
+        self.transaction(async |conn| {
+            if let Some(open) =
+                lock_open_position(conn, &new.symbol, new.exchange, new.product).await?
+            {
+                return Err(DbError::Conflict(format!(
+                    "{} {} {} already has open position {} ({} @ {})",
+                    new.symbol,
+                    new.exchange,
+                    new.product,
+                    open.id,
+                    open.quantity(),
+                    open.average_price()
+                )));
+            }
+            let mut p = empty_position(new.strategy_id, &new.symbol, new.exchange, new.product);
+            let side = if new.quantity > 0 {
+                Side::Buy
+            } else {
+                Side::Sell
+            };
+            p.book
+                .apply_fill(side, new.quantity.abs(), new.average_price);
+            p.stop_loss = new.stop_loss;
+            p.take_profit = new.take_profit;
+            store_position(conn, &p).await
+        })
+        .await
+    }
+
+    pub async fn get_position(&self, id: i64) -> Result<Position> {
+        sqlx::query_as("SELECT * FROM positions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::not_found("position", id))
+    }
+
+    /// Open positions in a symbol on an exchange, in one product or in all.
+    pub async fn find_open_positions(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        product: Option<Product>,
+    ) -> Result<Vec<Position>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM positions
+              WHERE symbol = $1 AND exchange = $2 AND ($3::text IS NULL OR product = $3) AND status = 'OPEN'
+              ORDER BY id",
+        )
+        .bind(symbol)
+        .bind(exchange)
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn open_positions(&self) -> Result<Vec<Position>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM positions WHERE status = 'OPEN' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn open_position_count(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT count(*) FROM positions WHERE status = 'OPEN'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// The positions with these ids that still exist (for refreshing changed rows).
+    pub async fn positions_by_ids(&self, ids: &[i64]) -> Result<Vec<Position>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM positions WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets the stop loss and target of an open position (`None` clears one).
+    pub async fn update_position_levels(
+        &self,
+        id: i64,
+        stop_loss: Option<Decimal>,
+        take_profit: Option<Decimal>,
+    ) -> Result<Position> {
+        for (field, v) in [("stop_loss", stop_loss), ("take_profit", take_profit)] {
+            if v.is_some_and(|v| v <= Decimal::ZERO) {
+                return Err(FieldError::new(field, "must be greater than 0 or empty").into());
+            }
+        }
+        sqlx::query_as(
+            "UPDATE positions SET stop_loss = $2, take_profit = $3, updated_at = now()
+              WHERE id = $1 AND status = 'OPEN' RETURNING *",
+        )
+        .bind(id)
+        .bind(stop_loss)
+        .bind(take_profit)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::not_found("open position", id))
+    }
+
+    /// Marks every open position in a symbol to `last_price` (unrealised P&L,
+    /// highest and lowest since open). Returns how many rows changed; a price
+    /// equal to the last one changes nothing and notifies nobody.
+    pub async fn mark_to_market(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        last_price: Decimal,
+    ) -> Result<i64> {
+        if last_price <= Decimal::ZERO {
+            return Err(FieldError::new(
+                "last_price",
+                format!("must be greater than 0, got {last_price}"),
+            )
+            .into());
+        }
+        Ok(sqlx::query_scalar("SELECT update_position_pnl($1, $2, $3)")
+            .bind(symbol)
+            .bind(exchange)
+            .bind(last_price)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Closes an open position at `exit_price` without a fill (the broker
+    /// already shows it flat): the remaining quantity's P&L is realised, the
+    /// quantity becomes 0 and the row CLOSED. Returns the final position.
+    pub async fn close_position(&self, id: i64, exit_price: Decimal) -> Result<Position> {
+        if exit_price <= Decimal::ZERO {
+            return Err(FieldError::new(
+                "exit_price",
+                format!("must be greater than 0, got {exit_price}"),
+            )
+            .into());
+        }
+        self.transaction(async |conn| {
+            let mut p: Position =
+                sqlx::query_as("SELECT * FROM positions WHERE id = $1 FOR UPDATE")
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or_else(|| DbError::not_found("position", id))?;
+            if p.book.is_flat() {
+                return Err(DbError::Conflict(format!(
+                    "position {id} is already closed"
+                )));
+            }
+            let side = if p.book.quantity > 0 {
+                Side::Sell
+            } else {
+                Side::Buy
+            };
+            p.book.apply_fill(side, p.book.quantity.abs(), exit_price);
+            p.last_price = Some(exit_price);
+            store_position(conn, &p).await
+        })
+        .await
+    }
+}

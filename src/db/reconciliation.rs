@@ -1,0 +1,174 @@
+//! Reconciliation issues: logged once per open mismatch (seen again, the row
+//! counts up), listed, and resolved by an operator with who, when and a note.
+
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row};
+
+use super::{Db, DbError, Result};
+use crate::domain::order::FieldError;
+use crate::domain::reconciliation::{Issue, IssueStatus, Mismatch, Resolution};
+
+impl<'r> FromRow<'r, PgRow> for Issue {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(Issue {
+            id: row.try_get("id")?,
+            issue_type: row.try_get("issue_type")?,
+            symbol: row.try_get("symbol")?,
+            exchange: row.try_get("exchange")?,
+            product: row.try_get("product")?,
+            position_id: row.try_get("position_id")?,
+            local_quantity: row.try_get("local_quantity")?,
+            broker_quantity: row.try_get("broker_quantity")?,
+            local_avg_price: row.try_get("local_avg_price")?,
+            broker_avg_price: row.try_get("broker_avg_price")?,
+            details: row.try_get("details")?,
+            status: row.try_get("status")?,
+            resolution: row.try_get("resolution")?,
+            resolved_by: row.try_get("resolved_by")?,
+            resolved_at: row.try_get("resolved_at")?,
+            resolution_note: row.try_get("resolution_note")?,
+            adjustment: row.try_get("adjustment")?,
+            seen_count: row.try_get("seen_count")?,
+            first_seen_at: row.try_get("first_seen_at")?,
+            last_seen_at: row.try_get("last_seen_at")?,
+        })
+    }
+}
+
+/// Logs a mismatch inside the caller's transaction. Returns the issue and
+/// whether it is new (`false`: an open identical issue was seen again).
+pub async fn log_issue_in(
+    conn: &mut PgConnection,
+    m: &Mismatch,
+    position_id: Option<i64>,
+) -> Result<(Issue, bool)> {
+    let row = sqlx::query(
+        "INSERT INTO reconciliation_log (issue_type, symbol, exchange, product, position_id, local_quantity,
+                                         broker_quantity, local_avg_price, broker_avg_price, details)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (issue_type, symbol, exchange, product) WHERE status = 'OPEN'
+         DO UPDATE SET seen_count = reconciliation_log.seen_count + 1,
+                       last_seen_at = now(),
+                       position_id = EXCLUDED.position_id,
+                       local_quantity = EXCLUDED.local_quantity,
+                       broker_quantity = EXCLUDED.broker_quantity,
+                       local_avg_price = EXCLUDED.local_avg_price,
+                       broker_avg_price = EXCLUDED.broker_avg_price,
+                       details = EXCLUDED.details
+         RETURNING *, (xmax = 0) AS inserted",
+    )
+    .bind(m.issue_type)
+    .bind(&m.symbol)
+    .bind(m.exchange)
+    .bind(m.product)
+    .bind(position_id)
+    .bind(m.local_quantity)
+    .bind(m.broker_quantity)
+    .bind(m.local_avg_price)
+    .bind(m.broker_avg_price)
+    .bind(&m.details)
+    .fetch_one(&mut *conn)
+    .await?;
+    let inserted: bool = row.try_get("inserted")?;
+    Ok((Issue::from_row(&row)?, inserted))
+}
+
+/// Resolves an open issue inside the caller's transaction.
+pub async fn resolve_issue_in(
+    conn: &mut PgConnection,
+    id: i64,
+    resolution: Resolution,
+    resolved_by: &str,
+    note: Option<&str>,
+    adjustment: Option<&serde_json::Value>,
+) -> Result<Issue> {
+    if resolved_by.trim().is_empty() {
+        return Err(FieldError::new("resolved_by", "must name who resolved the issue").into());
+    }
+    let issue: Issue = sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| DbError::not_found("reconciliation issue", id))?;
+    if issue.status == IssueStatus::Resolved {
+        return Err(DbError::Conflict(format!(
+            "reconciliation issue {id} is already resolved ({} by {})",
+            issue.resolution.map_or("?", |r| r.as_str()),
+            issue.resolved_by.as_deref().unwrap_or("?")
+        )));
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    Ok(sqlx::query_as(
+        "UPDATE reconciliation_log SET status = 'RESOLVED', resolution = $2, resolved_by = $3, resolved_at = now(),
+                resolution_note = $4, adjustment = $5
+          WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(resolution)
+    .bind(resolved_by.trim())
+    .bind(note)
+    .bind(adjustment)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
+impl Db {
+    /// Logs a mismatch: a new open issue, or the open identical one (same kind
+    /// and instrument) seen again with its count, last-seen time and values updated.
+    pub async fn log_reconciliation_issue(
+        &self,
+        m: &Mismatch,
+        position_id: Option<i64>,
+    ) -> Result<(Issue, bool)> {
+        self.transaction(async |conn| log_issue_in(conn, m, position_id).await)
+            .await
+    }
+
+    /// Open issues, most recently seen first.
+    pub async fn unresolved_issues(&self) -> Result<Vec<Issue>> {
+        Ok(sqlx::query_as("SELECT * FROM reconciliation_log WHERE status = 'OPEN' ORDER BY last_seen_at DESC, id DESC")
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Resolved issues, most recently resolved first, at most `limit`.
+    pub async fn resolved_issues(&self, limit: i64) -> Result<Vec<Issue>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM reconciliation_log WHERE status = 'RESOLVED' ORDER BY resolved_at DESC, id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn get_issue(&self, id: i64) -> Result<Issue> {
+        sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::not_found("reconciliation issue", id))
+    }
+
+    pub async fn issues_by_ids(&self, ids: &[i64]) -> Result<Vec<Issue>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Resolves an open issue, recording the resolution, who, when and the note.
+    pub async fn resolve_issue(
+        &self,
+        id: i64,
+        resolution: Resolution,
+        resolved_by: &str,
+        note: Option<&str>,
+    ) -> Result<Issue> {
+        self.transaction(async |conn| {
+            resolve_issue_in(conn, id, resolution, resolved_by, note, None).await
+        })
+        .await
+    }
+}

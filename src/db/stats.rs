@@ -1,0 +1,143 @@
+//! Today's numbers: P&L net of charges, order and trade counts, the
+//! order-to-trade ratio, and the daily_stats row that keeps the day's peak
+//! and drawdown. "Today" is the IST trading day, computed in SQL.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use sqlx::FromRow;
+
+use super::{Db, Result};
+
+/// Today's P&L in parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct TodayPnl {
+    /// Realised by today's fills, before charges.
+    pub realized_pnl: Decimal,
+    /// Open positions at their last price.
+    pub unrealized_pnl: Decimal,
+    /// Charges of today's fills.
+    pub charges: Decimal,
+    /// realised + unrealised − charges.
+    pub net_pnl: Decimal,
+}
+
+/// One trading day's summary.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct DailyStats {
+    pub id: i64,
+    pub trading_day: NaiveDate,
+    pub total_orders: i64,
+    pub total_trades: i64,
+    /// Fills that realised a profit (before charges).
+    pub winning_trades: i64,
+    /// Fills that realised a loss (before charges).
+    pub losing_trades: i64,
+    pub gross_pnl: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub total_charges: Decimal,
+    pub net_pnl: Decimal,
+    /// The best net P&L reached today (0 at the open).
+    pub peak_pnl: Decimal,
+    /// The deepest fall of net P&L below its peak today.
+    pub max_drawdown: Decimal,
+    pub largest_win: Decimal,
+    pub largest_loss: Decimal,
+    pub order_to_trade_ratio: Option<Decimal>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl DailyStats {
+    /// Winning fills over fills that realised anything, if any did.
+    pub fn win_rate(&self) -> Option<Decimal> {
+        let decided = self.winning_trades + self.losing_trades;
+        (decided > 0).then(|| Decimal::from(self.winning_trades) / Decimal::from(decided))
+    }
+}
+
+impl Db {
+    pub async fn today_pnl(&self) -> Result<TodayPnl> {
+        Ok(sqlx::query_as("SELECT * FROM get_today_pnl()")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn today_order_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM orders
+              WHERE created_at >= xcoin_day_start(xcoin_today()) AND created_at < xcoin_day_start(xcoin_today() + 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn today_trade_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM trades
+              WHERE traded_at >= xcoin_day_start(xcoin_today()) AND traded_at < xcoin_day_start(xcoin_today() + 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Orders per trade on a trading day (today when `None`); `None` if nothing traded.
+    pub async fn order_to_trade_ratio(&self, day: Option<NaiveDate>) -> Result<Option<Decimal>> {
+        Ok(sqlx::query_scalar("SELECT get_order_to_trade_ratio($1)")
+            .bind(day)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Recomputes today's daily_stats row from orders, trades and positions,
+    /// keeping the day's peak net P&L and its deepest drawdown from that peak.
+    pub async fn update_daily_stats(&self) -> Result<DailyStats> {
+        Ok(sqlx::query_as(
+            "WITH b AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
+                               xcoin_day_start(xcoin_today() + 1) AS e),
+                  o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
+                  t AS (SELECT count(*) AS n,
+                               count(*) FILTER (WHERE realized_pnl > 0) AS wins,
+                               count(*) FILTER (WHERE realized_pnl < 0) AS losses,
+                               coalesce(sum(realized_pnl), 0) AS gross,
+                               coalesce(sum(total_charges), 0) AS charges,
+                               coalesce(max(realized_pnl) FILTER (WHERE realized_pnl > 0), 0) AS best,
+                               coalesce(min(realized_pnl) FILTER (WHERE realized_pnl < 0), 0) AS worst
+                          FROM trades, b WHERE traded_at >= b.s AND traded_at < b.e),
+                  p AS (SELECT coalesce(sum(unrealized_pnl), 0) AS u FROM positions WHERE status = 'OPEN'),
+                  v AS (SELECT b.day, o.n AS orders, t.*, p.u, t.gross + p.u - t.charges AS net FROM b, o, t, p)
+             INSERT INTO daily_stats (trading_day, total_orders, total_trades, winning_trades, losing_trades,
+                                      gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl, max_drawdown,
+                                      largest_win, largest_loss, order_to_trade_ratio)
+             SELECT day, orders, n, wins, losses, gross, u, charges, net, greatest(0, net), greatest(0, -net),
+                    best, worst, get_order_to_trade_ratio(day)
+               FROM v
+             ON CONFLICT (trading_day) DO UPDATE SET
+                    total_orders = EXCLUDED.total_orders,
+                    total_trades = EXCLUDED.total_trades,
+                    winning_trades = EXCLUDED.winning_trades,
+                    losing_trades = EXCLUDED.losing_trades,
+                    gross_pnl = EXCLUDED.gross_pnl,
+                    unrealized_pnl = EXCLUDED.unrealized_pnl,
+                    total_charges = EXCLUDED.total_charges,
+                    net_pnl = EXCLUDED.net_pnl,
+                    peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
+                    max_drawdown = greatest(daily_stats.max_drawdown,
+                                            greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),
+                    largest_win = EXCLUDED.largest_win,
+                    largest_loss = EXCLUDED.largest_loss,
+                    order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
+                    updated_at = now()
+             RETURNING *",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    pub async fn daily_stats(&self, day: NaiveDate) -> Result<Option<DailyStats>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM daily_stats WHERE trading_day = $1")
+                .bind(day)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}

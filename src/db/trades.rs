@@ -1,0 +1,302 @@
+//! Fills: recorded with their charges and applied to the order and the
+//! position in one transaction, at most once per broker trade id.
+
+use rust_decimal::Decimal;
+use sqlx::postgres::PgRow;
+use sqlx::{FromRow, PgConnection, Row};
+
+use super::orders::lock_order;
+use super::positions::{empty_position, lock_open_position, store_position};
+use super::{Db, DbError, Result, normalized};
+use crate::domain::charges::{ChargeInput, ChargeRates, Charges};
+use crate::domain::order::{FieldError, Order, OrderStatus};
+use crate::domain::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
+use crate::domain::trade::{Fill, Trade};
+
+impl<'r> FromRow<'r, PgRow> for Trade {
+    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
+        Ok(Trade {
+            id: row.try_get("id")?,
+            order_id: row.try_get("order_id")?,
+            strategy_id: row.try_get("strategy_id")?,
+            symbol: row.try_get("symbol")?,
+            exchange: row.try_get("exchange")?,
+            side: row.try_get("side")?,
+            product: row.try_get("product")?,
+            quantity: row.try_get("quantity")?,
+            price: row.try_get("price")?,
+            broker: row.try_get("broker")?,
+            broker_trade_id: row.try_get("broker_trade_id")?,
+            broker_order_id: row.try_get("broker_order_id")?,
+            charges: Charges {
+                brokerage: row.try_get("brokerage")?,
+                stt: row.try_get("stt")?,
+                exchange: row.try_get("exchange_charges")?,
+                sebi: row.try_get("sebi_charges")?,
+                gst: row.try_get("gst")?,
+                stamp_duty: row.try_get("stamp_duty")?,
+            },
+            turnover: row.try_get("turnover")?,
+            total_charges: row.try_get("total_charges")?,
+            net_value: row.try_get("net_value")?,
+            realized_pnl: normalized(row, "realized_pnl")?,
+            traded_at: row.try_get("traded_at")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// What recording a fill did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillOutcome {
+    pub trade: Trade,
+    pub order: Order,
+    /// The position the fill changed (CLOSED if it went flat).
+    pub position: Position,
+    /// True when this broker trade id had been recorded before: nothing changed.
+    pub duplicate: bool,
+}
+
+async fn latest_position(conn: &mut PgConnection, order: &Order) -> Result<Position> {
+    sqlx::query_as(
+        "SELECT * FROM positions WHERE symbol = $1 AND exchange = $2 AND product = $3 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(&order.symbol)
+    .bind(order.exchange)
+    .bind(order.product)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| DbError::not_found("position for order", order.id))
+}
+
+/// Records one fill inside the caller's transaction. See [`Db::record_fill`].
+pub async fn record_fill_in(
+    conn: &mut PgConnection,
+    fill: &Fill,
+    rates: &ChargeRates,
+) -> Result<FillOutcome> {
+    if fill.quantity <= 0 {
+        return Err(FieldError::new(
+            "quantity",
+            format!("a fill has a positive quantity, got {}", fill.quantity),
+        )
+        .into());
+    }
+    if fill.price <= Decimal::ZERO {
+        return Err(FieldError::new(
+            "price",
+            format!("a fill has a positive price, got {}", fill.price),
+        )
+        .into());
+    }
+    if fill.broker_trade_id.trim().is_empty() {
+        return Err(
+            FieldError::new("broker_trade_id", "a fill needs the broker's trade id").into(),
+        );
+    }
+
+    // The order lock serialises every fill of this order, so the duplicate
+    // check below cannot race with a second delivery of the same fill.
+    let order = lock_order(conn, fill.order_id).await?;
+    let existing: Option<Trade> =
+        sqlx::query_as("SELECT * FROM trades WHERE broker = $1 AND broker_trade_id = $2")
+            .bind(fill.broker)
+            .bind(&fill.broker_trade_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if let Some(trade) = existing {
+        if trade.order_id != order.id {
+            return Err(DbError::Conflict(format!(
+                "{} trade {} belongs to order {}, not order {}",
+                fill.broker, fill.broker_trade_id, trade.order_id, order.id
+            )));
+        }
+        let position = latest_position(conn, &order).await?;
+        return Ok(FillOutcome {
+            trade,
+            order,
+            position,
+            duplicate: true,
+        });
+    }
+
+    if fill.broker != order.broker {
+        return Err(FieldError::new(
+            "broker",
+            format!(
+                "order {} went to {}, but the fill comes from {}",
+                order.id, order.broker, fill.broker
+            ),
+        )
+        .into());
+    }
+    if order.status == OrderStatus::Pending {
+        return Err(DbError::Conflict(format!(
+            "order {} is PENDING (never sent); a fill cannot arrive before it is SUBMITTED",
+            order.id
+        )));
+    }
+    if order.filled_quantity + fill.quantity > order.quantity {
+        return Err(DbError::Conflict(format!(
+            "a fill of {} would take order {} past its quantity ({} of {} filled)",
+            fill.quantity, order.id, order.filled_quantity, order.quantity
+        )));
+    }
+
+    let brokerage_so_far: Decimal =
+        sqlx::query_scalar("SELECT coalesce(sum(brokerage), 0) FROM trades WHERE order_id = $1")
+            .bind(order.id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let charges = rates.compute(&ChargeInput {
+        side: order.side,
+        product: order.product,
+        exchange: order.exchange,
+        quantity: fill.quantity,
+        price: fill.price,
+        order_brokerage_so_far: brokerage_so_far,
+    });
+
+    // The position: the fill adds to, reduces, closes or flips it.
+    let mut position =
+        match lock_open_position(conn, &order.symbol, order.exchange, order.product).await? {
+            Some(p) => p,
+            None => empty_position(
+                order.strategy_id,
+                &order.symbol,
+                order.exchange,
+                order.product,
+            ),
+        };
+    let effect = position
+        .book
+        .apply_fill(order.side, fill.quantity, fill.price);
+    let now_on_order_side = position.book.quantity.signum() == order.side.sign();
+    if effect.opened_quantity > 0
+        && (effect.closed_quantity > 0 || position.id == 0)
+        && now_on_order_side
+    {
+        // A new (or flipped) position takes its levels from the order that opened it.
+        position.stop_loss = order.stop_loss;
+        position.take_profit = order.take_profit;
+        position.highest_price = None;
+        position.lowest_price = None;
+    }
+    // The fill is the latest trade we know of in this instrument: mark to it.
+    position.last_price = Some(fill.price);
+    position.unrealized_pnl = position.book.unrealized_at(fill.price);
+    position.charges += charges.total();
+    let (high, low) = extend_range(position.highest_price, position.lowest_price, fill.price);
+    position.highest_price = Some(high);
+    position.lowest_price = Some(low);
+    let position = store_position(conn, &position).await?;
+
+    let trade: Trade = sqlx::query_as(
+        "INSERT INTO trades (order_id, strategy_id, symbol, exchange, side, product, quantity, price, broker,
+                             broker_trade_id, broker_order_id, brokerage, stt, exchange_charges, sebi_charges, gst,
+                             stamp_duty, realized_pnl, traded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+         RETURNING *",
+    )
+    .bind(order.id)
+    .bind(order.strategy_id)
+    .bind(&order.symbol)
+    .bind(order.exchange)
+    .bind(order.side)
+    .bind(order.product)
+    .bind(fill.quantity)
+    .bind(fill.price)
+    .bind(fill.broker)
+    .bind(fill.broker_trade_id.trim())
+    .bind(&order.broker_order_id)
+    .bind(charges.brokerage)
+    .bind(charges.stt)
+    .bind(charges.exchange)
+    .bind(charges.sebi)
+    .bind(charges.gst)
+    .bind(charges.stamp_duty)
+    .bind(effect.realized_pnl)
+    .bind(fill.traded_at)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    // The order: filled quantity and average fill price; an active order moves
+    // to PARTIALLY_FILLED or FILLED. A fill on an order already CANCELLED (the
+    // exchange filled part before the cancel landed) is real money, so it is
+    // recorded and the order keeps its terminal status.
+    let filled = order.filled_quantity + fill.quantity;
+    let average = ((order.average_price.unwrap_or_default()
+        * Decimal::from(order.filled_quantity)
+        + fill.price * Decimal::from(fill.quantity))
+        / Decimal::from(filled))
+    .round_dp(AVERAGE_PRICE_SCALE);
+    let status = if order.status.is_active() {
+        OrderStatus::after_fill(filled, order.quantity)
+    } else {
+        order.status
+    };
+    if status != order.status && !order.status.can_transition_to(status) {
+        return Err(DbError::Transition {
+            order_id: order.id,
+            from: order.status,
+            to: status,
+        });
+    }
+    let order: Order = sqlx::query_as(
+        "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4 WHERE id = $1 RETURNING *",
+    )
+    .bind(order.id)
+    .bind(filled)
+    .bind(average)
+    .bind(status)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    Ok(FillOutcome {
+        trade,
+        order,
+        position,
+        duplicate: false,
+    })
+}
+
+impl Db {
+    /// Records a fill: the trade with every charge, the order's filled quantity,
+    /// average price and status, and the position — all in one transaction.
+    /// Delivering the same broker trade id again changes nothing and returns
+    /// the stored trade with `duplicate: true`.
+    pub async fn record_fill(&self, fill: &Fill, rates: &ChargeRates) -> Result<FillOutcome> {
+        self.transaction(async |conn| record_fill_in(conn, fill, rates).await)
+            .await
+    }
+
+    pub async fn trades_for_order(&self, order_id: i64) -> Result<Vec<Trade>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM trades WHERE order_id = $1 ORDER BY traded_at, id")
+                .bind(order_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Fills of today's IST trading day, oldest first.
+    pub async fn today_trades(&self) -> Result<Vec<Trade>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM trades
+              WHERE traded_at >= xcoin_day_start(xcoin_today()) AND traded_at < xcoin_day_start(xcoin_today() + 1)
+              ORDER BY traded_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// The trades with these ids (for refreshing changed rows).
+    pub async fn trades_by_ids(&self, ids: &[i64]) -> Result<Vec<Trade>> {
+        Ok(
+            sqlx::query_as("SELECT * FROM trades WHERE id = ANY($1) ORDER BY id")
+                .bind(ids)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,95 @@
+//! The kill switch record.
+
+use crate::support::*;
+use rust_decimal_macros::dec;
+use xcoin::db::kill_switch::Activation;
+use xcoin::domain::command::{KillSwitchAction, KillSwitchTrigger};
+
+#[tokio::test]
+async fn activate_once_rearm_once_and_state_follows() {
+    let t = test_db().await;
+    assert!(!t.kill_switch_state().await.unwrap().active);
+    let a = Activation {
+        trigger: KillSwitchTrigger::DailyLoss,
+        reason: "daily loss 6,120.50 ≥ limit 6,000.00",
+        actor: "risk-monitor",
+        orders_cancelled: 3,
+        positions_exited: 2,
+        daily_pnl: Some(dec!(-6120.50)),
+    };
+    let e = t.activate_kill_switch(&a).await.unwrap();
+    assert_eq!(
+        (e.action, e.trigger, e.orders_cancelled, e.positions_exited),
+        (
+            KillSwitchAction::Activated,
+            KillSwitchTrigger::DailyLoss,
+            3,
+            2
+        )
+    );
+    let state = t.kill_switch_state().await.unwrap();
+    assert!(state.active);
+    assert_eq!(state.last_event.unwrap().id, e.id);
+
+    let err = t
+        .activate_kill_switch(&Activation {
+            trigger: KillSwitchTrigger::Operator,
+            actor: "asha",
+            reason: "again",
+            ..a.clone()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("the kill switch is already active (since "),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .ends_with(" by risk-monitor: daily loss 6,120.50 ≥ limit 6,000.00)"),
+        "{err}"
+    );
+
+    assert_eq!(
+        t.deactivate_kill_switch("", "asha")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "reason: must not be empty"
+    );
+    let r = t
+        .deactivate_kill_switch("limits reviewed", "asha")
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.action, r.actor.as_str()),
+        (KillSwitchAction::Deactivated, "asha")
+    );
+    assert!(!t.kill_switch_state().await.unwrap().active);
+    assert_eq!(
+        t.deactivate_kill_switch("again", "asha")
+            .await
+            .unwrap_err()
+            .to_string(),
+        "the kill switch is not active"
+    );
+    assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn two_simultaneous_activations_record_one_event() {
+    let t = test_db().await;
+    let other = t.another_pool().await;
+    let a = Activation {
+        trigger: KillSwitchTrigger::Operator,
+        reason: "panic",
+        actor: "a",
+        orders_cancelled: 0,
+        positions_exited: 0,
+        daily_pnl: None,
+    };
+    let (x, y) = tokio::join!(t.activate_kill_switch(&a), other.activate_kill_switch(&a));
+    assert_eq!(x.is_ok() as u8 + y.is_ok() as u8, 1);
+    assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 1);
+}

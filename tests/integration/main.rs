@@ -1,0 +1,14 @@
+//! Integration tests against a real PostgreSQL (see `support`).
+
+mod support;
+
+mod changes;
+mod commands;
+mod fills;
+mod kill_switch;
+mod orders;
+mod positions;
+mod raw;
+mod reconciliation;
+mod schema;
+mod stats;

@@ -1,0 +1,249 @@
+//! Test databases: every test gets a fresh database cloned from a migrated
+//! template, on the server named by DATABASE_URL, else the server at
+//! 127.0.0.1:5432 when it answers, else a throwaway cluster managed by
+//! XCoin's own `db::local` in the temp directory.
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+use tokio::sync::OnceCell;
+use xcoin::db::local::LocalDb;
+use xcoin::db::schema::MIGRATOR;
+use xcoin::db::{Db, PoolConfig};
+use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+
+#[derive(Debug, Clone)]
+struct Server {
+    admin: PgConnectOptions,
+    template: String,
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+pub const TICK: Decimal = dec!(0.05);
+
+async fn admin_options() -> PgConnectOptions {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return PgConnectOptions::from_str(&url)
+            .expect("DATABASE_URL parses")
+            .database("postgres");
+    }
+    let local = PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(5432)
+        .username("postgres")
+        .database("postgres");
+    let probe = tokio::time::timeout(Duration::from_secs(3), local.connect()).await;
+    if let Ok(Ok(conn)) = probe {
+        let _ = conn.close().await;
+        return local;
+    }
+    let dir = std::env::temp_dir().join("xcoin-test-pg");
+    let cluster =
+        LocalDb::at(dir).expect("PostgreSQL server programs for a throwaway test cluster");
+    cluster
+        .ensure_running()
+        .expect("throwaway test cluster starts");
+    cluster.connect_options().database("postgres")
+}
+
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+async fn exec(conn: &mut PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(sql).execute(conn).await.map(|_| ())
+}
+
+fn pid_alive(pid: &str) -> bool {
+    std::path::Path::new("/proc").join(pid).exists()
+}
+
+async fn prepare_server() -> Server {
+    let admin = admin_options().await;
+    let digest = MIGRATOR.iter().fold(0u64, |acc, m| {
+        m.checksum
+            .iter()
+            .fold(acc.rotate_left(5) ^ m.version as u64, |a, b| {
+                a.rotate_left(7) ^ *b as u64
+            })
+    });
+    let template = format!("xcoin_tpl_{:012x}", digest & 0xffff_ffff_ffff);
+    let mut conn = admin
+        .connect()
+        .await
+        .expect("admin connection to the test server");
+    sqlx::query("SELECT pg_advisory_lock(7316001)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    // Databases left by earlier runs whose process is gone.
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'xcoin\\_t\\_%' OR datname LIKE 'xcoin\\_tpl\\_%'")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    for name in names {
+        let stale = match name.strip_prefix("xcoin_t_") {
+            Some(rest) => !pid_alive(rest.split('_').next().unwrap_or("")),
+            None => name != template,
+        };
+        if stale {
+            let _ = exec(
+                &mut conn,
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&name)),
+            )
+            .await;
+        }
+    }
+
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&template)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    if !exists {
+        let building = format!("{template}_building");
+        let _ = exec(
+            &mut conn,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&building)),
+        )
+        .await;
+        exec(&mut conn, &format!("CREATE DATABASE {}", quote(&building)))
+            .await
+            .unwrap();
+        let mut tpl = admin.clone().database(&building).connect().await.unwrap();
+        MIGRATOR
+            .run(&mut tpl)
+            .await
+            .expect("migrations apply to the template");
+        tpl.close().await.unwrap();
+        exec(
+            &mut conn,
+            &format!(
+                "ALTER DATABASE {} RENAME TO {}",
+                quote(&building),
+                quote(&template)
+            ),
+        )
+        .await
+        .unwrap();
+    }
+    sqlx::query("SELECT pg_advisory_unlock(7316001)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    Server { admin, template }
+}
+
+/// A fresh, migrated database of its own.
+pub struct TestDb {
+    pub db: Db,
+    pub options: PgConnectOptions,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.db
+    }
+}
+
+impl TestDb {
+    /// A second, independent pool on the same database (another process's view).
+    pub async fn another_pool(&self) -> Db {
+        Db::connect(self.options.clone(), small_pool())
+            .await
+            .unwrap()
+    }
+
+    /// Runs SQL as the test (outside the database layer), for setting up
+    /// situations the layer would refuse to create.
+    pub async fn sql(&self, sql: &str) {
+        sqlx::raw_sql(sql).execute(self.db.pool()).await.unwrap();
+    }
+}
+
+pub fn small_pool() -> PoolConfig {
+    PoolConfig {
+        min: 1,
+        max: 5,
+        connect_timeout: Duration::from_secs(10),
+        statement_timeout: Duration::from_secs(30),
+    }
+}
+
+pub async fn test_db() -> TestDb {
+    let server = SERVER.get_or_init(prepare_server).await.clone();
+    let name = format!(
+        "xcoin_t_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    let mut conn = server.admin.connect().await.unwrap();
+    let mut attempts = 0;
+    loop {
+        let created = exec(
+            &mut conn,
+            &format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote(&name),
+                quote(&server.template)
+            ),
+        )
+        .await;
+        match created {
+            Ok(()) => break,
+            // Another test is cloning the same template this instant.
+            Err(sqlx::Error::Database(e))
+                if e.code().as_deref() == Some("55006") && attempts < 50 =>
+            {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20 * attempts)).await;
+            }
+            Err(e) => panic!("creating test database {name}: {e}"),
+        }
+    }
+    conn.close().await.unwrap();
+    let options = server.admin.clone().database(&name);
+    let db = Db::connect(options.clone(), small_pool()).await.unwrap();
+    TestDb { db, options }
+}
+
+/// A BUY LIMIT MIS request on NSE for the manual strategy.
+pub fn limit_buy(symbol: &str, quantity: i64, price: Decimal) -> OrderRequest {
+    OrderRequest {
+        strategy_id: 1,
+        symbol: symbol.to_string(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        product: Product::Mis,
+        validity: Validity::Day,
+        quantity,
+        price: Some(price),
+        trigger_price: None,
+        stop_loss: None,
+        take_profit: None,
+        parent_order_id: None,
+        placed_by: "test".into(),
+    }
+}
+
+pub fn market(symbol: &str, side: Side, quantity: i64) -> OrderRequest {
+    OrderRequest {
+        side,
+        order_type: OrderType::Market,
+        price: None,
+        ..limit_buy(symbol, quantity, dec!(1))
+    }
+}
