@@ -130,11 +130,7 @@ impl<'de> Deserialize<'de> for ClockTime {
         let text = String::deserialize(d)?;
         NaiveTime::parse_from_str(text.trim(), "%H:%M")
             .map(ClockTime)
-            .map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "`{text}` is not a time; write it as HH:MM, e.g. 15:15"
-                ))
-            })
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a time; write it as HH:MM, e.g. 15:15")))
     }
 }
 
@@ -173,10 +169,7 @@ impl Default for AppSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseSettings {
     /// A postgres:// URL; empty to let XCoin run its own local PostgreSQL.
-    #[serde(
-        deserialize_with = "optional_text",
-        serialize_with = "redact_url_password"
-    )]
+    #[serde(deserialize_with = "optional_text", serialize_with = "redact_url_password")]
     pub url: Option<String>,
     pub pool_min: u32,
     pub pool_max: u32,
@@ -186,13 +179,7 @@ pub struct DatabaseSettings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings {
-            url: None,
-            pool_min: 5,
-            pool_max: 20,
-            connect_timeout_secs: 5,
-            statement_timeout_ms: 30_000,
-        }
+        DatabaseSettings { url: None, pool_min: 5, pool_max: 20, connect_timeout_secs: 5, statement_timeout_ms: 30_000 }
     }
 }
 
@@ -234,9 +221,7 @@ pub struct AccountSettings {
 
 impl Default for AccountSettings {
     fn default() -> Self {
-        AccountSettings {
-            capital: dec!(100000),
-        }
+        AccountSettings { capital: dec!(100000) }
     }
 }
 
@@ -312,10 +297,7 @@ pub struct ReconciliationSettings {
 
 impl Default for ReconciliationSettings {
     fn default() -> Self {
-        ReconciliationSettings {
-            interval_secs: 30,
-            price_tolerance_pct: dec!(0.1),
-        }
+        ReconciliationSettings { interval_secs: 30, price_tolerance_pct: dec!(0.1) }
     }
 }
 
@@ -346,14 +328,7 @@ pub struct SmtpSettings {
 
 impl Default for SmtpSettings {
     fn default() -> Self {
-        SmtpSettings {
-            host: None,
-            port: 587,
-            username: None,
-            password: None,
-            from: None,
-            to: None,
-        }
+        SmtpSettings { host: None, port: 587, username: None, password: None, from: None, to: None }
     }
 }
 
@@ -418,10 +393,7 @@ pub fn env_key(name: &str) -> Option<String> {
         }
         return Some(parts.join("."));
     }
-    LEGACY_ENV
-        .iter()
-        .find(|(var, _)| *var == name)
-        .map(|(_, key)| key.to_string())
+    LEGACY_ENV.iter().find(|(var, _)| *var == name).map(|(_, key)| key.to_string())
 }
 
 /// A configuration layer made of `NAME=value` pairs (the environment or a
@@ -434,36 +406,21 @@ struct VarLayer {
 }
 
 impl VarLayer {
-    fn new(
-        name: &str,
-        source: Option<PathBuf>,
-        pairs: impl IntoIterator<Item = (String, String)>,
-    ) -> Self {
-        let mut vars: Vec<(String, String, String)> = pairs
-            .into_iter()
-            .filter_map(|(var, value)| env_key(&var).map(|key| (var, key, value)))
-            .collect();
+    fn new(name: &str, source: Option<PathBuf>, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut vars: Vec<(String, String, String)> =
+            pairs.into_iter().filter_map(|(var, value)| env_key(&var).map(|key| (var, key, value))).collect();
         vars.sort_by_key(|(var, _, _)| (var.starts_with(ENV_PREFIX), var.clone()));
-        VarLayer {
-            name: name.to_string(),
-            source,
-            vars,
-        }
+        VarLayer { name: name.to_string(), source, vars }
     }
 }
 
 impl Provider for VarLayer {
     fn metadata(&self) -> Metadata {
-        let names: BTreeMap<String, String> = self
-            .vars
-            .iter()
-            .map(|(v, k, _)| (k.clone(), v.clone()))
-            .collect();
-        let mut md =
-            Metadata::named(self.name.clone()).interpolater(move |_: &Profile, keys: &[&str]| {
-                let key = keys.join(".");
-                names.get(&key).cloned().unwrap_or(key)
-            });
+        let names: BTreeMap<String, String> = self.vars.iter().map(|(v, k, _)| (k.clone(), v.clone())).collect();
+        let mut md = Metadata::named(self.name.clone()).interpolater(move |_: &Profile, keys: &[&str]| {
+            let key = keys.join(".");
+            names.get(&key).cloned().unwrap_or(key)
+        });
         if let Some(path) = &self.source {
             md = md.source(figment::Source::File(path.clone()));
         }
@@ -489,9 +446,7 @@ fn insert_path(dict: &mut Dict, parts: &[&str], value: Value) {
             dict.insert(last.to_string(), value);
         }
         [first, rest @ ..] => {
-            let entry = dict
-                .entry(first.to_string())
-                .or_insert_with(|| Value::from(Dict::new()));
+            let entry = dict.entry(first.to_string()).or_insert_with(|| Value::from(Dict::new()));
             if entry.as_dict().is_none() {
                 *entry = Value::from(Dict::new());
             }
@@ -518,48 +473,31 @@ impl ConfigPaths {
         let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         let checkout = cwd
             .ancestors()
-            .find(|dir| {
-                dir.join("config/default.toml").is_file() && dir.join("Cargo.toml").is_file()
-            })
+            .find(|dir| dir.join("config/default.toml").is_file() && dir.join("Cargo.toml").is_file())
             .map(Path::to_path_buf);
         Self::for_checkout(checkout, explicit_config, &cwd)
     }
 
-    pub fn for_checkout(
-        checkout: Option<PathBuf>,
-        explicit_config: Option<PathBuf>,
-        cwd: &Path,
-    ) -> Self {
+    pub fn for_checkout(checkout: Option<PathBuf>, explicit_config: Option<PathBuf>, cwd: &Path) -> Self {
         let local_file = explicit_config.unwrap_or_else(|| match &checkout {
             Some(root) => root.join("config/local.toml"),
             None => xdg_dir("XDG_CONFIG_HOME", ".config").join("xcoin/config.toml"),
         });
         let dotenv = checkout.as_deref().unwrap_or(cwd).join(".env");
-        ConfigPaths {
-            checkout,
-            local_file,
-            dotenv,
-        }
+        ConfigPaths { checkout, local_file, dotenv }
     }
 
     pub fn default_file(&self) -> Option<PathBuf> {
-        self.checkout
-            .as_ref()
-            .map(|root| root.join("config/default.toml"))
+        self.checkout.as_ref().map(|root| root.join("config/default.toml"))
     }
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
 }
 
 fn xdg_dir(var: &str, fallback: &str) -> PathBuf {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| home().join(fallback))
+    std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| home().join(fallback))
 }
 
 /// Whether this process runs as root (the managed database then runs as `postgres`).
@@ -575,12 +513,7 @@ pub enum ConfigError {
     #[error("{0}")]
     Parse(String),
     #[error("config key `{key}` = {value} (from {origin}) is invalid: expected {expected}")]
-    Invalid {
-        key: String,
-        value: String,
-        origin: String,
-        expected: String,
-    },
+    Invalid { key: String, value: String, origin: String, expected: String },
     #[error(
         "{path} holds secrets but is readable by other users (mode {mode:o}); run `chmod 600 {path}`",
         path = .path.display()
@@ -601,9 +534,8 @@ pub struct Config {
 impl Config {
     /// Loads every layer from the real files and the process environment.
     pub fn load(paths: ConfigPaths) -> Result<Config, ConfigError> {
-        let env: Vec<(String, String)> = std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect();
+        let env: Vec<(String, String)> =
+            std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
         Self::load_with_env(paths, env)
     }
 
@@ -623,27 +555,16 @@ impl Config {
         if paths.dotenv.exists() {
             let pairs = read_dotenv(&paths.dotenv)?;
             check_secret_file(&paths.dotenv, |_| {
-                pairs.iter().any(|(k, v)| {
-                    !v.is_empty()
-                        && env_key(k).is_some_and(|key| SECRET_KEYS.contains(&key.as_str()))
-                })
+                pairs
+                    .iter()
+                    .any(|(k, v)| !v.is_empty() && env_key(k).is_some_and(|key| SECRET_KEYS.contains(&key.as_str())))
             })?;
-            figment = figment.merge(VarLayer::new(
-                ".env file",
-                Some(paths.dotenv.clone()),
-                pairs,
-            ));
+            figment = figment.merge(VarLayer::new(".env file", Some(paths.dotenv.clone()), pairs));
         }
         figment = figment.merge(VarLayer::new("environment variable", None, env));
 
-        let settings: Settings = figment
-            .extract()
-            .map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
-        let config = Config {
-            settings,
-            paths,
-            figment,
-        };
+        let settings: Settings = figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
+        let config = Config { settings, paths, figment };
         config.validate()?;
         Ok(config)
     }
@@ -667,12 +588,7 @@ impl Config {
             .collect()
     }
 
-    fn invalid(
-        &self,
-        key: &str,
-        value: impl fmt::Display,
-        expected: impl Into<String>,
-    ) -> ConfigError {
+    fn invalid(&self, key: &str, value: impl fmt::Display, expected: impl Into<String>) -> ConfigError {
         ConfigError::Invalid {
             key: key.to_string(),
             value: value.to_string(),
@@ -692,20 +608,12 @@ impl Config {
             }
         };
 
-        if !["trace", "debug", "info", "warn", "error"]
-            .contains(&s.app.log_level.to_ascii_lowercase().as_str())
-        {
-            return Err(self.invalid(
-                "app.log_level",
-                &s.app.log_level,
-                "one of trace, debug, info, warn, error",
-            ));
+        if !["trace", "debug", "info", "warn", "error"].contains(&s.app.log_level.to_ascii_lowercase().as_str()) {
+            return Err(self.invalid("app.log_level", &s.app.log_level, "one of trace, debug, info, warn, error"));
         }
 
         if let Some(url) = &s.database.url {
-            let ok = url::Url::parse(url)
-                .map(|u| matches!(u.scheme(), "postgres" | "postgresql"))
-                .unwrap_or(false);
+            let ok = url::Url::parse(url).map(|u| matches!(u.scheme(), "postgres" | "postgresql")).unwrap_or(false);
             if !ok {
                 return Err(self.invalid(
                     "database.url",
@@ -715,20 +623,13 @@ impl Config {
             }
         }
         if !(1..=100).contains(&s.database.pool_min) {
-            return Err(self.invalid(
-                "database.pool_min",
-                s.database.pool_min,
-                "a whole number from 1 to 100",
-            ));
+            return Err(self.invalid("database.pool_min", s.database.pool_min, "a whole number from 1 to 100"));
         }
         if s.database.pool_max < s.database.pool_min || s.database.pool_max > 100 {
             return Err(self.invalid(
                 "database.pool_max",
                 s.database.pool_max,
-                format!(
-                    "a whole number from database.pool_min ({}) to 100",
-                    s.database.pool_min
-                ),
+                format!("a whole number from database.pool_min ({}) to 100", s.database.pool_min),
             ));
         }
         if !(1..=300).contains(&s.database.connect_timeout_secs) {
@@ -747,10 +648,8 @@ impl Config {
         }
 
         if s.app.mode == TradingMode::Live {
-            for (key, value) in [
-                ("zerodha.api_key", &s.zerodha.api_key),
-                ("zerodha.api_secret", &s.zerodha.api_secret),
-            ] {
+            for (key, value) in [("zerodha.api_key", &s.zerodha.api_key), ("zerodha.api_secret", &s.zerodha.api_secret)]
+            {
                 if value.is_none() {
                     return Err(self.invalid(
                         key,
@@ -762,11 +661,7 @@ impl Config {
         }
 
         if s.account.capital <= Decimal::ZERO {
-            return Err(self.invalid(
-                "account.capital",
-                s.account.capital,
-                "an amount in rupees greater than 0",
-            ));
+            return Err(self.invalid("account.capital", s.account.capital, "an amount in rupees greater than 0"));
         }
         let r = &s.risk;
         pct("risk.max_risk_per_trade_pct", r.max_risk_per_trade_pct)?;
@@ -781,11 +676,7 @@ impl Config {
             return Err(self.invalid("risk.max_position_size", 0, "at least 1 share"));
         }
         if r.min_risk_reward < Decimal::ZERO {
-            return Err(self.invalid(
-                "risk.min_risk_reward",
-                r.min_risk_reward,
-                "a ratio of 0 or more (2 means 2:1)",
-            ));
+            return Err(self.invalid("risk.min_risk_reward", r.min_risk_reward, "a ratio of 0 or more (2 means 2:1)"));
         }
         if r.max_orders_per_second == 0 {
             return Err(self.invalid("risk.max_orders_per_second", 0, "at least 1"));
@@ -793,11 +684,7 @@ impl Config {
 
         let m = &s.market;
         if m.timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(self.invalid(
-                "market.timezone",
-                &m.timezone,
-                "an IANA time zone such as Asia/Kolkata",
-            ));
+            return Err(self.invalid("market.timezone", &m.timezone, "an IANA time zone such as Asia/Kolkata"));
         }
         if !(m.pre_open <= m.open && m.open < m.close) {
             return Err(self.invalid(
@@ -813,18 +700,11 @@ impl Config {
             return Err(self.invalid(
                 "risk.square_off_time",
                 r.square_off_time,
-                format!(
-                    "a time within market hours, after {} and not after {}",
-                    m.open, m.close
-                ),
+                format!("a time within market hours, after {} and not after {}", m.open, m.close),
             ));
         }
         if m.tick_size <= Decimal::ZERO {
-            return Err(self.invalid(
-                "market.tick_size",
-                m.tick_size,
-                "a price step greater than 0, e.g. 0.05",
-            ));
+            return Err(self.invalid("market.tick_size", m.tick_size, "a price step greater than 0, e.g. 0.05"));
         }
 
         if s.reconciliation.interval_secs < 5 {
@@ -844,10 +724,7 @@ impl Config {
 
         let charge_values = serde_json::to_value(&s.charges).expect("rates serialise");
         for (name, value) in charge_values.as_object().expect("rates are a table") {
-            let rate: Decimal = value
-                .as_str()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(Decimal::NEGATIVE_ONE);
+            let rate: Decimal = value.as_str().and_then(|v| v.parse().ok()).unwrap_or(Decimal::NEGATIVE_ONE);
             if rate < Decimal::ZERO || (name.ends_with("_pct") && rate > hundred) {
                 return Err(self.invalid(
                     &format!("charges.{name}"),
@@ -859,11 +736,7 @@ impl Config {
 
         let tg = &s.alerts.telegram;
         if tg.bot_token.is_some() != tg.chat_id.is_some() {
-            let missing = if tg.bot_token.is_none() {
-                "alerts.telegram.bot_token"
-            } else {
-                "alerts.telegram.chat_id"
-            };
+            let missing = if tg.bot_token.is_none() { "alerts.telegram.bot_token" } else { "alerts.telegram.chat_id" };
             return Err(self.invalid(
                 missing,
                 "(empty)",
@@ -872,19 +745,12 @@ impl Config {
         }
         let smtp = &s.alerts.smtp;
         if smtp.host.is_some() {
-            for (key, value) in [
-                ("alerts.smtp.from", &smtp.from),
-                ("alerts.smtp.to", &smtp.to),
-            ] {
+            for (key, value) in [("alerts.smtp.from", &smtp.from), ("alerts.smtp.to", &smtp.to)] {
                 match value {
                     Some(address) if address.contains('@') => {}
                     Some(address) => return Err(self.invalid(key, address, "an e-mail address")),
                     None => {
-                        return Err(self.invalid(
-                            key,
-                            "(empty)",
-                            "an e-mail address when alerts.smtp.host is set",
-                        ));
+                        return Err(self.invalid(key, "(empty)", "an e-mail address when alerts.smtp.host is set"));
                     }
                 }
             }
@@ -900,11 +766,7 @@ impl Settings {
     /// The market calendar these settings describe.
     pub fn calendar(&self) -> MarketCalendar {
         MarketCalendar {
-            timezone: self
-                .market
-                .timezone
-                .parse()
-                .unwrap_or(chrono_tz::Asia::Kolkata),
+            timezone: self.market.timezone.parse().unwrap_or(chrono_tz::Asia::Kolkata),
             pre_open: self.market.pre_open.0,
             open: self.market.open.0,
             close: self.market.close.0,
@@ -942,13 +804,9 @@ impl Settings {
 }
 
 fn read_dotenv(path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
-    let unreadable = |message: String| ConfigError::Unreadable {
-        path: path.to_path_buf(),
-        message,
-    };
+    let unreadable = |message: String| ConfigError::Unreadable { path: path.to_path_buf(), message };
     let iter = dotenvy::from_path_iter(path).map_err(|e| unreadable(e.to_string()))?;
-    iter.map(|item| item.map_err(|e| unreadable(e.to_string())))
-        .collect()
+    iter.map(|item| item.map_err(|e| unreadable(e.to_string()))).collect()
 }
 
 fn toml_has_secret(text: &str) -> bool {
@@ -965,32 +823,15 @@ fn toml_has_secret(text: &str) -> bool {
 }
 
 /// Refuses a file that holds a secret while group or others can read it.
-fn check_secret_file(
-    path: &Path,
-    holds_secret: impl FnOnce(&str) -> bool,
-) -> Result<(), ConfigError> {
+fn check_secret_file(path: &Path, holds_secret: impl FnOnce(&str) -> bool) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt;
-    let unreadable = |e: std::io::Error| ConfigError::Unreadable {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let mode = std::fs::metadata(path)
-        .map_err(unreadable)?
-        .permissions()
-        .mode()
-        & 0o777;
+    let unreadable = |e: std::io::Error| ConfigError::Unreadable { path: path.to_path_buf(), message: e.to_string() };
+    let mode = std::fs::metadata(path).map_err(unreadable)?.permissions().mode() & 0o777;
     if mode & 0o077 == 0 {
         return Ok(());
     }
     let text = std::fs::read_to_string(path).map_err(unreadable)?;
-    if holds_secret(&text) {
-        Err(ConfigError::InsecureFile {
-            path: path.to_path_buf(),
-            mode,
-        })
-    } else {
-        Ok(())
-    }
+    if holds_secret(&text) { Err(ConfigError::InsecureFile { path: path.to_path_buf(), mode }) } else { Ok(()) }
 }
 
 fn display_path(path: &Path) -> String {
@@ -1003,27 +844,17 @@ fn describe_metadata(md: &Metadata, key: &str) -> String {
     let keys: Vec<&str> = key.split('.').collect();
     match (&md.source, md.name.as_ref()) {
         (Some(figment::Source::File(path)), ".env file") => {
-            format!(
-                "{} in {}",
-                md.interpolate(&Profile::Default, &keys),
-                display_path(path)
-            )
+            format!("{} in {}", md.interpolate(&Profile::Default, &keys), display_path(path))
         }
         (Some(figment::Source::File(path)), _) => display_path(path),
-        (_, "environment variable") => format!(
-            "environment variable {}",
-            md.interpolate(&Profile::Default, &keys)
-        ),
+        (_, "environment variable") => format!("environment variable {}", md.interpolate(&Profile::Default, &keys)),
         (Some(figment::Source::Code(_)), _) => "built-in default".into(),
         (_, name) => name.to_string(),
     }
 }
 
 fn describe_source(figment: &Figment, key: &str) -> String {
-    figment.find_metadata(key).map_or_else(
-        || "built-in default".into(),
-        |md| describe_metadata(md, key),
-    )
+    figment.find_metadata(key).map_or_else(|| "built-in default".into(), |md| describe_metadata(md, key))
 }
 
 /// Turns figment's error into one line naming the key, its source and the problem.
@@ -1035,17 +866,13 @@ fn describe_figment_error(error: figment::Error) -> String {
         let what = match &e.kind {
             figment::error::Kind::UnknownField(..) => {
                 let src = source.clone().unwrap_or_default();
-                lines.push(format!(
-                    "unknown config key `{key}` (from {src}); see config/default.toml for every key"
-                ));
+                lines.push(format!("unknown config key `{key}` (from {src}); see config/default.toml for every key"));
                 continue;
             }
             kind => kind.to_string(),
         };
         match source {
-            Some(src) => lines.push(format!(
-                "config key `{key}` (from {src}) is invalid: {what}"
-            )),
+            Some(src) => lines.push(format!("config key `{key}` (from {src}) is invalid: {what}")),
             None => lines.push(format!("config key `{key}` is invalid: {what}")),
         }
     }
@@ -1056,11 +883,7 @@ fn flatten(prefix: &str, value: &serde_json::Value, out: &mut Vec<(String, Strin
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 flatten(&key, v, out);
             }
         }
@@ -1079,10 +902,7 @@ mod tests {
     }
 
     fn load(dir: &Path, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::load_with_env(
-            paths(dir),
-            env.iter().map(|(k, v)| (k.to_string(), v.to_string())),
-        )
+        Config::load_with_env(paths(dir), env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
     fn write(path: &Path, text: &str, mode: u32) {
@@ -1095,23 +915,14 @@ mod tests {
     fn default_toml_documents_exactly_the_built_in_defaults() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(root.join("config/default.toml")).unwrap();
-        let from_file: Settings =
-            toml::from_str(&text).expect("config/default.toml parses into Settings");
-        assert_eq!(
-            serde_json::to_value(&from_file).unwrap(),
-            serde_json::to_value(Settings::default()).unwrap()
-        );
+        let from_file: Settings = toml::from_str(&text).expect("config/default.toml parses into Settings");
+        assert_eq!(serde_json::to_value(&from_file).unwrap(), serde_json::to_value(Settings::default()).unwrap());
         // Every key is written out in the file.
-        let all = Config::load_with_env(
-            ConfigPaths::for_checkout(Some(root.into()), Some(root.join("none.toml")), root),
-            [],
-        )
-        .unwrap();
+        let all =
+            Config::load_with_env(ConfigPaths::for_checkout(Some(root.into()), Some(root.join("none.toml")), root), [])
+                .unwrap();
         for (key, _, source) in all.entries() {
-            assert!(
-                source.ends_with("config/default.toml"),
-                "{key} comes from {source}, not config/default.toml"
-            );
+            assert!(source.ends_with("config/default.toml"), "{key} comes from {source}, not config/default.toml");
         }
     }
 
@@ -1123,20 +934,10 @@ mod tests {
             "[risk]\nmax_daily_loss_pct = 4\nmax_drawdown_pct = 12\n[account]\ncapital = 250000\n",
             0o600,
         );
-        write(
-            &dir.path().join(".env"),
-            "XCOIN_RISK__MAX_DRAWDOWN_PCT=10\nXCOIN_ACCOUNT__CAPITAL=300000\n",
-            0o600,
-        );
+        write(&dir.path().join(".env"), "XCOIN_RISK__MAX_DRAWDOWN_PCT=10\nXCOIN_ACCOUNT__CAPITAL=300000\n", 0o600);
         let cfg = load(
             dir.path(),
-            &[
-                ("XCOIN_ACCOUNT__CAPITAL", "500000"),
-                (
-                    "DATABASE_URL",
-                    "postgres://desk:hunter2@db.local:5432/xcoin",
-                ),
-            ],
+            &[("XCOIN_ACCOUNT__CAPITAL", "500000"), ("DATABASE_URL", "postgres://desk:hunter2@db.local:5432/xcoin")],
         )
         .unwrap();
         let s = &cfg.settings;
@@ -1146,46 +947,22 @@ mod tests {
         assert_eq!(s.risk.max_risk_per_trade_pct, dec!(2));
         assert_eq!(s.database.pool_min, 5);
         assert_eq!(s.database.pool_max, 20);
-        assert!(
-            cfg.source_of("risk.max_daily_loss_pct")
-                .ends_with("local.toml")
-        );
-        assert!(
-            cfg.source_of("risk.max_drawdown_pct")
-                .starts_with("XCOIN_RISK__MAX_DRAWDOWN_PCT in ")
-        );
-        assert_eq!(
-            cfg.source_of("account.capital"),
-            "environment variable XCOIN_ACCOUNT__CAPITAL"
-        );
-        assert_eq!(
-            cfg.source_of("database.url"),
-            "environment variable DATABASE_URL"
-        );
+        assert!(cfg.source_of("risk.max_daily_loss_pct").ends_with("local.toml"));
+        assert!(cfg.source_of("risk.max_drawdown_pct").starts_with("XCOIN_RISK__MAX_DRAWDOWN_PCT in "));
+        assert_eq!(cfg.source_of("account.capital"), "environment variable XCOIN_ACCOUNT__CAPITAL");
+        assert_eq!(cfg.source_of("database.url"), "environment variable DATABASE_URL");
         assert_eq!(cfg.source_of("risk.max_open_positions"), "built-in default");
-        let url = cfg
-            .entries()
-            .into_iter()
-            .find(|(k, _, _)| k == "database.url")
-            .unwrap();
+        let url = cfg.entries().into_iter().find(|(k, _, _)| k == "database.url").unwrap();
         assert_eq!(url.1, "postgres://desk:[REDACTED]@db.local:5432/xcoin");
     }
 
     #[test]
     fn xcoin_spelling_wins_over_the_legacy_name() {
         let dir = tempfile::tempdir().unwrap();
-        let cfg = load(
-            dir.path(),
-            &[
-                ("DATABASE_URL", "postgres://a@h/one"),
-                ("XCOIN_DATABASE__URL", "postgres://a@h/two"),
-            ],
-        )
-        .unwrap();
-        assert_eq!(
-            cfg.settings.database.url.as_deref(),
-            Some("postgres://a@h/two")
-        );
+        let cfg =
+            load(dir.path(), &[("DATABASE_URL", "postgres://a@h/one"), ("XCOIN_DATABASE__URL", "postgres://a@h/two")])
+                .unwrap();
+        assert_eq!(cfg.settings.database.url.as_deref(), Some("postgres://a@h/two"));
     }
 
     #[test]
@@ -1193,27 +970,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = load(
             dir.path(),
-            &[
-                ("ZERODHA_API_SECRET", "s3cr3t-value"),
-                ("TELEGRAM_BOT_TOKEN", "123:abc"),
-                ("TELEGRAM_CHAT_ID", "42"),
-            ],
+            &[("ZERODHA_API_SECRET", "s3cr3t-value"), ("TELEGRAM_BOT_TOKEN", "123:abc"), ("TELEGRAM_CHAT_ID", "42")],
         )
         .unwrap();
-        assert_eq!(
-            cfg.settings.zerodha.api_secret.as_ref().unwrap().expose(),
-            "s3cr3t-value"
-        );
+        assert_eq!(cfg.settings.zerodha.api_secret.as_ref().unwrap().expose(), "s3cr3t-value");
         let debug = format!("{:?}", cfg.settings);
-        assert!(
-            !debug.contains("s3cr3t") && !debug.contains("123:abc"),
-            "{debug}"
-        );
+        assert!(!debug.contains("s3cr3t") && !debug.contains("123:abc"), "{debug}");
         let printed: Vec<_> = cfg.entries();
-        let secret = printed
-            .iter()
-            .find(|(k, _, _)| k == "zerodha.api_secret")
-            .unwrap();
+        let secret = printed.iter().find(|(k, _, _)| k == "zerodha.api_secret").unwrap();
         assert_eq!(secret.1, REDACTED);
         assert_eq!(secret.2, "environment variable ZERODHA_API_SECRET");
         assert!(printed.iter().all(|(_, v, _)| !v.contains("s3cr3t")));
@@ -1246,11 +1010,7 @@ mod tests {
             "config key `app.mode` (from environment variable APP_MODE) is invalid: `demo` is not allowed; expected one of PAPER, LIVE"
         );
         assert_eq!(
-            error(
-                d,
-                "",
-                &[("XCOIN_DATABASE__URL", "mysql://root@localhost/x")]
-            ),
+            error(d, "", &[("XCOIN_DATABASE__URL", "mysql://root@localhost/x")]),
             "config key `database.url` = mysql://root@localhost/x (from environment variable XCOIN_DATABASE__URL) is invalid: expected a PostgreSQL URL such as postgres://user@host:5432/xcoin, or empty for the managed local database"
         );
         assert_eq!(
@@ -1299,30 +1059,14 @@ mod tests {
         );
         // Without a secret the same mode is fine.
         write(&local, "[risk]\nmax_open_positions = 3\n", 0o644);
-        assert_eq!(
-            load(dir.path(), &[])
-                .unwrap()
-                .settings
-                .risk
-                .max_open_positions,
-            3
-        );
+        assert_eq!(load(dir.path(), &[]).unwrap().settings.risk.max_open_positions, 3);
     }
 
     #[test]
     fn env_names_map_to_keys() {
-        assert_eq!(
-            env_key("XCOIN_RISK__MAX_DAILY_LOSS_PCT").as_deref(),
-            Some("risk.max_daily_loss_pct")
-        );
-        assert_eq!(
-            env_key("XCOIN_ALERTS__SMTP__HOST").as_deref(),
-            Some("alerts.smtp.host")
-        );
-        assert_eq!(
-            env_key("SMTP_USER").as_deref(),
-            Some("alerts.smtp.username")
-        );
+        assert_eq!(env_key("XCOIN_RISK__MAX_DAILY_LOSS_PCT").as_deref(), Some("risk.max_daily_loss_pct"));
+        assert_eq!(env_key("XCOIN_ALERTS__SMTP__HOST").as_deref(), Some("alerts.smtp.host"));
+        assert_eq!(env_key("SMTP_USER").as_deref(), Some("alerts.smtp.username"));
         assert_eq!(env_key("XCOIN___X"), None);
         assert_eq!(env_key("PATH"), None);
     }

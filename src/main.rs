@@ -1,1 +1,167 @@
-fn main() {}
+//! The `xcoin` command: dispatch only.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr};
+use xcoin::config::{Config, ConfigPaths};
+use xcoin::db::local::{LocalDb, LocalStatus};
+use xcoin::setup::{self, Report};
+
+#[derive(Parser)]
+#[command(name = "xcoin", version, about = "Order management and operator console for an intraday NSE desk")]
+struct Cli {
+    /// The local configuration file (default: config/local.toml in a checkout,
+    /// else $XDG_CONFIG_HOME/xcoin/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, apply migrations, verify every object.
+    Setup,
+    /// Check configuration, database, schema, engine and broker; change nothing.
+    Doctor,
+    /// Print the effective configuration and where each value came from.
+    Config,
+    /// Today's P&L, counts, positions and issues as text.
+    Status,
+    /// The managed local PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Create (first time) and start the managed server.
+    Start,
+    /// Stop the managed server.
+    Stop,
+    /// Say whether it runs, and where.
+    Status,
+}
+
+fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("{e}");
+    }
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config> {
+    let config = Config::load(ConfigPaths::discover(cli.config.clone()))?;
+    let level = if config.settings.app.debug { "debug".to_string() } else { config.settings.app.log_level.clone() };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    Ok(config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            eprintln!("Fix the value named above, then run `xcoin doctor`.");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let color = Report::<std::io::StdoutLock>::wants_color();
+    match cli.command {
+        Some(Command::Config) => {
+            setup::print_config(&config, &mut stdout)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Setup) => {
+            let mut report = Report::new(&mut stdout, color);
+            runtime()?.block_on(async {
+                let db = setup::setup(&config, &mut report).await?;
+                db.close().await;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Some(Command::Doctor) => {
+            let mut report = Report::new(&mut stdout, color);
+            let failures = runtime()?.block_on(setup::doctor(&config, &mut report))?;
+            Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Some(Command::Status) => runtime()?.block_on(async {
+            let target = setup::Target::from_config(&config)?;
+            let pool = xcoin::db::PoolConfig { min: 1, max: 2, ..(&config.settings.database).into() };
+            let db = xcoin::db::Db::connect(target.connect_options(), pool)
+                .await
+                .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))?;
+            setup::status(&config, &db, &mut stdout).await?;
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Some(Command::Db { action }) => {
+            if let Some(url) = &config.settings.database.url {
+                println!(
+                    "database.url is set ({}); XCoin manages only its own local server. Manage that server with its own tools.",
+                    xcoin::config::redacted_url(url)
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let local = LocalDb::for_data_dir(&config.settings.data_dir())?;
+            match action {
+                DbAction::Start => {
+                    let done = local.ensure_running()?;
+                    if done.is_empty() {
+                        println!("already running: {}", local.url());
+                    }
+                    for line in done {
+                        println!("{line}");
+                    }
+                }
+                DbAction::Stop => {
+                    if local.stop()? {
+                        println!("stopped the database in {}", local.dir.display());
+                    } else {
+                        println!("not running: {}", local.dir.display());
+                    }
+                }
+                DbAction::Status => match local.status() {
+                    LocalStatus::Running { pid } => {
+                        println!("running{}: {}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), local.url())
+                    }
+                    LocalStatus::Stopped => println!("stopped: {}", local.dir.display()),
+                    LocalStatus::NotInitialised => {
+                        println!("not created yet: {} (`xcoin setup` or `xcoin db start`)", local.dir.display())
+                    }
+                },
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            // The desk's default: make the database ready, then show the desk.
+            let rt = runtime()?;
+            let db = rt.block_on(setup::setup(&config, &mut Report::new(&mut stdout, color)))?;
+            writeln!(stdout)?;
+            rt.block_on(async {
+                setup::status(&config, &db, &mut stdout).await?;
+                db.close().await;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+    }
+}

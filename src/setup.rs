@@ -1,1 +1,444 @@
-//! setup
+//! `xcoin setup`, `xcoin doctor`, `xcoin config`, `xcoin db …` and the desk
+//! status report: the installer-style commands, printed step by step.
+//!
+//! Each command writes to any `Write` so tests can read exactly what a user
+//! sees; colour is used only on a terminal and never when `NO_COLOR` is set.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use sqlx::postgres::PgConnectOptions;
+
+use crate::config::{Config, redacted_url};
+use crate::db::local::{LocalDb, LocalStatus};
+use crate::db::schema::{FUNCTIONS, TABLES, VIEWS, create_database_if_missing};
+use crate::db::{Db, PoolConfig, connect_options};
+use crate::domain::calendar::MarketState;
+use crate::domain::strategy::MANUAL_STRATEGY_ID;
+use crate::domain::to_paisa;
+
+/// The advisory lock key the trading engine holds while it runs (one engine
+/// per database). "XCOINENG" in ASCII.
+pub const ENGINE_LOCK_KEY: i64 = 0x58434F494E454E47;
+
+/// Where the configured database lives.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `database.url`, with the password hidden for display.
+    Url { options: PgConnectOptions, shown: String },
+    /// The managed local cluster.
+    Managed(LocalDb),
+}
+
+impl Target {
+    pub fn from_config(config: &Config) -> Result<Target, SetupError> {
+        match &config.settings.database.url {
+            Some(url) => Ok(Target::Url { options: connect_options(url)?, shown: redacted_url(url) }),
+            None => Ok(Target::Managed(LocalDb::for_data_dir(&config.settings.data_dir())?)),
+        }
+    }
+
+    pub fn connect_options(&self) -> PgConnectOptions {
+        match self {
+            Target::Url { options, .. } => options.clone(),
+            Target::Managed(local) => local.connect_options(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Url { shown, .. } => shown.clone(),
+            Target::Managed(local) => format!("managed local PostgreSQL in {}", local.dir.display()),
+        }
+    }
+
+    fn database_name(&self) -> String {
+        self.connect_options().get_database().unwrap_or("postgres").to_string()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Local(#[from] crate::db::local::LocalDbError),
+    #[error("{0}")]
+    Failed(String),
+    #[error("cannot write the report: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Step-by-step report styling.
+pub struct Report<'a, W: Write> {
+    out: &'a mut W,
+    color: bool,
+    failures: usize,
+}
+
+impl<'a, W: Write> Report<'a, W> {
+    pub fn new(out: &'a mut W, color: bool) -> Self {
+        Report { out, color, failures: 0 }
+    }
+
+    /// Colour for a terminal that did not ask for none.
+    pub fn wants_color() -> bool {
+        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    pub fn title(&mut self, text: &str) -> std::io::Result<()> {
+        let t = self.paint("1", text);
+        writeln!(self.out, "{t}")
+    }
+
+    pub fn ok(&mut self, label: &str, detail: impl AsRef<str>) -> std::io::Result<()> {
+        let mark = self.paint("32", "✓");
+        writeln!(self.out, "  {mark} {label:<22} {}", detail.as_ref())
+    }
+
+    pub fn warn(&mut self, label: &str, detail: impl AsRef<str>) -> std::io::Result<()> {
+        let mark = self.paint("33", "!");
+        writeln!(self.out, "  {mark} {label:<22} {}", detail.as_ref())
+    }
+
+    pub fn fail(&mut self, label: &str, detail: impl AsRef<str>) -> std::io::Result<()> {
+        self.failures += 1;
+        let mark = self.paint("31", "✗");
+        writeln!(self.out, "  {mark} {label:<22} {}", detail.as_ref())
+    }
+
+    pub fn line(&mut self, text: impl AsRef<str>) -> std::io::Result<()> {
+        writeln!(self.out, "{}", text.as_ref())
+    }
+
+    pub fn failures(&self) -> usize {
+        self.failures
+    }
+}
+
+fn millis(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Makes the configured database ready: starts the managed server if needed,
+/// creates the database, applies migrations, verifies every object, and
+/// prints the default strategy. Running it again changes nothing.
+pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Result<Db, SetupError> {
+    report.title("XCoin setup")?;
+    let s = &config.settings;
+    let local = config.paths.local_file.exists().then(|| config.paths.local_file.display().to_string());
+    report.ok(
+        "configuration",
+        format!(
+            "{} mode, {}",
+            s.app.mode,
+            local.map_or("built-in defaults and environment".into(), |f| format!("local file {f}"))
+        ),
+    )?;
+    s.ensure_dirs().map_err(|e| SetupError::Failed(format!("cannot create {}: {e}", s.data_dir().display())))?;
+    report.ok("data directory", s.data_dir().display().to_string())?;
+
+    let target = Target::from_config(config)?;
+    if let Target::Managed(local) = &target {
+        let done = local.ensure_running()?;
+        let what = if done.is_empty() { "already running".to_string() } else { done.join("; ") };
+        report.ok("database server", format!("{} ({what})", target.describe()))?;
+    } else {
+        report.ok("database server", target.describe())?;
+    }
+
+    let options = target.connect_options();
+    let created = create_database_if_missing(&options).await?;
+    let name = target.database_name();
+    report.ok("database", if created { format!("{name} created") } else { format!("{name} exists") })?;
+
+    let db = Db::connect(options, PoolConfig::from(&s.database)).await?;
+    let health = db.health().await?;
+    report.ok(
+        "connection",
+        format!(
+            "PostgreSQL {}, round trip {}, pool {}–{}",
+            health.server_version,
+            millis(health.latency),
+            s.database.pool_min,
+            s.database.pool_max
+        ),
+    )?;
+
+    let before = db.verify_schema().await?.version;
+    db.migrate().await?;
+    let schema = db.verify_schema().await?;
+    let version = schema.version.unwrap_or(0);
+    if before == schema.version {
+        report.ok("migrations", format!("up to date (version {version})"))?;
+    } else {
+        report.ok("migrations", format!("applied up to version {version}"))?;
+    }
+    for (kind, items) in [("tables", &schema.tables), ("views", &schema.views), ("functions", &schema.functions)] {
+        let present = items.iter().filter(|(_, p)| *p).count();
+        let names: Vec<&str> = items.iter().map(|(n, _)| n.as_str()).collect();
+        if present == items.len() {
+            report.ok(kind, format!("{present}/{} {}", items.len(), names.join(", ")))?;
+        } else {
+            let missing: Vec<&str> = items.iter().filter(|(_, p)| !p).map(|(n, _)| n.as_str()).collect();
+            report.fail(kind, format!("missing {}", missing.join(", ")))?;
+        }
+    }
+    if !schema.is_complete() {
+        return Err(SetupError::Failed(format!("the schema is incomplete: missing {}", schema.missing().join(", "))));
+    }
+    let health = db.health().await?;
+    report.ok("table count", format!("{} of {}", health.table_count, TABLES.len()))?;
+
+    let strategy = db.get_strategy(MANUAL_STRATEGY_ID).await?;
+    report.ok(
+        "default strategy",
+        format!(
+            "#{} \"{}\" ({}, {}, {})",
+            strategy.id,
+            strategy.name,
+            strategy.strategy_type,
+            strategy.mode,
+            if strategy.is_active { "active" } else { "inactive" }
+        ),
+    )?;
+    report.line("")?;
+    report.line("Ready. Start the desk with `xcoin` (or `cargo run --release`).")?;
+    Ok(db)
+}
+
+/// Checks configuration, data directory, database, schema, engine lock and
+/// broker settings without changing anything; says what to do for each failure.
+/// Returns the number of failed checks.
+pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Result<usize, SetupError> {
+    report.title("XCoin doctor")?;
+    let s = &config.settings;
+    report.ok("configuration", format!("valid ({} mode)", s.app.mode))?;
+    let data = s.data_dir();
+    if data.is_dir() {
+        report.ok("data directory", data.display().to_string())?;
+    } else {
+        report.warn("data directory", format!("{} does not exist yet; `xcoin setup` creates it", data.display()))?;
+    }
+
+    let target = match Target::from_config(config) {
+        Ok(t) => t,
+        Err(e) => {
+            report.fail("database server", e.to_string())?;
+            return Ok(report.failures());
+        }
+    };
+    if let Target::Managed(local) = &target {
+        match local.status() {
+            LocalStatus::Running { pid } => report.ok(
+                "database server",
+                format!("{} (running{})", target.describe(), pid.map(|p| format!(", pid {p}")).unwrap_or_default()),
+            )?,
+            LocalStatus::Stopped => {
+                report.fail("database server", format!("{} is stopped; run `xcoin db start`", target.describe()))?;
+                return Ok(report.failures());
+            }
+            LocalStatus::NotInitialised => {
+                report.fail(
+                    "database server",
+                    format!("no database in {} yet; run `xcoin setup`", local.dir.display()),
+                )?;
+                return Ok(report.failures());
+            }
+        }
+    }
+
+    let pool = PoolConfig { min: 1, max: 2, ..PoolConfig::from(&s.database) };
+    let db = match tokio::time::timeout(
+        Duration::from_secs(s.database.connect_timeout_secs + 1),
+        Db::connect(target.connect_options(), pool),
+    )
+    .await
+    {
+        Ok(Ok(db)) => db,
+        Ok(Err(e)) => {
+            report.fail(
+                "database",
+                format!(
+                    "{}: {e}. Check database.url and that the server runs; `xcoin setup` creates a missing database",
+                    target.describe()
+                ),
+            )?;
+            return Ok(report.failures());
+        }
+        Err(_) => {
+            report.fail(
+                "database",
+                format!(
+                    "{}: no answer within {} s; is the server running and reachable?",
+                    target.describe(),
+                    s.database.connect_timeout_secs
+                ),
+            )?;
+            return Ok(report.failures());
+        }
+    };
+    let health = db.health().await?;
+    report.ok(
+        "database",
+        format!("{} — PostgreSQL {}, round trip {}", target.describe(), health.server_version, millis(health.latency)),
+    )?;
+
+    let schema = db.verify_schema().await?;
+    match schema.version {
+        Some(v) if schema.is_complete() => report.ok(
+            "schema",
+            format!("version {v}; {} tables, {} views, {} functions", TABLES.len(), VIEWS.len(), FUNCTIONS.len()),
+        )?,
+        Some(v) if v < schema.expected_version => report
+            .fail("schema", format!("version {v}, this build needs {}; run `xcoin setup`", schema.expected_version))?,
+        Some(v) if v > schema.expected_version => report.fail(
+            "schema",
+            format!("version {v} is newer than this build ({}); upgrade XCoin", schema.expected_version),
+        )?,
+        _ => report.fail("schema", format!("missing {}; run `xcoin setup`", schema.missing().join(", ")))?,
+    }
+
+    let engine: Option<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+            AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          LIMIT 1",
+    )
+    .bind(ENGINE_LOCK_KEY)
+    .fetch_optional(db.pool())
+    .await
+    .map_err(crate::db::DbError::from)?;
+    match engine {
+        Some(pid) => report.ok("engine", format!("running (holds the engine lock, server pid {pid})"))?,
+        None => report.warn("engine", "not running (no process holds the engine lock)")?,
+    }
+
+    match s.app.mode {
+        crate::domain::strategy::TradingMode::Paper => report.ok("broker", "paper (simulated exchange)")?,
+        crate::domain::strategy::TradingMode::Live => {
+            if s.zerodha.access_token.is_some() {
+                report.ok("broker", "Kite Connect credentials present")?
+            } else {
+                report.fail("broker", "LIVE mode without zerodha.access_token: log in to Kite Connect and set it")?
+            }
+        }
+    }
+    db.close().await;
+    Ok(report.failures())
+}
+
+/// Prints every effective setting with its source; secrets as [REDACTED].
+pub fn print_config<W: Write>(config: &Config, out: &mut W) -> std::io::Result<()> {
+    let entries = config.entries();
+    let key_width = entries.iter().map(|(k, _, _)| k.len()).max().unwrap_or(0);
+    let value_width = entries.iter().map(|(_, v, _)| v.chars().count().min(48)).max().unwrap_or(0);
+    for (key, value, source) in entries {
+        let shown = if value.is_empty() { "\"\"".to_string() } else { value };
+        writeln!(out, "{key:<key_width$} = {shown:<value_width$}  # {source}")?;
+    }
+    Ok(())
+}
+
+/// A short text picture of the desk: mode, market, kill switch, today's P&L,
+/// counts, open positions and issues, the latest orders.
+pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(), SetupError> {
+    let s = &config.settings;
+    let calendar = s.calendar();
+    let now = chrono::Utc::now();
+    let market = calendar.state(now);
+    let ks = db.kill_switch_state().await?;
+    let pnl = db.today_pnl().await?;
+    let orders = db.today_order_count().await?;
+    let trades = db.today_trade_count().await?;
+    let ratio = db.order_to_trade_ratio(None).await?;
+    let positions = db.open_positions().await?;
+    let issues = db.unresolved_issues().await?;
+    let active = db.active_orders().await?;
+
+    let market_text = match market {
+        MarketState::Open => "open",
+        MarketState::PreOpen => "pre-open",
+        MarketState::Closed => "closed",
+    };
+    writeln!(
+        out,
+        "XCoin {}  market {} {} IST  kill switch {}",
+        s.app.mode,
+        market_text,
+        calendar.local(now).format("%Y-%m-%d %H:%M:%S"),
+        if ks.active { "ACTIVE" } else { "armed" }
+    )?;
+    writeln!(
+        out,
+        "Today: net P&L {}  (realised {}, unrealised {}, charges {})",
+        rupees(pnl.net_pnl),
+        rupees(pnl.realized_pnl),
+        rupees(pnl.unrealized_pnl),
+        rupees(pnl.charges)
+    )?;
+    writeln!(
+        out,
+        "Orders {orders} ({} active), trades {trades}, order-to-trade {}",
+        active.len(),
+        ratio.map_or("—".to_string(), |r| r.normalize().to_string())
+    )?;
+    writeln!(out, "Open positions {}, reconciliation issues {}", positions.len(), issues.len())?;
+    for p in positions.iter().take(10) {
+        writeln!(
+            out,
+            "  {:<12} {:<4} {:>6} @ {:>10}  unrealised {}",
+            p.symbol,
+            p.product,
+            p.quantity(),
+            rupees(p.average_price()),
+            rupees(p.unrealized_pnl)
+        )?;
+    }
+    Ok(())
+}
+
+/// Rupees to the paisa with a sign and Indian digit grouping (lakh, crore):
+/// "-₹12,34,567.01".
+pub fn rupees(amount: Decimal) -> String {
+    let paisa = to_paisa(amount);
+    let negative = paisa.is_sign_negative() && !paisa.is_zero();
+    let text = format!("{:.2}", paisa.abs());
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let grouped = if whole.len() <= 3 {
+        whole.to_string()
+    } else {
+        let (head, last3) = whole.split_at(whole.len() - 3);
+        let mut groups: Vec<&str> = Vec::new();
+        let mut rest = head;
+        while rest.len() > 2 {
+            let (a, b) = rest.split_at(rest.len() - 2);
+            groups.push(b);
+            rest = a;
+        }
+        groups.push(rest);
+        groups.reverse();
+        format!("{},{last3}", groups.join(","))
+    };
+    format!("{}₹{grouped}.{frac}", if negative { "-" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn rupees_to_the_paisa() {
+        assert_eq!(rupees(dec!(864.400774)), "₹864.40");
+        assert_eq!(rupees(dec!(-1234567.005)), "-₹12,34,567.01");
+        assert_eq!(rupees(dec!(-0.001)), "₹0.00");
+        assert_eq!(rupees(dec!(100000)), "₹1,00,000.00");
+        assert_eq!(rupees(dec!(999.999)), "₹1,000.00");
+        assert_eq!(rupees(dec!(123456789012)), "₹1,23,45,67,89,012.00");
+    }
+}

@@ -107,13 +107,8 @@ impl ChangeFeed {
     /// The server process id of the listening connection (tests kill it to
     /// prove recovery).
     pub async fn backend_pid(&mut self) -> Result<i32> {
-        let listener = self
-            .listener
-            .as_mut()
-            .expect("listener is connected between events");
-        Ok(sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(listener)
-            .await?)
+        let listener = self.listener.as_mut().expect("listener is connected between events");
+        Ok(sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(listener).await?)
     }
 
     /// Waits for the next event. Never returns an error: while the database is
@@ -179,17 +174,10 @@ mod tests {
     fn payloads_parse_and_garbage_is_skipped() {
         assert_eq!(
             parse_payload(r#"{"table":"reconciliation_log","op":"DELETE","id":42}"#),
-            Some(Change {
-                table: Table::ReconciliationLog,
-                op: Op::Delete,
-                id: 42
-            })
+            Some(Change { table: Table::ReconciliationLog, op: Op::Delete, id: 42 })
         );
         assert_eq!(parse_payload("not json"), None);
-        assert_eq!(
-            parse_payload(r#"{"table":"users","op":"INSERT","id":1}"#),
-            None
-        );
+        assert_eq!(parse_payload(r#"{"table":"users","op":"INSERT","id":1}"#), None);
         assert_eq!(parse_payload(r#"{"table":"orders","op":"INSERT"}"#), None);
     }
 }

@@ -30,11 +30,7 @@ impl CommandRecord {
 }
 
 impl Db {
-    pub async fn enqueue_command(
-        &self,
-        command: &OperatorCommand,
-        requested_by: &str,
-    ) -> Result<CommandRecord> {
+    pub async fn enqueue_command(&self, command: &OperatorCommand, requested_by: &str) -> Result<CommandRecord> {
         if requested_by.trim().is_empty() {
             return Err(FieldError::new("requested_by", "must name the operator").into());
         }
@@ -60,12 +56,7 @@ impl Db {
         .await?)
     }
 
-    async fn finish_command(
-        &self,
-        id: i64,
-        status: CommandStatus,
-        result: &str,
-    ) -> Result<CommandRecord> {
+    async fn finish_command(&self, id: i64, status: CommandStatus, result: &str) -> Result<CommandRecord> {
         let finished: Option<CommandRecord> = sqlx::query_as(
             "UPDATE operator_commands SET status = $2, result = $3, completed_at = now()
               WHERE id = $1 AND status = 'RUNNING' RETURNING *",
@@ -79,10 +70,7 @@ impl Db {
             Some(c) => Ok(c),
             None => {
                 let current = self.get_command(id).await?;
-                Err(DbError::Conflict(format!(
-                    "command {id} is {}, not RUNNING",
-                    current.status
-                )))
+                Err(DbError::Conflict(format!("command {id} is {}, not RUNNING", current.status)))
             }
         }
     }
@@ -106,11 +94,9 @@ impl Db {
     }
 
     pub async fn commands_by_ids(&self, ids: &[i64]) -> Result<Vec<CommandRecord>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM operator_commands WHERE id = ANY($1) ORDER BY id")
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM operator_commands WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

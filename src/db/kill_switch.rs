@@ -42,11 +42,7 @@ pub struct Activation<'a> {
 }
 
 async fn latest(conn: &mut PgConnection) -> Result<Option<KillSwitchEvent>> {
-    Ok(
-        sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?,
-    )
+    Ok(sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT 1").fetch_optional(&mut *conn).await?)
 }
 
 fn require(field: &'static str, value: &str) -> Result<()> {
@@ -61,9 +57,7 @@ impl Db {
         let mut conn = self.pool.acquire().await?;
         let last_event = latest(&mut conn).await?;
         Ok(KillSwitchState {
-            active: last_event
-                .as_ref()
-                .is_some_and(|e| e.action == KillSwitchAction::Activated),
+            active: last_event.as_ref().is_some_and(|e| e.action == KillSwitchAction::Activated),
             last_event,
         })
     }
@@ -99,20 +93,12 @@ impl Db {
     }
 
     /// Re-arms trading. Refused when the switch is not active.
-    pub async fn deactivate_kill_switch(
-        &self,
-        reason: &str,
-        actor: &str,
-    ) -> Result<KillSwitchEvent> {
+    pub async fn deactivate_kill_switch(&self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
         require("reason", reason)?;
         require("actor", actor)?;
         self.transaction(async |conn| {
-            sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE")
-                .execute(&mut *conn)
-                .await?;
-            let active = latest(conn)
-                .await?
-                .is_some_and(|e| e.action == KillSwitchAction::Activated);
+            sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
+            let active = latest(conn).await?.is_some_and(|e| e.action == KillSwitchAction::Activated);
             if !active {
                 return Err(DbError::Conflict("the kill switch is not active".into()));
             }
@@ -130,11 +116,9 @@ impl Db {
 
     /// Kill switch events, newest first, at most `limit`.
     pub async fn kill_switch_events(&self, limit: i64) -> Result<Vec<KillSwitchEvent>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT $1")
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -37,10 +37,7 @@ pub enum LocalDbError {
     #[error("`{command}` failed: {output}")]
     Command { command: String, output: String },
     #[error("cannot prepare {path}: {source}", path = .path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 /// Where the server programs are.
@@ -51,11 +48,7 @@ pub struct Binaries {
 }
 
 fn on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|dir| Path::new(dir).join(name))
-        .find(|p| p.is_file())
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| Path::new(dir).join(name)).find(|p| p.is_file())
 }
 
 /// Finds `initdb` and `pg_ctl`: on `PATH`, else in the newest
@@ -76,24 +69,15 @@ pub fn find_binaries() -> Result<Binaries, LocalDbError> {
         .collect();
     versions.sort();
     match versions.pop() {
-        Some((_, bin)) => Ok(Binaries {
-            initdb: bin.join("initdb"),
-            pg_ctl: bin.join("pg_ctl"),
-        }),
-        None => Err(LocalDbError::MissingBinaries {
-            install: install_command(),
-        }),
+        Some((_, bin)) => Ok(Binaries { initdb: bin.join("initdb"), pg_ctl: bin.join("pg_ctl") }),
+        None => Err(LocalDbError::MissingBinaries { install: install_command() }),
     }
 }
 
 /// The one command that installs the server on this system.
 pub fn install_command() -> String {
     let has = |p: &str| Path::new(p).exists();
-    let sudo = if crate::config::running_as_root() {
-        ""
-    } else {
-        "sudo "
-    };
+    let sudo = if crate::config::running_as_root() { "" } else { "sudo " };
     if has("/etc/debian_version") {
         format!("{sudo}apt-get install -y postgresql")
     } else if has("/etc/fedora-release") || has("/etc/redhat-release") {
@@ -137,31 +121,18 @@ impl LocalDb {
     /// A cluster in exactly `dir`.
     pub fn at(dir: PathBuf) -> Result<LocalDb, LocalDbError> {
         let binaries = find_binaries()?;
-        let dir = if dir.is_absolute() {
-            dir
-        } else {
-            std::env::current_dir().unwrap_or_default().join(dir)
-        };
-        Ok(LocalDb {
-            dir,
-            binaries,
-            as_postgres: crate::config::running_as_root(),
-        })
+        let dir = if dir.is_absolute() { dir } else { std::env::current_dir().unwrap_or_default().join(dir) };
+        Ok(LocalDb { dir, binaries, as_postgres: crate::config::running_as_root() })
     }
 
     /// Connect options for the cluster's socket.
     pub fn connect_options(&self) -> PgConnectOptions {
-        PgConnectOptions::new()
-            .socket(&self.dir)
-            .port(PORT)
-            .username(ROLE)
-            .database(DATABASE)
-            .application_name("xcoin")
+        PgConnectOptions::new().socket(&self.dir).port(PORT).username(ROLE).database(DATABASE).application_name("xcoin")
     }
 
     /// The URL form of [`connect_options`](Self::connect_options), for display.
     pub fn url(&self) -> String {
-        format!("postgres://{ROLE}@/{DATABASE}?host={}", self.dir.display())
+        format!("postgres:///{DATABASE}?host={}&user={ROLE}", self.dir.display())
     }
 
     fn run(&self, program: &Path, args: &[&str]) -> Result<String, LocalDbError> {
@@ -174,22 +145,12 @@ impl LocalDb {
         };
         cmd.args(args).env("LC_ALL", "C").env_remove("PGDATA");
         let shown = format!("{} {}", program.display(), args.join(" "));
-        let out = cmd.output().map_err(|e| LocalDbError::Command {
-            command: shown.clone(),
-            output: e.to_string(),
-        })?;
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = cmd.output().map_err(|e| LocalDbError::Command { command: shown.clone(), output: e.to_string() })?;
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         if out.status.success() {
             Ok(text)
         } else {
-            Err(LocalDbError::Command {
-                command: shown,
-                output: text.trim().to_string(),
-            })
+            Err(LocalDbError::Command { command: shown, output: text.trim().to_string() })
         }
     }
 
@@ -200,11 +161,10 @@ impl LocalDb {
         let dir = self.dir.to_string_lossy().to_string();
         match self.run(&self.binaries.pg_ctl, &["status", "-D", &dir]) {
             Ok(text) => {
-                let pid = text.split("PID: ").nth(1).and_then(|rest| {
-                    rest.split(|c: char| !c.is_ascii_digit())
-                        .next()
-                        .and_then(|d| d.parse().ok())
-                });
+                let pid = text
+                    .split("PID: ")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|d| d.parse().ok()));
                 LocalStatus::Running { pid }
             }
             Err(_) => LocalStatus::Stopped,
@@ -212,26 +172,16 @@ impl LocalDb {
     }
 
     fn prepare_dir(&self) -> Result<(), LocalDbError> {
-        let io = |e| LocalDbError::Io {
-            path: self.dir.clone(),
-            source: e,
-        };
+        let io = |e| LocalDbError::Io { path: self.dir.clone(), source: e };
         std::fs::create_dir_all(&self.dir).map_err(io)?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
         if self.as_postgres {
-            let ok = Command::new("id")
-                .arg("postgres")
-                .output()
-                .is_ok_and(|o| o.status.success());
+            let ok = Command::new("id").arg("postgres").output().is_ok_and(|o| o.status.success());
             if !ok {
                 return Err(LocalDbError::NoPostgresUser);
             }
-            let out = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(&self.dir)
-                .output()
-                .map_err(io)?;
+            let out = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&self.dir).output().map_err(io)?;
             if !out.status.success() {
                 return Err(LocalDbError::Command {
                     command: format!("chown -R postgres:postgres {}", self.dir.display()),
@@ -244,9 +194,7 @@ impl LocalDb {
                 .status()
                 .is_ok_and(|s| s.success());
             if !reachable {
-                return Err(LocalDbError::Unreachable {
-                    dir: self.dir.clone(),
-                });
+                return Err(LocalDbError::Unreachable { dir: self.dir.clone() });
             }
         }
         Ok(())
@@ -278,18 +226,12 @@ impl LocalDb {
             let path = self.dir.join("postgresql.auto.conf");
             let mut text = std::fs::read_to_string(&path).unwrap_or_default();
             text.push_str(&conf);
-            std::fs::write(&path, text).map_err(|e| LocalDbError::Io {
-                path: path.clone(),
-                source: e,
-            })?;
+            std::fs::write(&path, text).map_err(|e| LocalDbError::Io { path: path.clone(), source: e })?;
             done.push(format!("created a PostgreSQL cluster in {dir}"));
         }
         if !matches!(self.status(), LocalStatus::Running { .. }) {
             let log = self.dir.join("server.log").to_string_lossy().to_string();
-            self.run(
-                &self.binaries.pg_ctl,
-                &["start", "-D", &dir, "-l", &log, "-w", "-t", "60"],
-            )?;
+            self.run(&self.binaries.pg_ctl, &["start", "-D", &dir, "-l", &log, "-w", "-t", "60"])?;
             done.push(format!("started PostgreSQL (socket in {dir}, log {log})"));
         }
         Ok(done)
@@ -301,10 +243,7 @@ impl LocalDb {
             return Ok(false);
         }
         let dir = self.dir.to_string_lossy().to_string();
-        self.run(
-            &self.binaries.pg_ctl,
-            &["stop", "-D", &dir, "-m", "fast", "-w", "-t", "60"],
-        )?;
+        self.run(&self.binaries.pg_ctl, &["stop", "-D", &dir, "-m", "fast", "-w", "-t", "60"])?;
         Ok(true)
     }
 }

@@ -41,11 +41,7 @@ pub enum DbError {
     #[error("{entity} {key} does not exist")]
     NotFound { entity: &'static str, key: String },
     #[error("order {order_id} cannot go from {from} to {to}")]
-    Transition {
-        order_id: i64,
-        from: OrderStatus,
-        to: OrderStatus,
-    },
+    Transition { order_id: i64, from: OrderStatus, to: OrderStatus },
     #[error("{0}")]
     Invalid(#[from] FieldError),
     #[error("{0}")]
@@ -54,18 +50,11 @@ pub enum DbError {
 
 impl DbError {
     pub(crate) fn not_found(entity: &'static str, key: impl ToString) -> Self {
-        DbError::NotFound {
-            entity,
-            key: key.to_string(),
-        }
+        DbError::NotFound { entity, key: key.to_string() }
     }
 
     pub(crate) fn transition(order_id: i64, e: TransitionError) -> Self {
-        DbError::Transition {
-            order_id,
-            from: e.from,
-            to: e.to,
-        }
+        DbError::Transition { order_id, from: e.from, to: e.to }
     }
 
     /// The SQLSTATE of a server-side error, if this is one.
@@ -191,10 +180,7 @@ impl Db {
 
 /// Reads a NUMERIC column without its trailing zeros: columns that keep ten
 /// decimals for exactness (average prices, P&L) would otherwise print them all.
-pub(crate) fn normalized(
-    row: &sqlx::postgres::PgRow,
-    column: &str,
-) -> sqlx::Result<rust_decimal::Decimal> {
+pub(crate) fn normalized(row: &sqlx::postgres::PgRow, column: &str) -> sqlx::Result<rust_decimal::Decimal> {
     use sqlx::Row;
     Ok(row.try_get::<rust_decimal::Decimal, _>(column)?.normalize())
 }

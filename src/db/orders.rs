@@ -8,8 +8,7 @@ use sqlx::{FromRow, PgConnection, Row};
 
 use super::{Db, DbError, Result};
 use crate::domain::order::{
-    BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange,
-    check_transition,
+    BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange, check_transition,
 };
 
 impl<'r> FromRow<'r, PgRow> for Order {
@@ -29,9 +28,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
             filled_quantity: row.try_get("filled_quantity")?,
             price: row.try_get("price")?,
             trigger_price: row.try_get("trigger_price")?,
-            average_price: row
-                .try_get::<Option<Decimal>, _>("average_price")?
-                .map(|d| d.normalize()),
+            average_price: row.try_get::<Option<Decimal>, _>("average_price")?.map(|d| d.normalize()),
             stop_loss: row.try_get("stop_loss")?,
             take_profit: row.try_get("take_profit")?,
             risk_amount: row.try_get("risk_amount")?,
@@ -66,28 +63,20 @@ pub async fn insert_order(
     last_price: Option<Decimal>,
 ) -> Result<Order> {
     req.validate(tick)?;
-    let strategy_exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM strategies WHERE id = $1)")
-            .bind(req.strategy_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let strategy_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM strategies WHERE id = $1)")
+        .bind(req.strategy_id)
+        .fetch_one(&mut *conn)
+        .await?;
     if !strategy_exists {
-        return Err(FieldError::new(
-            "strategy_id",
-            format!("no strategy has id {}", req.strategy_id),
-        )
-        .into());
+        return Err(FieldError::new("strategy_id", format!("no strategy has id {}", req.strategy_id)).into());
     }
     if let Some(parent) = req.parent_order_id {
-        let parent_exists: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
-                .bind(parent)
-                .fetch_one(&mut *conn)
-                .await?;
+        let parent_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
+            .bind(parent)
+            .fetch_one(&mut *conn)
+            .await?;
         if !parent_exists {
-            return Err(
-                FieldError::new("parent_order_id", format!("no order has id {parent}")).into(),
-            );
+            return Err(FieldError::new("parent_order_id", format!("no order has id {parent}")).into());
         }
     }
     let risk = req.risk_amount(last_price).map(|r| r.round_dp(2));
@@ -138,16 +127,8 @@ pub async fn set_order_status(
 ) -> Result<Order> {
     let current = lock_order(conn, id).await?;
     check_transition(current.status, to).map_err(|e| DbError::transition(id, e))?;
-    if to == OrderStatus::Submitted
-        && broker_order_id
-            .or(current.broker_order_id.as_deref())
-            .is_none()
-    {
-        return Err(FieldError::new(
-            "broker_order_id",
-            "a SUBMITTED order needs the broker's order id",
-        )
-        .into());
+    if to == OrderStatus::Submitted && broker_order_id.or(current.broker_order_id.as_deref()).is_none() {
+        return Err(FieldError::new("broker_order_id", "a SUBMITTED order needs the broker's order id").into());
     }
     if matches!(to, OrderStatus::PartiallyFilled | OrderStatus::Filled) {
         return Err(DbError::Conflict(format!(
@@ -171,12 +152,9 @@ pub async fn set_order_status(
 
 fn unique_broker_id(e: sqlx::Error, broker_order_id: Option<&str>) -> DbError {
     match &e {
-        sqlx::Error::Database(db) if db.constraint() == Some("orders_broker_order_id_key") => {
-            DbError::Conflict(format!(
-                "broker order id {} already belongs to another order",
-                broker_order_id.unwrap_or("?")
-            ))
-        }
+        sqlx::Error::Database(db) if db.constraint() == Some("orders_broker_order_id_key") => DbError::Conflict(
+            format!("broker order id {} already belongs to another order", broker_order_id.unwrap_or("?")),
+        ),
         _ => e.into(),
     }
 }
@@ -191,8 +169,7 @@ impl Db {
         tick: Decimal,
         last_price: Option<Decimal>,
     ) -> Result<Order> {
-        self.transaction(async |conn| insert_order(conn, req, broker, tick, last_price).await)
-            .await
+        self.transaction(async |conn| insert_order(conn, req, broker, tick, last_price).await).await
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order> {
@@ -204,12 +181,10 @@ impl Db {
     }
 
     pub async fn get_order_by_broker_id(&self, broker_order_id: &str) -> Result<Option<Order>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM orders WHERE broker_order_id = $1")
-                .bind(broker_order_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM orders WHERE broker_order_id = $1")
+            .bind(broker_order_id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Changes an order's status through the lifecycle (SUBMITTED, OPEN,
@@ -221,23 +196,14 @@ impl Db {
         reason: Option<&str>,
         broker_order_id: Option<&str>,
     ) -> Result<Order> {
-        self.transaction(async |conn| set_order_status(conn, id, to, reason, broker_order_id).await)
-            .await
+        self.transaction(async |conn| set_order_status(conn, id, to, reason, broker_order_id).await).await
     }
 
     /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order.
-    pub async fn modify_order(
-        &self,
-        id: i64,
-        change: OrderModification,
-        tick: Decimal,
-    ) -> Result<Order> {
+    pub async fn modify_order(&self, id: i64, change: OrderModification, tick: Decimal) -> Result<Order> {
         self.transaction(async |conn| {
             let order = lock_order(conn, id).await?;
-            if !matches!(
-                order.status,
-                OrderStatus::Open | OrderStatus::PartiallyFilled
-            ) {
+            if !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
                 return Err(DbError::Conflict(format!(
                     "order {id} is {}; only OPEN or PARTIALLY_FILLED orders can be modified",
                     order.status
@@ -247,26 +213,17 @@ impl Db {
             if quantity <= order.filled_quantity {
                 return Err(FieldError::new(
                     "quantity",
-                    format!(
-                        "must be more than the {} already filled, got {quantity}",
-                        order.filled_quantity
-                    ),
+                    format!("must be more than the {} already filled, got {quantity}", order.filled_quantity),
                 )
                 .into());
             }
             if change.price.is_some() && !order.order_type.needs_price() {
-                return Err(FieldError::new(
-                    "price",
-                    format!("a {} order has no limit price", order.order_type),
-                )
-                .into());
+                return Err(FieldError::new("price", format!("a {} order has no limit price", order.order_type)).into());
             }
             if change.trigger_price.is_some() && !order.order_type.needs_trigger() {
-                return Err(FieldError::new(
-                    "trigger_price",
-                    format!("a {} order has no trigger", order.order_type),
-                )
-                .into());
+                return Err(
+                    FieldError::new("trigger_price", format!("a {} order has no trigger", order.order_type)).into()
+                );
             }
             let modified = OrderRequest {
                 strategy_id: order.strategy_id,
@@ -285,11 +242,8 @@ impl Db {
                 placed_by: order.placed_by.clone(),
             };
             modified.validate(tick)?;
-            let risk = if order.order_type == OrderType::Market {
-                order.risk_amount
-            } else {
-                modified.risk_amount(None)
-            };
+            let risk =
+                if order.order_type == OrderType::Market { order.risk_amount } else { modified.risk_amount(None) };
             Ok(sqlx::query_as(
                 "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5
                   WHERE id = $1 RETURNING *",
@@ -316,29 +270,23 @@ impl Db {
 
     /// A strategy's orders, newest first, at most `limit`.
     pub async fn orders_by_strategy(&self, strategy_id: i64, limit: i64) -> Result<Vec<Order>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2")
-                .bind(strategy_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?,
-        )
-    }
-
-    /// Orders created today (IST trading day), oldest first.
-    pub async fn today_orders(&self) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as("SELECT * FROM v_today_orders ORDER BY id")
+        Ok(sqlx::query_as("SELECT * FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(strategy_id)
+            .bind(limit)
             .fetch_all(&self.pool)
             .await?)
     }
 
+    /// Orders created today (IST trading day), oldest first.
+    pub async fn today_orders(&self) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as("SELECT * FROM v_today_orders ORDER BY id").fetch_all(&self.pool).await?)
+    }
+
     /// The orders with these ids that still exist (for refreshing changed rows).
     pub async fn orders_by_ids(&self, ids: &[i64]) -> Result<Vec<Order>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM orders WHERE id = ANY($1) ORDER BY id")
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM orders WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

@@ -107,11 +107,7 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
         .bind(b.buy_value)
         .bind(b.sell_value)
         .bind(p.last_price)
-        .bind(if b.quantity == 0 {
-            Decimal::ZERO
-        } else {
-            p.unrealized_pnl
-        })
+        .bind(if b.quantity == 0 { Decimal::ZERO } else { p.unrealized_pnl })
         .bind(p.charges)
         .bind(p.stop_loss)
         .bind(p.take_profit)
@@ -122,12 +118,7 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
 }
 
 /// A fresh, empty position in an instrument (id 0: not stored yet).
-pub fn empty_position(
-    strategy_id: i64,
-    symbol: &str,
-    exchange: Exchange,
-    product: Product,
-) -> Position {
+pub fn empty_position(strategy_id: i64, symbol: &str, exchange: Exchange, product: Product) -> Position {
     let now = chrono::Utc::now();
     Position {
         id: 0,
@@ -155,21 +146,15 @@ impl Db {
     /// open position (change that one through fills or reconciliation).
     pub async fn create_position(&self, new: &NewPosition) -> Result<Position> {
         if new.quantity == 0 {
-            return Err(
-                FieldError::new("quantity", "a new position needs a non-zero quantity").into(),
-            );
+            return Err(FieldError::new("quantity", "a new position needs a non-zero quantity").into());
         }
         if new.average_price <= Decimal::ZERO {
-            return Err(FieldError::new(
-                "average_price",
-                format!("must be greater than 0, got {}", new.average_price),
-            )
-            .into());
+            return Err(
+                FieldError::new("average_price", format!("must be greater than 0, got {}", new.average_price)).into()
+            );
         }
         self.transaction(async |conn| {
-            if let Some(open) =
-                lock_open_position(conn, &new.symbol, new.exchange, new.product).await?
-            {
+            if let Some(open) = lock_open_position(conn, &new.symbol, new.exchange, new.product).await? {
                 return Err(DbError::Conflict(format!(
                     "{} {} {} already has open position {} ({} @ {})",
                     new.symbol,
@@ -181,13 +166,8 @@ impl Db {
                 )));
             }
             let mut p = empty_position(new.strategy_id, &new.symbol, new.exchange, new.product);
-            let side = if new.quantity > 0 {
-                Side::Buy
-            } else {
-                Side::Sell
-            };
-            p.book
-                .apply_fill(side, new.quantity.abs(), new.average_price);
+            let side = if new.quantity > 0 { Side::Buy } else { Side::Sell };
+            p.book.apply_fill(side, new.quantity.abs(), new.average_price);
             p.stop_loss = new.stop_loss;
             p.take_profit = new.take_profit;
             store_position(conn, &p).await
@@ -223,29 +203,19 @@ impl Db {
     }
 
     pub async fn open_positions(&self) -> Result<Vec<Position>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM positions WHERE status = 'OPEN' ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM positions WHERE status = 'OPEN' ORDER BY id").fetch_all(&self.pool).await?)
     }
 
     pub async fn open_position_count(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT count(*) FROM positions WHERE status = 'OPEN'")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT count(*) FROM positions WHERE status = 'OPEN'").fetch_one(&self.pool).await?)
     }
 
     /// The positions with these ids that still exist (for refreshing changed rows).
     pub async fn positions_by_ids(&self, ids: &[i64]) -> Result<Vec<Position>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM positions WHERE id = ANY($1) ORDER BY id")
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM positions WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Sets the stop loss and target of an open position (`None` clears one).
@@ -275,18 +245,9 @@ impl Db {
     /// Marks every open position in a symbol to `last_price` (unrealised P&L,
     /// highest and lowest since open). Returns how many rows changed; a price
     /// equal to the last one changes nothing and notifies nobody.
-    pub async fn mark_to_market(
-        &self,
-        symbol: &str,
-        exchange: Exchange,
-        last_price: Decimal,
-    ) -> Result<i64> {
+    pub async fn mark_to_market(&self, symbol: &str, exchange: Exchange, last_price: Decimal) -> Result<i64> {
         if last_price <= Decimal::ZERO {
-            return Err(FieldError::new(
-                "last_price",
-                format!("must be greater than 0, got {last_price}"),
-            )
-            .into());
+            return Err(FieldError::new("last_price", format!("must be greater than 0, got {last_price}")).into());
         }
         Ok(sqlx::query_scalar("SELECT update_position_pnl($1, $2, $3)")
             .bind(symbol)
@@ -301,29 +262,18 @@ impl Db {
     /// quantity becomes 0 and the row CLOSED. Returns the final position.
     pub async fn close_position(&self, id: i64, exit_price: Decimal) -> Result<Position> {
         if exit_price <= Decimal::ZERO {
-            return Err(FieldError::new(
-                "exit_price",
-                format!("must be greater than 0, got {exit_price}"),
-            )
-            .into());
+            return Err(FieldError::new("exit_price", format!("must be greater than 0, got {exit_price}")).into());
         }
         self.transaction(async |conn| {
-            let mut p: Position =
-                sqlx::query_as("SELECT * FROM positions WHERE id = $1 FOR UPDATE")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-                    .ok_or_else(|| DbError::not_found("position", id))?;
+            let mut p: Position = sqlx::query_as("SELECT * FROM positions WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| DbError::not_found("position", id))?;
             if p.book.is_flat() {
-                return Err(DbError::Conflict(format!(
-                    "position {id} is already closed"
-                )));
+                return Err(DbError::Conflict(format!("position {id} is already closed")));
             }
-            let side = if p.book.quantity > 0 {
-                Side::Sell
-            } else {
-                Side::Buy
-            };
+            let side = if p.book.quantity > 0 { Side::Sell } else { Side::Buy };
             p.book.apply_fill(side, p.book.quantity.abs(), exit_price);
             p.last_price = Some(exit_price);
             store_position(conn, &p).await

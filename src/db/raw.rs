@@ -42,9 +42,7 @@ fn render(row: &PgRow, i: usize) -> String {
         "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(|v| v.to_rfc3339()),
         "TIMESTAMP" => row.try_get::<NaiveDateTime, _>(i).map(|v| v.to_string()),
         "DATE" => row.try_get::<NaiveDate, _>(i).map(|v| v.to_string()),
-        "JSON" | "JSONB" => row
-            .try_get::<serde_json::Value, _>(i)
-            .map(|v| v.to_string()),
+        "JSON" | "JSONB" => row.try_get::<serde_json::Value, _>(i).map(|v| v.to_string()),
         _ => row.try_get::<String, _>(i),
     };
     text.unwrap_or_else(|_| format!("<{type_name}>"))
@@ -58,14 +56,9 @@ impl Db {
         let mut conn = options.connect().await?;
         let result = async {
             let mut tx = conn.begin().await?;
-            sqlx::query("SET TRANSACTION READ ONLY")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
             let millis = timeout.as_millis().clamp(1, i32::MAX as u128).to_string();
-            sqlx::query("SELECT set_config('statement_timeout', $1, true)")
-                .bind(&millis)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query("SELECT set_config('statement_timeout', $1, true)").bind(&millis).execute(&mut *tx).await?;
             let reader: bool = sqlx::query_scalar(
                 "SELECT pg_has_role(current_user, 'xcoin_reader', 'MEMBER')
                                                     FROM pg_roles WHERE rolname = 'xcoin_reader'",
@@ -74,24 +67,14 @@ impl Db {
             .await?
             .unwrap_or(false);
             if reader {
-                sqlx::query("SET LOCAL ROLE xcoin_reader")
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query("SET LOCAL ROLE xcoin_reader").execute(&mut *tx).await?;
             }
             // persistent(false): prepared unnamed, never cached on the connection.
-            let rows = sqlx::query(sql)
-                .persistent(false)
-                .fetch_all(&mut *tx)
-                .await?;
+            let rows = sqlx::query(sql).persistent(false).fetch_all(&mut *tx).await?;
             tx.rollback().await?;
-            let columns = rows
-                .first()
-                .map(|r| r.columns().iter().map(|c| c.name().to_string()).collect())
-                .unwrap_or_default();
-            let rows = rows
-                .iter()
-                .map(|r| (0..r.len()).map(|i| render(r, i)).collect())
-                .collect();
+            let columns =
+                rows.first().map(|r| r.columns().iter().map(|c| c.name().to_string()).collect()).unwrap_or_default();
+            let rows = rows.iter().map(|r| (0..r.len()).map(|i| render(r, i)).collect()).collect();
             Ok::<_, sqlx::Error>(RawRows { columns, rows })
         }
         .await;

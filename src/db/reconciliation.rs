@@ -37,11 +37,7 @@ impl<'r> FromRow<'r, PgRow> for Issue {
 
 /// Logs a mismatch inside the caller's transaction. Returns the issue and
 /// whether it is new (`false`: an open identical issue was seen again).
-pub async fn log_issue_in(
-    conn: &mut PgConnection,
-    m: &Mismatch,
-    position_id: Option<i64>,
-) -> Result<(Issue, bool)> {
+pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Option<i64>) -> Result<(Issue, bool)> {
     let row = sqlx::query(
         "INSERT INTO reconciliation_log (issue_type, symbol, exchange, product, position_id, local_quantity,
                                          broker_quantity, local_avg_price, broker_avg_price, details)
@@ -115,13 +111,8 @@ pub async fn resolve_issue_in(
 impl Db {
     /// Logs a mismatch: a new open issue, or the open identical one (same kind
     /// and instrument) seen again with its count, last-seen time and values updated.
-    pub async fn log_reconciliation_issue(
-        &self,
-        m: &Mismatch,
-        position_id: Option<i64>,
-    ) -> Result<(Issue, bool)> {
-        self.transaction(async |conn| log_issue_in(conn, m, position_id).await)
-            .await
+    pub async fn log_reconciliation_issue(&self, m: &Mismatch, position_id: Option<i64>) -> Result<(Issue, bool)> {
+        self.transaction(async |conn| log_issue_in(conn, m, position_id).await).await
     }
 
     /// Open issues, most recently seen first.
@@ -150,12 +141,10 @@ impl Db {
     }
 
     pub async fn issues_by_ids(&self, ids: &[i64]) -> Result<Vec<Issue>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = ANY($1) ORDER BY id")
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Resolves an open issue, recording the resolution, who, when and the note.
@@ -166,9 +155,6 @@ impl Db {
         resolved_by: &str,
         note: Option<&str>,
     ) -> Result<Issue> {
-        self.transaction(async |conn| {
-            resolve_issue_in(conn, id, resolution, resolved_by, note, None).await
-        })
-        .await
+        self.transaction(async |conn| resolve_issue_in(conn, id, resolution, resolved_by, note, None).await).await
     }
 }

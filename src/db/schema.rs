@@ -21,18 +21,10 @@ pub const TABLES: &[&str] = &[
     "operator_commands",
 ];
 
-pub const VIEWS: &[&str] = &[
-    "v_active_positions",
-    "v_reconciliation_issues",
-    "v_today_orders",
-];
+pub const VIEWS: &[&str] = &["v_active_positions", "v_reconciliation_issues", "v_today_orders"];
 
-pub const FUNCTIONS: &[&str] = &[
-    "calculate_trade_values",
-    "get_order_to_trade_ratio",
-    "get_today_pnl",
-    "update_position_pnl",
-];
+pub const FUNCTIONS: &[&str] =
+    &["calculate_trade_values", "get_order_to_trade_ratio", "get_today_pnl", "update_position_pnl"];
 
 /// What exists and what is missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +69,7 @@ impl Db {
     /// Checks every table, view and function by name, and the migration version.
     pub async fn verify_schema(&self) -> Result<SchemaReport> {
         let present = |rows: Vec<(String,)>, wanted: &[&str]| -> Vec<(String, bool)> {
-            wanted
-                .iter()
-                .map(|w| (w.to_string(), rows.iter().any(|(n,)| n == w)))
-                .collect()
+            wanted.iter().map(|w| (w.to_string(), rows.iter().any(|(n,)| n == w))).collect()
         };
         let tables: Vec<(String,)> = sqlx::query_as(
             "SELECT table_name::text FROM information_schema.tables
@@ -101,9 +90,7 @@ impl Db {
         .await?;
         let has_ledger = tables.iter().any(|(n,)| n == "_sqlx_migrations");
         let version: Option<i64> = if has_ledger {
-            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
-                .await?
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success").fetch_one(&self.pool).await?
         } else {
             None
         };
@@ -122,20 +109,16 @@ impl Db {
 pub async fn create_database_if_missing(options: &PgConnectOptions) -> Result<bool> {
     let name = options.get_database().unwrap_or("xcoin").to_string();
     let mut admin = options.clone().database("postgres").connect().await?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&name)
-            .fetch_one(&mut admin)
-            .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&mut admin)
+        .await?;
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        let created = sqlx::query(&format!("CREATE DATABASE {quoted}"))
-            .execute(&mut admin)
-            .await;
+        let created = sqlx::query(&format!("CREATE DATABASE {quoted}")).execute(&mut admin).await;
         // Another process may have created it between the check and here.
         if let Err(e) = created {
-            let duplicate =
-                matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("42P04"));
+            let duplicate = matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("42P04"));
             if !duplicate {
                 return Err(e.into());
             }

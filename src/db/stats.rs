@@ -56,9 +56,7 @@ impl DailyStats {
 
 impl Db {
     pub async fn today_pnl(&self) -> Result<TodayPnl> {
-        Ok(sqlx::query_as("SELECT * FROM get_today_pnl()")
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_as("SELECT * FROM get_today_pnl()").fetch_one(&self.pool).await?)
     }
 
     pub async fn today_order_count(&self) -> Result<i64> {
@@ -81,10 +79,7 @@ impl Db {
 
     /// Orders per trade on a trading day (today when `None`); `None` if nothing traded.
     pub async fn order_to_trade_ratio(&self, day: Option<NaiveDate>) -> Result<Option<Decimal>> {
-        Ok(sqlx::query_scalar("SELECT get_order_to_trade_ratio($1)")
-            .bind(day)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_scalar("SELECT get_order_to_trade_ratio($1)").bind(day).fetch_one(&self.pool).await?)
     }
 
     /// Recomputes today's daily_stats row from orders, trades and positions,
@@ -133,11 +128,9 @@ impl Db {
     }
 
     pub async fn daily_stats(&self, day: NaiveDate) -> Result<Option<DailyStats>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM daily_stats WHERE trading_day = $1")
-                .bind(day)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM daily_stats WHERE trading_day = $1")
+            .bind(day)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }

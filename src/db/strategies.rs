@@ -32,16 +32,10 @@ impl Db {
     }
 
     pub async fn all_strategies(&self) -> Result<Vec<Strategy>> {
-        Ok(sqlx::query_as("SELECT * FROM strategies ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as("SELECT * FROM strategies ORDER BY id").fetch_all(&self.pool).await?)
     }
 
     pub async fn active_strategies(&self) -> Result<Vec<Strategy>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM strategies WHERE is_active ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM strategies WHERE is_active ORDER BY id").fetch_all(&self.pool).await?)
     }
 }

@@ -70,40 +70,27 @@ async fn latest_position(conn: &mut PgConnection, order: &Order) -> Result<Posit
 }
 
 /// Records one fill inside the caller's transaction. See [`Db::record_fill`].
-pub async fn record_fill_in(
-    conn: &mut PgConnection,
-    fill: &Fill,
-    rates: &ChargeRates,
-) -> Result<FillOutcome> {
+pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &ChargeRates) -> Result<FillOutcome> {
     if fill.quantity <= 0 {
-        return Err(FieldError::new(
-            "quantity",
-            format!("a fill has a positive quantity, got {}", fill.quantity),
-        )
-        .into());
+        return Err(
+            FieldError::new("quantity", format!("a fill has a positive quantity, got {}", fill.quantity)).into()
+        );
     }
     if fill.price <= Decimal::ZERO {
-        return Err(FieldError::new(
-            "price",
-            format!("a fill has a positive price, got {}", fill.price),
-        )
-        .into());
+        return Err(FieldError::new("price", format!("a fill has a positive price, got {}", fill.price)).into());
     }
     if fill.broker_trade_id.trim().is_empty() {
-        return Err(
-            FieldError::new("broker_trade_id", "a fill needs the broker's trade id").into(),
-        );
+        return Err(FieldError::new("broker_trade_id", "a fill needs the broker's trade id").into());
     }
 
     // The order lock serialises every fill of this order, so the duplicate
     // check below cannot race with a second delivery of the same fill.
     let order = lock_order(conn, fill.order_id).await?;
-    let existing: Option<Trade> =
-        sqlx::query_as("SELECT * FROM trades WHERE broker = $1 AND broker_trade_id = $2")
-            .bind(fill.broker)
-            .bind(&fill.broker_trade_id)
-            .fetch_optional(&mut *conn)
-            .await?;
+    let existing: Option<Trade> = sqlx::query_as("SELECT * FROM trades WHERE broker = $1 AND broker_trade_id = $2")
+        .bind(fill.broker)
+        .bind(&fill.broker_trade_id)
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some(trade) = existing {
         if trade.order_id != order.id {
             return Err(DbError::Conflict(format!(
@@ -112,21 +99,13 @@ pub async fn record_fill_in(
             )));
         }
         let position = latest_position(conn, &order).await?;
-        return Ok(FillOutcome {
-            trade,
-            order,
-            position,
-            duplicate: true,
-        });
+        return Ok(FillOutcome { trade, order, position, duplicate: true });
     }
 
     if fill.broker != order.broker {
         return Err(FieldError::new(
             "broker",
-            format!(
-                "order {} went to {}, but the fill comes from {}",
-                order.id, order.broker, fill.broker
-            ),
+            format!("order {} went to {}, but the fill comes from {}", order.id, order.broker, fill.broker),
         )
         .into());
     }
@@ -158,24 +137,13 @@ pub async fn record_fill_in(
     });
 
     // The position: the fill adds to, reduces, closes or flips it.
-    let mut position =
-        match lock_open_position(conn, &order.symbol, order.exchange, order.product).await? {
-            Some(p) => p,
-            None => empty_position(
-                order.strategy_id,
-                &order.symbol,
-                order.exchange,
-                order.product,
-            ),
-        };
-    let effect = position
-        .book
-        .apply_fill(order.side, fill.quantity, fill.price);
+    let mut position = match lock_open_position(conn, &order.symbol, order.exchange, order.product).await? {
+        Some(p) => p,
+        None => empty_position(order.strategy_id, &order.symbol, order.exchange, order.product),
+    };
+    let effect = position.book.apply_fill(order.side, fill.quantity, fill.price);
     let now_on_order_side = position.book.quantity.signum() == order.side.sign();
-    if effect.opened_quantity > 0
-        && (effect.closed_quantity > 0 || position.id == 0)
-        && now_on_order_side
-    {
+    if effect.opened_quantity > 0 && (effect.closed_quantity > 0 || position.id == 0) && now_on_order_side {
         // A new (or flipped) position takes its levels from the order that opened it.
         position.stop_loss = order.stop_loss;
         position.take_profit = order.take_profit;
@@ -225,22 +193,13 @@ pub async fn record_fill_in(
     // exchange filled part before the cancel landed) is real money, so it is
     // recorded and the order keeps its terminal status.
     let filled = order.filled_quantity + fill.quantity;
-    let average = ((order.average_price.unwrap_or_default()
-        * Decimal::from(order.filled_quantity)
+    let average = ((order.average_price.unwrap_or_default() * Decimal::from(order.filled_quantity)
         + fill.price * Decimal::from(fill.quantity))
         / Decimal::from(filled))
     .round_dp(AVERAGE_PRICE_SCALE);
-    let status = if order.status.is_active() {
-        OrderStatus::after_fill(filled, order.quantity)
-    } else {
-        order.status
-    };
+    let status = if order.status.is_active() { OrderStatus::after_fill(filled, order.quantity) } else { order.status };
     if status != order.status && !order.status.can_transition_to(status) {
-        return Err(DbError::Transition {
-            order_id: order.id,
-            from: order.status,
-            to: status,
-        });
+        return Err(DbError::Transition { order_id: order.id, from: order.status, to: status });
     }
     let order: Order = sqlx::query_as(
         "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4 WHERE id = $1 RETURNING *",
@@ -252,12 +211,7 @@ pub async fn record_fill_in(
     .fetch_one(&mut *conn)
     .await?;
 
-    Ok(FillOutcome {
-        trade,
-        order,
-        position,
-        duplicate: false,
-    })
+    Ok(FillOutcome { trade, order, position, duplicate: false })
 }
 
 impl Db {
@@ -266,17 +220,14 @@ impl Db {
     /// Delivering the same broker trade id again changes nothing and returns
     /// the stored trade with `duplicate: true`.
     pub async fn record_fill(&self, fill: &Fill, rates: &ChargeRates) -> Result<FillOutcome> {
-        self.transaction(async |conn| record_fill_in(conn, fill, rates).await)
-            .await
+        self.transaction(async |conn| record_fill_in(conn, fill, rates).await).await
     }
 
     pub async fn trades_for_order(&self, order_id: i64) -> Result<Vec<Trade>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM trades WHERE order_id = $1 ORDER BY traded_at, id")
-                .bind(order_id)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM trades WHERE order_id = $1 ORDER BY traded_at, id")
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Fills of today's IST trading day, oldest first.
@@ -292,11 +243,9 @@ impl Db {
 
     /// The trades with these ids (for refreshing changed rows).
     pub async fn trades_by_ids(&self, ids: &[i64]) -> Result<Vec<Trade>> {
-        Ok(
-            sqlx::query_as("SELECT * FROM trades WHERE id = ANY($1) ORDER BY id")
-                .bind(ids)
-                .fetch_all(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT * FROM trades WHERE id = ANY($1) ORDER BY id")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?)
     }
 }

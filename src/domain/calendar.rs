@@ -79,10 +79,7 @@ impl MarketCalendar {
     /// `[start, end)` of a trading day as UTC instants.
     pub fn day_bounds(&self, day: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
         let midnight = NaiveTime::MIN;
-        (
-            self.instant(day, midnight),
-            self.instant(day.succ_opt().expect("date in range"), midnight),
-        )
+        (self.instant(day, midnight), self.instant(day.succ_opt().expect("date in range"), midnight))
     }
 
     /// Weekdays that are not holidays.
@@ -123,19 +120,10 @@ mod tests {
     fn today_is_the_ist_date_not_the_utc_date() {
         let cal = MarketCalendar::default();
         // 18:29 UTC on the 24th is 23:59 IST on the 24th; 18:31 UTC is 00:01 IST on the 25th.
-        assert_eq!(
-            cal.trading_day(utc("2026-11-24T18:29:00Z")),
-            NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
-        );
-        assert_eq!(
-            cal.trading_day(utc("2026-11-24T18:31:00Z")),
-            NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
-        );
+        assert_eq!(cal.trading_day(utc("2026-11-24T18:29:00Z")), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        assert_eq!(cal.trading_day(utc("2026-11-24T18:31:00Z")), NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
         let (start, end) = cal.day_bounds(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
-        assert_eq!(
-            (start, end),
-            (utc("2026-11-24T18:30:00Z"), utc("2026-11-25T18:30:00Z"))
-        );
+        assert_eq!((start, end), (utc("2026-11-24T18:30:00Z"), utc("2026-11-25T18:30:00Z")));
     }
 
     #[test]
@@ -149,12 +137,8 @@ mod tests {
         assert_eq!(cal.state(at("15:29:59")), MarketState::Open);
         assert_eq!(cal.state(at("15:30:00")), MarketState::Closed);
         // Saturday.
-        assert_eq!(
-            cal.state(utc("2026-11-28T10:00:00+05:30")),
-            MarketState::Closed
-        );
-        cal.holidays
-            .insert(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert_eq!(cal.state(utc("2026-11-28T10:00:00+05:30")), MarketState::Closed);
+        cal.holidays.insert(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
         assert_eq!(cal.state(at("10:00:00")), MarketState::Closed);
         assert_eq!(MarketState::PreOpen.to_string(), "pre-open");
     }

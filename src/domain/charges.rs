@@ -91,10 +91,7 @@ pub struct ChargeInput {
 }
 
 fn round_charge(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(
-        CHARGE_SCALE,
-        rust_decimal::RoundingStrategy::MidpointAwayFromZero,
-    )
+    amount.round_dp_with_strategy(CHARGE_SCALE, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
 fn pct(rate: Decimal, amount: Decimal) -> Decimal {
@@ -134,14 +131,7 @@ impl ChargeRates {
             (true, true) => pct(self.stamp_delivery_buy_pct, turnover),
             (false, _) => Decimal::ZERO,
         };
-        Charges {
-            brokerage,
-            stt,
-            exchange,
-            sebi,
-            gst,
-            stamp_duty,
-        }
+        Charges { brokerage, stt, exchange, sebi, gst, stamp_duty }
     }
 }
 
@@ -150,14 +140,7 @@ mod tests {
     use super::*;
 
     fn fill(side: Side, product: Product, quantity: i64, price: Decimal) -> ChargeInput {
-        ChargeInput {
-            side,
-            product,
-            exchange: Exchange::Nse,
-            quantity,
-            price,
-            order_brokerage_so_far: Decimal::ZERO,
-        }
+        ChargeInput { side, product, exchange: Exchange::Nse, quantity, price, order_brokerage_so_far: Decimal::ZERO }
     }
 
     /// The NSE equity row of Zerodha's virtual contract note
@@ -171,27 +154,14 @@ mod tests {
         ))
         .expect("shared/fixtures/kiteconnect/virtual_contract_note.json beside the checkout");
         let note: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let row = note["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["exchange"] == "NSE")
-            .expect("an NSE row");
+        let row = note["data"].as_array().unwrap().iter().find(|r| r["exchange"] == "NSE").expect("an NSE row");
         assert_eq!(row["tradingsymbol"], "SBIN");
         let num = |v: &serde_json::Value| v.to_string().parse::<Decimal>().unwrap();
 
-        let rates = ChargeRates {
-            exchange_nse_pct: dec!(0.00335),
-            ..ChargeRates::default()
-        };
+        let rates = ChargeRates { exchange_nse_pct: dec!(0.00335), ..ChargeRates::default() };
         let side: Side = row["transaction_type"].as_str().unwrap().parse().unwrap();
         let product: Product = row["product"].as_str().unwrap().parse().unwrap();
-        let c = rates.compute(&fill(
-            side,
-            product,
-            row["quantity"].as_i64().unwrap(),
-            num(&row["price"]),
-        ));
+        let c = rates.compute(&fill(side, product, row["quantity"].as_i64().unwrap(), num(&row["price"])));
 
         let charges = &row["charges"];
         assert_eq!(charges["transaction_tax_type"], "stt");
@@ -199,10 +169,7 @@ mod tests {
         assert_eq!(c.exchange, num(&charges["exchange_turnover_charge"]));
         assert_eq!(c.sebi, num(&charges["sebi_turnover_charge"]));
         assert_eq!(c.brokerage, num(&charges["brokerage"]));
-        assert_eq!(
-            (c.stt, c.exchange, c.sebi),
-            (dec!(0.56), dec!(0.01876), dec!(0.00056))
-        );
+        assert_eq!((c.stt, c.exchange, c.sebi), (dec!(0.56), dec!(0.01876), dec!(0.00056)));
         // The note's GST is 18 % of the exchange charge alone (0.0033768); ours
         // also covers the SEBI fee: 18 % × (0.01876 + 0.00056) = 0.0034776.
         assert_eq!(num(&charges["gst"]["total"]).round_dp(7), dec!(0.0033768));
@@ -280,10 +247,7 @@ mod tests {
         );
         input.side = Side::Sell;
         let sell = r.compute(&input);
-        assert_eq!(
-            (sell.stt, sell.stamp_duty, sell.brokerage),
-            (dec!(50), dec!(0), dec!(0))
-        );
+        assert_eq!((sell.stt, sell.stamp_duty, sell.brokerage), (dec!(50), dec!(0), dec!(0)));
     }
 
     #[test]

@@ -44,11 +44,7 @@ string_enum!(
 
 /// A command with its arguments. Stored as its kind plus a JSON payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(
-    tag = "command",
-    content = "payload",
-    rename_all = "SCREAMING_SNAKE_CASE"
-)]
+#[serde(tag = "command", content = "payload", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OperatorCommand {
     PlaceOrder(OrderRequest),
     CancelOrder {
@@ -107,10 +103,7 @@ impl OperatorCommand {
     /// The JSON stored in `operator_commands.payload`.
     pub fn payload(&self) -> serde_json::Value {
         let mut tagged = serde_json::to_value(self).expect("commands serialise");
-        tagged
-            .get_mut("payload")
-            .map(serde_json::Value::take)
-            .unwrap_or_else(|| serde_json::json!({}))
+        tagged.get_mut("payload").map(serde_json::Value::take).unwrap_or_else(|| serde_json::json!({}))
     }
 
     /// Rebuilds a command from its stored kind and payload.
@@ -146,19 +139,10 @@ mod tests {
             let back = OperatorCommand::from_parts(c.kind(), c.payload()).unwrap();
             assert_eq!(back, c);
         }
-        assert_eq!(
-            OperatorCommand::CancelOrder { order_id: 7 }.payload(),
-            serde_json::json!({ "order_id": 7 })
-        );
-        let err = OperatorCommand::from_parts(
-            CommandKind::CancelOrder,
-            serde_json::json!({ "order": 7 }),
-        )
-        .unwrap_err();
+        assert_eq!(OperatorCommand::CancelOrder { order_id: 7 }.payload(), serde_json::json!({ "order_id": 7 }));
+        let err = OperatorCommand::from_parts(CommandKind::CancelOrder, serde_json::json!({ "order": 7 })).unwrap_err();
         assert!(
-            err.to_string().starts_with(
-                "payload of CANCEL_ORDER command is malformed: missing field `order_id`"
-            ),
+            err.to_string().starts_with("payload of CANCEL_ORDER command is malformed: missing field `order_id`"),
             "{err}"
         );
     }

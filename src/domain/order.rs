@@ -87,18 +87,11 @@ string_enum!(
 
 impl OrderStatus {
     /// Active orders still can trade or be cancelled.
-    pub const ACTIVE: [OrderStatus; 4] = [
-        OrderStatus::Pending,
-        OrderStatus::Submitted,
-        OrderStatus::Open,
-        OrderStatus::PartiallyFilled,
-    ];
+    pub const ACTIVE: [OrderStatus; 4] =
+        [OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::PartiallyFilled];
 
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected
-        )
+        matches!(self, OrderStatus::Filled | OrderStatus::Cancelled | OrderStatus::Rejected)
     }
 
     pub fn is_active(self) -> bool {
@@ -132,11 +125,7 @@ impl OrderStatus {
 
     /// The status an order has after `filled` of `quantity` units have traded.
     pub fn after_fill(filled: i64, quantity: i64) -> OrderStatus {
-        if filled >= quantity {
-            OrderStatus::Filled
-        } else {
-            OrderStatus::PartiallyFilled
-        }
+        if filled >= quantity { OrderStatus::Filled } else { OrderStatus::PartiallyFilled }
     }
 }
 
@@ -150,11 +139,7 @@ pub struct TransitionError {
 
 /// Checks a status change against the lifecycle.
 pub fn check_transition(from: OrderStatus, to: OrderStatus) -> Result<(), TransitionError> {
-    if from.can_transition_to(to) {
-        Ok(())
-    } else {
-        Err(TransitionError { from, to })
-    }
+    if from.can_transition_to(to) { Ok(()) } else { Err(TransitionError { from, to }) }
 }
 
 /// An invalid field of an order request: which field, and what is allowed.
@@ -167,10 +152,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        FieldError {
-            field,
-            message: message.into(),
-        }
+        FieldError { field, message: message.into() }
     }
 }
 
@@ -217,53 +199,31 @@ impl OrderRequest {
     pub fn validate(&self, tick: Decimal) -> Result<(), FieldError> {
         let symbol_ok = !self.symbol.is_empty()
             && self.symbol.len() <= 32
-            && self
-                .symbol
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-            && self
-                .symbol
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "&_.-".contains(c));
+            && self.symbol.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            && self.symbol.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "&_.-".contains(c));
         if !symbol_ok {
             return Err(FieldError::new(
                 "symbol",
-                format!(
-                    "`{}` is not a trading symbol; use 1–32 capital letters, digits or & _ . -",
-                    self.symbol
-                ),
+                format!("`{}` is not a trading symbol; use 1–32 capital letters, digits or & _ . -", self.symbol),
             ));
         }
         if self.strategy_id <= 0 {
-            return Err(FieldError::new(
-                "strategy_id",
-                format!("must be a strategy id, got {}", self.strategy_id),
-            ));
+            return Err(FieldError::new("strategy_id", format!("must be a strategy id, got {}", self.strategy_id)));
         }
         if !(1..=MAX_ORDER_QUANTITY).contains(&self.quantity) {
             return Err(FieldError::new(
                 "quantity",
-                format!(
-                    "must be a whole number from 1 to {MAX_ORDER_QUANTITY}, got {}",
-                    self.quantity
-                ),
+                format!("must be a whole number from 1 to {MAX_ORDER_QUANTITY}, got {}", self.quantity),
             ));
         }
         match (self.order_type.needs_price(), self.price) {
             (true, None) => {
-                return Err(FieldError::new(
-                    "price",
-                    format!("a {} order needs a limit price", self.order_type),
-                ));
+                return Err(FieldError::new("price", format!("a {} order needs a limit price", self.order_type)));
             }
             (false, Some(_)) => {
                 return Err(FieldError::new(
                     "price",
-                    format!(
-                        "a {} order takes no limit price; leave it empty",
-                        self.order_type
-                    ),
+                    format!("a {} order takes no limit price; leave it empty", self.order_type),
                 ));
             }
             _ => {}
@@ -278,10 +238,7 @@ impl OrderRequest {
             (false, Some(_)) => {
                 return Err(FieldError::new(
                     "trigger_price",
-                    format!(
-                        "a {} order takes no trigger price; leave it empty",
-                        self.order_type
-                    ),
+                    format!("a {} order takes no trigger price; leave it empty", self.order_type),
                 ));
             }
             _ => {}
@@ -294,24 +251,15 @@ impl OrderRequest {
         ] {
             if let Some(v) = value {
                 if v <= Decimal::ZERO {
-                    return Err(FieldError::new(
-                        field,
-                        format!("must be greater than 0, got {v}"),
-                    ));
+                    return Err(FieldError::new(field, format!("must be greater than 0, got {v}")));
                 }
                 if !is_on_tick(v, tick) {
-                    return Err(FieldError::new(
-                        field,
-                        format!("{v} is not on the {tick} tick"),
-                    ));
+                    return Err(FieldError::new(field, format!("{v} is not on the {tick} tick")));
                 }
             }
         }
         if self.placed_by.trim().is_empty() || self.placed_by.len() > 64 {
-            return Err(FieldError::new(
-                "placed_by",
-                "must name who placed the order (1–64 characters)",
-            ));
+            return Err(FieldError::new("placed_by", "must name who placed the order (1–64 characters)"));
         }
         Ok(())
     }
@@ -336,11 +284,7 @@ impl OrderRequest {
         let entry = self.entry_price(last_price)?;
         let risk = (entry - self.stop_loss?).abs();
         let reward = (self.take_profit? - entry).abs();
-        if risk.is_zero() {
-            None
-        } else {
-            Some(reward / risk)
-        }
+        if risk.is_zero() { None } else { Some(reward / risk) }
     }
 }
 
@@ -443,11 +387,7 @@ mod tests {
         ];
         for &from in OrderStatus::ALL {
             for &to in OrderStatus::ALL {
-                assert_eq!(
-                    from.can_transition_to(to),
-                    allowed.contains(&(from, to)),
-                    "{from} -> {to}"
-                );
+                assert_eq!(from.can_transition_to(to), allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
         assert_eq!(
@@ -458,16 +398,10 @@ mod tests {
 
     #[test]
     fn enums_parse_case_insensitively_and_name_the_field_when_wrong() {
-        assert_eq!(
-            "sl-m".parse::<OrderType>().unwrap(),
-            OrderType::StopLossMarket
-        );
+        assert_eq!("sl-m".parse::<OrderType>().unwrap(), OrderType::StopLossMarket);
         assert_eq!(" nse ".parse::<Exchange>().unwrap(), Exchange::Nse);
         let err = "MCX".parse::<Exchange>().unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "exchange: `MCX` is not allowed; expected one of NSE, BSE"
-        );
+        assert_eq!(err.to_string(), "exchange: `MCX` is not allowed; expected one of NSE, BSE");
         assert_eq!(OrderStatus::PartiallyFilled.to_string(), "PARTIALLY_FILLED");
     }
 
@@ -489,31 +423,11 @@ mod tests {
         assert_eq!(request().validate(tick), Ok(()));
         type Mutation = Box<dyn Fn(&mut OrderRequest)>;
         let cases: Vec<(Mutation, &str, &str)> = vec![
-            (
-                Box::new(|r| r.quantity = 0),
-                "quantity",
-                "must be a whole number from 1 to 1000000, got 0",
-            ),
-            (
-                Box::new(|r| r.quantity = -5),
-                "quantity",
-                "must be a whole number from 1 to 1000000, got -5",
-            ),
-            (
-                Box::new(|r| r.price = Some(dec!(2500.03))),
-                "price",
-                "2500.03 is not on the 0.05 tick",
-            ),
-            (
-                Box::new(|r| r.price = None),
-                "price",
-                "a LIMIT order needs a limit price",
-            ),
-            (
-                Box::new(|r| r.stop_loss = Some(dec!(-1))),
-                "stop_loss",
-                "must be greater than 0, got -1",
-            ),
+            (Box::new(|r| r.quantity = 0), "quantity", "must be a whole number from 1 to 1000000, got 0"),
+            (Box::new(|r| r.quantity = -5), "quantity", "must be a whole number from 1 to 1000000, got -5"),
+            (Box::new(|r| r.price = Some(dec!(2500.03))), "price", "2500.03 is not on the 0.05 tick"),
+            (Box::new(|r| r.price = None), "price", "a LIMIT order needs a limit price"),
+            (Box::new(|r| r.stop_loss = Some(dec!(-1))), "stop_loss", "must be greater than 0, got -1"),
             (
                 Box::new(|r| r.symbol = "reliance".into()),
                 "symbol",

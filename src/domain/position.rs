@@ -109,14 +109,10 @@ impl PositionBook {
         if same_direction {
             let held = Decimal::from(self.quantity.abs());
             let added = Decimal::from(quantity);
-            self.average_price = ((self.average_price * held + price * added) / (held + added))
-                .round_dp(AVERAGE_PRICE_SCALE);
+            self.average_price =
+                ((self.average_price * held + price * added) / (held + added)).round_dp(AVERAGE_PRICE_SCALE);
             self.quantity += signed;
-            return FillEffect {
-                realized_pnl: Decimal::ZERO,
-                closed_quantity: 0,
-                opened_quantity: quantity,
-            };
+            return FillEffect { realized_pnl: Decimal::ZERO, closed_quantity: 0, opened_quantity: quantity };
         }
 
         let closed = quantity.min(self.quantity.abs());
@@ -130,11 +126,7 @@ impl PositionBook {
         } else if opened > 0 {
             self.average_price = price;
         }
-        FillEffect {
-            realized_pnl: realized,
-            closed_quantity: closed,
-            opened_quantity: opened,
-        }
+        FillEffect { realized_pnl: realized, closed_quantity: closed, opened_quantity: opened }
     }
 
     /// Unrealised P&L of the open quantity at `price`.
@@ -148,25 +140,14 @@ impl PositionBook {
 }
 
 /// The highest and lowest prices seen since a position opened, moved by a new price.
-pub fn extend_range(
-    high: Option<Decimal>,
-    low: Option<Decimal>,
-    price: Decimal,
-) -> (Decimal, Decimal) {
-    (
-        high.map_or(price, |h| h.max(price)),
-        low.map_or(price, |l| l.min(price)),
-    )
+pub fn extend_range(high: Option<Decimal>, low: Option<Decimal>, price: Decimal) -> (Decimal, Decimal) {
+    (high.map_or(price, |h| h.max(price)), low.map_or(price, |l| l.min(price)))
 }
 
 /// How far the last price is from the stop, in the position's favour: positive
 /// while the stop is not hit, for longs and shorts alike.
 pub fn distance_to_stop(quantity: i64, last_price: Decimal, stop_loss: Decimal) -> Decimal {
-    if quantity >= 0 {
-        last_price - stop_loss
-    } else {
-        stop_loss - last_price
-    }
+    if quantity >= 0 { last_price - stop_loss } else { stop_loss - last_price }
 }
 
 #[cfg(test)]
@@ -183,40 +164,20 @@ mod tests {
         assert_eq!((p.quantity, p.average_price), (40, dec!(103.00)));
 
         let e = p.apply_fill(Side::Sell, 15, dec!(105.50));
-        assert_eq!(
-            e,
-            FillEffect {
-                realized_pnl: dec!(37.50),
-                closed_quantity: 15,
-                opened_quantity: 0
-            }
-        );
+        assert_eq!(e, FillEffect { realized_pnl: dec!(37.50), closed_quantity: 15, opened_quantity: 0 });
         assert_eq!((p.quantity, p.average_price), (25, dec!(103.00)));
         assert_eq!(p.unrealized_at(dec!(102.00)), dec!(-25.00));
 
         // Sell 40 against 25 long: closes 25 (realising 25 × −1.00), opens 15 short at 102.
         let e = p.apply_fill(Side::Sell, 40, dec!(102.00));
-        assert_eq!(
-            e,
-            FillEffect {
-                realized_pnl: dec!(-25.00),
-                closed_quantity: 25,
-                opened_quantity: 15
-            }
-        );
-        assert_eq!(
-            (p.quantity, p.average_price, p.realized_pnl),
-            (-15, dec!(102.00), dec!(12.50))
-        );
+        assert_eq!(e, FillEffect { realized_pnl: dec!(-25.00), closed_quantity: 25, opened_quantity: 15 });
+        assert_eq!((p.quantity, p.average_price, p.realized_pnl), (-15, dec!(102.00), dec!(12.50)));
         assert_eq!(p.unrealized_at(dec!(101.00)), dec!(15.00));
 
         let e = p.apply_fill(Side::Buy, 15, dec!(101.10));
         assert_eq!(e.realized_pnl, dec!(13.50));
         assert!(p.is_flat());
-        assert_eq!(
-            (p.average_price, p.realized_pnl),
-            (Decimal::ZERO, dec!(26.00))
-        );
+        assert_eq!((p.average_price, p.realized_pnl), (Decimal::ZERO, dec!(26.00)));
         assert_eq!((p.buy_quantity, p.sell_quantity), (55, 55));
         assert_eq!((p.buy_value, p.sell_value), (dec!(5636.50), dec!(5662.50)));
     }
@@ -234,10 +195,7 @@ mod tests {
         assert_eq!(distance_to_stop(10, dec!(101), dec!(99.5)), dec!(1.5));
         assert_eq!(distance_to_stop(-10, dec!(101), dec!(102)), dec!(1));
         assert_eq!(extend_range(None, None, dec!(5)), (dec!(5), dec!(5)));
-        assert_eq!(
-            extend_range(Some(dec!(6)), Some(dec!(5)), dec!(4)),
-            (dec!(6), dec!(4))
-        );
+        assert_eq!(extend_range(Some(dec!(6)), Some(dec!(5)), dec!(4)), (dec!(6), dec!(4)));
     }
 
     fn fills() -> impl Strategy<Value = Vec<(Side, i64, Decimal)>> {

@@ -94,22 +94,14 @@ pub struct Issue {
 type Key = (String, Exchange, Product);
 
 fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
-    holdings
-        .iter()
-        .filter(|h| h.quantity != 0)
-        .map(|h| ((h.symbol.clone(), h.exchange, h.product), h))
-        .collect()
+    holdings.iter().filter(|h| h.quantity != 0).map(|h| ((h.symbol.clone(), h.exchange, h.product), h)).collect()
 }
 
 /// Compares local open positions with the broker's. Flat entries (quantity 0)
 /// count as absent. `price_tolerance_pct` is how far, in percent of the
 /// broker's average price, the averages may differ before it is an issue.
 /// The result is sorted by instrument.
-pub fn compare(
-    local: &[Holding],
-    broker: &[Holding],
-    price_tolerance_pct: Decimal,
-) -> Vec<Mismatch> {
+pub fn compare(local: &[Holding], broker: &[Holding], price_tolerance_pct: Decimal) -> Vec<Mismatch> {
     let local = index(local);
     let broker = index(broker);
     let mut keys: Vec<&Key> = local.keys().chain(broker.keys()).collect();
@@ -122,22 +114,15 @@ pub fn compare(
         let issue = match (l, b) {
             (Some(l), None) => Some((
                 IssueType::MissingAtBroker,
-                format!(
-                    "local holds {} at {}, the broker holds nothing",
-                    l.quantity, l.average_price
-                ),
+                format!("local holds {} at {}, the broker holds nothing", l.quantity, l.average_price),
             )),
             (None, Some(b)) => Some((
                 IssueType::MissingLocal,
-                format!(
-                    "the broker holds {} at {}, local holds nothing",
-                    b.quantity, b.average_price
-                ),
+                format!("the broker holds {} at {}, local holds nothing", b.quantity, b.average_price),
             )),
-            (Some(l), Some(b)) if l.quantity != b.quantity => Some((
-                IssueType::QuantityMismatch,
-                format!("local quantity {} vs broker {}", l.quantity, b.quantity),
-            )),
+            (Some(l), Some(b)) if l.quantity != b.quantity => {
+                Some((IssueType::QuantityMismatch, format!("local quantity {} vs broker {}", l.quantity, b.quantity)))
+            }
             (Some(l), Some(b)) => {
                 let gap = (l.average_price - b.average_price).abs();
                 let allowed = b.average_price.abs() * price_tolerance_pct / dec!(100);
@@ -175,23 +160,13 @@ mod tests {
     use super::*;
 
     fn h(symbol: &str, quantity: i64, avg: Decimal) -> Holding {
-        Holding {
-            symbol: symbol.into(),
-            exchange: Exchange::Nse,
-            product: Product::Mis,
-            quantity,
-            average_price: avg,
-        }
+        Holding { symbol: symbol.into(), exchange: Exchange::Nse, product: Product::Mis, quantity, average_price: avg }
     }
 
     #[test]
     fn finds_each_kind_once() {
-        let local = vec![
-            h("INFY", 10, dec!(1500)),
-            h("TCS", 5, dec!(3500)),
-            h("SBIN", 20, dec!(800)),
-            h("ITC", 7, dec!(450)),
-        ];
+        let local =
+            vec![h("INFY", 10, dec!(1500)), h("TCS", 5, dec!(3500)), h("SBIN", 20, dec!(800)), h("ITC", 7, dec!(450))];
         let broker = vec![
             h("INFY", 12, dec!(1500)),
             h("SBIN", 20, dec!(801)),
@@ -200,10 +175,7 @@ mod tests {
             h("WIPRO", 0, dec!(0)),
         ];
         let found = compare(&local, &broker, dec!(0.1));
-        let kinds: Vec<(&str, IssueType)> = found
-            .iter()
-            .map(|m| (m.symbol.as_str(), m.issue_type))
-            .collect();
+        let kinds: Vec<(&str, IssueType)> = found.iter().map(|m| (m.symbol.as_str(), m.issue_type)).collect();
         assert_eq!(
             kinds,
             vec![
@@ -215,14 +187,8 @@ mod tests {
         );
         assert_eq!(found[1].local_quantity, Some(10));
         assert_eq!(found[1].broker_quantity, Some(12));
-        assert_eq!(
-            found[0].details,
-            "the broker holds -3 at 1600, local holds nothing"
-        );
-        assert_eq!(
-            found[2].details,
-            "local average 800 vs broker 801 (apart 1, tolerance 0.1%)"
-        );
+        assert_eq!(found[0].details, "the broker holds -3 at 1600, local holds nothing");
+        assert_eq!(found[2].details, "local average 800 vs broker 801 (apart 1, tolerance 0.1%)");
     }
 
     #[test]

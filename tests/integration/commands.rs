@@ -10,10 +10,7 @@ async fn enqueue_claim_complete_and_fail() {
     let t = test_db().await;
     let place = OperatorCommand::PlaceOrder(limit_buy("INFY", 5, dec!(1500)));
     let c1 = t.enqueue_command(&place, "asha").await.unwrap();
-    let c2 = t
-        .enqueue_command(&OperatorCommand::CancelOrder { order_id: 77 }, "ravi")
-        .await
-        .unwrap();
+    let c2 = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 77 }, "ravi").await.unwrap();
     assert_eq!(
         (c1.status, c1.command, c1.requested_by.as_str()),
         (CommandStatus::Pending, CommandKind::PlaceOrder, "asha")
@@ -21,45 +18,24 @@ async fn enqueue_claim_complete_and_fail() {
     assert_eq!(c1.parsed().unwrap(), place);
 
     let claimed = t.claim_next_command().await.unwrap().unwrap();
-    assert_eq!(
-        (claimed.id, claimed.status),
-        (c1.id, CommandStatus::Running)
-    );
+    assert_eq!((claimed.id, claimed.status), (c1.id, CommandStatus::Running));
     assert!(claimed.claimed_at.is_some());
-    let done = t
-        .complete_command(c1.id, "order 12 placed: SUBMITTED as P-3")
-        .await
-        .unwrap();
-    assert_eq!(
-        (done.status, done.result.as_deref()),
-        (
-            CommandStatus::Done,
-            Some("order 12 placed: SUBMITTED as P-3")
-        )
-    );
+    let done = t.complete_command(c1.id, "order 12 placed: SUBMITTED as P-3").await.unwrap();
+    assert_eq!((done.status, done.result.as_deref()), (CommandStatus::Done, Some("order 12 placed: SUBMITTED as P-3")));
     assert!(done.completed_at.is_some());
     assert_eq!(
-        t.complete_command(c1.id, "twice")
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.complete_command(c1.id, "twice").await.unwrap_err().to_string(),
         format!("command {} is DONE, not RUNNING", c1.id)
     );
 
     let next = t.claim_next_command().await.unwrap().unwrap();
     assert_eq!(next.id, c2.id);
-    let failed = t
-        .fail_command(c2.id, "order 77 does not exist")
-        .await
-        .unwrap();
+    let failed = t.fail_command(c2.id, "order 77 does not exist").await.unwrap();
     assert_eq!(failed.status, CommandStatus::Failed);
     assert!(t.claim_next_command().await.unwrap().is_none());
     assert_eq!(t.commands_by_ids(&[c1.id, c2.id]).await.unwrap().len(), 2);
     assert_eq!(
-        t.enqueue_command(&OperatorCommand::ExitAll {}, " ")
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.enqueue_command(&OperatorCommand::ExitAll {}, " ").await.unwrap_err().to_string(),
         "requested_by: must name the operator"
     );
 }
@@ -69,11 +45,7 @@ async fn concurrent_claimers_never_take_the_same_command() {
     let t = test_db().await;
     let other = t.another_pool().await;
     for i in 0..20 {
-        let c = OperatorCommand::ResolveReconciliation {
-            issue_id: i,
-            resolution: Resolution::Ignore,
-            note: None,
-        };
+        let c = OperatorCommand::ResolveReconciliation { issue_id: i, resolution: Resolution::Ignore, note: None };
         t.enqueue_command(&c, "op").await.unwrap();
     }
     let drain = |db: xcoin::db::Db| async move {

@@ -11,13 +11,8 @@ use xcoin::domain::position::PositionStatus;
 use xcoin::domain::trade::Fill;
 
 async fn submitted(db: &Db, req: &OrderRequest, broker_id: &str) -> Order {
-    let o = db
-        .create_order(req, BrokerKind::Paper, TICK, Some(dec!(100)))
-        .await
-        .unwrap();
-    db.update_order_status(o.id, OrderStatus::Submitted, None, Some(broker_id))
-        .await
-        .unwrap()
+    let o = db.create_order(req, BrokerKind::Paper, TICK, Some(dec!(100))).await.unwrap();
+    db.update_order_status(o.id, OrderStatus::Submitted, None, Some(broker_id)).await.unwrap()
 }
 
 fn fill(order: &Order, trade_id: &str, quantity: i64, price: Decimal) -> Fill {
@@ -40,45 +35,23 @@ async fn an_intraday_round_trip_to_the_paisa() {
     buy_req.take_profit = Some(dec!(2540));
     let buy = submitted(&t, &buy_req, "B1").await;
 
-    let first = t
-        .record_fill(&fill(&buy, "T1", 40, dec!(2500)), &rates)
-        .await
-        .unwrap();
+    let first = t.record_fill(&fill(&buy, "T1", 40, dec!(2500)), &rates).await.unwrap();
     assert!(!first.duplicate);
     assert_eq!(first.order.status, OrderStatus::PartiallyFilled);
-    assert_eq!(
-        (first.order.filled_quantity, first.order.average_price),
-        (40, Some(dec!(2500)))
-    );
+    assert_eq!((first.order.filled_quantity, first.order.average_price), (40, Some(dec!(2500))));
     assert_eq!(first.position.quantity(), 40);
-    assert_eq!(
-        (first.position.stop_loss, first.position.take_profit),
-        (Some(dec!(2480)), Some(dec!(2540)))
-    );
+    assert_eq!((first.position.stop_loss, first.position.take_profit), (Some(dec!(2480)), Some(dec!(2540))));
     // 40 × 2500 = 100,000: brokerage 0.03 % = 30 → capped at 20.
     assert_eq!(first.trade.charges.brokerage, dec!(20));
     assert_eq!(first.trade.turnover, dec!(100000));
 
-    let second = t
-        .record_fill(&fill(&buy, "T2", 60, dec!(2500)), &rates)
-        .await
-        .unwrap();
+    let second = t.record_fill(&fill(&buy, "T2", 60, dec!(2500)), &rates).await.unwrap();
     assert_eq!(second.order.status, OrderStatus::Filled);
-    assert_eq!(
-        second.trade.charges.brokerage,
-        dec!(0),
-        "the ₹20 cap is per order, already used"
-    );
-    assert_eq!(
-        (second.position.quantity(), second.position.average_price()),
-        (100, dec!(2500))
-    );
+    assert_eq!(second.trade.charges.brokerage, dec!(0), "the ₹20 cap is per order, already used");
+    assert_eq!((second.position.quantity(), second.position.average_price()), (100, dec!(2500)));
 
     let sell = submitted(&t, &market("RELIANCE", Side::Sell, 100), "S1").await;
-    let out = t
-        .record_fill(&fill(&sell, "T3", 100, dec!(2510)), &rates)
-        .await
-        .unwrap();
+    let out = t.record_fill(&fill(&sell, "T3", 100, dec!(2510)), &rates).await.unwrap();
     assert_eq!(out.trade.realized_pnl, dec!(1000));
     assert_eq!(out.position.status, PositionStatus::Closed);
     assert_eq!(out.position.quantity(), 0);
@@ -89,10 +62,7 @@ async fn an_intraday_round_trip_to_the_paisa() {
     // T2 (150,000) 0 + 4.455 + 0.15 + GST 0.8289 + stamp 4.5 = 9.9339.
     // Sell (251,000): 20 + STT 62.75 + 7.4547 + 0.251 + GST 4.987026 = 95.442726.
     let trades = t.trades_for_order(buy.id).await.unwrap();
-    assert_eq!(
-        trades.iter().map(|t| t.total_charges).collect::<Vec<_>>(),
-        vec![dec!(30.2226), dec!(9.9339)]
-    );
+    assert_eq!(trades.iter().map(|t| t.total_charges).collect::<Vec<_>>(), vec![dec!(30.2226), dec!(9.9339)]);
     assert_eq!(out.trade.total_charges, dec!(95.442726));
     assert_eq!(out.trade.net_value, dec!(251000) - dec!(95.442726));
     assert_eq!(trades[0].net_value, dec!(-100030.2226));
@@ -111,23 +81,14 @@ async fn a_repeated_fill_changes_nothing() {
     let t = test_db().await;
     let rates = ChargeRates::default();
     let o = submitted(&t, &market("SBIN", Side::Buy, 10), "B7").await;
-    let first = t
-        .record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates)
-        .await
-        .unwrap();
-    let again = t
-        .record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates)
-        .await
-        .unwrap();
+    let first = t.record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates).await.unwrap();
+    let again = t.record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates).await.unwrap();
     assert!(again.duplicate);
     assert_eq!(again.trade, first.trade);
     assert_eq!(again.order, first.order);
     assert_eq!(again.position.quantity(), 10);
     assert_eq!(t.trades_for_order(o.id).await.unwrap().len(), 1);
-    assert_eq!(
-        t.get_position(first.position.id).await.unwrap(),
-        first.position
-    );
+    assert_eq!(t.get_position(first.position.id).await.unwrap(), first.position);
 
     // Delivered concurrently from two connections: still exactly one trade.
     let other = t.another_pool().await;
@@ -136,75 +97,32 @@ async fn a_repeated_fill_changes_nothing() {
     let (a, b) = tokio::join!(t.record_fill(&f, &rates), other.record_fill(&f, &rates));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert!(a.duplicate ^ b.duplicate, "exactly one of the two deliveries applied");
-    assert_eq!(
-        t.get_position(first.position.id).await.unwrap().quantity(),
-        15
-    );
+    assert_eq!(t.get_position(first.position.id).await.unwrap().quantity(), 15);
 }
 
 #[tokio::test]
 async fn fills_that_cannot_be_are_refused_and_write_nothing() {
     let t = test_db().await;
     let rates = ChargeRates::default();
-    let pending = t
-        .create_order(
-            &market("ITC", Side::Buy, 10),
-            BrokerKind::Paper,
-            TICK,
-            Some(dec!(450)),
-        )
-        .await
-        .unwrap();
-    let err = t
-        .record_fill(&fill(&pending, "T1", 10, dec!(450)), &rates)
-        .await
-        .unwrap_err();
+    let pending =
+        t.create_order(&market("ITC", Side::Buy, 10), BrokerKind::Paper, TICK, Some(dec!(450))).await.unwrap();
+    let err = t.record_fill(&fill(&pending, "T1", 10, dec!(450)), &rates).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "order {} is PENDING (never sent); a fill cannot arrive before it is SUBMITTED",
-            pending.id
-        )
+        format!("order {} is PENDING (never sent); a fill cannot arrive before it is SUBMITTED", pending.id)
     );
 
     let o = submitted(&t, &market("ITC", Side::Buy, 10), "B1").await;
-    let err = t
-        .record_fill(&fill(&o, "T2", 11, dec!(450)), &rates)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "a fill of 11 would take order {} past its quantity (0 of 10 filled)",
-            o.id
-        )
-    );
-    let err = t
-        .record_fill(&fill(&o, "T3", 0, dec!(450)), &rates)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "quantity: a fill has a positive quantity, got 0"
-    );
-    let err = t
-        .record_fill(&fill(&o, " ", 1, dec!(450)), &rates)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "broker_trade_id: a fill needs the broker's trade id"
-    );
+    let err = t.record_fill(&fill(&o, "T2", 11, dec!(450)), &rates).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("a fill of 11 would take order {} past its quantity (0 of 10 filled)", o.id));
+    let err = t.record_fill(&fill(&o, "T3", 0, dec!(450)), &rates).await.unwrap_err();
+    assert_eq!(err.to_string(), "quantity: a fill has a positive quantity, got 0");
+    let err = t.record_fill(&fill(&o, " ", 1, dec!(450)), &rates).await.unwrap_err();
+    assert_eq!(err.to_string(), "broker_trade_id: a fill needs the broker's trade id");
     let mut kite = fill(&o, "T4", 1, dec!(450));
     kite.broker = BrokerKind::Kite;
     let err = t.record_fill(&kite, &rates).await.unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "broker: order {} went to paper, but the fill comes from kite",
-            o.id
-        )
-    );
+    assert_eq!(err.to_string(), format!("broker: order {} went to paper, but the fill comes from kite", o.id));
 
     assert!(t.today_trades().await.unwrap().is_empty());
     assert!(t.open_positions().await.unwrap().is_empty());
@@ -216,19 +134,10 @@ async fn a_fill_after_cancel_is_recorded_and_the_order_stays_cancelled() {
     let t = test_db().await;
     let rates = ChargeRates::default();
     let o = submitted(&t, &limit_buy("WIPRO", 100, dec!(250)), "B1").await;
-    t.update_order_status(o.id, OrderStatus::Open, None, None)
-        .await
-        .unwrap();
-    t.record_fill(&fill(&o, "T1", 30, dec!(250)), &rates)
-        .await
-        .unwrap();
-    t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator"), None)
-        .await
-        .unwrap();
-    let late = t
-        .record_fill(&fill(&o, "T2", 20, dec!(250)), &rates)
-        .await
-        .unwrap();
+    t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
+    t.record_fill(&fill(&o, "T1", 30, dec!(250)), &rates).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator"), None).await.unwrap();
+    let late = t.record_fill(&fill(&o, "T2", 20, dec!(250)), &rates).await.unwrap();
     assert_eq!(late.order.status, OrderStatus::Cancelled);
     assert_eq!(late.order.filled_quantity, 50);
     assert_eq!(late.position.quantity(), 50);
@@ -241,34 +150,16 @@ async fn a_short_that_flips_long_takes_the_new_orders_levels() {
     let mut short = market("TATAMOTORS", Side::Sell, 50);
     short.stop_loss = Some(dec!(710));
     let s = submitted(&t, &short, "S1").await;
-    let opened = t
-        .record_fill(&fill(&s, "T1", 50, dec!(700)), &rates)
-        .await
-        .unwrap();
-    assert_eq!(
-        (opened.position.quantity(), opened.position.stop_loss),
-        (-50, Some(dec!(710)))
-    );
+    let opened = t.record_fill(&fill(&s, "T1", 50, dec!(700)), &rates).await.unwrap();
+    assert_eq!((opened.position.quantity(), opened.position.stop_loss), (-50, Some(dec!(710))));
 
     let mut long = market("TATAMOTORS", Side::Buy, 80);
     long.stop_loss = Some(dec!(680));
     let b = submitted(&t, &long, "B1").await;
-    let flipped = t
-        .record_fill(&fill(&b, "T2", 80, dec!(690)), &rates)
-        .await
-        .unwrap();
+    let flipped = t.record_fill(&fill(&b, "T2", 80, dec!(690)), &rates).await.unwrap();
     assert_eq!(flipped.trade.realized_pnl, dec!(500));
-    assert_eq!(
-        flipped.position.id, opened.position.id,
-        "the same open row carries through the flip"
-    );
-    assert_eq!(
-        (
-            flipped.position.quantity(),
-            flipped.position.average_price()
-        ),
-        (30, dec!(690))
-    );
+    assert_eq!(flipped.position.id, opened.position.id, "the same open row carries through the flip");
+    assert_eq!((flipped.position.quantity(), flipped.position.average_price()), (30, dec!(690)));
     assert_eq!(flipped.position.stop_loss, Some(dec!(680)));
     assert_eq!(flipped.position.realized_pnl(), dec!(500));
     assert_eq!(flipped.position.unrealized_pnl, dec!(0));

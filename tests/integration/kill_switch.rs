@@ -20,12 +20,7 @@ async fn activate_once_rearm_once_and_state_follows() {
     let e = t.activate_kill_switch(&a).await.unwrap();
     assert_eq!(
         (e.action, e.trigger, e.orders_cancelled, e.positions_exited),
-        (
-            KillSwitchAction::Activated,
-            KillSwitchTrigger::DailyLoss,
-            3,
-            2
-        )
+        (KillSwitchAction::Activated, KillSwitchTrigger::DailyLoss, 3, 2)
     );
     let state = t.kill_switch_state().await.unwrap();
     assert!(state.active);
@@ -40,38 +35,15 @@ async fn activate_once_rearm_once_and_state_follows() {
         })
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("the kill switch is already active (since "),
-        "{err}"
-    );
-    assert!(
-        err.to_string()
-            .ends_with(" by risk-monitor: daily loss 6,120.50 ≥ limit 6,000.00)"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("the kill switch is already active (since "), "{err}");
+    assert!(err.to_string().ends_with(" by risk-monitor: daily loss 6,120.50 ≥ limit 6,000.00)"), "{err}");
 
-    assert_eq!(
-        t.deactivate_kill_switch("", "asha")
-            .await
-            .unwrap_err()
-            .to_string(),
-        "reason: must not be empty"
-    );
-    let r = t
-        .deactivate_kill_switch("limits reviewed", "asha")
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.action, r.actor.as_str()),
-        (KillSwitchAction::Deactivated, "asha")
-    );
+    assert_eq!(t.deactivate_kill_switch("", "asha").await.unwrap_err().to_string(), "reason: must not be empty");
+    let r = t.deactivate_kill_switch("limits reviewed", "asha").await.unwrap();
+    assert_eq!((r.action, r.actor.as_str()), (KillSwitchAction::Deactivated, "asha"));
     assert!(!t.kill_switch_state().await.unwrap().active);
     assert_eq!(
-        t.deactivate_kill_switch("again", "asha")
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.deactivate_kill_switch("again", "asha").await.unwrap_err().to_string(),
         "the kill switch is not active"
     );
     assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 2);

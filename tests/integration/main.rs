@@ -3,6 +3,7 @@
 mod support;
 
 mod changes;
+mod cli;
 mod commands;
 mod fills;
 mod kill_switch;

@@ -12,16 +12,10 @@ async fn create_persists_pending_with_the_risk_amount() {
     let mut req = limit_buy("RELIANCE", 40, dec!(2500.05));
     req.stop_loss = Some(dec!(2490.00));
     req.take_profit = Some(dec!(2520.15));
-    let o = t
-        .create_order(&req, BrokerKind::Paper, TICK, None)
-        .await
-        .unwrap();
+    let o = t.create_order(&req, BrokerKind::Paper, TICK, None).await.unwrap();
     assert_eq!(o.status, OrderStatus::Pending);
     assert_eq!(o.risk_amount, Some(dec!(402.00)));
-    assert_eq!(
-        (o.quantity, o.filled_quantity, o.price),
-        (40, 0, Some(dec!(2500.05)))
-    );
+    assert_eq!((o.quantity, o.filled_quantity, o.price), (40, 0, Some(dec!(2500.05))));
     assert_eq!(o.status_history.len(), 1);
     assert_eq!(o.status_history[0].status, OrderStatus::Pending);
     assert_eq!(o.client_tag(), format!("XC{}", o.id));
@@ -30,10 +24,7 @@ async fn create_persists_pending_with_the_risk_amount() {
     // A market order is priced at the last price for its risk.
     let mut m = market("SBIN", Side::Sell, 100);
     m.stop_loss = Some(dec!(812.50));
-    let o = t
-        .create_order(&m, BrokerKind::Paper, TICK, Some(dec!(810.00)))
-        .await
-        .unwrap();
+    let o = t.create_order(&m, BrokerKind::Paper, TICK, Some(dec!(810.00))).await.unwrap();
     assert_eq!(o.risk_amount, Some(dec!(250.00)));
     assert_eq!(o.order_type, OrderType::Market);
 }
@@ -42,14 +33,8 @@ async fn create_persists_pending_with_the_risk_amount() {
 async fn bad_requests_name_the_field_and_write_nothing() {
     let t = test_db().await;
     let cases = [
-        (
-            limit_buy("INFY", 0, dec!(1500)),
-            "quantity: must be a whole number from 1 to 1000000, got 0",
-        ),
-        (
-            limit_buy("INFY", 5, dec!(1500.03)),
-            "price: 1500.03 is not on the 0.05 tick",
-        ),
+        (limit_buy("INFY", 0, dec!(1500)), "quantity: must be a whole number from 1 to 1000000, got 0"),
+        (limit_buy("INFY", 5, dec!(1500.03)), "price: 1500.03 is not on the 0.05 tick"),
         (
             limit_buy("in fy", 5, dec!(1500)),
             "symbol: `in fy` is not a trading symbol; use 1–32 capital letters, digits or & _ . -",
@@ -72,10 +57,7 @@ async fn bad_requests_name_the_field_and_write_nothing() {
         ),
     ];
     for (req, message) in cases {
-        let err = t
-            .create_order(&req, BrokerKind::Paper, TICK, None)
-            .await
-            .unwrap_err();
+        let err = t.create_order(&req, BrokerKind::Paper, TICK, None).await.unwrap_err();
         assert!(matches!(err, DbError::Invalid(_)), "{err:?}");
         assert_eq!(err.to_string(), message);
     }
@@ -85,121 +67,38 @@ async fn bad_requests_name_the_field_and_write_nothing() {
 #[tokio::test]
 async fn status_changes_follow_the_lifecycle() {
     let t = test_db().await;
-    let o = t
-        .create_order(
-            &limit_buy("TCS", 5, dec!(3500)),
-            BrokerKind::Paper,
-            TICK,
-            None,
-        )
-        .await
-        .unwrap();
+    let o = t.create_order(&limit_buy("TCS", 5, dec!(3500)), BrokerKind::Paper, TICK, None).await.unwrap();
 
-    let err = t
-        .update_order_status(o.id, OrderStatus::Open, None, Some("P-1"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("order {} cannot go from PENDING to OPEN", o.id)
-    );
-    let err = t
-        .update_order_status(o.id, OrderStatus::Submitted, None, None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "broker_order_id: a SUBMITTED order needs the broker's order id"
-    );
+    let err = t.update_order_status(o.id, OrderStatus::Open, None, Some("P-1")).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("order {} cannot go from PENDING to OPEN", o.id));
+    let err = t.update_order_status(o.id, OrderStatus::Submitted, None, None).await.unwrap_err();
+    assert_eq!(err.to_string(), "broker_order_id: a SUBMITTED order needs the broker's order id");
 
-    let s = t
-        .update_order_status(o.id, OrderStatus::Submitted, None, Some("P-1"))
-        .await
-        .unwrap();
-    assert_eq!(
-        (s.status, s.broker_order_id.as_deref()),
-        (OrderStatus::Submitted, Some("P-1"))
-    );
+    let s = t.update_order_status(o.id, OrderStatus::Submitted, None, Some("P-1")).await.unwrap();
+    assert_eq!((s.status, s.broker_order_id.as_deref()), (OrderStatus::Submitted, Some("P-1")));
     assert!(s.submitted_at.is_some());
-    assert_eq!(
-        t.get_order_by_broker_id("P-1").await.unwrap().unwrap().id,
-        o.id
-    );
+    assert_eq!(t.get_order_by_broker_id("P-1").await.unwrap().unwrap().id, o.id);
     assert!(t.get_order_by_broker_id("P-404").await.unwrap().is_none());
 
-    t.update_order_status(o.id, OrderStatus::Open, None, None)
-        .await
-        .unwrap();
-    let err = t
-        .update_order_status(o.id, OrderStatus::Filled, None, None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "order {} becomes FILLED only by recording its fills (Db::record_fill)",
-            o.id
-        )
-    );
-    let c = t
-        .update_order_status(
-            o.id,
-            OrderStatus::Cancelled,
-            Some("operator cancelled"),
-            None,
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        (c.status, c.status_reason.as_deref()),
-        (OrderStatus::Cancelled, Some("operator cancelled"))
-    );
+    t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
+    let err = t.update_order_status(o.id, OrderStatus::Filled, None, None).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("order {} becomes FILLED only by recording its fills (Db::record_fill)", o.id));
+    let c = t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator cancelled"), None).await.unwrap();
+    assert_eq!((c.status, c.status_reason.as_deref()), (OrderStatus::Cancelled, Some("operator cancelled")));
     assert!(c.completed_at.is_some());
     let history: Vec<_> = c.status_history.iter().map(|h| h.status).collect();
-    assert_eq!(
-        history,
-        vec![
-            OrderStatus::Pending,
-            OrderStatus::Submitted,
-            OrderStatus::Open,
-            OrderStatus::Cancelled
-        ]
-    );
-    assert_eq!(
-        c.status_history[3].reason.as_deref(),
-        Some("operator cancelled")
-    );
+    assert_eq!(history, vec![OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::Cancelled]);
+    assert_eq!(c.status_history[3].reason.as_deref(), Some("operator cancelled"));
 
-    let err = t
-        .update_order_status(o.id, OrderStatus::Rejected, None, None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("order {} cannot go from CANCELLED to REJECTED", o.id)
-    );
+    let err = t.update_order_status(o.id, OrderStatus::Rejected, None, None).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("order {} cannot go from CANCELLED to REJECTED", o.id));
 
     // A broker order id belongs to one order only.
-    let other = t
-        .create_order(
-            &limit_buy("TCS", 5, dec!(3500)),
-            BrokerKind::Paper,
-            TICK,
-            None,
-        )
-        .await
-        .unwrap();
-    let err = t
-        .update_order_status(other.id, OrderStatus::Submitted, None, Some("P-1"))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "broker order id P-1 already belongs to another order"
-    );
+    let other = t.create_order(&limit_buy("TCS", 5, dec!(3500)), BrokerKind::Paper, TICK, None).await.unwrap();
+    let err = t.update_order_status(other.id, OrderStatus::Submitted, None, Some("P-1")).await.unwrap_err();
+    assert_eq!(err.to_string(), "broker order id P-1 already belongs to another order");
     assert!(matches!(
-        t.update_order_status(9999, OrderStatus::Cancelled, None, None)
-            .await,
+        t.update_order_status(9999, OrderStatus::Cancelled, None, None).await,
         Err(DbError::NotFound { .. })
     ));
 }
@@ -209,64 +108,31 @@ async fn modify_only_live_orders_and_recompute_risk() {
     let t = test_db().await;
     let mut req = limit_buy("INFY", 10, dec!(1500));
     req.stop_loss = Some(dec!(1490));
-    let o = t
-        .create_order(&req, BrokerKind::Paper, TICK, None)
-        .await
-        .unwrap();
-    let change = OrderModification {
-        quantity: Some(20),
-        price: Some(dec!(1495.50)),
-        trigger_price: None,
-    };
+    let o = t.create_order(&req, BrokerKind::Paper, TICK, None).await.unwrap();
+    let change = OrderModification { quantity: Some(20), price: Some(dec!(1495.50)), trigger_price: None };
     let err = t.modify_order(o.id, change, TICK).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "order {} is PENDING; only OPEN or PARTIALLY_FILLED orders can be modified",
-            o.id
-        )
+        format!("order {} is PENDING; only OPEN or PARTIALLY_FILLED orders can be modified", o.id)
     );
 
-    t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-9"))
-        .await
-        .unwrap();
-    t.update_order_status(o.id, OrderStatus::Open, None, None)
-        .await
-        .unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-9")).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
     let m = t.modify_order(o.id, change, TICK).await.unwrap();
-    assert_eq!(
-        (m.quantity, m.price, m.risk_amount),
-        (20, Some(dec!(1495.50)), Some(dec!(110.00)))
-    );
+    assert_eq!((m.quantity, m.price, m.risk_amount), (20, Some(dec!(1495.50)), Some(dec!(110.00))));
     assert_eq!(m.status, OrderStatus::Open);
 
-    let bad = OrderModification {
-        trigger_price: Some(dec!(1490)),
-        ..Default::default()
-    };
+    let bad = OrderModification { trigger_price: Some(dec!(1490)), ..Default::default() };
     assert_eq!(
-        t.modify_order(o.id, bad, TICK)
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.modify_order(o.id, bad, TICK).await.unwrap_err().to_string(),
         "trigger_price: a LIMIT order has no trigger"
     );
-    let bad = OrderModification {
-        price: Some(dec!(1495.52)),
-        ..Default::default()
-    };
+    let bad = OrderModification { price: Some(dec!(1495.52)), ..Default::default() };
     assert_eq!(
-        t.modify_order(o.id, bad, TICK)
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.modify_order(o.id, bad, TICK).await.unwrap_err().to_string(),
         "price: 1495.52 is not on the 0.05 tick"
     );
-    assert_eq!(
-        t.get_order(o.id).await.unwrap().price,
-        Some(dec!(1495.50)),
-        "a refused change writes nothing"
-    );
+    assert_eq!(t.get_order(o.id).await.unwrap().price, Some(dec!(1495.50)), "a refused change writes nothing");
 }
 
 #[tokio::test]
@@ -274,53 +140,16 @@ async fn active_by_strategy_and_by_ids() {
     let t = test_db().await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(
-            t.create_order(
-                &limit_buy("ITC", 1 + i, dec!(450)),
-                BrokerKind::Paper,
-                TICK,
-                None,
-            )
-            .await
-            .unwrap()
-            .id,
-        );
+        ids.push(t.create_order(&limit_buy("ITC", 1 + i, dec!(450)), BrokerKind::Paper, TICK, None).await.unwrap().id);
     }
-    t.update_order_status(
-        ids[1],
-        OrderStatus::Rejected,
-        Some("risk: max_position_size"),
-        None,
-    )
-    .await
-    .unwrap();
-    t.update_order_status(ids[2], OrderStatus::Submitted, None, Some("X2"))
-        .await
-        .unwrap();
-    let active: Vec<i64> = t
-        .active_orders()
-        .await
-        .unwrap()
-        .iter()
-        .map(|o| o.id)
-        .collect();
+    t.update_order_status(ids[1], OrderStatus::Rejected, Some("risk: max_position_size"), None).await.unwrap();
+    t.update_order_status(ids[2], OrderStatus::Submitted, None, Some("X2")).await.unwrap();
+    let active: Vec<i64> = t.active_orders().await.unwrap().iter().map(|o| o.id).collect();
     assert_eq!(active, vec![ids[0], ids[2], ids[3]]);
-    let newest_two: Vec<i64> = t
-        .orders_by_strategy(1, 2)
-        .await
-        .unwrap()
-        .iter()
-        .map(|o| o.id)
-        .collect();
+    let newest_two: Vec<i64> = t.orders_by_strategy(1, 2).await.unwrap().iter().map(|o| o.id).collect();
     assert_eq!(newest_two, vec![ids[3], ids[2]]);
     assert!(t.orders_by_strategy(2, 10).await.unwrap().is_empty());
-    let some: Vec<i64> = t
-        .orders_by_ids(&[ids[3], ids[0], 777])
-        .await
-        .unwrap()
-        .iter()
-        .map(|o| o.id)
-        .collect();
+    let some: Vec<i64> = t.orders_by_ids(&[ids[3], ids[0], 777]).await.unwrap().iter().map(|o| o.id).collect();
     assert_eq!(some, vec![ids[0], ids[3]]);
     assert_eq!(t.today_orders().await.unwrap().len(), 4);
 }

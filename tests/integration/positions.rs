@@ -22,68 +22,30 @@ fn new(symbol: &str, quantity: i64, average_price: rust_decimal::Decimal) -> New
 #[tokio::test]
 async fn create_read_and_count() {
     let t = test_db().await;
-    let p = t
-        .create_position(&new("HDFCBANK", 25, dec!(1600.10)))
-        .await
-        .unwrap();
-    assert_eq!(
-        (p.quantity(), p.average_price(), p.status),
-        (25, dec!(1600.10), PositionStatus::Open)
-    );
+    let p = t.create_position(&new("HDFCBANK", 25, dec!(1600.10))).await.unwrap();
+    assert_eq!((p.quantity(), p.average_price(), p.status), (25, dec!(1600.10), PositionStatus::Open));
     assert_eq!(t.get_position(p.id).await.unwrap(), p);
-    let err = t
-        .create_position(&new("HDFCBANK", 5, dec!(1601)))
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "HDFCBANK NSE MIS already has open position {} (25 @ 1600.1)",
-            p.id
-        )
-    );
+    let err = t.create_position(&new("HDFCBANK", 5, dec!(1601))).await.unwrap_err();
+    assert_eq!(err.to_string(), format!("HDFCBANK NSE MIS already has open position {} (25 @ 1600.1)", p.id));
     let mut cnc = new("HDFCBANK", -5, dec!(1601));
     cnc.product = Product::Cnc;
     let short = t.create_position(&cnc).await.unwrap();
     assert_eq!(short.quantity(), -5);
 
-    assert_eq!(
-        t.find_open_positions("HDFCBANK", Exchange::Nse, None)
-            .await
-            .unwrap()
-            .len(),
-        2
-    );
-    let mis = t
-        .find_open_positions("HDFCBANK", Exchange::Nse, Some(Product::Mis))
-        .await
-        .unwrap();
+    assert_eq!(t.find_open_positions("HDFCBANK", Exchange::Nse, None).await.unwrap().len(), 2);
+    let mis = t.find_open_positions("HDFCBANK", Exchange::Nse, Some(Product::Mis)).await.unwrap();
     assert_eq!(mis.iter().map(|p| p.id).collect::<Vec<_>>(), vec![p.id]);
-    assert!(
-        t.find_open_positions("HDFCBANK", Exchange::Bse, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(t.find_open_positions("HDFCBANK", Exchange::Bse, None).await.unwrap().is_empty());
     assert_eq!(t.open_position_count().await.unwrap(), 2);
     assert_eq!(t.open_positions().await.unwrap().len(), 2);
-    assert_eq!(
-        t.positions_by_ids(&[short.id]).await.unwrap()[0].product,
-        Product::Cnc
-    );
+    assert_eq!(t.positions_by_ids(&[short.id]).await.unwrap()[0].product, Product::Cnc);
 
     assert_eq!(
-        t.create_position(&new("X", 0, dec!(1)))
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.create_position(&new("X", 0, dec!(1))).await.unwrap_err().to_string(),
         "quantity: a new position needs a non-zero quantity"
     );
     assert_eq!(
-        t.create_position(&new("X", 1, dec!(0)))
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.create_position(&new("X", 1, dec!(0))).await.unwrap_err().to_string(),
         "average_price: must be greater than 0, got 0"
     );
 }
@@ -91,48 +53,25 @@ async fn create_read_and_count() {
 #[tokio::test]
 async fn marking_to_market_moves_pnl_and_the_price_range() {
     let t = test_db().await;
-    let long = t
-        .create_position(&new("INFY", 10, dec!(100)))
-        .await
-        .unwrap();
+    let long = t.create_position(&new("INFY", 10, dec!(100))).await.unwrap();
     let mut s = new("INFY", -4, dec!(100));
     s.product = Product::Cnc;
     let short = t.create_position(&s).await.unwrap();
 
-    assert_eq!(
-        t.mark_to_market("INFY", Exchange::Nse, dec!(103.25))
-            .await
-            .unwrap(),
-        2
-    );
-    assert_eq!(
-        t.mark_to_market("INFY", Exchange::Nse, dec!(103.25))
-            .await
-            .unwrap(),
-        0,
-        "same price: no write"
-    );
-    t.mark_to_market("INFY", Exchange::Nse, dec!(98.50))
-        .await
-        .unwrap();
+    assert_eq!(t.mark_to_market("INFY", Exchange::Nse, dec!(103.25)).await.unwrap(), 2);
+    assert_eq!(t.mark_to_market("INFY", Exchange::Nse, dec!(103.25)).await.unwrap(), 0, "same price: no write");
+    t.mark_to_market("INFY", Exchange::Nse, dec!(98.50)).await.unwrap();
     let l = t.get_position(long.id).await.unwrap();
-    assert_eq!(
-        (l.last_price, l.unrealized_pnl),
-        (Some(dec!(98.50)), dec!(-15.00))
-    );
-    assert_eq!(
-        (l.highest_price, l.lowest_price),
-        (Some(dec!(103.25)), Some(dec!(98.50)))
-    );
+    assert_eq!((l.last_price, l.unrealized_pnl), (Some(dec!(98.50)), dec!(-15.00)));
+    assert_eq!((l.highest_price, l.lowest_price), (Some(dec!(103.25)), Some(dec!(98.50))));
     let sh = t.get_position(short.id).await.unwrap();
     assert_eq!(sh.unrealized_pnl, dec!(6.00));
 
-    let view: Vec<(i64, Option<rust_decimal::Decimal>, String)> = sqlx::query_as(
-        "SELECT id, distance_to_stop, strategy_name FROM v_active_positions ORDER BY id",
-    )
-    .fetch_all(t.pool())
-    .await
-    .unwrap();
+    let view: Vec<(i64, Option<rust_decimal::Decimal>, String)> =
+        sqlx::query_as("SELECT id, distance_to_stop, strategy_name FROM v_active_positions ORDER BY id")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
     assert_eq!(
         view,
         vec![
@@ -141,10 +80,7 @@ async fn marking_to_market_moves_pnl_and_the_price_range() {
         ]
     );
     assert_eq!(
-        t.mark_to_market("INFY", Exchange::Nse, dec!(0))
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.mark_to_market("INFY", Exchange::Nse, dec!(0)).await.unwrap_err().to_string(),
         "last_price: must be greater than 0, got 0"
     );
 }
@@ -152,23 +88,11 @@ async fn marking_to_market_moves_pnl_and_the_price_range() {
 #[tokio::test]
 async fn levels_update_and_close_with_final_pnl() {
     let t = test_db().await;
-    let p = t
-        .create_position(&new("ITC", -200, dec!(450.20)))
-        .await
-        .unwrap();
-    let u = t
-        .update_position_levels(p.id, Some(dec!(455)), Some(dec!(440)))
-        .await
-        .unwrap();
+    let p = t.create_position(&new("ITC", -200, dec!(450.20))).await.unwrap();
+    let u = t.update_position_levels(p.id, Some(dec!(455)), Some(dec!(440))).await.unwrap();
+    assert_eq!((u.stop_loss, u.take_profit), (Some(dec!(455)), Some(dec!(440))));
     assert_eq!(
-        (u.stop_loss, u.take_profit),
-        (Some(dec!(455)), Some(dec!(440)))
-    );
-    assert_eq!(
-        t.update_position_levels(p.id, Some(dec!(-1)), None)
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.update_position_levels(p.id, Some(dec!(-1)), None).await.unwrap_err().to_string(),
         "stop_loss: must be greater than 0 or empty"
     );
 
@@ -179,16 +103,10 @@ async fn levels_update_and_close_with_final_pnl() {
     assert_eq!(closed.unrealized_pnl, dec!(0));
     assert!(closed.closed_at.is_some());
     assert_eq!(
-        t.close_position(p.id, dec!(448))
-            .await
-            .unwrap_err()
-            .to_string(),
+        t.close_position(p.id, dec!(448)).await.unwrap_err().to_string(),
         format!("position {} is already closed", p.id)
     );
-    assert!(
-        t.update_position_levels(p.id, None, None).await.is_err(),
-        "a closed position has no levels to set"
-    );
+    assert!(t.update_position_levels(p.id, None, None).await.is_err(), "a closed position has no levels to set");
     assert_eq!(t.open_position_count().await.unwrap(), 0);
     // The instrument can open again as a new row.
     let again = t.create_position(&new("ITC", 1, dec!(449))).await.unwrap();

@@ -21,16 +21,7 @@ async fn every_table_view_and_function_exists_and_migrating_again_changes_nothin
 
     let health = t.health().await.unwrap();
     assert_eq!(health.table_count, 8);
-    assert!(
-        health
-            .server_version
-            .split('.')
-            .next()
-            .unwrap()
-            .parse::<u32>()
-            .unwrap()
-            >= 13
-    );
+    assert!(health.server_version.split('.').next().unwrap().parse::<u32>().unwrap() >= 13);
 }
 
 #[tokio::test]
@@ -39,31 +30,15 @@ async fn the_manual_strategy_is_seeded() {
     let s = t.get_strategy(MANUAL_STRATEGY_ID).await.unwrap();
     assert_eq!(
         (s.id, s.name.as_str(), s.strategy_type, s.mode, s.is_active),
-        (
-            1,
-            "Manual Trading",
-            StrategyType::Manual,
-            TradingMode::Paper,
-            true
-        )
+        (1, "Manual Trading", StrategyType::Manual, TradingMode::Paper, true)
     );
     assert_eq!(t.all_strategies().await.unwrap().len(), 1);
     t.sql("INSERT INTO strategies (name, strategy_type, is_active) VALUES ('Scalper', 'scalping', false)").await;
     let all = t.all_strategies().await.unwrap();
-    assert_eq!(
-        all.iter().map(|s| s.id).collect::<Vec<_>>(),
-        vec![1, 2],
-        "the identity continues after the seed"
-    );
+    assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 2], "the identity continues after the seed");
     let active = t.active_strategies().await.unwrap();
-    assert_eq!(
-        active.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
-        vec!["Manual Trading"]
-    );
-    assert_eq!(
-        t.get_strategy(9).await.unwrap_err().to_string(),
-        "strategy 9 does not exist"
-    );
+    assert_eq!(active.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["Manual Trading"]);
+    assert_eq!(t.get_strategy(9).await.unwrap_err().to_string(), "strategy 9 does not exist");
 }
 
 #[tokio::test]
@@ -86,53 +61,31 @@ async fn the_sql_lifecycle_table_agrees_with_the_rust_one_on_every_pair() {
 async fn the_database_refuses_a_status_update_that_breaks_the_lifecycle() {
     let t = test_db().await;
     let order = t
-        .create_order(
-            &limit_buy("INFY", 10, rust_decimal_macros::dec!(1500)),
-            BrokerKind::Paper,
-            TICK,
-            None,
-        )
+        .create_order(&limit_buy("INFY", 10, rust_decimal_macros::dec!(1500)), BrokerKind::Paper, TICK, None)
         .await
         .unwrap();
     // Straight to OPEN, skipping SUBMITTED: refused by the trigger even with a broker id.
-    let err =
-        sqlx::query("UPDATE orders SET status = 'OPEN', broker_order_id = 'B1' WHERE id = $1")
-            .bind(order.id)
-            .execute(t.pool())
-            .await
-            .unwrap_err();
-    assert!(
-        err.to_string().contains(&format!(
-            "order {} cannot go from PENDING to OPEN",
-            order.id
-        )),
-        "{err}"
-    );
-    t.sql(&format!(
-        "UPDATE orders SET status = 'CANCELLED' WHERE id = {}",
-        order.id
-    ))
-    .await;
+    let err = sqlx::query("UPDATE orders SET status = 'OPEN', broker_order_id = 'B1' WHERE id = $1")
+        .bind(order.id)
+        .execute(t.pool())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains(&format!("order {} cannot go from PENDING to OPEN", order.id)), "{err}");
+    t.sql(&format!("UPDATE orders SET status = 'CANCELLED' WHERE id = {}", order.id)).await;
     let err = sqlx::query("UPDATE orders SET status = 'PENDING' WHERE id = $1")
         .bind(order.id)
         .execute(t.pool())
         .await
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("cannot go from CANCELLED to PENDING"),
-        "{err}"
-    );
-    let err = sqlx::query("INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, status)
-                           VALUES (1, 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 1, 'FILLED')")
-        .execute(t.pool())
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("a new order must start PENDING, not FILLED"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("cannot go from CANCELLED to PENDING"), "{err}");
+    let err = sqlx::query(
+        "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, status)
+                           VALUES (1, 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 1, 'FILLED')",
+    )
+    .execute(t.pool())
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("a new order must start PENDING, not FILLED"), "{err}");
 }
 
 #[tokio::test]
@@ -159,14 +112,9 @@ async fn constraints_refuse_impossible_rows() {
     ];
     for (sql, constraint) in cases {
         let err = sqlx::query(&sql).execute(t.pool()).await.unwrap_err();
-        let db_err = err
-            .as_database_error()
-            .unwrap_or_else(|| panic!("{sql}: {err}"));
+        let db_err = err.as_database_error().unwrap_or_else(|| panic!("{sql}: {err}"));
         assert_eq!(db_err.constraint(), Some(constraint), "{sql}: {err}");
     }
-    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(t.pool())
-        .await
-        .unwrap();
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(t.pool()).await.unwrap();
     assert_eq!(orders, 0);
 }

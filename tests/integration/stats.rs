@@ -8,30 +8,9 @@ use xcoin::domain::charges::ChargeRates;
 use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
 use xcoin::domain::trade::Fill;
 
-async fn filled(
-    t: &TestDb,
-    side: Side,
-    qty: i64,
-    price: rust_decimal::Decimal,
-    trade_id: &str,
-) -> i64 {
-    let o = t
-        .create_order(
-            &market("INFY", side, qty),
-            BrokerKind::Paper,
-            TICK,
-            Some(price),
-        )
-        .await
-        .unwrap();
-    t.update_order_status(
-        o.id,
-        OrderStatus::Submitted,
-        None,
-        Some(&format!("B-{trade_id}")),
-    )
-    .await
-    .unwrap();
+async fn filled(t: &TestDb, side: Side, qty: i64, price: rust_decimal::Decimal, trade_id: &str) -> i64 {
+    let o = t.create_order(&market("INFY", side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{trade_id}"))).await.unwrap();
     let f = Fill {
         order_id: o.id,
         broker: BrokerKind::Paper,
@@ -40,11 +19,7 @@ async fn filled(
         price,
         traded_at: Utc::now(),
     };
-    t.record_fill(&f, &ChargeRates::default())
-        .await
-        .unwrap()
-        .trade
-        .id
+    t.record_fill(&f, &ChargeRates::default()).await.unwrap().trade.id
 }
 
 #[tokio::test]
@@ -74,55 +49,27 @@ async fn views_and_functions_cut_the_day_at_ist_midnight_not_utc() {
     assert_eq!(today_orders.len(), 1);
     assert_eq!(today_orders[0].side, Side::Buy);
     let today_trades = t.today_trades().await.unwrap();
-    assert_eq!(
-        today_trades.iter().map(|t| t.id).collect::<Vec<_>>(),
-        vec![today]
-    );
+    assert_eq!(today_trades.iter().map(|t| t.id).collect::<Vec<_>>(), vec![today]);
     assert_eq!(t.today_order_count().await.unwrap(), 1);
     assert_eq!(t.today_trade_count().await.unwrap(), 1);
     let pnl = t.today_pnl().await.unwrap();
-    assert_eq!(
-        pnl.realized_pnl,
-        dec!(0),
-        "yesterday's closing sell does not count today"
-    );
+    assert_eq!(pnl.realized_pnl, dec!(0), "yesterday's closing sell does not count today");
     assert_eq!(pnl.charges, today_trades[0].total_charges);
 
-    let db_today: chrono::NaiveDate = sqlx::query_scalar("SELECT xcoin_today()")
-        .fetch_one(t.pool())
-        .await
-        .unwrap();
-    assert_eq!(
-        db_today,
-        MarketCalendar::default().today(),
-        "SQL and Rust agree on today"
-    );
+    let db_today: chrono::NaiveDate = sqlx::query_scalar("SELECT xcoin_today()").fetch_one(t.pool()).await.unwrap();
+    assert_eq!(db_today, MarketCalendar::default().today(), "SQL and Rust agree on today");
     let yesterday_day = db_today.pred_opt().unwrap();
-    assert_eq!(
-        t.order_to_trade_ratio(Some(yesterday_day)).await.unwrap(),
-        Some(dec!(1))
-    );
+    assert_eq!(t.order_to_trade_ratio(Some(yesterday_day)).await.unwrap(), Some(dec!(1)));
 }
 
 #[tokio::test]
 async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     let t = test_db().await;
-    assert_eq!(
-        t.order_to_trade_ratio(None).await.unwrap(),
-        None,
-        "no trades: no ratio"
-    );
+    assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), None, "no trades: no ratio");
     filled(&t, Side::Buy, 10, dec!(100), "T1").await;
     filled(&t, Side::Sell, 10, dec!(110), "T2").await; // +100
     for _ in 0..2 {
-        t.create_order(
-            &limit_buy("SBIN", 1, dec!(800)),
-            BrokerKind::Paper,
-            TICK,
-            None,
-        )
-        .await
-        .unwrap();
+        t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
     }
     assert_eq!(t.today_order_count().await.unwrap(), 4);
     assert_eq!(t.today_trade_count().await.unwrap(), 2);
@@ -130,15 +77,7 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
 
     let s1 = t.update_daily_stats().await.unwrap();
     let charges = t.today_pnl().await.unwrap().charges;
-    assert_eq!(
-        (
-            s1.total_orders,
-            s1.total_trades,
-            s1.winning_trades,
-            s1.losing_trades
-        ),
-        (4, 2, 1, 0)
-    );
+    assert_eq!((s1.total_orders, s1.total_trades, s1.winning_trades, s1.losing_trades), (4, 2, 1, 0));
     assert_eq!(s1.gross_pnl, dec!(100));
     assert_eq!(s1.total_charges, charges);
     assert_eq!(s1.net_pnl, dec!(100) - charges);
@@ -153,10 +92,7 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     filled(&t, Side::Sell, 10, dec!(90), "T4").await; // −200
     let s2 = t.update_daily_stats().await.unwrap();
     assert_eq!(s2.id, s1.id, "one row per day");
-    assert_eq!(
-        (s2.winning_trades, s2.losing_trades, s2.largest_loss),
-        (1, 1, dec!(-200))
-    );
+    assert_eq!((s2.winning_trades, s2.losing_trades, s2.largest_loss), (1, 1, dec!(-200)));
     assert_eq!(s2.peak_pnl, s1.net_pnl);
     assert_eq!(s2.max_drawdown, s1.net_pnl - s2.net_pnl);
     assert_eq!(s2.win_rate(), Some(dec!(0.5)));

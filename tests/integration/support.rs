@@ -20,6 +20,8 @@ use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Val
 #[derive(Debug, Clone)]
 struct Server {
     admin: PgConnectOptions,
+    /// The admin connection as a URL whose path (the database) tests replace.
+    admin_url: String,
     template: String,
 }
 
@@ -28,29 +30,28 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 pub const TICK: Decimal = dec!(0.05);
 
-async fn admin_options() -> PgConnectOptions {
+fn with_database(url: &str, database: &str) -> String {
+    let mut u = url::Url::parse(url).expect("a database URL");
+    u.set_path(&format!("/{database}"));
+    u.to_string()
+}
+
+async fn admin_options() -> (PgConnectOptions, String) {
     if let Ok(url) = std::env::var("DATABASE_URL") {
-        return PgConnectOptions::from_str(&url)
-            .expect("DATABASE_URL parses")
-            .database("postgres");
+        let url = with_database(&url, "postgres");
+        return (PgConnectOptions::from_str(&url).expect("DATABASE_URL parses"), url);
     }
-    let local = PgConnectOptions::new()
-        .host("127.0.0.1")
-        .port(5432)
-        .username("postgres")
-        .database("postgres");
+    let url = "postgres://postgres@127.0.0.1:5432/postgres".to_string();
+    let local = PgConnectOptions::from_str(&url).unwrap();
     let probe = tokio::time::timeout(Duration::from_secs(3), local.connect()).await;
     if let Ok(Ok(conn)) = probe {
         let _ = conn.close().await;
-        return local;
+        return (local, url);
     }
     let dir = std::env::temp_dir().join("xcoin-test-pg");
-    let cluster =
-        LocalDb::at(dir).expect("PostgreSQL server programs for a throwaway test cluster");
-    cluster
-        .ensure_running()
-        .expect("throwaway test cluster starts");
-    cluster.connect_options().database("postgres")
+    let cluster = LocalDb::at(dir).expect("PostgreSQL server programs for a throwaway test cluster");
+    cluster.ensure_running().expect("throwaway test cluster starts");
+    (cluster.connect_options().database("postgres"), with_database(&cluster.url(), "postgres"))
 }
 
 fn quote(name: &str) -> String {
@@ -66,83 +67,56 @@ fn pid_alive(pid: &str) -> bool {
 }
 
 async fn prepare_server() -> Server {
-    let admin = admin_options().await;
+    let (admin, admin_url) = admin_options().await;
     let digest = MIGRATOR.iter().fold(0u64, |acc, m| {
-        m.checksum
-            .iter()
-            .fold(acc.rotate_left(5) ^ m.version as u64, |a, b| {
-                a.rotate_left(7) ^ *b as u64
-            })
+        m.checksum.iter().fold(acc.rotate_left(5) ^ m.version as u64, |a, b| a.rotate_left(7) ^ *b as u64)
     });
     let template = format!("xcoin_tpl_{:012x}", digest & 0xffff_ffff_ffff);
-    let mut conn = admin
-        .connect()
-        .await
-        .expect("admin connection to the test server");
-    sqlx::query("SELECT pg_advisory_lock(7316001)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    let mut conn = admin.connect().await.expect("admin connection to the test server");
+    sqlx::query("SELECT pg_advisory_lock(7316001)").execute(&mut conn).await.unwrap();
 
     // Databases left by earlier runs whose process is gone.
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'xcoin\\_t\\_%' OR datname LIKE 'xcoin\\_tpl\\_%'")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap();
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'xcoin\\_t\\_%' OR datname LIKE 'xcoin\\_tpl\\_%'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
     for name in names {
         let stale = match name.strip_prefix("xcoin_t_") {
             Some(rest) => !pid_alive(rest.split('_').next().unwrap_or("")),
             None => name != template,
         };
         if stale {
-            let _ = exec(
-                &mut conn,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&name)),
-            )
-            .await;
+            let _ = exec(&mut conn, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&name))).await;
         }
     }
 
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(&template)
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&template)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     if !exists {
         let building = format!("{template}_building");
-        let _ = exec(
-            &mut conn,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&building)),
-        )
-        .await;
-        exec(&mut conn, &format!("CREATE DATABASE {}", quote(&building)))
-            .await
-            .unwrap();
+        let _ = exec(&mut conn, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&building))).await;
+        exec(&mut conn, &format!("CREATE DATABASE {}", quote(&building))).await.unwrap();
         let mut tpl = admin.clone().database(&building).connect().await.unwrap();
-        MIGRATOR
-            .run(&mut tpl)
-            .await
-            .expect("migrations apply to the template");
+        MIGRATOR.run(&mut tpl).await.expect("migrations apply to the template");
         tpl.close().await.unwrap();
-        exec(
-            &mut conn,
-            &format!(
-                "ALTER DATABASE {} RENAME TO {}",
-                quote(&building),
-                quote(&template)
-            ),
-        )
-        .await
-        .unwrap();
+        exec(&mut conn, &format!("ALTER DATABASE {} RENAME TO {}", quote(&building), quote(&template))).await.unwrap();
     }
-    sqlx::query("SELECT pg_advisory_unlock(7316001)")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query("SELECT pg_advisory_unlock(7316001)").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
-    Server { admin, template }
+    Server { admin, admin_url, template }
+}
+
+/// The URL of a database on the test server that does not exist yet, with a
+/// name unique to this process (cleaned up by a later run like the others).
+pub async fn unused_database_url() -> String {
+    let server = SERVER.get_or_init(prepare_server).await;
+    let name = format!("xcoin_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
+    with_database(&server.admin_url, &name)
 }
 
 /// A fresh, migrated database of its own.
@@ -161,9 +135,7 @@ impl std::ops::Deref for TestDb {
 impl TestDb {
     /// A second, independent pool on the same database (another process's view).
     pub async fn another_pool(&self) -> Db {
-        Db::connect(self.options.clone(), small_pool())
-            .await
-            .unwrap()
+        Db::connect(self.options.clone(), small_pool()).await.unwrap()
     }
 
     /// Runs SQL as the test (outside the database layer), for setting up
@@ -174,39 +146,21 @@ impl TestDb {
 }
 
 pub fn small_pool() -> PoolConfig {
-    PoolConfig {
-        min: 1,
-        max: 5,
-        connect_timeout: Duration::from_secs(10),
-        statement_timeout: Duration::from_secs(30),
-    }
+    PoolConfig { min: 1, max: 5, connect_timeout: Duration::from_secs(10), statement_timeout: Duration::from_secs(30) }
 }
 
 pub async fn test_db() -> TestDb {
     let server = SERVER.get_or_init(prepare_server).await.clone();
-    let name = format!(
-        "xcoin_t_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
+    let name = format!("xcoin_t_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
     let mut conn = server.admin.connect().await.unwrap();
     let mut attempts = 0;
     loop {
-        let created = exec(
-            &mut conn,
-            &format!(
-                "CREATE DATABASE {} TEMPLATE {}",
-                quote(&name),
-                quote(&server.template)
-            ),
-        )
-        .await;
+        let created =
+            exec(&mut conn, &format!("CREATE DATABASE {} TEMPLATE {}", quote(&name), quote(&server.template))).await;
         match created {
             Ok(()) => break,
             // Another test is cloning the same template this instant.
-            Err(sqlx::Error::Database(e))
-                if e.code().as_deref() == Some("55006") && attempts < 50 =>
-            {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") && attempts < 50 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(20 * attempts)).await;
             }
@@ -240,10 +194,5 @@ pub fn limit_buy(symbol: &str, quantity: i64, price: Decimal) -> OrderRequest {
 }
 
 pub fn market(symbol: &str, side: Side, quantity: i64) -> OrderRequest {
-    OrderRequest {
-        side,
-        order_type: OrderType::Market,
-        price: None,
-        ..limit_buy(symbol, quantity, dec!(1))
-    }
+    OrderRequest { side, order_type: OrderType::Market, price: None, ..limit_buy(symbol, quantity, dec!(1)) }
 }

@@ -1,0 +1,187 @@
+//! The real `xcoin` binary: setup, doctor, config, and the managed database.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::support::*;
+
+/// Runs `xcoin` in `dir` (outside any checkout) with only the given environment.
+fn xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
+    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
+    cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("xcoin runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Lines without their timing, which varies run to run.
+fn steps(o: &Output) -> Vec<String> {
+    stdout(o)
+        .lines()
+        .map(|l| match l.find(", round trip ") {
+            Some(i) => l[..i].to_string(),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+fn public_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The managed server runs as `postgres` when tests run as root: it must reach the directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn setup_creates_migrates_verifies_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let name = url.rsplit('/').next().unwrap().to_string();
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let first = xcoin(dir.path(), &["setup"], &env);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let lines = steps(&first);
+    assert_eq!(lines[0], "XCoin setup");
+    assert_eq!(lines[4], format!("  ✓ database               {name} created"));
+    assert!(lines[5].starts_with("  ✓ connection             PostgreSQL "), "{}", lines[5]);
+    assert_eq!(lines[6], "  ✓ migrations             applied up to version 1");
+    assert_eq!(
+        lines[7],
+        "  ✓ tables                 8/8 strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands"
+    );
+    assert_eq!(lines[8], "  ✓ views                  3/3 v_active_positions, v_reconciliation_issues, v_today_orders");
+    assert_eq!(
+        lines[9],
+        "  ✓ functions              4/4 calculate_trade_values, get_order_to_trade_ratio, get_today_pnl, update_position_pnl"
+    );
+    assert_eq!(lines[10], "  ✓ table count            8 of 8");
+    assert_eq!(lines[11], "  ✓ default strategy       #1 \"Manual Trading\" (manual, PAPER, active)");
+    assert!(dir.path().join("data/logs").is_dir(), "data and log directories are created");
+
+    let second = xcoin(dir.path(), &["setup"], &env);
+    assert!(second.status.success());
+    let again = steps(&second);
+    assert_eq!(again[4], format!("  ✓ database               {name} exists"));
+    assert_eq!(again[6], "  ✓ migrations             up to date (version 1)");
+    assert_eq!(again[11], lines[11]);
+
+    let doctor = xcoin(dir.path(), &["doctor"], &env);
+    assert!(doctor.status.success(), "{}", stdout(&doctor));
+    let d = steps(&doctor);
+    assert!(d.contains(&"  ✓ schema                 version 1; 8 tables, 3 views, 4 functions".to_string()), "{d:?}");
+    assert!(
+        d.contains(&"  ! engine                 not running (no process holds the engine lock)".to_string()),
+        "{d:?}"
+    );
+
+    let status = xcoin(dir.path(), &["status"], &env);
+    let text = stdout(&status);
+    assert!(text.contains("Today: net P&L ₹0.00  (realised ₹0.00, unrealised ₹0.00, charges ₹0.00)"), "{text}");
+    assert!(text.contains("Orders 0 (0 active), trades 0, order-to-trade —"), "{text}");
+}
+
+#[tokio::test]
+async fn doctor_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let down = xcoin(
+        dir.path(),
+        &["doctor"],
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/xcoin"), ("XCOIN_DATABASE__CONNECT_TIMEOUT_SECS", "2")],
+    );
+    assert_eq!(down.status.code(), Some(1));
+    let text = stdout(&down);
+    assert!(text.contains("  ✗ database               postgres://postgres@127.0.0.1:1/xcoin: "), "{text}");
+    assert!(text.contains("Check database.url and that the server runs"), "{text}");
+
+    // An empty database: reachable, but the schema is missing.
+    let t = test_db().await;
+    let empty = unused_database_url().await;
+    sqlx::query(&format!("CREATE DATABASE \"{}\"", empty.rsplit('/').next().unwrap())).execute(t.pool()).await.unwrap();
+    let bare = xcoin(dir.path(), &["doctor"], &[("DATABASE_URL", empty.as_str())]);
+    assert_eq!(bare.status.code(), Some(1));
+    let text = stdout(&bare);
+    assert!(text.contains("  ✗ schema                 missing strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands, v_active_positions, v_reconciliation_issues, v_today_orders, calculate_trade_values, get_order_to_trade_ratio, get_today_pnl, update_position_pnl; run `xcoin setup`"), "{text}");
+}
+
+#[test]
+fn config_prints_sources_and_hides_secrets_and_bad_values_stop_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = xcoin(
+        dir.path(),
+        &["config"],
+        &[
+            ("ZERODHA_API_SECRET", "topsecret"),
+            ("DATABASE_URL", "postgres://desk:pw123@db:5432/xcoin"),
+            ("XCOIN_RISK__MAX_OPEN_POSITIONS", "3"),
+        ],
+    );
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert!(!text.contains("topsecret") && !text.contains("pw123"), "{text}");
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(line("zerodha.api_secret"), "zerodha.api_secret = [REDACTED] # environment variable ZERODHA_API_SECRET");
+    assert_eq!(
+        line("database.url"),
+        "database.url = postgres://desk:[REDACTED]@db:5432/xcoin # environment variable DATABASE_URL"
+    );
+    assert_eq!(
+        line("risk.max_open_positions"),
+        "risk.max_open_positions = 3 # environment variable XCOIN_RISK__MAX_OPEN_POSITIONS"
+    );
+    assert_eq!(line("risk.max_daily_loss_pct"), "risk.max_daily_loss_pct = 6 # built-in default");
+
+    let bad = xcoin(dir.path(), &["setup"], &[("XCOIN_RISK__MAX_DAILY_LOSS_PCT", "-6")]);
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("config key `risk.max_daily_loss_pct` = -6 (from environment variable XCOIN_RISK__MAX_DAILY_LOSS_PCT) is invalid: expected a percentage greater than 0 and at most 100"), "{err}");
+    assert!(stdout(&bad).is_empty(), "nothing is done with a bad configuration");
+}
+
+#[test]
+fn the_managed_database_starts_serves_and_stops() {
+    let dir = public_dir();
+    let status = |d: &Path| stdout(&xcoin(d, &["db", "status"], &[]));
+    assert!(status(dir.path()).starts_with("not created yet: "), "{}", status(dir.path()));
+
+    let start = xcoin(dir.path(), &["db", "start"], &[]);
+    assert!(start.status.success(), "{}{}", stdout(&start), String::from_utf8_lossy(&start.stderr));
+    let text = stdout(&start);
+    assert!(text.contains("created a PostgreSQL cluster in "), "{text}");
+    assert!(text.contains("started PostgreSQL (socket in "), "{text}");
+    assert!(status(dir.path()).starts_with("running (pid "), "{}", status(dir.path()));
+
+    let setup = xcoin(dir.path(), &["setup"], &[]);
+    assert!(setup.status.success(), "{}{}", stdout(&setup), String::from_utf8_lossy(&setup.stderr));
+    let lines = steps(&setup);
+    assert!(lines[3].ends_with("(already running)"), "{}", lines[3]);
+    assert_eq!(lines[4], "  ✓ database               xcoin created");
+    assert_eq!(lines[11], "  ✓ default strategy       #1 \"Manual Trading\" (manual, PAPER, active)");
+    // Unix socket only: the configuration turns TCP off.
+    let conf = std::fs::read_to_string(dir.path().join("data/postgres/postgresql.auto.conf")).unwrap();
+    assert!(conf.contains("listen_addresses = ''"), "{conf}");
+
+    let stop = xcoin(dir.path(), &["db", "stop"], &[]);
+    assert!(stdout(&stop).starts_with("stopped the database in "), "{}", stdout(&stop));
+    assert!(status(dir.path()).starts_with("stopped: "), "{}", status(dir.path()));
+    let url_set = xcoin(dir.path(), &["db", "start"], &[("DATABASE_URL", "postgres://u@h/d")]);
+    assert_eq!(url_set.status.code(), Some(1));
+    assert!(
+        stdout(&url_set)
+            .starts_with("database.url is set (postgres://u@h/d); XCoin manages only its own local server.")
+    );
+}
