@@ -1063,6 +1063,17 @@ mod tests {
     }
 
     #[test]
+    fn the_env_example_is_a_valid_dotenv() {
+        let dir = tempfile::tempdir().unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example");
+        std::fs::copy(example, dir.path().join(".env")).unwrap();
+        let cfg = load(dir.path(), &[]).unwrap();
+        assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(6));
+        assert_eq!(cfg.settings.database.url, None, "an empty DATABASE_URL means the managed database");
+        assert!(cfg.source_of("account.capital").starts_with("XCOIN_ACCOUNT__CAPITAL in "));
+    }
+
+    #[test]
     fn env_names_map_to_keys() {
         assert_eq!(env_key("XCOIN_RISK__MAX_DAILY_LOSS_PCT").as_deref(), Some("risk.max_daily_loss_pct"));
         assert_eq!(env_key("XCOIN_ALERTS__SMTP__HOST").as_deref(), Some("alerts.smtp.host"));

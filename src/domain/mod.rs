@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charges;
 pub mod command;
 pub mod enums;
+pub mod instrument;
 pub mod order;
 pub mod position;
 pub mod reconciliation;
@@ -28,4 +29,23 @@ pub fn to_paisa(amount: Decimal) -> Decimal {
 /// True when `price` is a whole multiple of `tick`.
 pub fn is_on_tick(price: Decimal, tick: Decimal) -> bool {
     !tick.is_zero() && (price % tick).is_zero()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The domain is pure: no database, no async runtime, no I/O.
+    #[test]
+    fn the_domain_uses_no_database_or_runtime() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            // Paths are assembled so that this test does not find itself.
+            for krate in ["sqlx", "tokio", "std::net", "std::process"] {
+                let path_use = format!("{krate}::");
+                let used = text.lines().any(|l| !l.trim_start().starts_with("//") && l.contains(&path_use));
+                assert!(!used, "{} uses {krate}", path.display());
+            }
+        }
+    }
 }
