@@ -26,7 +26,7 @@ pub const ENGINE_LOCK_KEY: i64 = 0x58434F494E454E47;
 #[derive(Debug, Clone)]
 pub enum Target {
     /// `database.url`, with the password hidden for display.
-    Url { options: PgConnectOptions, shown: String },
+    Url { options: Box<PgConnectOptions>, shown: String },
     /// The managed local cluster.
     Managed(LocalDb),
 }
@@ -34,14 +34,14 @@ pub enum Target {
 impl Target {
     pub fn from_config(config: &Config) -> Result<Target, SetupError> {
         match &config.settings.database.url {
-            Some(url) => Ok(Target::Url { options: connect_options(url)?, shown: redacted_url(url) }),
+            Some(url) => Ok(Target::Url { options: Box::new(connect_options(url)?), shown: redacted_url(url) }),
             None => Ok(Target::Managed(LocalDb::for_data_dir(&config.settings.data_dir())?)),
         }
     }
 
     pub fn connect_options(&self) -> PgConnectOptions {
         match self {
-            Target::Url { options, .. } => options.clone(),
+            Target::Url { options, .. } => options.as_ref().clone(),
             Target::Managed(local) => local.connect_options(),
         }
     }
