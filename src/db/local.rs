@@ -247,3 +247,26 @@ impl LocalDb {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_install_command_fits_the_system() {
+        let cmd = install_command();
+        if Path::new("/etc/debian_version").exists() {
+            let sudo = if crate::config::running_as_root() { "" } else { "sudo " };
+            assert_eq!(cmd, format!("{sudo}apt-get install -y postgresql"));
+        }
+        let err = LocalDbError::MissingBinaries { install: cmd.clone() };
+        assert!(err.to_string().contains(&format!("Install them with:\n    {cmd}\n")), "{err}");
+    }
+
+    #[test]
+    fn binaries_are_found_on_this_machine() {
+        // The machines XCoin runs its tests on carry PostgreSQL's server programs.
+        let b = find_binaries().unwrap();
+        assert!(b.initdb.ends_with("initdb") && b.pg_ctl.ends_with("pg_ctl"));
+    }
+}

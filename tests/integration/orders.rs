@@ -153,3 +153,26 @@ async fn active_by_strategy_and_by_ids() {
     assert_eq!(some, vec![ids[0], ids[3]]);
     assert_eq!(t.today_orders().await.unwrap().len(), 4);
 }
+
+#[tokio::test]
+async fn a_failed_business_operation_writes_nothing() {
+    let t = test_db().await;
+    let result: Result<(), DbError> = t
+        .transaction(async |conn| {
+            xcoin::db::orders::insert_order(conn, &limit_buy("INFY", 1, dec!(1500)), BrokerKind::Paper, TICK, None)
+                .await?;
+            Err(DbError::Conflict("the second half failed".into()))
+        })
+        .await;
+    assert_eq!(result.unwrap_err().to_string(), "the second half failed");
+    assert!(t.today_orders().await.unwrap().is_empty(), "the first half was rolled back");
+
+    let kept = t
+        .transaction(async |conn| {
+            xcoin::db::orders::insert_order(conn, &limit_buy("INFY", 1, dec!(1500)), BrokerKind::Paper, TICK, None)
+                .await
+        })
+        .await
+        .unwrap();
+    assert_eq!(t.today_orders().await.unwrap()[0].id, kept.id);
+}
