@@ -13,6 +13,7 @@ pub mod instrument;
 pub mod order;
 pub mod position;
 pub mod reconciliation;
+pub mod risk;
 pub mod strategy;
 pub mod trade;
 

@@ -1,0 +1,770 @@
+//! The paper exchange: a simulated broker that behaves like a real one.
+//!
+//! Prices move by a seeded random walk on each instrument's tick (so a run is
+//! reproducible), or are set by a test or a replayed tick file. Orders match
+//! against the last price when the next tick arrives:
+//!
+//! * MARKET fills at the next tick, `slippage_ticks` against the order;
+//! * LIMIT fills at its limit price once the price trades through it;
+//! * SL triggers when the price reaches the trigger (a buy at or above, a sell
+//!   at or below) and then works as a LIMIT; SL-M triggers and then fills as a
+//!   MARKET;
+//! * at most `liquidity_per_tick` shares fill per order per tick, so a large
+//!   order fills in parts;
+//! * IOC cancels whatever did not fill at the first tick it could trade.
+//!
+//! The exchange keeps its own order book, trades and net positions — the
+//! broker side that reconciliation compares with — and, given a state file,
+//! survives restarts of the engine as a real broker would. For demos and
+//! tests it can apply an external trade that the local book knows nothing of.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, Modify, PlaceRequest, Tick};
+use crate::domain::instrument::Instrument;
+use crate::domain::is_on_tick;
+use crate::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
+use crate::domain::position::PositionBook;
+use crate::domain::reconciliation::Holding;
+
+/// How the simulated exchange behaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaperConfig {
+    pub seed: u64,
+    /// Ticks a market order pays against itself.
+    pub slippage_ticks: u32,
+    /// Most shares one order fills per tick.
+    pub liquidity_per_tick: i64,
+    /// Where the exchange keeps its book between runs; `None` keeps it in memory.
+    pub state_file: Option<PathBuf>,
+}
+
+impl Default for PaperConfig {
+    fn default() -> Self {
+        PaperConfig { seed: 1, slippage_ticks: 1, liquidity_per_tick: 500, state_file: None }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Quote {
+    symbol: String,
+    exchange: Exchange,
+    last: Decimal,
+    tick: Decimal,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WorkingOrder {
+    order: BrokerOrder,
+    /// SL and SL-M: the trigger has been reached.
+    triggered: bool,
+    /// A limit that did not fill on arrival rests in the book: when the price
+    /// later trades through it, it fills at its limit. One marketable on
+    /// arrival fills at the market, which is better.
+    #[serde(default)]
+    rested: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Book {
+    orders: BTreeMap<String, WorkingOrder>,
+    trades: Vec<BrokerFill>,
+    /// (symbol, exchange, product) → (signed quantity, average price).
+    positions: BTreeMap<String, (Exchange, Product, String, i64, Decimal)>,
+    next_order: u64,
+    next_trade: u64,
+}
+
+struct State {
+    rng: u64,
+    quotes: BTreeMap<String, Quote>,
+    book: Book,
+}
+
+fn quote_key(symbol: &str, exchange: Exchange) -> String {
+    format!("{exchange}:{symbol}")
+}
+
+fn position_key(symbol: &str, exchange: Exchange, product: Product) -> String {
+    format!("{exchange}:{symbol}:{product}")
+}
+
+impl State {
+    /// A step of −2 to +2 ticks, weighted towards small moves.
+    fn next_step(&mut self) -> i64 {
+        self.rng = self.rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        match (self.rng >> 33) % 10 {
+            0 => -2,
+            1..=3 => -1,
+            4 | 5 => 0,
+            6..=8 => 1,
+            _ => 2,
+        }
+    }
+
+    fn apply_to_position(
+        &mut self,
+        symbol: &str,
+        exchange: Exchange,
+        product: Product,
+        side: Side,
+        qty: i64,
+        price: Decimal,
+    ) {
+        let key = position_key(symbol, exchange, product);
+        let (_, _, _, held, avg) =
+            self.book.positions.get(&key).cloned().unwrap_or((exchange, product, symbol.to_string(), 0, Decimal::ZERO));
+        let mut p = PositionBook { quantity: held, average_price: avg, ..Default::default() };
+        p.apply_fill(side, qty, price);
+        self.book.positions.insert(key, (exchange, product, symbol.to_string(), p.quantity, p.average_price));
+    }
+
+    /// Matches one working order against the last price; returns events.
+    fn match_order(&mut self, id: &str, liquidity: i64, slippage: u32, events: &mut Vec<BrokerEvent>) {
+        let Some(mut w) = self.book.orders.get(id).cloned() else { return };
+        if w.order.status.is_terminal() {
+            return;
+        }
+        let Some(q) = self.quotes.get(&quote_key(&w.order.symbol, w.order.exchange)).cloned() else { return };
+        let buy = w.order.side == Side::Buy;
+        if matches!(w.order.order_type, OrderType::StopLoss | OrderType::StopLossMarket) && !w.triggered {
+            let trigger = w.order.trigger_price.expect("stop orders carry a trigger");
+            if (buy && q.last >= trigger) || (!buy && q.last <= trigger) {
+                w.triggered = true;
+            } else {
+                self.book.orders.insert(id.to_string(), w);
+                return;
+            }
+        }
+        let fill_price = match w.order.order_type {
+            OrderType::Market | OrderType::StopLossMarket => {
+                let slip = q.tick * Decimal::from(slippage);
+                Some(if buy { q.last + slip } else { (q.last - slip).max(q.tick) })
+            }
+            OrderType::Limit | OrderType::StopLoss => {
+                let limit = w.order.price.expect("limit orders carry a price");
+                let marketable = (buy && q.last <= limit) || (!buy && q.last >= limit);
+                let price = if w.rested {
+                    limit
+                } else if buy {
+                    q.last.min(limit)
+                } else {
+                    q.last.max(limit)
+                };
+                w.rested = true;
+                marketable.then_some(price)
+            }
+        };
+        let now = Utc::now();
+        if let Some(price) = fill_price {
+            let remaining = w.order.quantity - w.order.filled_quantity;
+            let qty = remaining.min(liquidity.max(1));
+            self.book.next_trade += 1;
+            let fill = BrokerFill {
+                broker_order_id: id.to_string(),
+                trade_id: format!("PT{:08}", self.book.next_trade),
+                symbol: w.order.symbol.clone(),
+                exchange: w.order.exchange,
+                side: w.order.side,
+                product: w.order.product,
+                quantity: qty,
+                price,
+                at: now,
+            };
+            let filled = w.order.filled_quantity + qty;
+            let average = (w.order.average_price.unwrap_or_default() * Decimal::from(w.order.filled_quantity)
+                + price * Decimal::from(qty))
+                / Decimal::from(filled);
+            w.order.filled_quantity = filled;
+            w.order.average_price = Some(average.round_dp(4));
+            w.order.status = OrderStatus::after_fill(filled, w.order.quantity);
+            w.order.updated_at = now;
+            self.apply_to_position(&fill.symbol, fill.exchange, fill.product, fill.side, qty, price);
+            self.book.trades.push(fill.clone());
+            events.push(BrokerEvent::Fill(fill));
+        }
+        if w.order.validity == Validity::Ioc && w.order.status.is_active() {
+            w.order.status = OrderStatus::Cancelled;
+            w.order.message = Some("IOC: the unfilled quantity was cancelled".into());
+            w.order.updated_at = now;
+        }
+        if fill_price.is_some() || w.order.status.is_terminal() {
+            events.push(BrokerEvent::Order(w.order.clone()));
+        }
+        self.book.orders.insert(id.to_string(), w);
+    }
+
+    fn match_symbol(&mut self, key: &str, liquidity: i64, slippage: u32, events: &mut Vec<BrokerEvent>) {
+        let ids: Vec<String> = self
+            .book
+            .orders
+            .iter()
+            .filter(|(_, w)| w.order.status.is_active() && quote_key(&w.order.symbol, w.order.exchange) == key)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.match_order(&id, liquidity, slippage, events);
+        }
+    }
+}
+
+/// The simulated exchange. Clones share one exchange.
+#[derive(Clone)]
+pub struct PaperBroker {
+    state: Arc<Mutex<State>>,
+    events: broadcast::Sender<BrokerEvent>,
+    config: Arc<PaperConfig>,
+}
+
+impl PaperBroker {
+    /// An exchange quoting `instruments` at their reference prices, with the
+    /// book from the state file when there is one.
+    pub fn new(instruments: &[Instrument], config: PaperConfig) -> Result<PaperBroker, BrokerError> {
+        let quotes = instruments
+            .iter()
+            .map(|i| {
+                let q = Quote {
+                    symbol: i.symbol.clone(),
+                    exchange: i.exchange,
+                    last: i.reference_price,
+                    tick: i.tick_size,
+                };
+                (quote_key(&i.symbol, i.exchange), q)
+            })
+            .collect();
+        let book = match &config.state_file {
+            Some(path) if path.exists() => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| BrokerError::Unavailable(format!("cannot read {}: {e}", path.display())))?;
+                serde_json::from_str(&text).map_err(|e| {
+                    BrokerError::Unavailable(format!("{} is not a paper exchange book: {e}", path.display()))
+                })?
+            }
+            _ => Book::default(),
+        };
+        let (events, _) = broadcast::channel(8192);
+        Ok(PaperBroker {
+            state: Arc::new(Mutex::new(State { rng: config.seed, quotes, book })),
+            events,
+            config: Arc::new(config),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn persist(&self, book: &Book) {
+        let Some(path) = &self.config.state_file else { return };
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, serde_json::to_vec(book).expect("the book serialises"))?;
+            std::fs::rename(tmp, path)
+        };
+        if let Err(e) = write() {
+            tracing::error!(path = %path.display(), error = %e, "cannot save the paper exchange book");
+        }
+    }
+
+    fn publish(&self, events: Vec<BrokerEvent>) {
+        for e in events {
+            // No subscriber is fine: the engine reads the book on start.
+            let _ = self.events.send(e);
+        }
+    }
+
+    /// Moves every price one random-walk step and matches working orders.
+    pub fn step(&self) {
+        let events = {
+            let mut s = self.lock();
+            let mut events = Vec::new();
+            let keys: Vec<String> = s.quotes.keys().cloned().collect();
+            let now = Utc::now();
+            for key in &keys {
+                let step = s.next_step();
+                let q = s.quotes.get_mut(key).expect("quote exists");
+                q.last = (q.last + q.tick * Decimal::from(step)).max(q.tick);
+                events.push(BrokerEvent::Tick(Tick {
+                    symbol: q.symbol.clone(),
+                    exchange: q.exchange,
+                    last_price: q.last,
+                    at: now,
+                }));
+            }
+            let before = events.len();
+            for key in &keys {
+                s.match_symbol(key, self.config.liquidity_per_tick, self.config.slippage_ticks, &mut events);
+            }
+            if events.len() > before {
+                self.persist(&s.book);
+            }
+            events
+        };
+        self.publish(events);
+    }
+
+    /// Sets one instrument's last price (a replayed tick, or a test moving the
+    /// market) and matches its working orders.
+    pub fn set_price(&self, symbol: &str, exchange: Exchange, price: Decimal) -> Result<(), BrokerError> {
+        let events = {
+            let mut s = self.lock();
+            let key = quote_key(symbol, exchange);
+            let q = s
+                .quotes
+                .get_mut(&key)
+                .ok_or_else(|| BrokerError::Rejected(format!("{key} is not a tradable instrument")))?;
+            if price <= Decimal::ZERO || !is_on_tick(price, q.tick) {
+                return Err(BrokerError::Rejected(format!("{price} is not a price on the {} tick", q.tick)));
+            }
+            q.last = price;
+            let mut events = vec![BrokerEvent::Tick(Tick {
+                symbol: symbol.to_string(),
+                exchange,
+                last_price: price,
+                at: Utc::now(),
+            })];
+            s.match_symbol(&key, self.config.liquidity_per_tick, self.config.slippage_ticks, &mut events);
+            if events.len() > 1 {
+                self.persist(&s.book);
+            }
+            events
+        };
+        self.publish(events);
+        Ok(())
+    }
+
+    pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
+        self.lock().quotes.get(&quote_key(symbol, exchange)).map(|q| q.last)
+    }
+
+    /// Every instrument's last price.
+    pub fn last_prices(&self) -> Vec<Tick> {
+        let now = Utc::now();
+        self.lock()
+            .quotes
+            .values()
+            .map(|q| Tick { symbol: q.symbol.clone(), exchange: q.exchange, last_price: q.last, at: now })
+            .collect()
+    }
+
+    /// A trade done outside XCoin (another terminal, a manual call to the
+    /// broker): it changes the broker's positions only.
+    pub fn apply_external_trade(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        product: Product,
+        side: Side,
+        quantity: i64,
+        price: Decimal,
+    ) -> Result<(), BrokerError> {
+        if quantity <= 0 || price <= Decimal::ZERO {
+            return Err(BrokerError::Rejected("an external trade needs a positive quantity and price".into()));
+        }
+        let mut s = self.lock();
+        s.apply_to_position(symbol, exchange, product, side, quantity, price);
+        s.book.next_trade += 1;
+        let fill = BrokerFill {
+            broker_order_id: format!("EXT{:08}", s.book.next_trade),
+            trade_id: format!("PT{:08}", s.book.next_trade),
+            symbol: symbol.to_string(),
+            exchange,
+            side,
+            product,
+            quantity,
+            price,
+            at: Utc::now(),
+        };
+        s.book.trades.push(fill);
+        self.persist(&s.book);
+        Ok(())
+    }
+
+    /// Drives the random walk every `every` until the returned handle is aborted.
+    pub fn run_feed(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                interval.tick().await;
+                me.step();
+            }
+        })
+    }
+
+    pub fn state_file(&self) -> Option<&Path> {
+        self.config.state_file.as_deref()
+    }
+}
+
+impl Broker for PaperBroker {
+    fn kind(&self) -> BrokerKind {
+        BrokerKind::Paper
+    }
+
+    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        let order = {
+            let mut s = self.lock();
+            let key = quote_key(&req.symbol, req.exchange);
+            let tick = s
+                .quotes
+                .get(&key)
+                .map(|q| q.tick)
+                .ok_or_else(|| BrokerError::Rejected(format!("{key} is not a tradable instrument")))?;
+            if req.quantity <= 0 {
+                return Err(BrokerError::Rejected(format!("quantity {} must be positive", req.quantity)));
+            }
+            for (field, value) in [("price", req.price), ("trigger price", req.trigger_price)] {
+                if let Some(v) = value
+                    && (v <= Decimal::ZERO || !is_on_tick(v, tick))
+                {
+                    return Err(BrokerError::Rejected(format!("{field} {v} is not on the {tick} tick")));
+                }
+            }
+            if req.order_type.needs_price() != req.price.is_some()
+                || req.order_type.needs_trigger() != req.trigger_price.is_some()
+            {
+                return Err(BrokerError::Rejected(format!("a {} order has the wrong price fields", req.order_type)));
+            }
+            s.book.next_order += 1;
+            let id = format!("PO{:08}", s.book.next_order);
+            let order = BrokerOrder {
+                broker_order_id: id.clone(),
+                tag: Some(req.tag.clone()),
+                symbol: req.symbol.clone(),
+                exchange: req.exchange,
+                side: req.side,
+                order_type: req.order_type,
+                product: req.product,
+                validity: req.validity,
+                quantity: req.quantity,
+                filled_quantity: 0,
+                average_price: None,
+                price: req.price,
+                trigger_price: req.trigger_price,
+                status: OrderStatus::Open,
+                message: None,
+                updated_at: Utc::now(),
+            };
+            s.book.orders.insert(id, WorkingOrder { order: order.clone(), triggered: false, rested: false });
+            self.persist(&s.book);
+            order
+        };
+        let id = order.broker_order_id.clone();
+        self.publish(vec![BrokerEvent::Order(order)]);
+        Ok(id)
+    }
+
+    async fn modify(&self, broker_order_id: &str, change: Modify) -> Result<(), BrokerError> {
+        let order = {
+            let mut s = self.lock();
+            let w = s
+                .book
+                .orders
+                .get_mut(broker_order_id)
+                .ok_or_else(|| BrokerError::UnknownOrder(broker_order_id.to_string()))?;
+            if w.order.status.is_terminal() {
+                return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
+            }
+            if let Some(q) = change.quantity {
+                if q <= w.order.filled_quantity {
+                    return Err(BrokerError::Rejected(format!(
+                        "quantity {q} must exceed the {} already filled",
+                        w.order.filled_quantity
+                    )));
+                }
+                w.order.quantity = q;
+            }
+            if change.price.is_some() {
+                w.order.price = change.price;
+            }
+            if change.trigger_price.is_some() {
+                w.order.trigger_price = change.trigger_price;
+            }
+            w.order.updated_at = Utc::now();
+            let order = w.order.clone();
+            self.persist(&s.book);
+            order
+        };
+        self.publish(vec![BrokerEvent::Order(order)]);
+        Ok(())
+    }
+
+    async fn cancel(&self, broker_order_id: &str) -> Result<(), BrokerError> {
+        let order = {
+            let mut s = self.lock();
+            let w = s
+                .book
+                .orders
+                .get_mut(broker_order_id)
+                .ok_or_else(|| BrokerError::UnknownOrder(broker_order_id.to_string()))?;
+            if w.order.status.is_terminal() {
+                return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
+            }
+            w.order.status = OrderStatus::Cancelled;
+            w.order.message = Some("cancelled on request".into());
+            w.order.updated_at = Utc::now();
+            let order = w.order.clone();
+            self.persist(&s.book);
+            order
+        };
+        self.publish(vec![BrokerEvent::Order(order)]);
+        Ok(())
+    }
+
+    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        Ok(self.lock().book.orders.values().map(|w| w.order.clone()).collect())
+    }
+
+    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
+        Ok(self.lock().book.trades.clone())
+    }
+
+    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
+        Ok(self
+            .lock()
+            .book
+            .positions
+            .values()
+            .map(|(exchange, product, symbol, quantity, average)| Holding {
+                symbol: symbol.clone(),
+                exchange: *exchange,
+                product: *product,
+                quantity: *quantity,
+                average_price: *average,
+            })
+            .collect())
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.events.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn instruments() -> Vec<Instrument> {
+        vec![
+            Instrument {
+                symbol: "INFY".into(),
+                exchange: Exchange::Nse,
+                name: "Infosys".into(),
+                reference_price: dec!(1500),
+                tick_size: dec!(0.05),
+            },
+            Instrument {
+                symbol: "SBIN".into(),
+                exchange: Exchange::Nse,
+                name: "SBI".into(),
+                reference_price: dec!(800),
+                tick_size: dec!(0.05),
+            },
+        ]
+    }
+
+    fn broker(config: PaperConfig) -> PaperBroker {
+        PaperBroker::new(&instruments(), config).unwrap()
+    }
+
+    fn req(
+        side: Side,
+        order_type: OrderType,
+        quantity: i64,
+        price: Option<Decimal>,
+        trigger: Option<Decimal>,
+    ) -> PlaceRequest {
+        PlaceRequest {
+            tag: "XC1".into(),
+            symbol: "INFY".into(),
+            exchange: Exchange::Nse,
+            side,
+            order_type,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity,
+            price,
+            trigger_price: trigger,
+        }
+    }
+
+    fn drain(rx: &mut broadcast::Receiver<BrokerEvent>) -> (Vec<BrokerFill>, Vec<BrokerOrder>) {
+        let (mut fills, mut orders) = (Vec::new(), Vec::new());
+        while let Ok(e) = rx.try_recv() {
+            match e {
+                BrokerEvent::Fill(f) => fills.push(f),
+                BrokerEvent::Order(o) => orders.push(o),
+                BrokerEvent::Tick(_) => {}
+            }
+        }
+        (fills, orders)
+    }
+
+    async fn order(b: &PaperBroker, id: &str) -> BrokerOrder {
+        b.orders().await.unwrap().into_iter().find(|o| o.broker_order_id == id).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_market_order_fills_at_the_next_tick_with_slippage() {
+        let b = broker(PaperConfig::default());
+        let mut rx = b.subscribe();
+        let id = b.place(&req(Side::Buy, OrderType::Market, 10, None, None)).await.unwrap();
+        let (fills, orders) = drain(&mut rx);
+        assert!(fills.is_empty(), "nothing fills before the next tick");
+        assert_eq!(orders[0].status, OrderStatus::Open);
+        b.set_price("INFY", Exchange::Nse, dec!(1501)).unwrap();
+        let (fills, orders) = drain(&mut rx);
+        assert_eq!(fills.len(), 1);
+        assert_eq!((fills[0].quantity, fills[0].price), (10, dec!(1501.05)), "one tick of slippage against a buy");
+        assert_eq!(orders.last().unwrap().status, OrderStatus::Filled);
+        assert_eq!(order(&b, &id).await.filled_quantity, 10);
+        let pos = b.positions().await.unwrap();
+        assert_eq!((pos[0].quantity, pos[0].average_price), (10, dec!(1501.05)));
+    }
+
+    #[tokio::test]
+    async fn a_limit_fills_only_when_the_price_trades_through() {
+        let b = broker(PaperConfig::default());
+        let mut rx = b.subscribe();
+        let id = b.place(&req(Side::Buy, OrderType::Limit, 5, Some(dec!(1495)), None)).await.unwrap();
+        b.set_price("INFY", Exchange::Nse, dec!(1495.05)).unwrap();
+        assert!(drain(&mut rx).0.is_empty(), "resting");
+        b.set_price("INFY", Exchange::Nse, dec!(1494.50)).unwrap();
+        let (fills, _) = drain(&mut rx);
+        assert_eq!((fills[0].price, fills[0].quantity), (dec!(1495), 5), "filled at the limit");
+        assert_eq!(order(&b, &id).await.status, OrderStatus::Filled);
+    }
+
+    #[tokio::test]
+    async fn stop_orders_trigger_then_fill() {
+        let b = broker(PaperConfig { slippage_ticks: 0, ..Default::default() });
+        let mut rx = b.subscribe();
+        // A protective sell stop-market under a long.
+        let slm = b.place(&req(Side::Sell, OrderType::StopLossMarket, 3, None, Some(dec!(1490)))).await.unwrap();
+        // A buy stop-limit: triggers at 1505, buys up to 1506.
+        let sl = b.place(&req(Side::Buy, OrderType::StopLoss, 4, Some(dec!(1506)), Some(dec!(1505)))).await.unwrap();
+        b.set_price("INFY", Exchange::Nse, dec!(1504.95)).unwrap();
+        assert!(drain(&mut rx).0.is_empty(), "neither trigger reached");
+        b.set_price("INFY", Exchange::Nse, dec!(1506.50)).unwrap();
+        assert!(drain(&mut rx).0.is_empty(), "triggered, but 1506.50 is above the 1506 limit");
+        b.set_price("INFY", Exchange::Nse, dec!(1505.50)).unwrap();
+        let (fills, _) = drain(&mut rx);
+        assert_eq!((fills[0].broker_order_id.as_str(), fills[0].price), (sl.as_str(), dec!(1506)));
+        b.set_price("INFY", Exchange::Nse, dec!(1489.95)).unwrap();
+        let (fills, _) = drain(&mut rx);
+        assert_eq!(
+            (fills[0].broker_order_id.as_str(), fills[0].price, fills[0].quantity),
+            (slm.as_str(), dec!(1489.95), 3)
+        );
+    }
+
+    #[tokio::test]
+    async fn large_orders_fill_in_parts_and_ioc_cancels_the_rest() {
+        let b = broker(PaperConfig { liquidity_per_tick: 100, ..Default::default() });
+        let mut rx = b.subscribe();
+        let id = b.place(&req(Side::Buy, OrderType::Market, 250, None, None)).await.unwrap();
+        for expected in
+            [(100, OrderStatus::PartiallyFilled), (200, OrderStatus::PartiallyFilled), (250, OrderStatus::Filled)]
+        {
+            b.step();
+            let o = order(&b, &id).await;
+            assert_eq!((o.filled_quantity, o.status), expected);
+        }
+        assert_eq!(drain(&mut rx).0.len(), 3);
+
+        let mut ioc = req(Side::Sell, OrderType::Limit, 250, Some(dec!(1)), None);
+        ioc.validity = Validity::Ioc;
+        let id = b.place(&ioc).await.unwrap();
+        b.step();
+        let o = order(&b, &id).await;
+        assert_eq!((o.filled_quantity, o.status), (100, OrderStatus::Cancelled));
+        let ltp = b.last_price("INFY", Exchange::Nse).unwrap();
+        assert_eq!(o.average_price, Some(ltp), "a marketable limit fills at the market, not at its limit");
+        assert_eq!(o.message.as_deref(), Some("IOC: the unfilled quantity was cancelled"));
+        assert_eq!(b.positions().await.unwrap()[0].quantity, 150);
+    }
+
+    #[tokio::test]
+    async fn cancel_modify_and_refusals() {
+        let b = broker(PaperConfig::default());
+        let id = b.place(&req(Side::Buy, OrderType::Limit, 5, Some(dec!(1400)), None)).await.unwrap();
+        b.modify(&id, Modify { quantity: Some(8), price: Some(dec!(1410)), trigger_price: None }).await.unwrap();
+        let o = order(&b, &id).await;
+        assert_eq!((o.quantity, o.price), (8, Some(dec!(1410))));
+        b.cancel(&id).await.unwrap();
+        assert_eq!(order(&b, &id).await.status, OrderStatus::Cancelled);
+        assert_eq!(
+            b.cancel(&id).await.unwrap_err().to_string(),
+            format!("the broker rejected it: order {id} is already CANCELLED")
+        );
+        assert_eq!(b.cancel("PO999").await.unwrap_err(), BrokerError::UnknownOrder("PO999".into()));
+        let mut bad = req(Side::Buy, OrderType::Limit, 5, Some(dec!(1400.01)), None);
+        assert_eq!(
+            b.place(&bad).await.unwrap_err().to_string(),
+            "the broker rejected it: price 1400.01 is not on the 0.05 tick"
+        );
+        bad.symbol = "NOPE".into();
+        assert_eq!(
+            b.place(&bad).await.unwrap_err().to_string(),
+            "the broker rejected it: NSE:NOPE is not a tradable instrument"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_walk_is_deterministic_per_seed_and_stays_on_tick() {
+        let (a, b, c) = (
+            broker(PaperConfig::default()),
+            broker(PaperConfig::default()),
+            broker(PaperConfig { seed: 2, ..Default::default() }),
+        );
+        for _ in 0..50 {
+            a.step();
+            b.step();
+            c.step();
+        }
+        assert_eq!(
+            a.last_prices().iter().map(|t| t.last_price).collect::<Vec<_>>(),
+            b.last_prices().iter().map(|t| t.last_price).collect::<Vec<_>>()
+        );
+        assert_ne!(a.last_price("INFY", Exchange::Nse), c.last_price("INFY", Exchange::Nse));
+        assert!(a.last_prices().iter().all(|t| is_on_tick(t.last_price, dec!(0.05))));
+    }
+
+    #[tokio::test]
+    async fn the_book_survives_a_restart_and_external_trades_move_only_positions() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = PaperConfig { state_file: Some(dir.path().join("paper.json")), ..Default::default() };
+        let b = broker(config.clone());
+        let id = b.place(&req(Side::Buy, OrderType::Market, 7, None, None)).await.unwrap();
+        b.step();
+        b.apply_external_trade("SBIN", Exchange::Nse, Product::Mis, Side::Sell, 3, dec!(800)).unwrap();
+        drop(b);
+
+        let again = broker(config);
+        assert_eq!(order(&again, &id).await.filled_quantity, 7);
+        let mut positions = again.positions().await.unwrap();
+        positions.sort_by(|x, y| x.symbol.cmp(&y.symbol));
+        assert_eq!(
+            positions.iter().map(|p| (p.symbol.as_str(), p.quantity)).collect::<Vec<_>>(),
+            vec![("INFY", 7), ("SBIN", -3)]
+        );
+        assert_eq!(again.trades().await.unwrap().len(), 2);
+        assert_eq!(again.orders().await.unwrap().len(), 1, "an external trade has no order of ours");
+        let next = again.place(&req(Side::Buy, OrderType::Market, 1, None, None)).await.unwrap();
+        assert_ne!(next, id, "ids continue after a restart");
+    }
+}

@@ -1,0 +1,475 @@
+//! Pre-trade risk: a pure function of (order request, risk snapshot, limits).
+//!
+//! Every rule that refuses an order names itself, its limit and the value it
+//! saw, so the stored rejection reason tells the operator exactly why.
+//!
+//! An order that only reduces an existing position (an exit) is never blocked
+//! by the rules that guard new risk — kill switch, stop loss, risk per trade,
+//! reward:risk, open positions, daily loss, drawdown — because refusing an
+//! exit would keep the desk exposed. Shape, tick, price band, market hours and
+//! order rate still apply to exits.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use super::calendar::MarketState;
+use super::is_on_tick;
+use super::order::{OrderRequest, Side};
+
+/// The configured limits, percentages as written in the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskLimits {
+    pub capital: Decimal,
+    pub max_risk_per_trade_pct: Decimal,
+    pub max_daily_loss_pct: Decimal,
+    pub max_drawdown_pct: Decimal,
+    pub max_open_positions: u32,
+    pub min_risk_reward: Decimal,
+    pub max_position_size: u32,
+    pub price_sanity_pct: Decimal,
+    pub max_orders_per_second: u32,
+    pub tick_size: Decimal,
+    /// Refuse orders outside market hours (paper mode may turn this off).
+    pub enforce_market_hours: bool,
+}
+
+impl RiskLimits {
+    fn of_capital(&self, pct: Decimal) -> Decimal {
+        self.capital * pct / dec!(100)
+    }
+    /// Rupees one trade may risk.
+    pub fn max_risk_per_trade(&self) -> Decimal {
+        self.of_capital(self.max_risk_per_trade_pct)
+    }
+    /// Rupees the desk may lose in a day before the kill switch.
+    pub fn max_daily_loss(&self) -> Decimal {
+        self.of_capital(self.max_daily_loss_pct)
+    }
+    /// Rupees equity may fall below its peak before the kill switch.
+    pub fn max_drawdown(&self) -> Decimal {
+        self.of_capital(self.max_drawdown_pct)
+    }
+}
+
+/// What the validator knows about the desk at the moment of the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RiskSnapshot {
+    pub kill_switch_active: bool,
+    pub market_state: MarketState,
+    /// Last traded price of the order's instrument.
+    pub last_price: Option<Decimal>,
+    /// Signed quantity already held in the order's instrument (0 if none).
+    pub position_quantity: i64,
+    /// Open positions across all instruments.
+    pub open_positions: u32,
+    /// Today's net P&L (realised + unrealised − charges).
+    pub today_net_pnl: Decimal,
+    /// How far equity is below its peak now, in rupees (≥ 0).
+    pub drawdown: Decimal,
+    /// Orders placed in the last second.
+    pub orders_last_second: u32,
+}
+
+/// Why an order was refused: the rule, its limit and the value seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    KillSwitch,
+    MarketHours { state: MarketState },
+    Quantity { limit: u32, value: i64 },
+    OffTick { field: &'static str, tick: Decimal, value: Decimal },
+    NoLastPrice,
+    PriceBand { field: &'static str, limit_pct: Decimal, last_price: Decimal, value: Decimal },
+    StopLossMissing,
+    StopLossWrongSide { side: Side, entry: Decimal, stop: Decimal },
+    RiskPerTrade { limit: Decimal, value: Decimal },
+    RiskReward { limit: Decimal, value: Decimal },
+    OpenPositions { limit: u32, value: u32 },
+    DailyLoss { limit: Decimal, value: Decimal },
+    Drawdown { limit: Decimal, value: Decimal },
+    OrderRate { limit: u32, value: u32 },
+}
+
+fn r2(v: Decimal) -> Decimal {
+    super::to_paisa(v).normalize()
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Denial::KillSwitch => write!(f, "kill switch: active; re-arm it before new orders"),
+            Denial::MarketHours { state } => write!(f, "market hours: the market is {state}"),
+            Denial::Quantity { limit, value } => {
+                write!(f, "max position size: limit {limit} shares, order {value}")
+            }
+            Denial::OffTick { field, tick, value } => write!(f, "tick size: {field} {value} is not on the {tick} tick"),
+            Denial::NoLastPrice => write!(f, "price sanity: no last traded price for the instrument yet"),
+            Denial::PriceBand { field, limit_pct, last_price, value } => {
+                write!(f, "price sanity: {field} {value} is more than {limit_pct}% from the last price {last_price}")
+            }
+            Denial::StopLossMissing => write!(f, "stop loss: required on every new position"),
+            Denial::StopLossWrongSide { side, entry, stop } => {
+                let relation = if *side == Side::Buy { "below" } else { "above" };
+                write!(f, "stop loss: a {side} stop must be {relation} the entry {entry}, got {stop}")
+            }
+            Denial::RiskPerTrade { limit, value } => {
+                write!(f, "max risk per trade: limit ₹{}, order risks ₹{}", r2(*limit), r2(*value))
+            }
+            Denial::RiskReward { limit, value } => {
+                write!(f, "min risk:reward: limit {}:1, order {}:1", limit.normalize(), value.round_dp(2).normalize())
+            }
+            Denial::OpenPositions { limit, value } => {
+                write!(f, "max open positions: limit {limit}, open {value}")
+            }
+            Denial::DailyLoss { limit, value } => {
+                write!(f, "max daily loss: limit ₹{}, today ₹{}", r2(*limit), r2(*value))
+            }
+            Denial::Drawdown { limit, value } => {
+                write!(f, "max drawdown: limit ₹{}, now ₹{}", r2(*limit), r2(*value))
+            }
+            Denial::OrderRate { limit, value } => {
+                write!(f, "order rate: limit {limit} per second, {value} in the last second")
+            }
+        }
+    }
+}
+
+/// What an accepted order risks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assessment {
+    /// Whether the order only reduces an existing position.
+    pub reduces_position: bool,
+    /// |entry − stop| × quantity, when there is a stop.
+    pub risk_amount: Option<Decimal>,
+    /// Reward per unit of risk, when there is a target.
+    pub risk_reward: Option<Decimal>,
+}
+
+/// Whether an order of `side`/`quantity` only reduces a position of `held`.
+pub fn reduces(held: i64, side: Side, quantity: i64) -> bool {
+    held != 0 && held.signum() == -side.sign() && quantity <= held.abs()
+}
+
+/// Checks an order against every rule, in a fixed order; the first failure
+/// is returned.
+pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) -> Result<Assessment, Denial> {
+    let exit = reduces(snap.position_quantity, req.side, req.quantity);
+
+    if !exit && snap.kill_switch_active {
+        return Err(Denial::KillSwitch);
+    }
+    if limits.enforce_market_hours && snap.market_state != MarketState::Open {
+        return Err(Denial::MarketHours { state: snap.market_state });
+    }
+    if req.quantity < 1 || req.quantity > i64::from(limits.max_position_size) {
+        return Err(Denial::Quantity { limit: limits.max_position_size, value: req.quantity });
+    }
+    for (field, value) in [
+        ("price", req.price),
+        ("trigger price", req.trigger_price),
+        ("stop loss", req.stop_loss),
+        ("target", req.take_profit),
+    ] {
+        if let Some(v) = value
+            && !is_on_tick(v, limits.tick_size)
+        {
+            return Err(Denial::OffTick { field, tick: limits.tick_size, value: v });
+        }
+    }
+    // A priced order far from the market is refused; without a last price
+    // only an exit at market may go (an exit must never wait for a tick).
+    let last = match snap.last_price {
+        Some(last) => last,
+        None if exit && req.price.is_none() && req.trigger_price.is_none() => Decimal::ZERO,
+        None => return Err(Denial::NoLastPrice),
+    };
+    for (field, value) in [("price", req.price), ("trigger price", req.trigger_price)] {
+        if let Some(v) = value
+            && (v - last).abs() * dec!(100) > last * limits.price_sanity_pct
+        {
+            return Err(Denial::PriceBand { field, limit_pct: limits.price_sanity_pct, last_price: last, value: v });
+        }
+    }
+    if snap.orders_last_second >= limits.max_orders_per_second {
+        return Err(Denial::OrderRate { limit: limits.max_orders_per_second, value: snap.orders_last_second });
+    }
+    if exit {
+        return Ok(Assessment {
+            reduces_position: true,
+            risk_amount: req.risk_amount(snap.last_price),
+            risk_reward: None,
+        });
+    }
+
+    let entry = req.entry_price(Some(last)).unwrap_or(last);
+    let stop = req.stop_loss.ok_or(Denial::StopLossMissing)?;
+    let stop_ok = match req.side {
+        Side::Buy => stop < entry,
+        Side::Sell => stop > entry,
+    };
+    if !stop_ok {
+        return Err(Denial::StopLossWrongSide { side: req.side, entry, stop });
+    }
+    let risk = (entry - stop).abs() * Decimal::from(req.quantity);
+    if risk > limits.max_risk_per_trade() {
+        return Err(Denial::RiskPerTrade { limit: limits.max_risk_per_trade(), value: risk });
+    }
+    let risk_reward = req.risk_reward(Some(last));
+    if let Some(target) = req.take_profit {
+        let right_side = match req.side {
+            Side::Buy => target > entry,
+            Side::Sell => target < entry,
+        };
+        let ratio = if right_side { risk_reward.unwrap_or(Decimal::ZERO) } else { Decimal::ZERO };
+        if ratio < limits.min_risk_reward {
+            return Err(Denial::RiskReward { limit: limits.min_risk_reward, value: ratio });
+        }
+    }
+    let new_instrument = snap.position_quantity == 0;
+    if new_instrument && snap.open_positions >= limits.max_open_positions {
+        return Err(Denial::OpenPositions { limit: limits.max_open_positions, value: snap.open_positions });
+    }
+    let loss = -snap.today_net_pnl;
+    if loss >= limits.max_daily_loss() {
+        return Err(Denial::DailyLoss { limit: limits.max_daily_loss(), value: loss });
+    }
+    if snap.drawdown >= limits.max_drawdown() {
+        return Err(Denial::Drawdown { limit: limits.max_drawdown(), value: snap.drawdown });
+    }
+    Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::order::{Exchange, OrderType, Product, Validity};
+
+    fn limits() -> RiskLimits {
+        RiskLimits {
+            capital: dec!(100000),
+            max_risk_per_trade_pct: dec!(2),
+            max_daily_loss_pct: dec!(6),
+            max_drawdown_pct: dec!(15),
+            max_open_positions: 5,
+            min_risk_reward: dec!(2),
+            max_position_size: 1000,
+            price_sanity_pct: dec!(10),
+            max_orders_per_second: 10,
+            tick_size: dec!(0.05),
+            enforce_market_hours: true,
+        }
+    }
+
+    fn snap() -> RiskSnapshot {
+        RiskSnapshot {
+            kill_switch_active: false,
+            market_state: MarketState::Open,
+            last_price: Some(dec!(1000)),
+            position_quantity: 0,
+            open_positions: 0,
+            today_net_pnl: dec!(0),
+            drawdown: dec!(0),
+            orders_last_second: 0,
+        }
+    }
+
+    /// BUY 100 LIMIT 1000, stop 990 (risk ₹1,000), target 1020 (2:1).
+    fn req() -> OrderRequest {
+        OrderRequest {
+            strategy_id: 1,
+            symbol: "INFY".into(),
+            exchange: Exchange::Nse,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity: 100,
+            price: Some(dec!(1000)),
+            trigger_price: None,
+            stop_loss: Some(dec!(990)),
+            take_profit: Some(dec!(1020)),
+            parent_order_id: None,
+            placed_by: "test".into(),
+        }
+    }
+
+    #[test]
+    fn a_good_order_passes_with_its_risk() {
+        let a = validate(&req(), &snap(), &limits()).unwrap();
+        assert_eq!(
+            a,
+            Assessment { reduces_position: false, risk_amount: Some(dec!(1000)), risk_reward: Some(dec!(2)) }
+        );
+    }
+
+    /// Every rule: one case that passes at the edge, one that fails with its exact reason.
+    #[test]
+    fn every_rule_passes_at_its_edge_and_fails_past_it() {
+        type Case = (
+            &'static str,
+            Box<dyn Fn(&mut OrderRequest, &mut RiskSnapshot)>,
+            Box<dyn Fn(&mut OrderRequest, &mut RiskSnapshot)>,
+            &'static str,
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "kill switch",
+                Box::new(|_, _| {}),
+                Box::new(|_, s| s.kill_switch_active = true),
+                "kill switch: active; re-arm it before new orders",
+            ),
+            (
+                "market hours",
+                Box::new(|_, _| {}),
+                Box::new(|_, s| s.market_state = MarketState::PreOpen),
+                "market hours: the market is pre-open",
+            ),
+            (
+                "quantity",
+                Box::new(|r, _| {
+                    r.quantity = 1000;
+                    r.stop_loss = Some(dec!(999));
+                    r.take_profit = Some(dec!(1002))
+                }),
+                Box::new(|r, _| r.quantity = 1001),
+                "max position size: limit 1000 shares, order 1001",
+            ),
+            (
+                "tick",
+                Box::new(|r, _| r.price = Some(dec!(999.95))),
+                Box::new(|r, _| r.stop_loss = Some(dec!(990.02))),
+                "tick size: stop loss 990.02 is not on the 0.05 tick",
+            ),
+            (
+                "band",
+                Box::new(|r, _| {
+                    r.price = Some(dec!(1100));
+                    r.stop_loss = Some(dec!(1095));
+                    r.take_profit = Some(dec!(1110))
+                }),
+                Box::new(|r, _| r.price = Some(dec!(1100.05))),
+                "price sanity: price 1100.05 is more than 10% from the last price 1000",
+            ),
+            (
+                "last price",
+                Box::new(|_, _| {}),
+                Box::new(|_, s| s.last_price = None),
+                "price sanity: no last traded price for the instrument yet",
+            ),
+            (
+                "rate",
+                Box::new(|_, s| s.orders_last_second = 9),
+                Box::new(|_, s| s.orders_last_second = 10),
+                "order rate: limit 10 per second, 10 in the last second",
+            ),
+            (
+                "stop missing",
+                Box::new(|_, _| {}),
+                Box::new(|r, _| r.stop_loss = None),
+                "stop loss: required on every new position",
+            ),
+            (
+                "stop side",
+                Box::new(|r, _| r.stop_loss = Some(dec!(999.95))),
+                Box::new(|r, _| r.stop_loss = Some(dec!(1000))),
+                "stop loss: a BUY stop must be below the entry 1000, got 1000",
+            ),
+            (
+                "risk",
+                Box::new(|r, _| {
+                    r.quantity = 400;
+                    r.stop_loss = Some(dec!(995));
+                }),
+                Box::new(|r, _| r.quantity = 401),
+                "max risk per trade: limit ₹2000, order risks ₹2005",
+            ),
+            (
+                "reward",
+                Box::new(|_, _| {}),
+                Box::new(|r, _| r.take_profit = Some(dec!(1019.50))),
+                "min risk:reward: limit 2:1, order 1.95:1",
+            ),
+            (
+                "positions",
+                Box::new(|_, s| s.open_positions = 4),
+                Box::new(|_, s| s.open_positions = 5),
+                "max open positions: limit 5, open 5",
+            ),
+            (
+                "daily loss",
+                Box::new(|_, s| s.today_net_pnl = dec!(-5999.99)),
+                Box::new(|_, s| s.today_net_pnl = dec!(-6000)),
+                "max daily loss: limit ₹6000, today ₹6000",
+            ),
+            (
+                "drawdown",
+                Box::new(|_, s| s.drawdown = dec!(14999.99)),
+                Box::new(|_, s| s.drawdown = dec!(15000)),
+                "max drawdown: limit ₹15000, now ₹15000",
+            ),
+        ];
+        for (rule, pass, fail, reason) in cases {
+            let (mut r, mut s) = (req(), snap());
+            pass(&mut r, &mut s);
+            assert!(validate(&r, &s, &limits()).is_ok(), "{rule} should pass: {:?}", validate(&r, &s, &limits()));
+            fail(&mut r, &mut s);
+            let denial = validate(&r, &s, &limits()).expect_err(rule);
+            assert_eq!(denial.to_string(), reason, "{rule}");
+        }
+    }
+
+    #[test]
+    fn a_sell_stop_goes_above_and_a_target_on_the_wrong_side_is_zero_reward() {
+        let mut r = req();
+        r.side = Side::Sell;
+        r.stop_loss = Some(dec!(1010));
+        r.take_profit = Some(dec!(980));
+        assert!(validate(&r, &snap(), &limits()).is_ok());
+        r.take_profit = Some(dec!(1030));
+        assert_eq!(validate(&r, &snap(), &limits()).unwrap_err().to_string(), "min risk:reward: limit 2:1, order 0:1");
+        r.stop_loss = Some(dec!(990));
+        assert_eq!(
+            validate(&r, &snap(), &limits()).unwrap_err().to_string(),
+            "stop loss: a SELL stop must be above the entry 1000, got 990"
+        );
+    }
+
+    #[test]
+    fn exits_pass_the_new_risk_rules_but_not_shape_band_or_rate() {
+        let mut exit = req();
+        exit.side = Side::Sell;
+        exit.order_type = OrderType::Market;
+        exit.price = None;
+        exit.stop_loss = None;
+        exit.take_profit = None;
+        let s = RiskSnapshot {
+            kill_switch_active: true,
+            position_quantity: 100,
+            open_positions: 5,
+            today_net_pnl: dec!(-9000),
+            drawdown: dec!(20000),
+            ..snap()
+        };
+        let a = validate(&exit, &s, &limits()).unwrap();
+        assert!(a.reduces_position);
+        exit.quantity = 101; // more than held: it would open a short, so it is new risk
+        assert_eq!(validate(&exit, &s, &limits()).unwrap_err(), Denial::KillSwitch);
+        exit.quantity = 100;
+        let blind = RiskSnapshot { last_price: None, ..s.clone() };
+        assert!(validate(&exit, &blind, &limits()).is_ok(), "an exit at market needs no last price");
+        let busy = RiskSnapshot { orders_last_second: 10, ..s.clone() };
+        assert_eq!(
+            validate(&exit, &busy, &limits()).unwrap_err().to_string(),
+            "order rate: limit 10 per second, 10 in the last second"
+        );
+        assert!(reduces(-5, Side::Buy, 5) && !reduces(-5, Side::Sell, 1) && !reduces(0, Side::Sell, 1));
+    }
+
+    #[test]
+    fn market_hours_can_be_waived() {
+        let closed = RiskSnapshot { market_state: MarketState::Closed, ..snap() };
+        assert!(validate(&req(), &closed, &limits()).is_err());
+        assert!(validate(&req(), &closed, &RiskLimits { enforce_market_hours: false, ..limits() }).is_ok());
+    }
+}
