@@ -8,4 +8,5 @@ pub mod broker;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod engine;
 pub mod setup;

@@ -85,6 +85,18 @@ impl Db {
         self.finish_command(id, CommandStatus::Failed, reason).await
     }
 
+    /// Fails every command left RUNNING by an engine that stopped mid-way, so
+    /// the operator sees it and decides whether to send it again.
+    pub async fn fail_abandoned_commands(&self, reason: &str) -> Result<Vec<CommandRecord>> {
+        Ok(sqlx::query_as(
+            "UPDATE operator_commands SET status = 'FAILED', result = $1, completed_at = now()
+              WHERE status = 'RUNNING' RETURNING *",
+        )
+        .bind(reason)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn get_command(&self, id: i64) -> Result<CommandRecord> {
         sqlx::query_as("SELECT * FROM operator_commands WHERE id = $1")
             .bind(id)

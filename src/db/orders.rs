@@ -150,6 +150,43 @@ pub async fn set_order_status(
     Ok(updated)
 }
 
+/// The order as it would be after `change`, checked: quantity above what has
+/// filled, a price or trigger only where the type has one, on the tick.
+pub fn modified_request(order: &Order, change: OrderModification, tick: Decimal) -> Result<OrderRequest> {
+    let quantity = change.quantity.unwrap_or(order.quantity);
+    if quantity <= order.filled_quantity {
+        return Err(FieldError::new(
+            "quantity",
+            format!("must be more than the {} already filled, got {quantity}", order.filled_quantity),
+        )
+        .into());
+    }
+    if change.price.is_some() && !order.order_type.needs_price() {
+        return Err(FieldError::new("price", format!("a {} order has no limit price", order.order_type)).into());
+    }
+    if change.trigger_price.is_some() && !order.order_type.needs_trigger() {
+        return Err(FieldError::new("trigger_price", format!("a {} order has no trigger", order.order_type)).into());
+    }
+    let modified = OrderRequest {
+        strategy_id: order.strategy_id,
+        symbol: order.symbol.clone(),
+        exchange: order.exchange,
+        side: order.side,
+        order_type: order.order_type,
+        product: order.product,
+        validity: order.validity,
+        quantity,
+        price: change.price.or(order.price),
+        trigger_price: change.trigger_price.or(order.trigger_price),
+        stop_loss: order.stop_loss,
+        take_profit: order.take_profit,
+        parent_order_id: order.parent_order_id,
+        placed_by: order.placed_by.clone(),
+    };
+    modified.validate(tick)?;
+    Ok(modified)
+}
+
 fn unique_broker_id(e: sqlx::Error, broker_order_id: Option<&str>) -> DbError {
     match &e {
         sqlx::Error::Database(db) if db.constraint() == Some("orders_broker_order_id_key") => DbError::Conflict(
@@ -170,6 +207,23 @@ impl Db {
         last_price: Option<Decimal>,
     ) -> Result<Order> {
         self.transaction(async |conn| insert_order(conn, req, broker, tick, last_price).await).await
+    }
+
+    /// Persists an order that the pre-trade validator refused: PENDING, then
+    /// REJECTED with the reason, in one transaction.
+    pub async fn record_rejected_order(
+        &self,
+        req: &OrderRequest,
+        broker: BrokerKind,
+        tick: Decimal,
+        last_price: Option<Decimal>,
+        reason: &str,
+    ) -> Result<Order> {
+        self.transaction(async |conn| {
+            let order = insert_order(conn, req, broker, tick, last_price).await?;
+            set_order_status(conn, order.id, OrderStatus::Rejected, Some(reason), None).await
+        })
+        .await
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order> {
@@ -209,39 +263,7 @@ impl Db {
                     order.status
                 )));
             }
-            let quantity = change.quantity.unwrap_or(order.quantity);
-            if quantity <= order.filled_quantity {
-                return Err(FieldError::new(
-                    "quantity",
-                    format!("must be more than the {} already filled, got {quantity}", order.filled_quantity),
-                )
-                .into());
-            }
-            if change.price.is_some() && !order.order_type.needs_price() {
-                return Err(FieldError::new("price", format!("a {} order has no limit price", order.order_type)).into());
-            }
-            if change.trigger_price.is_some() && !order.order_type.needs_trigger() {
-                return Err(
-                    FieldError::new("trigger_price", format!("a {} order has no trigger", order.order_type)).into()
-                );
-            }
-            let modified = OrderRequest {
-                strategy_id: order.strategy_id,
-                symbol: order.symbol.clone(),
-                exchange: order.exchange,
-                side: order.side,
-                order_type: order.order_type,
-                product: order.product,
-                validity: order.validity,
-                quantity,
-                price: change.price.or(order.price),
-                trigger_price: change.trigger_price.or(order.trigger_price),
-                stop_loss: order.stop_loss,
-                take_profit: order.take_profit,
-                parent_order_id: order.parent_order_id,
-                placed_by: order.placed_by.clone(),
-            };
-            modified.validate(tick)?;
+            let modified = modified_request(&order, change, tick)?;
             let risk =
                 if order.order_type == OrderType::Market { order.risk_amount } else { modified.risk_amount(None) };
             Ok(sqlx::query_as(

@@ -4,9 +4,13 @@
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
+use rust_decimal::Decimal;
+
+use super::positions::{empty_position, lock_open_position, store_position};
 use super::{Db, DbError, Result};
 use crate::domain::order::FieldError;
-use crate::domain::reconciliation::{Issue, IssueStatus, Mismatch, Resolution};
+use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
+use crate::domain::strategy::MANUAL_STRATEGY_ID;
 
 impl<'r> FromRow<'r, PgRow> for Issue {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
@@ -109,6 +113,48 @@ pub async fn resolve_issue_in(
 }
 
 impl Db {
+    /// Resolves an issue by accepting the broker's side: the local open
+    /// position in the instrument is set to the broker's quantity and average
+    /// price (opened if missing, closed if the broker is flat), and the
+    /// before/after is stored on the issue — one transaction.
+    pub async fn accept_broker_position(
+        &self,
+        id: i64,
+        broker: Option<&Holding>,
+        resolved_by: &str,
+        note: Option<&str>,
+    ) -> Result<Issue> {
+        self.transaction(async |conn| {
+            let issue: Issue = sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?
+                .ok_or_else(|| DbError::not_found("reconciliation issue", id))?;
+            let local = lock_open_position(conn, &issue.symbol, issue.exchange, issue.product).await?;
+            let before = local.as_ref().map(|p| (p.quantity(), p.average_price()));
+            let (qty, avg) = broker.map_or((0, Decimal::ZERO), |h| (h.quantity, h.average_price));
+            let mut position = match local {
+                Some(p) => p,
+                None => empty_position(MANUAL_STRATEGY_ID, &issue.symbol, issue.exchange, issue.product),
+            };
+            if position.id != 0 || qty != 0 {
+                position.book.quantity = qty;
+                position.book.average_price = if qty == 0 { Decimal::ZERO } else { avg };
+                position.unrealized_pnl = match (position.last_price, qty) {
+                    (Some(last), q) if q != 0 => position.book.unrealized_at(last),
+                    _ => Decimal::ZERO,
+                };
+                store_position(conn, &position).await?;
+            }
+            let adjustment = serde_json::json!({
+                "before": before.map(|(q, a)| serde_json::json!({ "quantity": q, "average_price": a.normalize().to_string() })),
+                "after": (qty != 0).then(|| serde_json::json!({ "quantity": qty, "average_price": avg.normalize().to_string() })),
+            });
+            resolve_issue_in(conn, id, Resolution::AcceptBroker, resolved_by, note, Some(&adjustment)).await
+        })
+        .await
+    }
+
     /// Logs a mismatch: a new open issue, or the open identical one (same kind
     /// and instrument) seen again with its count, last-seen time and values updated.
     pub async fn log_reconciliation_issue(&self, m: &Mismatch, position_id: Option<i64>) -> Result<(Issue, bool)> {

@@ -1,0 +1,125 @@
+//! Operator commands: claimed one at a time (`FOR UPDATE SKIP LOCKED`),
+//! executed, and marked DONE or FAILED with a result the console shows.
+
+use super::{Engine, EngineError};
+use crate::broker::Broker;
+use crate::db::commands::CommandRecord;
+use crate::db::orders::OrderModification;
+use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
+use crate::domain::order::{Order, OrderStatus};
+use crate::domain::to_paisa;
+
+fn describe(o: &Order) -> String {
+    match o.status {
+        OrderStatus::Rejected => {
+            format!("order {} REJECTED: {}", o.id, o.status_reason.as_deref().unwrap_or("no reason given"))
+        }
+        _ => format!(
+            "order {} {} {} {} {} {}{}",
+            o.id,
+            o.status,
+            o.side,
+            o.quantity,
+            o.symbol,
+            o.order_type,
+            o.broker_order_id.as_deref().map(|b| format!(" (broker {b})")).unwrap_or_default()
+        ),
+    }
+}
+
+impl<B: Broker> Engine<B> {
+    /// Executes every pending command, oldest first.
+    pub async fn process_commands(&mut self) {
+        loop {
+            let claimed = match self.db.claim_next_command().await {
+                Ok(Some(c)) => c,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot claim operator commands");
+                    return;
+                }
+            };
+            let outcome = self.execute(&claimed).await;
+            let recorded = match &outcome {
+                Ok(done) => self.db.complete_command(claimed.id, done).await,
+                Err(why) => self.db.fail_command(claimed.id, why).await,
+            };
+            match (recorded, outcome) {
+                (Err(e), _) => tracing::error!(command = claimed.id, error = %e, "cannot record a command's result"),
+                (Ok(_), Ok(done)) => {
+                    tracing::info!(command = claimed.id, kind = %claimed.command, by = %claimed.requested_by, %done, "command done")
+                }
+                (Ok(_), Err(why)) => {
+                    tracing::warn!(command = claimed.id, kind = %claimed.command, by = %claimed.requested_by, %why, "command failed")
+                }
+            }
+        }
+    }
+
+    /// Runs one command; `Ok` is what it did, `Err` why it did not.
+    async fn execute(&mut self, c: &CommandRecord) -> Result<String, String> {
+        let command = c.parsed().map_err(|e| e.to_string())?;
+        let who = c.requested_by.as_str();
+        let text = |e: EngineError| e.to_string();
+        match command {
+            OperatorCommand::PlaceOrder(mut req) => {
+                req.placed_by = who.to_string();
+                let order = self.place_order(&req).await.map_err(text)?;
+                let line = describe(&order);
+                if order.status == OrderStatus::Rejected { Err(line) } else { Ok(line) }
+            }
+            OperatorCommand::CancelOrder { order_id } => {
+                let order = self.cancel_order(order_id).await.map_err(text)?;
+                Ok(describe(&order))
+            }
+            OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
+                let order = self
+                    .modify_order(order_id, OrderModification { quantity, price, trigger_price })
+                    .await
+                    .map_err(text)?;
+                Ok(format!(
+                    "order {} modified: {} @ {}",
+                    order.id,
+                    order.quantity,
+                    order.price.or(order.trigger_price).map_or("market".into(), |p| p.to_string())
+                ))
+            }
+            OperatorCommand::ExitPosition { position_id } => {
+                let order = self.exit_position(position_id, who).await.map_err(text)?;
+                let line = describe(&order);
+                if order.status == OrderStatus::Rejected {
+                    Err(line)
+                } else {
+                    Ok(format!("exit of position {position_id}: {line}"))
+                }
+            }
+            OperatorCommand::ExitAll {} => {
+                let orders = self.exit_all(who).await.map_err(text)?;
+                Ok(match orders.len() {
+                    0 => "no open positions".to_string(),
+                    n => format!(
+                        "{n} exit orders placed: {}",
+                        orders.iter().map(|o| o.id.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                })
+            }
+            OperatorCommand::KillSwitchOn { reason } => {
+                let e = self.activate_kill_switch(KillSwitchTrigger::Operator, &reason, who).await.map_err(text)?;
+                Ok(format!(
+                    "kill switch ACTIVE: {} orders cancelled, {} positions exited, today's P&L ₹{}",
+                    e.orders_cancelled,
+                    e.positions_exited,
+                    e.daily_pnl.map(to_paisa).unwrap_or_default()
+                ))
+            }
+            OperatorCommand::KillSwitchOff { reason } => {
+                self.rearm_kill_switch(&reason, who).await.map_err(text)?;
+                Ok("kill switch re-armed; new orders allowed".into())
+            }
+            OperatorCommand::ResolveReconciliation { issue_id, resolution, note } => {
+                let issue = self.resolve_issue(issue_id, resolution, who, note.as_deref()).await.map_err(text)?;
+                Ok(format!("issue {} {} resolved: {}", issue.id, issue.symbol, resolution))
+            }
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! One engine per database: the engine holds a PostgreSQL advisory lock on a
+//! connection of its own for as long as it trades. If that connection is lost
+//! the lock is gone too, so the engine stops placing orders until it holds
+//! the lock again (fail closed).
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection, PgConnection};
+
+use crate::setup::ENGINE_LOCK_KEY;
+
+/// Who holds the engine lock, for the message to a second engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub application: String,
+    pub client: String,
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server pid {} ({}, from {}", self.pid, self.application, self.client)?;
+        if let Some(since) = self.since {
+            write!(f, ", connected since {}", since.format("%Y-%m-%d %H:%M:%S UTC"))?;
+        }
+        write!(f, ")")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error(
+        "another engine is already trading this database: {0}. Stop it first; only one engine may trade a database."
+    )]
+    Held(LockHolder),
+    #[error("cannot take the engine lock: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+pub struct EngineLock {
+    options: PgConnectOptions,
+    conn: Option<PgConnection>,
+}
+
+type HolderRow = (i32, String, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
+
+async fn holder(conn: &mut PgConnection) -> Result<Option<LockHolder>, sqlx::Error> {
+    let row: Option<HolderRow> = sqlx::query_as(
+        "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start
+           FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          LIMIT 1",
+    )
+    .bind(ENGINE_LOCK_KEY)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|(pid, application, client, since)| LockHolder {
+        pid,
+        application: if application.is_empty() { "unnamed client".into() } else { application },
+        client: client.unwrap_or_else(|| "local socket".into()),
+        since,
+    }))
+}
+
+impl EngineLock {
+    /// Takes the lock or says who holds it.
+    pub async fn acquire(options: PgConnectOptions) -> Result<EngineLock, LockError> {
+        let options = options.application_name("xcoin engine");
+        let mut conn = options.connect().await?;
+        let got: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(ENGINE_LOCK_KEY).fetch_one(&mut conn).await?;
+        if !got {
+            let who = holder(&mut conn).await?.unwrap_or(LockHolder {
+                pid: 0,
+                application: "unknown".into(),
+                client: "unknown".into(),
+                since: None,
+            });
+            let _ = conn.close().await;
+            return Err(LockError::Held(who));
+        }
+        Ok(EngineLock { options, conn: Some(conn) })
+    }
+
+    /// Whether the lock is still held; tries to take it again when its
+    /// connection was lost. `false` means: do not trade.
+    pub async fn check(&mut self) -> bool {
+        if let Some(conn) = self.conn.as_mut() {
+            if sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
+                return true;
+            }
+            tracing::error!("the engine lock connection was lost; trading stops until the lock is held again");
+            self.conn = None;
+        }
+        match self.options.connect().await {
+            Ok(mut conn) => {
+                let got: Result<bool, _> = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+                    .bind(ENGINE_LOCK_KEY)
+                    .fetch_one(&mut conn)
+                    .await;
+                if matches!(got, Ok(true)) {
+                    tracing::info!("engine lock held again; trading resumes");
+                    self.conn = Some(conn);
+                    true
+                } else {
+                    false
+                }
+            }
+            Err(_) => false,
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// The server pid of the lock connection (tests kill it).
+    pub async fn backend_pid(&mut self) -> Option<i32> {
+        let conn = self.conn.as_mut()?;
+        sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(conn).await.ok()
+    }
+
+    pub async fn release(mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = conn.close().await;
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! The engine: the single writer of trading state.
+//!
+//! One task owns everything that changes orders, fills and positions: it
+//! applies broker events (status changes, fills, ticks), executes operator
+//! commands, runs the risk monitor and the kill switch, and reconciles with
+//! the broker. Running it as one task means a broker event can never overtake
+//! the write it depends on (an order's SUBMITTED row exists before its fills
+//! are applied), with no locks in between.
+//!
+//! Files: `lock` (one engine per database), `orders` (place, cancel, modify,
+//! exit), `monitor` (broker events and catch-up), `risk` (marking to market,
+//! stops, loss limits, kill switch, square-off), `reconciler`, `commands`.
+
+pub mod commands;
+pub mod lock;
+pub mod monitor;
+pub mod orders;
+pub mod reconciler;
+pub mod risk;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDate, NaiveTime};
+use rust_decimal::Decimal;
+use tokio::sync::{Notify, broadcast, watch};
+
+use crate::broker::{Broker, BrokerError, BrokerEvent};
+use crate::config::Settings;
+use crate::db::changes::{COMMANDS_CHANNEL, ChangeFeed};
+use crate::db::{Db, DbError};
+use crate::domain::calendar::MarketCalendar;
+use crate::domain::charges::ChargeRates;
+use crate::domain::order::Exchange;
+use crate::domain::risk::RiskLimits;
+use crate::domain::strategy::TradingMode;
+use lock::{EngineLock, LockError};
+
+/// The engine's settings, taken from the configuration once at start.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub limits: RiskLimits,
+    pub rates: ChargeRates,
+    pub calendar: MarketCalendar,
+    /// Rupees one position may lose before it is exited.
+    pub max_position_loss: Decimal,
+    /// When MIS positions are squared off. `None` in PAPER mode, which trades
+    /// at any hour: practice positions are not closed by the clock.
+    pub square_off_time: Option<NaiveTime>,
+    pub exit_positions_on_kill: bool,
+    pub reconcile_every: Duration,
+    pub price_tolerance_pct: Decimal,
+    /// How often commands are polled when no notification arrives, and the lock checked.
+    pub poll_every: Duration,
+    /// How often changed prices are written to positions and risk is checked.
+    pub mark_every: Duration,
+}
+
+impl EngineConfig {
+    pub fn from_settings(s: &Settings) -> EngineConfig {
+        let r = &s.risk;
+        EngineConfig {
+            limits: RiskLimits {
+                capital: s.account.capital,
+                max_risk_per_trade_pct: r.max_risk_per_trade_pct,
+                max_daily_loss_pct: r.max_daily_loss_pct,
+                max_drawdown_pct: r.max_drawdown_pct,
+                max_open_positions: r.max_open_positions,
+                min_risk_reward: r.min_risk_reward,
+                max_position_size: r.max_position_size,
+                price_sanity_pct: r.price_sanity_pct,
+                max_orders_per_second: r.max_orders_per_second,
+                tick_size: s.market.tick_size,
+                // Paper trading is for practice at any hour; LIVE follows the exchange.
+                enforce_market_hours: s.app.mode == TradingMode::Live,
+            },
+            rates: s.charges.clone(),
+            calendar: s.calendar(),
+            max_position_loss: s.account.capital * r.max_position_loss_pct / Decimal::ONE_HUNDRED,
+            square_off_time: (s.app.mode == TradingMode::Live).then_some(r.square_off_time.0),
+            exit_positions_on_kill: r.exit_positions_on_kill,
+            reconcile_every: Duration::from_secs(s.reconciliation.interval_secs),
+            price_tolerance_pct: s.reconciliation.price_tolerance_pct,
+            poll_every: Duration::from_secs(1),
+            mark_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Why the engine could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<sqlx::Error> for EngineError {
+    fn from(e: sqlx::Error) -> Self {
+        EngineError::Db(e.into())
+    }
+}
+
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;
+
+type Instrument = (String, Exchange);
+
+/// The engine. Build it with [`Engine::start`], drive it with [`Engine::run`]
+/// (or call its methods directly, as tests do).
+pub struct Engine<B: Broker> {
+    pub db: Db,
+    pub broker: B,
+    pub cfg: EngineConfig,
+    /// Who the engine records as the actor of its own decisions.
+    pub actor: String,
+    events: Option<broadcast::Receiver<BrokerEvent>>,
+    lock: EngineLock,
+    trading_enabled: bool,
+    kill_switch_active: bool,
+    last_prices: HashMap<Instrument, Decimal>,
+    /// Instruments whose price moved since positions were last marked.
+    dirty: HashSet<Instrument>,
+    /// Positions with an exit order working, so one is not sent twice.
+    exiting: HashSet<i64>,
+    recent_orders: VecDeque<Instant>,
+    squared_off: Option<NaiveDate>,
+    risk_check_due: bool,
+}
+
+impl<B: Broker> Engine<B> {
+    /// Takes the engine lock, subscribes to the broker, fails commands an
+    /// earlier engine left running, and reconciles orders and positions with
+    /// the broker — all before any new order is accepted.
+    pub async fn start(db: Db, broker: B, cfg: EngineConfig) -> Result<Engine<B>> {
+        let options = db.pool().connect_options().as_ref().clone();
+        let lock = EngineLock::acquire(options).await?;
+        let events = broker.subscribe();
+        let kill_switch_active = db.kill_switch_state().await?.active;
+        let abandoned = db
+            .fail_abandoned_commands(
+                "the engine stopped while running this command; check its effect before sending it again",
+            )
+            .await?;
+        for c in &abandoned {
+            tracing::warn!(command = c.id, kind = %c.command, "failed a command left running by a stopped engine");
+        }
+        let mut engine = Engine {
+            db,
+            broker,
+            cfg,
+            actor: "engine".into(),
+            events: Some(events),
+            lock,
+            trading_enabled: true,
+            kill_switch_active,
+            last_prices: HashMap::new(),
+            dirty: HashSet::new(),
+            exiting: HashSet::new(),
+            recent_orders: VecDeque::new(),
+            squared_off: None,
+            risk_check_due: true,
+        };
+        engine.catch_up().await?;
+        match engine.reconcile_positions().await {
+            Ok(found) if !found.is_empty() => {
+                tracing::warn!(issues = found.len(), "positions differ from the broker's at start")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "start-up position reconciliation skipped"),
+        }
+        Ok(engine)
+    }
+
+    pub fn kill_switch_active(&self) -> bool {
+        self.kill_switch_active
+    }
+
+    pub fn trading_enabled(&self) -> bool {
+        self.trading_enabled && self.lock.is_held()
+    }
+
+    pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
+        self.last_prices.get(&(symbol.to_string(), exchange)).copied()
+    }
+
+    /// Checks the engine lock; trading stops while it is not held.
+    pub async fn check_lock(&mut self) -> bool {
+        self.trading_enabled = self.lock.check().await;
+        self.trading_enabled
+    }
+
+    /// The server pid of the lock connection.
+    pub async fn lock_backend_pid(&mut self) -> Option<i32> {
+        self.lock.backend_pid().await
+    }
+
+    /// Takes the broker's event stream (for a caller that drives the engine by hand).
+    pub fn take_events(&mut self) -> Option<broadcast::Receiver<BrokerEvent>> {
+        self.events.take()
+    }
+
+    /// Applies every broker event already waiting, without blocking.
+    pub async fn drain_events(&mut self) -> Result<usize> {
+        let mut rx = self.events.take().expect("the event stream is held by the engine");
+        let mut n = 0;
+        loop {
+            match rx.try_recv() {
+                Ok(event) => {
+                    self.handle_event(event).await;
+                    n += 1;
+                }
+                Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "broker events were dropped; catching up from the broker's book");
+                    self.catch_up().await?;
+                }
+                Err(_) => break,
+            }
+        }
+        self.events = Some(rx);
+        Ok(n)
+    }
+
+    /// Runs until `shutdown` turns true: broker events, operator commands
+    /// (notified on `xcoin_commands`, polled as a fallback), the risk monitor,
+    /// reconciliation and the lock check.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let mut events = self.events.take().expect("the event stream is held by the engine");
+        let wake = Arc::new(Notify::new());
+        let feed = {
+            let mut feed = ChangeFeed::listen(self.db.pool(), &[COMMANDS_CHANNEL]).await?;
+            let wake = wake.clone();
+            tokio::spawn(async move {
+                loop {
+                    feed.next().await;
+                    wake.notify_one();
+                }
+            })
+        };
+        let mut poll = tokio::time::interval(self.cfg.poll_every);
+        let mut mark = tokio::time::interval(self.cfg.mark_every);
+        let mut reconcile = tokio::time::interval(self.cfg.reconcile_every);
+        reconcile.tick().await; // start-up already reconciled
+        for t in [&mut poll, &mut mark, &mut reconcile] {
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        }
+        tracing::info!("engine running");
+        self.process_commands().await;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => self.handle_event(event).await,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "broker events were dropped; catching up from the broker's book");
+                        if let Err(e) = self.catch_up().await {
+                            tracing::error!(error = %e, "catch-up failed");
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Closed) => {
+                        tracing::error!("the broker event stream closed; the engine stops");
+                        break;
+                    }
+                },
+                _ = wake.notified() => self.process_commands().await,
+                _ = poll.tick() => {
+                    self.check_lock().await;
+                    self.process_commands().await;
+                }
+                _ = mark.tick() => self.monitor_risk().await,
+                _ = reconcile.tick() => {
+                    if let Err(e) = self.reconcile_positions().await {
+                        tracing::warn!(error = %e, "reconciliation cycle skipped");
+                    }
+                }
+                _ = shutdown.changed() => {
+                    if *shutdown.borrow() {
+                        break;
+                    }
+                }
+            }
+        }
+        feed.abort();
+        self.lock.release().await;
+        tracing::info!("engine stopped");
+        Ok(())
+    }
+}

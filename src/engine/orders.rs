@@ -1,0 +1,211 @@
+//! The order manager: validate → persist PENDING → send → SUBMITTED; cancel,
+//! modify, and exits at market.
+
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+
+use super::{Engine, EngineError, Result};
+use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
+use crate::db::orders::{OrderModification, modified_request};
+use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
+use crate::domain::position::Position;
+use crate::domain::risk::{RiskSnapshot, validate};
+
+impl<B: Broker> Engine<B> {
+    fn orders_last_second(&mut self) -> u32 {
+        let now = Instant::now();
+        while self.recent_orders.front().is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1)) {
+            self.recent_orders.pop_front();
+        }
+        self.recent_orders.len() as u32
+    }
+
+    /// What the validator needs, read fresh from the database.
+    pub async fn risk_snapshot(&mut self, req: &OrderRequest) -> Result<RiskSnapshot> {
+        let held: i64 = self
+            .db
+            .find_open_positions(&req.symbol, req.exchange, Some(req.product))
+            .await?
+            .iter()
+            .map(Position::quantity)
+            .sum();
+        let pnl = self.db.today_pnl().await?;
+        let peak = self
+            .db
+            .daily_stats(self.cfg.calendar.today())
+            .await?
+            .map_or(Decimal::ZERO, |s| s.peak_pnl)
+            .max(Decimal::ZERO);
+        Ok(RiskSnapshot {
+            kill_switch_active: self.kill_switch_active,
+            market_state: self.cfg.calendar.state(Utc::now()),
+            last_price: self.last_price(&req.symbol, req.exchange),
+            position_quantity: held,
+            open_positions: self.db.open_position_count().await? as u32,
+            today_net_pnl: pnl.net_pnl,
+            drawdown: (peak.max(pnl.net_pnl) - pnl.net_pnl).max(Decimal::ZERO),
+            orders_last_second: self.orders_last_second(),
+        })
+    }
+
+    /// Places an order. A risk denial is stored as a REJECTED order with the
+    /// reason; a broker refusal likewise. When the broker does not answer the
+    /// order stays PENDING and is looked up by its tag before anything is sent
+    /// again. Refused outright (nothing written) when the engine does not hold
+    /// its lock or the request is malformed.
+    pub async fn place_order(&mut self, req: &OrderRequest) -> Result<Order> {
+        if !self.trading_enabled() {
+            return Err(EngineError::Refused(
+                "the engine lost its database lock; no orders until it holds it again".into(),
+            ));
+        }
+        let snapshot = self.risk_snapshot(req).await?;
+        let last = snapshot.last_price;
+        let tick = self.cfg.limits.tick_size;
+        let kind = self.broker.kind();
+        if let Err(denial) = validate(req, &snapshot, &self.cfg.limits) {
+            let order = self.db.record_rejected_order(req, kind, tick, last, &denial.to_string()).await?;
+            tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
+            return Ok(order);
+        }
+        let order = self.db.create_order(req, kind, tick, last).await?;
+        self.recent_orders.push_back(Instant::now());
+        let sent = self
+            .broker
+            .place(&PlaceRequest {
+                tag: order.client_tag(),
+                symbol: order.symbol.clone(),
+                exchange: order.exchange,
+                side: order.side,
+                order_type: order.order_type,
+                product: order.product,
+                validity: order.validity,
+                quantity: order.quantity,
+                price: order.price,
+                trigger_price: order.trigger_price,
+            })
+            .await;
+        match sent {
+            Ok(broker_id) => {
+                Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)
+            }
+            Err(BrokerError::Unavailable(why)) => {
+                tracing::error!(order = order.id, error = %why, "the broker did not answer; the order stays PENDING until found by its tag");
+                Ok(order)
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(order = order.id, %reason, "order rejected by the broker");
+                Ok(self.db.update_order_status(order.id, OrderStatus::Rejected, Some(&reason), None).await?)
+            }
+        }
+    }
+
+    /// Cancels a working order. A PENDING order (never acknowledged by the
+    /// broker) is cancelled locally; any other is cancelled at the broker and
+    /// becomes CANCELLED when the broker confirms.
+    pub async fn cancel_order(&mut self, order_id: i64) -> Result<Order> {
+        let order = self.db.get_order(order_id).await?;
+        if order.status.is_terminal() {
+            return Err(EngineError::Refused(format!("order {order_id} is already {}", order.status)));
+        }
+        match &order.broker_order_id {
+            None => Ok(self
+                .db
+                .update_order_status(
+                    order_id,
+                    OrderStatus::Cancelled,
+                    Some("cancelled before it reached the broker"),
+                    None,
+                )
+                .await?),
+            Some(broker_id) => {
+                self.broker.cancel(broker_id).await?;
+                // Apply the broker's confirmation (and any fill that beat it) now.
+                self.sync_order(order_id).await
+            }
+        }
+    }
+
+    /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order,
+    /// at the broker first, then locally.
+    pub async fn modify_order(&mut self, order_id: i64, change: OrderModification) -> Result<Order> {
+        let order = self.db.get_order(order_id).await?;
+        if !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+            return Err(EngineError::Refused(format!(
+                "order {order_id} is {}; only OPEN or PARTIALLY_FILLED orders can be modified",
+                order.status
+            )));
+        }
+        let tick = self.cfg.limits.tick_size;
+        // The change is checked (tick, quantity above filled, fields the type
+        // has) before the broker sees it; the local row follows the broker.
+        modified_request(&order, change, tick)?;
+        let broker_id = order.broker_order_id.clone().expect("an OPEN order has a broker id");
+        self.broker
+            .modify(
+                &broker_id,
+                Modify { quantity: change.quantity, price: change.price, trigger_price: change.trigger_price },
+            )
+            .await?;
+        let modified = self.db.modify_order(order_id, change, tick).await?;
+        Ok(modified)
+    }
+
+    /// Exits a position at market: an opposite MARKET order for its whole
+    /// quantity, in its product, IOC-free (DAY) so it keeps working.
+    pub async fn exit_position(&mut self, position_id: i64, placed_by: &str) -> Result<Order> {
+        let position = self.db.get_position(position_id).await?;
+        if position.quantity() == 0 {
+            return Err(EngineError::Refused(format!("position {position_id} is already closed")));
+        }
+        if self.exiting.contains(&position_id) && self.has_working_exit(&position).await? {
+            return Err(EngineError::Refused(format!("position {position_id} already has an exit order working")));
+        }
+        let req = OrderRequest {
+            strategy_id: position.strategy_id,
+            symbol: position.symbol.clone(),
+            exchange: position.exchange,
+            side: if position.quantity() > 0 { Side::Sell } else { Side::Buy },
+            order_type: OrderType::Market,
+            product: position.product,
+            validity: Validity::Day,
+            quantity: position.quantity().abs(),
+            price: None,
+            trigger_price: None,
+            stop_loss: None,
+            take_profit: None,
+            parent_order_id: None,
+            placed_by: placed_by.to_string(),
+        };
+        let order = self.place_order(&req).await?;
+        if order.status.is_active() {
+            self.exiting.insert(position_id);
+        }
+        Ok(order)
+    }
+
+    async fn has_working_exit(&self, position: &Position) -> Result<bool> {
+        let exit_side = if position.quantity() > 0 { Side::Sell } else { Side::Buy };
+        Ok(self.db.active_orders().await?.iter().any(|o| {
+            o.symbol == position.symbol
+                && o.exchange == position.exchange
+                && o.product == position.product
+                && o.side == exit_side
+        }))
+    }
+
+    /// Exits every open position; returns the exit orders placed.
+    pub async fn exit_all(&mut self, placed_by: &str) -> Result<Vec<Order>> {
+        let mut placed = Vec::new();
+        for p in self.db.open_positions().await? {
+            match self.exit_position(p.id, placed_by).await {
+                Ok(order) => placed.push(order),
+                Err(e) => tracing::warn!(position = p.id, error = %e, "exit not placed"),
+            }
+        }
+        Ok(placed)
+    }
+}

@@ -1,0 +1,208 @@
+//! The real-time risk monitor and the kill switch.
+//!
+//! On a timer (and only when prices moved or fills landed) the monitor marks
+//! open positions to their last price — one write per instrument per cycle,
+//! not one per tick — then:
+//! * exits a position whose stop loss or target the price reached, or whose
+//!   unrealised loss passed the per-position limit;
+//! * activates the kill switch when today's net loss or the drawdown from
+//!   today's peak passes its limit;
+//! * squares off MIS positions at the configured time (default 15:15 IST),
+//!   before the broker's own auto square-off.
+//!
+//! XCoin keeps stops and targets itself (they are not resting orders at the
+//! broker) and exits at market when the price reaches them.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::{Engine, EngineError, Result};
+use crate::broker::Broker;
+use crate::db::kill_switch::{Activation, KillSwitchEvent};
+use crate::domain::command::KillSwitchTrigger;
+use crate::domain::order::OrderStatus;
+use crate::domain::position::Position;
+
+/// Why the monitor exits a position, if it does.
+pub fn exit_reason(p: &Position, max_loss: Decimal) -> Option<String> {
+    let last = p.last_price?;
+    let long = p.quantity() > 0;
+    if let Some(stop) = p.stop_loss
+        && ((long && last <= stop) || (!long && last >= stop))
+    {
+        return Some(format!("stop loss {stop} reached at {last}"));
+    }
+    if let Some(target) = p.take_profit
+        && ((long && last >= target) || (!long && last <= target))
+    {
+        return Some(format!("target {target} reached at {last}"));
+    }
+    if p.unrealized_pnl <= -max_loss {
+        return Some(format!(
+            "position loss {} reached the limit {}",
+            crate::domain::to_paisa(-p.unrealized_pnl),
+            crate::domain::to_paisa(max_loss)
+        ));
+    }
+    None
+}
+
+impl<B: Broker> Engine<B> {
+    /// One risk cycle. Errors are logged; the next cycle tries again.
+    pub async fn monitor_risk(&mut self) {
+        if let Err(e) = self.risk_cycle().await {
+            tracing::error!(error = %e, "risk cycle failed");
+        }
+    }
+
+    async fn risk_cycle(&mut self) -> Result<()> {
+        let marked = self.mark_positions().await?;
+        if marked == 0 && !self.risk_check_due {
+            return self.square_off_if_due(Utc::now()).await;
+        }
+        self.risk_check_due = false;
+
+        for p in self.db.open_positions().await? {
+            if let Some(reason) = exit_reason(&p, self.cfg.max_position_loss) {
+                if self.exiting.contains(&p.id) {
+                    continue;
+                }
+                tracing::warn!(position = p.id, symbol = %p.symbol, %reason, "exiting position");
+                match self.exit_position(p.id, "risk-monitor").await {
+                    Ok(order) => {
+                        tracing::info!(position = p.id, order = order.id, status = %order.status, "exit placed")
+                    }
+                    Err(e) => tracing::error!(position = p.id, error = %e, "exit not placed"),
+                }
+            }
+        }
+
+        let stats = self.db.update_daily_stats().await?;
+        if !self.kill_switch_active {
+            let loss = -stats.net_pnl;
+            let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
+            let breach = if loss >= self.cfg.limits.max_daily_loss() {
+                Some((
+                    KillSwitchTrigger::DailyLoss,
+                    format!(
+                        "daily loss ₹{} reached the limit ₹{}",
+                        crate::domain::to_paisa(loss),
+                        crate::domain::to_paisa(self.cfg.limits.max_daily_loss())
+                    ),
+                ))
+            } else if drawdown >= self.cfg.limits.max_drawdown() {
+                Some((
+                    KillSwitchTrigger::Drawdown,
+                    format!(
+                        "drawdown ₹{} from today's peak reached the limit ₹{}",
+                        crate::domain::to_paisa(drawdown),
+                        crate::domain::to_paisa(self.cfg.limits.max_drawdown())
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some((trigger, reason)) = breach {
+                let actor = self.actor.clone();
+                self.activate_kill_switch(trigger, &reason, &actor).await?;
+            }
+        }
+        self.square_off_if_due(Utc::now()).await
+    }
+
+    /// Writes changed prices to open positions; returns how many rows moved.
+    pub async fn mark_positions(&mut self) -> Result<i64> {
+        let mut moved = 0;
+        for (symbol, exchange) in std::mem::take(&mut self.dirty) {
+            if let Some(price) = self.last_price(&symbol, exchange) {
+                moved += self.db.mark_to_market(&symbol, exchange, price).await?;
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Squares off MIS positions and cancels working MIS orders once a trading
+    /// day, at or after the square-off time (`now` is the current instant).
+    pub async fn square_off_if_due(&mut self, now: DateTime<Utc>) -> Result<()> {
+        let Some(at) = self.cfg.square_off_time else { return Ok(()) };
+        let today = self.cfg.calendar.trading_day(now);
+        let local = self.cfg.calendar.local(now).time();
+        if self.squared_off == Some(today) || local < at || !self.cfg.calendar.is_trading_day(today) {
+            return Ok(());
+        }
+        self.squared_off = Some(today);
+        let mut exits = 0;
+        for o in self.db.active_orders().await?.into_iter().filter(|o| o.product.is_intraday()) {
+            if let Err(e) = self.cancel_order(o.id).await {
+                tracing::warn!(order = o.id, error = %e, "square-off: cancel failed");
+            }
+        }
+        for p in self.db.open_positions().await?.into_iter().filter(|p| p.product.is_intraday()) {
+            match self.exit_position(p.id, "square-off").await {
+                Ok(_) => exits += 1,
+                Err(e) => tracing::error!(position = p.id, error = %e, "square-off: exit not placed"),
+            }
+        }
+        tracing::warn!(exits, time = %at, "MIS square-off");
+        Ok(())
+    }
+
+    /// Activates the kill switch: blocks new orders at once, cancels every
+    /// working order, exits every position when configured, and records who,
+    /// why and what it did.
+    pub async fn activate_kill_switch(
+        &mut self,
+        trigger: KillSwitchTrigger,
+        reason: &str,
+        actor: &str,
+    ) -> Result<KillSwitchEvent> {
+        if self.kill_switch_active {
+            let state = self.db.kill_switch_state().await?;
+            let since = state
+                .last_event
+                .map(|e| format!(" since {} by {}", e.created_at.format("%H:%M:%S UTC"), e.actor))
+                .unwrap_or_default();
+            return Err(EngineError::Refused(format!("the kill switch is already active{since}")));
+        }
+        self.kill_switch_active = true;
+        tracing::error!(%trigger, %reason, %actor, "KILL SWITCH ACTIVATED");
+        // Act on the broker's latest word: fills it reported that are still
+        // queued for the engine are applied first.
+        if let Err(e) = self.catch_up().await {
+            tracing::error!(error = %e, "kill switch: catch-up with the broker failed; acting on local state");
+        }
+        let mut cancelled = 0;
+        for o in self.db.active_orders().await? {
+            match self.cancel_order(o.id).await {
+                Ok(after) if after.status == OrderStatus::Cancelled || after.status.is_terminal() => cancelled += 1,
+                Ok(_) => cancelled += 1,
+                Err(e) => tracing::error!(order = o.id, error = %e, "kill switch: cancel failed"),
+            }
+        }
+        let mut exited = 0;
+        if self.cfg.exit_positions_on_kill {
+            exited = self.exit_all("kill-switch").await?.len() as i64;
+        }
+        let pnl = self.db.today_pnl().await?.net_pnl;
+        let event = self
+            .db
+            .activate_kill_switch(&Activation {
+                trigger,
+                reason,
+                actor,
+                orders_cancelled: cancelled,
+                positions_exited: exited,
+                daily_pnl: Some(pnl),
+            })
+            .await?;
+        Ok(event)
+    }
+
+    /// Re-arms trading after an operator has looked.
+    pub async fn rearm_kill_switch(&mut self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
+        let event = self.db.deactivate_kill_switch(reason, actor).await?;
+        self.kill_switch_active = false;
+        tracing::warn!(%actor, %reason, "kill switch re-armed");
+        Ok(event)
+    }
+}

@@ -1,0 +1,582 @@
+//! The engine on the paper exchange, against real PostgreSQL.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::support::*;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use tokio::sync::broadcast;
+use xcoin::broker::paper::{PaperBroker, PaperConfig};
+use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, Modify, PlaceRequest};
+use xcoin::config::Settings;
+use xcoin::db::orders::OrderModification;
+use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
+use xcoin::domain::instrument;
+use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, OrderType, Product, Side, Validity};
+use xcoin::domain::reconciliation::{Holding, IssueType, Resolution};
+use xcoin::engine::{Engine, EngineConfig, EngineError};
+
+fn paper(liquidity: i64) -> PaperBroker {
+    PaperBroker::new(&instrument::built_in(), PaperConfig { liquidity_per_tick: liquidity, ..Default::default() })
+        .unwrap()
+}
+
+fn config() -> EngineConfig {
+    EngineConfig::from_settings(&Settings::default())
+}
+
+async fn engine_on(t: &TestDb, broker: PaperBroker) -> Engine<PaperBroker> {
+    let mut e = Engine::start(t.db.clone(), broker, config()).await.unwrap();
+    // Prices known to the engine, as the feed would deliver them.
+    for symbol in ["INFY", "SBIN", "TCS", "ITC"] {
+        let p = e.broker.last_price(symbol, Exchange::Nse).unwrap();
+        e.broker.set_price(symbol, Exchange::Nse, p).unwrap();
+    }
+    e.drain_events().await.unwrap();
+    e
+}
+
+/// A BUY with a stop 1 % under the last price and a 2:1 target, on tick.
+fn buy(e: &Engine<PaperBroker>, symbol: &str, quantity: i64, order_type: OrderType) -> OrderRequest {
+    let last = e.last_price(symbol, Exchange::Nse).unwrap();
+    let tick = dec!(0.05);
+    let on_tick = |v: Decimal| (v / tick).floor() * tick;
+    let stop = on_tick(last * dec!(0.99));
+    OrderRequest {
+        strategy_id: 1,
+        symbol: symbol.into(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        order_type,
+        product: Product::Mis,
+        validity: Validity::Day,
+        quantity,
+        price: matches!(order_type, OrderType::Limit | OrderType::StopLoss).then_some(last),
+        trigger_price: None,
+        stop_loss: Some(stop),
+        take_profit: Some(on_tick(last + (last - stop) * dec!(2)) + tick),
+        parent_order_id: None,
+        placed_by: "test".into(),
+    }
+}
+
+async fn tick(e: &mut Engine<PaperBroker>, symbol: &str, price: Decimal) {
+    e.broker.set_price(symbol, Exchange::Nse, price).unwrap();
+    e.drain_events().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_market_order_lives_pending_submitted_open_filled() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let req = buy(&e, "INFY", 10, OrderType::Market);
+    let o = e.place_order(&req).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Submitted);
+    assert!(o.broker_order_id.as_deref().unwrap().starts_with("PO"));
+    assert!(o.risk_amount.unwrap() > Decimal::ZERO);
+    e.drain_events().await.unwrap();
+    assert_eq!(t.get_order(o.id).await.unwrap().status, OrderStatus::Open);
+
+    tick(&mut e, "INFY", dec!(1512.30)).await;
+    let filled = t.get_order(o.id).await.unwrap();
+    assert_eq!(
+        (filled.status, filled.filled_quantity, filled.average_price),
+        (OrderStatus::Filled, 10, Some(dec!(1512.35)))
+    );
+    let history: Vec<_> = filled.status_history.iter().map(|h| h.status).collect();
+    assert_eq!(history, vec![OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::Filled]);
+    let trades = t.trades_for_order(o.id).await.unwrap();
+    assert_eq!(trades.len(), 1);
+    assert_eq!(trades[0].charges.stamp_duty, dec!(0.453705), "0.003 % of 15,123.50");
+    let p = &t.open_positions().await.unwrap()[0];
+    assert_eq!((p.quantity(), p.average_price(), p.stop_loss), (10, dec!(1512.35), req.stop_loss));
+}
+
+#[tokio::test]
+async fn limit_orders_fill_in_parts_and_sl_orders_trigger() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(100)).await;
+    let mut req = buy(&e, "SBIN", 250, OrderType::Limit);
+    req.price = Some(dec!(810.00));
+    req.stop_loss = Some(dec!(805.00));
+    req.take_profit = Some(dec!(820.00));
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+    tick(&mut e, "SBIN", dec!(810.05)).await;
+    assert_eq!(t.get_order(o.id).await.unwrap().filled_quantity, 0, "not through the limit yet");
+    tick(&mut e, "SBIN", dec!(809.95)).await;
+    let part = t.get_order(o.id).await.unwrap();
+    assert_eq!((part.status, part.filled_quantity), (OrderStatus::PartiallyFilled, 100));
+    tick(&mut e, "SBIN", dec!(809.90)).await;
+    tick(&mut e, "SBIN", dec!(809.85)).await;
+    let done = t.get_order(o.id).await.unwrap();
+    assert_eq!((done.status, done.filled_quantity, done.average_price), (OrderStatus::Filled, 250, Some(dec!(810))));
+    assert_eq!(t.trades_for_order(o.id).await.unwrap().len(), 3);
+    let brokerage: Decimal = t.trades_for_order(o.id).await.unwrap().iter().map(|t| t.charges.brokerage).sum();
+    assert_eq!(brokerage, dec!(20), "₹20 cap across the three fills of one order");
+
+    // SL-M sell to exit part, and an SL buy to add, both trigger then fill.
+    let mut slm = req.clone();
+    slm.side = Side::Sell;
+    slm.order_type = OrderType::StopLossMarket;
+    slm.price = None;
+    slm.trigger_price = Some(dec!(806.00));
+    slm.quantity = 50;
+    slm.stop_loss = None;
+    slm.take_profit = None;
+    let exit = e.place_order(&slm).await.unwrap();
+    assert_eq!(exit.status, OrderStatus::Submitted, "an exit needs no stop of its own");
+    tick(&mut e, "SBIN", dec!(807.00)).await;
+    assert_eq!(t.get_order(exit.id).await.unwrap().status, OrderStatus::Open);
+    tick(&mut e, "SBIN", dec!(805.95)).await;
+    let exit = t.get_order(exit.id).await.unwrap();
+    assert_eq!((exit.status, exit.average_price), (OrderStatus::Filled, Some(dec!(805.9))));
+    assert_eq!(t.open_positions().await.unwrap()[0].quantity(), 200);
+}
+
+#[tokio::test]
+async fn cancel_modify_and_the_cancel_after_fill_race() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let mut req = buy(&e, "TCS", 5, OrderType::Limit);
+    let last = e.last_price("TCS", Exchange::Nse).unwrap();
+    req.price = Some(last - dec!(5));
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+
+    let m = e
+        .modify_order(o.id, OrderModification { quantity: Some(7), price: Some(last - dec!(6)), trigger_price: None })
+        .await
+        .unwrap();
+    assert_eq!((m.quantity, m.price), (7, Some(last - dec!(6))));
+    let err = e
+        .modify_order(o.id, OrderModification { price: Some(last - dec!(6.02)), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), format!("price: {} is not on the 0.05 tick", last - dec!(6.02)));
+    let broker_side = e
+        .broker
+        .orders()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| Some(&b.broker_order_id) == o.broker_order_id.as_ref())
+        .unwrap();
+    assert_eq!(broker_side.quantity, 7, "a refused change never reached the broker");
+
+    let c = e.cancel_order(o.id).await.unwrap();
+    assert_eq!(c.status, OrderStatus::Cancelled);
+    assert_eq!(c.status_reason.as_deref(), Some("broker: cancelled on request"));
+
+    // Filled at the exchange before the cancel arrives: the cancel fails, the fill stands.
+    let f = e.place_order(&buy(&e, "TCS", 3, OrderType::Market)).await.unwrap();
+    e.broker.step(); // the fill happens at the exchange ...
+    let err = e.cancel_order(f.id).await.unwrap_err(); // ... before our cancel is processed
+    assert_eq!(
+        err.to_string(),
+        format!("the broker rejected it: order {} is already FILLED", f.broker_order_id.unwrap())
+    );
+    e.drain_events().await.unwrap();
+    assert_eq!(t.get_order(f.id).await.unwrap().status, OrderStatus::Filled);
+    assert_eq!(e.cancel_order(f.id).await.unwrap_err().to_string(), format!("order {} is already FILLED", f.id));
+}
+
+#[tokio::test]
+async fn a_fill_delivered_twice_changes_nothing() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let mut rx = e.broker.subscribe();
+    let o = e.place_order(&buy(&e, "ITC", 20, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let fill = std::iter::from_fn(|| rx.try_recv().ok())
+        .find_map(|ev| if let BrokerEvent::Fill(f) = ev { Some(f) } else { None })
+        .unwrap();
+    let before =
+        (t.open_positions().await.unwrap(), t.trades_for_order(o.id).await.unwrap(), t.get_order(o.id).await.unwrap());
+    assert!(!e.apply_fill(&fill).await.unwrap(), "the second delivery is a duplicate");
+    e.catch_up().await.unwrap();
+    let after =
+        (t.open_positions().await.unwrap(), t.trades_for_order(o.id).await.unwrap(), t.get_order(o.id).await.unwrap());
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn every_validator_rule_is_stored_on_the_rejected_order() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let base = buy(&e, "INFY", 10, OrderType::Limit);
+    let last = e.last_price("INFY", Exchange::Nse).unwrap();
+    let cases: Vec<(OrderRequest, String)> = vec![
+        (OrderRequest { stop_loss: None, ..base.clone() }, "stop loss: required on every new position".into()),
+        (OrderRequest { quantity: 1001, ..base.clone() }, "max position size: limit 1000 shares, order 1001".into()),
+        (
+            OrderRequest { price: Some(last + dec!(200)), ..base.clone() },
+            format!("price sanity: price {} is more than 10% from the last price {last}", last + dec!(200)),
+        ),
+        (OrderRequest { quantity: 500, ..base.clone() }, "max risk per trade: limit ₹2000".into()),
+        (
+            OrderRequest { take_profit: Some(last + dec!(1)), ..base.clone() },
+            "min risk:reward: limit 2:1, order ".into(),
+        ),
+    ];
+    for (req, reason) in cases {
+        let o = e.place_order(&req).await.unwrap();
+        assert_eq!(o.status, OrderStatus::Rejected);
+        let stored = o.status_reason.unwrap();
+        assert!(stored.starts_with(&reason), "{stored} / {reason}");
+        assert_eq!(o.broker_order_id, None, "a rejected order never reaches the broker");
+    }
+    assert!(e.broker.orders().await.unwrap().is_empty());
+    // Bad shape: refused with the field named, nothing written.
+    let err = e.place_order(&OrderRequest { symbol: "bad sym".into(), ..base }).await.unwrap_err();
+    assert!(err.to_string().starts_with("symbol: `bad sym` is not a trading symbol"), "{err}");
+    assert_eq!(t.today_orders().await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn the_kill_switch_cancels_exits_blocks_and_rearms() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let held = e.place_order(&buy(&e, "INFY", 10, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let mut resting = buy(&e, "SBIN", 10, OrderType::Limit);
+    resting.price = Some(resting.price.unwrap() - dec!(2));
+    let resting = e.place_order(&resting).await.unwrap();
+    e.drain_events().await.unwrap();
+
+    let started = std::time::Instant::now();
+    let event = e.activate_kill_switch(KillSwitchTrigger::Operator, "fat finger on TCS", "asha").await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert_eq!((event.orders_cancelled, event.positions_exited), (1, 1));
+    assert_eq!(t.get_order(resting.id).await.unwrap().status, OrderStatus::Cancelled);
+    assert!(t.kill_switch_state().await.unwrap().active);
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert!(t.open_positions().await.unwrap().is_empty(), "position of order {} exited", held.id);
+
+    let blocked = e.place_order(&buy(&e, "TCS", 1, OrderType::Market)).await.unwrap();
+    assert_eq!(blocked.status_reason.as_deref(), Some("kill switch: active; re-arm it before new orders"));
+    assert!(
+        e.activate_kill_switch(KillSwitchTrigger::Operator, "again", "ravi")
+            .await
+            .unwrap_err()
+            .to_string()
+            .starts_with("the kill switch is already active since ")
+    );
+
+    e.rearm_kill_switch("reviewed with risk", "asha").await.unwrap();
+    assert_eq!(e.place_order(&buy(&e, "TCS", 1, OrderType::Market)).await.unwrap().status, OrderStatus::Submitted);
+}
+
+#[tokio::test]
+async fn stops_targets_and_the_daily_loss_limit_act_on_their_own() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    let req = buy(&e, "INFY", 100, OrderType::Market);
+    e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let stop = req.stop_loss.unwrap();
+    tick(&mut e, "INFY", stop).await;
+    e.monitor_risk().await;
+    let exits: Vec<_> = t.active_orders().await.unwrap();
+    assert_eq!(exits.len(), 1);
+    assert_eq!((exits[0].side, exits[0].placed_by.as_str(), exits[0].quantity), (Side::Sell, "risk-monitor", 100));
+    e.monitor_risk().await;
+    assert_eq!(t.active_orders().await.unwrap().len(), 1, "one exit, not one per cycle");
+    tick(&mut e, "INFY", stop - dec!(0.5)).await;
+    assert!(t.open_positions().await.unwrap().is_empty());
+
+    // A loss beyond 6 % of capital today: the kill switch trips by itself.
+    let mut big = buy(&e, "TCS", 600, OrderType::Market);
+    let last = e.last_price("TCS", Exchange::Nse).unwrap();
+    big.stop_loss = Some(last - dec!(3));
+    big.take_profit = None;
+    e.place_order(&big).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    t.update_position_levels(t.open_positions().await.unwrap()[0].id, None, None).await.unwrap();
+    tick(&mut e, "TCS", last - dec!(12)).await;
+    e.monitor_risk().await;
+    assert!(e.kill_switch_active());
+    let events = t.kill_switch_events(1).await.unwrap();
+    assert_eq!(events[0].trigger, KillSwitchTrigger::DailyLoss);
+    assert!(events[0].reason.starts_with("daily loss ₹"), "{}", events[0].reason);
+}
+
+#[tokio::test]
+async fn reconciliation_logs_each_mismatch_once_and_resolves_by_command() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    e.place_order(&buy(&e, "INFY", 10, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert!(e.reconcile_positions().await.unwrap().is_empty(), "local equals broker when nothing external happened");
+
+    e.broker.apply_external_trade("SBIN", Exchange::Nse, Product::Mis, Side::Buy, 25, dec!(812.45)).unwrap();
+    e.broker.apply_external_trade("INFY", Exchange::Nse, Product::Mis, Side::Buy, 5, dec!(1512.30)).unwrap();
+    let first = e.reconcile_positions().await.unwrap();
+    let kinds: Vec<_> = first.iter().map(|i| (i.symbol.as_str(), i.issue_type)).collect();
+    assert_eq!(kinds, vec![("INFY", IssueType::QuantityMismatch), ("SBIN", IssueType::MissingLocal)]);
+    let second = e.reconcile_positions().await.unwrap();
+    assert_eq!(
+        second.iter().map(|i| (i.id, i.seen_count)).collect::<Vec<_>>(),
+        first.iter().map(|i| (i.id, 2)).collect::<Vec<_>>()
+    );
+
+    let accept = t
+        .enqueue_command(
+            &OperatorCommand::ResolveReconciliation {
+                issue_id: first[1].id,
+                resolution: Resolution::AcceptBroker,
+                note: Some("bought on Kite web".into()),
+            },
+            "asha",
+        )
+        .await
+        .unwrap();
+    let keep = t
+        .enqueue_command(
+            &OperatorCommand::ResolveReconciliation {
+                issue_id: first[0].id,
+                resolution: Resolution::KeepLocal,
+                note: None,
+            },
+            "asha",
+        )
+        .await
+        .unwrap();
+    e.process_commands().await;
+    let done = t.get_command(accept.id).await.unwrap();
+    assert_eq!(
+        (done.status, done.result.as_deref()),
+        (CommandStatus::Done, Some(format!("issue {} SBIN resolved: ACCEPT_BROKER", first[1].id).as_str()))
+    );
+    assert_eq!(t.get_command(keep.id).await.unwrap().status, CommandStatus::Done);
+    let sbin = t.find_open_positions("SBIN", Exchange::Nse, None).await.unwrap();
+    assert_eq!((sbin[0].quantity(), sbin[0].average_price()), (25, dec!(812.45)));
+    let issue = t.get_issue(first[1].id).await.unwrap();
+    assert_eq!(issue.adjustment.unwrap()["after"]["quantity"], 25);
+    assert_eq!(issue.resolution_note.as_deref(), Some("bought on Kite web"));
+
+    let third = e.reconcile_positions().await.unwrap();
+    assert_eq!(
+        third.iter().map(|i| i.issue_type).collect::<Vec<_>>(),
+        vec![IssueType::QuantityMismatch],
+        "SBIN now agrees; INFY was kept, so it shows again"
+    );
+    assert_ne!(third[0].id, first[0].id);
+}
+
+/// The paper exchange behind a switch that makes position queries fail, as a
+/// broker outage would.
+#[derive(Clone)]
+struct Outage {
+    inner: PaperBroker,
+    down: Arc<AtomicBool>,
+}
+
+impl Broker for Outage {
+    fn kind(&self) -> BrokerKind {
+        BrokerKind::Paper
+    }
+    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        self.inner.place(req).await
+    }
+    async fn modify(&self, id: &str, change: Modify) -> Result<(), BrokerError> {
+        self.inner.modify(id, change).await
+    }
+    async fn cancel(&self, id: &str) -> Result<(), BrokerError> {
+        self.inner.cancel(id).await
+    }
+    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        self.inner.orders().await
+    }
+    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
+        self.inner.trades().await
+    }
+    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(BrokerError::Unavailable("timed out".into()));
+        }
+        self.inner.positions().await
+    }
+    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.inner.subscribe()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_broker_query_skips_the_cycle_instead_of_reading_flat() {
+    let t = test_db().await;
+    let broker = Outage { inner: paper(500), down: Arc::new(AtomicBool::new(false)) };
+    let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
+    t.create_position(&xcoin::db::positions::NewPosition {
+        strategy_id: 1,
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        product: Product::Mis,
+        quantity: 10,
+        average_price: dec!(1500),
+        stop_loss: None,
+        take_profit: None,
+    })
+    .await
+    .unwrap();
+    broker.down.store(true, Ordering::SeqCst);
+    let err = e.reconcile_positions().await.unwrap_err();
+    assert_eq!(err.to_string(), "the broker did not answer: timed out");
+    assert!(t.unresolved_issues().await.unwrap().is_empty(), "no MISSING_AT_BROKER from missing data");
+    broker.down.store(false, Ordering::SeqCst);
+    assert_eq!(e.reconcile_positions().await.unwrap()[0].issue_type, IssueType::MissingAtBroker);
+}
+
+#[tokio::test]
+async fn two_engines_cannot_trade_one_database() {
+    let t = test_db().await;
+    let mut first = engine_on(&t, paper(500)).await;
+    let err = Engine::start(t.db.clone(), paper(500), config()).await.err().unwrap();
+    assert!(matches!(err, EngineError::Lock(_)));
+    let text = err.to_string();
+    assert!(text.starts_with("another engine is already trading this database: server pid "), "{text}");
+    assert!(text.contains("(xcoin engine, from "), "{text}");
+
+    // Losing the lock connection stops trading until the lock is held again.
+    let pid = first.lock_backend_pid().await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(t.pool()).await.unwrap();
+    let req = buy(&first, "INFY", 1, OrderType::Market);
+    // The next check notices, and (nobody else holding it) takes the lock back.
+    assert!(first.check_lock().await);
+    assert_eq!(first.place_order(&req).await.unwrap().status, OrderStatus::Submitted);
+}
+
+#[tokio::test]
+async fn a_crash_between_persist_and_send_leaves_no_duplicate_after_restart() {
+    let t = test_db().await;
+    let broker = paper(500);
+    // Crash 1: persisted PENDING, never sent.
+    let lost =
+        t.create_order(&market("INFY", Side::Buy, 5), BrokerKind::Paper, TICK, Some(dec!(1512.30))).await.unwrap();
+    // Crash 2: sent (the broker has it under our tag) and filled, but the engine
+    // died before storing SUBMITTED.
+    let sent =
+        t.create_order(&market("SBIN", Side::Buy, 8), BrokerKind::Paper, TICK, Some(dec!(812.45))).await.unwrap();
+    broker
+        .place(&PlaceRequest {
+            tag: format!("XC{}", sent.id),
+            symbol: "SBIN".into(),
+            exchange: Exchange::Nse,
+            side: Side::Buy,
+            order_type: OrderType::Market,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity: 8,
+            price: None,
+            trigger_price: None,
+        })
+        .await
+        .unwrap();
+    broker.step();
+
+    let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
+    let lost = t.get_order(lost.id).await.unwrap();
+    assert_eq!(lost.status, OrderStatus::Cancelled);
+    assert_eq!(
+        lost.status_reason.as_deref(),
+        Some("never reached the broker before the engine restarted; not sent again")
+    );
+    let sent = t.get_order(sent.id).await.unwrap();
+    assert_eq!((sent.status, sent.filled_quantity), (OrderStatus::Filled, 8));
+    assert_eq!(broker.orders().await.unwrap().len(), 1, "nothing was sent twice");
+    e.drain_events().await.unwrap();
+    assert!(e.reconcile_positions().await.unwrap().is_empty(), "local equals broker after start-up");
+}
+
+#[tokio::test]
+async fn commands_run_in_the_engine_loop_and_report_results() {
+    let t = test_db().await;
+    let e = engine_on(&t, paper(500)).await;
+    let req = buy(&e, "INFY", 2, OrderType::Market);
+    let broker = e.broker.clone();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(e.run(stopped));
+
+    let place = t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
+    let cancel = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 999 }, "asha").await.unwrap();
+    let wait = |id: i64| {
+        let db = t.db.clone();
+        async move {
+            let mut feed = xcoin::db::changes::ChangeFeed::changes(db.pool()).await.unwrap();
+            loop {
+                let c = db.get_command(id).await.unwrap();
+                if matches!(c.status, CommandStatus::Done | CommandStatus::Failed) {
+                    return c;
+                }
+                feed.next_timeout(Duration::from_secs(10)).await.expect("the engine answers within 10 s");
+            }
+        }
+    };
+    let placed = wait(place.id).await;
+    assert_eq!(placed.status, CommandStatus::Done, "{:?}", placed.result);
+    assert!(
+        placed.result.as_deref().unwrap().contains(" SUBMITTED BUY 2 INFY MARKET (broker PO"),
+        "{:?}",
+        placed.result
+    );
+    let failed = wait(cancel.id).await;
+    assert_eq!((failed.status, failed.result.as_deref()), (CommandStatus::Failed, Some("order 999 does not exist")));
+    let placed_by = t.today_orders().await.unwrap()[0].placed_by.clone();
+    assert_eq!(placed_by, "asha", "an operator's order records the operator");
+
+    broker.step();
+    let kill = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "test".into() }, "asha").await.unwrap();
+    let killed = wait(kill.id).await;
+    assert!(
+        killed.result.as_deref().unwrap().starts_with("kill switch ACTIVE: 0 orders cancelled, 1 positions exited"),
+        "{:?}",
+        killed.result
+    );
+    stop.send(true).unwrap();
+    running.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn mis_positions_are_squared_off_once_at_the_configured_time() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    e.cfg.square_off_time = Some(chrono::NaiveTime::from_hms_opt(15, 15, 0).unwrap());
+    e.place_order(&buy(&e, "INFY", 4, OrderType::Market)).await.unwrap();
+    let mut cnc = buy(&e, "SBIN", 3, OrderType::Market);
+    cnc.product = Product::Cnc;
+    e.place_order(&cnc).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let mut resting = buy(&e, "TCS", 1, OrderType::Limit);
+    resting.price = Some(resting.price.unwrap() - dec!(1));
+    let resting = e.place_order(&resting).await.unwrap();
+
+    let at = |hm: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-11-25T{hm}:00+05:30")).unwrap().with_timezone(&chrono::Utc)
+    };
+    e.square_off_if_due(at("15:14")).await.unwrap();
+    assert!(t.active_orders().await.unwrap().iter().all(|o| o.placed_by != "square-off"), "not before 15:15");
+    e.square_off_if_due(at("15:15")).await.unwrap();
+    let active = t.active_orders().await.unwrap();
+    let exits: Vec<_> = active.iter().filter(|o| o.placed_by == "square-off").collect();
+    assert_eq!(
+        exits.iter().map(|o| (o.symbol.as_str(), o.side, o.quantity)).collect::<Vec<_>>(),
+        vec![("INFY", Side::Sell, 4)],
+        "MIS only; CNC stays"
+    );
+    assert_eq!(
+        t.get_order(resting.id).await.unwrap().status,
+        OrderStatus::Cancelled,
+        "working MIS orders are cancelled"
+    );
+    e.square_off_if_due(at("15:20")).await.unwrap();
+    assert_eq!(t.active_orders().await.unwrap().len(), active.len(), "once a day");
+}
