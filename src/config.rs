@@ -287,6 +287,29 @@ impl Default for MarketSettings {
     }
 }
 
+/// The simulated exchange used in PAPER mode.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PaperSettings {
+    /// Seed of the price random walk: the same seed gives the same prices.
+    pub seed: u64,
+    /// Milliseconds between simulated ticks.
+    pub tick_interval_ms: u64,
+    /// Ticks a market order pays against itself.
+    pub slippage_ticks: u32,
+    /// Most shares one order fills per tick.
+    pub liquidity_per_tick: i64,
+    /// A CSV of ticks (symbol,exchange,price) to replay instead of the random walk.
+    #[serde(deserialize_with = "optional_text")]
+    pub replay_file: Option<String>,
+}
+
+impl Default for PaperSettings {
+    fn default() -> Self {
+        PaperSettings { seed: 1, tick_interval_ms: 250, slippage_ticks: 1, liquidity_per_tick: 500, replay_file: None }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconciliationSettings {
@@ -350,6 +373,7 @@ pub struct Settings {
     pub risk: RiskSettings,
     pub market: MarketSettings,
     pub reconciliation: ReconciliationSettings,
+    pub paper: PaperSettings,
     pub charges: ChargeRates,
     pub alerts: AlertSettings,
 }
@@ -720,6 +744,13 @@ impl Config {
                 s.reconciliation.price_tolerance_pct,
                 "a percentage of 0 or more",
             ));
+        }
+
+        if !(10..=60_000).contains(&s.paper.tick_interval_ms) {
+            return Err(self.invalid("paper.tick_interval_ms", s.paper.tick_interval_ms, "10 to 60000 milliseconds"));
+        }
+        if s.paper.liquidity_per_tick < 1 {
+            return Err(self.invalid("paper.liquidity_per_tick", s.paper.liquidity_per_tick, "at least 1 share"));
         }
 
         let charge_values = serde_json::to_value(&s.charges).expect("rates serialise");

@@ -31,6 +31,12 @@ enum Command {
     Config,
     /// Today's P&L, counts, positions and issues as text.
     Status,
+    /// Run the trading engine alone (headless) until Ctrl-C.
+    Engine {
+        /// Run the demo scalping strategy on the simulated feed (PAPER only).
+        #[arg(long)]
+        demo: bool,
+    },
     /// The managed local PostgreSQL.
     Db {
         #[command(subcommand)]
@@ -67,7 +73,11 @@ fn load(cli: &Cli) -> Result<Config> {
     let level = if config.settings.app.debug { "debug".to_string() } else { config.settings.app.log_level.clone() };
     let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
     Ok(config)
 }
 
@@ -114,6 +124,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }),
+        Some(Command::Engine { demo }) => {
+            let demo = demo || config.settings.app.demo;
+            runtime()?.block_on(async {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        tracing::info!("Ctrl-C: stopping the engine");
+                        let _ = stop.send(true);
+                    }
+                });
+                match xcoin::engine::runner::run(&config, demo, stopped).await {
+                    Ok(()) => Ok(ExitCode::SUCCESS),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        Ok(ExitCode::FAILURE)
+                    }
+                }
+            })
+        }
         Some(Command::Db { action }) => {
             if let Some(url) = &config.settings.database.url {
                 println!(

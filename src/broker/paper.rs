@@ -404,6 +404,40 @@ impl PaperBroker {
         })
     }
 
+    /// Replays recorded ticks (`symbol,exchange,price` lines after a header),
+    /// one every `every`, instead of the random walk. The file is read and
+    /// checked before anything is replayed; an error names the line.
+    pub fn replay(&self, csv: &str, every: Duration) -> Result<tokio::task::JoinHandle<()>, BrokerError> {
+        let mut ticks = Vec::new();
+        for (n, line) in csv.lines().enumerate().skip(1) {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |what: String| BrokerError::Rejected(format!("replay line {}: {what}", n + 1));
+            let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+            let [symbol, exchange, price] = fields[..] else {
+                return Err(bad(format!("expected symbol,exchange,price, found {} fields", fields.len())));
+            };
+            let exchange: Exchange = exchange.parse().map_err(|e: crate::domain::ParseEnumError| bad(e.to_string()))?;
+            let price: Decimal = price.parse().map_err(|_| bad(format!("`{price}` is not a price")))?;
+            if self.last_price(symbol, exchange).is_none() {
+                return Err(bad(format!("{exchange}:{symbol} is not a tradable instrument")));
+            }
+            ticks.push((symbol.to_string(), exchange, price));
+        }
+        let me = self.clone();
+        Ok(tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            for (symbol, exchange, price) in ticks {
+                interval.tick().await;
+                if let Err(e) = me.set_price(&symbol, exchange, price) {
+                    tracing::warn!(error = %e, "replayed tick skipped");
+                }
+            }
+            tracing::info!("tick replay finished");
+        }))
+    }
+
     pub fn state_file(&self) -> Option<&Path> {
         self.config.state_file.as_deref()
     }
@@ -722,6 +756,23 @@ mod tests {
             b.place(&bad).await.unwrap_err().to_string(),
             "the broker rejected it: NSE:NOPE is not a tradable instrument"
         );
+    }
+
+    #[tokio::test]
+    async fn a_replayed_file_drives_prices_and_fills() {
+        let b = broker(PaperConfig { slippage_ticks: 0, ..Default::default() });
+        let err = b.replay("symbol,exchange,price\nINFY,NSE,abc\n", Duration::from_millis(1)).unwrap_err();
+        assert_eq!(err.to_string(), "the broker rejected it: replay line 2: `abc` is not a price");
+        let err = b.replay("symbol,exchange,price\nFOO,NSE,1\n", Duration::from_millis(1)).unwrap_err();
+        assert_eq!(err.to_string(), "the broker rejected it: replay line 2: NSE:FOO is not a tradable instrument");
+        let id = b.place(&req(Side::Buy, OrderType::Limit, 2, Some(dec!(1490)), None)).await.unwrap();
+        let done = b
+            .replay("symbol,exchange,price\nINFY,NSE,1495\nINFY,NSE,1489.50\nSBIN,NSE,801\n", Duration::from_millis(1))
+            .unwrap();
+        done.await.unwrap();
+        assert_eq!(b.last_price("SBIN", Exchange::Nse), Some(dec!(801)));
+        let o = order(&b, &id).await;
+        assert_eq!((o.status, o.average_price), (OrderStatus::Filled, Some(dec!(1490))));
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::{Db, DbError, Result};
-use crate::domain::strategy::Strategy;
+use crate::domain::strategy::{Strategy, StrategyType, TradingMode};
 
 impl<'r> FromRow<'r, PgRow> for Strategy {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
@@ -29,6 +29,25 @@ impl Db {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| DbError::not_found("strategy", id))
+    }
+
+    /// The strategy with this name, created (active) if it does not exist.
+    pub async fn ensure_strategy(
+        &self,
+        name: &str,
+        strategy_type: StrategyType,
+        mode: TradingMode,
+    ) -> Result<Strategy> {
+        Ok(sqlx::query_as(
+            "INSERT INTO strategies (name, strategy_type, mode) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET updated_at = strategies.updated_at
+             RETURNING *",
+        )
+        .bind(name)
+        .bind(strategy_type)
+        .bind(mode)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn all_strategies(&self) -> Result<Vec<Strategy>> {

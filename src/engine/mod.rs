@@ -12,11 +12,13 @@
 //! stops, loss limits, kill switch, square-off), `reconciler`, `commands`.
 
 pub mod commands;
+pub mod demo;
 pub mod lock;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
 pub mod risk;
+pub mod runner;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -131,6 +133,7 @@ pub struct Engine<B: Broker> {
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
     risk_check_due: bool,
+    demo: Option<demo::Demo>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -165,6 +168,7 @@ impl<B: Broker> Engine<B> {
             recent_orders: VecDeque::new(),
             squared_off: None,
             risk_check_due: true,
+            demo: None,
         };
         engine.catch_up().await?;
         match engine.reconcile_positions().await {
@@ -175,6 +179,34 @@ impl<B: Broker> Engine<B> {
             Err(e) => tracing::warn!(error = %e, "start-up position reconciliation skipped"),
         }
         Ok(engine)
+    }
+
+    /// Runs the demo strategy (PAPER only) under its own strategy row.
+    pub async fn enable_demo(&mut self) -> Result<i64> {
+        use crate::domain::strategy::StrategyType;
+        if self.broker.kind() != crate::domain::order::BrokerKind::Paper {
+            return Err(EngineError::Refused("the demo strategy runs only on the paper exchange".into()));
+        }
+        let s = self.db.ensure_strategy(demo::STRATEGY_NAME, StrategyType::Scalping, TradingMode::Paper).await?;
+        self.demo = Some(demo::Demo::new(s.id));
+        Ok(s.id)
+    }
+
+    /// One demo decision: at most one entry per call.
+    pub async fn run_demo(&mut self) -> Result<()> {
+        if self.demo.is_none() || self.kill_switch_active || !self.trading_enabled() {
+            return Ok(());
+        }
+        let mut held: Vec<Instrument> =
+            self.db.open_positions().await?.into_iter().map(|p| (p.symbol, p.exchange)).collect();
+        held.extend(self.db.active_orders().await?.into_iter().map(|o| (o.symbol, o.exchange)));
+        held.sort();
+        held.dedup();
+        let limits = self.cfg.limits.clone();
+        let Some(req) = self.demo.as_mut().and_then(|d| d.signal(&held, &limits)) else { return Ok(()) };
+        let order = self.place_order(&req).await?;
+        tracing::info!(order = order.id, symbol = %order.symbol, side = %order.side, quantity = order.quantity, status = %order.status, "demo entry");
+        Ok(())
     }
 
     pub fn kill_switch_active(&self) -> bool {

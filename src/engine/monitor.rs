@@ -16,6 +16,9 @@ impl<B: Broker> Engine<B> {
     pub async fn handle_event(&mut self, event: BrokerEvent) {
         let result = match event {
             BrokerEvent::Tick(t) => {
+                if let Some(demo) = self.demo.as_mut() {
+                    demo.on_price(&t.symbol, t.exchange, t.last_price);
+                }
                 let key = (t.symbol, t.exchange);
                 if self.last_prices.insert(key.clone(), t.last_price) != Some(t.last_price) {
                     self.dirty.insert(key);

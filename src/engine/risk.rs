@@ -53,6 +53,9 @@ impl<B: Broker> Engine<B> {
         if let Err(e) = self.risk_cycle().await {
             tracing::error!(error = %e, "risk cycle failed");
         }
+        if let Err(e) = self.run_demo().await {
+            tracing::warn!(error = %e, "demo strategy");
+        }
     }
 
     async fn risk_cycle(&mut self) -> Result<()> {

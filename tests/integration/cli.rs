@@ -185,3 +185,54 @@ fn the_managed_database_starts_serves_and_stops() {
             .starts_with("database.url is set (postgres://u@h/d); XCoin manages only its own local server.")
     );
 }
+
+fn spawn_xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
+    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
+    cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("xcoin starts")
+}
+
+#[tokio::test]
+async fn the_engine_binary_trades_the_demo_and_refuses_a_second_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "50")];
+    let not_set_up = xcoin(dir.path(), &["engine"], &env);
+    assert_eq!(not_set_up.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&not_set_up.stderr).to_string();
+    assert!(err.contains("run `xcoin setup`"), "{err}");
+    // `setup` also creates the missing database.
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+
+    let engine = spawn_xcoin(dir.path(), &["engine", "--demo"], &env);
+    let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let mut feed = xcoin::db::changes::ChangeFeed::changes(db.pool()).await.unwrap();
+    // Wait for the demo's first fill, event by event.
+    let filled = loop {
+        let trades = db.today_trades().await.unwrap();
+        if let Some(t) = trades.first() {
+            break t.clone();
+        }
+        feed.next_timeout(std::time::Duration::from_secs(20)).await.expect("the demo trades within 20 s");
+    };
+    let order = db.get_order(filled.order_id).await.unwrap();
+    assert_eq!(order.placed_by, "Demo Scalper");
+    assert!(order.stop_loss.is_some() && order.take_profit.is_some());
+    assert_eq!(db.get_strategy(order.strategy_id).await.unwrap().name, "Demo Scalper");
+
+    let second = xcoin(dir.path(), &["engine"], &env);
+    assert_eq!(second.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&second.stderr).to_string();
+    assert!(err.contains("another engine is already trading this database: server pid "), "{err}");
+
+    let pid = engine.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let out = engine.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("engine stopped"));
+    assert!(dir.path().join("data/paper-exchange.json").is_file(), "the paper exchange keeps its book");
+}
