@@ -580,3 +580,134 @@ async fn mis_positions_are_squared_off_once_at_the_configured_time() {
     e.square_off_if_due(at("15:20")).await.unwrap();
     assert_eq!(t.active_orders().await.unwrap().len(), active.len(), "once a day");
 }
+
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// Random sequences of orders, partial fills, cancels and price moves: the
+/// positions always equal a recomputation from the trades, and with nothing
+/// done outside XCoin the local book equals the broker's.
+#[tokio::test]
+async fn random_sessions_keep_positions_equal_to_trades_and_local_equal_to_broker() {
+    for seed in [3u64, 11, 29] {
+        let t = test_db().await;
+        let mut e = engine_on(&t, paper(40)).await;
+        // Faster than any desk: the order-rate rule is tested on its own.
+        e.cfg.limits.max_orders_per_second = 10_000;
+        let mut rng = Lcg(seed);
+        let symbols = ["INFY", "SBIN", "ITC"];
+        for _ in 0..80 {
+            let symbol = symbols[rng.below(3) as usize];
+            match rng.below(10) {
+                0..=3 => {
+                    let mut req = buy(
+                        &e,
+                        symbol,
+                        1 + rng.below(60) as i64,
+                        if rng.below(2) == 0 { OrderType::Market } else { OrderType::Limit },
+                    );
+                    if rng.below(2) == 0 {
+                        // The mirror image: a sell with its stop above and target below.
+                        let last = e.last_price(symbol, Exchange::Nse).unwrap();
+                        req.side = Side::Sell;
+                        req.stop_loss = Some(last + (last - req.stop_loss.unwrap()));
+                        req.take_profit = Some(last - (req.take_profit.unwrap() - last));
+                    }
+                    e.place_order(&req).await.unwrap();
+                }
+                4 => {
+                    let active = t.active_orders().await.unwrap();
+                    if !active.is_empty() {
+                        let o = &active[rng.below(active.len() as u64) as usize];
+                        let _ = e.cancel_order(o.id).await; // may lose the race to a fill
+                    }
+                }
+                5 => {
+                    let last = e.last_price(symbol, Exchange::Nse).unwrap();
+                    let moved = last + Decimal::from(rng.below(41) as i64 - 20) * dec!(0.05);
+                    tick(&mut e, symbol, moved).await;
+                }
+                _ => {
+                    e.broker.step();
+                    e.drain_events().await.unwrap();
+                }
+            }
+        }
+        for _ in 0..30 {
+            e.broker.step();
+        }
+        e.drain_events().await.unwrap();
+
+        for symbol in symbols {
+            let (net, realized): (Option<Decimal>, Option<Decimal>) = sqlx::query_as(
+                "SELECT sum(CASE WHEN side = 'BUY' THEN quantity ELSE -quantity END)::numeric, sum(realized_pnl) FROM trades WHERE symbol = $1",
+            )
+            .bind(symbol)
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+            let positions: Vec<(i64, Decimal)> =
+                sqlx::query_as("SELECT quantity, realized_pnl FROM positions WHERE symbol = $1")
+                    .bind(symbol)
+                    .fetch_all(t.pool())
+                    .await
+                    .unwrap();
+            let qty: i64 = positions.iter().map(|p| p.0).sum();
+            let pos_realized: Decimal = positions.iter().map(|p| p.1).sum();
+            assert_eq!(Decimal::from(qty), net.unwrap_or_default(), "seed {seed} {symbol}: quantity");
+            assert_eq!(pos_realized, realized.unwrap_or_default(), "seed {seed} {symbol}: realised P&L");
+        }
+        let (trades, cancelled, partial): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM trades), (SELECT count(*) FROM orders WHERE status = 'CANCELLED'),
+                    (SELECT count(*) FROM orders WHERE id IN (SELECT order_id FROM trades GROUP BY order_id HAVING count(*) > 1))",
+        )
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+        eprintln!("seed {seed}: {trades} trades, {cancelled} cancelled orders, {partial} orders filled in parts");
+        assert!(
+            trades >= 10 && cancelled >= 1 && partial >= 1,
+            "seed {seed}: the session exercised fills, cancels and partial fills"
+        );
+        assert!(e.reconcile_positions().await.unwrap().is_empty(), "seed {seed}: local equals broker");
+        let book = e.broker.orders().await.unwrap();
+        for local in t.today_orders().await.unwrap() {
+            let Some(id) = &local.broker_order_id else {
+                assert_eq!(
+                    local.status,
+                    OrderStatus::Rejected,
+                    "seed {seed}: only rejected orders never reach the broker"
+                );
+                continue;
+            };
+            let remote = book.iter().find(|b| &b.broker_order_id == id).unwrap();
+            assert_eq!(
+                (local.status, local.filled_quantity),
+                (remote.status, remote.filled_quantity),
+                "seed {seed}: order {}",
+                local.id
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_order_rate_limit_rejects_the_eleventh_order_in_a_second() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let req = buy(&e, "ITC", 1, OrderType::Limit);
+    let started = std::time::Instant::now();
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(e.place_order(&req).await.unwrap());
+    }
+    assert!(started.elapsed() < Duration::from_secs(1), "the eleven orders went out within a second");
+    assert!(statuses[..10].iter().all(|o| o.status == OrderStatus::Submitted));
+    assert_eq!(statuses[10].status_reason.as_deref(), Some("order rate: limit 10 per second, 10 in the last second"));
+}
