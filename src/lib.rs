@@ -4,6 +4,7 @@
 //! model, `db` the async database layer and change feed, `config` the layered
 //! settings.
 
+pub mod bench;
 pub mod broker;
 pub mod config;
 pub mod db;

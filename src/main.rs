@@ -31,6 +31,15 @@ enum Command {
     Config,
     /// Today's P&L, counts, positions and issues as text.
     Status,
+    /// Measure this build against the configured database server (in a scratch database).
+    Bench {
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Orders the engine run places.
+        #[arg(long, default_value_t = 2000)]
+        orders: usize,
+    },
     /// Run the trading engine alone (headless) until Ctrl-C.
     Engine {
         /// Run the demo scalping strategy on the simulated feed (PAPER only).
@@ -70,7 +79,14 @@ fn main() -> ExitCode {
 
 fn load(cli: &Cli) -> Result<Config> {
     let config = Config::load(ConfigPaths::discover(cli.config.clone()))?;
-    let level = if config.settings.app.debug { "debug".to_string() } else { config.settings.app.log_level.clone() };
+    let level = if matches!(cli.command, Some(Command::Bench { .. })) {
+        // A benchmark prints its table; the engine's per-order lines would drown it.
+        "warn".to_string()
+    } else if config.settings.app.debug {
+        "debug".to_string()
+    } else {
+        config.settings.app.log_level.clone()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
     let _ = tracing_subscriber::fmt()
@@ -123,6 +139,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::status(&config, &db, &mut stdout).await?;
             db.close().await;
             Ok(ExitCode::SUCCESS)
+        }),
+        Some(Command::Bench { json, orders }) => runtime()?.block_on(async {
+            match xcoin::bench::run(&config, json, orders, &mut stdout).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }),
         Some(Command::Engine { demo }) => {
             let demo = demo || config.settings.app.demo;

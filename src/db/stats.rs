@@ -54,7 +54,39 @@ impl DailyStats {
     }
 }
 
+/// What the pre-trade validator reads from the database, in one round trip.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct RiskInputs {
+    /// Signed quantity held in the instrument.
+    pub held: i64,
+    pub open_positions: i64,
+    pub today_net_pnl: Decimal,
+    /// Today's peak net P&L so far (0 before any stats are kept).
+    pub peak_pnl: Decimal,
+}
+
 impl Db {
+    /// The desk's state for one order's risk check, in a single statement.
+    pub async fn risk_inputs(
+        &self,
+        symbol: &str,
+        exchange: crate::domain::order::Exchange,
+        product: crate::domain::order::Product,
+    ) -> Result<RiskInputs> {
+        Ok(sqlx::query_as(
+            "SELECT (SELECT coalesce(sum(quantity), 0)::bigint FROM positions
+                      WHERE symbol = $1 AND exchange = $2 AND product = $3 AND status = 'OPEN') AS held,
+                    (SELECT count(*) FROM positions WHERE status = 'OPEN') AS open_positions,
+                    (SELECT net_pnl FROM get_today_pnl()) AS today_net_pnl,
+                    coalesce((SELECT peak_pnl FROM daily_stats WHERE trading_day = xcoin_today()), 0) AS peak_pnl",
+        )
+        .bind(symbol)
+        .bind(exchange)
+        .bind(product)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     pub async fn today_pnl(&self) -> Result<TodayPnl> {
         Ok(sqlx::query_as("SELECT * FROM get_today_pnl()").fetch_one(&self.pool).await?)
     }

@@ -24,28 +24,16 @@ impl<B: Broker> Engine<B> {
 
     /// What the validator needs, read fresh from the database.
     pub async fn risk_snapshot(&mut self, req: &OrderRequest) -> Result<RiskSnapshot> {
-        let held: i64 = self
-            .db
-            .find_open_positions(&req.symbol, req.exchange, Some(req.product))
-            .await?
-            .iter()
-            .map(Position::quantity)
-            .sum();
-        let pnl = self.db.today_pnl().await?;
-        let peak = self
-            .db
-            .daily_stats(self.cfg.calendar.today())
-            .await?
-            .map_or(Decimal::ZERO, |s| s.peak_pnl)
-            .max(Decimal::ZERO);
+        let inputs = self.db.risk_inputs(&req.symbol, req.exchange, req.product).await?;
+        let peak = inputs.peak_pnl.max(Decimal::ZERO);
         Ok(RiskSnapshot {
             kill_switch_active: self.kill_switch_active,
             market_state: self.cfg.calendar.state(Utc::now()),
             last_price: self.last_price(&req.symbol, req.exchange),
-            position_quantity: held,
-            open_positions: self.db.open_position_count().await? as u32,
-            today_net_pnl: pnl.net_pnl,
-            drawdown: (peak.max(pnl.net_pnl) - pnl.net_pnl).max(Decimal::ZERO),
+            position_quantity: inputs.held,
+            open_positions: u32::try_from(inputs.open_positions).unwrap_or(u32::MAX),
+            today_net_pnl: inputs.today_net_pnl,
+            drawdown: (peak.max(inputs.today_net_pnl) - inputs.today_net_pnl).max(Decimal::ZERO),
             orders_last_second: self.orders_last_second(),
         })
     }

@@ -236,3 +236,29 @@ async fn the_engine_binary_trades_the_demo_and_refuses_a_second_engine() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("engine stopped"));
     assert!(dir.path().join("data/paper-exchange.json").is_file(), "the paper exchange keeps its book");
 }
+
+#[tokio::test]
+async fn bench_measures_in_a_scratch_database_and_drops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let env = [("DATABASE_URL", url.as_str())];
+    let out = xcoin(dir.path(), &["bench", "--json", "--orders", "120"], &env);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["engine_orders"], 120);
+    assert!(report["engine_orders_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["place_p99_ms"].as_f64().unwrap() >= report["place_p50_ms"].as_f64().unwrap());
+    assert!(report["validation_ns_per_order"].as_f64().unwrap() > 0.0);
+    let t = test_db().await;
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'xcoin\\_bench\\_%'")
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the scratch database is dropped");
+    let never: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(url.rsplit('/').next().unwrap())
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+    assert!(!never, "the configured database is not written by a benchmark");
+}
