@@ -438,6 +438,33 @@ impl PaperBroker {
         }))
     }
 
+    /// Applies `change` to a working order (one not yet FILLED, CANCELLED or
+    /// REJECTED), saves the book and reports the order.
+    fn change_working(
+        &self,
+        broker_order_id: &str,
+        change: impl FnOnce(&mut BrokerOrder) -> Result<(), BrokerError>,
+    ) -> Result<(), BrokerError> {
+        let order = {
+            let mut s = self.lock();
+            let w = s
+                .book
+                .orders
+                .get_mut(broker_order_id)
+                .ok_or_else(|| BrokerError::UnknownOrder(broker_order_id.to_string()))?;
+            if w.order.status.is_terminal() {
+                return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
+            }
+            change(&mut w.order)?;
+            w.order.updated_at = Utc::now();
+            let order = w.order.clone();
+            self.persist(&s.book);
+            order
+        };
+        self.publish(vec![BrokerEvent::Order(order)]);
+        Ok(())
+    }
+
     pub fn state_file(&self) -> Option<&Path> {
         self.config.state_file.as_deref()
     }
@@ -502,60 +529,32 @@ impl Broker for PaperBroker {
     }
 
     async fn modify(&self, broker_order_id: &str, change: Modify) -> Result<(), BrokerError> {
-        let order = {
-            let mut s = self.lock();
-            let w = s
-                .book
-                .orders
-                .get_mut(broker_order_id)
-                .ok_or_else(|| BrokerError::UnknownOrder(broker_order_id.to_string()))?;
-            if w.order.status.is_terminal() {
-                return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
-            }
+        self.change_working(broker_order_id, |o| {
             if let Some(q) = change.quantity {
-                if q <= w.order.filled_quantity {
+                if q <= o.filled_quantity {
                     return Err(BrokerError::Rejected(format!(
                         "quantity {q} must exceed the {} already filled",
-                        w.order.filled_quantity
+                        o.filled_quantity
                     )));
                 }
-                w.order.quantity = q;
+                o.quantity = q;
             }
             if change.price.is_some() {
-                w.order.price = change.price;
+                o.price = change.price;
             }
             if change.trigger_price.is_some() {
-                w.order.trigger_price = change.trigger_price;
+                o.trigger_price = change.trigger_price;
             }
-            w.order.updated_at = Utc::now();
-            let order = w.order.clone();
-            self.persist(&s.book);
-            order
-        };
-        self.publish(vec![BrokerEvent::Order(order)]);
-        Ok(())
+            Ok(())
+        })
     }
 
     async fn cancel(&self, broker_order_id: &str) -> Result<(), BrokerError> {
-        let order = {
-            let mut s = self.lock();
-            let w = s
-                .book
-                .orders
-                .get_mut(broker_order_id)
-                .ok_or_else(|| BrokerError::UnknownOrder(broker_order_id.to_string()))?;
-            if w.order.status.is_terminal() {
-                return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
-            }
-            w.order.status = OrderStatus::Cancelled;
-            w.order.message = Some("cancelled on request".into());
-            w.order.updated_at = Utc::now();
-            let order = w.order.clone();
-            self.persist(&s.book);
-            order
-        };
-        self.publish(vec![BrokerEvent::Order(order)]);
-        Ok(())
+        self.change_working(broker_order_id, |o| {
+            o.status = OrderStatus::Cancelled;
+            o.message = Some("cancelled on request".into());
+            Ok(())
+        })
     }
 
     async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {

@@ -109,20 +109,9 @@ mod tests {
     use crate::domain::calendar::MarketState;
     use crate::domain::risk::{RiskSnapshot, validate};
 
+    /// The configured defaults, as the engine runs them in PAPER mode.
     fn limits() -> RiskLimits {
-        RiskLimits {
-            capital: dec!(100000),
-            max_risk_per_trade_pct: dec!(2),
-            max_daily_loss_pct: dec!(6),
-            max_drawdown_pct: dec!(15),
-            max_open_positions: 5,
-            min_risk_reward: dec!(2),
-            max_position_size: 1000,
-            price_sanity_pct: dec!(10),
-            max_orders_per_second: 10,
-            tick_size: dec!(0.05),
-            enforce_market_hours: false,
-        }
+        crate::engine::EngineConfig::from_settings(&crate::config::Settings::default()).limits
     }
 
     #[test]

@@ -114,9 +114,19 @@ impl<B: Broker> Engine<B> {
     }
 
     /// Writes changed prices to open positions; returns how many rows moved.
+    /// Only instruments with an open position are written: one query finds
+    /// them, then one update per instrument whose price moved.
     pub async fn mark_positions(&mut self) -> Result<i64> {
+        let dirty = std::mem::take(&mut self.dirty);
+        if dirty.is_empty() {
+            return Ok(0);
+        }
+        let mut held: Vec<(String, crate::domain::order::Exchange)> =
+            self.db.open_positions().await?.into_iter().map(|p| (p.symbol, p.exchange)).collect();
+        held.sort();
+        held.dedup();
         let mut moved = 0;
-        for (symbol, exchange) in std::mem::take(&mut self.dirty) {
+        for (symbol, exchange) in held.into_iter().filter(|k| dirty.contains(k)) {
             if let Some(price) = self.last_price(&symbol, exchange) {
                 moved += self.db.mark_to_market(&symbol, exchange, price).await?;
             }

@@ -711,3 +711,56 @@ async fn the_order_rate_limit_rejects_the_eleventh_order_in_a_second() {
     assert!(statuses[..10].iter().all(|o| o.status == OrderStatus::Submitted));
     assert_eq!(statuses[10].status_reason.as_deref(), Some("order rate: limit 10 per second, 10 in the last second"));
 }
+
+#[tokio::test]
+async fn price_mismatches_and_positions_missing_at_the_broker_resolve_by_accepting_the_broker() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    e.place_order(&buy(&e, "INFY", 10, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let infy = t.open_positions().await.unwrap()[0].clone();
+    // A local average that drifted from the broker's by more than 0.1 %.
+    t.sql(&format!("UPDATE positions SET average_price = average_price + 5 WHERE id = {}", infy.id)).await;
+    // A local position the broker never had.
+    let ghost = t
+        .create_position(&xcoin::db::positions::NewPosition {
+            strategy_id: 1,
+            symbol: "ITC".into(),
+            exchange: Exchange::Nse,
+            product: Product::Mis,
+            quantity: -40,
+            average_price: dec!(412.85),
+            stop_loss: None,
+            take_profit: None,
+        })
+        .await
+        .unwrap();
+    let found = e.reconcile_positions().await.unwrap();
+    assert_eq!(
+        found.iter().map(|i| (i.symbol.as_str(), i.issue_type)).collect::<Vec<_>>(),
+        vec![("INFY", IssueType::PriceMismatch), ("ITC", IssueType::MissingAtBroker)]
+    );
+    assert_eq!(found[1].position_id, Some(ghost.id));
+
+    for issue in &found {
+        e.resolve_issue(issue.id, Resolution::AcceptBroker, "ravi", None).await.unwrap();
+    }
+    assert_eq!(
+        t.get_position(infy.id).await.unwrap().average_price(),
+        infy.average_price(),
+        "the broker's average is taken"
+    );
+    let ghost = t.get_position(ghost.id).await.unwrap();
+    assert_eq!((ghost.quantity(), ghost.status), (0, xcoin::domain::position::PositionStatus::Closed));
+    let adjustment = t.get_issue(found[1].id).await.unwrap().adjustment.unwrap();
+    assert_eq!(
+        adjustment,
+        serde_json::json!({ "before": { "quantity": -40, "average_price": "412.85" }, "after": null })
+    );
+    assert!(e.reconcile_positions().await.unwrap().is_empty());
+    assert_eq!(
+        e.resolve_issue(found[0].id, Resolution::Ignore, "ravi", None).await.unwrap_err().to_string(),
+        format!("reconciliation issue {} is already resolved (ACCEPT_BROKER by ravi)", found[0].id)
+    );
+}
