@@ -138,11 +138,11 @@ impl<B: Broker> Engine<B> {
                     .update_order_status(
                         local.id,
                         OrderStatus::Cancelled,
-                        Some("never reached the broker before the engine restarted; not sent again"),
+                        Some("not found at the broker; cancelled rather than sent again"),
                         None,
                     )
                     .await?;
-                tracing::warn!(order = local.id, "PENDING order not at the broker: cancelled");
+                tracing::warn!(order = local.id, "PENDING order not found at the broker: cancelled");
             } else if local.status.is_active() {
                 tracing::error!(order = local.id, broker_order = ?local.broker_order_id, "order missing from the broker's book");
             }

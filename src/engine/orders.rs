@@ -91,30 +91,23 @@ impl<B: Broker> Engine<B> {
         }
     }
 
-    /// Cancels a working order. A PENDING order (never acknowledged by the
-    /// broker) is cancelled locally; any other is cancelled at the broker and
-    /// becomes CANCELLED when the broker confirms.
+    /// Cancels a working order at the broker; it becomes CANCELLED when the
+    /// broker confirms (applied before this returns). A PENDING order is first
+    /// looked for in the broker's book by its tag: found, it is cancelled
+    /// there; not found, it is cancelled locally.
     pub async fn cancel_order(&mut self, order_id: i64) -> Result<Order> {
         let order = self.db.get_order(order_id).await?;
         if order.status.is_terminal() {
             return Err(EngineError::Refused(format!("order {order_id} is already {}", order.status)));
         }
-        match &order.broker_order_id {
-            None => Ok(self
-                .db
-                .update_order_status(
-                    order_id,
-                    OrderStatus::Cancelled,
-                    Some("cancelled before it reached the broker"),
-                    None,
-                )
-                .await?),
-            Some(broker_id) => {
-                self.broker.cancel(broker_id).await?;
-                // Apply the broker's confirmation (and any fill that beat it) now.
-                self.sync_order(order_id).await
-            }
-        }
+        // A PENDING order may have reached a broker that did not answer in
+        // time: look for it by its tag before deciding it never left.
+        let order = if order.broker_order_id.is_none() { self.sync_order(order_id).await? } else { order };
+        // Not at the broker under its tag either: sync cancelled it locally.
+        let Some(broker_id) = order.broker_order_id.clone() else { return Ok(order) };
+        self.broker.cancel(&broker_id).await?;
+        // Apply the broker's confirmation (and any fill that beat it) now.
+        self.sync_order(order_id).await
     }
 
     /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order,

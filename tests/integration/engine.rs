@@ -485,10 +485,7 @@ async fn a_crash_between_persist_and_send_leaves_no_duplicate_after_restart() {
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
     let lost = t.get_order(lost.id).await.unwrap();
     assert_eq!(lost.status, OrderStatus::Cancelled);
-    assert_eq!(
-        lost.status_reason.as_deref(),
-        Some("never reached the broker before the engine restarted; not sent again")
-    );
+    assert_eq!(lost.status_reason.as_deref(), Some("not found at the broker; cancelled rather than sent again"));
     let sent = t.get_order(sent.id).await.unwrap();
     assert_eq!((sent.status, sent.filled_quantity), (OrderStatus::Filled, 8));
     assert_eq!(broker.orders().await.unwrap().len(), 1, "nothing was sent twice");
@@ -763,4 +760,41 @@ async fn price_mismatches_and_positions_missing_at_the_broker_resolve_by_accepti
         e.resolve_issue(found[0].id, Resolution::Ignore, "ravi", None).await.unwrap_err().to_string(),
         format!("reconciliation issue {} is already resolved (ACCEPT_BROKER by ravi)", found[0].id)
     );
+}
+
+#[tokio::test]
+async fn cancelling_a_pending_order_looks_for_it_at_the_broker_first() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let never_sent = t.create_order(&market("INFY", Side::Buy, 1), BrokerKind::Paper, TICK, None).await.unwrap();
+    let c = e.cancel_order(never_sent.id).await.unwrap();
+    assert_eq!(
+        (c.status, c.status_reason.as_deref()),
+        (OrderStatus::Cancelled, Some("not found at the broker; cancelled rather than sent again"))
+    );
+
+    // Sent, but the acknowledgement was never stored: found by its tag and cancelled there.
+    let mut resting = buy(&e, "SBIN", 1, OrderType::Limit);
+    resting.price = Some(resting.price.unwrap() - dec!(3));
+    let sent = t.create_order(&resting, BrokerKind::Paper, TICK, None).await.unwrap();
+    let broker_id = e
+        .broker
+        .place(&PlaceRequest {
+            tag: sent.client_tag(),
+            symbol: "SBIN".into(),
+            exchange: Exchange::Nse,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity: 1,
+            price: resting.price,
+            trigger_price: None,
+        })
+        .await
+        .unwrap();
+    let c = e.cancel_order(sent.id).await.unwrap();
+    assert_eq!((c.status, c.broker_order_id.as_deref()), (OrderStatus::Cancelled, Some(broker_id.as_str())));
+    let at_broker = e.broker.orders().await.unwrap().into_iter().find(|o| o.broker_order_id == broker_id).unwrap();
+    assert_eq!(at_broker.status, OrderStatus::Cancelled, "cancelled at the broker, not just locally");
 }
