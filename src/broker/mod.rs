@@ -107,8 +107,17 @@ pub enum BrokerError {
     Unavailable(String),
 }
 
+/// Where last traded prices come from: a snapshot on demand here, and every
+/// change afterwards as [`BrokerEvent::Tick`] on the broker's event stream
+/// (the paper exchange's own feed; Kite's WebSocket ticker), so ticks, order
+/// updates and fills reach the engine in one ordered stream.
+pub trait MarketData: Send + Sync + 'static {
+    /// The last price of every instrument the source quotes.
+    fn last_prices(&self) -> impl Future<Output = Result<Vec<Tick>, BrokerError>> + Send;
+}
+
 /// An exchange connection. Implementations must be cheap to share between tasks.
-pub trait Broker: Send + Sync + 'static {
+pub trait Broker: MarketData {
     fn kind(&self) -> BrokerKind;
     /// Sends a new order; returns the broker's order id.
     fn place(&self, req: &PlaceRequest) -> impl Future<Output = Result<String, BrokerError>> + Send;

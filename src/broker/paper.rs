@@ -28,7 +28,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use super::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, Modify, PlaceRequest, Tick};
+use super::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick};
 use crate::domain::instrument::Instrument;
 use crate::domain::is_on_tick;
 use crate::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
@@ -349,7 +349,7 @@ impl PaperBroker {
     }
 
     /// Every instrument's last price.
-    pub fn last_prices(&self) -> Vec<Tick> {
+    pub fn snapshot(&self) -> Vec<Tick> {
         let now = Utc::now();
         self.lock()
             .quotes
@@ -467,6 +467,12 @@ impl PaperBroker {
 
     pub fn state_file(&self) -> Option<&Path> {
         self.config.state_file.as_deref()
+    }
+}
+
+impl MarketData for PaperBroker {
+    async fn last_prices(&self) -> Result<Vec<Tick>, BrokerError> {
+        Ok(self.snapshot())
     }
 }
 
@@ -787,11 +793,11 @@ mod tests {
             c.step();
         }
         assert_eq!(
-            a.last_prices().iter().map(|t| t.last_price).collect::<Vec<_>>(),
-            b.last_prices().iter().map(|t| t.last_price).collect::<Vec<_>>()
+            a.snapshot().iter().map(|t| t.last_price).collect::<Vec<_>>(),
+            b.snapshot().iter().map(|t| t.last_price).collect::<Vec<_>>()
         );
         assert_ne!(a.last_price("INFY", Exchange::Nse), c.last_price("INFY", Exchange::Nse));
-        assert!(a.last_prices().iter().all(|t| is_on_tick(t.last_price, dec!(0.05))));
+        assert!(a.snapshot().iter().all(|t| is_on_tick(t.last_price, dec!(0.05))));
     }
 
     #[tokio::test]

@@ -171,6 +171,9 @@ impl<B: Broker> Engine<B> {
             demo: None,
         };
         engine.catch_up().await?;
+        for tick in engine.broker.last_prices().await? {
+            engine.last_prices.insert((tick.symbol, tick.exchange), tick.last_price);
+        }
         match engine.reconcile_positions().await {
             Ok(found) if !found.is_empty() => {
                 tracing::warn!(issues = found.len(), "positions differ from the broker's at start")

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::broadcast;
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
-use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, Modify, PlaceRequest};
+use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest};
 use xcoin::config::Settings;
 use xcoin::db::orders::OrderModification;
 use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
@@ -65,6 +65,15 @@ fn buy(e: &Engine<PaperBroker>, symbol: &str, quantity: i64, order_type: OrderTy
 async fn tick(e: &mut Engine<PaperBroker>, symbol: &str, price: Decimal) {
     e.broker.set_price(symbol, Exchange::Nse, price).unwrap();
     e.drain_events().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_engine_knows_every_price_from_the_start() {
+    let t = test_db().await;
+    let e = Engine::start(t.db.clone(), paper(500), config()).await.unwrap();
+    for i in instrument::built_in() {
+        assert_eq!(e.last_price(&i.symbol, i.exchange), Some(i.reference_price), "{}", i.symbol);
+    }
 }
 
 #[tokio::test]
@@ -378,6 +387,12 @@ async fn reconciliation_logs_each_mismatch_once_and_resolves_by_command() {
 struct Outage {
     inner: PaperBroker,
     down: Arc<AtomicBool>,
+}
+
+impl MarketData for Outage {
+    async fn last_prices(&self) -> Result<Vec<xcoin::broker::Tick>, BrokerError> {
+        self.inner.last_prices().await
+    }
 }
 
 impl Broker for Outage {
