@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod broker;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod engine;

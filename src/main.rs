@@ -1,6 +1,5 @@
 //! The `xcoin` command: dispatch only.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,6 +16,9 @@ struct Cli {
     /// else $XDG_CONFIG_HOME/xcoin/config.toml).
     #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    /// A console without any action that writes, and without an engine.
+    #[arg(long)]
+    read_only: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -79,6 +81,11 @@ fn main() -> ExitCode {
 
 fn load(cli: &Cli) -> Result<Config> {
     let config = Config::load(ConfigPaths::discover(cli.config.clone()))?;
+    if cli.command.is_none() {
+        // The console owns the screen: its logs go to the log pane and a file.
+        xcoin::console::init_logging(&config);
+        return Ok(config);
+    }
     let level = if matches!(cli.command, Some(Command::Bench { .. })) {
         // A benchmark prints its table; the engine's per-order lines would drown it.
         "warn".to_string()
@@ -207,15 +214,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         None => {
-            // The desk's default: make the database ready, then show the desk.
-            let rt = runtime()?;
-            let db = rt.block_on(setup::setup(&config, &mut Report::new(&mut stdout, color)))?;
-            writeln!(stdout)?;
-            rt.block_on(async {
-                setup::status(&config, &db, &mut stdout).await?;
-                db.close().await;
-                Ok(ExitCode::SUCCESS)
-            })
+            drop(stdout);
+            match runtime()?.block_on(xcoin::console::run(&config, cli.read_only)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
     }
 }

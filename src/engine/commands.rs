@@ -7,7 +7,7 @@ use crate::db::commands::CommandRecord;
 use crate::db::orders::OrderModification;
 use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
 use crate::domain::order::{Order, OrderStatus};
-use crate::domain::to_paisa;
+use crate::setup::rupees;
 
 fn describe(o: &Order) -> String {
     match o.status {
@@ -106,10 +106,10 @@ impl<B: Broker> Engine<B> {
             OperatorCommand::KillSwitchOn { reason } => {
                 let e = self.activate_kill_switch(KillSwitchTrigger::Operator, &reason, who).await.map_err(text)?;
                 Ok(format!(
-                    "kill switch ACTIVE: {} orders cancelled, {} positions exited, today's P&L ₹{}",
+                    "kill switch ACTIVE: {} orders cancelled, {} positions exited, today's P&L {}",
                     e.orders_cancelled,
                     e.positions_exited,
-                    e.daily_pnl.map(to_paisa).unwrap_or_default()
+                    rupees(e.daily_pnl.unwrap_or_default())
                 ))
             }
             OperatorCommand::KillSwitchOff { reason } => {

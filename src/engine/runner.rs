@@ -21,8 +21,26 @@ use crate::setup::Target;
 /// giving reconciliation something to show.
 const EXTERNAL_TRADE_EVERY: Duration = Duration::from_secs(90);
 
-/// Connects, starts the engine and runs it until `shutdown` turns true.
-pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+/// A started engine with the tasks that feed it.
+pub struct Started {
+    pub engine: Engine<PaperBroker>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Started {
+    /// Runs the engine until `shutdown` turns true, then stops its feed.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let result = self.engine.run(shutdown).await;
+        for t in self.tasks {
+            t.abort();
+        }
+        result
+    }
+}
+
+/// Connects and starts the engine on the paper exchange with its feed (and
+/// the demo when asked), without running it yet.
+pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> {
     let s = &config.settings;
     if s.app.mode == TradingMode::Live {
         return Err(EngineError::Refused(
@@ -62,28 +80,26 @@ pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -
     )?;
     let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
     let every = Duration::from_millis(s.paper.tick_interval_ms);
-    let feed = match &s.paper.replay_file {
+    let mut tasks = vec![match &s.paper.replay_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| EngineError::Refused(format!("cannot read paper.replay_file {path}: {e}")))?;
             broker.replay(&text, every)?
         }
         None => broker.run_feed(every),
-    };
-    let injector = if demo {
+    }];
+    if demo {
         let id = engine.enable_demo().await?;
         tracing::info!(strategy = id, "demo strategy running");
-        Some(tokio::spawn(external_trades(broker.clone(), s.paper.seed)))
-    } else {
-        None
-    };
-    tracing::info!(database = %target.describe(), "engine started on the paper exchange");
-    let result = engine.run(shutdown).await;
-    feed.abort();
-    if let Some(task) = injector {
-        task.abort();
+        tasks.push(tokio::spawn(external_trades(broker.clone(), s.paper.seed)));
     }
-    result
+    tracing::info!(database = %target.describe(), "engine started on the paper exchange");
+    Ok(Started { engine, tasks })
+}
+
+/// Connects, starts the engine and runs it until `shutdown` turns true.
+pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+    start(config, demo).await?.run(shutdown).await
 }
 
 /// Now and then, a small trade the local book knows nothing of.

@@ -1,0 +1,369 @@
+//! The console's view model, fed by the change feed.
+//!
+//! Notify, then pull: a loader task listens on `xcoin_changes`, gathers the
+//! keys that changed for a short moment (a frame), refetches only those rows
+//! (`WHERE id = ANY($1)`) and sends them to the UI loop as one [`Update`],
+//! which the loop applies to the [`Store`]. After any reconnect of the
+//! listener the loader sends a full snapshot instead. Today's P&L and counts
+//! are recomputed by SQL after changes to orders, trades or positions,
+//! debounced. Rendering reads the store and never touches the database.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tokio::sync::mpsc;
+
+use crate::db::changes::{ChangeEvent, ChangeFeed, Op, Table};
+use crate::db::commands::CommandRecord;
+use crate::db::kill_switch::KillSwitchState;
+use crate::db::stats::{DailyStats, TodayPnl};
+use crate::db::{Db, DbError};
+use crate::domain::order::Order;
+use crate::domain::position::Position;
+use crate::domain::reconciliation::Issue;
+use crate::domain::trade::Trade;
+use crate::setup::ENGINE_LOCK_KEY;
+
+/// Today's summary numbers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Summary {
+    pub pnl: Option<TodayPnl>,
+    pub stats: Option<DailyStats>,
+    pub orders_today: i64,
+    pub trades_today: i64,
+    pub order_to_trade: Option<Decimal>,
+}
+
+/// Rows that changed, or everything after a resync.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    /// A full reload: replace everything.
+    pub snapshot: bool,
+    pub orders: Vec<Order>,
+    pub deleted_orders: Vec<i64>,
+    pub trades: Vec<Trade>,
+    pub positions: Vec<Position>,
+    pub issues: Vec<Issue>,
+    pub commands: Vec<CommandRecord>,
+    pub kill_switch: Option<KillSwitchState>,
+    pub summary: Option<Summary>,
+    pub strategies: Vec<(i64, String)>,
+}
+
+/// How the console's database connection is doing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DbState {
+    Live { round_trip: Duration },
+    Reconnecting { since: DateTime<Utc> },
+}
+
+/// Loader news other than rows.
+#[derive(Debug, Clone)]
+pub enum Health {
+    Db(DbState),
+    /// Server pid of the process that holds the engine lock, if any.
+    Engine(Option<i32>),
+    /// A resync happened after a gap.
+    Resynced {
+        gap: Duration,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub enum LoaderMsg {
+    Update(Box<Update>),
+    Health(Health),
+}
+
+/// Everything the console shows, in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Store {
+    pub orders: BTreeMap<i64, Order>,
+    pub trades: BTreeMap<i64, Trade>,
+    /// Open positions only (a position that closes leaves).
+    pub positions: BTreeMap<i64, Position>,
+    pub issues: BTreeMap<i64, Issue>,
+    pub commands: BTreeMap<i64, CommandRecord>,
+    pub kill_switch: Option<KillSwitchState>,
+    pub summary: Summary,
+    pub strategies: BTreeMap<i64, String>,
+    /// (time, net P&L) samples of today, for the chart.
+    pub pnl_series: Vec<(DateTime<Utc>, Decimal)>,
+    /// Bumped on every change, so views re-sort only when needed.
+    pub version: u64,
+}
+
+impl Store {
+    /// Applies an update; returns the commands whose status changed.
+    pub fn apply(&mut self, u: Update) -> Vec<CommandRecord> {
+        if u.snapshot {
+            let series = std::mem::take(&mut self.pnl_series);
+            *self = Store { pnl_series: series, version: self.version, ..Store::default() };
+        }
+        for o in u.orders {
+            self.orders.insert(o.id, o);
+        }
+        for id in u.deleted_orders {
+            self.orders.remove(&id);
+        }
+        for t in u.trades {
+            self.trades.insert(t.id, t);
+        }
+        for p in u.positions {
+            if p.quantity() == 0 {
+                self.positions.remove(&p.id);
+            } else {
+                self.positions.insert(p.id, p);
+            }
+        }
+        for i in u.issues {
+            self.issues.insert(i.id, i);
+        }
+        let mut finished = Vec::new();
+        for c in u.commands {
+            let was = self.commands.get(&c.id).map(|old| old.status);
+            if was != Some(c.status) {
+                finished.push(c.clone());
+            }
+            self.commands.insert(c.id, c);
+        }
+        if let Some(k) = u.kill_switch {
+            self.kill_switch = Some(k);
+        }
+        if let Some(s) = u.summary {
+            if let Some(p) = s.pnl {
+                let now = Utc::now();
+                if self.pnl_series.last().map(|(_, v)| *v) != Some(p.net_pnl) {
+                    self.pnl_series.push((now, p.net_pnl));
+                }
+            }
+            self.summary = s;
+        }
+        for (id, name) in u.strategies {
+            self.strategies.insert(id, name);
+        }
+        self.version += 1;
+        finished
+    }
+
+    pub fn kill_switch_active(&self) -> bool {
+        self.kill_switch.as_ref().is_some_and(|k| k.active)
+    }
+}
+
+/// Reads everything the console shows.
+pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
+    let mut orders = db.today_orders().await?;
+    // Active orders from earlier days still matter.
+    for o in db.active_orders().await? {
+        if !orders.iter().any(|x| x.id == o.id) {
+            orders.push(o);
+        }
+    }
+    let mut issues = db.unresolved_issues().await?;
+    issues.extend(db.resolved_issues(200).await?);
+    Ok(Update {
+        snapshot: true,
+        orders,
+        trades: db.today_trades().await?,
+        positions: db.open_positions().await?,
+        issues,
+        kill_switch: Some(db.kill_switch_state().await?),
+        summary: Some(summary(db).await?),
+        strategies: db.all_strategies().await?.into_iter().map(|s| (s.id, s.name)).collect(),
+        ..Update::default()
+    })
+}
+
+pub async fn summary(db: &Db) -> Result<Summary, DbError> {
+    let day = crate::domain::calendar::MarketCalendar::default().today();
+    Ok(Summary {
+        pnl: Some(db.today_pnl().await?),
+        stats: db.daily_stats(day).await?,
+        orders_today: db.today_order_count().await?,
+        trades_today: db.today_trade_count().await?,
+        order_to_trade: db.order_to_trade_ratio(None).await?,
+    })
+}
+
+/// Fetches the rows behind a batch of changes.
+pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Update, DbError> {
+    let ids = |t: Table| -> Vec<i64> {
+        let set: HashSet<i64> = changes.iter().filter(|c| c.table == t && c.op != Op::Delete).map(|c| c.id).collect();
+        set.into_iter().collect()
+    };
+    let mut u = Update::default();
+    let (o, tr, p, i, c) = (
+        ids(Table::Orders),
+        ids(Table::Trades),
+        ids(Table::Positions),
+        ids(Table::ReconciliationLog),
+        ids(Table::OperatorCommands),
+    );
+    if !o.is_empty() {
+        u.orders = db.orders_by_ids(&o).await?;
+    }
+    u.deleted_orders =
+        changes.iter().filter(|c| c.table == Table::Orders && c.op == Op::Delete).map(|c| c.id).collect();
+    if !tr.is_empty() {
+        u.trades = db.trades_by_ids(&tr).await?;
+    }
+    if !p.is_empty() {
+        u.positions = db.positions_by_ids(&p).await?;
+    }
+    if !i.is_empty() {
+        u.issues = db.issues_by_ids(&i).await?;
+    }
+    if !c.is_empty() {
+        u.commands = db.commands_by_ids(&c).await?;
+    }
+    if changes.iter().any(|c| c.table == Table::KillSwitchEvents) {
+        u.kill_switch = Some(db.kill_switch_state().await?);
+    }
+    if changes.iter().any(|c| c.table == Table::Strategies) {
+        u.strategies = db.all_strategies().await?.into_iter().map(|s| (s.id, s.name)).collect();
+    }
+    Ok(u)
+}
+
+async fn engine_holder(db: &Db) -> Result<Option<i32>, DbError> {
+    Ok(sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
+            AND ((classid::bigint << 32) | objid::bigint) = $1
+            AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
+    )
+    .bind(ENGINE_LOCK_KEY)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// How long changes are gathered before one fetch.
+const BATCH: Duration = Duration::from_millis(15);
+/// Summary recomputation after relevant changes, at most this often.
+const SUMMARY_EVERY: Duration = Duration::from_millis(250);
+const HEALTH_EVERY: Duration = Duration::from_secs(2);
+
+/// The loader: sends the initial snapshot, then updates, until the receiver
+/// is dropped. Subscribes before loading, so nothing committed in between is missed.
+pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
+    let mut feed = loop {
+        match ChangeFeed::changes(db.pool()).await {
+            Ok(feed) => break feed,
+            Err(e) => {
+                let _ = tx.send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: Utc::now() }))).await;
+                tracing::warn!(error = %e, "console cannot listen for changes yet");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    };
+    // The listener runs in a task of its own and hands events over a channel,
+    // so waiting for them can be abandoned safely when a timer fires.
+    let (events_tx, mut events) = mpsc::channel::<ChangeEvent>(4096);
+    let forwarder = tokio::spawn(async move {
+        loop {
+            let e = feed.next().await;
+            if events_tx.send(e).await.is_err() {
+                return;
+            }
+        }
+    });
+    let _abort_forwarder = AbortOnDrop(forwarder);
+    let mut need_snapshot = true;
+    let mut gap_started: Option<(Instant, DateTime<Utc>)> = None;
+    let mut summary_due = false;
+    let mut last_summary = Instant::now() - SUMMARY_EVERY;
+    let mut health = tokio::time::interval(HEALTH_EVERY);
+    loop {
+        if need_snapshot {
+            match snapshot(&db).await {
+                Ok(u) => {
+                    need_snapshot = false;
+                    if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
+                        return;
+                    }
+                    if let Some((started, _)) = gap_started.take() {
+                        let _ = tx
+                            .send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() }))
+                            .await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "console snapshot failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            }
+        }
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { return };
+                let mut changes = Vec::new();
+                let mut resync = false;
+                let mut push = |e: ChangeEvent| match e {
+                    ChangeEvent::Change(c) => changes.push(c),
+                    ChangeEvent::Resync => resync = true,
+                };
+                push(event);
+                let until = Instant::now() + BATCH;
+                while let Ok(Some(e)) = tokio::time::timeout(until.saturating_duration_since(Instant::now()), events.recv()).await {
+                    push(e);
+                }
+                if resync {
+                    gap_started.get_or_insert((Instant::now(), Utc::now()));
+                    need_snapshot = true;
+                    continue;
+                }
+                summary_due |= changes.iter().any(|c| matches!(c.table, Table::Orders | Table::Trades | Table::Positions | Table::DailyStats));
+                match fetch(&db, &changes).await {
+                    Ok(u) => {
+                        if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "refetch failed; reloading everything");
+                        gap_started.get_or_insert((Instant::now(), Utc::now()));
+                        need_snapshot = true;
+                    }
+                }
+            }
+            _ = health.tick() => {
+                let started = Instant::now();
+                let state = match engine_holder(&db).await {
+                    Ok(engine) => {
+                        let _ = tx.send(LoaderMsg::Health(Health::Engine(engine))).await;
+                        DbState::Live { round_trip: started.elapsed() }
+                    }
+                    Err(_) => {
+                        gap_started.get_or_insert((Instant::now(), Utc::now()));
+                        DbState::Reconnecting { since: gap_started.map(|g| g.1).unwrap_or_else(Utc::now) }
+                    }
+                };
+                if tx.send(LoaderMsg::Health(Health::Db(state))).await.is_err() {
+                    return;
+                }
+            }
+        }
+        if summary_due && last_summary.elapsed() >= SUMMARY_EVERY {
+            if let Ok(s) = summary(&db).await {
+                summary_due = false;
+                last_summary = Instant::now();
+                let u = Update { summary: Some(s), ..Update::default() };
+                if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
