@@ -5,6 +5,7 @@ mod support;
 mod changes;
 mod cli;
 mod commands;
+mod console;
 mod engine;
 mod fills;
 mod kill_switch;

@@ -1,0 +1,360 @@
+//! The console: the real App drawn on ratatui's TestBackend with data from a
+//! real database, key handling, live refresh over LISTEN/NOTIFY, and the real
+//! binary driven in tmux.
+
+use std::time::Duration;
+
+use crate::support::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use rust_decimal_macros::dec;
+use tokio::sync::mpsc;
+use xcoin::broker::paper::{PaperBroker, PaperConfig};
+use xcoin::config::Settings;
+use xcoin::console::app::{App, Effect, Popup};
+use xcoin::console::store::{self, LoaderMsg};
+use xcoin::domain::command::OperatorCommand;
+use xcoin::domain::instrument;
+use xcoin::domain::order::{Exchange, OrderRequest, OrderStatus, OrderType, Product, Side, Validity};
+use xcoin::domain::reconciliation::Resolution;
+use xcoin::engine::{Engine, EngineConfig};
+
+fn new_app(read_only: bool) -> App {
+    let s = Settings::default();
+    let cfg = EngineConfig::from_settings(&s);
+    let mut app = App::new(s.app.mode, s.calendar(), cfg.limits, "asha".into(), read_only);
+    app.show_log = false;
+    app
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    t.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> Vec<String> {
+    (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
+        .collect()
+}
+
+/// The colour of the first cell where `needle` starts on screen.
+fn fg_of(buf: &Buffer, needle: &str) -> Color {
+    for (y, line) in text(buf).iter().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            let x = line[..byte].chars().count() as u16;
+            return buf[(x, y as u16)].fg;
+        }
+    }
+    panic!("{needle} not on screen:\n{}", text(buf).join("\n"));
+}
+
+fn key(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE })
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// A desk with a filled long at a loss, a working order, a rejected order
+/// and an open reconciliation issue — made by the real engine.
+async fn desk(t: &TestDb) -> App {
+    let broker = PaperBroker::new(&instrument::built_in(), PaperConfig::default()).unwrap();
+    let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&Settings::default())).await.unwrap();
+    let req = |side: Side, qty: i64, order_type: OrderType, price: Option<rust_decimal::Decimal>, stop| OrderRequest {
+        strategy_id: 1,
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        side,
+        order_type,
+        product: Product::Mis,
+        validity: Validity::Day,
+        quantity: qty,
+        price,
+        trigger_price: None,
+        stop_loss: stop,
+        take_profit: None,
+        parent_order_id: None,
+        placed_by: "asha".into(),
+    };
+    e.place_order(&req(Side::Buy, 10, OrderType::Market, None, Some(dec!(1500)))).await.unwrap();
+    e.broker.set_price("INFY", Exchange::Nse, dec!(1512.30)).unwrap();
+    e.drain_events().await.unwrap();
+    e.broker.set_price("INFY", Exchange::Nse, dec!(1505.00)).unwrap();
+    e.drain_events().await.unwrap();
+    e.mark_positions().await.unwrap();
+    e.place_order(&req(Side::Buy, 5, OrderType::Limit, Some(dec!(1490)), Some(dec!(1480)))).await.unwrap();
+    e.place_order(&req(Side::Buy, 5, OrderType::Market, None, None)).await.unwrap(); // no stop: REJECTED
+    e.broker.apply_external_trade("SBIN", Exchange::Nse, Product::Mis, Side::Buy, 3, dec!(812.45)).unwrap();
+    e.reconcile_positions().await.unwrap();
+    e.drain_events().await.unwrap();
+    t.update_daily_stats().await.unwrap();
+
+    let mut app = new_app(false);
+    app.engine_in_process = true;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app
+}
+
+#[tokio::test]
+async fn every_tab_renders_the_desk_with_meaningful_colours() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+
+    let buf = draw(&app, 150, 30);
+    let screen = text(&buf).join("\n");
+    assert!(screen.contains("XCoin  PAPER"), "{screen}");
+    assert!(screen.contains("engine: in this console"));
+    assert!(screen.contains("kill switch: armed"));
+    assert!(
+        screen.contains("1 Orders (1) │ 2 Positions (1) │ 3 Trades (1) │ 4 Reconciliation (1) │ 5 Stats"),
+        "{screen}"
+    );
+    let rows: Vec<&str> = screen.lines().filter(|l| l.contains("INFY")).collect();
+    assert_eq!(rows.len(), 3, "{screen}");
+    assert!(
+        rows[0].contains("BUY  5     0      LIMIT  1490.00") && rows[0].contains("OPEN"),
+        "working orders first: {}",
+        rows[0]
+    );
+    assert!(rows[1].contains("REJECTED"), "{}", rows[1]);
+    assert!(
+        rows[2].contains("FILLED") && rows[2].contains("Manual Trading") && rows[2].contains("PO00000001"),
+        "{}",
+        rows[2]
+    );
+    assert_eq!(fg_of(&buf, "REJECTED"), Color::Red);
+    assert_eq!(fg_of(&buf, "FILLED"), Color::Green);
+    assert!(screen.contains(" c cancel "), "the hint bar comes from the keymap");
+
+    app.on_key(key('2'));
+    let buf = draw(&app, 150, 30);
+    let screen = text(&buf).join("\n");
+    let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
+    // Bought 10 at 1512.35 (one tick of slippage), marked at 1505.00: −73.50.
+    assert!(row.contains("MIS     10     1512.35    1505.00    -73.50      0.00       1500.00"), "{row}");
+    assert_eq!(fg_of(&buf, "-73.50"), Color::Red);
+
+    app.on_key(key('3'));
+    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
+    // 15,123.50 turnover: brokerage 4.53705, exchange 0.449168, SEBI 0.015124, GST 0.900242,
+    // stamp 0.453705: 6.355289 in all, shown to the paisa.
+    assert!(
+        row.contains("BUY  10    1512.35   4.54      0.00    0.45   0.02  0.90   0.45   6.36     -15129.86"),
+        "{row}"
+    );
+
+    app.on_key(key('4'));
+    let screen = text(&draw(&app, 150, 30)).join("\n");
+    assert!(screen.contains("MISSING_LOCAL") && screen.contains("SBIN"), "{screen}");
+
+    app.on_key(key('5'));
+    let buf = draw(&app, 150, 30);
+    let screen = text(&buf).join("\n");
+    assert!(screen.contains("Net P&L               -79.86"), "{screen}");
+    assert!(screen.contains("Charges paid          6.36"), "{screen}");
+    assert!(screen.contains("Orders                3"), "{screen}");
+    assert!(screen.contains("79.86 of 6000"), "daily loss gauge: {screen}");
+    assert!(screen.contains("1 of 5"), "open positions gauge");
+}
+
+#[tokio::test]
+async fn dangerous_keys_ask_first_with_cancel_focused() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    let working = app.selected_order().unwrap().id;
+
+    assert_eq!(app.on_key(key('c')), None);
+    assert!(matches!(app.popup, Some(Popup::Confirm { focus_ok: false, .. })));
+    let screen = text(&draw(&app, 150, 30)).join("\n");
+    assert!(
+        screen.contains("Cancel order?") && screen.contains(&format!("Order {working}: BUY 5 INFY LIMIT")),
+        "{screen}"
+    );
+    assert_eq!(press(&mut app, KeyCode::Enter), None, "Enter on the default, Cancel, does nothing");
+    assert!(app.popup.is_none());
+    app.on_key(key('c'));
+    press(&mut app, KeyCode::Right);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Send(OperatorCommand::CancelOrder { order_id: working }, format!("cancel order {working}")))
+    );
+
+    // The kill switch wants the word typed.
+    app.on_key(key('K'));
+    for c in "kil".chars() {
+        app.on_key(key(c));
+    }
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    assert!(text(&draw(&app, 150, 30)).join("\n").contains(" > KIL"));
+    app.on_key(key('l'));
+    assert!(matches!(press(&mut app, KeyCode::Enter), Some(Effect::Send(OperatorCommand::KillSwitchOn { .. }, _))));
+
+    // Reconciliation: a note, then a confirmation.
+    app.on_key(key('4'));
+    let issue = app.selected_issue().unwrap().id;
+    app.on_key(key('a'));
+    for c in "bought on Kite web".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&app, 150, 30)).join("\n");
+    assert!(screen.contains("Resolve the issue?") && screen.contains("Note: bought on Kite web"), "{screen}");
+    press(&mut app, KeyCode::Left);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Send(
+            OperatorCommand::ResolveReconciliation {
+                issue_id: issue,
+                resolution: Resolution::AcceptBroker,
+                note: Some("bought on Kite web".into())
+            },
+            format!("resolve issue {issue}")
+        ))
+    );
+
+    // Quit asks while the engine runs here.
+    assert_eq!(app.on_key(key('q')), None);
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(press(&mut app, KeyCode::Enter), Some(Effect::Quit));
+}
+
+#[tokio::test]
+async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    app.read_only = true;
+    assert_eq!(app.on_key(key('c')), None);
+    assert!(app.popup.is_none(), "no cancel in a read-only console");
+    app.on_key(key('K'));
+    assert!(app.popup.is_none(), "no kill switch either");
+    let screen = text(&draw(&app, 150, 30)).join("\n");
+    assert!(screen.contains("READ-ONLY") && !screen.contains(" c cancel "), "{screen}");
+
+    app.on_key(key('?'));
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(screen.contains("help: every key") && screen.contains("filter the table"), "{screen}");
+    assert!(!screen.contains("KILL SWITCH: cancel all"), "help lists only the keys this console has");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.popup.is_none());
+
+    // Filter: only matching rows remain; Esc clears it.
+    app.on_key(key('/'));
+    for c in "rejected".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.orders_view.len(), 1);
+    assert_eq!(app.store.orders[&app.orders_view[0]].status, OrderStatus::Rejected);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.orders_view.len(), 3);
+
+    // Detail of an order: its status history and fills.
+    app.on_key(key('G')); // not bound: nothing happens
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(
+        screen.contains("Status history:") && screen.contains("SUBMITTED") && screen.contains("10 @ 1512.35"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn any_size_renders_and_small_ones_say_so() {
+    let app = new_app(false);
+    for w in [1u16, 2, 10, 59, 60, 80, 200] {
+        for h in [1u16, 2, 5, 11, 12, 24, 60] {
+            let buf = draw(&app, w, h);
+            let screen = text(&buf).join("");
+            if w < 60 || h < 12 {
+                let notice: String = "terminal too small".chars().take(usize::from(w).min(18)).collect();
+                assert!(screen.starts_with(&notice), "{w}×{h}: {screen}");
+            } else {
+                assert!(screen.contains("XCoin"), "{w}×{h}");
+            }
+        }
+    }
+}
+
+/// Applies loader messages until `done` holds (10 s at most).
+async fn until(app: &mut App, rx: &mut mpsc::Receiver<LoaderMsg>, done: impl Fn(&App) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(app) {
+        match tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the view model catches up within 10 s")
+            .unwrap()
+        {
+            LoaderMsg::Update(u) => app.apply(*u),
+            LoaderMsg::Health(h) => app.health(h),
+        }
+    }
+}
+
+async fn next_update(rx: &mut mpsc::Receiver<LoaderMsg>) -> store::Update {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an update within 10 s").unwrap() {
+            LoaderMsg::Update(u) => return *u,
+            LoaderMsg::Health(_) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listener_resyncs() {
+    let t = test_db().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx));
+    let mut app = new_app(true);
+    let first = next_update(&mut rx).await;
+    assert!(first.snapshot);
+    app.apply(first);
+
+    let writer = t.another_pool().await;
+    let o = writer
+        .create_order(&limit_buy("TCS", 3, dec!(3100)), xcoin::domain::order::BrokerKind::Paper, TICK, None)
+        .await
+        .unwrap();
+    let u = next_update(&mut rx).await;
+    assert_eq!(u.orders.iter().map(|x| x.id).collect::<Vec<_>>(), vec![o.id], "only the changed row is fetched");
+    app.apply(u);
+    assert_eq!(app.orders_view, vec![o.id]);
+
+    writer.update_order_status(o.id, OrderStatus::Rejected, Some("test"), None).await.unwrap();
+    until(&mut app, &mut rx, |a| a.store.orders.get(&o.id).is_some_and(|x| x.status == OrderStatus::Rejected)).await;
+
+    sqlx::query("DELETE FROM orders WHERE id = $1").bind(o.id).execute(writer.pool()).await.unwrap();
+    until(&mut app, &mut rx, |a| a.orders_view.is_empty()).await;
+
+    // Kill the listener's backend; a change made in the gap shows after the resync.
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(writer.pool())
+    .await
+    .unwrap();
+    assert!(!killed.is_empty());
+    let gap = writer
+        .create_order(&limit_buy("ITC", 1, dec!(410)), xcoin::domain::order::BrokerKind::Paper, TICK, None)
+        .await
+        .unwrap();
+    let mut resynced = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !(resynced && app.store.orders.contains_key(&gap.id)) {
+        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("resync within 15 s").unwrap();
+        match msg {
+            LoaderMsg::Update(u) => app.apply(*u),
+            LoaderMsg::Health(store::Health::Resynced { .. }) => resynced = true,
+            LoaderMsg::Health(h) => app.health(h),
+        }
+    }
+    assert!(resynced, "the header learns of the gap");
+    loader.abort();
+}
