@@ -14,4 +14,5 @@ mod positions;
 mod raw;
 mod reconciliation;
 mod schema;
+mod smoke;
 mod stats;

@@ -1,0 +1,151 @@
+//! The real `xcoin` binary in a terminal (tmux): the console comes up,
+//! trades the demo, resolves a reconciliation issue by keys, activates and
+//! re-arms the kill switch, and quits. Every step waits for text to appear.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use rust_decimal_macros::dec;
+use xcoin::domain::order::{Exchange, Product};
+use xcoin::domain::reconciliation::{Holding, compare};
+
+struct Tmux {
+    socket: String,
+    session: &'static str,
+}
+
+impl Tmux {
+    fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn start(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+        let t = Tmux { socket: format!("xcoin-smoke-{}", std::process::id()), session: "desk" };
+        let mut cmd = vec![
+            "env".to_string(),
+            "-i".into(),
+            format!("PATH={}", std::env::var("PATH").unwrap()),
+            "TERM=xterm-256color".into(),
+        ];
+        cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
+        let status = t
+            .tmux()
+            .args(["new-session", "-d", "-s", t.session, "-x", "160", "-y", "48", "-c"])
+            .arg(dir)
+            .args(cmd)
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(status.success());
+        t
+    }
+
+    fn screen(&self) -> String {
+        let out = self.tmux().args(["capture-pane", "-p", "-t", self.session]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        assert!(self.tmux().args(["send-keys", "-t", self.session]).args(keys).status().unwrap().success());
+    }
+
+    /// Waits for `text` on screen (polling the pane), 20 s at most.
+    fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "`{text}` did not appear; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.tmux().args(["has-session", "-t", self.session]).output().is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let data = dir.path().join("data");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
+        ("XCOIN_APP__DEMO", "true"),
+        ("XCOIN_APP__OPERATOR", "smoke"),
+        ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
+        ("HOME", dir.path().to_str().unwrap()),
+    ];
+    let tmux = Tmux::start(dir.path(), &env);
+    tmux.wait_for("engine: in this console");
+    tmux.wait_for("Demo Scalper");
+    tmux.keys(&["2"]);
+    tmux.wait_for("Positions —");
+
+    // An issue appears while the console watches.
+    let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let broker_side = Holding {
+        symbol: "WIPRO".into(),
+        exchange: Exchange::Nse,
+        product: Product::Cnc,
+        quantity: 7,
+        average_price: dec!(248.65),
+    };
+    let (issue, _) = db.log_reconciliation_issue(&compare(&[], &[broker_side], dec!(0.1))[0], None).await.unwrap();
+    tmux.keys(&["4"]);
+    tmux.wait_for("MISSING_LOCAL");
+    tmux.keys(&["i"]);
+    tmux.wait_for("An optional note");
+    tmux.keys(&["-l", "checked with ops"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Resolve the issue?");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for(&format!("✓ issue {} WIPRO resolved: IGNORE", issue.id));
+
+    tmux.keys(&["K"]);
+    tmux.wait_for("Type KILL");
+    tmux.keys(&["-l", "KILL"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("KILL SWITCH ACTIVE");
+    tmux.wait_for("✓ kill switch ACTIVE");
+
+    tmux.keys(&["R"]);
+    tmux.wait_for("Re-arm trading?");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for("✓ kill switch re-armed");
+    tmux.wait_for("kill switch: armed");
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("Quit XCoin?");
+    tmux.keys(&["Right", "Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while tmux.running() {
+        assert!(Instant::now() < deadline, "xcoin did not exit:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let resolved = db.get_issue(issue.id).await.unwrap();
+    assert_eq!(
+        (resolved.resolved_by.as_deref(), resolved.resolution_note.as_deref()),
+        (Some("smoke"), Some("checked with ops"))
+    );
+    let events = db.kill_switch_events(10).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1].actor, "smoke");
+    assert!(!db.kill_switch_state().await.unwrap().active);
+    assert!(!db.today_trades().await.unwrap().is_empty(), "the demo traded");
+}
