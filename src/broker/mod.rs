@@ -32,6 +32,24 @@ pub struct PlaceRequest {
     pub trigger_price: Option<Decimal>,
 }
 
+impl From<&crate::domain::order::Order> for PlaceRequest {
+    /// What is sent for a stored order, tagged with its client tag.
+    fn from(o: &crate::domain::order::Order) -> Self {
+        PlaceRequest {
+            tag: o.client_tag(),
+            symbol: o.symbol.clone(),
+            exchange: o.exchange,
+            side: o.side,
+            order_type: o.order_type,
+            product: o.product,
+            validity: o.validity,
+            quantity: o.quantity,
+            price: o.price,
+            trigger_price: o.trigger_price,
+        }
+    }
+}
+
 /// A change to a working order; `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Modify {

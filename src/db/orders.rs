@@ -167,21 +167,12 @@ pub fn modified_request(order: &Order, change: OrderModification, tick: Decimal)
     if change.trigger_price.is_some() && !order.order_type.needs_trigger() {
         return Err(FieldError::new("trigger_price", format!("a {} order has no trigger", order.order_type)).into());
     }
+    let base = order.as_request();
     let modified = OrderRequest {
-        strategy_id: order.strategy_id,
-        symbol: order.symbol.clone(),
-        exchange: order.exchange,
-        side: order.side,
-        order_type: order.order_type,
-        product: order.product,
-        validity: order.validity,
         quantity,
         price: change.price.or(order.price),
         trigger_price: change.trigger_price.or(order.trigger_price),
-        stop_loss: order.stop_loss,
-        take_profit: order.take_profit,
-        parent_order_id: order.parent_order_id,
-        placed_by: order.placed_by.clone(),
+        ..base
     };
     modified.validate(tick)?;
     Ok(modified)

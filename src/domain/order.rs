@@ -334,6 +334,27 @@ impl Order {
         self.quantity - self.filled_quantity
     }
 
+    /// The request this order carries out (to check a modification against
+    /// the same rules as a new order).
+    pub fn as_request(&self) -> OrderRequest {
+        OrderRequest {
+            strategy_id: self.strategy_id,
+            symbol: self.symbol.clone(),
+            exchange: self.exchange,
+            side: self.side,
+            order_type: self.order_type,
+            product: self.product,
+            validity: self.validity,
+            quantity: self.quantity,
+            price: self.price,
+            trigger_price: self.trigger_price,
+            stop_loss: self.stop_loss,
+            take_profit: self.take_profit,
+            parent_order_id: self.parent_order_id,
+            placed_by: self.placed_by.clone(),
+        }
+    }
+
     /// The tag sent to the broker with this order, so that after a crash the
     /// order can be found in the broker's book before anything is re-sent.
     pub fn client_tag(&self) -> String {

@@ -60,21 +60,7 @@ impl<B: Broker> Engine<B> {
         }
         let order = self.db.create_order(req, kind, tick, last).await?;
         self.recent_orders.push_back(Instant::now());
-        let sent = self
-            .broker
-            .place(&PlaceRequest {
-                tag: order.client_tag(),
-                symbol: order.symbol.clone(),
-                exchange: order.exchange,
-                side: order.side,
-                order_type: order.order_type,
-                product: order.product,
-                validity: order.validity,
-                quantity: order.quantity,
-                price: order.price,
-                trigger_price: order.trigger_price,
-            })
-            .await;
+        let sent = self.broker.place(&PlaceRequest::from(&order)).await;
         match sent {
             Ok(broker_id) => {
                 Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)

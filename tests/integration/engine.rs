@@ -480,21 +480,7 @@ async fn a_crash_between_persist_and_send_leaves_no_duplicate_after_restart() {
     // died before storing SUBMITTED.
     let sent =
         t.create_order(&market("SBIN", Side::Buy, 8), BrokerKind::Paper, TICK, Some(dec!(812.45))).await.unwrap();
-    broker
-        .place(&PlaceRequest {
-            tag: format!("XC{}", sent.id),
-            symbol: "SBIN".into(),
-            exchange: Exchange::Nse,
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            product: Product::Mis,
-            validity: Validity::Day,
-            quantity: 8,
-            price: None,
-            trigger_price: None,
-        })
-        .await
-        .unwrap();
+    broker.place(&PlaceRequest::from(&sent)).await.unwrap();
     broker.step();
 
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
@@ -792,22 +778,7 @@ async fn cancelling_a_pending_order_looks_for_it_at_the_broker_first() {
     let mut resting = buy(&e, "SBIN", 1, OrderType::Limit);
     resting.price = Some(resting.price.unwrap() - dec!(3));
     let sent = t.create_order(&resting, BrokerKind::Paper, TICK, None).await.unwrap();
-    let broker_id = e
-        .broker
-        .place(&PlaceRequest {
-            tag: sent.client_tag(),
-            symbol: "SBIN".into(),
-            exchange: Exchange::Nse,
-            side: Side::Buy,
-            order_type: OrderType::Limit,
-            product: Product::Mis,
-            validity: Validity::Day,
-            quantity: 1,
-            price: resting.price,
-            trigger_price: None,
-        })
-        .await
-        .unwrap();
+    let broker_id = e.broker.place(&PlaceRequest::from(&sent)).await.unwrap();
     let c = e.cancel_order(sent.id).await.unwrap();
     assert_eq!((c.status, c.broker_order_id.as_deref()), (OrderStatus::Cancelled, Some(broker_id.as_str())));
     let at_broker = e.broker.orders().await.unwrap().into_iter().find(|o| o.broker_order_id == broker_id).unwrap();
