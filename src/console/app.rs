@@ -9,14 +9,16 @@ use crossterm::event::{KeyCode, KeyEvent};
 use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for};
+use super::form::{FormKey, ModifyForm, OrderForm};
 use super::store::{DbState, Health, Store, Update};
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::order::Order;
+use crate::domain::order::{Order, OrderRequest, OrderStatus};
 use crate::domain::position::Position;
 use crate::domain::reconciliation::{Issue, IssueStatus, Resolution};
 use crate::domain::risk::RiskLimits;
+use crate::domain::risk::{Assessment, Denial, RiskSnapshot};
 use crate::domain::strategy::TradingMode;
 use crate::domain::trade::Trade;
 
@@ -55,6 +57,8 @@ pub enum Popup {
         resolution: Resolution,
         input: String,
     },
+    NewOrder(Box<OrderForm>),
+    Modify(Box<ModifyForm>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,6 +101,8 @@ pub struct App {
     view_of: (u64, String, bool),
     /// Something changed since the last frame.
     pub dirty: bool,
+    /// Tradable instruments with their reference prices (completion, previews).
+    pub instruments: Vec<crate::domain::instrument::Instrument>,
 }
 
 impl App {
@@ -135,6 +141,7 @@ impl App {
             issues_view: Vec::new(),
             view_of: (u64::MAX, String::new(), false),
             dirty: true,
+            instruments: crate::domain::instrument::built_in(),
         }
     }
 
@@ -373,6 +380,20 @@ impl App {
                 self.show_resolved = !self.show_resolved;
                 self.refresh_views();
             }
+            Action::NewOrder => {
+                let symbols = self.instruments.iter().map(|i| i.symbol.clone()).collect();
+                self.popup = Some(Popup::NewOrder(Box::new(OrderForm::new(symbols))));
+            }
+            Action::ModifyOrder => match self.selected_order() {
+                Some(o) if matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) => {
+                    self.popup = Some(Popup::Modify(Box::new(ModifyForm::for_order(o))));
+                }
+                Some(o) => self.flash(
+                    format!("order {} is {}: only OPEN or PARTIALLY_FILLED orders can be modified", o.id, o.status),
+                    FlashKind::Failed,
+                ),
+                None => {}
+            },
             Action::CancelOrder => match self.selected_order() {
                 Some(o) if o.status.is_active() => {
                     let (id, text) = (o.id, format!("{} {} {} {}", o.side, o.quantity, o.symbol, o.order_type));
@@ -503,6 +524,66 @@ impl App {
                     None
                 }
             },
+            Popup::NewOrder(mut form) => match form.on_key(key) {
+                FormKey::Cancel => None,
+                FormKey::Editing => {
+                    self.popup = Some(Popup::NewOrder(form));
+                    None
+                }
+                FormKey::Submit => match form.request(self.limits.tick_size, &self.operator) {
+                    Err(e) => {
+                        self.flash(format!("✗ {e}"), FlashKind::Failed);
+                        self.popup = Some(Popup::NewOrder(form));
+                        None
+                    }
+                    Ok(req) => {
+                        let what = format!("place {} {} {} {}", req.side, req.quantity, req.symbol, req.order_type);
+                        let mut body = vec![describe_request(&req)];
+                        body.push(match self.preview(&req) {
+                            Ok(a) => format!(
+                                "pre-trade check: passes — risk {}, reward:risk {}",
+                                a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                                a.risk_reward.map_or("—".into(), |r| format!("{:.2}:1", r))
+                            ),
+                            Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
+                        });
+                        self.confirm("Place order?", body, Effect::Send(OperatorCommand::PlaceOrder(req), what));
+                        None
+                    }
+                },
+            },
+            Popup::Modify(mut form) => match form.on_key(key) {
+                FormKey::Cancel => None,
+                FormKey::Editing => {
+                    self.popup = Some(Popup::Modify(form));
+                    None
+                }
+                FormKey::Submit => {
+                    let order = self.store.orders.get(&form.order_id).cloned()?;
+                    match form.change(&order) {
+                        Err(e) => {
+                            self.flash(format!("✗ {e}"), FlashKind::Failed);
+                            self.popup = Some(Popup::Modify(form));
+                            None
+                        }
+                        Ok(crate::db::orders::OrderModification { quantity, price, trigger_price }) => {
+                            let id = order.id;
+                            let cmd = OperatorCommand::ModifyOrder { order_id: id, quantity, price, trigger_price };
+                            self.confirm(
+                                "Modify order?",
+                                vec![format!(
+                                    "Order {id}: quantity {}, price {}, trigger {}",
+                                    quantity.unwrap_or(order.quantity),
+                                    price.or(order.price).map_or("—".into(), |p| p.to_string()),
+                                    trigger_price.or(order.trigger_price).map_or("—".into(), |p| p.to_string())
+                                )],
+                                Effect::Send(cmd, format!("modify order {id}")),
+                            );
+                            None
+                        }
+                    }
+                }
+            },
             Popup::Note { issue_id, resolution, mut input } => match key.code {
                 KeyCode::Esc => None,
                 KeyCode::Enter => {
@@ -546,8 +627,54 @@ impl App {
         false
     }
 
+    /// The pre-trade validator's verdict on `req` from what the console
+    /// knows: the last price of a held position, else the instrument's
+    /// reference price. The engine checks again with live prices.
+    pub fn preview(&self, req: &OrderRequest) -> Result<Assessment, Denial> {
+        let held: Vec<&Position> = self
+            .store
+            .positions
+            .values()
+            .filter(|p| p.symbol == req.symbol && p.exchange == req.exchange && p.product == req.product)
+            .collect();
+        let last = held
+            .iter()
+            .find_map(|p| p.last_price)
+            .or_else(|| self.instruments.iter().find(|i| i.symbol == req.symbol).map(|i| i.reference_price));
+        let net = self.net_pnl().unwrap_or_default();
+        let peak = self.store.summary.stats.as_ref().map_or(Decimal::ZERO, |s| s.peak_pnl).max(Decimal::ZERO);
+        let snapshot = RiskSnapshot {
+            kill_switch_active: self.store.kill_switch_active(),
+            market_state: self.calendar.state(self.now),
+            last_price: last,
+            position_quantity: held.iter().map(|p| p.quantity()).sum(),
+            open_positions: self.store.positions.len() as u32,
+            today_net_pnl: net,
+            drawdown: (peak.max(net) - net).max(Decimal::ZERO),
+            orders_last_second: 0,
+        };
+        crate::domain::risk::validate(req, &snapshot, &self.limits)
+    }
+
     /// Today's net P&L, if known.
     pub fn net_pnl(&self) -> Option<Decimal> {
         self.store.summary.pnl.map(|p| p.net_pnl)
     }
+}
+
+/// One line describing an order request.
+pub fn describe_request(r: &OrderRequest) -> String {
+    let px = |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {p}")).unwrap_or_default();
+    format!(
+        "{} {} {} {} {}{}{}{}{}",
+        r.side,
+        r.quantity,
+        r.symbol,
+        r.order_type,
+        r.product,
+        px("@", r.price),
+        px("trigger", r.trigger_price),
+        px("stop", r.stop_loss),
+        px("target", r.take_profit)
+    )
 }

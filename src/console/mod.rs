@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod app;
+pub mod form;
 pub mod store;
 pub mod views;
 

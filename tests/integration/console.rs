@@ -358,3 +358,94 @@ async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listene
     assert!(resynced, "the header learns of the gap");
     loader.abort();
 }
+
+#[tokio::test]
+async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    app.on_key(key('n'));
+    for c in "tc".chars() {
+        app.on_key(key(c));
+    }
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(screen.contains("New order — Manual Trading") && screen.contains("Tab: TCS"), "{screen}");
+    press(&mut app, KeyCode::Tab); // completes TCS
+    press(&mut app, KeyCode::Down); // side stays BUY
+    press(&mut app, KeyCode::Down);
+    for c in "4".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Down); // LIMIT
+    press(&mut app, KeyCode::Down); // MIS
+    press(&mut app, KeyCode::Down);
+    assert!(text(&draw(&app, 150, 40)).join("\n").contains("✗ price: a LIMIT order needs a limit price"));
+    for c in "3120.75".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Down);
+    press(&mut app, KeyCode::Down);
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(
+        screen.contains("✗ stop loss: required on every new position"),
+        "the validator's verdict as typed: {screen}"
+    );
+    for c in "3100.75".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Down);
+    for c in "3165.00".chars() {
+        app.on_key(key(c));
+    }
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(screen.contains("✓ passes pre-trade checks: risk ₹80.00, reward:risk 2.21:1"), "{screen}");
+    assert_eq!(press(&mut app, KeyCode::Enter), None);
+    let screen = text(&draw(&app, 150, 40)).join("\n");
+    assert!(
+        screen.contains("Place order?") && screen.contains("BUY 4 TCS LIMIT MIS @ 3120.75 stop 3100.75 target 3165.00"),
+        "{screen}"
+    );
+    press(&mut app, KeyCode::Right);
+    let Some(Effect::Send(OperatorCommand::PlaceOrder(req), what)) = press(&mut app, KeyCode::Enter) else {
+        panic!("an order to send")
+    };
+    assert_eq!(what, "place BUY 4 TCS LIMIT");
+    assert_eq!(
+        (req.symbol.as_str(), req.quantity, req.price, req.placed_by.as_str()),
+        ("TCS", 4, Some(dec!(3120.75)), "asha")
+    );
+}
+
+#[tokio::test]
+async fn modify_sends_only_the_fields_that_changed() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    let working = app.selected_order().unwrap().clone();
+    assert_eq!(working.status, OrderStatus::Open);
+    app.on_key(key('m'));
+    press(&mut app, KeyCode::Down);
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    for c in "1491.5".chars() {
+        app.on_key(key(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    press(&mut app, KeyCode::Right);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Send(
+            OperatorCommand::ModifyOrder {
+                order_id: working.id,
+                quantity: None,
+                price: Some(dec!(1491.5)),
+                trigger_price: None
+            },
+            format!("modify order {}", working.id)
+        ))
+    );
+    // A finished order cannot be modified.
+    press(&mut app, KeyCode::End);
+    app.on_key(key('m'));
+    assert!(app.popup.is_none());
+    assert!(app.flash.as_ref().unwrap().0.contains("only OPEN or PARTIALLY_FILLED orders can be modified"));
+}

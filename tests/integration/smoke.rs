@@ -93,6 +93,20 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     let tmux = Tmux::start(dir.path(), &env);
     tmux.wait_for("engine: in this console");
     tmux.wait_for("Demo Scalper");
+    // An order by keys: the form, the verdict, the confirmation, the fill.
+    tmux.keys(&["n"]);
+    tmux.wait_for("New order — Manual Trading");
+    tmux.keys(&["-l", "INFY"]);
+    tmux.keys(&["Tab", "Down"]);
+    tmux.keys(&["-l", "5"]);
+    tmux.keys(&["Down", "Left", "Down", "Down", "Down", "Down"]);
+    tmux.keys(&["-l", "1480.00"]);
+    tmux.wait_for("✓ passes pre-trade checks: risk ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Place order?");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for("✓ order ");
+    tmux.wait_for("FILLED           Manual Trading");
     tmux.keys(&["2"]);
     tmux.wait_for("Positions —");
 

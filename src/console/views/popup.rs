@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 use super::money;
 use crate::console::action::bindings;
 use crate::console::app::{App, KILL_WORD, Popup};
+use crate::console::form::{FIELDS, MODIFY_FIELDS};
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(area);
@@ -69,6 +70,66 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                 Line::from(Span::styled(format!(" > {input}▏"), Style::new().add_modifier(Modifier::BOLD))),
             ];
             frame("KILL SWITCH", lines, area, buf, 72, Color::Red);
+        }
+        Popup::NewOrder(form) => {
+            let mut lines = Vec::new();
+            for (i, name) in FIELDS.iter().enumerate() {
+                let focused = i == form.focus;
+                let marker = if focused { "▶" } else { " " };
+                let value = &form.values[i];
+                let shown = if matches!(i, 1 | 3 | 4) {
+                    format!("‹ {value} ›")
+                } else {
+                    format!("{value}{}", if focused { "▏" } else { "" })
+                };
+                let style = if focused { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+                let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
+                if i == 0 && !form.completions().is_empty() {
+                    spans.push(Span::styled(
+                        format!("   Tab: {}", form.completions().join(" ")),
+                        Style::new().fg(Color::DarkGray),
+                    ));
+                }
+                lines.push(Line::from(spans));
+            }
+            lines.push(Line::default());
+            lines.push(match form.request(app.limits.tick_size, &app.operator) {
+                Err(e) => Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))),
+                Ok(req) => match app.preview(&req) {
+                    Ok(a) => Line::from(Span::styled(
+                        format!(
+                            "✓ passes pre-trade checks: risk {}, reward:risk {}",
+                            a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                            a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
+                        ),
+                        Style::new().fg(Color::Green),
+                    )),
+                    Err(d) => Line::from(Span::styled(format!("✗ {d}"), Style::new().fg(Color::Red))),
+                },
+            });
+            lines.push(
+                Line::from("↑/↓ field  ←/→ choose  Tab complete  Enter review  Esc cancel")
+                    .style(Style::new().fg(Color::DarkGray)),
+            );
+            frame("New order — Manual Trading", lines, area, buf, 84, Color::Cyan);
+        }
+        Popup::Modify(form) => {
+            let mut lines = Vec::new();
+            for (i, name) in MODIFY_FIELDS.iter().enumerate() {
+                let focused = i == form.focus;
+                let style = if focused { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "{} {name:<9} {}{}",
+                        if focused { "▶" } else { " " },
+                        form.values[i],
+                        if focused { "▏" } else { "" }
+                    ),
+                    style,
+                )));
+            }
+            lines.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(Style::new().fg(Color::DarkGray)));
+            frame(&format!("Modify order {}", form.order_id), lines, area, buf, 60, Color::Cyan);
         }
         Popup::Note { issue_id, resolution, input } => {
             let lines = vec![

@@ -1,0 +1,253 @@
+//! The new-order and modify forms: fields edited in place, checked as they
+//! are typed, with the pre-trade validator's verdict shown before sending.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use rust_decimal::Decimal;
+
+use crate::db::orders::OrderModification;
+use crate::domain::order::{Exchange, FieldError, Order, OrderRequest, OrderType, Product, Side, Validity};
+use crate::domain::strategy::MANUAL_STRATEGY_ID;
+
+/// The fields of the new-order form, in screen order.
+pub const FIELDS: [&str; 9] =
+    ["symbol", "side", "quantity", "type", "product", "price", "trigger", "stop loss", "target"];
+
+const SIDE: usize = 1;
+const TYPE: usize = 3;
+const PRODUCT: usize = 4;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderForm {
+    pub values: [String; 9],
+    pub focus: usize,
+    /// Instrument symbols for completion.
+    symbols: Vec<String>,
+}
+
+/// What a key did to a form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FormKey {
+    Editing,
+    Cancel,
+    Submit,
+}
+
+fn cycle<T: Copy + PartialEq + std::fmt::Display>(all: &[T], current: &str, forward: bool) -> String {
+    let i = all.iter().position(|v| v.to_string() == current).unwrap_or(0);
+    let n = all.len();
+    all[if forward { (i + 1) % n } else { (i + n - 1) % n }].to_string()
+}
+
+fn decimal(field: &'static str, text: &str) -> Result<Option<Decimal>, FieldError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    t.parse::<Decimal>()
+        .map(Some)
+        .map_err(|_| FieldError::new(field, format!("`{t}` is not a price; write it like 1512.35")))
+}
+
+impl OrderForm {
+    pub fn new(symbols: Vec<String>) -> OrderForm {
+        let values = ["", "BUY", "", "LIMIT", "MIS", "", "", "", ""].map(String::from);
+        OrderForm { values, focus: 0, symbols }
+    }
+
+    /// Symbols that start with what is typed, at most five.
+    pub fn completions(&self) -> Vec<&str> {
+        let typed = self.values[0].to_ascii_uppercase();
+        if typed.is_empty() {
+            return Vec::new();
+        }
+        self.symbols.iter().filter(|s| s.starts_with(&typed) && **s != typed).take(5).map(String::as_str).collect()
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> FormKey {
+        let choice = matches!(self.focus, SIDE | TYPE | PRODUCT);
+        match key.code {
+            KeyCode::Esc => return FormKey::Cancel,
+            KeyCode::Enter => return FormKey::Submit,
+            KeyCode::Down => self.focus = (self.focus + 1) % FIELDS.len(),
+            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len(),
+            KeyCode::Tab => {
+                // On the symbol, Tab completes first; elsewhere it moves on.
+                if self.focus == 0
+                    && let Some(first) = self.completions().first()
+                {
+                    self.values[0] = first.to_string();
+                } else {
+                    self.focus = (self.focus + 1) % FIELDS.len();
+                }
+            }
+            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if choice => {
+                let forward = key.code != KeyCode::Left;
+                let v = &self.values[self.focus];
+                self.values[self.focus] = match self.focus {
+                    SIDE => cycle(Side::ALL, v, forward),
+                    TYPE => cycle(OrderType::ALL, v, forward),
+                    _ => cycle(Product::ALL, v, forward),
+                };
+            }
+            KeyCode::Backspace if !choice => {
+                self.values[self.focus].pop();
+            }
+            KeyCode::Char(c) if !choice => {
+                let c = if self.focus == 0 { c.to_ascii_uppercase() } else { c };
+                self.values[self.focus].push(c);
+            }
+            _ => {}
+        }
+        FormKey::Editing
+    }
+
+    /// The request the form describes, or the first field that is wrong.
+    pub fn request(&self, tick: Decimal, placed_by: &str) -> Result<OrderRequest, FieldError> {
+        let v = &self.values;
+        let order_type: OrderType =
+            v[TYPE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("type", e.to_string()))?;
+        let quantity =
+            v[2].trim().parse::<i64>().map_err(|_| FieldError::new("quantity", "a whole number of shares, e.g. 10"))?;
+        let req = OrderRequest {
+            strategy_id: MANUAL_STRATEGY_ID,
+            symbol: v[0].trim().to_ascii_uppercase(),
+            exchange: Exchange::Nse,
+            side: v[SIDE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("side", e.to_string()))?,
+            order_type,
+            product: v[PRODUCT]
+                .parse()
+                .map_err(|e: crate::domain::ParseEnumError| FieldError::new("product", e.to_string()))?,
+            validity: Validity::Day,
+            quantity,
+            price: decimal("price", &v[5])?,
+            trigger_price: decimal("trigger_price", &v[6])?,
+            stop_loss: decimal("stop_loss", &v[7])?,
+            take_profit: decimal("take_profit", &v[8])?,
+            parent_order_id: None,
+            placed_by: placed_by.to_string(),
+        };
+        if !self.symbols.contains(&req.symbol) {
+            return Err(FieldError::new("symbol", format!("`{}` is not in the instruments list", req.symbol)));
+        }
+        req.validate(tick)?;
+        Ok(req)
+    }
+}
+
+/// The modify form: quantity, price and trigger of a working order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModifyForm {
+    pub order_id: i64,
+    pub values: [String; 3],
+    pub focus: usize,
+}
+
+pub const MODIFY_FIELDS: [&str; 3] = ["quantity", "price", "trigger"];
+
+impl ModifyForm {
+    pub fn for_order(o: &Order) -> ModifyForm {
+        let price = |v: Option<Decimal>| v.map(|p| p.to_string()).unwrap_or_default();
+        ModifyForm {
+            order_id: o.id,
+            values: [o.quantity.to_string(), price(o.price), price(o.trigger_price)],
+            focus: 0,
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> FormKey {
+        match key.code {
+            KeyCode::Esc => return FormKey::Cancel,
+            KeyCode::Enter => return FormKey::Submit,
+            KeyCode::Down | KeyCode::Tab => self.focus = (self.focus + 1) % 3,
+            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + 2) % 3,
+            KeyCode::Backspace => {
+                self.values[self.focus].pop();
+            }
+            KeyCode::Char(c) => self.values[self.focus].push(c),
+            _ => {}
+        }
+        FormKey::Editing
+    }
+
+    /// The change against `o`: only fields that differ are sent.
+    pub fn change(&self, o: &Order) -> Result<OrderModification, FieldError> {
+        let quantity = self.values[0]
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| FieldError::new("quantity", "a whole number of shares"))?;
+        let price = decimal("price", &self.values[1])?;
+        let trigger = decimal("trigger_price", &self.values[2])?;
+        let changed = |new: Option<Decimal>, old: Option<Decimal>| if new != old { new } else { None };
+        let change = OrderModification {
+            quantity: (quantity != o.quantity).then_some(quantity),
+            price: changed(price, o.price),
+            trigger_price: changed(trigger, o.trigger_price),
+        };
+        if change == OrderModification::default() {
+            return Err(FieldError::new("quantity", "nothing changed"));
+        }
+        Ok(change)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+    use rust_decimal_macros::dec;
+
+    fn k(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn type_text(f: &mut OrderForm, text: &str) {
+        for c in text.chars() {
+            f.on_key(k(KeyCode::Char(c)));
+        }
+    }
+
+    #[test]
+    fn typing_completing_and_cycling_build_a_request() {
+        let mut f = OrderForm::new(vec!["INFY".into(), "INDUSINDBK".into(), "ITC".into()]);
+        type_text(&mut f, "in");
+        assert_eq!(f.completions(), vec!["INFY", "INDUSINDBK"]);
+        f.on_key(k(KeyCode::Tab));
+        assert_eq!(f.values[0], "INFY");
+        f.on_key(k(KeyCode::Tab)); // on to the side
+        f.on_key(k(KeyCode::Right));
+        assert_eq!(f.values[1], "SELL");
+        f.on_key(k(KeyCode::Down));
+        type_text(&mut f, "10");
+        f.on_key(k(KeyCode::Down));
+        f.on_key(k(KeyCode::Left));
+        assert_eq!(f.values[3], "MARKET", "LIMIT steps back to MARKET");
+        f.focus = 7;
+        type_text(&mut f, "1520.00");
+        let req = f.request(dec!(0.05), "asha").unwrap();
+        assert_eq!(
+            (req.symbol.as_str(), req.side, req.quantity, req.order_type, req.price, req.stop_loss),
+            ("INFY", Side::Sell, 10, OrderType::Market, None, Some(dec!(1520.00)))
+        );
+        assert_eq!((req.strategy_id, req.placed_by.as_str()), (MANUAL_STRATEGY_ID, "asha"));
+        assert_eq!(f.on_key(k(KeyCode::Enter)), FormKey::Submit);
+        assert_eq!(f.on_key(k(KeyCode::Esc)), FormKey::Cancel);
+    }
+
+    #[test]
+    fn wrong_fields_are_named_as_typed() {
+        let mut f = OrderForm::new(vec!["INFY".into()]);
+        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "quantity: a whole number of shares, e.g. 10");
+        f.values = ["INFY", "BUY", "5", "LIMIT", "MIS", "", "", "", ""].map(String::from);
+        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "price: a LIMIT order needs a limit price");
+        f.values[5] = "1512.33".into();
+        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "price: 1512.33 is not on the 0.05 tick");
+        f.values[5] = "15x".into();
+        assert_eq!(
+            f.request(dec!(0.05), "a").unwrap_err().to_string(),
+            "price: `15x` is not a price; write it like 1512.35"
+        );
+        f.values[0] = "TCS".into();
+        f.values[5] = "1512.35".into();
+        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "symbol: `TCS` is not in the instruments list");
+    }
+}
