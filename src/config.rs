@@ -593,6 +593,21 @@ impl Config {
         Ok(config)
     }
 
+    /// A configuration made in code (the wizard's choices before they are
+    /// written): every value reports itself as a built-in default.
+    pub fn with_settings(settings: Settings, paths: ConfigPaths) -> Config {
+        Config { settings, paths, figment: Figment::new() }
+    }
+
+    /// Whether XCoin has been configured at all: a local file, or a database
+    /// URL in the environment. Without either the console opens the wizard.
+    pub fn is_configured(&self) -> bool {
+        let url_in_env = ["DATABASE_URL", "XCOIN_DATABASE__URL"]
+            .iter()
+            .any(|v| std::env::var(v).is_ok_and(|u| !u.trim().is_empty()));
+        self.paths.local_file.exists() || url_in_env
+    }
+
     /// Where a key's effective value came from, e.g. "config/local.toml" or
     /// "environment variable XCOIN_RISK__CAPITAL".
     pub fn source_of(&self, key: &str) -> String {

@@ -26,7 +26,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the database if missing, apply migrations, verify every object.
-    Setup,
+    Setup {
+        /// Walk through the first-launch wizard, then open the console.
+        #[arg(long)]
+        interactive: bool,
+    },
     /// Check configuration, database, schema, engine and broker; change nothing.
     Doctor,
     /// Print the effective configuration and where each value came from.
@@ -81,7 +85,7 @@ fn main() -> ExitCode {
 
 fn load(cli: &Cli) -> Result<Config> {
     let config = Config::load(ConfigPaths::discover(cli.config.clone()))?;
-    if cli.command.is_none() {
+    if cli.command.is_none() || matches!(cli.command, Some(Command::Setup { interactive: true })) {
         // The console owns the screen: its logs go to the log pane and a file.
         xcoin::console::init_logging(&config);
         return Ok(config);
@@ -124,7 +128,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             setup::print_config(&config, &mut stdout)?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Setup) => {
+        Some(Command::Setup { interactive: true }) => {
+            drop(stdout);
+            match runtime()?.block_on(xcoin::console::run(config, false, true)) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Some(Command::Setup { interactive: false }) => {
             let mut report = Report::new(&mut stdout, color);
             runtime()?.block_on(async {
                 let db = setup::setup(&config, &mut report).await?;
@@ -215,7 +229,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         None => {
             drop(stdout);
-            match runtime()?.block_on(xcoin::console::run(&config, cli.read_only)) {
+            match runtime()?.block_on(xcoin::console::run(config, cli.read_only, false)) {
                 Ok(()) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -10,6 +10,7 @@ pub mod app;
 pub mod form;
 pub mod store;
 pub mod views;
+pub mod wizard;
 
 use std::time::Duration;
 
@@ -33,6 +34,63 @@ pub enum ConsoleError {
     Engine(#[from] EngineError),
     #[error("terminal: {0}")]
     Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Runs the wizard; `true` when it wrote the configuration.
+async fn run_wizard(terminal: &mut ratatui::DefaultTerminal, config: &Config) -> Result<bool, ConsoleError> {
+    let mut w = wizard::Wizard::new(config.paths.clone());
+    let mut keys = EventStream::new();
+    loop {
+        terminal.draw(|f| f.render_widget(&w, f.area()))?;
+        let Some(event) = keys.next().await else { return Ok(false) };
+        let Event::Key(key) = event? else { continue };
+        if key.kind != KeyEventKind::Press {
+            continue;
+        }
+        match w.on_key(key) {
+            None => {}
+            Some(wizard::WizardEffect::Quit) => return Ok(false),
+            Some(wizard::WizardEffect::Write) => {
+                w.write()?;
+                return Ok(true);
+            }
+            Some(wizard::WizardEffect::PrepareDatabase) => {
+                let (ok, lines) = prepare_database(config, w.database_url()).await;
+                w.database_prepared(ok, lines);
+            }
+        }
+    }
+}
+
+/// Makes the wizard's chosen database ready; the steps as lines.
+pub async fn prepare_database(config: &Config, url: Option<String>) -> (bool, Vec<String>) {
+    let mut settings = config.settings.clone();
+    settings.database.url = url;
+    let candidate = Config::with_settings(settings, config.paths.clone());
+    let mut out = Vec::new();
+    let result =
+        tokio::time::timeout(Duration::from_secs(60), setup::setup(&candidate, &mut Report::new(&mut out, false)))
+            .await;
+    let mut lines: Vec<String> =
+        String::from_utf8_lossy(&out).lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_string()).collect();
+    match result {
+        Ok(Ok(db)) => {
+            db.close().await;
+            (true, lines)
+        }
+        Ok(Err(e)) => {
+            lines.push(format!("✗ {e}"));
+            lines
+                .push("Check the host, port, user, password and database name, and that the server is running.".into());
+            (false, lines)
+        }
+        Err(_) => {
+            lines.push("✗ no answer within 60 s".into());
+            (false, lines)
+        }
+    }
 }
 
 /// The frame interval: the console redraws at most this often, and only
@@ -59,8 +117,21 @@ pub fn init_logging(config: &Config) {
         .try_init();
 }
 
-/// Runs the console until the operator quits.
-pub async fn run(config: &Config, read_only: bool) -> Result<(), ConsoleError> {
+/// Runs the console until the operator quits. The first-launch wizard comes
+/// first when XCoin is not configured (or when asked for).
+pub async fn run(config: Config, read_only: bool, wizard: bool) -> Result<(), ConsoleError> {
+    let config = if !read_only && (wizard || !config.is_configured()) {
+        let mut terminal = ratatui::init();
+        let written = run_wizard(&mut terminal, &config).await;
+        ratatui::restore();
+        if !written? {
+            return Ok(());
+        }
+        Config::load(config.paths.clone()).map_err(|e| ConsoleError::Config(e.to_string()))?
+    } else {
+        config
+    };
+    let config = &config;
     let s = &config.settings;
     // Make the database ready (quietly: the log pane has the steps).
     if !read_only {

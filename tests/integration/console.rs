@@ -449,3 +449,146 @@ async fn modify_sends_only_the_fields_that_changed() {
     assert!(app.popup.is_none());
     assert!(app.flash.as_ref().unwrap().0.contains("only OPEN or PARTIALLY_FILLED orders can be modified"));
 }
+
+fn draw_wizard(w: &xcoin::console::wizard::Wizard) -> String {
+    let mut t = Terminal::new(TestBackend::new(110, 32)).unwrap();
+    t.draw(|f| f.render_widget(w, f.area())).unwrap();
+    text(t.backend().buffer()).join("\n")
+}
+
+fn type_into(w: &mut xcoin::console::wizard::Wizard, s: &str) {
+    for c in s.chars() {
+        w.on_key(key(c));
+    }
+}
+
+fn wkey(w: &mut xcoin::console::wizard::Wizard, code: KeyCode) -> Option<xcoin::console::wizard::WizardEffect> {
+    w.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+#[tokio::test]
+async fn the_wizard_prepares_the_database_validates_and_writes_a_private_file_last() {
+    use xcoin::config::{Config, ConfigPaths};
+    use xcoin::console::wizard::{Step, Wizard, WizardEffect};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = ConfigPaths::for_checkout(None, Some(dir.path().join("config/local.toml")), dir.path());
+    let mut settings = Settings::default();
+    settings.app.data_dir = Some(dir.path().join("data").display().to_string());
+    let base = Config::with_settings(settings, paths.clone());
+    let mut w = Wizard::new(paths.clone());
+    assert!(draw_wizard(&w).contains("● a private PostgreSQL XCoin runs itself (recommended)"));
+
+    // A URL that cannot work: the error in plain words, and the step stays.
+    wkey(&mut w, KeyCode::Right);
+    type_into(&mut w, "postgres://postgres@127.0.0.1:1/nowhere");
+    assert_eq!(wkey(&mut w, KeyCode::Enter), Some(WizardEffect::PrepareDatabase));
+    let (ok, lines) = xcoin::console::prepare_database(&base, w.database_url()).await;
+    w.database_prepared(ok, lines);
+    let screen = draw_wizard(&w);
+    assert!(screen.contains("Check the host, port, user, password and database name"), "{screen}");
+    assert_eq!(wkey(&mut w, KeyCode::Enter), Some(WizardEffect::PrepareDatabase), "still on the database step");
+
+    for _ in 0.."postgres://postgres@127.0.0.1:1/nowhere".len() {
+        wkey(&mut w, KeyCode::Backspace);
+    }
+    let url = unused_database_url().await;
+    type_into(&mut w, &url);
+    wkey(&mut w, KeyCode::Enter);
+    let (ok, lines) = xcoin::console::prepare_database(&base, w.database_url()).await;
+    assert!(ok, "{lines:?}");
+    w.database_prepared(ok, lines);
+    let screen = draw_wizard(&w);
+    assert!(
+        screen.contains(" created")
+            && screen.contains("✓ tables                 8/8")
+            && screen.contains("The database is ready"),
+        "{screen}"
+    );
+    assert_eq!(wkey(&mut w, KeyCode::Enter), None);
+    assert_eq!(w.step, Step::Mode);
+
+    wkey(&mut w, KeyCode::Enter); // PAPER
+    assert_eq!(w.step, Step::Risk);
+    for _ in 0..6 {
+        wkey(&mut w, KeyCode::Backspace);
+    }
+    type_into(&mut w, "-5");
+    assert!(draw_wizard(&w).contains("✗ capital: `-5` must be an amount in rupees greater than 0"));
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Risk, "invalid limits do not pass");
+    wkey(&mut w, KeyCode::Backspace);
+    wkey(&mut w, KeyCode::Backspace);
+    type_into(&mut w, "250000");
+    wkey(&mut w, KeyCode::Down);
+    wkey(&mut w, KeyCode::Backspace);
+    type_into(&mut w, "1.5");
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Alerts);
+    type_into(&mut w, "123:abc");
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.error.as_deref(), Some("Telegram needs both the bot token and the chat id, or neither"));
+    assert!(!draw_wizard(&w).contains("123:abc"), "the token is masked");
+    wkey(&mut w, KeyCode::Down);
+    type_into(&mut w, "42");
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Demo);
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Review);
+    assert_eq!(wkey(&mut w, KeyCode::Esc), None);
+    assert_eq!(w.step, Step::Demo, "Esc goes back a step");
+    assert!(!paths.local_file.exists(), "nothing is written before the last step");
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(wkey(&mut w, KeyCode::Enter), Some(WizardEffect::Write));
+    w.write().unwrap();
+
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&paths.local_file).unwrap().permissions().mode() & 0o777, 0o600);
+    let loaded = Config::load_with_env(paths.clone(), []).unwrap();
+    assert_eq!(loaded.settings.account.capital, dec!(250000));
+    assert_eq!(loaded.settings.risk.max_risk_per_trade_pct, dec!(1.5));
+    assert_eq!(loaded.settings.database.url.as_deref(), Some(url.as_str()));
+    assert!(loaded.settings.app.demo);
+    assert_eq!(loaded.settings.alerts.telegram.chat_id.as_deref(), Some("42"));
+    assert_eq!(loaded.settings.alerts.telegram.bot_token.as_ref().unwrap().expose(), "123:abc");
+    assert!(loaded.is_configured());
+}
+
+#[test]
+fn live_mode_needs_credentials_and_an_explicit_confirmation() {
+    use xcoin::config::ConfigPaths;
+    use xcoin::console::wizard::{Step, Wizard};
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = Wizard::new(ConfigPaths::for_checkout(None, Some(dir.path().join("local.toml")), dir.path()));
+    w.step = Step::Mode;
+    wkey(&mut w, KeyCode::Right);
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Live);
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.error.as_deref(), Some("Kite API key is needed for LIVE trading"));
+    for (i, v) in ["kitekey", "kitesecret", "tok3n"].iter().enumerate() {
+        w.focus = i;
+        type_into(&mut w, v);
+    }
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.error.as_deref(), Some("type LIVE to confirm that real orders will be sent"));
+    let screen = draw_wizard(&w);
+    assert!(
+        !screen.contains("kitesecret") && !screen.contains("tok3n") && screen.contains("•••••"),
+        "secrets are masked: {screen}"
+    );
+    w.focus = 3;
+    type_into(&mut w, "LIVE");
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Risk);
+    wkey(&mut w, KeyCode::Enter);
+    wkey(&mut w, KeyCode::Enter);
+    assert_eq!(w.step, Step::Review, "no demo in LIVE mode");
+    assert!(draw_wizard(&w).contains("LIVE: real orders, real money."));
+    let toml = w.config_toml();
+    assert!(
+        toml.contains("mode = \"LIVE\"")
+            && toml.contains("demo = false")
+            && toml.contains("api_secret = \"kitesecret\""),
+        "{toml}"
+    );
+}

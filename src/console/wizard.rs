@@ -1,0 +1,469 @@
+//! The first-launch wizard: database, mode, capital and risk limits,
+//! alerts, demo — then `config/local.toml` (mode 0600) and straight into the
+//! console. Esc goes back a step; the configuration file is written only at
+//! the last step. Creating the database and applying migrations happen at the
+//! database step, with every verification step shown, because the desk
+//! cannot start without them.
+
+use std::io::Write;
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
+use rust_decimal::Decimal;
+
+use crate::config::ConfigPaths;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Database,
+    Mode,
+    Live,
+    Risk,
+    Alerts,
+    Demo,
+    Review,
+}
+
+/// What the wizard needs the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WizardEffect {
+    /// Connect to the chosen database, create it if missing, migrate, verify.
+    PrepareDatabase,
+    /// Write the configuration file and open the console.
+    Write,
+    Quit,
+}
+
+pub const RISK_FIELDS: [&str; 5] =
+    ["capital (₹)", "max risk per trade %", "max daily loss %", "max drawdown %", "max open positions"];
+pub const LIVE_FIELDS: [&str; 4] = ["Kite API key", "Kite API secret", "access token", "type LIVE to confirm"];
+pub const ALERT_FIELDS: [&str; 5] = ["Telegram bot token", "Telegram chat id", "SMTP host", "SMTP from", "SMTP to"];
+
+pub struct Wizard {
+    pub step: Step,
+    /// false: the managed local PostgreSQL; true: a URL.
+    pub use_url: bool,
+    pub url: String,
+    /// Lines of the database preparation, and whether it succeeded.
+    pub prepared: Option<(bool, Vec<String>)>,
+    pub live: bool,
+    pub kite: [String; 4],
+    pub risk: [String; 5],
+    pub alerts: [String; 5],
+    pub demo: bool,
+    pub focus: usize,
+    pub error: Option<String>,
+    pub paths: ConfigPaths,
+}
+
+fn masked(s: &str) -> String {
+    "•".repeat(s.chars().count())
+}
+
+impl Wizard {
+    pub fn new(paths: ConfigPaths) -> Wizard {
+        let d = crate::config::Settings::default();
+        Wizard {
+            step: Step::Database,
+            use_url: false,
+            url: String::new(),
+            prepared: None,
+            live: false,
+            kite: Default::default(),
+            risk: [
+                d.account.capital.to_string(),
+                d.risk.max_risk_per_trade_pct.to_string(),
+                d.risk.max_daily_loss_pct.to_string(),
+                d.risk.max_drawdown_pct.to_string(),
+                d.risk.max_open_positions.to_string(),
+            ],
+            alerts: Default::default(),
+            demo: true,
+            focus: 0,
+            error: None,
+            paths,
+        }
+    }
+
+    /// The database URL chosen, or `None` for the managed local database.
+    pub fn database_url(&self) -> Option<String> {
+        (self.use_url && !self.url.trim().is_empty()).then(|| self.url.trim().to_string())
+    }
+
+    /// The first risk field that is wrong, in words.
+    pub fn risk_error(&self) -> Option<String> {
+        let capital = self.risk[0].trim().parse::<Decimal>().ok().filter(|c| *c > Decimal::ZERO);
+        if capital.is_none() {
+            return Some(format!("capital: `{}` must be an amount in rupees greater than 0", self.risk[0]));
+        }
+        for (i, name) in RISK_FIELDS.iter().enumerate().skip(1).take(3) {
+            let ok =
+                self.risk[i].trim().parse::<Decimal>().is_ok_and(|v| v > Decimal::ZERO && v <= Decimal::ONE_HUNDRED);
+            if !ok {
+                return Some(format!("{name}: `{}` must be a percentage greater than 0 and at most 100", self.risk[i]));
+            }
+        }
+        if !self.risk[4].trim().parse::<u32>().is_ok_and(|n| n >= 1) {
+            return Some(format!("max open positions: `{}` must be a whole number, at least 1", self.risk[4]));
+        }
+        None
+    }
+
+    fn live_error(&self) -> Option<String> {
+        for (i, name) in LIVE_FIELDS.iter().enumerate().take(3) {
+            if self.kite[i].trim().is_empty() {
+                return Some(format!("{name} is needed for LIVE trading"));
+            }
+        }
+        (self.kite[3].trim() != "LIVE").then(|| "type LIVE to confirm that real orders will be sent".to_string())
+    }
+
+    fn alerts_error(&self) -> Option<String> {
+        let [token, chat, host, from, to] = &self.alerts;
+        if token.trim().is_empty() != chat.trim().is_empty() {
+            return Some("Telegram needs both the bot token and the chat id, or neither".into());
+        }
+        if !host.trim().is_empty() && (!from.contains('@') || !to.contains('@')) {
+            return Some("SMTP needs a from and a to e-mail address".into());
+        }
+        None
+    }
+
+    fn next(&mut self) -> Option<WizardEffect> {
+        self.error = None;
+        self.focus = 0;
+        self.step = match self.step {
+            // Prepared: its steps were shown; Enter again moves on.
+            Step::Database if self.prepared.as_ref().is_some_and(|(ok, _)| *ok) => Step::Mode,
+            Step::Database => return Some(WizardEffect::PrepareDatabase),
+            Step::Mode if self.live => Step::Live,
+            Step::Mode => Step::Risk,
+            Step::Live => match self.live_error() {
+                Some(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+                None => Step::Risk,
+            },
+            Step::Risk => match self.risk_error() {
+                Some(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+                None => Step::Alerts,
+            },
+            Step::Alerts => match self.alerts_error() {
+                Some(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+                None if self.live => Step::Review,
+                None => Step::Demo,
+            },
+            Step::Demo => Step::Review,
+            Step::Review => return Some(WizardEffect::Write),
+        };
+        None
+    }
+
+    /// The database is ready (or not): the steps are shown either way.
+    pub fn database_prepared(&mut self, ok: bool, lines: Vec<String>) {
+        self.prepared = Some((ok, lines));
+    }
+
+    fn back(&mut self) -> Option<WizardEffect> {
+        self.error = None;
+        self.focus = 0;
+        self.step = match self.step {
+            Step::Database => return Some(WizardEffect::Quit),
+            Step::Mode => Step::Database,
+            Step::Live => Step::Mode,
+            Step::Risk if self.live => Step::Live,
+            Step::Risk => Step::Mode,
+            Step::Alerts => Step::Risk,
+            Step::Demo => Step::Alerts,
+            Step::Review if self.live => Step::Alerts,
+            Step::Review => Step::Demo,
+        };
+        None
+    }
+
+    fn field(&mut self) -> Option<&mut String> {
+        match self.step {
+            Step::Database if self.use_url => Some(&mut self.url),
+            Step::Live => self.kite.get_mut(self.focus),
+            Step::Risk => self.risk.get_mut(self.focus),
+            Step::Alerts => self.alerts.get_mut(self.focus),
+            _ => None,
+        }
+    }
+
+    fn fields(&self) -> usize {
+        match self.step {
+            Step::Live => 4,
+            Step::Risk | Step::Alerts => 5,
+            _ => 1,
+        }
+    }
+
+    fn toggle(&mut self) {
+        match self.step {
+            Step::Database => {
+                self.use_url = !self.use_url;
+                self.prepared = None;
+            }
+            Step::Mode => self.live = !self.live,
+            _ => self.demo = !self.demo,
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<WizardEffect> {
+        match key.code {
+            KeyCode::Esc => return self.back(),
+            KeyCode::Enter => return self.next(),
+            KeyCode::Down | KeyCode::Tab => self.focus = (self.focus + 1) % self.fields(),
+            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + self.fields() - 1) % self.fields(),
+            KeyCode::Left | KeyCode::Right if matches!(self.step, Step::Database | Step::Mode | Step::Demo) => {
+                self.toggle()
+            }
+            KeyCode::Char(' ') if matches!(self.step, Step::Mode | Step::Demo) => self.toggle(),
+            KeyCode::Backspace => {
+                if let Some(f) = self.field() {
+                    f.pop();
+                }
+            }
+            KeyCode::Char(c) => {
+                if let Some(f) = self.field() {
+                    f.push(c);
+                }
+                if self.step == Step::Database {
+                    self.prepared = None;
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// The configuration file's text: only what the wizard chose.
+    pub fn config_toml(&self) -> String {
+        use toml::{Table, Value};
+        let num = |text: &str| -> Value {
+            let d: Decimal = text.trim().parse().unwrap_or_default();
+            if d.fract().is_zero() {
+                Value::Integer(i64::try_from(d.trunc()).unwrap_or(0))
+            } else {
+                Value::Float(text.trim().parse().unwrap_or(0.0))
+            }
+        };
+        let mut root = Table::new();
+        let mut app = Table::new();
+        app.insert("mode".into(), Value::String(if self.live { "LIVE" } else { "PAPER" }.into()));
+        app.insert("demo".into(), Value::Boolean(!self.live && self.demo));
+        root.insert("app".into(), Value::Table(app));
+        if let Some(url) = self.database_url() {
+            let mut db = Table::new();
+            db.insert("url".into(), Value::String(url));
+            root.insert("database".into(), Value::Table(db));
+        }
+        let mut account = Table::new();
+        account.insert("capital".into(), num(&self.risk[0]));
+        root.insert("account".into(), Value::Table(account));
+        let mut risk = Table::new();
+        risk.insert("max_risk_per_trade_pct".into(), num(&self.risk[1]));
+        risk.insert("max_daily_loss_pct".into(), num(&self.risk[2]));
+        risk.insert("max_drawdown_pct".into(), num(&self.risk[3]));
+        risk.insert("max_open_positions".into(), num(&self.risk[4]));
+        root.insert("risk".into(), Value::Table(risk));
+        if self.live {
+            let mut z = Table::new();
+            for (key, v) in ["api_key", "api_secret", "access_token"].iter().zip(&self.kite) {
+                z.insert(key.to_string(), Value::String(v.trim().to_string()));
+            }
+            root.insert("zerodha".into(), Value::Table(z));
+        }
+        let [token, chat, host, from, to] = &self.alerts;
+        let mut alerts = Table::new();
+        if !token.trim().is_empty() {
+            let mut t = Table::new();
+            t.insert("bot_token".into(), Value::String(token.trim().into()));
+            t.insert("chat_id".into(), Value::String(chat.trim().into()));
+            alerts.insert("telegram".into(), Value::Table(t));
+        }
+        if !host.trim().is_empty() {
+            let mut s = Table::new();
+            s.insert("host".into(), Value::String(host.trim().into()));
+            s.insert("from".into(), Value::String(from.trim().into()));
+            s.insert("to".into(), Value::String(to.trim().into()));
+            alerts.insert("smtp".into(), Value::Table(s));
+        }
+        if !alerts.is_empty() {
+            root.insert("alerts".into(), Value::Table(alerts));
+        }
+        format!(
+            "# Written by the XCoin setup wizard. It may hold secrets: keep it mode 0600.\n# Every other key keeps its default from config/default.toml.\n\n{}",
+            toml::to_string(&root).expect("the wizard's choices serialise")
+        )
+    }
+
+    /// Writes the configuration file, readable by its owner only.
+    pub fn write(&self) -> std::io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = &self.paths.local_file;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+        f.write_all(self.config_toml().as_bytes())?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    }
+}
+
+impl Widget for &Wizard {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let bold = Style::new().add_modifier(Modifier::BOLD);
+        let choice = |on: bool, text: &str| {
+            if on {
+                Span::styled(format!(" ● {text} "), bold.add_modifier(Modifier::REVERSED))
+            } else {
+                Span::raw(format!(" ○ {text} "))
+            }
+        };
+        let field_lines = |names: &[&str], values: &[String], secret: &[bool]| -> Vec<Line<'static>> {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let v =
+                        if secret.get(i).copied().unwrap_or(false) { masked(&values[i]) } else { values[i].clone() };
+                    let focused = i == self.focus;
+                    Line::from(Span::styled(
+                        format!("{} {n:<22} {v}{}", if focused { "▶" } else { " " }, if focused { "▏" } else { "" }),
+                        if focused { bold } else { Style::new() },
+                    ))
+                })
+                .collect()
+        };
+        let (title, mut lines): (&str, Vec<Line>) = match self.step {
+            Step::Database => {
+                let mut l = vec![
+                    Line::from("Where should XCoin keep its data?"),
+                    Line::default(),
+                    Line::from(vec![
+                        choice(!self.use_url, "a private PostgreSQL XCoin runs itself (recommended)"),
+                        choice(self.use_url, "an existing server (URL)"),
+                    ]),
+                ];
+                if self.use_url {
+                    l.push(Line::from(format!("  URL: {}▏", self.url)));
+                    l.push(
+                        Line::from("  e.g. postgres://user:password@host:5432/xcoin")
+                            .style(Style::new().fg(Color::DarkGray)),
+                    );
+                }
+                match &self.prepared {
+                    Some((ok, steps)) => {
+                        l.push(Line::default());
+                        let color = if *ok { Color::Green } else { Color::Red };
+                        for s in steps {
+                            l.push(Line::from(s.clone()).style(Style::new().fg(color)));
+                        }
+                        l.push(Line::default());
+                        l.push(
+                            Line::from(if *ok {
+                                "The database is ready: Enter to continue."
+                            } else {
+                                "Fix the choice above and press Enter to try again."
+                            })
+                            .style(bold),
+                        );
+                    }
+                    None => {
+                        l.push(Line::default());
+                        l.push(Line::from(
+                            "Enter creates the database if needed and checks every table, view and function.",
+                        ));
+                    }
+                }
+                ("1/6 Database", l)
+            }
+            Step::Mode => (
+                "2/6 Trading mode",
+                vec![
+                    Line::from("PAPER trades on a simulated exchange; LIVE sends real orders through Kite Connect."),
+                    Line::default(),
+                    Line::from(vec![choice(!self.live, "PAPER"), choice(self.live, "LIVE")]),
+                ],
+            ),
+            Step::Live => {
+                let mut l = vec![
+                    Line::from("Kite Connect credentials (stored in the configuration file, mode 0600):"),
+                    Line::default(),
+                ];
+                l.extend(field_lines(&LIVE_FIELDS, &self.kite, &[true, true, true, false]));
+                ("2/6 LIVE trading", l)
+            }
+            Step::Risk => {
+                let mut l = vec![Line::from("Capital and risk limits (defaults shown):"), Line::default()];
+                l.extend(field_lines(&RISK_FIELDS, &self.risk, &[]));
+                if let Some(e) = self.risk_error() {
+                    l.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
+                }
+                ("3/6 Capital and risk", l)
+            }
+            Step::Alerts => {
+                let mut l = vec![Line::from("Alerts (optional; leave empty for none):"), Line::default()];
+                l.extend(field_lines(&ALERT_FIELDS, &self.alerts, &[true, false, false, false, false]));
+                ("4/6 Alerts", l)
+            }
+            Step::Demo => (
+                "5/6 Demo",
+                vec![
+                    Line::from("Run the demo strategy on simulated prices, so the desk moves at once?"),
+                    Line::default(),
+                    Line::from(vec![choice(self.demo, "yes"), choice(!self.demo, "no")]),
+                ],
+            ),
+            Step::Review => {
+                let mut l = vec![
+                    Line::from(format!(
+                        "Database: {}",
+                        self.database_url()
+                            .map_or("the private PostgreSQL".to_string(), |u| crate::config::redacted_url(&u))
+                    )),
+                    Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
+                    Line::from(format!(
+                        "Capital ₹{}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
+                        self.risk[0], self.risk[1], self.risk[2], self.risk[3], self.risk[4]
+                    )),
+                    Line::from(format!("Demo: {}", if !self.live && self.demo { "yes" } else { "no" })),
+                    Line::default(),
+                    Line::from(format!(
+                        "Enter writes {} (mode 0600) and opens the desk.",
+                        self.paths.local_file.display()
+                    )),
+                ];
+                if self.live {
+                    l.push(Line::from(Span::styled("LIVE: real orders, real money.", bold.fg(Color::Red))));
+                }
+                ("6/6 Review", l)
+            }
+        };
+        if let Some(e) = &self.error {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
+        }
+        lines.push(Line::default());
+        lines
+            .push(Line::from("Enter next   Esc back   ←/→ choose   ↑/↓ field").style(Style::new().fg(Color::DarkGray)));
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(format!("XCoin first-launch setup — {title}")))
+            .render(area, buf);
+    }
+}
