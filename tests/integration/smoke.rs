@@ -82,16 +82,33 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     let dir = tempfile::tempdir().unwrap();
     let url = unused_database_url().await;
     let data = dir.path().join("data");
+    // No configuration and no DATABASE_URL: a first launch.
     let env = [
-        ("DATABASE_URL", url.as_str()),
         ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
-        ("XCOIN_APP__DEMO", "true"),
         ("XCOIN_APP__OPERATOR", "smoke"),
         ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
         ("HOME", dir.path().to_str().unwrap()),
     ];
     let tmux = Tmux::start(dir.path(), &env);
+    tmux.wait_for("XCoin first-launch setup — 1/6 Database");
+    tmux.keys(&["Right"]);
+    tmux.keys(&["-l", &url]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("The database is ready: Enter to continue.");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("2/6 Trading mode");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("3/6 Capital and risk");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("4/6 Alerts");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("5/6 Demo");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("6/6 Review");
+    tmux.keys(&["Enter"]);
     tmux.wait_for("engine: in this console");
+    let written = dir.path().join(".config/xcoin/config.toml");
+    assert!(std::fs::read_to_string(&written).unwrap().contains("demo = true"), "the wizard wrote {}", written.display());
     tmux.wait_for("Demo Scalper");
     // An order by keys: the form, the verdict, the confirmation, the fill.
     tmux.keys(&["n"]);
