@@ -2,9 +2,13 @@
 //! server. It writes only to a scratch database of its own
 //! (`xcoin_bench_<pid>`, dropped afterwards), never to the desk's.
 //!
-//! Measured now: pre-trade validation time per order, and the engine end to
-//! end on the paper exchange — place (validate, persist PENDING, send,
-//! SUBMITTED) and the fills applied to orders and positions.
+//! Measured: pre-trade validation time per order; the engine end to end on
+//! the paper exchange (place: validate, persist PENDING, send, SUBMITTED; and
+//! the fills applied to orders and positions); the change feed from a commit
+//! to the console's view model under a paced and an unpaced writer, next to
+//! the rate the database reaches with nobody listening; the time to draw each
+//! console tab and the resident memory with 100,000 orders and 10,000 trades
+//! loaded.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -16,6 +20,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::config::Config;
+use crate::config::Settings;
 use crate::db::schema::create_database_if_missing;
 use crate::db::{Db, PoolConfig};
 use crate::domain::calendar::MarketState;
@@ -36,6 +41,33 @@ pub struct BenchReport {
     pub place_p99_ms: f64,
     pub engine_orders: usize,
     pub engine_orders_per_second: f64,
+    /// Commit to console view model at a paced rate.
+    pub feed: FeedReport,
+    /// The same writers unpaced, with the console listening.
+    pub feed_unpaced: FeedReport,
+    /// The unpaced writers' rate with nobody listening.
+    pub database_writes_per_second: f64,
+    /// Milliseconds to draw each tab (p50, p99) with the large store loaded.
+    pub render_ms: Vec<(String, f64, f64)>,
+    pub resident_mb: f64,
+    pub loaded_orders: usize,
+    pub loaded_trades: usize,
+}
+
+/// The change feed under one writer load.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeedReport {
+    pub target_per_second: Option<u32>,
+    pub seconds: f64,
+    pub committed: usize,
+    pub committed_per_second: f64,
+    pub received: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Changes committed but not yet in the model one second after the writers stopped.
+    pub backlog: usize,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -132,11 +164,216 @@ async fn engine_run(db: Db, cfg: EngineConfig, orders: usize) -> Result<(Vec<Dur
     Ok((latencies, elapsed))
 }
 
+const FEED_WRITERS: usize = 4;
+
+/// Writers commit orders (as the engine would, through the database layer)
+/// for `seconds`, paced to `rate` per second in all or as fast as they can;
+/// with `listen`, a console loader turns each notification into rows in a
+/// console view model, and every order's commit-to-model time is measured.
+pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) -> Result<FeedReport, EngineError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    let committed: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let received: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let mut consumer = None;
+    if listen {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        let loader = tokio::spawn(crate::console::store::run_loader(db.clone(), tx));
+        // The first message is the snapshot: from then on the console listens.
+        let _ = rx.recv().await;
+        let seen = received.clone();
+        let s = Settings::default();
+        let limits = EngineConfig::from_settings(&s).limits;
+        let mut app = crate::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
+        consumer = Some((
+            loader,
+            tokio::spawn(async move {
+                while let Some(msg) = rx.recv().await {
+                    if let crate::console::store::LoaderMsg::Update(u) = msg {
+                        let ids: Vec<i64> = u.orders.iter().map(|o| o.id).collect();
+                        app.apply(*u);
+                        let now = Instant::now();
+                        let mut seen = seen.lock().expect("not poisoned");
+                        for id in ids {
+                            seen.entry(id).or_insert(now);
+                        }
+                    }
+                }
+            }),
+        ));
+    }
+
+    let started = Instant::now();
+    let until = started + Duration::from_secs_f64(seconds);
+    let mut writers = Vec::new();
+    for w in 0..FEED_WRITERS {
+        let db = db.clone();
+        let committed = committed.clone();
+        let every = rate.map(|r| Duration::from_secs_f64(FEED_WRITERS as f64 / f64::from(r.max(1))));
+        writers.push(tokio::spawn(async move {
+            let base = bench_request(["INFY", "SBIN", "TCS", "ITC"][w % 4], Side::Buy, dec!(1000));
+            let req = OrderRequest { order_type: OrderType::Limit, price: Some(dec!(1000)), ..base };
+            let mut tick = every.map(tokio::time::interval);
+            while Instant::now() < until {
+                if let Some(t) = tick.as_mut() {
+                    t.tick().await;
+                }
+                if let Ok(o) = db.create_order(&req, crate::domain::order::BrokerKind::Paper, dec!(0.05), None).await {
+                    committed.lock().expect("not poisoned").insert(o.id, Instant::now());
+                }
+            }
+        }));
+    }
+    for w in writers {
+        let _ = w.await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if listen {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    if let Some((loader, consumer)) = consumer {
+        loader.abort();
+        consumer.abort();
+    }
+    let committed = committed.lock().expect("not poisoned").clone();
+    let received = received.lock().expect("not poisoned").clone();
+    let mut latencies: Vec<Duration> =
+        committed.iter().filter_map(|(id, at)| received.get(id).map(|r| r.saturating_duration_since(*at))).collect();
+    latencies.sort();
+    Ok(FeedReport {
+        target_per_second: rate,
+        seconds: elapsed,
+        committed: committed.len(),
+        committed_per_second: committed.len() as f64 / elapsed,
+        received: latencies.len(),
+        p50_ms: percentile(&latencies, 0.50),
+        p95_ms: percentile(&latencies, 0.95),
+        p99_ms: percentile(&latencies, 0.99),
+        max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        backlog: if listen { committed.len() - latencies.len() } else { 0 },
+    })
+}
+
+/// The resident set size of this process, in MB (Linux).
+pub fn resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// A console view model holding `orders` orders and `trades` trades.
+pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
+    use crate::domain::charges::Charges;
+    use crate::domain::order::{BrokerKind, Order, OrderStatus, StatusChange};
+    use crate::domain::trade::Trade;
+    let s = Settings::default();
+    let limits = EngineConfig::from_settings(&s).limits;
+    let mut app = crate::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
+    let now = chrono::Utc::now();
+    let symbols: Vec<String> = instrument::built_in().into_iter().map(|i| i.symbol).collect();
+    let mut update = crate::console::store::Update { snapshot: true, ..Default::default() };
+    for i in 0..orders {
+        let status = match i % 100 {
+            0 => OrderStatus::Open,
+            1..=10 => OrderStatus::Cancelled,
+            11..=13 => OrderStatus::Rejected,
+            _ => OrderStatus::Filled,
+        };
+        let id = i as i64 + 1;
+        let filled = status == OrderStatus::Filled;
+        update.orders.push(Order {
+            id,
+            strategy_id: 1,
+            parent_order_id: None,
+            symbol: symbols[i % symbols.len()].clone(),
+            exchange: Exchange::Nse,
+            side: if i % 2 == 0 { Side::Buy } else { Side::Sell },
+            order_type: OrderType::Limit,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity: 10,
+            filled_quantity: if filled { 10 } else { 0 },
+            price: Some(dec!(1000.05)),
+            trigger_price: None,
+            average_price: filled.then_some(dec!(1000.05)),
+            stop_loss: Some(dec!(990)),
+            take_profit: Some(dec!(1020)),
+            risk_amount: Some(dec!(100.50)),
+            status,
+            status_reason: None,
+            status_history: vec![StatusChange { status: OrderStatus::Pending, at: now, reason: None }],
+            broker: BrokerKind::Paper,
+            broker_order_id: Some(format!("PO{id:08}")),
+            placed_by: "bench".into(),
+            created_at: now,
+            updated_at: now,
+            submitted_at: Some(now),
+            completed_at: None,
+        });
+    }
+    for i in 0..trades {
+        let id = i as i64 + 1;
+        update.trades.push(Trade {
+            id,
+            order_id: id,
+            strategy_id: 1,
+            symbol: symbols[i % symbols.len()].clone(),
+            exchange: Exchange::Nse,
+            side: Side::Buy,
+            product: Product::Mis,
+            quantity: 10,
+            price: dec!(1000.05),
+            broker: BrokerKind::Paper,
+            broker_trade_id: format!("PT{id:08}"),
+            broker_order_id: Some(format!("PO{id:08}")),
+            charges: Charges {
+                brokerage: dec!(3),
+                stt: dec!(0),
+                exchange: dec!(0.297),
+                sebi: dec!(0.01),
+                gst: dec!(0.6),
+                stamp_duty: dec!(0.3),
+            },
+            turnover: dec!(10000.5),
+            total_charges: dec!(4.207),
+            net_value: dec!(-10004.707),
+            realized_pnl: dec!(0),
+            traded_at: now,
+            created_at: now,
+        });
+    }
+    app.apply(update);
+    app
+}
+
+/// Draw time per tab with `app` loaded: (tab, p50 ms, p99 ms).
+pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(String, f64, f64)> {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).expect("a test terminal");
+    let mut out = Vec::new();
+    for (tab, title) in crate::console::app::TAB_TITLES.iter().enumerate() {
+        app.tab = tab;
+        app.selected[tab] = app.rows_in_tab() / 2;
+        let mut times = Vec::with_capacity(frames);
+        for _ in 0..frames {
+            let t = Instant::now();
+            terminal.draw(|f| f.render_widget(&*app, f.area())).expect("draws");
+            times.push(t.elapsed());
+        }
+        times.sort();
+        out.push((title.to_string(), percentile(&times, 0.5), percentile(&times, 0.99)));
+    }
+    out
+}
+
 /// Runs every measurement and prints a table (or JSON).
 pub async fn run<W: Write>(
     config: &Config,
     json: bool,
     engine_orders: usize,
+    feed_seconds: f64,
     out: &mut W,
 ) -> Result<BenchReport, EngineError> {
     let s = &config.settings;
@@ -152,11 +389,24 @@ pub async fn run<W: Write>(
     let db = Db::connect(options.clone(), PoolConfig::from(&s.database)).await?;
     db.migrate().await?;
     let measured = engine_run(db.clone(), cfg, engine_orders).await;
+    let feeds = async {
+        let paced = feed_run(&db, Some(1000), feed_seconds, true).await?;
+        let quiet = feed_run(&db, None, feed_seconds.min(5.0), false).await?;
+        let unpaced = feed_run(&db, None, feed_seconds.min(5.0), true).await?;
+        Ok::<_, EngineError>((paced, quiet, unpaced))
+    }
+    .await;
     db.close().await;
     let mut admin = options.clone().database("postgres").connect().await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)")).execute(&mut admin).await?;
     let _ = admin.close().await;
     let (latencies, elapsed) = measured?;
+    let (feed, quiet, feed_unpaced) = feeds?;
+
+    let (loaded_orders, loaded_trades) = (100_000, 10_000);
+    let mut app = large_app(loaded_orders, loaded_trades);
+    let render_ms = render_times(&mut app, 60);
+    let resident_mb = resident_mb();
 
     let report = BenchReport {
         database: target.describe(),
@@ -167,6 +417,13 @@ pub async fn run<W: Write>(
         place_p99_ms: percentile(&latencies, 0.99),
         engine_orders,
         engine_orders_per_second: engine_orders as f64 / elapsed.as_secs_f64(),
+        feed,
+        feed_unpaced,
+        database_writes_per_second: quiet.committed_per_second,
+        render_ms,
+        resident_mb,
+        loaded_orders,
+        loaded_trades,
     };
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("the report serialises")).ok();
@@ -188,6 +445,42 @@ pub async fn run<W: Write>(
             out,
             "  engine end to end, paper         {:>10.0} orders/s ({} orders placed, filled, positions updated)",
             report.engine_orders_per_second, report.engine_orders
+        )
+        .ok();
+        let f = &report.feed;
+        writeln!(
+            out,
+            "  change feed, {}/s for {:.0} s      commit → console model p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} of {} changes, backlog {})",
+            f.target_per_second.unwrap_or_default(),
+            f.seconds,
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.max_ms,
+            f.received,
+            f.committed,
+            f.backlog
+        )
+        .ok();
+        let u = &report.feed_unpaced;
+        writeln!(
+            out,
+            "  change feed, unpaced             database alone {:.0} commits/s; with the console {:.0}/s, p99 {:.2} ms, backlog after 1 s {}",
+            report.database_writes_per_second, u.committed_per_second, u.p99_ms, u.backlog
+        )
+        .ok();
+        for (tab, p50, p99) in &report.render_ms {
+            writeln!(
+                out,
+                "  draw {tab:<15}             p50 {p50:.2} ms, p99 {p99:.2} ms ({} orders, {} trades loaded)",
+                report.loaded_orders, report.loaded_trades
+            )
+            .ok();
+        }
+        writeln!(
+            out,
+            "  resident memory                  {:.0} MB with {} orders and {} trades loaded",
+            report.resident_mb, report.loaded_orders, report.loaded_trades
         )
         .ok();
     }

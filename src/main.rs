@@ -45,6 +45,9 @@ enum Command {
         /// Orders the engine run places.
         #[arg(long, default_value_t = 2000)]
         orders: usize,
+        /// Seconds the change-feed writers run (paced; unpaced runs at most 5).
+        #[arg(long, default_value_t = 10.0)]
+        feed_seconds: f64,
     },
     /// Run the trading engine alone (headless) until Ctrl-C.
     Engine {
@@ -161,8 +164,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }),
-        Some(Command::Bench { json, orders }) => runtime()?.block_on(async {
-            match xcoin::bench::run(&config, json, orders, &mut stdout).await {
+        Some(Command::Bench { json, orders, feed_seconds }) => runtime()?.block_on(async {
+            match xcoin::bench::run(&config, json, orders, feed_seconds, &mut stdout).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),
                 Err(e) => {
                     eprintln!("error: {e}");

@@ -242,13 +242,18 @@ async fn bench_measures_in_a_scratch_database_and_drops_it() {
     let dir = tempfile::tempdir().unwrap();
     let url = unused_database_url().await;
     let env = [("DATABASE_URL", url.as_str())];
-    let out = xcoin(dir.path(), &["bench", "--json", "--orders", "120"], &env);
+    let out = xcoin(dir.path(), &["bench", "--json", "--orders", "120", "--feed-seconds", "1"], &env);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["engine_orders"], 120);
     assert!(report["engine_orders_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["place_p99_ms"].as_f64().unwrap() >= report["place_p50_ms"].as_f64().unwrap());
     assert!(report["validation_ns_per_order"].as_f64().unwrap() > 0.0);
+    assert!(report["feed"]["committed"].as_u64().unwrap() > 100, "{report}");
+    assert_eq!(report["feed"]["received"], report["feed"]["committed"], "every change reached the model: {report}");
+    assert_eq!(report["render_ms"].as_array().unwrap().len(), 5);
+    assert_eq!(report["loaded_orders"], 100_000);
+    assert!(report["resident_mb"].as_f64().unwrap() > 0.0);
     let t = test_db().await;
     let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname LIKE 'xcoin\\_bench\\_%'")
         .fetch_one(t.pool())

@@ -108,7 +108,11 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.keys(&["Enter"]);
     tmux.wait_for("engine: in this console");
     let written = dir.path().join(".config/xcoin/config.toml");
-    assert!(std::fs::read_to_string(&written).unwrap().contains("demo = true"), "the wizard wrote {}", written.display());
+    assert!(
+        std::fs::read_to_string(&written).unwrap().contains("demo = true"),
+        "the wizard wrote {}",
+        written.display()
+    );
     tmux.wait_for("Demo Scalper");
     // An order by keys: the form, the verdict, the confirmation, the fill.
     tmux.keys(&["n"]);
