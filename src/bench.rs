@@ -352,6 +352,7 @@ pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
 /// Draw time per tab with `app` loaded: (tab, p50 ms, p99 ms).
 pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(String, f64, f64)> {
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).expect("a test terminal");
+    app.refresh_views();
     let mut out = Vec::new();
     for (tab, title) in crate::console::app::TAB_TITLES.iter().enumerate() {
         app.tab = tab;

@@ -159,12 +159,13 @@ impl App {
         self.dirty = true;
     }
 
-    /// Applies rows from the loader; flashes results of this console's commands.
+    /// Applies rows from the loader; flashes results of this console's
+    /// commands. The sorted tables are rebuilt lazily, once per frame
+    /// ([`refresh_views`](Self::refresh_views)), not once per update.
     pub fn apply(&mut self, update: Update) {
         for c in self.store.apply(update) {
             self.command_changed(&c);
         }
-        self.refresh_views();
         self.dirty = true;
     }
 
@@ -310,6 +311,8 @@ impl App {
     /// Handles a key; returns what the runtime must do, if anything.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
         self.dirty = true;
+        // Selections refer to the tables as they are on screen now.
+        self.refresh_views();
         if let Some(popup) = self.popup.take() {
             return self.on_popup_key(popup, key);
         }

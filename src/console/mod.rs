@@ -231,6 +231,7 @@ async fn event_loop(
                     app.dirty = true;
                 }
                 if app.dirty {
+                    app.refresh_views();
                     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
                     app.dirty = false;
                 }

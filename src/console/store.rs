@@ -1,7 +1,7 @@
 //! The console's view model, fed by the change feed.
 //!
-//! Notify, then pull: a loader task listens on `xcoin_changes`, gathers the
-//! keys that changed for a short moment (a frame), refetches only those rows
+//! Notify, then pull: a loader task listens on `xcoin_changes`, takes every
+//! key that changed since its last fetch, refetches only those rows
 //! (`WHERE id = ANY($1)`) and sends them to the UI loop as one [`Update`],
 //! which the loop applies to the [`Store`]. After any reconnect of the
 //! listener the loader sends a full snapshot instead. Today's P&L and counts
@@ -248,8 +248,6 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// How long changes are gathered before one fetch.
-const BATCH: Duration = Duration::from_millis(15);
 /// Summary recomputation after relevant changes, at most this often.
 const SUMMARY_EVERY: Duration = Duration::from_millis(250);
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
@@ -315,8 +313,10 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                     ChangeEvent::Resync => resync = true,
                 };
                 push(event);
-                let until = Instant::now() + BATCH;
-                while let Ok(Some(e)) = tokio::time::timeout(until.saturating_duration_since(Instant::now()), events.recv()).await {
+                // Everything already queued goes into this one fetch; what
+                // arrives while it runs makes the next batch. No waiting: a
+                // quiet desk sees a change at once, a busy one in batches.
+                while let Ok(e) = events.try_recv() {
                     push(e);
                 }
                 if resync {

@@ -30,9 +30,11 @@ fn new_app(read_only: bool) -> App {
     app
 }
 
-fn draw(app: &App, w: u16, h: u16) -> Buffer {
+/// Draws as the runtime does: the tables refreshed, then the frame.
+fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
+    app.refresh_views();
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    t.draw(|f| f.render_widget(&*app, f.area())).unwrap();
     t.backend().buffer().clone()
 }
 
@@ -98,6 +100,7 @@ async fn desk(t: &TestDb) -> App {
     let mut app = new_app(false);
     app.engine_in_process = true;
     app.apply(store::snapshot(&t.db).await.unwrap());
+    app.refresh_views();
     app
 }
 
@@ -106,7 +109,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     let t = test_db().await;
     let mut app = desk(&t).await;
 
-    let buf = draw(&app, 150, 30);
+    let buf = draw(&mut app, 150, 30);
     let screen = text(&buf).join("\n");
     assert!(screen.contains("XCoin  PAPER"), "{screen}");
     assert!(screen.contains("engine: in this console"));
@@ -133,7 +136,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     assert!(screen.contains(" c cancel "), "the hint bar comes from the keymap");
 
     app.on_key(key('2'));
-    let buf = draw(&app, 150, 30);
+    let buf = draw(&mut app, 150, 30);
     let screen = text(&buf).join("\n");
     let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
     // Bought 10 at 1512.35 (one tick of slippage), marked at 1505.00: −73.50.
@@ -141,7 +144,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     assert_eq!(fg_of(&buf, "-73.50"), Color::Red);
 
     app.on_key(key('3'));
-    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let screen = text(&draw(&mut app, 150, 30)).join("\n");
     let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
     // 15,123.50 turnover: brokerage 4.53705, exchange 0.449168, SEBI 0.015124, GST 0.900242,
     // stamp 0.453705: 6.355289 in all, shown to the paisa.
@@ -151,11 +154,11 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     );
 
     app.on_key(key('4'));
-    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let screen = text(&draw(&mut app, 150, 30)).join("\n");
     assert!(screen.contains("MISSING_LOCAL") && screen.contains("SBIN"), "{screen}");
 
     app.on_key(key('5'));
-    let buf = draw(&app, 150, 30);
+    let buf = draw(&mut app, 150, 30);
     let screen = text(&buf).join("\n");
     assert!(screen.contains("Net P&L               -79.86"), "{screen}");
     assert!(screen.contains("Charges paid          6.36"), "{screen}");
@@ -172,7 +175,7 @@ async fn dangerous_keys_ask_first_with_cancel_focused() {
 
     assert_eq!(app.on_key(key('c')), None);
     assert!(matches!(app.popup, Some(Popup::Confirm { focus_ok: false, .. })));
-    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let screen = text(&draw(&mut app, 150, 30)).join("\n");
     assert!(
         screen.contains("Cancel order?") && screen.contains(&format!("Order {working}: BUY 5 INFY LIMIT")),
         "{screen}"
@@ -192,7 +195,7 @@ async fn dangerous_keys_ask_first_with_cancel_focused() {
         app.on_key(key(c));
     }
     assert_eq!(press(&mut app, KeyCode::Enter), None);
-    assert!(text(&draw(&app, 150, 30)).join("\n").contains(" > KIL"));
+    assert!(text(&draw(&mut app, 150, 30)).join("\n").contains(" > KIL"));
     app.on_key(key('l'));
     assert!(matches!(press(&mut app, KeyCode::Enter), Some(Effect::Send(OperatorCommand::KillSwitchOn { .. }, _))));
 
@@ -204,7 +207,7 @@ async fn dangerous_keys_ask_first_with_cancel_focused() {
         app.on_key(key(c));
     }
     press(&mut app, KeyCode::Enter);
-    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let screen = text(&draw(&mut app, 150, 30)).join("\n");
     assert!(screen.contains("Resolve the issue?") && screen.contains("Note: bought on Kite web"), "{screen}");
     press(&mut app, KeyCode::Left);
     assert_eq!(
@@ -234,11 +237,11 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
     assert!(app.popup.is_none(), "no cancel in a read-only console");
     app.on_key(key('K'));
     assert!(app.popup.is_none(), "no kill switch either");
-    let screen = text(&draw(&app, 150, 30)).join("\n");
+    let screen = text(&draw(&mut app, 150, 30)).join("\n");
     assert!(screen.contains("READ-ONLY") && !screen.contains(" c cancel "), "{screen}");
 
     app.on_key(key('?'));
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(screen.contains("help: every key") && screen.contains("filter the table"), "{screen}");
     assert!(!screen.contains("KILL SWITCH: cancel all"), "help lists only the keys this console has");
     press(&mut app, KeyCode::Esc);
@@ -259,7 +262,7 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
     app.on_key(key('G')); // not bound: nothing happens
     press(&mut app, KeyCode::End);
     press(&mut app, KeyCode::Enter);
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(
         screen.contains("Status history:") && screen.contains("SUBMITTED") && screen.contains("10 @ 1512.35"),
         "{screen}"
@@ -268,10 +271,10 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
 
 #[test]
 fn any_size_renders_and_small_ones_say_so() {
-    let app = new_app(false);
+    let mut app = new_app(false);
     for w in [1u16, 2, 10, 59, 60, 80, 200] {
         for h in [1u16, 2, 5, 11, 12, 24, 60] {
-            let buf = draw(&app, w, h);
+            let buf = draw(&mut app, w, h);
             let screen = text(&buf).join("");
             if w < 60 || h < 12 {
                 let notice: String = "terminal too small".chars().take(usize::from(w).min(18)).collect();
@@ -295,6 +298,7 @@ async fn until(app: &mut App, rx: &mut mpsc::Receiver<LoaderMsg>, done: impl Fn(
             LoaderMsg::Update(u) => app.apply(*u),
             LoaderMsg::Health(h) => app.health(h),
         }
+        app.refresh_views();
     }
 }
 
@@ -325,6 +329,7 @@ async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listene
     let u = next_update(&mut rx).await;
     assert_eq!(u.orders.iter().map(|x| x.id).collect::<Vec<_>>(), vec![o.id], "only the changed row is fetched");
     app.apply(u);
+    app.refresh_views();
     assert_eq!(app.orders_view, vec![o.id]);
 
     writer.update_order_status(o.id, OrderStatus::Rejected, Some("test"), None).await.unwrap();
@@ -367,7 +372,7 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
     for c in "tc".chars() {
         app.on_key(key(c));
     }
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(screen.contains("New order — Manual Trading") && screen.contains("Tab: TCS"), "{screen}");
     press(&mut app, KeyCode::Tab); // completes TCS
     press(&mut app, KeyCode::Down); // side stays BUY
@@ -378,13 +383,13 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
     press(&mut app, KeyCode::Down); // LIMIT
     press(&mut app, KeyCode::Down); // MIS
     press(&mut app, KeyCode::Down);
-    assert!(text(&draw(&app, 150, 40)).join("\n").contains("✗ price: a LIMIT order needs a limit price"));
+    assert!(text(&draw(&mut app, 150, 40)).join("\n").contains("✗ price: a LIMIT order needs a limit price"));
     for c in "3120.75".chars() {
         app.on_key(key(c));
     }
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Down);
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(
         screen.contains("✗ stop loss: required on every new position"),
         "the validator's verdict as typed: {screen}"
@@ -396,10 +401,10 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
     for c in "3165.00".chars() {
         app.on_key(key(c));
     }
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(screen.contains("✓ passes pre-trade checks: risk ₹80.00, reward:risk 2.21:1"), "{screen}");
     assert_eq!(press(&mut app, KeyCode::Enter), None);
-    let screen = text(&draw(&app, 150, 40)).join("\n");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(
         screen.contains("Place order?") && screen.contains("BUY 4 TCS LIMIT MIS @ 3120.75 stop 3100.75 target 3165.00"),
         "{screen}"
