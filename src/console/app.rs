@@ -126,7 +126,7 @@ impl App {
             read_only,
             engine_in_process: false,
             engine_pid: None,
-            db_state: DbState::Reconnecting { since: Utc::now() },
+            db_state: DbState::Connecting,
             last_resync: None,
             mode,
             calendar,
@@ -208,8 +208,10 @@ impl App {
         }
     }
 
-    fn matches(&self, text: &str) -> bool {
-        self.filter.is_empty() || text.to_ascii_lowercase().contains(&self.filter.to_ascii_lowercase())
+    /// Whether a row passes the filter. The row's text is built only when a
+    /// filter is set, so an unfiltered refresh allocates nothing per row.
+    fn matches(&self, text: impl FnOnce() -> String) -> bool {
+        self.filter.is_empty() || text().to_ascii_lowercase().contains(&self.filter.to_ascii_lowercase())
     }
 
     /// Re-sorts and filters the tables when the store or the filter changed.
@@ -219,28 +221,31 @@ impl App {
             return;
         }
         let s = &self.store;
-        let mut active: Vec<&Order> = s.orders.values().filter(|o| o.status.is_active()).collect();
-        let mut done: Vec<&Order> = s.orders.values().filter(|o| !o.status.is_active()).collect();
-        active.sort_by_key(|o| std::cmp::Reverse(o.id));
-        done.sort_by_key(|o| std::cmp::Reverse(o.id));
-        let orders: Vec<i64> = active
-            .into_iter()
-            .chain(done)
-            .filter(|o| self.matches(&format!("{} {} {} {} {}", o.symbol, o.side, o.status, o.order_type, o.id)))
+        // The store keeps orders by id, so newest first is a reverse walk:
+        // working orders first, then the finished ones, with no sort.
+        let row =
+            |o: &&Order| self.matches(|| format!("{} {} {} {} {}", o.symbol, o.side, o.status, o.order_type, o.id));
+        let orders: Vec<i64> = s
+            .orders
+            .values()
+            .rev()
+            .filter(|o| o.status.is_active())
+            .chain(s.orders.values().rev().filter(|o| !o.status.is_active()))
+            .filter(row)
             .map(|o| o.id)
             .collect();
         let mut positions: Vec<&Position> = s.positions.values().collect();
         positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
         let positions: Vec<i64> = positions
             .into_iter()
-            .filter(|p| self.matches(&format!("{} {} {}", p.symbol, p.exchange, p.product)))
+            .filter(|p| self.matches(|| format!("{} {} {}", p.symbol, p.exchange, p.product)))
             .map(|p| p.id)
             .collect();
         let trades: Vec<i64> = s
             .trades
             .values()
             .rev()
-            .filter(|t| self.matches(&format!("{} {} {}", t.symbol, t.side, t.broker_trade_id)))
+            .filter(|t| self.matches(|| format!("{} {} {}", t.symbol, t.side, t.broker_trade_id)))
             .map(|t| t.id)
             .collect();
         let mut open: Vec<&Issue> = s.issues.values().filter(|i| i.status == IssueStatus::Open).collect();
@@ -254,7 +259,7 @@ impl App {
         let issues: Vec<i64> = open
             .into_iter()
             .chain(resolved)
-            .filter(|i| self.matches(&format!("{} {} {}", i.symbol, i.issue_type, i.status)))
+            .filter(|i| self.matches(|| format!("{} {} {}", i.symbol, i.issue_type, i.status)))
             .map(|i| i.id)
             .collect();
         self.orders_view = orders;

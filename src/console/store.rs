@@ -55,8 +55,14 @@ pub struct Update {
 /// How the console's database connection is doing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DbState {
-    Live { round_trip: Duration },
-    Reconnecting { since: DateTime<Utc> },
+    /// Before the first answer.
+    Connecting,
+    Live {
+        round_trip: Duration,
+    },
+    Reconnecting {
+        since: DateTime<Utc>,
+    },
 }
 
 /// Loader news other than rows.

@@ -597,3 +597,31 @@ fn live_mode_needs_credentials_and_an_explicit_confirmation() {
         "{toml}"
     );
 }
+
+/// Every tab and popup of the desk as text, clocks and timings filtered out.
+#[tokio::test]
+async fn snapshots_of_every_tab_and_popup() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d{2}:\d{2}:\d{2}\b", "[hh:mm:ss]");
+    settings.add_filter(r"live \d+\.\d ms", "live [rtt]");
+    settings.add_filter(r"market (open|closed|pre-open)", "market [state]");
+    settings.add_filter(r" IST", "");
+    let _guard = settings.bind_to_scope();
+    for (tab, name) in ["orders", "positions", "trades", "reconciliation", "stats"].iter().enumerate() {
+        app.on_key(key(char::from(b'1' + tab as u8)));
+        insta::assert_snapshot!(format!("tab_{name}"), text(&draw(&mut app, 120, 24)).join("\n"));
+    }
+    app.on_key(key('1'));
+    app.on_key(key('c'));
+    insta::assert_snapshot!("confirm_cancel", text(&draw(&mut app, 120, 24)).join("\n"));
+    press(&mut app, KeyCode::Esc);
+    app.on_key(key('?'));
+    insta::assert_snapshot!("help", text(&draw(&mut app, 120, 44)).join("\n"));
+    press(&mut app, KeyCode::Esc);
+    press(&mut app, KeyCode::End);
+    press(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("order_detail", text(&draw(&mut app, 120, 30)).join("\n"));
+    insta::assert_snapshot!("too_small", text(&draw(&mut app, 40, 6)).join("\n"));
+}

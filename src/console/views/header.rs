@@ -23,6 +23,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         (false, None) => Span::styled("engine: ABSENT", bold.fg(Color::Yellow)),
     };
     let db = match &app.db_state {
+        DbState::Connecting => Span::styled("db: connecting…", Style::new().fg(Color::Yellow)),
         DbState::Live { round_trip } => {
             Span::styled(format!("db: live {:.1} ms", round_trip.as_secs_f64() * 1000.0), Style::new().fg(Color::Green))
         }
