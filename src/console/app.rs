@@ -85,6 +85,8 @@ pub struct App {
     pub engine_pid: Option<i32>,
     pub db_state: DbState,
     pub last_resync: Option<(Duration, DateTime<Utc>)>,
+    /// When the database last answered the console's health check.
+    pub last_db_answer: Option<DateTime<Utc>>,
     pub mode: TradingMode,
     pub calendar: MarketCalendar,
     pub limits: RiskLimits,
@@ -128,6 +130,7 @@ impl App {
             engine_pid: None,
             db_state: DbState::Connecting,
             last_resync: None,
+            last_db_answer: None,
             mode,
             calendar,
             limits,
@@ -188,7 +191,12 @@ impl App {
 
     pub fn health(&mut self, h: Health) {
         match h {
-            Health::Db(state) => self.db_state = state,
+            Health::Db(state) => {
+                if matches!(state, DbState::Live { .. }) {
+                    self.last_db_answer = Some(Utc::now());
+                }
+                self.db_state = state;
+            }
             Health::Engine(pid) => self.engine_pid = pid,
             Health::Resynced { gap, at } => self.last_resync = Some((gap, at)),
         }
@@ -662,6 +670,16 @@ impl App {
             orders_last_second: 0,
         };
         crate::domain::risk::validate(req, &snapshot, &self.limits)
+    }
+
+    /// Data older than this without an answer from the database is stale.
+    pub const STALE_AFTER_SECONDS: i64 = 6;
+
+    /// Seconds since the database last answered, when that is long enough
+    /// that the screen may no longer be current.
+    pub fn stale_for(&self) -> Option<i64> {
+        let since = (self.now - self.last_db_answer?).num_seconds();
+        (since >= Self::STALE_AFTER_SECONDS).then_some(since)
     }
 
     /// Today's net P&L, if known.

@@ -625,3 +625,20 @@ async fn snapshots_of_every_tab_and_popup() {
     insta::assert_snapshot!("order_detail", text(&draw(&mut app, 120, 30)).join("\n"));
     insta::assert_snapshot!("too_small", text(&draw(&mut app, 40, 6)).join("\n"));
 }
+
+#[test]
+fn the_header_tells_live_from_stale_and_reconnecting() {
+    use xcoin::console::store::{DbState, Health};
+    let mut app = new_app(true);
+    let header = |app: &mut App| text(&draw(app, 120, 20))[0].clone();
+    assert!(header(&mut app).contains("db: connecting…"));
+    app.health(Health::Db(DbState::Live { round_trip: Duration::from_micros(1400) }));
+    app.now = chrono::Utc::now();
+    assert!(header(&mut app).contains("db: live 1.4 ms"), "{}", header(&mut app));
+    app.now = chrono::Utc::now() + chrono::Duration::seconds(9);
+    assert!(header(&mut app).contains("db: STALE, no answer for 9s"), "{}", header(&mut app));
+    let since = app.now - chrono::Duration::seconds(4);
+    app.health(Health::Db(DbState::Reconnecting { since }));
+    assert!(header(&mut app).contains("db: RECONNECTING 4s"), "{}", header(&mut app));
+    assert_eq!(fg_of(&draw(&mut app, 120, 20), "db: RECONNECTING"), Color::Red);
+}

@@ -24,6 +24,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let db = match &app.db_state {
         DbState::Connecting => Span::styled("db: connecting…", Style::new().fg(Color::Yellow)),
+        DbState::Live { .. } if app.stale_for().is_some() => Span::styled(
+            format!("db: STALE, no answer for {}s", app.stale_for().unwrap_or_default()),
+            bold.fg(Color::Yellow),
+        ),
         DbState::Live { round_trip } => {
             Span::styled(format!("db: live {:.1} ms", round_trip.as_secs_f64() * 1000.0), Style::new().fg(Color::Green))
         }
