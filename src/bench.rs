@@ -52,6 +52,11 @@ pub struct BenchReport {
     pub resident_mb: f64,
     pub loaded_orders: usize,
     pub loaded_trades: usize,
+    /// (writers, through the database layer per second, plain SQL per second).
+    pub create_order: Vec<(usize, f64, f64)>,
+    /// With 100,000 orders in the day, 1,000 of them working: p50 ms.
+    pub active_orders_p50_ms: f64,
+    pub today_orders_p50_ms: f64,
 }
 
 /// The change feed under one writer load.
@@ -378,6 +383,88 @@ pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(S
     out
 }
 
+/// Orders per second created by `writers` concurrent tasks: through the
+/// database layer (`Db::create_order`, its own transaction with checks) and
+/// by one plain INSERT over the same pool.
+pub async fn create_order_rates(db: &Db, writers: usize, total: usize) -> Result<(f64, f64), EngineError> {
+    let req = OrderRequest {
+        order_type: OrderType::Limit,
+        price: Some(dec!(1000)),
+        ..bench_request("INFY", Side::Buy, dec!(1000))
+    };
+    let mut rates = [0.0; 2];
+    for (i, rate) in rates.iter_mut().enumerate() {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..writers {
+            let (db, req) = (db.clone(), req.clone());
+            let n = total / writers;
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..n {
+                    if i == 0 {
+                        db.create_order(&req, crate::domain::order::BrokerKind::Paper, dec!(0.05), None).await?;
+                    } else {
+                        sqlx::query(
+                            "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, price)
+                             VALUES (1, 'INFY', 'NSE', 'BUY', 'LIMIT', 'MIS', 1, 1000)",
+                        )
+                        .execute(db.pool())
+                        .await
+                        .map_err(crate::db::DbError::from)?;
+                    }
+                }
+                Ok::<_, crate::db::DbError>(())
+            }));
+        }
+        for t in tasks {
+            t.await.expect("writer task")?;
+        }
+        *rate = (total / writers * writers) as f64 / started.elapsed().as_secs_f64();
+    }
+    Ok((rates[0], rates[1]))
+}
+
+/// Fills the day to `total` orders with `working` of them still working,
+/// then times the two queries the desk runs most (decoded into our types).
+pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Result<(f64, f64), EngineError> {
+    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(db.pool())
+        .await
+        .map_err(crate::db::DbError::from)?;
+    sqlx::query(
+        "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, price)
+         SELECT 1, 'INFY', 'NSE', 'BUY', 'LIMIT', 'MIS', 1, 1000 FROM generate_series(1, $1)",
+    )
+    .bind((total - have).max(0))
+    .execute(db.pool())
+    .await
+    .map_err(crate::db::DbError::from)?;
+    sqlx::query(
+        "UPDATE orders SET status = 'CANCELLED' WHERE status = 'PENDING'
+            AND id NOT IN (SELECT id FROM orders WHERE status = 'PENDING' ORDER BY id DESC LIMIT $1)",
+    )
+    .bind(working)
+    .execute(db.pool())
+    .await
+    .map_err(crate::db::DbError::from)?;
+    sqlx::query("ANALYZE orders").execute(db.pool()).await.map_err(crate::db::DbError::from)?;
+    let mut active = Vec::with_capacity(runs);
+    let mut today = Vec::with_capacity(runs.min(10));
+    for r in 0..runs {
+        let t = Instant::now();
+        db.active_orders().await?;
+        active.push(t.elapsed());
+        if r < 10 {
+            let t = Instant::now();
+            db.today_orders().await?;
+            today.push(t.elapsed());
+        }
+    }
+    active.sort();
+    today.sort();
+    Ok((percentile(&active, 0.5), percentile(&today, 0.5)))
+}
+
 /// Runs every measurement and prints a table (or JSON).
 pub async fn run<W: Write>(
     config: &Config,
@@ -406,12 +493,23 @@ pub async fn run<W: Write>(
         Ok::<_, EngineError>((paced, quiet, unpaced))
     }
     .await;
+    let writes = async {
+        let mut rows = Vec::new();
+        for writers in [1, 4, 8] {
+            let (layer, plain) = create_order_rates(&db, writers, 2_000).await?;
+            rows.push((writers, layer, plain));
+        }
+        let (active, today) = query_times(&db, 100_000, 1_000, 50).await?;
+        Ok::<_, EngineError>((rows, active, today))
+    }
+    .await;
     db.close().await;
     let mut admin = options.clone().database("postgres").connect().await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)")).execute(&mut admin).await?;
     let _ = admin.close().await;
     let (latencies, elapsed) = measured?;
     let (feed, quiet, feed_unpaced) = feeds?;
+    let (create_order, active_orders_p50_ms, today_orders_p50_ms) = writes?;
 
     let (loaded_orders, loaded_trades) = (100_000, 10_000);
     let mut app = large_app(loaded_orders, loaded_trades);
@@ -434,6 +532,9 @@ pub async fn run<W: Write>(
         resident_mb,
         loaded_orders,
         loaded_trades,
+        create_order,
+        active_orders_p50_ms,
+        today_orders_p50_ms,
     };
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("the report serialises")).ok();
@@ -477,6 +578,21 @@ pub async fn run<W: Write>(
             out,
             "  change feed, unpaced             database alone {:.0} commits/s; with the console {:.0}/s, p99 {:.2} ms, backlog after 1 s {}",
             report.database_writes_per_second, u.committed_per_second, u.p99_ms, u.backlog
+        )
+        .ok();
+        for (writers, layer, plain) in &report.create_order {
+            writeln!(
+                out,
+                "  create order, {writers} writer{}         {layer:>6.0}/s through the database layer, {plain:>6.0}/s plain INSERT ({:.0} %)",
+                if *writers == 1 { " " } else { "s" },
+                layer / plain * 100.0
+            )
+            .ok();
+        }
+        writeln!(
+            out,
+            "  queries, 100,000 orders today    active orders (1,000) p50 {:.2} ms; today's orders p50 {:.0} ms",
+            report.active_orders_p50_ms, report.today_orders_p50_ms
         )
         .ok();
         for (tab, p50, p99) in &report.render_ms {

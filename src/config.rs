@@ -573,6 +573,9 @@ impl Config {
             figment = figment.merge(Toml::file_exact(default_file));
         }
         if paths.local_file.exists() {
+            // Read it once up front so an unreadable file is named as such.
+            std::fs::read_to_string(&paths.local_file)
+                .map_err(|e| ConfigError::Unreadable { path: paths.local_file.clone(), message: e.to_string() })?;
             check_secret_file(&paths.local_file, toml_has_secret)?;
             figment = figment.merge(Toml::file_exact(&paths.local_file));
         }

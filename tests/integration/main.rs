@@ -3,9 +3,11 @@
 mod support;
 
 mod changes;
+mod chaos;
 mod cli;
 mod commands;
 mod console;
+mod corpus;
 mod engine;
 mod fills;
 mod kill_switch;
