@@ -63,22 +63,6 @@ pub async fn insert_order(
     last_price: Option<Decimal>,
 ) -> Result<Order> {
     req.validate(tick)?;
-    let strategy_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM strategies WHERE id = $1)")
-        .bind(req.strategy_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !strategy_exists {
-        return Err(FieldError::new("strategy_id", format!("no strategy has id {}", req.strategy_id)).into());
-    }
-    if let Some(parent) = req.parent_order_id {
-        let parent_exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
-            .bind(parent)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !parent_exists {
-            return Err(FieldError::new("parent_order_id", format!("no order has id {parent}")).into());
-        }
-    }
     let risk = req.risk_amount(last_price).map(|r| r.round_dp(2));
     let order = sqlx::query_as(
         "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
@@ -103,8 +87,24 @@ pub async fn insert_order(
     .bind(broker)
     .bind(req.placed_by.trim())
     .fetch_one(&mut *conn)
-    .await?;
+    .await
+    .map_err(|e| missing_reference(e, req))?;
     Ok(order)
+}
+
+/// A foreign key that points nowhere, as the field the operator typed.
+/// (The single INSERT checks the references itself: no extra round trip.)
+fn missing_reference(e: sqlx::Error, req: &OrderRequest) -> DbError {
+    match &e {
+        sqlx::Error::Database(d) if d.constraint() == Some("orders_strategy_id_fkey") => {
+            FieldError::new("strategy_id", format!("no strategy has id {}", req.strategy_id)).into()
+        }
+        sqlx::Error::Database(d) if d.constraint() == Some("orders_parent_order_id_fkey") => {
+            FieldError::new("parent_order_id", format!("no order has id {}", req.parent_order_id.unwrap_or_default()))
+                .into()
+        }
+        _ => e.into(),
+    }
 }
 
 /// Locks an order row for the rest of the transaction.
@@ -197,7 +197,9 @@ impl Db {
         tick: Decimal,
         last_price: Option<Decimal>,
     ) -> Result<Order> {
-        self.transaction(async |conn| insert_order(conn, req, broker, tick, last_price).await).await
+        // One INSERT is one transaction: no BEGIN/COMMIT round trips around it.
+        let mut conn = self.pool.acquire().await?;
+        insert_order(&mut conn, req, broker, tick, last_price).await
     }
 
     /// Persists an order that the pre-trade validator refused: PENDING, then
