@@ -267,3 +267,31 @@ async fn bench_measures_in_a_scratch_database_and_drops_it() {
         .unwrap();
     assert!(!never, "the configured database is not written by a benchmark");
 }
+
+#[tokio::test]
+async fn two_engines_started_at_the_same_instant_exactly_one_trades() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "50")];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    let a = spawn_xcoin(dir.path(), &["engine"], &env);
+    let b = spawn_xcoin(dir.path(), &["engine"], &env);
+    let (a_pid, b_pid) = (a.id(), b.id());
+    // The loser exits on its own; the winner keeps running until told to stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let running = |pid: u32| {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z ")
+    };
+    while running(a_pid) && running(b_pid) {
+        assert!(std::time::Instant::now() < deadline, "one of the two engines gives way within 20 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (winner, loser) = if running(a_pid) { (a, b) } else { (b, a) };
+    let lost = loser.wait_with_output().unwrap();
+    assert_eq!(lost.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&lost.stderr).contains("another engine is already trading this database"));
+    assert!(Command::new("kill").args(["-INT", &winner.id().to_string()]).status().unwrap().success());
+    let won = winner.wait_with_output().unwrap();
+    assert!(won.status.success(), "{}", String::from_utf8_lossy(&won.stderr));
+}
