@@ -11,7 +11,7 @@ use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
 use crate::db::orders::{OrderModification, modified_request};
 use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
 use crate::domain::position::Position;
-use crate::domain::risk::{RiskSnapshot, validate};
+use crate::domain::risk::{Denial, RiskSnapshot, validate};
 
 impl<B: Broker> Engine<B> {
     fn orders_last_second(&mut self) -> u32 {
@@ -54,7 +54,13 @@ impl<B: Broker> Engine<B> {
         let tick = self.cfg.limits.tick_size;
         let kind = self.broker.kind();
         if let Err(denial) = validate(req, &snapshot, &self.cfg.limits) {
-            let order = self.db.record_rejected_order(req, kind, tick, last, &denial.to_string()).await?;
+            // No price because the broker has never quoted the instrument: say so.
+            let reason = if denial == Denial::NoLastPrice {
+                format!("unknown instrument: {}:{} is not quoted by the broker", req.exchange, req.symbol)
+            } else {
+                denial.to_string()
+            };
+            let order = self.db.record_rejected_order(req, kind, tick, last, &reason).await?;
             tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
             return Ok(order);
         }

@@ -239,10 +239,13 @@ async fn every_validator_rule_is_stored_on_the_rejected_order() {
         assert_eq!(o.broker_order_id, None, "a rejected order never reaches the broker");
     }
     assert!(e.broker.orders().await.unwrap().is_empty());
+    // An instrument the broker does not quote.
+    let unknown = e.place_order(&OrderRequest { symbol: "NOSUCH".into(), ..base.clone() }).await.unwrap();
+    assert_eq!(unknown.status_reason.as_deref(), Some("unknown instrument: NSE:NOSUCH is not quoted by the broker"));
     // Bad shape: refused with the field named, nothing written.
     let err = e.place_order(&OrderRequest { symbol: "bad sym".into(), ..base }).await.unwrap_err();
     assert!(err.to_string().starts_with("symbol: `bad sym` is not a trading symbol"), "{err}");
-    assert_eq!(t.today_orders().await.unwrap().len(), 5);
+    assert_eq!(t.today_orders().await.unwrap().len(), 6);
 }
 
 #[tokio::test]
