@@ -14,13 +14,8 @@ use crate::config::{Config, redacted_url};
 use crate::db::local::{LocalDb, LocalStatus};
 use crate::db::schema::{FUNCTIONS, TABLES, VIEWS, create_database_if_missing};
 use crate::db::{Db, PoolConfig, connect_options};
-use crate::domain::calendar::MarketState;
 use crate::domain::strategy::MANUAL_STRATEGY_ID;
 use crate::domain::to_paisa;
-
-/// The advisory lock key the trading engine holds while it runs (one engine
-/// per database). "XCOINENG" in ASCII.
-pub const ENGINE_LOCK_KEY: i64 = 0x58434F494E454E47;
 
 /// Where the configured database lives.
 #[derive(Debug, Clone)]
@@ -304,15 +299,7 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
         _ => report.fail("schema", format!("missing {}; run `xcoin setup`", schema.missing().join(", ")))?,
     }
 
-    let engine: Option<i32> = sqlx::query_scalar(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
-            AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          LIMIT 1",
-    )
-    .bind(ENGINE_LOCK_KEY)
-    .fetch_optional(db.pool())
-    .await
-    .map_err(crate::db::DbError::from)?;
+    let engine = crate::engine::lock::holder(db.pool()).await.map_err(crate::db::DbError::from)?.map(|h| h.pid);
     match engine {
         Some(pid) => report.ok("engine", format!("running (holds the engine lock, server pid {pid})"))?,
         None => report.warn("engine", "not running (no process holds the engine lock)")?,
@@ -360,16 +347,11 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
     let issues = db.unresolved_issues().await?;
     let active = db.active_orders().await?;
 
-    let market_text = match market {
-        MarketState::Open => "open",
-        MarketState::PreOpen => "pre-open",
-        MarketState::Closed => "closed",
-    };
     writeln!(
         out,
         "XCoin {}  market {} {} IST  kill switch {}",
         s.app.mode,
-        market_text,
+        market,
         calendar.local(now).format("%Y-%m-%d %H:%M:%S"),
         if ks.active { "ACTIVE" } else { "armed" }
     )?;

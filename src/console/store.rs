@@ -24,7 +24,6 @@ use crate::domain::order::Order;
 use crate::domain::position::Position;
 use crate::domain::reconciliation::Issue;
 use crate::domain::trade::Trade;
-use crate::setup::ENGINE_LOCK_KEY;
 
 /// Today's summary numbers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -236,14 +235,7 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
 }
 
 async fn engine_holder(db: &Db) -> Result<Option<i32>, DbError> {
-    Ok(sqlx::query_scalar(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-            AND ((classid::bigint << 32) | objid::bigint) = $1
-            AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) LIMIT 1",
-    )
-    .bind(ENGINE_LOCK_KEY)
-    .fetch_optional(db.pool())
-    .await?)
+    Ok(crate::engine::lock::holder(db.pool()).await?.map(|h| h.pid))
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

@@ -6,8 +6,6 @@
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection, PgConnection};
 
-use crate::setup::ENGINE_LOCK_KEY;
-
 /// Who holds the engine lock, for the message to a second engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockHolder {
@@ -42,9 +40,15 @@ pub struct EngineLock {
     conn: Option<PgConnection>,
 }
 
+/// The advisory lock key the trading engine holds while it runs (one engine
+/// per database). "XCOINENG" in ASCII.
+pub const ENGINE_LOCK_KEY: i64 = 0x58434F494E454E47;
+
 type HolderRow = (i32, String, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
 
-async fn holder(conn: &mut PgConnection) -> Result<Option<LockHolder>, sqlx::Error> {
+/// Who holds the engine lock on this database, if anyone. The one query
+/// behind the engine's refusal, `xcoin doctor` and the console's header.
+pub async fn holder<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<Option<LockHolder>, sqlx::Error> {
     let row: Option<HolderRow> = sqlx::query_as(
         "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start
            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -54,7 +58,7 @@ async fn holder(conn: &mut PgConnection) -> Result<Option<LockHolder>, sqlx::Err
           LIMIT 1",
     )
     .bind(ENGINE_LOCK_KEY)
-    .fetch_optional(&mut *conn)
+    .fetch_optional(ex)
     .await?;
     Ok(row.map(|(pid, application, client, since)| LockHolder {
         pid,
