@@ -51,6 +51,19 @@ pub struct Holding {
     pub average_price: Decimal,
 }
 
+impl From<&super::position::Position> for Holding {
+    /// Our side of a position, as compared with the broker's.
+    fn from(p: &super::position::Position) -> Self {
+        Holding {
+            symbol: p.symbol.clone(),
+            exchange: p.exchange,
+            product: p.product,
+            quantity: p.quantity(),
+            average_price: p.average_price(),
+        }
+    }
+}
+
 /// A disagreement found by [`compare`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {

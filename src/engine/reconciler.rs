@@ -12,16 +12,7 @@ impl<B: Broker> Engine<B> {
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
         let broker = self.broker.positions().await?;
         let local_positions = self.db.open_positions().await?;
-        let local: Vec<Holding> = local_positions
-            .iter()
-            .map(|p| Holding {
-                symbol: p.symbol.clone(),
-                exchange: p.exchange,
-                product: p.product,
-                quantity: p.quantity(),
-                average_price: p.average_price(),
-            })
-            .collect();
+        let local: Vec<Holding> = local_positions.iter().map(Holding::from).collect();
         let mut found = Vec::new();
         for m in compare(&local, &broker, self.cfg.price_tolerance_pct) {
             let position_id = local_positions

@@ -3,22 +3,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use crate::procs::*;
 use crate::support::*;
-
-/// Runs `xcoin` in `dir` (outside any checkout) with only the given environment.
-fn xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
-    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
-    cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("xcoin runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
 
 /// Lines without their timing, which varies run to run.
 fn steps(o: &Output) -> Vec<String> {
@@ -29,14 +15,6 @@ fn steps(o: &Output) -> Vec<String> {
             None => l.to_string(),
         })
         .collect()
-}
-
-fn public_dir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    // The managed server runs as `postgres` when tests run as root: it must reach the directory.
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
 }
 
 #[tokio::test]
@@ -184,16 +162,6 @@ fn the_managed_database_starts_serves_and_stops() {
         stdout(&url_set)
             .starts_with("database.url is set (postgres://u@h/d); XCoin manages only its own local server.")
     );
-}
-
-fn spawn_xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
-    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
-    cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("xcoin starts")
 }
 
 #[tokio::test]

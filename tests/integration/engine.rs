@@ -94,7 +94,7 @@ async fn a_market_order_lives_pending_submitted_open_filled() {
         (filled.status, filled.filled_quantity, filled.average_price),
         (OrderStatus::Filled, 10, Some(dec!(1512.35)))
     );
-    let history: Vec<_> = filled.status_history.iter().map(|h| h.status).collect();
+    let history: Vec<_> = t.order_history(o.id).await.unwrap().iter().map(|h| h.status).collect();
     assert_eq!(history, vec![OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::Filled]);
     let trades = t.trades_for_order(o.id).await.unwrap();
     assert_eq!(trades.len(), 1);
@@ -580,15 +580,6 @@ async fn mis_positions_are_squared_off_once_at_the_configured_time() {
     );
     e.square_off_if_due(at("15:20")).await.unwrap();
     assert_eq!(t.active_orders().await.unwrap().len(), active.len(), "once a day");
-}
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 /// Random sequences of orders, partial fills, cancels and price moves: the

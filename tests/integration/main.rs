@@ -13,6 +13,7 @@ mod fills;
 mod kill_switch;
 mod orders;
 mod positions;
+mod procs;
 mod raw;
 mod reconciliation;
 mod schema;

@@ -2,80 +2,13 @@
 //! trades the demo, resolves a reconciliation issue by keys, activates and
 //! re-arms the kill switch, and quits. Every step waits for text to appear.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::procs::Tmux;
 use crate::support::*;
 use rust_decimal_macros::dec;
 use xcoin::domain::order::{Exchange, Product};
 use xcoin::domain::reconciliation::{Holding, compare};
-
-struct Tmux {
-    socket: String,
-    session: &'static str,
-}
-
-impl Tmux {
-    fn tmux(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Tmux {
-        let t = Tmux { socket: format!("xcoin-smoke-{}", std::process::id()), session: "desk" };
-        let mut cmd = vec![
-            "env".to_string(),
-            "-i".into(),
-            format!("PATH={}", std::env::var("PATH").unwrap()),
-            "TERM=xterm-256color".into(),
-        ];
-        cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-        cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
-        let status = t
-            .tmux()
-            .args(["new-session", "-d", "-s", t.session, "-x", "160", "-y", "48", "-c"])
-            .arg(dir)
-            .args(cmd)
-            .status()
-            .expect("tmux is installed (.ci/run installs it)");
-        assert!(status.success());
-        t
-    }
-
-    fn screen(&self) -> String {
-        let out = self.tmux().args(["capture-pane", "-p", "-t", self.session]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        assert!(self.tmux().args(["send-keys", "-t", self.session]).args(keys).status().unwrap().success());
-    }
-
-    /// Waits for `text` on screen (polling the pane), 20 s at most.
-    fn wait_for(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "`{text}` did not appear; the screen:\n{screen}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn running(&self) -> bool {
-        self.tmux().args(["has-session", "-t", self.session]).output().is_ok_and(|o| o.status.success())
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.tmux().arg("kill-server").output();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {

@@ -196,3 +196,13 @@ pub fn limit_buy(symbol: &str, quantity: i64, price: Decimal) -> OrderRequest {
 pub fn market(symbol: &str, side: Side, quantity: i64) -> OrderRequest {
     OrderRequest { side, order_type: OrderType::Market, price: None, ..limit_buy(symbol, quantity, dec!(1)) }
 }
+
+/// A seeded generator: random choices a failing run can repeat.
+pub struct Lcg(pub u64);
+
+impl Lcg {
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}

@@ -1,0 +1,123 @@
+//! The real `xcoin` binary as a process: run to completion, spawned in the
+//! background, or in a terminal (tmux) driven by keys.
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static SOCKETS: AtomicU32 = AtomicU32::new(0);
+
+/// `xcoin` in `dir` (outside any checkout) with only the given environment.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
+    cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
+    cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `xcoin` to completion.
+pub fn xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(dir, args, env).output().expect("xcoin runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// Starts `xcoin` in the background with its output captured.
+pub fn spawn_xcoin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    command(dir, args, env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("xcoin starts")
+}
+
+/// Starts `xcoin` in the background with its output appended to `log`
+/// (a long run would fill a pipe nobody reads).
+pub fn spawn_xcoin_logged(dir: &Path, args: &[&str], env: &[(&str, &str)], log: &Path) -> std::process::Child {
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("the log file opens");
+    command(dir, args, env).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("xcoin starts")
+}
+
+/// A temporary directory the managed server (user `postgres`) can reach.
+pub fn public_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    // The managed server runs as `postgres` when tests run as root: it must reach the directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+pub struct Tmux {
+    socket: String,
+    session: &'static str,
+}
+
+impl Tmux {
+    pub fn tmux(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+        let t = Tmux {
+            socket: format!("xcoin-test-{}-{}", std::process::id(), SOCKETS.fetch_add(1, Ordering::SeqCst)),
+            session: "desk",
+        };
+        let mut cmd = vec![
+            "env".to_string(),
+            "-i".into(),
+            format!("PATH={}", std::env::var("PATH").unwrap()),
+            "TERM=xterm-256color".into(),
+        ];
+        cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
+        let status = t
+            .tmux()
+            .args(["new-session", "-d", "-s", t.session, "-x", "160", "-y", "48", "-c"])
+            .arg(dir)
+            .args(cmd)
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(status.success());
+        t
+    }
+
+    pub fn screen(&self) -> String {
+        let out = self.tmux().args(["capture-pane", "-p", "-t", self.session]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        assert!(self.tmux().args(["send-keys", "-t", self.session]).args(keys).status().unwrap().success());
+    }
+
+    /// Waits for `text` on screen (polling the pane), 20 s at most.
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "`{text}` did not appear; the screen:\n{screen}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.tmux().args(["has-session", "-t", self.session]).output().is_ok_and(|o| o.status.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.tmux().arg("kill-server").output();
+    }
+}
