@@ -272,7 +272,7 @@ pub fn resident_mb() -> f64 {
 /// A console view model holding `orders` orders and `trades` trades.
 pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
     use crate::domain::charges::Charges;
-    use crate::domain::order::{BrokerKind, Order, OrderStatus, StatusChange};
+    use crate::domain::order::{BrokerKind, Order, OrderStatus};
     use crate::domain::trade::Trade;
     let s = Settings::default();
     let limits = EngineConfig::from_settings(&s).limits;
@@ -309,7 +309,6 @@ pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
             risk_amount: Some(dec!(100.50)),
             status,
             status_reason: None,
-            status_history: vec![StatusChange { status: OrderStatus::Pending, at: now, reason: None }],
             broker: BrokerKind::Paper,
             broker_order_id: Some(format!("PO{id:08}")),
             placed_by: "bench".into(),

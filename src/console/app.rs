@@ -14,7 +14,7 @@ use super::store::{DbState, Health, Store, Update};
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::order::{Order, OrderRequest, OrderStatus};
+use crate::domain::order::{Order, OrderRequest, OrderStatus, StatusChange};
 use crate::domain::position::Position;
 use crate::domain::reconciliation::{Issue, IssueStatus, Resolution};
 use crate::domain::risk::RiskLimits;
@@ -105,6 +105,11 @@ pub struct App {
     pub dirty: bool,
     /// Tradable instruments with their reference prices (completion, previews).
     pub instruments: Vec<crate::domain::instrument::Instrument>,
+    /// The status history the order detail shows, as last read: the order,
+    /// its status then, and the history or why it could not be read. Lists
+    /// carry no history; the detail reads it when opened and when the order
+    /// moves on.
+    pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
 }
 
 impl App {
@@ -145,7 +150,26 @@ impl App {
             view_of: (u64::MAX, String::new(), false),
             dirty: true,
             instruments: crate::domain::instrument::built_in(),
+            history: None,
         }
+    }
+
+    /// The order whose status history the open detail needs read: none read
+    /// yet for it, or its status changed since.
+    pub fn history_needed(&self) -> Option<(i64, OrderStatus)> {
+        if !matches!(self.popup, Some(Popup::Detail)) || self.tab != 0 {
+            return None;
+        }
+        let o = self.selected_order()?;
+        match &self.history {
+            Some((id, status, _)) if *id == o.id && *status == o.status => None,
+            _ => Some((o.id, o.status)),
+        }
+    }
+
+    pub fn history_loaded(&mut self, id: i64, status: OrderStatus, history: Result<Vec<StatusChange>, String>) {
+        self.history = Some((id, status, history));
+        self.dirty = true;
     }
 
     pub fn scope(&self) -> Scope {

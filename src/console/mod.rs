@@ -197,6 +197,10 @@ async fn event_loop(
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut shown_second = 0;
     loop {
+        if let Some((id, status)) = app.history_needed() {
+            let history = db.order_history(id).await.map_err(|e| e.to_string());
+            app.history_loaded(id, status, history);
+        }
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {

@@ -4,44 +4,59 @@
 use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, Row};
+use sqlx::{Column, FromRow, PgConnection, Row};
 
 use super::{Db, DbError, Result};
 use crate::domain::order::{
     BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange, check_transition,
 };
 
+/// The columns an [`Order`] is read from, in the order they are decoded (by
+/// position: a lookup by name for each column of each row cost more than the
+/// values). The status history is not among them: only an order's detail
+/// shows it, read with [`Db::order_history`]. Debug builds check the names.
+macro_rules! order_columns {
+    () => {
+        "id, strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity, quantity, \
+         filled_quantity, price, trigger_price, average_price, stop_loss, take_profit, risk_amount, status, \
+         status_reason, broker, broker_order_id, placed_by, created_at, updated_at, submitted_at, completed_at"
+    };
+}
+pub(crate) use order_columns;
+
 impl<'r> FromRow<'r, PgRow> for Order {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        let history: Json<Vec<StatusChange>> = row.try_get("status_history")?;
+        debug_assert!(
+            order_columns!().split(", ").map(str::trim).eq(row.columns().iter().map(|c| c.name())),
+            "an orders query must select order_columns!()"
+        );
         Ok(Order {
-            id: row.try_get("id")?,
-            strategy_id: row.try_get("strategy_id")?,
-            parent_order_id: row.try_get("parent_order_id")?,
-            symbol: row.try_get("symbol")?,
-            exchange: row.try_get("exchange")?,
-            side: row.try_get("side")?,
-            order_type: row.try_get("order_type")?,
-            product: row.try_get("product")?,
-            validity: row.try_get("validity")?,
-            quantity: row.try_get("quantity")?,
-            filled_quantity: row.try_get("filled_quantity")?,
-            price: row.try_get("price")?,
-            trigger_price: row.try_get("trigger_price")?,
-            average_price: row.try_get::<Option<Decimal>, _>("average_price")?.map(|d| d.normalize()),
-            stop_loss: row.try_get("stop_loss")?,
-            take_profit: row.try_get("take_profit")?,
-            risk_amount: row.try_get("risk_amount")?,
-            status: row.try_get("status")?,
-            status_reason: row.try_get("status_reason")?,
-            status_history: history.0,
-            broker: row.try_get("broker")?,
-            broker_order_id: row.try_get("broker_order_id")?,
-            placed_by: row.try_get("placed_by")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            submitted_at: row.try_get("submitted_at")?,
-            completed_at: row.try_get("completed_at")?,
+            id: row.try_get(0)?,
+            strategy_id: row.try_get(1)?,
+            parent_order_id: row.try_get(2)?,
+            symbol: row.try_get(3)?,
+            exchange: row.try_get(4)?,
+            side: row.try_get(5)?,
+            order_type: row.try_get(6)?,
+            product: row.try_get(7)?,
+            validity: row.try_get(8)?,
+            quantity: row.try_get(9)?,
+            filled_quantity: row.try_get(10)?,
+            price: row.try_get(11)?,
+            trigger_price: row.try_get(12)?,
+            average_price: row.try_get::<Option<Decimal>, _>(13)?.map(|d| d.normalize()),
+            stop_loss: row.try_get(14)?,
+            take_profit: row.try_get(15)?,
+            risk_amount: row.try_get(16)?,
+            status: row.try_get(17)?,
+            status_reason: row.try_get(18)?,
+            broker: row.try_get(19)?,
+            broker_order_id: row.try_get(20)?,
+            placed_by: row.try_get(21)?,
+            created_at: row.try_get(22)?,
+            updated_at: row.try_get(23)?,
+            submitted_at: row.try_get(24)?,
+            completed_at: row.try_get(25)?,
         })
     }
 }
@@ -64,12 +79,13 @@ pub async fn insert_order(
 ) -> Result<Order> {
     req.validate(tick)?;
     let risk = req.risk_amount(last_price).map(|r| r.round_dp(2));
-    let order = sqlx::query_as(
+    let order = sqlx::query_as(concat!(
         "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
                              quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         RETURNING *",
-    )
+         RETURNING ",
+        order_columns!()
+    ))
     .bind(req.strategy_id)
     .bind(req.parent_order_id)
     .bind(&req.symbol)
@@ -109,7 +125,7 @@ fn missing_reference(e: sqlx::Error, req: &OrderRequest) -> DbError {
 
 /// Locks an order row for the rest of the transaction.
 pub async fn lock_order(conn: &mut PgConnection, id: i64) -> Result<Order> {
-    sqlx::query_as("SELECT * FROM orders WHERE id = $1 FOR UPDATE")
+    sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -135,11 +151,12 @@ pub async fn set_order_status(
             "order {id} becomes {to} only by recording its fills (Db::record_fill)"
         )));
     }
-    let updated = sqlx::query_as(
+    let updated = sqlx::query_as(concat!(
         "UPDATE orders SET status = $2, status_reason = coalesce($3, status_reason),
                 broker_order_id = coalesce($4, broker_order_id)
-          WHERE id = $1 RETURNING *",
-    )
+          WHERE id = $1 RETURNING ",
+        order_columns!()
+    ))
     .bind(id)
     .bind(to)
     .bind(reason)
@@ -220,7 +237,7 @@ impl Db {
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        sqlx::query_as("SELECT * FROM orders WHERE id = $1")
+        sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -228,7 +245,7 @@ impl Db {
     }
 
     pub async fn get_order_by_broker_id(&self, broker_order_id: &str) -> Result<Option<Order>> {
-        Ok(sqlx::query_as("SELECT * FROM orders WHERE broker_order_id = $1")
+        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE broker_order_id = $1"))
             .bind(broker_order_id)
             .fetch_optional(&self.pool)
             .await?)
@@ -259,10 +276,11 @@ impl Db {
             let modified = modified_request(&order, change, tick)?;
             let risk =
                 if order.order_type == OrderType::Market { order.risk_amount } else { modified.risk_amount(None) };
-            Ok(sqlx::query_as(
+            Ok(sqlx::query_as(concat!(
                 "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5
-                  WHERE id = $1 RETURNING *",
-            )
+                  WHERE id = $1 RETURNING ",
+                order_columns!()
+            ))
             .bind(id)
             .bind(modified.quantity)
             .bind(modified.price)
@@ -276,30 +294,48 @@ impl Db {
 
     /// PENDING, SUBMITTED, OPEN and PARTIALLY_FILLED orders, oldest first.
     pub async fn active_orders(&self) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as(
-            "SELECT * FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
 
     /// A strategy's orders, newest first, at most `limit`.
     pub async fn orders_by_strategy(&self, strategy_id: i64, limit: i64) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as("SELECT * FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2")
-            .bind(strategy_id)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(strategy_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Orders created today (IST trading day), oldest first.
     pub async fn today_orders(&self) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as("SELECT * FROM v_today_orders ORDER BY id").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM v_today_orders ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// An order's status changes, oldest first, each with its time and reason.
+    pub async fn order_history(&self, id: i64) -> Result<Vec<StatusChange>> {
+        let history: Option<Json<Vec<StatusChange>>> =
+            sqlx::query_scalar("SELECT status_history FROM orders WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(history.ok_or_else(|| DbError::not_found("order", id))?.0)
     }
 
     /// The orders with these ids that still exist (for refreshing changed rows).
     pub async fn orders_by_ids(&self, ids: &[i64]) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as("SELECT * FROM orders WHERE id = ANY($1) ORDER BY id")
+        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ANY($1) ORDER BY id"))
             .bind(ids)
             .fetch_all(&self.pool)
             .await?)

@@ -201,9 +201,10 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     if status != order.status && !order.status.can_transition_to(status) {
         return Err(DbError::Transition { order_id: order.id, from: order.status, to: status });
     }
-    let order: Order = sqlx::query_as(
-        "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4 WHERE id = $1 RETURNING *",
-    )
+    let order: Order = sqlx::query_as(concat!(
+        "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4 WHERE id = $1 RETURNING ",
+        super::orders::order_columns!()
+    ))
     .bind(order.id)
     .bind(filled)
     .bind(average)

@@ -319,7 +319,6 @@ pub struct Order {
     pub risk_amount: Option<Decimal>,
     pub status: OrderStatus,
     pub status_reason: Option<String>,
-    pub status_history: Vec<StatusChange>,
     pub broker: BrokerKind,
     pub broker_order_id: Option<String>,
     pub placed_by: String,

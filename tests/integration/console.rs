@@ -263,6 +263,11 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
     press(&mut app, KeyCode::End);
     press(&mut app, KeyCode::Enter);
     let screen = text(&draw(&mut app, 150, 40)).join("\n");
+    assert!(screen.contains("│  reading…"), "{screen}");
+    let (id, status) = app.history_needed().expect("the detail asks for the history");
+    app.history_loaded(id, status, t.order_history(id).await.map_err(|e| e.to_string()));
+    assert_eq!(app.history_needed(), None, "read once while the order stays as it is");
+    let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(
         screen.contains("Status history:") && screen.contains("SUBMITTED") && screen.contains("10 @ 1512.35"),
         "{screen}"
@@ -622,6 +627,8 @@ async fn snapshots_of_every_tab_and_popup() {
     press(&mut app, KeyCode::Esc);
     press(&mut app, KeyCode::End);
     press(&mut app, KeyCode::Enter);
+    let (id, status) = app.history_needed().unwrap();
+    app.history_loaded(id, status, t.order_history(id).await.map_err(|e| e.to_string()));
     insta::assert_snapshot!("order_detail", text(&draw(&mut app, 120, 30)).join("\n"));
     insta::assert_snapshot!("too_small", text(&draw(&mut app, 40, 6)).join("\n"));
 }

@@ -16,8 +16,8 @@ async fn create_persists_pending_with_the_risk_amount() {
     assert_eq!(o.status, OrderStatus::Pending);
     assert_eq!(o.risk_amount, Some(dec!(402.00)));
     assert_eq!((o.quantity, o.filled_quantity, o.price), (40, 0, Some(dec!(2500.05))));
-    assert_eq!(o.status_history.len(), 1);
-    assert_eq!(o.status_history[0].status, OrderStatus::Pending);
+    let history = t.order_history(o.id).await.unwrap();
+    assert_eq!((history.len(), history[0].status, history[0].at), (1, OrderStatus::Pending, o.created_at));
     assert_eq!(o.client_tag(), format!("XC{}", o.id));
     assert_eq!(t.get_order(o.id).await.unwrap(), o);
 
@@ -86,9 +86,11 @@ async fn status_changes_follow_the_lifecycle() {
     let c = t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator cancelled"), None).await.unwrap();
     assert_eq!((c.status, c.status_reason.as_deref()), (OrderStatus::Cancelled, Some("operator cancelled")));
     assert!(c.completed_at.is_some());
-    let history: Vec<_> = c.status_history.iter().map(|h| h.status).collect();
-    assert_eq!(history, vec![OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::Cancelled]);
-    assert_eq!(c.status_history[3].reason.as_deref(), Some("operator cancelled"));
+    let history = t.order_history(o.id).await.unwrap();
+    let statuses: Vec<_> = history.iter().map(|h| h.status).collect();
+    assert_eq!(statuses, vec![OrderStatus::Pending, OrderStatus::Submitted, OrderStatus::Open, OrderStatus::Cancelled]);
+    assert_eq!(history[3].reason.as_deref(), Some("operator cancelled"));
+    assert_eq!(t.order_history(-1).await.unwrap_err().to_string(), "order -1 does not exist");
 
     let err = t.update_order_status(o.id, OrderStatus::Rejected, None, None).await.unwrap_err();
     assert_eq!(err.to_string(), format!("order {} cannot go from CANCELLED to REJECTED", o.id));

@@ -168,13 +168,19 @@ fn detail(app: &App) -> Vec<Line<'static>> {
                 lines.push(Line::from(format!("reason: {reason}")));
             }
             lines.push(Line::from("Status history:").style(Style::new().add_modifier(Modifier::BOLD)));
-            for h in &o.status_history {
-                lines.push(Line::from(format!(
-                    "  {}  {}{}",
-                    local(h.at),
-                    h.status,
-                    h.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
-                )));
+            match app.history.as_ref().filter(|h| h.0 == o.id) {
+                Some((_, _, Ok(history))) => {
+                    for h in history {
+                        lines.push(Line::from(format!(
+                            "  {}  {}{}",
+                            local(h.at),
+                            h.status,
+                            h.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
+                        )));
+                    }
+                }
+                Some((_, _, Err(e))) => lines.push(Line::from(format!("  not read: {e}"))),
+                None => lines.push(Line::from("  reading…")),
             }
             lines.push(Line::from("Fills:").style(Style::new().add_modifier(Modifier::BOLD)));
             let fills: Vec<_> = app.store.trades.values().filter(|t| t.order_id == o.id).collect();
