@@ -57,6 +57,25 @@ impl DbError {
         DbError::Transition { order_id, from: e.from, to: e.to }
     }
 
+    /// Whether the database could not be reached or went away mid-operation
+    /// (as opposed to refusing the operation): worth trying again later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Sqlx(
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::WorkerCrashed,
+            ) => true,
+            // connection_exception (08…) and operator_intervention (57P…: shutdown, crash).
+            DbError::Sqlx(sqlx::Error::Database(e)) => {
+                e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+            }
+            _ => false,
+        }
+    }
+
     /// The SQLSTATE of a server-side error, if this is one.
     pub fn sqlstate(&self) -> Option<String> {
         match self {

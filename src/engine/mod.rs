@@ -124,6 +124,9 @@ pub struct Engine<B: Broker> {
     events: Option<broadcast::Receiver<BrokerEvent>>,
     lock: EngineLock,
     trading_enabled: bool,
+    /// Broker events were lost to a database outage: the engine reads the
+    /// broker's book again before it trades.
+    behind: bool,
     kill_switch_active: bool,
     last_prices: HashMap<Instrument, Decimal>,
     /// Instruments whose price moved since positions were last marked.
@@ -161,6 +164,7 @@ impl<B: Broker> Engine<B> {
             events: Some(events),
             lock,
             trading_enabled: true,
+            behind: false,
             kill_switch_active,
             last_prices: HashMap::new(),
             dirty: HashSet::new(),
@@ -217,7 +221,7 @@ impl<B: Broker> Engine<B> {
     }
 
     pub fn trading_enabled(&self) -> bool {
-        self.trading_enabled && self.lock.is_held()
+        self.trading_enabled && self.lock.is_held() && !self.behind
     }
 
     pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
@@ -227,7 +231,19 @@ impl<B: Broker> Engine<B> {
     /// Checks the engine lock; trading stops while it is not held.
     pub async fn check_lock(&mut self) -> bool {
         self.trading_enabled = self.lock.check().await;
-        self.trading_enabled
+        if !self.trading_enabled {
+            // Whatever happened while the lock was away, read the broker's book first.
+            self.behind = true;
+        } else if self.behind {
+            match self.catch_up().await {
+                Ok(()) => {
+                    self.behind = false;
+                    tracing::info!("caught up with the broker's book after the interruption; trading resumes");
+                }
+                Err(e) => tracing::warn!(error = %e, "catch-up after an interruption failed; trying again"),
+            }
+        }
+        self.trading_enabled()
     }
 
     /// The server pid of the lock connection.

@@ -4,7 +4,7 @@
 //! every tick). `catch_up` rebuilds from the broker's book whatever the event
 //! stream may have missed: at start, and after dropped events.
 
-use super::{Engine, Result};
+use super::{Engine, EngineError, Result};
 use crate::broker::{Broker, BrokerEvent, BrokerFill, BrokerOrder};
 use crate::db::DbError;
 use crate::domain::order::{Order, OrderStatus};
@@ -30,6 +30,11 @@ impl<B: Broker> Engine<B> {
         };
         if let Err(e) = result {
             tracing::error!(error = %e, "broker event not applied");
+            if matches!(&e, EngineError::Db(d) if d.is_unavailable()) {
+                // The broker's book keeps what we could not store: read it
+                // again once the database answers, and trade only after that.
+                self.behind = true;
+            }
         }
     }
 

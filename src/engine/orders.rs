@@ -45,9 +45,11 @@ impl<B: Broker> Engine<B> {
     /// its lock or the request is malformed.
     pub async fn place_order(&mut self, req: &OrderRequest) -> Result<Order> {
         if !self.trading_enabled() {
-            return Err(EngineError::Refused(
-                "the engine lost its database lock; no orders until it holds it again".into(),
-            ));
+            return Err(EngineError::Refused(if self.behind && self.lock.is_held() {
+                "the engine is catching up with the broker after a database outage; no orders until it has".into()
+            } else {
+                "the engine lost its database lock; no orders until it holds it again".into()
+            }));
         }
         let snapshot = self.risk_snapshot(req).await?;
         let last = snapshot.last_price;

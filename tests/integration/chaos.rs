@@ -1,19 +1,26 @@
 //! Faults while the desk runs: the console's listener killed again and again
-//! under a steady writer.
+//! under a steady writer; the engine process killed at random points.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::procs::*;
 use crate::support::*;
 use rust_decimal_macros::dec;
 use tokio::sync::mpsc;
+use xcoin::broker::Broker;
+use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
 use xcoin::console::app::App;
 use xcoin::console::store::{self, Health, LoaderMsg};
-use xcoin::domain::order::BrokerKind;
-use xcoin::engine::EngineConfig;
+use xcoin::db::Db;
+use xcoin::domain::command::OperatorCommand;
+use xcoin::domain::instrument;
+use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
+use xcoin::domain::reconciliation::{Holding, compare};
+use xcoin::engine::{Engine, EngineConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
@@ -88,4 +95,131 @@ async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
         sqlx::query_scalar("SELECT sum(quantity)::bigint FROM orders").fetch_one(t.pool()).await.unwrap();
     assert_eq!(quantities, db_quantities, "row contents match too, not just ids");
     loader.abort();
+}
+
+/// Waits until no engine holds the database's engine lock (a killed
+/// engine's session ends when the server notices its socket closed).
+async fn engine_lock_released(db: &Db) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "the killed engine's lock is released within 20 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Local orders, fills and positions against the paper exchange's own book
+/// (read back from its state file): every order the
+/// broker has is ours with the same status and fill; an order the broker
+/// never got is finished; the fills and net positions are the same.
+async fn assert_local_equals_broker(db: &Db, broker: &PaperBroker) -> (usize, usize) {
+    let book = broker.orders().await.unwrap();
+    let local = db.today_orders().await.unwrap();
+    for o in &local {
+        match &o.broker_order_id {
+            Some(id) => {
+                let remote = book.iter().find(|b| &b.broker_order_id == id).expect("the broker knows the order");
+                assert_eq!(
+                    (o.status, o.filled_quantity, Some(o.client_tag())),
+                    (remote.status, remote.filled_quantity, remote.tag.clone()),
+                    "order {} against broker order {id}",
+                    o.id
+                );
+            }
+            None => assert!(
+                matches!(o.status, OrderStatus::Rejected | OrderStatus::Cancelled),
+                "order {} never reached the broker, so it must be finished, not {}",
+                o.id,
+                o.status
+            ),
+        }
+    }
+    let ours = local.iter().filter(|o| o.broker_order_id.is_some()).count();
+    assert_eq!(ours, book.len(), "every broker order is one of ours, once");
+
+    let fills: BTreeSet<(String, String)> =
+        broker.trades().await.unwrap().into_iter().map(|f| (f.broker_order_id, f.trade_id)).collect();
+    let trades = db.today_trades().await.unwrap();
+    let recorded: BTreeSet<(String, String)> = trades
+        .iter()
+        .map(|t| {
+            let order = local.iter().find(|o| o.id == t.order_id).unwrap();
+            (order.broker_order_id.clone().unwrap(), t.broker_trade_id.clone())
+        })
+        .collect();
+    assert_eq!(recorded.len(), trades.len(), "no fill recorded twice");
+    assert_eq!(recorded, fills, "the same fills on both sides");
+
+    let positions: Vec<Holding> = db.open_positions().await.unwrap().iter().map(Holding::from).collect();
+    let differences = compare(&positions, &broker.positions().await.unwrap(), dec!(0.1));
+    assert!(differences.is_empty(), "positions differ from the broker's: {differences:?}");
+    (local.len(), trades.len())
+}
+
+/// The engine process killed (SIGKILL) at random points while the demo and
+/// an operator place orders, six times over; after the next start-up, local
+/// equals broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_killed_at_random_points_recovers_to_equal_the_broker() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let log = dir.path().join("engine.log");
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let seed = std::env::var("XCOIN_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(17);
+    let mut rng = Lcg(seed);
+    let instruments: Vec<_> = instrument::built_in()
+        .into_iter()
+        .filter(|i| ["INFY", "SBIN", "ITC", "TCS"].contains(&i.symbol.as_str()))
+        .collect();
+    let rounds = 6;
+    for round in 0..rounds {
+        engine_lock_released(&db).await;
+        let mut engine = spawn_xcoin_logged(dir.path(), &["engine", "--demo"], &env, &log);
+        // Kill anywhere from before the engine is up to deep into trading.
+        let until = tokio::time::Instant::now() + Duration::from_millis(200 + rng.below(2500));
+        while tokio::time::Instant::now() < until {
+            let i = &instruments[rng.below(instruments.len() as u64) as usize];
+            let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            let mut req = market(&i.symbol, side, 1 + rng.below(5) as i64);
+            // A stop 2 % away on the losing side, on the tick.
+            let away = (i.reference_price * dec!(0.02) / TICK).round() * TICK;
+            req.stop_loss = Some(if side == Side::Buy { i.reference_price - away } else { i.reference_price + away });
+            req.placed_by = "chaos".into();
+            db.enqueue_command(&OperatorCommand::PlaceOrder(req), "chaos").await.unwrap();
+            tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
+        }
+        engine.kill().unwrap();
+        assert!(!engine.wait().unwrap().success(), "round {round}: the engine was killed");
+    }
+
+    // The next start-up catches up with the broker: the engine's own start
+    // on the exchange's book as the killed process left it, with no feed, so
+    // nothing moves while the books are compared.
+    engine_lock_released(&db).await;
+    let broker = PaperBroker::new(
+        &instrument::built_in(),
+        PaperConfig { state_file: Some(dir.path().join("data/paper-exchange.json")), ..Default::default() },
+    )
+    .unwrap();
+    let engine =
+        Engine::start(db.clone(), broker.clone(), EngineConfig::from_settings(&Settings::default())).await.unwrap();
+    let (orders, trades) = assert_local_equals_broker(&db, &broker).await;
+    drop(engine);
+    let stuck: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'SUBMITTED')")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stuck, 0, "no order is left between persisted and acknowledged");
+    eprintln!("seed {seed}: {rounds} kills, {orders} orders, {trades} fills");
+    let by_operator: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM trades t JOIN orders o ON o.id = t.order_id WHERE o.placed_by = 'chaos'",
+    )
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert!(
+        orders >= 20 && trades >= 10 && by_operator >= 5,
+        "orders flowed through the kills: {orders} orders, {trades} fills ({by_operator} the operator's)"
+    );
 }
