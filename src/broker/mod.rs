@@ -5,6 +5,7 @@
 //! orders, read the order book, the day's trades and the net positions, and
 //! receive a stream of [`BrokerEvent`]s (order status changes, fills, ticks).
 
+pub mod kite;
 pub mod paper;
 
 use std::future::Future;

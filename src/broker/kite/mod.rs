@@ -1,0 +1,25 @@
+//! Zerodha Kite Connect v3: the pure half of the broker.
+//!
+//! [`model`] owns Kite's JSON — the response envelope and errors, orders,
+//! trades, positions, margins, quotes and postbacks — and its mapping onto
+//! [`BrokerOrder`](super::BrokerOrder), [`BrokerFill`](super::BrokerFill),
+//! [`Holding`](crate::domain::reconciliation::Holding) and
+//! [`BrokerError`](super::BrokerError), plus the form fields of order
+//! requests. [`ticker`] owns the WebSocket streaming protocol: binary
+//! market-data frames, text messages and the subscription requests.
+//!
+//! Neither does I/O: the HTTP client and the WebSocket task feed them bytes
+//! and send what they build, so every rule here is tested without a network.
+
+pub mod model;
+pub mod ticker;
+
+pub use model::{
+    Depth, DepthEntry, KiteAvailableMargin, KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId,
+    KitePosition, KitePositions, KiteQuote, KiteSegmentMargin, KiteTrade, KiteUtilisedMargin, MapError, Ohlc,
+    checksum_input, map_status, modify_form, parse_json, parse_response, place_form, postback_checksum_input,
+};
+pub use ticker::{
+    KiteText, KiteTick, TickMode, TickerError, mode_message, parse_binary, parse_text, subscribe_message,
+    unsubscribe_message,
+};
