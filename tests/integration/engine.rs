@@ -778,3 +778,64 @@ async fn cancelling_a_pending_order_looks_for_it_at_the_broker_first() {
     let at_broker = e.broker.orders().await.unwrap().into_iter().find(|o| o.broker_order_id == broker_id).unwrap();
     assert_eq!(at_broker.status, OrderStatus::Cancelled, "cancelled at the broker, not just locally");
 }
+
+/// Broker events that cannot be true — a fill for an order that is not ours,
+/// a fill of nothing, more filled than ordered, a status going backwards —
+/// are logged and skipped: nothing is written and the engine goes on.
+#[tokio::test]
+async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let o = e.place_order(&buy(&e, "INFY", 10, OrderType::Limit)).await.unwrap();
+    e.drain_events().await.unwrap();
+    let o = t.get_order(o.id).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Open);
+    let id = o.broker_order_id.clone().unwrap();
+    let fill = |broker_order_id: &str, trade_id: &str, quantity: i64| BrokerFill {
+        broker_order_id: broker_order_id.into(),
+        trade_id: trade_id.into(),
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        product: Product::Mis,
+        quantity,
+        price: o.price.unwrap(),
+        at: chrono::Utc::now(),
+    };
+    let backwards = BrokerOrder {
+        broker_order_id: id.clone(),
+        tag: Some(o.client_tag()),
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        product: Product::Mis,
+        validity: Validity::Day,
+        quantity: 10,
+        filled_quantity: 0,
+        average_price: None,
+        price: o.price,
+        trigger_price: None,
+        status: OrderStatus::Submitted,
+        message: None,
+        updated_at: chrono::Utc::now(),
+    };
+    for event in [
+        BrokerEvent::Fill(fill("NOT-OURS-1", "T-1", 5)),
+        BrokerEvent::Fill(fill(&id, "T-2", 0)),
+        BrokerEvent::Fill(fill(&id, "T-3", -4)),
+        BrokerEvent::Fill(fill(&id, "T-4", 11)),
+        BrokerEvent::Order(backwards),
+    ] {
+        e.handle_event(event).await;
+    }
+    assert_eq!(t.get_order(o.id).await.unwrap(), o, "the order is as it was");
+    assert!(t.today_trades().await.unwrap().is_empty() && t.open_positions().await.unwrap().is_empty());
+    assert!(e.trading_enabled(), "nothing here stops trading");
+
+    // A true fill afterwards is recorded as usual.
+    e.handle_event(BrokerEvent::Fill(fill(&id, "T-5", 4))).await;
+    let after = t.get_order(o.id).await.unwrap();
+    assert_eq!((after.status, after.filled_quantity), (OrderStatus::PartiallyFilled, 4));
+    assert_eq!(t.open_positions().await.unwrap()[0].quantity(), 4);
+}
