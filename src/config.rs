@@ -871,6 +871,22 @@ fn toml_has_secret(text: &str) -> bool {
     })
 }
 
+/// Writes a file that may hold secrets (the local configuration file):
+/// readable and writable by its owner only (0600), its directory created if
+/// missing. The mode is set before the text is written, so an existing file
+/// that others could read never holds the new text while they still can.
+pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
+}
+
 /// Refuses a file that holds a secret while group or others can read it.
 fn check_secret_file(path: &Path, holds_secret: impl FnOnce(&str) -> bool) -> Result<(), ConfigError> {
     use std::os::unix::fs::PermissionsExt;
@@ -1109,6 +1125,21 @@ mod tests {
         // Without a secret the same mode is fine.
         write(&local, "[risk]\nmax_open_positions = 3\n", 0o644);
         assert_eq!(load(dir.path(), &[]).unwrap().settings.risk.max_open_positions, 3);
+    }
+
+    #[test]
+    fn private_files_are_owner_only_whether_new_or_rewritten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = dir.path().join("xcoin/config.toml");
+        let secret = "[zerodha]\napi_secret = \"abc\"\n";
+        write_private(&fresh, secret).unwrap();
+        assert_eq!((mode(&fresh), std::fs::read_to_string(&fresh).unwrap()), (0o600, secret.into()));
+        let shared = dir.path().join("local.toml");
+        write(&shared, "[risk]\nmax_open_positions = 3\n", 0o644);
+        write_private(&shared, "[zerodha]\n").unwrap();
+        assert_eq!((mode(&shared), std::fs::read_to_string(&shared).unwrap()), (0o600, "[zerodha]\n".into()));
     }
 
     #[test]

@@ -60,6 +60,21 @@ enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Zerodha Kite Connect.
+    Kite {
+        #[command(subcommand)]
+        action: KiteAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KiteAction {
+    /// Exchange today's request token for an access token and store it in the local config file.
+    Login {
+        /// The request_token from Kite's redirect, or the whole redirect URL (asked for when absent).
+        #[arg(long, value_name = "TOKEN_OR_URL")]
+        request_token: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -191,6 +206,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     }
                 }
             })
+        }
+        Some(Command::Kite { action: KiteAction::Login { request_token } }) => {
+            let mut input = std::io::stdin().lock();
+            let client = xcoin::broker::kite::KiteClientConfig::default();
+            match runtime()?.block_on(xcoin::broker::kite::login::login(
+                &config,
+                client,
+                request_token,
+                &mut input,
+                &mut stdout,
+            )) {
+                Ok(()) => Ok(ExitCode::SUCCESS),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Some(Command::Db { action }) => {
             if let Some(url) = &config.settings.database.url {

@@ -5,8 +5,6 @@
 //! database step, with every verification step shown, because the desk
 //! cannot start without them.
 
-use std::io::Write;
-
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -312,15 +310,7 @@ impl Wizard {
 
     /// Writes the configuration file, readable by its owner only.
     pub fn write(&self) -> std::io::Result<()> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let path = &self.paths.local_file;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-        f.write_all(self.config_toml().as_bytes())?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        crate::config::write_private(&self.paths.local_file, &self.config_toml())
     }
 }
 

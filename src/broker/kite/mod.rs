@@ -10,9 +10,19 @@
 //!
 //! Neither does I/O: the HTTP client and the WebSocket task feed them bytes
 //! and send what they build, so every rule here is tested without a network.
+//!
+//! [`client`] is that HTTP client ([`KiteClient`]) and the [`KiteBroker`]
+//! built on it, under the client-side rate limits of [`rate`]; [`login`] is
+//! `xcoin kite login`, the daily exchange of a request token for an access
+//! token.
 
+pub mod client;
+pub mod login;
 pub mod model;
+pub mod rate;
 pub mod ticker;
+
+pub use client::{ClientError, KiteBroker, KiteClient, KiteClientConfig, KiteSession, session_checksum};
 
 pub use model::{
     Depth, DepthEntry, KiteAvailableMargin, KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId,

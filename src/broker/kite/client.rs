@@ -1,0 +1,1101 @@
+//! The Kite Connect v3 REST client, and [`KiteBroker`]: the [`Broker`] and
+//! [`MarketData`] the engine trades through in LIVE mode.
+//!
+//! Every request carries `X-Kite-Version: 3` and, once logged in,
+//! `Authorization: token api_key:access_token`; every request has a connect
+//! and a total timeout; every request waits for its turn under Kite's rate
+//! limits ([`super::rate`]), so the client itself never provokes a 429.
+//!
+//! What is sent again, and what is not:
+//!
+//! * Reads (GET) are retried after no answer, a timeout, a 429 or a 5xx,
+//!   with exponential backoff, a bounded number of times: reading twice
+//!   changes nothing.
+//! * A placement is never sent twice. When its outcome is unknown (no
+//!   answer, a timeout, a 429 or 5xx, an answer without an order id) Kite may
+//!   hold the order, so the client looks for it in the order book by its tag
+//!   before anything else: found, its id is the answer; not found, the error
+//!   is [`BrokerError::Unavailable`], and the engine keeps the order PENDING
+//!   and looks it up by its tag again later. A second POST could open a
+//!   second position.
+//! * Modifications and cancellations are not retried either: after an
+//!   unknown outcome the order may have been changed, filled or cancelled in
+//!   the meantime, and a blind repeat can act on a state nobody has seen
+//!   (reduce a quantity already reduced, count against Kite's limit of
+//!   modifications per order). The error goes back to the engine, which reads
+//!   the order's state from the broker before it decides again.
+//! * The login exchange is not retried: a request token works only once.
+
+use std::collections::BTreeMap;
+use std::error::Error as _;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use chrono_tz::Asia::Kolkata;
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+use super::model::{
+    KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId, KitePositions, KiteQuote, KiteTrade,
+    MapError, checksum_input, modify_form, parse_response, place_form,
+};
+use super::rate::{DailyCap, ORDER_LIMITS, ORDERS_PER_DAY, OTHER_LIMITS, QUOTE_LIMITS, RateLimiter};
+use crate::broker::{
+    Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick,
+};
+use crate::config::{Secret, ZerodhaSettings};
+use crate::domain::order::BrokerKind;
+use crate::domain::reconciliation::Holding;
+
+/// Kite Connect's API server.
+pub const DEFAULT_BASE_URL: &str = "https://api.kite.trade";
+/// Where regular orders are placed, modified and cancelled.
+const ORDERS_PATH: &str = "/orders/regular";
+/// Most instruments one quote request may name.
+const QUOTE_BATCH: usize = 1000;
+/// The longest pause between two attempts of a read.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// How the client reaches Kite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KiteClientConfig {
+    /// Scheme and host, without a trailing path (tests point it at a local server).
+    pub base_url: String,
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// Longest wait for a whole request, connection to last byte.
+    pub timeout: Duration,
+    /// Attempts a read gets in all (1 means no retry).
+    pub get_attempts: u32,
+    /// Pause before the second attempt of a read; it doubles after each
+    /// further attempt, up to two seconds.
+    pub retry_backoff: Duration,
+}
+
+impl Default for KiteClientConfig {
+    fn default() -> Self {
+        KiteClientConfig {
+            base_url: DEFAULT_BASE_URL.into(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            get_attempts: 3,
+            retry_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A Kite request that did not give an answer we can use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Kite answered with an error, or with something that is not its JSON.
+    #[error("{0}")]
+    Kite(#[from] KiteError),
+    /// No answer: the connection failed, dropped, or timed out.
+    #[error("Kite did not answer {request}: {reason}")]
+    NoAnswer { request: String, reason: String },
+    /// A placement whose outcome is unknown and that the order book does not
+    /// (yet) show.
+    #[error("{0}")]
+    OutcomeUnknown(String),
+    /// Not sent: Kite would refuse it (a field, the day's order cap).
+    #[error("not sent to Kite: {0}")]
+    Refused(String),
+    /// Not sent: not an id Kite could have issued.
+    #[error("`{0}` is not a Kite order id")]
+    BadOrderId(String),
+    /// The client cannot be built from the settings given.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ClientError {
+    /// Whether Kite may have acted on the request even though it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            ClientError::NoAnswer { .. } | ClientError::OutcomeUnknown(_) => true,
+            ClientError::Kite(e) => matches!(BrokerError::from(e.clone()), BrokerError::Unavailable(_)),
+            ClientError::Refused(_) | ClientError::BadOrderId(_) | ClientError::Setup(_) => false,
+        }
+    }
+
+    /// Whether a read is worth sending again: no answer, throttled, or Kite
+    /// failing on its side. A session error stays one however often it is asked.
+    fn worth_retrying(&self) -> bool {
+        match self {
+            ClientError::NoAnswer { .. } => true,
+            ClientError::Kite(e) => {
+                (e.http_status == 429 || e.http_status >= 500) && e.error_type != Some(KiteErrorType::Token)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<ClientError> for BrokerError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Kite(e) => e.into(),
+            ClientError::Refused(why) => BrokerError::Rejected(why),
+            ClientError::BadOrderId(id) => BrokerError::UnknownOrder(id),
+            other => BrokerError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// What `POST /session/token` answers: the user and today's access token.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KiteSession {
+    pub user_id: String,
+    #[serde(default)]
+    pub user_name: String,
+    #[serde(default)]
+    pub user_shortname: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub broker: String,
+    #[serde(default)]
+    pub exchanges: Vec<String>,
+    #[serde(default)]
+    pub products: Vec<String>,
+    #[serde(default)]
+    pub order_types: Vec<String>,
+    /// IST wall clock, as Kite wrote it.
+    #[serde(default)]
+    pub login_time: Option<String>,
+    /// Signs every request until Kite expires it (about 06:00 IST the next day).
+    #[serde(deserialize_with = "secret")]
+    pub access_token: Secret,
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+    String::deserialize(d).map(Secret::new)
+}
+
+/// The login checksum: SHA-256 of `api_key + request_token + api_secret`, in
+/// lower-case hex.
+pub fn session_checksum(api_key: &str, request_token: &str, api_secret: &str) -> String {
+    use std::fmt::Write;
+    let digest = Sha256::digest(checksum_input(api_key, request_token, api_secret).as_bytes());
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// Order ids are digits; anything else would change the request path.
+fn check_order_id(id: &str) -> Result<(), ClientError> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(ClientError::BadOrderId(id.to_string()));
+    }
+    Ok(())
+}
+
+/// A transport error in words: reqwest's own message says little without
+/// its causes. The URL is left out (a logout carries the token in its query).
+fn no_answer(request: &str, e: reqwest::Error) -> ClientError {
+    let e = e.without_url();
+    let mut reason = if e.is_timeout() { format!("timed out ({e})") } else { e.to_string() };
+    let mut source = e.source();
+    while let Some(cause) = source {
+        reason.push_str(": ");
+        reason.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ClientError::NoAnswer { request: request.to_string(), reason }
+}
+
+struct Inner {
+    http: reqwest::Client,
+    config: KiteClientConfig,
+    base_url: String,
+    api_key: String,
+    access_token: Option<Secret>,
+    /// `token api_key:access_token`, marked sensitive so it never prints.
+    authorization: Option<HeaderValue>,
+    order_limit: RateLimiter,
+    quote_limit: RateLimiter,
+    other_limit: RateLimiter,
+    daily_orders: Mutex<DailyCap>,
+}
+
+/// A Kite Connect client. Clones share one connection pool and one set of
+/// rate limits, as Kite counts them per user.
+#[derive(Clone)]
+pub struct KiteClient {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for KiteClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KiteClient")
+            .field("base_url", &self.inner.base_url)
+            .field("logged_in", &self.inner.access_token.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KiteClient {
+    /// A client for `api_key`; without an access token it can only log in.
+    pub fn new(config: KiteClientConfig, api_key: &str, access_token: Option<Secret>) -> Result<Self, ClientError> {
+        let authorization = match &access_token {
+            None => None,
+            Some(token) => {
+                let unfit = "zerodha.api_key or zerodha.access_token holds characters an HTTP header cannot carry";
+                let mut value = HeaderValue::from_str(&format!("token {api_key}:{}", token.expose()))
+                    .map_err(|_| ClientError::Setup(unfit.into()))?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Kite-Version", HeaderValue::from_static("3"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .user_agent(concat!("xcoin/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .build()
+            .map_err(|e| ClientError::Setup(format!("the HTTPS client could not start: {e}")))?;
+        Ok(KiteClient {
+            inner: Arc::new(Inner {
+                http,
+                base_url: config.base_url.trim_end_matches('/').to_string(),
+                config,
+                api_key: api_key.to_string(),
+                access_token,
+                authorization,
+                order_limit: RateLimiter::new(ORDER_LIMITS),
+                quote_limit: RateLimiter::new(QUOTE_LIMITS),
+                other_limit: RateLimiter::new(OTHER_LIMITS),
+                daily_orders: Mutex::new(DailyCap::new(ORDERS_PER_DAY)),
+            }),
+        })
+    }
+
+    /// A logged-in client from the configured credentials.
+    pub fn from_settings(settings: &ZerodhaSettings, config: KiteClientConfig) -> Result<Self, ClientError> {
+        let api_key = settings.api_key.as_ref().ok_or_else(|| {
+            ClientError::Setup("config key `zerodha.api_key` is empty: set your Kite Connect API key".into())
+        })?;
+        let token = settings.access_token.clone().ok_or_else(|| {
+            ClientError::Setup("config key `zerodha.access_token` is empty: run `xcoin kite login`".into())
+        })?;
+        Self::new(config, api_key.expose(), Some(token))
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.inner.api_key
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let builder = self.inner.http.request(method, format!("{}{path}", self.inner.base_url));
+        match &self.inner.authorization {
+            Some(auth) => builder.header(AUTHORIZATION, auth.clone()),
+            None => builder,
+        }
+    }
+
+    /// Sends one request and reads Kite's answer.
+    async fn send<T: DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, ClientError> {
+        let started = tokio::time::Instant::now();
+        let response = request.send().await.map_err(|e| no_answer(what, e))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.map_err(|e| no_answer(what, e))?;
+        tracing::debug!(request = what, status, elapsed_ms = started.elapsed().as_millis() as u64, "Kite answered");
+        Ok(parse_response(status, &body)?)
+    }
+
+    /// A read, under `limit`, retried while worth it.
+    async fn get<T: DeserializeOwned>(
+        &self,
+        limit: &RateLimiter,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let what = format!("GET {path}");
+        let attempts = self.inner.config.get_attempts.max(1);
+        let mut backoff = self.inner.config.retry_backoff;
+        let mut attempt = 1;
+        loop {
+            limit.acquire().await;
+            let mut request = self.request(Method::GET, path);
+            if !query.is_empty() {
+                request = request.query(query);
+            }
+            match self.send(&what, request).await {
+                Err(e) if attempt < attempts && e.worth_retrying() => {
+                    tracing::warn!(request = %what, attempt, error = %e, "Kite read failed; trying again in {backoff:?}");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// An order request, under the order limits, sent once.
+    async fn write(&self, method: Method, path: &str, form: &[(&str, String)]) -> Result<String, ClientError> {
+        self.inner.order_limit.acquire().await;
+        let what = format!("{method} {path}");
+        let mut request = self.request(method, path);
+        if !form.is_empty() {
+            request = request.form(form);
+        }
+        self.send::<KiteOrderId>(&what, request).await.map(|r| r.order_id)
+    }
+
+    /// Places a regular order; returns Kite's order id. See the module
+    /// documentation for what happens when the outcome is unknown.
+    pub async fn place_order(&self, req: &PlaceRequest) -> Result<String, ClientError> {
+        let form = place_form(req).map_err(|e| ClientError::Refused(e.to_string()))?;
+        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        {
+            let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
+            if !cap.take(today) {
+                return Err(ClientError::Refused(format!(
+                    "Kite allows {} order placements a day and all of today's are used; new orders can go tomorrow",
+                    cap.limit()
+                )));
+            }
+        }
+        match self.write(Method::POST, ORDERS_PATH, &form).await {
+            Ok(id) => Ok(id),
+            Err(e) if e.outcome_unknown() => self.find_by_tag(req, e).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    /// After a placement with an unknown outcome: the order Kite holds under
+    /// the request's tag, if any.
+    async fn find_by_tag(&self, req: &PlaceRequest, failure: ClientError) -> Result<String, ClientError> {
+        let tag = req.tag.as_str();
+        if tag.is_empty() {
+            return Err(ClientError::OutcomeUnknown(format!(
+                "{failure}; the order has no tag, so Kite's order book cannot tell whether it was placed"
+            )));
+        }
+        tracing::warn!(tag, error = %failure, "placement outcome unknown; looking for the tag in Kite's order book");
+        let book = match self.orders().await {
+            Ok(book) => book,
+            Err(lookup) => {
+                return Err(ClientError::OutcomeUnknown(format!(
+                    "{failure}; looking for tag {tag} in Kite's order book failed too: {lookup}"
+                )));
+            }
+        };
+        let mut found = book.iter().filter(|o| o.tag.as_deref() == Some(tag) || o.tags.iter().any(|t| t == tag));
+        match found.next() {
+            Some(order) => {
+                let others: Vec<&str> = found.map(|o| o.order_id.as_str()).collect();
+                if !others.is_empty() {
+                    tracing::warn!(tag, order_id = %order.order_id, ?others, "more than one Kite order carries this tag");
+                }
+                tracing::info!(tag, order_id = %order.order_id, "the order reached Kite; found by its tag");
+                Ok(order.order_id.clone())
+            }
+            None => Err(ClientError::OutcomeUnknown(format!(
+                "{failure}; no order tagged {tag} in Kite's order book yet, so it stays pending and is looked up by its tag later"
+            ))),
+        }
+    }
+
+    /// Changes a working order; returns its id. Not retried (see the module documentation).
+    pub async fn modify_order(&self, order_id: &str, change: &Modify) -> Result<String, ClientError> {
+        check_order_id(order_id)?;
+        let form = modify_form(change).map_err(|e| ClientError::Refused(e.to_string()))?;
+        self.write(Method::PUT, &format!("{ORDERS_PATH}/{order_id}"), &form).await
+    }
+
+    /// Cancels a working order; returns its id. Not retried (see the module documentation).
+    pub async fn cancel_order(&self, order_id: &str) -> Result<String, ClientError> {
+        check_order_id(order_id)?;
+        self.write(Method::DELETE, &format!("{ORDERS_PATH}/{order_id}"), &[]).await
+    }
+
+    /// Today's order book.
+    pub async fn orders(&self) -> Result<Vec<KiteOrder>, ClientError> {
+        self.get(&self.inner.other_limit, "/orders", &[]).await
+    }
+
+    /// Every state an order has been through, oldest first.
+    pub async fn order_history(&self, order_id: &str) -> Result<Vec<KiteOrder>, ClientError> {
+        check_order_id(order_id)?;
+        self.get(&self.inner.other_limit, &format!("/orders/{order_id}"), &[]).await
+    }
+
+    /// Today's executions.
+    pub async fn trades(&self) -> Result<Vec<KiteTrade>, ClientError> {
+        self.get(&self.inner.other_limit, "/trades", &[]).await
+    }
+
+    /// The executions of one order.
+    pub async fn order_trades(&self, order_id: &str) -> Result<Vec<KiteTrade>, ClientError> {
+        check_order_id(order_id)?;
+        self.get(&self.inner.other_limit, &format!("/orders/{order_id}/trades"), &[]).await
+    }
+
+    pub async fn positions(&self) -> Result<KitePositions, ClientError> {
+        self.get(&self.inner.other_limit, "/portfolio/positions", &[]).await
+    }
+
+    pub async fn margins(&self) -> Result<KiteMargins, ClientError> {
+        self.get(&self.inner.other_limit, "/user/margins", &[]).await
+    }
+
+    /// Last prices, keyed by `EXCHANGE:SYMBOL`, for at most 1000 instruments.
+    pub async fn ltp(&self, instruments: &[String]) -> Result<BTreeMap<String, KiteLtp>, ClientError> {
+        self.quotes("/quote/ltp", instruments).await
+    }
+
+    /// Full quotes, keyed by `EXCHANGE:SYMBOL`, for at most 500 instruments.
+    pub async fn quote(&self, instruments: &[String]) -> Result<BTreeMap<String, KiteQuote>, ClientError> {
+        self.quotes("/quote", instruments).await
+    }
+
+    async fn quotes<T: DeserializeOwned>(&self, path: &str, instruments: &[String]) -> Result<T, ClientError> {
+        let query: Vec<(&str, &str)> = instruments.iter().map(|i| ("i", i.as_str())).collect();
+        self.get(&self.inner.quote_limit, path, &query).await
+    }
+
+    /// Exchanges the request token from Kite's login redirect for a session.
+    pub async fn generate_session(&self, request_token: &str, api_secret: &Secret) -> Result<KiteSession, ClientError> {
+        let checksum = session_checksum(&self.inner.api_key, request_token, api_secret.expose());
+        let form =
+            [("api_key", self.inner.api_key.as_str()), ("request_token", request_token), ("checksum", &checksum)];
+        self.inner.other_limit.acquire().await;
+        self.send("POST /session/token", self.request(Method::POST, "/session/token").form(&form)).await
+    }
+
+    /// Ends the session: the access token stops working at once.
+    pub async fn invalidate_session(&self) -> Result<bool, ClientError> {
+        let token = self.inner.access_token.as_ref().ok_or_else(|| {
+            ClientError::Refused("there is no access token to invalidate; this client is not logged in".into())
+        })?;
+        let query = [("api_key", self.inner.api_key.as_str()), ("access_token", token.expose())];
+        self.inner.other_limit.acquire().await;
+        self.send("DELETE /session/token", self.request(Method::DELETE, "/session/token").query(&query)).await
+    }
+}
+
+/// Maps each record; one that does not map is logged and skipped, so one
+/// MCX order never hides the rest of the book.
+fn map_each<K, T>(records: &[K], what: &str) -> Vec<T>
+where
+    T: for<'a> TryFrom<&'a K, Error = MapError>,
+{
+    records
+        .iter()
+        .filter_map(|record| match T::try_from(record) {
+            Ok(mapped) => Some(mapped),
+            Err(e) => {
+                tracing::warn!(error = %e, "skipping a Kite {what} this desk does not trade");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Kite Connect as the engine's [`Broker`] and [`MarketData`].
+#[derive(Clone)]
+pub struct KiteBroker {
+    client: KiteClient,
+    /// `EXCHANGE:SYMBOL` keys whose last prices [`MarketData::last_prices`] reads.
+    instruments: Arc<[String]>,
+    events: broadcast::Sender<BrokerEvent>,
+}
+
+impl fmt::Debug for KiteBroker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KiteBroker")
+            .field("client", &self.client)
+            .field("instruments", &self.instruments.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl KiteBroker {
+    /// `instruments` are Kite's keys, such as `NSE:INFY`.
+    pub fn new(client: KiteClient, instruments: Vec<String>) -> Self {
+        let (events, _) = broadcast::channel(8192);
+        KiteBroker { client, instruments: instruments.into(), events }
+    }
+
+    pub fn client(&self) -> &KiteClient {
+        &self.client
+    }
+
+    /// Where order updates, fills and ticks are published (by the WebSocket
+    /// ticker task) for [`Broker::subscribe`]rs.
+    pub fn events(&self) -> &broadcast::Sender<BrokerEvent> {
+        &self.events
+    }
+}
+
+impl MarketData for KiteBroker {
+    async fn last_prices(&self) -> Result<Vec<Tick>, BrokerError> {
+        let mut ticks = Vec::with_capacity(self.instruments.len());
+        for batch in self.instruments.chunks(QUOTE_BATCH) {
+            let prices = self.client.ltp(batch).await?;
+            let received = Utc::now();
+            for (key, ltp) in &prices {
+                match ltp.to_tick(key, received) {
+                    Ok(tick) => ticks.push(tick),
+                    Err(e) => tracing::warn!(error = %e, "skipping a Kite last price this desk does not trade"),
+                }
+            }
+        }
+        Ok(ticks)
+    }
+}
+
+impl Broker for KiteBroker {
+    fn kind(&self) -> BrokerKind {
+        BrokerKind::Kite
+    }
+
+    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        Ok(self.client.place_order(req).await?)
+    }
+
+    async fn modify(&self, broker_order_id: &str, change: Modify) -> Result<(), BrokerError> {
+        self.client.modify_order(broker_order_id, &change).await?;
+        Ok(())
+    }
+
+    async fn cancel(&self, broker_order_id: &str) -> Result<(), BrokerError> {
+        self.client.cancel_order(broker_order_id).await?;
+        Ok(())
+    }
+
+    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        Ok(map_each(&self.client.orders().await?, "order"))
+    }
+
+    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
+        Ok(map_each(&self.client.trades().await?, "trade"))
+    }
+
+    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
+        Ok(map_each(&self.client.positions().await?.net, "position"))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        self.events.subscribe()
+    }
+}
+
+/// A tiny HTTP/1.1 server that answers like Kite, for the client's tests.
+#[cfg(test)]
+pub(crate) mod test_server {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    use tokio::net::{TcpListener, TcpStream};
+
+    /// A Kite fixture from `shared/fixtures/kiteconnect`.
+    pub fn fixture(name: &str) -> String {
+        let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"))
+    }
+
+    /// One request as the server read it.
+    #[derive(Debug, Clone)]
+    pub struct Seen {
+        pub method: String,
+        /// Path and query, as sent.
+        pub target: String,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    impl Seen {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        /// `METHOD /path`, query left out.
+        pub fn route(&self) -> String {
+            format!("{} {}", self.method, self.target.split('?').next().unwrap_or_default())
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    pub enum Reply {
+        /// A status and a body (served as JSON, whatever it holds).
+        Body(u16, String),
+        /// Reads the request and never answers.
+        Hang,
+    }
+
+    pub fn ok(body: String) -> Reply {
+        Reply::Body(200, body)
+    }
+
+    pub fn kite_error(status: u16, error_type: &str, message: &str) -> Reply {
+        let body = serde_json::json!({"status": "error", "message": message, "data": null, "error_type": error_type});
+        Reply::Body(status, body.to_string())
+    }
+
+    struct State {
+        /// `METHOD /path` → replies in turn; the last repeats.
+        routes: HashMap<String, (Vec<Reply>, usize)>,
+        seen: Vec<Seen>,
+    }
+
+    pub struct Server {
+        pub base_url: String,
+        state: Arc<Mutex<State>>,
+    }
+
+    impl Server {
+        pub async fn start(routes: Vec<(&str, Vec<Reply>)>) -> Server {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base_url = format!("http://{}", listener.local_addr().unwrap());
+            let routes = routes.into_iter().map(|(route, replies)| (route.to_string(), (replies, 0))).collect();
+            let state = Arc::new(Mutex::new(State { routes, seen: Vec::new() }));
+            let shared = state.clone();
+            tokio::spawn(async move {
+                while let Ok((stream, _)) = listener.accept().await {
+                    tokio::spawn(serve(stream, shared.clone()));
+                }
+            });
+            Server { base_url, state }
+        }
+
+        pub fn seen(&self) -> Vec<Seen> {
+            self.state.lock().unwrap().seen.clone()
+        }
+
+        /// How many requests reached `METHOD /path`.
+        pub fn count(&self, route: &str) -> usize {
+            self.seen().iter().filter(|s| s.route() == route).count()
+        }
+    }
+
+    async fn serve(stream: TcpStream, state: Arc<Mutex<State>>) {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return;
+        }
+        let mut parts = line.split_whitespace();
+        let (method, target) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().into());
+        let mut headers = Vec::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 || line.trim().is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let length = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let seen = Seen { method, target, headers, body: String::from_utf8_lossy(&body).into_owned() };
+        let reply = {
+            let mut state = state.lock().unwrap();
+            let route = seen.route();
+            state.seen.push(seen);
+            match state.routes.get_mut(&route) {
+                Some((replies, next)) => {
+                    let reply = replies[(*next).min(replies.len() - 1)].clone();
+                    *next += 1;
+                    reply
+                }
+                None => kite_error(404, "GeneralException", &format!("no route {route} in this test")),
+            }
+        };
+        let (status, body) = match reply {
+            Reply::Body(status, body) => (status, body),
+            Reply::Hang => return std::future::pending().await,
+        };
+        let head = format!(
+            "HTTP/1.1 {status} Test\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let mut stream = reader.into_inner();
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(body.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::test_server::{Reply, Server, fixture, kite_error, ok};
+    use super::*;
+    use crate::domain::order::{Exchange, OrderStatus, OrderType, Product, Side, Validity};
+
+    const API_KEY: &str = "kitekey";
+    const TOKEN: &str = "kitetoken";
+
+    fn config(server: &Server) -> KiteClientConfig {
+        KiteClientConfig {
+            base_url: server.base_url.clone(),
+            connect_timeout: Duration::from_millis(500),
+            timeout: Duration::from_millis(400),
+            get_attempts: 3,
+            retry_backoff: Duration::from_millis(10),
+        }
+    }
+
+    async fn client(routes: Vec<(&str, Vec<Reply>)>) -> (KiteClient, Server) {
+        let server = Server::start(routes).await;
+        let client = KiteClient::new(config(&server), API_KEY, Some(Secret::new(TOKEN))).unwrap();
+        (client, server)
+    }
+
+    fn limit_buy(tag: &str) -> PlaceRequest {
+        PlaceRequest {
+            tag: tag.into(),
+            symbol: "INFY".into(),
+            exchange: Exchange::Nse,
+            side: Side::Buy,
+            order_type: OrderType::Limit,
+            product: Product::Mis,
+            validity: Validity::Day,
+            quantity: 10,
+            price: Some(dec!(1500.50)),
+            trigger_price: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_placement_sends_kite_s_headers_and_form_and_returns_the_order_id() {
+        let (client, server) = client(vec![("POST /orders/regular", vec![ok(fixture("order_response.json"))])]).await;
+        assert_eq!(client.place_order(&limit_buy("XC42")).await, Ok("151220000000000".into()));
+
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1);
+        let post = &seen[0];
+        assert_eq!((post.method.as_str(), post.target.as_str()), ("POST", "/orders/regular"));
+        assert_eq!(post.header("X-Kite-Version"), Some("3"));
+        assert_eq!(post.header("Authorization"), Some("token kitekey:kitetoken"));
+        assert_eq!(post.header("Content-Type"), Some("application/x-www-form-urlencoded"));
+        assert_eq!(
+            post.body,
+            "tradingsymbol=INFY&exchange=NSE&transaction_type=BUY&order_type=LIMIT&quantity=10&product=MIS\
+             &validity=DAY&price=1500.5&tag=XC42"
+        );
+    }
+
+    #[tokio::test]
+    async fn modify_and_cancel_address_the_order_and_send_only_the_change() {
+        let (client, server) = client(vec![
+            ("PUT /orders/regular/151220000000000", vec![ok(fixture("order_modify.json"))]),
+            ("DELETE /orders/regular/151220000000000", vec![ok(fixture("order_cancel.json"))]),
+        ])
+        .await;
+        let change = Modify { quantity: Some(5), price: Some(dec!(1501.10)), trigger_price: None };
+        assert_eq!(client.modify_order("151220000000000", &change).await, Ok("151220000000000".into()));
+        assert_eq!(client.cancel_order("151220000000000").await, Ok("151220000000000".into()));
+
+        let seen = server.seen();
+        assert_eq!(seen.len(), 2);
+        assert_eq!((seen[0].method.as_str(), seen[0].body.as_str()), ("PUT", "quantity=5&price=1501.1"));
+        assert_eq!((seen[1].method.as_str(), seen[1].body.as_str()), ("DELETE", ""));
+        for s in &seen {
+            assert_eq!(s.target, "/orders/regular/151220000000000");
+            assert_eq!(s.header("Authorization"), Some("token kitekey:kitetoken"));
+            assert_eq!(s.header("X-Kite-Version"), Some("3"));
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_kite_would_refuse_are_not_sent() {
+        let (client, server) = client(vec![]).await;
+        let mut market_with_price = limit_buy("XC42");
+        market_with_price.order_type = OrderType::Market;
+        let err = client.place_order(&market_with_price).await.unwrap_err();
+        assert_eq!(err, ClientError::Refused("price: a MARKET order takes no limit price".into()));
+        assert_eq!(BrokerError::from(err), BrokerError::Rejected("price: a MARKET order takes no limit price".into()));
+
+        let err = client.cancel_order("../portfolio/positions").await.unwrap_err();
+        assert_eq!(BrokerError::from(err), BrokerError::UnknownOrder("../portfolio/positions".into()));
+        assert!(matches!(client.modify_order("1", &Modify::default()).await, Err(ClientError::Refused(_))));
+        assert!(server.seen().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_broker_maps_the_book_trades_positions_and_prices_skipping_what_the_desk_does_not_trade() {
+        let positions = r#"{"status":"success","data":{"net":[
+            {"tradingsymbol":"RELIANCE","exchange":"NSE","product":"MIS","quantity":-25,"average_price":2931.45},
+            {"tradingsymbol":"GOLDM","exchange":"MCX","product":"NRML","quantity":1,"average_price":71000}],"day":[]}}"#;
+        let (client, server) = client(vec![
+            ("GET /orders", vec![ok(fixture("orders.json"))]),
+            ("GET /trades", vec![ok(fixture("trades.json"))]),
+            ("GET /portfolio/positions", vec![ok(positions.into())]),
+            ("GET /quote/ltp", vec![ok(fixture("ltp.json"))]),
+        ])
+        .await;
+        let broker = KiteBroker::new(client, vec!["NSE:INFY".into()]);
+        assert_eq!(broker.kind(), BrokerKind::Kite);
+
+        let orders = broker.orders().await.unwrap();
+        let ids: Vec<&str> = orders.iter().map(|o| o.broker_order_id.as_str()).collect();
+        // CDS, TTL, MCX (twice), MTF and NFO orders are skipped.
+        assert_eq!(ids, ["300000000000000", "500000000000000", "98000000000000000", "1953341975595868160"]);
+        let ioc = &orders[0];
+        assert_eq!((ioc.symbol.as_str(), ioc.quantity, ioc.filled_quantity), ("IOC", 1, 1));
+        assert_eq!(
+            (ioc.price, ioc.average_price, ioc.status),
+            (Some(dec!(109.40)), Some(dec!(109.40)), OrderStatus::Filled)
+        );
+
+        let trades = broker.trades().await.unwrap();
+        assert_eq!(trades.len(), 1, "three of four trades are CDS or MCX");
+        assert_eq!(
+            (trades[0].trade_id.as_str(), trades[0].broker_order_id.as_str(), trades[0].quantity, trades[0].price),
+            ("10000000", "200000000000000", 1, dec!(420.65))
+        );
+
+        let holdings = broker.positions().await.unwrap();
+        assert_eq!(holdings.len(), 1);
+        assert_eq!((holdings[0].symbol.as_str(), holdings[0].quantity), ("RELIANCE", -25));
+        assert_eq!(holdings[0].average_price, dec!(2931.45));
+
+        let ticks = broker.last_prices().await.unwrap();
+        assert_eq!(ticks.len(), 1);
+        assert_eq!(
+            (ticks[0].symbol.as_str(), ticks[0].exchange, ticks[0].last_price),
+            ("INFY", Exchange::Nse, dec!(1074.35))
+        );
+        let ltp = server.seen().into_iter().find(|s| s.route() == "GET /quote/ltp").unwrap();
+        assert_eq!(ltp.target, "/quote/ltp?i=NSE%3AINFY");
+        for s in server.seen() {
+            assert_eq!(
+                (s.header("X-Kite-Version"), s.header("Authorization")),
+                (Some("3"), Some("token kitekey:kitetoken"))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn history_order_trades_and_margins_read_exactly() {
+        let (client, server) = client(vec![
+            ("GET /orders/151220000000000", vec![ok(fixture("order_info.json"))]),
+            ("GET /orders/151220000000000/trades", vec![ok(fixture("order_trades.json"))]),
+            ("GET /user/margins", vec![ok(fixture("margins.json"))]),
+        ])
+        .await;
+        let history = client.order_history("151220000000000").await.unwrap();
+        assert_eq!(history.len(), 8);
+        assert_eq!((history[0].status.as_str(), history[7].status.as_str()), ("PUT ORDER REQ RECEIVED", "OPEN"));
+        let trades = client.order_trades("151220000000000").await.unwrap();
+        assert_eq!((trades[0].trade_id.as_str(), trades[0].average_price), ("10000000", dec!(4852)));
+        let margins = client.margins().await.unwrap();
+        assert_eq!(margins.equity.unwrap().net, dec!(99725.05000000002));
+        assert_eq!(server.seen().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn kite_s_errors_arrive_typed_with_kite_s_message_and_are_not_retried() {
+        let (client, server) = client(vec![
+            ("GET /orders", vec![kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")]),
+            (
+                "POST /orders/regular",
+                vec![kite_error(400, "MarginException", "Insufficient funds. Required margin is 95417.84.")],
+            ),
+            ("GET /trades", vec![kite_error(400, "InputException", "Invalid `from` date.")]),
+        ])
+        .await;
+        let broker = KiteBroker::new(client.clone(), vec![]);
+
+        let err = client.orders().await.unwrap_err();
+        assert_eq!(
+            err,
+            ClientError::Kite(KiteError {
+                http_status: 403,
+                error_type: Some(KiteErrorType::Token),
+                message: "Incorrect `api_key` or `access_token`.".into()
+            })
+        );
+        assert_eq!(broker.orders().await, Err(BrokerError::Session("Incorrect `api_key` or `access_token`.".into())));
+
+        assert_eq!(
+            broker.place(&limit_buy("XC42")).await,
+            Err(BrokerError::Rejected("Insufficient funds. Required margin is 95417.84.".into()))
+        );
+        assert_eq!(broker.trades().await, Err(BrokerError::Rejected("Invalid `from` date.".into())));
+
+        // Each asked once; a refused placement is final, so the book was read only by `orders` above.
+        assert_eq!(
+            (server.count("GET /orders"), server.count("POST /orders/regular"), server.count("GET /trades")),
+            (2, 1, 1)
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_after_429_and_5xx_and_timeouts() {
+        let (client, server) = client(vec![
+            (
+                "GET /trades",
+                vec![
+                    kite_error(429, "NetworkException", "Too many requests"),
+                    Reply::Body(503, "<html>503 Service Temporarily Unavailable</html>".into()),
+                    ok(fixture("trades.json")),
+                ],
+            ),
+            ("GET /orders", vec![Reply::Hang, ok(fixture("orders.json"))]),
+        ])
+        .await;
+        assert_eq!(client.trades().await.unwrap().len(), 4);
+        assert_eq!(server.count("GET /trades"), 3);
+        assert_eq!(client.orders().await.unwrap().len(), 10);
+        assert_eq!(server.count("GET /orders"), 2);
+    }
+
+    #[tokio::test]
+    async fn reads_give_up_after_three_attempts() {
+        let (client, server) = client(vec![(
+            "GET /portfolio/positions",
+            vec![kite_error(502, "NetworkException", "Kite could not reach the OMS.")],
+        )])
+        .await;
+        let err = client.positions().await.unwrap_err();
+        assert_eq!(server.count("GET /portfolio/positions"), 3);
+        assert_eq!(
+            BrokerError::from(err),
+            BrokerError::Unavailable("Kite HTTP 502 NetworkException: Kite could not reach the OMS.".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_placement_that_times_out_is_found_by_its_tag_and_never_sent_twice() {
+        let (client, server) = client(vec![
+            ("POST /orders/regular", vec![Reply::Hang]),
+            ("GET /orders", vec![ok(fixture("orders.json"))]),
+        ])
+        .await;
+        // The fixture's book holds a (rejected, TTL) order tagged `icebergord`:
+        // the lookup reads raw records, so an order the desk could not map is still found.
+        let broker = KiteBroker::new(client, vec![]);
+        assert_eq!(broker.place(&limit_buy("icebergord")).await, Ok("220524001859672".into()));
+        assert_eq!((server.count("POST /orders/regular"), server.count("GET /orders")), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_placement_answered_with_503_is_looked_up_by_its_tag_too() {
+        let (client, server) = client(vec![
+            ("POST /orders/regular", vec![kite_error(503, "OrderException", "Order could not be placed.")]),
+            ("GET /orders", vec![ok(fixture("orders.json"))]),
+        ])
+        .await;
+        assert_eq!(client.place_order(&limit_buy("icebergord")).await, Ok("220524001859672".into()));
+        assert_eq!((server.count("POST /orders/regular"), server.count("GET /orders")), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_placement_that_times_out_and_is_not_in_the_book_is_unavailable_after_one_post() {
+        let (client, server) = client(vec![
+            ("POST /orders/regular", vec![Reply::Hang]),
+            ("GET /orders", vec![ok(fixture("orders.json"))]),
+        ])
+        .await;
+        let broker = KiteBroker::new(client, vec![]);
+        let err = broker.place(&limit_buy("XC42")).await.unwrap_err();
+        let BrokerError::Unavailable(message) = err else { panic!("{err:?}") };
+        assert!(message.starts_with("Kite did not answer POST /orders/regular: timed out"), "{message}");
+        assert!(
+            message.ends_with(
+                "no order tagged XC42 in Kite's order book yet, so it stays pending and is looked up by its tag later"
+            ),
+            "{message}"
+        );
+        assert_eq!((server.count("POST /orders/regular"), server.count("GET /orders")), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn modifications_and_cancellations_with_an_unknown_outcome_are_not_repeated() {
+        let (client, server) = client(vec![
+            ("PUT /orders/regular/151220000000000", vec![kite_error(503, "NetworkException", "Upstream error.")]),
+            ("DELETE /orders/regular/151220000000000", vec![Reply::Hang]),
+        ])
+        .await;
+        let broker = KiteBroker::new(client, vec![]);
+        let change = Modify { price: Some(dec!(1501)), ..Modify::default() };
+        assert_eq!(
+            broker.modify("151220000000000", change).await,
+            Err(BrokerError::Unavailable("Kite HTTP 503 NetworkException: Upstream error.".into()))
+        );
+        let cancel = broker.cancel("151220000000000").await;
+        assert!(matches!(&cancel, Err(BrokerError::Unavailable(m)) if m.contains("timed out")), "{cancel:?}");
+        assert_eq!(server.seen().len(), 2, "one PUT, one DELETE, no order book lookup");
+    }
+
+    #[test]
+    fn the_login_checksum_is_the_sha256_of_key_token_and_secret() {
+        // printf %s 'kitekeyreqtoken123kitesecret' | sha256sum
+        assert_eq!(
+            session_checksum("kitekey", "reqtoken123", "kitesecret"),
+            "b8bc16ed929a23e58718ae855a09addab42a69f1d7b5da747ee06534bcf0764e"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_session_is_generated_with_the_checksum_and_without_an_authorization() {
+        let server = Server::start(vec![("POST /session/token", vec![ok(fixture("generate_session.json"))])]).await;
+        let client = KiteClient::new(config(&server), API_KEY, None).unwrap();
+        let session = client.generate_session("reqtoken123", &Secret::new("kitesecret")).await.unwrap();
+        assert_eq!((session.user_id.as_str(), session.user_name.as_str()), ("XX0000", "Kite Connect"));
+        assert_eq!(session.access_token.expose(), "XXXXXX");
+        assert!(format!("{session:?}").contains("access_token: [REDACTED]"), "the token never prints");
+
+        let seen = server.seen();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].header("Authorization"), None);
+        assert_eq!(seen[0].header("X-Kite-Version"), Some("3"));
+        // The checksum as in `the_login_checksum_is_the_sha256_of_key_token_and_secret`.
+        assert_eq!(
+            seen[0].body,
+            "api_key=kitekey&request_token=reqtoken123\
+             &checksum=b8bc16ed929a23e58718ae855a09addab42a69f1d7b5da747ee06534bcf0764e"
+        );
+    }
+
+    #[tokio::test]
+    async fn logging_out_invalidates_the_token() {
+        let (client, server) = client(vec![("DELETE /session/token", vec![ok(fixture("session_logout.json"))])]).await;
+        assert_eq!(client.invalidate_session().await, Ok(true));
+        assert_eq!(server.seen()[0].target, "/session/token?api_key=kitekey&access_token=kitetoken");
+    }
+
+    #[tokio::test]
+    async fn subscribers_receive_what_the_ticker_publishes() {
+        let (client, _server) = client(vec![]).await;
+        let broker = KiteBroker::new(client, vec![]);
+        let mut events = broker.subscribe();
+        let tick = Tick { symbol: "INFY".into(), exchange: Exchange::Nse, last_price: dec!(1412.95), at: Utc::now() };
+        broker.events().send(BrokerEvent::Tick(tick.clone())).unwrap();
+        assert_eq!(events.recv().await.unwrap(), BrokerEvent::Tick(tick));
+    }
+
+    #[test]
+    fn the_client_never_prints_its_token() {
+        let client = KiteClient::new(KiteClientConfig::default(), API_KEY, Some(Secret::new(TOKEN))).unwrap();
+        let printed = format!("{client:?} {:?}", KiteBroker::new(client.clone(), vec![]));
+        assert!(!printed.contains(TOKEN), "{printed}");
+        let missing = KiteClient::from_settings(&ZerodhaSettings::default(), KiteClientConfig::default()).unwrap_err();
+        assert_eq!(missing.to_string(), "config key `zerodha.api_key` is empty: set your Kite Connect API key");
+    }
+}
