@@ -324,13 +324,33 @@ impl Default for ReconciliationSettings {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelegramSettings {
     #[serde(deserialize_with = "optional_secret")]
     pub bot_token: Option<Secret>,
     #[serde(deserialize_with = "optional_text")]
     pub chat_id: Option<String>,
+    /// The Bot API's address (a local stand-in in tests).
+    pub api_url: String,
+}
+
+impl Default for TelegramSettings {
+    fn default() -> Self {
+        TelegramSettings { bot_token: None, chat_id: None, api_url: "https://api.telegram.org".into() }
+    }
+}
+
+/// How the mail connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on this machine (localhost).
+    None,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,11 +367,20 @@ pub struct SmtpSettings {
     pub from: Option<String>,
     #[serde(deserialize_with = "optional_text")]
     pub to: Option<String>,
+    pub tls: SmtpTls,
 }
 
 impl Default for SmtpSettings {
     fn default() -> Self {
-        SmtpSettings { host: None, port: 587, username: None, password: None, from: None, to: None }
+        SmtpSettings {
+            host: None,
+            port: 587,
+            username: None,
+            password: None,
+            from: None,
+            to: None,
+            tls: SmtpTls::Starttls,
+        }
     }
 }
 

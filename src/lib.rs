@@ -4,6 +4,7 @@
 //! model, `db` the async database layer and change feed, `config` the layered
 //! settings.
 
+pub mod alerts;
 pub mod bench;
 pub mod broker;
 pub mod config;
@@ -12,3 +13,5 @@ pub mod db;
 pub mod domain;
 pub mod engine;
 pub mod setup;
+#[cfg(test)]
+pub(crate) mod testkit;

@@ -65,6 +65,17 @@ enum Command {
         #[command(subcommand)]
         action: KiteAction,
     },
+    /// Alerts by Telegram and e-mail.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// Send a test message through each configured channel and report the result.
+    Test,
 }
 
 #[derive(Subcommand)]
@@ -224,6 +235,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Some(Command::Alert { action: AlertAction::Test }) => runtime()?.block_on(async {
+            let sent = xcoin::alerts::test_channels(&config.settings, &mut stdout).await;
+            Ok(if sent { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
         Some(Command::Db { action }) => {
             if let Some(url) = &config.settings.database.url {
                 println!(

@@ -329,6 +329,12 @@ pub struct Order {
 }
 
 impl Order {
+    /// The order in a few words: "BUY 10 INFY LIMIT @ 1500.00".
+    pub fn describe(&self) -> String {
+        let price = self.price.map(|p| format!(" @ {p:.2}")).unwrap_or_default();
+        format!("{} {} {} {}{price}", self.side, self.quantity, self.symbol, self.order_type)
+    }
+
     pub fn pending_quantity(&self) -> i64 {
         self.quantity - self.filled_quantity
     }

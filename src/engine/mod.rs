@@ -28,6 +28,7 @@ use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use tokio::sync::{Notify, broadcast, watch};
 
+use crate::alerts::{Alert, Alerts};
 use crate::broker::{Broker, BrokerError, BrokerEvent};
 use crate::config::Settings;
 use crate::db::changes::{COMMANDS_CHANNEL, ChangeFeed};
@@ -127,6 +128,15 @@ pub struct Engine<B: Broker> {
     /// Broker events were lost to a database outage: the engine reads the
     /// broker's book again before it trades.
     behind: bool,
+    /// The broker refused the session (Kite's TokenException): no trading
+    /// until an operator logs in again and restarts the engine.
+    session_expired: bool,
+    /// Whether the last broker call went through (an alert on each loss).
+    broker_reachable: bool,
+    /// The highest daily-loss alert threshold (percent) raised, and its day.
+    loss_alerted: Option<(chrono::NaiveDate, u8)>,
+    /// Where the engine's alerts go (Telegram, e-mail); disabled by default.
+    pub alerts: Alerts,
     kill_switch_active: bool,
     last_prices: HashMap<Instrument, Decimal>,
     /// Instruments whose price moved since positions were last marked.
@@ -165,6 +175,10 @@ impl<B: Broker> Engine<B> {
             lock,
             trading_enabled: true,
             behind: false,
+            session_expired: false,
+            broker_reachable: true,
+            loss_alerted: None,
+            alerts: Alerts::disabled(),
             kill_switch_active,
             last_prices: HashMap::new(),
             dirty: HashSet::new(),
@@ -221,7 +235,37 @@ impl<B: Broker> Engine<B> {
     }
 
     pub fn trading_enabled(&self) -> bool {
-        self.trading_enabled && self.lock.is_held() && !self.behind
+        self.trading_enabled && self.lock.is_held() && !self.behind && !self.session_expired
+    }
+
+    /// Acts on a failed operation: an expired broker session stops trading
+    /// and asks for a new login; a broker that stopped answering is said
+    /// once, until it answers again.
+    pub fn note_failure(&mut self, e: &EngineError) {
+        match e {
+            EngineError::Broker(BrokerError::Session(message)) if !self.session_expired => {
+                self.session_expired = true;
+                tracing::error!(%message, "the broker session expired: trading stops until a new login");
+                self.alerts.raise(Alert::token_expired(message));
+            }
+            EngineError::Broker(BrokerError::Unavailable(_)) if self.broker_reachable => {
+                self.broker_reachable = false;
+                self.alerts.raise(Alert::broker_lost(&e.to_string()));
+            }
+            _ => {}
+        }
+    }
+
+    /// A broker call went through.
+    pub fn broker_answered(&mut self) {
+        if !self.broker_reachable {
+            tracing::info!("the broker answers again");
+        }
+        self.broker_reachable = true;
+    }
+
+    pub fn session_expired(&self) -> bool {
+        self.session_expired
     }
 
     pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
@@ -230,7 +274,11 @@ impl<B: Broker> Engine<B> {
 
     /// Checks the engine lock; trading stops while it is not held.
     pub async fn check_lock(&mut self) -> bool {
+        let was_held = self.lock.is_held();
         self.trading_enabled = self.lock.check().await;
+        if was_held && !self.trading_enabled {
+            self.alerts.raise(Alert::database_lost("the engine's lock connection to the database was lost"));
+        }
         if !self.trading_enabled {
             // Whatever happened while the lock was away, read the broker's book first.
             self.behind = true;
@@ -240,7 +288,10 @@ impl<B: Broker> Engine<B> {
                     self.behind = false;
                     tracing::info!("caught up with the broker's book after the interruption; trading resumes");
                 }
-                Err(e) => tracing::warn!(error = %e, "catch-up after an interruption failed; trying again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "catch-up after an interruption failed; trying again");
+                    self.note_failure(&e);
+                }
             }
         }
         self.trading_enabled()

@@ -5,6 +5,7 @@
 //! stream may have missed: at start, and after dropped events.
 
 use super::{Engine, EngineError, Result};
+use crate::alerts::Alert;
 use crate::broker::{Broker, BrokerEvent, BrokerFill, BrokerOrder};
 use crate::db::DbError;
 use crate::domain::order::{Order, OrderStatus};
@@ -72,6 +73,10 @@ impl<B: Broker> Engine<B> {
         let reason = bo.message.as_deref().map(|m| format!("broker: {m}"));
         let updated = self.db.update_order_status(order.id, to, reason.as_deref(), None).await?;
         tracing::info!(order = order.id, status = %to, "order status from the broker");
+        if to == OrderStatus::Rejected {
+            let message = bo.message.as_deref().unwrap_or("no reason given");
+            self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), message));
+        }
         Ok(Some(updated))
     }
 

@@ -7,6 +7,7 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 
 use super::{Engine, EngineError, Result};
+use crate::alerts::Alert;
 use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
 use crate::db::orders::{OrderModification, modified_request};
 use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
@@ -69,6 +70,11 @@ impl<B: Broker> Engine<B> {
         let order = self.db.create_order(req, kind, tick, last).await?;
         self.recent_orders.push_back(Instant::now());
         let sent = self.broker.place(&PlaceRequest::from(&order)).await;
+        if let Err(e) = &sent {
+            self.note_failure(&EngineError::Broker(e.clone()));
+        } else {
+            self.broker_answered();
+        }
         match sent {
             Ok(broker_id) => {
                 Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)
@@ -80,6 +86,7 @@ impl<B: Broker> Engine<B> {
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(order = order.id, %reason, "order rejected by the broker");
+                self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), &reason));
                 Ok(self.db.update_order_status(order.id, OrderStatus::Rejected, Some(&reason), None).await?)
             }
         }

@@ -4,13 +4,24 @@
 //! never means flat.
 
 use super::{Engine, EngineError, Result};
+use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::domain::reconciliation::{Holding, Issue, Resolution, compare};
 
 impl<B: Broker> Engine<B> {
     /// One reconciliation cycle; returns the issues found (new or seen again).
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
-        let broker = self.broker.positions().await?;
+        let broker = match self.broker.positions().await {
+            Ok(broker) => {
+                self.broker_answered();
+                broker
+            }
+            Err(e) => {
+                let e = EngineError::Broker(e);
+                self.note_failure(&e);
+                return Err(e);
+            }
+        };
         let local_positions = self.db.open_positions().await?;
         let local: Vec<Holding> = local_positions.iter().map(Holding::from).collect();
         let mut found = Vec::new();
@@ -22,6 +33,13 @@ impl<B: Broker> Engine<B> {
             let (issue, new) = self.db.log_reconciliation_issue(&m, position_id).await?;
             if new {
                 tracing::warn!(issue = issue.id, kind = %issue.issue_type, symbol = %issue.symbol, details = %issue.details, "reconciliation issue");
+                let instrument = format!("{}:{} {}", issue.exchange, issue.symbol, issue.product);
+                self.alerts.raise(Alert::reconciliation_issue(
+                    issue.id,
+                    &issue.issue_type.to_string(),
+                    &instrument,
+                    &issue.details,
+                ));
             }
             found.push(issue);
         }

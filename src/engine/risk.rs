@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{Engine, EngineError, Result};
+use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::db::kill_switch::{Activation, KillSwitchEvent};
 use crate::domain::command::KillSwitchTrigger;
@@ -81,6 +82,7 @@ impl<B: Broker> Engine<B> {
         }
 
         let stats = self.db.update_daily_stats().await?;
+        self.alert_daily_loss(-stats.net_pnl);
         if !self.kill_switch_active {
             let loss = -stats.net_pnl;
             let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
@@ -111,6 +113,25 @@ impl<B: Broker> Engine<B> {
             }
         }
         self.square_off_if_due(Utc::now()).await
+    }
+
+    /// Raises the daily-loss alert once per threshold (50 %, then 80 % of the
+    /// limit) and trading day.
+    pub fn alert_daily_loss(&mut self, loss: Decimal) {
+        let limit = self.cfg.limits.max_daily_loss();
+        if limit <= Decimal::ZERO {
+            return;
+        }
+        let today = self.cfg.calendar.today();
+        let raised = match self.loss_alerted {
+            Some((day, percent)) if day == today => percent,
+            _ => 0,
+        };
+        let reached = [80u8, 50].into_iter().find(|p| loss * Decimal::ONE_HUNDRED >= limit * Decimal::from(*p));
+        if let Some(percent) = reached.filter(|p| *p > raised) {
+            self.loss_alerted = Some((today, percent));
+            self.alerts.raise(Alert::daily_loss(percent, loss, limit));
+        }
     }
 
     /// Writes changed prices to open positions; returns how many rows moved.
@@ -208,6 +229,7 @@ impl<B: Broker> Engine<B> {
                 daily_pnl: Some(pnl),
             })
             .await?;
+        self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
         Ok(event)
     }
 
@@ -216,6 +238,7 @@ impl<B: Broker> Engine<B> {
         let event = self.db.deactivate_kill_switch(reason, actor).await?;
         self.kill_switch_active = false;
         tracing::warn!(%actor, %reason, "kill switch re-armed");
+        self.alerts.raise(Alert::kill_switch_rearmed(reason, actor));
         Ok(event)
     }
 }

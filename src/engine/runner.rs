@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use tokio::sync::watch;
 
 use super::{Engine, EngineConfig, EngineError};
+use crate::alerts::{Alerts, Policy};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::config::Config;
 use crate::db::{Db, PoolConfig};
@@ -78,7 +79,12 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             state_file: Some(s.data_dir().join("paper-exchange.json")),
         },
     )?;
+    let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
     let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
+    engine.alerts = Alerts::start(channels, Policy::default(), s.app.mode);
+    if !engine.alerts.is_enabled() {
+        tracing::info!("no alert channel configured: alerts are logged only");
+    }
     let every = Duration::from_millis(s.paper.tick_interval_ms);
     let mut tasks = vec![match &s.paper.replay_file {
         Some(path) => {

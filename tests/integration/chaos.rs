@@ -292,6 +292,7 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
     }
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("the engine lock connection was lost"), "the engine noticed the outage:\n{log_text}");
+    assert!(log_text.contains("alert title=Engine lost its database"), "and raised the alert:\n{log_text}");
 
     assert!(std::process::Command::new("kill").args(["-INT", &engine.id().to_string()]).status().unwrap().success());
     let out = engine.wait_with_output().unwrap();

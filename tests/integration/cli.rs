@@ -263,3 +263,36 @@ async fn two_engines_started_at_the_same_instant_exactly_one_trades() {
     let won = winner.wait_with_output().unwrap();
     assert!(won.status.success(), "{}", String::from_utf8_lossy(&won.stderr));
 }
+
+#[test]
+fn alert_test_says_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = xcoin(dir.path(), &["alert", "test"], &[]);
+    assert_eq!(none.status.code(), Some(1));
+    assert_eq!(
+        stdout(&none),
+        "No alert channel is configured: set alerts.telegram.bot_token and alerts.telegram.chat_id, \
+         or alerts.smtp.host, alerts.smtp.from and alerts.smtp.to.\n"
+    );
+    let half = xcoin(dir.path(), &["alert", "test"], &[("TELEGRAM_BOT_TOKEN", "1:abc")]);
+    // The configuration itself refuses half a channel, before anything is sent.
+    assert_eq!(half.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&half.stderr).contains(
+            "config key `alerts.telegram.chat_id` = (empty) (from built-in default) is invalid: \
+             expected set when the other Telegram setting is set (both or neither)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&half.stderr)
+    );
+    // A channel that cannot be reached is reported, not retried for minutes.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}");
+    let down = xcoin(
+        dir.path(),
+        &["alert", "test"],
+        &[("TELEGRAM_BOT_TOKEN", "1:abc"), ("TELEGRAM_CHAT_ID", "42"), ("XCOIN_ALERTS__TELEGRAM__API_URL", &url)],
+    );
+    assert_eq!(down.status.code(), Some(1));
+    assert_eq!(stdout(&down), "✗ telegram  not sent to chat 42: could not reach Telegram: connection failed\n");
+}

@@ -1,13 +1,13 @@
 //! The engine on the paper exchange, against real PostgreSQL.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::support::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use tokio::sync::broadcast;
+use xcoin::alerts::{Alerter, Alerts, Policy, SendFuture};
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest};
 use xcoin::config::Settings;
@@ -16,6 +16,7 @@ use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, OrderType, Product, Side, Validity};
 use xcoin::domain::reconciliation::{Holding, IssueType, Resolution};
+use xcoin::domain::strategy::TradingMode;
 use xcoin::engine::{Engine, EngineConfig, EngineError};
 
 fn paper(liquidity: i64) -> PaperBroker {
@@ -40,7 +41,10 @@ async fn engine_on(t: &TestDb, broker: PaperBroker) -> Engine<PaperBroker> {
 
 /// A BUY with a stop 1 % under the last price and a 2:1 target, on tick.
 fn buy(e: &Engine<PaperBroker>, symbol: &str, quantity: i64, order_type: OrderType) -> OrderRequest {
-    let last = e.last_price(symbol, Exchange::Nse).unwrap();
+    buy_at(e.last_price(symbol, Exchange::Nse).unwrap(), symbol, quantity, order_type)
+}
+
+fn buy_at(last: Decimal, symbol: &str, quantity: i64, order_type: OrderType) -> OrderRequest {
     let tick = dec!(0.05);
     let on_tick = |v: Decimal| (v / tick).floor() * tick;
     let stop = on_tick(last * dec!(0.99));
@@ -384,12 +388,27 @@ async fn reconciliation_logs_each_mismatch_once_and_resolves_by_command() {
     assert_ne!(third[0].id, first[0].id);
 }
 
-/// The paper exchange behind a switch that makes position queries fail, as a
-/// broker outage would.
+/// The paper exchange behind a switch that makes position queries and
+/// placements fail with a given error, as a broker outage, a refusal or an
+/// expired session would.
 #[derive(Clone)]
 struct Outage {
     inner: PaperBroker,
-    down: Arc<AtomicBool>,
+    failing: Arc<std::sync::Mutex<Option<BrokerError>>>,
+}
+
+impl Outage {
+    fn new(inner: PaperBroker) -> Outage {
+        Outage { inner, failing: Arc::default() }
+    }
+
+    fn fail_with(&self, e: Option<BrokerError>) {
+        *self.failing.lock().unwrap() = e;
+    }
+
+    fn failure(&self) -> Result<(), BrokerError> {
+        self.failing.lock().unwrap().clone().map_or(Ok(()), Err)
+    }
 }
 
 impl MarketData for Outage {
@@ -403,6 +422,7 @@ impl Broker for Outage {
         BrokerKind::Paper
     }
     async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        self.failure()?;
         self.inner.place(req).await
     }
     async fn modify(&self, id: &str, change: Modify) -> Result<(), BrokerError> {
@@ -418,9 +438,7 @@ impl Broker for Outage {
         self.inner.trades().await
     }
     async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(BrokerError::Unavailable("timed out".into()));
-        }
+        self.failure()?;
         self.inner.positions().await
     }
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
@@ -431,7 +449,7 @@ impl Broker for Outage {
 #[tokio::test]
 async fn a_failed_broker_query_skips_the_cycle_instead_of_reading_flat() {
     let t = test_db().await;
-    let broker = Outage { inner: paper(500), down: Arc::new(AtomicBool::new(false)) };
+    let broker = Outage::new(paper(500));
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
     t.create_position(&xcoin::db::positions::NewPosition {
         strategy_id: 1,
@@ -445,11 +463,11 @@ async fn a_failed_broker_query_skips_the_cycle_instead_of_reading_flat() {
     })
     .await
     .unwrap();
-    broker.down.store(true, Ordering::SeqCst);
+    broker.fail_with(Some(BrokerError::Unavailable("timed out".into())));
     let err = e.reconcile_positions().await.unwrap_err();
     assert_eq!(err.to_string(), "the broker did not answer: timed out");
     assert!(t.unresolved_issues().await.unwrap().is_empty(), "no MISSING_AT_BROKER from missing data");
-    broker.down.store(false, Ordering::SeqCst);
+    broker.fail_with(None);
     assert_eq!(e.reconcile_positions().await.unwrap()[0].issue_type, IssueType::MissingAtBroker);
 }
 
@@ -838,4 +856,94 @@ async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
     let after = t.get_order(o.id).await.unwrap();
     assert_eq!((after.status, after.filled_quantity), (OrderStatus::PartiallyFilled, 4));
     assert_eq!(t.open_positions().await.unwrap()[0].quantity(), 4);
+}
+
+/// A channel that keeps what it is asked to send.
+#[derive(Default)]
+struct Inbox(std::sync::Mutex<Vec<String>>);
+
+impl Alerter for Inbox {
+    fn name(&self) -> &'static str {
+        "inbox"
+    }
+    fn destination(&self) -> String {
+        "this test".into()
+    }
+    fn send<'a>(&'a self, _subject: &'a str, text: &'a str) -> SendFuture<'a> {
+        Box::pin(async move {
+            self.0.lock().unwrap().push(text.to_string());
+            Ok(())
+        })
+    }
+}
+
+impl Inbox {
+    /// The messages so far, after the dispatcher has had its turn.
+    async fn read(&self) -> Vec<String> {
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The desk hears of what the engine does on its own: the kill switch, a
+/// broker refusal, a reconciliation issue, the day's loss nearing its limit,
+/// the broker going away and the session expiring (which stops trading).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
+    let t = test_db().await;
+    let broker = Outage::new(paper(500));
+    let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
+    let inbox = Arc::new(Inbox::default());
+    e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Paper);
+    let last = e.broker.inner.last_price("INFY", Exchange::Nse).unwrap();
+    e.broker.inner.set_price("INFY", Exchange::Nse, last).unwrap();
+    e.drain_events().await.unwrap();
+
+    let req = buy_at(last, "INFY", 10, OrderType::Limit);
+    broker.fail_with(Some(BrokerError::Rejected("RMS: margin exceeds the available ₹0.00".into())));
+    let rejected = e.place_order(&req).await.unwrap();
+    assert_eq!(rejected.status, OrderStatus::Rejected);
+    broker.fail_with(None);
+
+    e.activate_kill_switch(KillSwitchTrigger::Operator, "desk check", "asha").await.unwrap();
+    e.rearm_kill_switch("all clear", "asha").await.unwrap();
+
+    e.broker.inner.apply_external_trade("SBIN", Exchange::Nse, Product::Cnc, Side::Buy, 7, dec!(800)).unwrap();
+    let issues = e.reconcile_positions().await.unwrap();
+
+    let limit = e.cfg.limits.max_daily_loss();
+    for loss in [limit * dec!(0.3), limit * dec!(0.5), limit * dec!(0.6), limit * dec!(0.85), limit * dec!(0.9)] {
+        e.alert_daily_loss(loss);
+    }
+
+    broker.fail_with(Some(BrokerError::Unavailable("connect timeout".into())));
+    assert!(e.reconcile_positions().await.is_err());
+    assert!(e.reconcile_positions().await.is_err(), "said once, not on every cycle");
+    broker.fail_with(Some(BrokerError::Session("Incorrect `api_key` or `access_token`.".into())));
+    assert!(e.reconcile_positions().await.is_err());
+    assert!(e.session_expired() && !e.trading_enabled(), "an expired session stops trading");
+    let refused = e.place_order(&req).await.unwrap_err();
+    assert!(refused.to_string().contains("no orders"), "{refused}");
+
+    let got = inbox.read().await;
+    let limit = xcoin::setup::rupees(limit);
+    assert_eq!(
+        got,
+        vec![
+            format!("XCoin PAPER: Order {} rejected by the broker\n{}: the broker rejected it: RMS: margin exceeds the available ₹0.00", rejected.id, rejected.describe()),
+            "XCoin PAPER: KILL SWITCH ACTIVATED\ndesk check (OPERATOR, by asha). New orders are blocked; working orders were cancelled.".to_string(),
+            "XCoin PAPER: Kill switch re-armed\nTrading is allowed again: all clear (by asha).".to_string(),
+            format!(
+                "XCoin PAPER: Reconciliation: MISSING_LOCAL NSE:SBIN CNC\nIssue {}: {}. Resolve it in the console's Reconciliation tab.",
+                issues[0].id, issues[0].details
+            ),
+            format!("XCoin PAPER: Daily loss at 50 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::setup::rupees(e.cfg.limits.max_daily_loss() * dec!(0.5))),
+            format!("XCoin PAPER: Daily loss at 80 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::setup::rupees(e.cfg.limits.max_daily_loss() * dec!(0.85))),
+            "XCoin PAPER: Engine lost the broker\nthe broker did not answer: connect timeout".to_string(),
+            "XCoin PAPER: Kite session expired: trading stopped\nIncorrect `api_key` or `access_token`. Log in again with `xcoin kite login`, then restart the engine.".to_string(),
+        ]
+    );
 }

@@ -171,9 +171,9 @@ pub async fn login(
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::super::client::test_server::{Server, fixture, kite_error, ok};
     use super::*;
     use crate::config::ConfigPaths;
+    use crate::testkit::http::{Server, fixture, kite_error, ok};
 
     /// What Kite's session answer carries here instead of the fixture's `XXXXXX`.
     const TOKEN: &str = "Tok3nThatMustNeverPrint";
