@@ -24,6 +24,16 @@ macro_rules! order_columns {
 }
 pub(crate) use order_columns;
 
+/// One column by position. Debug builds (every test) check the value's type
+/// against the column's; release builds trust the schema those tests ran
+/// against and skip the check on every value of every row.
+fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
+    row: &'r PgRow,
+    index: usize,
+) -> sqlx::Result<T> {
+    if cfg!(debug_assertions) { row.try_get(index) } else { row.try_get_unchecked(index) }
+}
+
 impl<'r> FromRow<'r, PgRow> for Order {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         debug_assert!(
@@ -31,32 +41,32 @@ impl<'r> FromRow<'r, PgRow> for Order {
             "an orders query must select order_columns!()"
         );
         Ok(Order {
-            id: row.try_get(0)?,
-            strategy_id: row.try_get(1)?,
-            parent_order_id: row.try_get(2)?,
-            symbol: row.try_get(3)?,
-            exchange: row.try_get(4)?,
-            side: row.try_get(5)?,
-            order_type: row.try_get(6)?,
-            product: row.try_get(7)?,
-            validity: row.try_get(8)?,
-            quantity: row.try_get(9)?,
-            filled_quantity: row.try_get(10)?,
-            price: row.try_get(11)?,
-            trigger_price: row.try_get(12)?,
-            average_price: row.try_get::<Option<Decimal>, _>(13)?.map(|d| d.normalize()),
-            stop_loss: row.try_get(14)?,
-            take_profit: row.try_get(15)?,
-            risk_amount: row.try_get(16)?,
-            status: row.try_get(17)?,
-            status_reason: row.try_get(18)?,
-            broker: row.try_get(19)?,
-            broker_order_id: row.try_get(20)?,
-            placed_by: row.try_get(21)?,
-            created_at: row.try_get(22)?,
-            updated_at: row.try_get(23)?,
-            submitted_at: row.try_get(24)?,
-            completed_at: row.try_get(25)?,
+            id: get(row, 0)?,
+            strategy_id: get(row, 1)?,
+            parent_order_id: get(row, 2)?,
+            symbol: get(row, 3)?,
+            exchange: get(row, 4)?,
+            side: get(row, 5)?,
+            order_type: get(row, 6)?,
+            product: get(row, 7)?,
+            validity: get(row, 8)?,
+            quantity: get(row, 9)?,
+            filled_quantity: get(row, 10)?,
+            price: get(row, 11)?,
+            trigger_price: get(row, 12)?,
+            average_price: get::<Option<Decimal>>(row, 13)?.map(|d| d.normalize()),
+            stop_loss: get(row, 14)?,
+            take_profit: get(row, 15)?,
+            risk_amount: get(row, 16)?,
+            status: get(row, 17)?,
+            status_reason: get(row, 18)?,
+            broker: get(row, 19)?,
+            broker_order_id: get(row, 20)?,
+            placed_by: get(row, 21)?,
+            created_at: get(row, 22)?,
+            updated_at: get(row, 23)?,
+            submitted_at: get(row, 24)?,
+            completed_at: get(row, 25)?,
         })
     }
 }
