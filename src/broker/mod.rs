@@ -151,3 +151,71 @@ pub trait Broker: MarketData {
     /// Order updates, fills and ticks from now on.
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent>;
 }
+
+/// The broker the configuration chose: the paper exchange (PAPER) or Kite
+/// Connect (LIVE). The engine runs on either through this one type.
+#[derive(Clone)]
+pub enum AnyBroker {
+    Paper(paper::PaperBroker),
+    Kite(kite::KiteBroker),
+}
+
+impl MarketData for AnyBroker {
+    async fn last_prices(&self) -> Result<Vec<Tick>, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.last_prices().await,
+            AnyBroker::Kite(b) => b.last_prices().await,
+        }
+    }
+}
+
+impl Broker for AnyBroker {
+    fn kind(&self) -> BrokerKind {
+        match self {
+            AnyBroker::Paper(b) => b.kind(),
+            AnyBroker::Kite(b) => b.kind(),
+        }
+    }
+    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.place(req).await,
+            AnyBroker::Kite(b) => b.place(req).await,
+        }
+    }
+    async fn modify(&self, broker_order_id: &str, change: Modify) -> Result<(), BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.modify(broker_order_id, change).await,
+            AnyBroker::Kite(b) => b.modify(broker_order_id, change).await,
+        }
+    }
+    async fn cancel(&self, broker_order_id: &str) -> Result<(), BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.cancel(broker_order_id).await,
+            AnyBroker::Kite(b) => b.cancel(broker_order_id).await,
+        }
+    }
+    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.orders().await,
+            AnyBroker::Kite(b) => b.orders().await,
+        }
+    }
+    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.trades().await,
+            AnyBroker::Kite(b) => b.trades().await,
+        }
+    }
+    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.positions().await,
+            AnyBroker::Kite(b) => b.positions().await,
+        }
+    }
+    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
+        match self {
+            AnyBroker::Paper(b) => b.subscribe(),
+            AnyBroker::Kite(b) => b.subscribe(),
+        }
+    }
+}

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
+use crate::broker::AnyBroker;
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::config::Config;
 use crate::db::{Db, PoolConfig};
@@ -24,7 +25,7 @@ const EXTERNAL_TRADE_EVERY: Duration = Duration::from_secs(90);
 
 /// A started engine with the tasks that feed it.
 pub struct Started {
-    pub engine: Engine<PaperBroker>,
+    pub engine: Engine<AnyBroker>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -80,7 +81,7 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
         },
     )?;
     let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
-    let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
+    let mut engine = Engine::start(db, AnyBroker::Paper(broker.clone()), EngineConfig::from_settings(s)).await?;
     engine.alerts = Alerts::start(channels, Policy::default(), s.app.mode);
     if !engine.alerts.is_enabled() {
         tracing::info!("no alert channel configured: alerts are logged only");
