@@ -201,7 +201,7 @@ fn redact_url_password<S: Serializer>(url: &Option<String>, s: S) -> Result<S::O
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ZerodhaSettings {
     #[serde(deserialize_with = "optional_secret")]
@@ -210,6 +210,22 @@ pub struct ZerodhaSettings {
     pub api_secret: Option<Secret>,
     #[serde(deserialize_with = "optional_secret")]
     pub access_token: Option<Secret>,
+    /// Kite Connect's REST address (a local stand-in in tests).
+    pub api_url: String,
+    /// Kite's WebSocket streaming address.
+    pub ws_url: String,
+}
+
+impl Default for ZerodhaSettings {
+    fn default() -> Self {
+        ZerodhaSettings {
+            api_key: None,
+            api_secret: None,
+            access_token: None,
+            api_url: "https://api.kite.trade".into(),
+            ws_url: "wss://ws.kite.trade".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -307,13 +307,12 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
 
     match s.app.mode {
         crate::domain::strategy::TradingMode::Paper => report.ok("broker", "paper (simulated exchange)")?,
-        crate::domain::strategy::TradingMode::Live => {
-            if s.zerodha.access_token.is_some() {
-                report.ok("broker", "Kite Connect credentials present")?
-            } else {
-                report.fail("broker", "LIVE mode without zerodha.access_token: log in to Kite Connect and set it")?
+        crate::domain::strategy::TradingMode::Live => match crate::engine::runner::kite_session(&s.zerodha).await {
+            Ok((_, net)) => {
+                report.ok("broker", format!("Kite Connect session valid; equity margin available {}", rupees(net)))?
             }
-        }
+            Err(why) => report.fail("broker", why)?,
+        },
     }
     db.close().await;
     Ok(report.failures())

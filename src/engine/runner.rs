@@ -10,8 +10,9 @@ use tokio::sync::watch;
 
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
-use crate::broker::AnyBroker;
+use crate::broker::kite::{KiteClient, KiteClientConfig};
 use crate::broker::paper::{PaperBroker, PaperConfig};
+use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
@@ -104,6 +105,32 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     Ok(Started { engine, tasks })
 }
 
+/// Kite Connect for LIVE trading: the credentials present and the session
+/// accepted by Kite (a read of the equity margin, which also says what can
+/// be traded). The error says what to do.
+pub async fn kite_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteClient, Decimal), String> {
+    let missing: Vec<&str> =
+        [("zerodha.api_key", s.api_key.is_some()), ("zerodha.access_token", s.access_token.is_some())]
+            .into_iter()
+            .filter_map(|(key, set)| (!set).then_some(key))
+            .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "LIVE mode needs {}: set zerodha.api_key and zerodha.api_secret, then run `xcoin kite login`",
+            missing.join(" and ")
+        ));
+    }
+    let config = KiteClientConfig { base_url: s.api_url.clone(), ..KiteClientConfig::default() };
+    let client = KiteClient::from_settings(s, config).map_err(|e| e.to_string())?;
+    match client.margins().await.map_err(BrokerError::from) {
+        Ok(margins) => Ok((client, margins.equity.map(|e| e.net).unwrap_or_default())),
+        Err(BrokerError::Session(message)) => {
+            Err(format!("Kite refused the session ({message}); run `xcoin kite login` for today's token"))
+        }
+        Err(e) => Err(format!("Kite Connect: {e}")),
+    }
+}
+
 /// Connects, starts the engine and runs it until `shutdown` turns true.
 pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
     start(config, demo).await?.run(shutdown).await
@@ -128,5 +155,47 @@ async fn external_trades(broker: PaperBroker, seed: u64) {
             }
             Err(e) => tracing::warn!(error = %e, "demo external trade"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Secret, ZerodhaSettings};
+    use crate::testkit::http::{Server, fixture, kite_error, ok};
+    use rust_decimal_macros::dec;
+
+    fn zerodha(url: &str, token: Option<&str>) -> ZerodhaSettings {
+        ZerodhaSettings {
+            api_key: Some(Secret::new("kitekey")),
+            access_token: token.map(Secret::new),
+            api_url: url.into(),
+            ..ZerodhaSettings::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn live_trading_starts_only_on_a_session_kite_accepts() {
+        let server = Server::start(vec![(
+            "GET /user/margins",
+            vec![
+                ok(fixture("margins.json")),
+                kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`."),
+            ],
+        )])
+        .await;
+        let (_, net) = kite_session(&zerodha(&server.base_url, Some("tok"))).await.unwrap();
+        assert_eq!(net, dec!(99725.05000000002));
+        assert_eq!(server.seen()[0].header("Authorization"), Some("token kitekey:tok"));
+        assert_eq!(
+            kite_session(&zerodha(&server.base_url, Some("tok"))).await.unwrap_err(),
+            "Kite refused the session (Incorrect `api_key` or `access_token`.); run `xcoin kite login` for today's token"
+        );
+        assert_eq!(
+            kite_session(&ZerodhaSettings { api_key: None, ..zerodha(&server.base_url, None) }).await.unwrap_err(),
+            "LIVE mode needs zerodha.api_key and zerodha.access_token: set zerodha.api_key and zerodha.api_secret, \
+             then run `xcoin kite login`"
+        );
+        assert_eq!(server.seen().len(), 2, "nothing is asked without credentials");
     }
 }
