@@ -41,6 +41,7 @@ use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+use super::instruments::{KiteInstrument, parse_instruments};
 use super::model::{
     KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId, KitePositions, KiteQuote, KiteTrade,
     MapError, checksum_input, modify_form, parse_response, place_form,
@@ -50,7 +51,7 @@ use crate::broker::{
     Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick,
 };
 use crate::config::{Secret, ZerodhaSettings};
-use crate::domain::order::BrokerKind;
+use crate::domain::order::{BrokerKind, Exchange};
 use crate::domain::reconciliation::Holding;
 
 /// Kite Connect's API server.
@@ -295,6 +296,11 @@ impl KiteClient {
         &self.inner.api_key
     }
 
+    /// The access token, for the WebSocket ticker's URL.
+    pub(crate) fn access_token(&self) -> Option<&Secret> {
+        self.inner.access_token.as_ref()
+    }
+
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let builder = self.inner.http.request(method, format!("{}{path}", self.inner.base_url));
         match &self.inner.authorization {
@@ -305,20 +311,37 @@ impl KiteClient {
 
     /// Sends one request and reads Kite's answer.
     async fn send<T: DeserializeOwned>(&self, what: &str, request: RequestBuilder) -> Result<T, ClientError> {
+        let (status, body) = self.send_raw(what, request).await?;
+        Ok(parse_response(status, &body)?)
+    }
+
+    /// Sends one request; the status and the body as text.
+    async fn send_raw(&self, what: &str, request: RequestBuilder) -> Result<(u16, String), ClientError> {
         let started = tokio::time::Instant::now();
         let response = request.send().await.map_err(|e| no_answer(what, e))?;
         let status = response.status().as_u16();
         let body = response.text().await.map_err(|e| no_answer(what, e))?;
         tracing::debug!(request = what, status, elapsed_ms = started.elapsed().as_millis() as u64, "Kite answered");
-        Ok(parse_response(status, &body)?)
+        Ok((status, body))
     }
 
-    /// A read, under `limit`, retried while worth it.
+    /// A read of Kite's JSON, under `limit`, retried while worth it.
     async fn get<T: DeserializeOwned>(
         &self,
         limit: &RateLimiter,
         path: &str,
         query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        self.get_with(limit, path, query, |status, body| Ok(parse_response(status, body)?)).await
+    }
+
+    /// A read whose answer `read` makes sense of, under `limit`, retried while worth it.
+    async fn get_with<T>(
+        &self,
+        limit: &RateLimiter,
+        path: &str,
+        query: &[(&str, &str)],
+        read: impl Fn(u16, &str) -> Result<T, ClientError>,
     ) -> Result<T, ClientError> {
         let what = format!("GET {path}");
         let attempts = self.inner.config.get_attempts.max(1);
@@ -330,7 +353,7 @@ impl KiteClient {
             if !query.is_empty() {
                 request = request.query(query);
             }
-            match self.send(&what, request).await {
+            match self.send_raw(&what, request).await.and_then(|(status, body)| read(status, &body)) {
                 Err(e) if attempt < attempts && e.worth_retrying() => {
                     tracing::warn!(request = %what, attempt, error = %e, "Kite read failed; trying again in {backoff:?}");
                     tokio::time::sleep(backoff).await;
@@ -459,6 +482,24 @@ impl KiteClient {
     /// Full quotes, keyed by `EXCHANGE:SYMBOL`, for at most 500 instruments.
     pub async fn quote(&self, instruments: &[String]) -> Result<BTreeMap<String, KiteQuote>, ClientError> {
         self.quotes("/quote", instruments).await
+    }
+
+    /// Every instrument `exchange` lists today (`GET /instruments/:exchange`,
+    /// CSV, a few megabytes): where the ticker's instrument tokens come from.
+    /// Kite renews the list once a day, before the market opens. Rows that do
+    /// not read are logged and left out; see [`parse_instruments`].
+    pub async fn instruments(&self, exchange: Exchange) -> Result<Vec<KiteInstrument>, ClientError> {
+        let path = format!("/instruments/{exchange}");
+        self.get_with(&self.inner.other_limit, &path, &[], |status, body| {
+            if !(200..300).contains(&status) {
+                // Errors come as Kite's JSON, like any other call's: never read as data.
+                parse_response::<serde::de::IgnoredAny>(status, body)?;
+            }
+            parse_instruments(body).map_err(|e| {
+                ClientError::Kite(KiteError { http_status: status, error_type: None, message: e.to_string() })
+            })
+        })
+        .await
     }
 
     async fn quotes<T: DeserializeOwned>(&self, path: &str, instruments: &[String]) -> Result<T, ClientError> {
@@ -933,6 +974,34 @@ mod tests {
         let (client, server) = client(vec![("DELETE /session/token", vec![ok(fixture("session_logout.json"))])]).await;
         assert_eq!(client.invalidate_session().await, Ok(true));
         assert_eq!(server.seen()[0].target, "/session/token?api_key=kitekey&access_token=kitetoken");
+    }
+
+    #[tokio::test]
+    async fn the_instrument_list_is_read_from_csv_and_its_errors_from_json() {
+        let csv = "instrument_token,exchange_token,tradingsymbol,name,last_price,expiry,strike,tick_size,lot_size,\
+                   instrument_type,segment,exchange\n\
+                   408065,1594,INFY,\"INFOSYS\",0,,0,0.05,1,EQ,NSE,NSE\n\
+                   884737,3456,TATAMTRDVR,\"TATA MOTORS, DVR\",0,,0,0.05,1,EQ,NSE,NSE\n";
+        let (client, server) = client(vec![
+            ("GET /instruments/NSE", vec![Reply::Body(200, csv.into())]),
+            ("GET /instruments/BSE", vec![kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`.")]),
+        ])
+        .await;
+        let list = client.instruments(Exchange::Nse).await.unwrap();
+        assert_eq!(
+            list.iter().map(|i| (i.instrument_token, i.key(), i.name.as_str())).collect::<Vec<_>>(),
+            [(408065, "NSE:INFY".to_string(), "INFOSYS"), (884737, "NSE:TATAMTRDVR".to_string(), "TATA MOTORS, DVR")]
+        );
+        assert_eq!(list[0].tick_size, dec!(0.05));
+        let seen = &server.seen()[0];
+        assert_eq!(
+            (seen.target.as_str(), seen.header("Authorization")),
+            ("/instruments/NSE", Some("token kitekey:kitetoken"))
+        );
+
+        let err = client.instruments(Exchange::Bse).await.unwrap_err();
+        assert_eq!(BrokerError::from(err), BrokerError::Session("Incorrect `api_key` or `access_token`.".into()));
+        assert_eq!(server.count("GET /instruments/BSE"), 1, "a session error is not retried");
     }
 
     #[tokio::test]

@@ -14,21 +14,28 @@
 //! [`client`] is that HTTP client ([`KiteClient`]) and the [`KiteBroker`]
 //! built on it, under the client-side rate limits of [`rate`]; [`login`] is
 //! `xcoin kite login`, the daily exchange of a request token for an access
-//! token.
+//! token. [`stream`] is the WebSocket task ([`TickerStream`]): it connects,
+//! subscribes, reconnects, and publishes ticks, order updates and fills on the
+//! broker's event stream. [`instruments`] reads Kite's instrument list, where
+//! the ticker's instrument tokens come from.
 
 pub mod client;
+pub mod instruments;
 pub mod login;
 pub mod model;
 pub mod rate;
+pub mod stream;
 pub mod ticker;
 
 pub use client::{ClientError, KiteBroker, KiteClient, KiteClientConfig, KiteSession, session_checksum};
 
+pub use instruments::{InstrumentsError, KiteInstrument, parse_instruments, token_map};
 pub use model::{
     Depth, DepthEntry, KiteAvailableMargin, KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId,
     KitePosition, KitePositions, KiteQuote, KiteSegmentMargin, KiteTrade, KiteUtilisedMargin, MapError, Ohlc,
     checksum_input, map_status, modify_form, parse_json, parse_response, place_form, postback_checksum_input,
 };
+pub use stream::{TickerConfig, TickerState, TickerStatus, TickerStream};
 pub use ticker::{
     KiteText, KiteTick, TickMode, TickerError, mode_message, parse_binary, parse_text, subscribe_message,
     unsubscribe_message,

@@ -312,45 +312,21 @@ pub fn mode_message(mode: TickMode, tokens: &[u32]) -> String {
     serde_json::json!({ "a": "mode", "v": [mode.as_str(), tokens] }).to_string()
 }
 
+/// The test encoder, for this module's tests and the WebSocket stream's.
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-    use proptest::prelude::*;
-    use rust_decimal_macros::dec;
+pub(crate) mod testing {
+    use chrono::{DateTime, Utc};
+    use rust_decimal::Decimal;
 
-    use super::*;
-    use crate::broker::kite::model::parse_ist;
-    use crate::domain::order::{OrderStatus, OrderType, Product, Side, Validity};
+    use super::{KiteTick, TickMode, price_scale};
 
-    fn fixture(name: &str) -> serde_json::Value {
-        let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"));
-        parse_json(&text).unwrap()
-    }
-
-    /// A fixture number (quoted by [`parse_json`] when fractional) as a Decimal.
-    fn num(v: &serde_json::Value) -> Decimal {
-        match v {
-            serde_json::Value::String(s) => s.parse().unwrap(),
-            other => other.to_string().parse().unwrap(),
-        }
-    }
-
-    fn int(v: &serde_json::Value) -> u32 {
-        u32::try_from(v.as_u64().unwrap()).unwrap()
-    }
-
-    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
-    }
-
-    /// A price as the wire integer for an NSE token.
-    fn paise(v: Decimal) -> i32 {
-        i32::try_from((v * dec!(100)).normalize().mantissa()).unwrap()
+    /// A tick with only the fields of an LTP packet; set the rest for other layouts.
+    pub(crate) fn tick(token: u32, mode: TickMode, index: bool, last_price: Decimal) -> KiteTick {
+        KiteTick::new(token, mode, index, last_price)
     }
 
     /// Frames a list of packets: count, then length and bytes of each.
-    fn frame(packets: &[Vec<u8>]) -> Vec<u8> {
+    pub(crate) fn frame(packets: &[Vec<u8>]) -> Vec<u8> {
         let mut out = u16::try_from(packets.len()).unwrap().to_be_bytes().to_vec();
         for p in packets {
             out.extend(u16::try_from(p.len()).unwrap().to_be_bytes());
@@ -360,7 +336,7 @@ mod tests {
     }
 
     /// The test's own encoder, written from the documented layout.
-    fn encode(t: &KiteTick) -> Vec<u8> {
+    pub(crate) fn encode(t: &KiteTick) -> Vec<u8> {
         let scale = price_scale(t.instrument_token);
         let px = |d: Decimal| {
             let mut d = d;
@@ -406,6 +382,45 @@ mod tests {
             }
         }
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+    use rust_decimal_macros::dec;
+
+    use super::testing::{encode, frame};
+    use super::*;
+    use crate::broker::kite::model::parse_ist;
+    use crate::domain::order::{OrderStatus, OrderType, Product, Side, Validity};
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"));
+        parse_json(&text).unwrap()
+    }
+
+    /// A fixture number (quoted by [`parse_json`] when fractional) as a Decimal.
+    fn num(v: &serde_json::Value) -> Decimal {
+        match v {
+            serde_json::Value::String(s) => s.parse().unwrap(),
+            other => other.to_string().parse().unwrap(),
+        }
+    }
+
+    fn int(v: &serde_json::Value) -> u32 {
+        u32::try_from(v.as_u64().unwrap()).unwrap()
+    }
+
+    fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+    }
+
+    /// A price as the wire integer for an NSE token.
+    fn paise(v: Decimal) -> i32 {
+        i32::try_from((v * dec!(100)).normalize().mantissa()).unwrap()
     }
 
     #[test]
