@@ -1,22 +1,24 @@
 //! `xcoin engine`: the engine alone, headless, on the configured database.
 //! In PAPER mode it runs the simulated exchange (random walk or a replayed
 //! tick file) whose book lives in `<data dir>/paper-exchange.json`, so the
-//! broker side survives restarts like a real broker's.
+//! broker side survives restarts like a real broker's. In LIVE mode it runs
+//! on Kite Connect, after Kite has accepted the day's session.
 
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
-use crate::broker::kite::{KiteClient, KiteClientConfig};
+use crate::broker::kite::{KiteBroker, KiteClient, KiteClientConfig, TickerConfig, TickerStream, token_map};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
-use crate::domain::order::{Product, Side};
+use crate::domain::order::{Exchange, Product, Side};
 use crate::domain::strategy::TradingMode;
 use crate::setup::Target;
 
@@ -27,7 +29,7 @@ const EXTERNAL_TRADE_EVERY: Duration = Duration::from_secs(90);
 /// A started engine with the tasks that feed it.
 pub struct Started {
     pub engine: Engine<AnyBroker>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Started {
@@ -41,14 +43,15 @@ impl Started {
     }
 }
 
-/// Connects and starts the engine on the paper exchange with its feed (and
-/// the demo when asked), without running it yet.
+/// Connects and starts the engine without running it yet: in PAPER mode on
+/// the paper exchange with its feed (and the demo when asked), in LIVE mode
+/// on Kite Connect with its WebSocket ticker, once Kite accepts the session.
 pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> {
     let s = &config.settings;
-    if s.app.mode == TradingMode::Live {
+    let live = s.app.mode == TradingMode::Live;
+    if live && demo {
         return Err(EngineError::Refused(
-            "LIVE mode needs the Kite Connect broker, which this build does not include; set app.mode = \"PAPER\""
-                .into(),
+            "the demo strategy runs only in PAPER mode; unset app.demo (or drop --demo) to trade LIVE".into(),
         ));
     }
     let target = Target::from_config(config).map_err(|e| EngineError::Refused(e.to_string()))?;
@@ -72,6 +75,32 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
         )));
     }
     s.ensure_dirs().map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", s.data_dir().display())))?;
+    let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
+    let (broker, mut tasks) = if live { kite_broker(s).await? } else { paper_broker(s)? };
+    let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
+    engine.alerts = Alerts::start(channels, Policy::default(), s.app.mode);
+    if !engine.alerts.is_enabled() {
+        tracing::info!("no alert channel configured: alerts are logged only");
+    }
+    match &broker {
+        AnyBroker::Paper(paper) => {
+            if demo {
+                let id = engine.enable_demo().await?;
+                tracing::info!(strategy = id, "demo strategy running");
+                tasks.push(tokio::spawn(external_trades(paper.clone(), s.paper.seed)));
+            }
+            tracing::info!(database = %target.describe(), "engine started on the paper exchange");
+        }
+        AnyBroker::Kite(_) => {
+            tracing::warn!(database = %target.describe(), "engine started LIVE on Kite Connect: real orders, real money")
+        }
+    }
+    Ok(Started { engine, tasks })
+}
+
+/// The paper exchange, its book in `<data dir>/paper-exchange.json`, and the
+/// task that moves its prices (a random walk or a replayed file).
+fn paper_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
     let broker = PaperBroker::new(
         &instrument::built_in(),
         PaperConfig {
@@ -81,28 +110,49 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             state_file: Some(s.data_dir().join("paper-exchange.json")),
         },
     )?;
-    let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
-    let mut engine = Engine::start(db, AnyBroker::Paper(broker.clone()), EngineConfig::from_settings(s)).await?;
-    engine.alerts = Alerts::start(channels, Policy::default(), s.app.mode);
-    if !engine.alerts.is_enabled() {
-        tracing::info!("no alert channel configured: alerts are logged only");
-    }
     let every = Duration::from_millis(s.paper.tick_interval_ms);
-    let mut tasks = vec![match &s.paper.replay_file {
+    let feed = match &s.paper.replay_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| EngineError::Refused(format!("cannot read paper.replay_file {path}: {e}")))?;
             broker.replay(&text, every)?
         }
         None => broker.run_feed(every),
-    }];
-    if demo {
-        let id = engine.enable_demo().await?;
-        tracing::info!(strategy = id, "demo strategy running");
-        tasks.push(tokio::spawn(external_trades(broker.clone(), s.paper.seed)));
+    };
+    Ok((AnyBroker::Paper(broker), vec![feed]))
+}
+
+/// Kite Connect: the session checked, the desk's instruments looked up in
+/// Kite's instrument list, and the WebSocket ticker streaming their prices,
+/// order updates and fills into the broker's events.
+async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
+    let (client, available) = kite_session(&s.zerodha).await.map_err(EngineError::Refused)?;
+    tracing::info!(available = %crate::setup::rupees(available), "Kite Connect session valid");
+    let keys: Vec<String> = instrument::built_in().iter().map(|i| format!("{}:{}", i.exchange, i.symbol)).collect();
+    let mut listed = Vec::new();
+    for exchange in [Exchange::Nse, Exchange::Bse] {
+        if keys.iter().any(|k| k.starts_with(&format!("{exchange}:"))) {
+            listed.extend(client.instruments(exchange).await.map_err(BrokerError::from)?);
+        }
     }
-    tracing::info!(database = %target.describe(), "engine started on the paper exchange");
-    Ok(Started { engine, tasks })
+    let (tokens, missing) = token_map(&listed, &keys);
+    if !missing.is_empty() {
+        tracing::warn!(missing = %missing.join(", "), "not in Kite's instrument list: no prices for these");
+    }
+    let broker = KiteBroker::new(client, keys);
+    let stream =
+        TickerStream::new(&broker, tokens, TickerConfig { url: s.zerodha.ws_url.clone(), ..TickerConfig::default() });
+    let ticker = tokio::spawn(async move {
+        // The sender lives as long as the task: the stream stops when the engine aborts it.
+        let (_stop, stopped) = watch::channel(false);
+        match stream.run(stopped).await {
+            Ok(()) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the Kite ticker stopped: no prices or order updates until a restart")
+            }
+        }
+    });
+    Ok((AnyBroker::Kite(broker), vec![ticker]))
 }
 
 /// Kite Connect for LIVE trading: the credentials present and the session
