@@ -125,7 +125,7 @@ fn paper_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandl
 /// Kite Connect: the session checked, the desk's instruments looked up in
 /// Kite's instrument list, and the WebSocket ticker streaming their prices,
 /// order updates and fills into the broker's events.
-async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
+pub async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
     let (client, available) = kite_session(&s.zerodha).await.map_err(EngineError::Refused)?;
     tracing::info!(available = %crate::setup::rupees(available), "Kite Connect session valid");
     let keys: Vec<String> = instrument::built_in().iter().map(|i| format!("{}:{}", i.exchange, i.symbol)).collect();
@@ -159,16 +159,13 @@ async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<Join
 /// accepted by Kite (a read of the equity margin, which also says what can
 /// be traded). The error says what to do.
 pub async fn kite_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteClient, Decimal), String> {
-    let missing: Vec<&str> =
-        [("zerodha.api_key", s.api_key.is_some()), ("zerodha.access_token", s.access_token.is_some())]
-            .into_iter()
-            .filter_map(|(key, set)| (!set).then_some(key))
-            .collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "LIVE mode needs {}: set zerodha.api_key and zerodha.api_secret, then run `xcoin kite login`",
-            missing.join(" and ")
-        ));
+    if s.api_key.is_none() {
+        return Err(
+            "LIVE mode needs zerodha.api_key: set it and zerodha.api_secret, then run `xcoin kite login`".into()
+        );
+    }
+    if s.access_token.is_none() {
+        return Err("LIVE mode needs today's zerodha.access_token: run `xcoin kite login`".into());
     }
     let config = KiteClientConfig { base_url: s.api_url.clone(), ..KiteClientConfig::default() };
     let client = KiteClient::from_settings(s, config).map_err(|e| e.to_string())?;
@@ -243,8 +240,11 @@ mod tests {
         );
         assert_eq!(
             kite_session(&ZerodhaSettings { api_key: None, ..zerodha(&server.base_url, None) }).await.unwrap_err(),
-            "LIVE mode needs zerodha.api_key and zerodha.access_token: set zerodha.api_key and zerodha.api_secret, \
-             then run `xcoin kite login`"
+            "LIVE mode needs zerodha.api_key: set it and zerodha.api_secret, then run `xcoin kite login`"
+        );
+        assert_eq!(
+            kite_session(&zerodha(&server.base_url, None)).await.unwrap_err(),
+            "LIVE mode needs today's zerodha.access_token: run `xcoin kite login`"
         );
         assert_eq!(server.seen().len(), 2, "nothing is asked without credentials");
     }

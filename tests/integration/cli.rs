@@ -296,3 +296,43 @@ fn alert_test_says_what_is_missing() {
     assert_eq!(down.status.code(), Some(1));
     assert_eq!(stdout(&down), "✗ telegram  not sent to chat 42: could not reach Telegram: connection failed\n");
 }
+
+#[tokio::test]
+async fn live_mode_starts_only_with_a_kite_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let env = [("DATABASE_URL", url.as_str())];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    // The configuration refuses LIVE without the Kite credentials at all.
+    let bare = xcoin(dir.path(), &["engine"], &[("DATABASE_URL", url.as_str()), ("APP_MODE", "LIVE")]);
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).starts_with(
+        "error: config key `zerodha.api_key` = (empty) (from built-in default) is invalid: expected your Kite Connect \
+         credential: LIVE mode cannot trade without it"
+    ));
+    // With them but without today's token, the engine says to log in.
+    let live = [
+        ("DATABASE_URL", url.as_str()),
+        ("APP_MODE", "LIVE"),
+        ("ZERODHA_API_KEY", "kitekey"),
+        ("ZERODHA_API_SECRET", "kitesecret"),
+    ];
+    let refused = xcoin(dir.path(), &["engine"], &live);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).lines().last().unwrap(),
+        "error: LIVE mode needs today's zerodha.access_token: run `xcoin kite login`"
+    );
+    let demo = xcoin(dir.path(), &["engine", "--demo"], &live);
+    assert_eq!(
+        String::from_utf8_lossy(&demo.stderr).lines().last().unwrap(),
+        "error: the demo strategy runs only in PAPER mode; unset app.demo (or drop --demo) to trade LIVE"
+    );
+    let doctor = xcoin(dir.path(), &["doctor"], &live);
+    assert_eq!(doctor.status.code(), Some(1));
+    assert!(
+        stdout(&doctor).contains("  ✗ broker                 LIVE mode needs today's zerodha.access_token"),
+        "{}",
+        stdout(&doctor)
+    );
+}

@@ -44,7 +44,7 @@ fn buy(e: &Engine<PaperBroker>, symbol: &str, quantity: i64, order_type: OrderTy
     buy_at(e.last_price(symbol, Exchange::Nse).unwrap(), symbol, quantity, order_type)
 }
 
-fn buy_at(last: Decimal, symbol: &str, quantity: i64, order_type: OrderType) -> OrderRequest {
+pub fn buy_at(last: Decimal, symbol: &str, quantity: i64, order_type: OrderType) -> OrderRequest {
     let tick = dec!(0.05);
     let on_tick = |v: Decimal| (v / tick).floor() * tick;
     let stop = on_tick(last * dec!(0.99));

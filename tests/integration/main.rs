@@ -11,6 +11,11 @@ mod corpus;
 mod engine;
 mod fills;
 mod kill_switch;
+// The unit tests' stand-in for Kite's REST API, which they use all of.
+#[allow(dead_code)]
+#[path = "../../src/testkit/http.rs"]
+mod kite_http;
+mod live;
 mod orders;
 mod positions;
 mod procs;
