@@ -451,15 +451,17 @@ pub async fn create_order_rates(db: &Db, writers: usize, total: usize) -> Result
 /// Fills the day to `total` orders with `working` of them still working,
 /// then times the two queries the desk runs most (decoded into our types).
 pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Result<(f64, f64), EngineError> {
-    let have: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(db.pool())
+    // Exactly `total` orders: what the earlier measurements wrote is cleared
+    // (this is the bench's scratch database).
+    sqlx::query("TRUNCATE orders RESTART IDENTITY CASCADE")
+        .execute(db.pool())
         .await
         .map_err(crate::db::DbError::from)?;
     sqlx::query(
         "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, price)
          SELECT 1, 'INFY', 'NSE', 'BUY', 'LIMIT', 'MIS', 1, 1000 FROM generate_series(1, $1)",
     )
-    .bind((total - have).max(0))
+    .bind(total)
     .execute(db.pool())
     .await
     .map_err(crate::db::DbError::from)?;
@@ -478,7 +480,10 @@ pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Resu
     sqlx::query("VACUUM ANALYZE orders").execute(db.pool()).await.map_err(crate::db::DbError::from)?;
     let _ = sqlx::query("CHECKPOINT").execute(db.pool()).await;
     for _ in 0..20 {
-        db.active_orders().await?;
+        let warm = db.active_orders().await?;
+        if warm.len() as i64 != working {
+            return Err(EngineError::Refused(format!("{} working orders instead of {working}", warm.len())));
+        }
     }
     let mut active = Vec::with_capacity(runs);
     let mut today = Vec::with_capacity(runs.min(10));
