@@ -918,18 +918,32 @@ fn toml_has_secret(text: &str) -> bool {
 
 /// Writes a file that may hold secrets (the local configuration file):
 /// readable and writable by its owner only (0600), its directory created if
-/// missing. The mode is set before the text is written, so an existing file
-/// that others could read never holds the new text while they still can.
+/// missing. The text goes to a private file beside it that then replaces it
+/// in one rename, so a crash leaves the old file or the new one, never half
+/// of either, and the text is never readable by others.
 pub fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+        // A leftover from a crash keeps its old mode through `open`: set it.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
     }
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
+    written
 }
 
 /// Refuses a file that holds a secret while group or others can read it.
@@ -1185,6 +1199,10 @@ mod tests {
         write(&shared, "[risk]\nmax_open_positions = 3\n", 0o644);
         write_private(&shared, "[zerodha]\n").unwrap();
         assert_eq!((mode(&shared), std::fs::read_to_string(&shared).unwrap()), (0o600, "[zerodha]\n".into()));
+        let mut left: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        left.sort();
+        assert_eq!(left, ["local.toml", "xcoin"], "the file is replaced whole: nothing is left beside it");
     }
 
     #[test]

@@ -76,12 +76,13 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     }
     s.ensure_dirs().map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", s.data_dir().display())))?;
     let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
-    let (broker, mut tasks) = if live { kite_broker(s).await? } else { paper_broker(s)? };
-    let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
-    engine.alerts = Alerts::start(channels, Policy::default(), s.app.mode);
-    if !engine.alerts.is_enabled() {
+    let alerts = Alerts::start(channels, Policy::default(), s.app.mode);
+    if !alerts.is_enabled() {
         tracing::info!("no alert channel configured: alerts are logged only");
     }
+    let (broker, mut tasks) = if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s)? };
+    let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
+    engine.alerts = alerts;
     match &broker {
         AnyBroker::Paper(paper) => {
             if demo {
@@ -125,7 +126,10 @@ fn paper_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandl
 /// Kite Connect: the session checked, the desk's instruments looked up in
 /// Kite's instrument list, and the WebSocket ticker streaming their prices,
 /// order updates and fills into the broker's events.
-pub async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
+pub async fn kite_broker(
+    s: &crate::config::Settings,
+    alerts: Alerts,
+) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
     let (client, available) = kite_session(&s.zerodha).await.map_err(EngineError::Refused)?;
     tracing::info!(available = %crate::setup::rupees(available), "Kite Connect session valid");
     let keys: Vec<String> = instrument::built_in().iter().map(|i| format!("{}:{}", i.exchange, i.symbol)).collect();
@@ -147,6 +151,8 @@ pub async fn kite_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<
         let (_stop, stopped) = watch::channel(false);
         match stream.run(stopped).await {
             Ok(()) => {}
+            // The engine stops trading at its next call to Kite; the desk hears now.
+            Err(BrokerError::Session(message)) => alerts.raise(crate::alerts::Alert::token_expired(&message)),
             Err(e) => {
                 tracing::error!(error = %e, "the Kite ticker stopped: no prices or order updates until a restart")
             }

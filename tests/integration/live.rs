@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::engine::buy_at;
 use crate::kite_http::{Reply, Server, fixture, ok};
 use crate::support::*;
+use xcoin::alerts::Alerts;
 use xcoin::config::{Secret, Settings};
 use xcoin::domain::order::{Exchange, OrderStatus, OrderType};
 use xcoin::domain::strategy::TradingMode;
@@ -119,7 +120,7 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     s.zerodha.access_token = Some(Secret::new("kitetoken"));
     s.zerodha.api_url = kite.base_url.clone();
     s.zerodha.ws_url = ws_url;
-    let (broker, tasks) = runner::kite_broker(&s).await.unwrap();
+    let (broker, tasks) = runner::kite_broker(&s, Alerts::disabled()).await.unwrap();
     let mut cfg = EngineConfig::from_settings(&s);
     // LIVE follows the exchange's hours; this test runs on any day, weekends too.
     cfg.limits.enforce_market_hours = false;
