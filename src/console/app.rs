@@ -110,6 +110,8 @@ pub struct App {
     /// carry no history; the detail reads it when opened and when the order
     /// moves on.
     pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
+    /// The Kite ticker's health when this console runs a LIVE engine.
+    pub ticker: Option<tokio::sync::watch::Receiver<crate::broker::kite::TickerStatus>>,
 }
 
 impl App {
@@ -151,6 +153,7 @@ impl App {
             dirty: true,
             instruments: crate::domain::instrument::built_in(),
             history: None,
+            ticker: None,
         }
     }
 

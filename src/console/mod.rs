@@ -152,8 +152,9 @@ pub async fn run(config: Config, read_only: bool, wizard: bool) -> Result<(), Co
     let mut engine_task = None;
     if !read_only {
         match runner::start(config, s.app.demo).await {
-            Ok(started) => {
+            Ok(mut started) => {
                 app.engine_in_process = true;
+                app.ticker = started.ticker.take();
                 engine_task = Some(tokio::spawn(started.run(engine_stopped)));
             }
             Err(EngineError::Lock(LockError::Held(holder))) => {

@@ -12,7 +12,9 @@ use tokio::task::JoinHandle;
 
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
-use crate::broker::kite::{KiteBroker, KiteClient, KiteClientConfig, TickerConfig, TickerStream, token_map};
+use crate::broker::kite::{
+    KiteBroker, KiteClient, KiteClientConfig, TickerConfig, TickerStatus, TickerStream, token_map,
+};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
@@ -29,6 +31,8 @@ const EXTERNAL_TRADE_EVERY: Duration = Duration::from_secs(90);
 /// A started engine with the tasks that feed it.
 pub struct Started {
     pub engine: Engine<AnyBroker>,
+    /// The Kite ticker's health (LIVE only), for the console's header.
+    pub ticker: Option<watch::Receiver<TickerStatus>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -80,7 +84,8 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     if !alerts.is_enabled() {
         tracing::info!("no alert channel configured: alerts are logged only");
     }
-    let (broker, mut tasks) = if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s)? };
+    let (broker, mut tasks, ticker) =
+        if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s).map(|(b, t)| (b, t, None))? };
     let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
     engine.alerts = alerts;
     match &broker {
@@ -96,7 +101,7 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             tracing::warn!(database = %target.describe(), "engine started LIVE on Kite Connect: real orders, real money")
         }
     }
-    Ok(Started { engine, tasks })
+    Ok(Started { engine, ticker, tasks })
 }
 
 /// The paper exchange, its book in `<data dir>/paper-exchange.json`, and the
@@ -129,7 +134,7 @@ fn paper_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandl
 pub async fn kite_broker(
     s: &crate::config::Settings,
     alerts: Alerts,
-) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
+) -> Result<(AnyBroker, Vec<JoinHandle<()>>, Option<watch::Receiver<TickerStatus>>), EngineError> {
     let (client, available) = kite_session(&s.zerodha).await.map_err(EngineError::Refused)?;
     tracing::info!(available = %crate::setup::rupees(available), "Kite Connect session valid");
     let keys: Vec<String> = instrument::built_in().iter().map(|i| format!("{}:{}", i.exchange, i.symbol)).collect();
@@ -146,6 +151,7 @@ pub async fn kite_broker(
     let broker = KiteBroker::new(client, keys);
     let stream =
         TickerStream::new(&broker, tokens, TickerConfig { url: s.zerodha.ws_url.clone(), ..TickerConfig::default() });
+    let status = stream.status();
     let ticker = tokio::spawn(async move {
         // The sender lives as long as the task: the stream stops when the engine aborts it.
         let (_stop, stopped) = watch::channel(false);
@@ -158,7 +164,7 @@ pub async fn kite_broker(
             }
         }
     });
-    Ok((AnyBroker::Kite(broker), vec![ticker]))
+    Ok((AnyBroker::Kite(broker), vec![ticker], Some(status)))
 }
 
 /// Kite Connect for LIVE trading: the credentials present and the session

@@ -31,14 +31,14 @@ fn new_app(read_only: bool) -> App {
 }
 
 /// Draws as the runtime does: the tables refreshed, then the frame.
-fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
+pub fn draw(app: &mut App, w: u16, h: u16) -> Buffer {
     app.refresh_views();
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| f.render_widget(&*app, f.area())).unwrap();
     t.backend().buffer().clone()
 }
 
-fn text(buf: &Buffer) -> Vec<String> {
+pub fn text(buf: &Buffer) -> Vec<String> {
     (0..buf.area.height)
         .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>())
         .collect()

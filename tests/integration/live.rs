@@ -14,11 +14,13 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::console::{draw, text};
 use crate::engine::buy_at;
 use crate::kite_http::{Reply, Server, fixture, ok};
 use crate::support::*;
 use xcoin::alerts::Alerts;
 use xcoin::config::{Secret, Settings};
+use xcoin::console::app::App;
 use xcoin::domain::order::{Exchange, OrderStatus, OrderType};
 use xcoin::domain::strategy::TradingMode;
 use xcoin::engine::{Engine, EngineConfig, runner};
@@ -26,7 +28,7 @@ use xcoin::engine::{Engine, EngineConfig, runner};
 const ORDER: &str = "251127000000001";
 
 /// Kite's ticker: takes one connection, passes on what the client sends,
-/// and sends what the test gives it.
+/// sends what the test gives it and a heartbeat every second.
 async fn ticker() -> (String, mpsc::Sender<Message>, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}", listener.local_addr().unwrap());
@@ -35,8 +37,15 @@ async fn ticker() -> (String, mpsc::Sender<Message>, mpsc::Receiver<String>) {
     tokio::spawn(async move {
         let (stream, _) = listener.accept().await.unwrap();
         let mut ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+        // Kite's heartbeat: one byte a second, so a slow run is not taken for silence.
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
+                _ = heartbeat.tick() => {
+                    if ws.send(Message::Binary(vec![0u8].into())).await.is_err() {
+                        break;
+                    }
+                }
                 m = ws.next() => match m {
                     Some(Ok(Message::Text(text))) => { let _ = heard.send(text.to_string()).await; }
                     Some(Ok(_)) => {}
@@ -120,7 +129,11 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     s.zerodha.access_token = Some(Secret::new("kitetoken"));
     s.zerodha.api_url = kite.base_url.clone();
     s.zerodha.ws_url = ws_url;
-    let (broker, tasks) = runner::kite_broker(&s, Alerts::disabled()).await.unwrap();
+    let (broker, tasks, ticker) = runner::kite_broker(&s, Alerts::disabled()).await.unwrap();
+    // The console's header shows the ticker's health beside the LIVE badge.
+    let mut console = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
+    console.ticker = ticker;
+    let header = |console: &mut App| text(&draw(console, 160, 12))[0].clone();
     let mut cfg = EngineConfig::from_settings(&s);
     // LIVE follows the exchange's hours; this test runs on any day, weekends too.
     cfg.limits.enforce_market_hours = false;
@@ -130,6 +143,8 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     // The ticker subscribes the desk's instruments Kite lists, then sets the mode.
     assert_eq!(from_client.recv().await.unwrap(), r#"{"a":"subscribe","v":[408065]}"#);
     assert_eq!(from_client.recv().await.unwrap(), r#"{"a":"mode","v":["ltp",[408065]]}"#);
+    assert!(header(&mut console).contains("XCoin  LIVE   │"), "{}", header(&mut console));
+    assert!(header(&mut console).contains("│  kite: streaming  │"), "{}", header(&mut console));
     to_client.send(ltp_frame(408065, 107_500)).await.unwrap();
     until(&mut e, "the tick", |e| e.last_price("INFY", Exchange::Nse) == Some(dec!(1075.00))).await;
 
@@ -177,6 +192,14 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     let positions = t.open_positions().await.unwrap();
     assert_eq!((positions[0].quantity(), positions[0].average_price()), (10, dec!(1074.35)));
     assert_eq!(kite.count(&format!("GET /orders/{ORDER}/trades")), 1, "the trades are read once, for the fill");
+
+    // Kite goes away: the header says so until the ticker is back.
+    drop(to_client);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !header(&mut console).contains(" kite: RECONNECTING ") {
+        assert!(tokio::time::Instant::now() < deadline, "{}", header(&mut console));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     for task in tasks {
         task.abort();
     }

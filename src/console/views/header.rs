@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::{money, pnl_style};
+use crate::broker::kite::TickerState;
 use crate::console::app::App;
 use crate::console::store::DbState;
 use crate::domain::strategy::TradingMode;
@@ -44,16 +45,21 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled("kill switch: armed", Style::new().fg(Color::Green))
     };
     let sep = || Span::raw("  │  ");
-    let first = Line::from(vec![
-        Span::styled("XCoin ", bold),
-        mode,
-        sep(),
-        engine,
-        sep(),
-        db,
-        sep(),
-        Span::raw(format!("market {market} {clock}")),
-    ]);
+    let mut first = vec![Span::styled("XCoin ", bold), mode, sep(), engine, sep(), db, sep()];
+    if let Some(ticker) = &app.ticker {
+        // Without the ticker a LIVE desk sees no prices and no fills: say so loudly.
+        let alarm = bold.fg(Color::White).bg(Color::Red);
+        first.push(match ticker.borrow().state {
+            TickerState::Connected => Span::styled("kite: streaming", Style::new().fg(Color::Green)),
+            TickerState::Connecting => Span::styled("kite: connecting…", Style::new().fg(Color::Yellow)),
+            TickerState::Reconnecting => Span::styled(" kite: RECONNECTING ", alarm),
+            TickerState::SessionExpired => Span::styled(" kite: LOGIN NEEDED ", alarm),
+            TickerState::Stopped => Span::styled(" kite: STOPPED ", alarm),
+        });
+        first.push(sep());
+    }
+    first.push(Span::raw(format!("market {market} {clock}")));
+    let first = Line::from(first);
     let mut second = vec![
         Span::raw("Today net P&L "),
         match pnl {
