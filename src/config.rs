@@ -384,6 +384,10 @@ pub struct SmtpSettings {
     #[serde(deserialize_with = "optional_text")]
     pub to: Option<String>,
     pub tls: SmtpTls,
+    /// A PEM file of a certificate authority to trust besides the public
+    /// ones (a relay with a private certificate).
+    #[serde(deserialize_with = "optional_text")]
+    pub ca_file: Option<String>,
 }
 
 impl Default for SmtpSettings {
@@ -396,6 +400,7 @@ impl Default for SmtpSettings {
             from: None,
             to: None,
             tls: SmtpTls::Starttls,
+            ca_file: None,
         }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Mailboxes};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{AlertError, Alerter, SendFuture};
@@ -44,10 +45,20 @@ impl Smtp {
                 .parse()
                 .map_err(|e| config("to", format!("not a list of e-mail addresses ({e})")))?;
         let local = matches!(host, "localhost" | "127.0.0.1" | "::1");
-        let builder = match s.tls {
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
-            SmtpTls::None if local => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+        let tls = || -> Result<TlsParameters, AlertError> {
+            let mut params = TlsParameters::builder(host.to_string());
+            if let Some(path) = s.ca_file.as_deref() {
+                let pem = std::fs::read(path).map_err(|e| config("ca_file", format!("cannot read {path}: {e}")))?;
+                let ca = Certificate::from_pem(&pem)
+                    .map_err(|e| config("ca_file", format!("{path} holds no PEM certificate ({e})")))?;
+                params = params.add_root_certificate(ca);
+            }
+            params.build_rustls().map_err(|e| config("tls", e))
+        };
+        let security = match s.tls {
+            SmtpTls::Starttls => Tls::Required(tls()?),
+            SmtpTls::Tls => Tls::Wrapper(tls()?),
+            SmtpTls::None if local => Tls::None,
             SmtpTls::None => {
                 return Err(config(
                     "tls",
@@ -56,9 +67,11 @@ impl Smtp {
                     ),
                 ));
             }
-        }
-        .map_err(|e| config("host", e))?;
-        let mut builder = builder.port(s.port).timeout(Some(Duration::from_secs(10)));
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+            .tls(security)
+            .port(s.port)
+            .timeout(Some(Duration::from_secs(10)));
         match (&s.username, &s.password) {
             (Some(user), Some(password)) => {
                 builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()))
@@ -106,7 +119,7 @@ mod tests {
     use crate::alerts::Alert;
     use crate::config::Secret;
     use crate::domain::strategy::TradingMode;
-    use crate::testkit::mail::MailServer;
+    use crate::testkit::mail::{MailServer, Security};
 
     #[tokio::test]
     async fn an_alert_arrives_as_a_plain_text_mail_with_the_exact_text() {
@@ -150,6 +163,49 @@ mod tests {
             }
         }
         String::from_utf8(bytes).unwrap()
+    }
+
+    #[tokio::test]
+    async fn starttls_and_tls_carry_the_mail_only_to_a_server_whose_certificate_is_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        for security in [Security::StartTls, Security::Tls] {
+            let server = MailServer::with(security).await;
+            let ca = dir.path().join(format!("{security:?}.pem"));
+            std::fs::write(&ca, &server.certificate_pem).unwrap();
+
+            // The server's certificate is nobody's the client trusts: nothing is sent.
+            let untrusted = Smtp::from_settings(&server.settings("ops@desk.example")).unwrap().unwrap();
+            let refused = untrusted.send("s", "t").await.unwrap_err();
+            assert!(matches!(refused, AlertError::Unreachable { .. }), "{security:?}: {refused:?}");
+            assert!(server.messages.lock().unwrap().is_empty(), "{security:?}: nothing in the clear");
+
+            let settings =
+                SmtpSettings { ca_file: Some(ca.display().to_string()), ..server.settings("ops@desk.example") };
+            let mail = Smtp::from_settings(&settings).unwrap().unwrap();
+            let alert = Alert::test("asha");
+            mail.send(&alert.subject(TradingMode::Paper), &alert.text(TradingMode::Paper)).await.unwrap();
+            let message = server.messages.lock().unwrap()[0].clone();
+            assert!(message.contains("Subject: XCoin PAPER: Test alert"), "{security:?}: {message}");
+            let commands = server.commands.lock().unwrap().clone();
+            if security == Security::StartTls {
+                // EHLO in the clear, STARTTLS, then the envelope over TLS.
+                let upgrade = commands.iter().rposition(|c| c == "STARTTLS").expect("STARTTLS was asked");
+                let envelope = commands.iter().position(|c| c.starts_with("MAIL FROM")).unwrap();
+                assert!(upgrade < envelope, "{commands:?}");
+            } else {
+                assert!(!commands.iter().any(|c| c == "STARTTLS"), "{commands:?}");
+            }
+        }
+        let missing = SmtpSettings {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..MailServer::with(Security::Tls).await.settings("a@b.example")
+        };
+        assert!(
+            Smtp::from_settings(&missing)
+                .unwrap_err()
+                .to_string()
+                .starts_with("alerts.smtp.ca_file: cannot read /nonexistent/ca.pem: "),
+        );
     }
 
     #[tokio::test]
