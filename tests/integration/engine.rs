@@ -878,12 +878,14 @@ impl Alerter for Inbox {
 }
 
 impl Inbox {
-    /// The messages so far, after the dispatcher has had its turn.
-    async fn read(&self) -> Vec<String> {
-        for _ in 0..100 {
-            tokio::task::yield_now().await;
+    /// The messages once `n` have arrived (10 s at most), and a moment
+    /// more so that one too many would show.
+    async fn read(&self, n: usize) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.0.lock().unwrap().len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         self.0.lock().unwrap().clone()
     }
 }
@@ -928,7 +930,7 @@ async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
     let refused = e.place_order(&req).await.unwrap_err();
     assert!(refused.to_string().contains("no orders"), "{refused}");
 
-    let got = inbox.read().await;
+    let got = inbox.read(8).await;
     let limit = xcoin::setup::rupees(limit);
     assert_eq!(
         got,
