@@ -333,6 +333,18 @@ impl Db {
             .await?)
     }
 
+    /// Today's orders (IST trading day) that reached this broker.
+    pub async fn orders_sent_today(&self, broker: BrokerKind) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT count(*) FROM orders
+              WHERE broker = $1 AND broker_order_id IS NOT NULL
+                AND created_at >= xcoin_day_start(xcoin_today()) AND created_at < xcoin_day_start(xcoin_today() + 1)",
+        )
+        .bind(broker)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// An order's status changes, oldest first, each with its time and reason.
     pub async fn order_history(&self, id: i64) -> Result<Vec<StatusChange>> {
         let history: Option<Json<Vec<StatusChange>>> =

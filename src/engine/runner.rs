@@ -86,6 +86,10 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     }
     let (broker, mut tasks, ticker) =
         if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s).map(|(b, t)| (b, t, None))? };
+    if let AnyBroker::Kite(kite) = &broker {
+        let sent = db.orders_sent_today(crate::domain::order::BrokerKind::Kite).await?;
+        kite.client().count_earlier_placements(u32::try_from(sent).unwrap_or(u32::MAX));
+    }
     let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
     engine.alerts = alerts;
     match &broker {

@@ -21,7 +21,7 @@ use crate::support::*;
 use xcoin::alerts::Alerts;
 use xcoin::config::{Secret, Settings};
 use xcoin::console::app::App;
-use xcoin::domain::order::{Exchange, OrderStatus, OrderType};
+use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType};
 use xcoin::domain::strategy::TradingMode;
 use xcoin::engine::{Engine, EngineConfig, runner};
 
@@ -162,6 +162,8 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
         )
     );
 
+    assert_eq!(t.orders_sent_today(BrokerKind::Kite).await.unwrap(), 1, "counted toward Kite's daily cap");
+    assert_eq!(t.orders_sent_today(BrokerKind::Paper).await.unwrap(), 0);
     let tag = order.client_tag();
     to_client.send(order_update(&tag, "OPEN", 0, 0.0)).await.unwrap();
     let (db, id) = (t.db.clone(), order.id);

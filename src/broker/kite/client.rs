@@ -292,6 +292,13 @@ impl KiteClient {
         Self::new(config, api_key.expose(), Some(token))
     }
 
+    /// Counts the placements this desk made today before this client
+    /// started, so Kite's daily cap holds across engine restarts.
+    pub fn count_earlier_placements(&self, placed: u32) {
+        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner()).already_used(today, placed);
+    }
+
     pub fn api_key(&self) -> &str {
         &self.inner.api_key
     }

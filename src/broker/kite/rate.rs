@@ -115,6 +115,16 @@ impl DailyCap {
     pub fn limit(&self) -> u32 {
         self.limit
     }
+
+    /// Starts `today` with `used` placements already made (by an earlier
+    /// run of the engine), so the cap holds across restarts.
+    pub fn already_used(&mut self, today: NaiveDate, used: u32) {
+        if self.day != Some(today) {
+            self.day = Some(today);
+            self.used = 0;
+        }
+        self.used = self.used.max(used);
+    }
 }
 
 #[cfg(test)]
@@ -227,5 +237,15 @@ mod tests {
         assert!(!cap.take(day(3)));
         assert!(cap.take(day(4)));
         assert_eq!(cap, DailyCap { limit: 3, day: Some(day(4)), used: 1 });
+    }
+
+    #[test]
+    fn placements_made_before_a_restart_count_toward_the_day() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+        let mut cap = DailyCap::new(3);
+        cap.already_used(today, 2);
+        assert!(cap.take(today));
+        assert!(!cap.take(today), "two before the restart and one after fill the cap of three");
+        assert!(cap.take(today.succ_opt().unwrap()), "the next day starts from zero");
     }
 }
