@@ -112,7 +112,8 @@ impl Wizard {
     }
 
     fn live_error(&self) -> Option<String> {
-        for (i, name) in LIVE_FIELDS.iter().enumerate().take(3) {
+        // The access token may wait for `xcoin kite login`: it lasts one day anyway.
+        for (i, name) in LIVE_FIELDS.iter().enumerate().take(2) {
             if self.kite[i].trim().is_empty() {
                 return Some(format!("{name} is needed for LIVE trading"));
             }
@@ -396,6 +397,10 @@ impl Widget for &Wizard {
                     Line::default(),
                 ];
                 l.extend(field_lines(&LIVE_FIELDS, &self.kite, &[true, true, true, false]));
+                l.push(Line::default());
+                l.push(Line::from(
+                    "The access token lasts one trading day: leave it empty and run `xcoin kite login` each morning.",
+                ));
                 ("2/6 LIVE trading", l)
             }
             Step::Risk => {

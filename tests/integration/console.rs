@@ -575,6 +575,7 @@ fn live_mode_needs_credentials_and_an_explicit_confirmation() {
     assert_eq!(w.step, Step::Live);
     wkey(&mut w, KeyCode::Enter);
     assert_eq!(w.error.as_deref(), Some("Kite API key is needed for LIVE trading"));
+    assert!(draw_wizard(&w).contains("leave it empty and run `xcoin kite login` each morning"));
     for (i, v) in ["kitekey", "kitesecret", "tok3n"].iter().enumerate() {
         w.focus = i;
         type_into(&mut w, v);
