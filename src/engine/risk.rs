@@ -82,9 +82,9 @@ impl<B: Broker> Engine<B> {
         }
 
         let stats = self.db.update_daily_stats().await?;
-        self.alert_daily_loss(-stats.net_pnl);
+        let loss = -stats.net_pnl;
+        self.alert_daily_loss(loss);
         if !self.kill_switch_active {
-            let loss = -stats.net_pnl;
             let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
             let breach = if loss >= self.cfg.limits.max_daily_loss() {
                 Some((
