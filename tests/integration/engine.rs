@@ -483,7 +483,11 @@ async fn two_engines_cannot_trade_one_database() {
 
     // Losing the lock connection stops trading until the lock is held again.
     let pid = first.lock_backend_pid().await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(t.pool()).await.unwrap();
+    // Waits (up to 5 s) until the backend has exited and so released the lock:
+    // until then nobody could take it, and the check below would race it.
+    let gone: bool =
+        sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)").bind(pid).fetch_one(t.pool()).await.unwrap();
+    assert!(gone);
     let req = buy(&first, "INFY", 1, OrderType::Market);
     // The next check notices, and (nobody else holding it) takes the lock back.
     assert!(first.check_lock().await);
