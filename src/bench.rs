@@ -118,6 +118,7 @@ pub fn validation_ns(cfg: &EngineConfig, n: u64) -> f64 {
         today_net_pnl: dec!(-1200),
         drawdown: dec!(300),
         orders_last_second: 3,
+        strategy_paused: false,
     };
     let started = Instant::now();
     for _ in 0..n {
@@ -316,6 +317,7 @@ pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
             updated_at: now,
             submitted_at: Some(now),
             completed_at: None,
+            modifications: 0,
         });
     }
     for i in 0..trades {
@@ -369,7 +371,7 @@ pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(S
     let mut out = vec![("re-sort tables".to_string(), percentile(&sorts, 0.5), percentile(&sorts, 0.99))];
     for (tab, title) in crate::console::app::TAB_TITLES.iter().enumerate() {
         app.tab = tab;
-        app.selected[tab] = app.rows_in_tab() / 2;
+        app.select_index(tab, app.rows_in_tab() / 2);
         let mut times = Vec::with_capacity(frames);
         for _ in 0..frames {
             let t = Instant::now();

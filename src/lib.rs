@@ -13,5 +13,6 @@ pub mod db;
 pub mod domain;
 pub mod engine;
 pub mod setup;
+pub mod signals;
 #[cfg(test)]
 pub(crate) mod testkit;

@@ -203,11 +203,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let demo = demo || config.settings.app.demo;
             runtime()?.block_on(async {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
+                // SIGTERM, SIGINT (Ctrl-C) and SIGHUP: stop taking commands,
+                // finish the one running, release the lock, exit 0.
+                let mut signals = xcoin::signals::StopSignals::new()?;
                 tokio::spawn(async move {
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        tracing::info!("Ctrl-C: stopping the engine");
-                        let _ = stop.send(true);
-                    }
+                    let name = signals.recv().await;
+                    tracing::info!(signal = name, "stopping the engine");
+                    let _ = stop.send(true);
                 });
                 match xcoin::engine::runner::run(&config, demo, stopped).await {
                     Ok(()) => Ok(ExitCode::SUCCESS),

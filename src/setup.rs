@@ -199,7 +199,7 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
             strategy.name,
             strategy.strategy_type,
             strategy.mode,
-            if strategy.is_active { "active" } else { "inactive" }
+            if strategy.is_active { "active" } else { "paused" }
         ),
     )?;
     report.line("")?;

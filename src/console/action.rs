@@ -35,6 +35,7 @@ pub enum Action {
     AcceptBroker,
     KeepLocal,
     Ignore,
+    Strategies,
 }
 
 /// Where a binding applies.
@@ -81,6 +82,10 @@ use KeyCode::Char;
 pub const KEYMAP: &[Binding] = &[
     hinted(key(Char('?'), "?", Help, Scope::Global, "help: every key")),
     hinted(key(Char('q'), "q", Quit, Scope::Global, "quit (asks first while the engine runs here)")),
+    Binding {
+        modifiers: KeyModifiers::CONTROL,
+        ..key(Char('c'), "C-c", Quit, Scope::Global, "quit, as q (never cancels an order)")
+    },
     key(KeyCode::Tab, "Tab", NextTab, Scope::Global, "next tab"),
     key(KeyCode::BackTab, "S-Tab", PrevTab, Scope::Global, "previous tab"),
     hinted(key(Char('1'), "1-5", Tab(0), Scope::Global, "orders, positions, trades, reconciliation, stats")),
@@ -120,6 +125,10 @@ pub const KEYMAP: &[Binding] = &[
     hinted(dangerous(key(Char('k'), "k", KeepLocal, Scope::Reconciliation, "keep the local position"))),
     hinted(dangerous(key(Char('i'), "i", Ignore, Scope::Reconciliation, "ignore the issue"))),
     hinted(key(Char('r'), "r", ToggleResolved, Scope::Reconciliation, "show or hide resolved issues")),
+    Binding {
+        modifiers: KeyModifiers::SHIFT,
+        ..key(Char('S'), "S", Strategies, Scope::Global, "strategies: state; p pauses or resumes the selected one")
+    },
     hinted(dangerous(Binding {
         modifiers: KeyModifiers::SHIFT,
         ..key(Char('K'), "K", KillSwitch, Scope::Global, "KILL SWITCH: cancel all, exit all, block orders")
@@ -137,8 +146,11 @@ pub fn bindings(read_only: bool) -> impl Iterator<Item = &'static Binding> {
 
 /// The action of a key in a scope: a scope's own binding wins over a global one.
 pub fn action_for(event: &KeyEvent, scope: Scope, read_only: bool) -> Option<Action> {
+    // Control chords match only bindings made for them: Ctrl-C is never `c`.
+    let control = event.modifiers.contains(KeyModifiers::CONTROL);
     let matches = |b: &&Binding| {
         b.key == event.code
+            && control == b.modifiers.contains(KeyModifiers::CONTROL)
             && (b.modifiers.is_empty()
                 || event.modifiers.contains(b.modifiers)
                 || matches!(b.key, Char(c) if c.is_ascii_uppercase()))
@@ -175,6 +187,7 @@ fn short(a: Action) -> &'static str {
         ToggleResolved => "resolved",
         KillSwitch => "KILL",
         Rearm => "re-arm",
+        Strategies => "strategies",
         _ => "",
     }
 }
@@ -200,6 +213,9 @@ mod tests {
         assert_eq!(action_for(&ev(Char('K')), Scope::Positions, true), None, "read-only has no kill switch key");
         assert_eq!(action_for(&ev(Char('c')), Scope::Orders, true), None);
         assert_eq!(action_for(&ev(Char('3')), Scope::Orders, true), Some(Tab(2)));
+        let ctrl_c = KeyEvent::new(Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(action_for(&ctrl_c, Scope::Orders, false), Some(Quit), "Ctrl-C never cancels an order");
+        assert_eq!(action_for(&ev(Char('S')), Scope::Reconciliation, false), Some(Strategies));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for};
@@ -34,6 +34,8 @@ pub enum Effect {
     /// Enqueue an operator command; the text says what it is.
     Send(OperatorCommand, String),
     Quit,
+    /// Exit every position, then quit once none is open (or say why not).
+    ExitAllThenQuit,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +48,11 @@ pub enum Popup {
         body: Vec<String>,
         effect: Box<Effect>,
         focus_ok: bool,
+        /// A third choice beside Cancel and Confirm (the quit dialog's
+        /// "exit all, then quit"), chosen with its key.
+        alternative: Option<(char, String, Box<Effect>)>,
+        /// Where Esc goes: the form the confirmation came from, values kept.
+        back: Option<Box<Popup>>,
     },
     /// The kill switch: the operator types the word.
     KillSwitch {
@@ -59,6 +66,10 @@ pub enum Popup {
     },
     NewOrder(Box<OrderForm>),
     Modify(Box<ModifyForm>),
+    /// The strategies with their state; `p` pauses or resumes the selected one.
+    Strategies {
+        selected: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +82,20 @@ pub enum FlashKind {
 pub struct App {
     pub store: Store,
     pub tab: usize,
+    /// The selected row's place in each tab's table, kept in step with
+    /// `selected_id` (which is what the selection is) whenever tables change.
     pub selected: [usize; 5],
+    /// The selected row of each table by id: rows arriving, leaving or
+    /// re-sorting never move the selection to another order.
+    pub selected_id: [Option<i64>; 4],
+    /// The current tab's filter (the others wait in `filters`).
     pub filter: String,
+    /// Each tab's own filter while another tab is shown.
+    pub filters: [String; 5],
+    /// Rows in each table before filtering, for `filtered: N of M`.
+    pub unfiltered: [usize; 4],
+    /// Quit once this exit-all command is done and no position is open.
+    pub quit_after: Option<i64>,
     pub filter_editing: bool,
     pub popup: Option<Popup>,
     pub flash: Option<(String, FlashKind, Instant)>,
@@ -126,7 +149,11 @@ impl App {
             store: Store::default(),
             tab: 0,
             selected: [0; 5],
+            selected_id: [None; 4],
             filter: String::new(),
+            filters: Default::default(),
+            unfiltered: [0; 4],
+            quit_after: None,
             filter_editing: false,
             popup: None,
             flash: None,
@@ -203,6 +230,9 @@ impl App {
         if !self.pending.contains(&c.id) {
             return;
         }
+        if self.quit_after == Some(c.id) && c.status == CommandStatus::Failed {
+            self.quit_after = None;
+        }
         match c.status {
             CommandStatus::Done => {
                 self.pending.remove(&c.id);
@@ -243,44 +273,118 @@ impl App {
         }
     }
 
-    /// Whether a row passes the filter. The row's text is built only when a
-    /// filter is set, so an unfiltered refresh allocates nothing per row.
-    fn matches(&self, text: impl FnOnce() -> String) -> bool {
-        self.filter.is_empty() || text().to_ascii_lowercase().contains(&self.filter.to_ascii_lowercase())
+    /// A tab's filter, lower-cased.
+    pub fn filter_of(&self, tab: usize) -> String {
+        if tab == self.tab { &self.filter } else { &self.filters[tab] }.to_lowercase()
     }
 
-    /// Re-sorts and filters the tables when the store or the filter changed.
+    /// `filtered: N of M` for a tab whose filter is set.
+    pub fn filter_note(&self, tab: usize) -> Option<String> {
+        let shown = match tab {
+            0 => self.orders_view.len(),
+            1 => self.positions_view.len(),
+            2 => self.trades_view.len(),
+            3 => self.issues_view.len(),
+            _ => return None,
+        };
+        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.unfiltered[tab]))
+    }
+
+    /// The name of a strategy, or its id when unknown.
+    pub fn strategy_name(&self, id: i64) -> String {
+        self.store.strategies.get(&id).map_or_else(|| id.to_string(), |s| s.name.clone())
+    }
+
+    /// Re-sorts and filters the tables when the store or a filter changed,
+    /// then puts each selection back on its row (by id).
     pub fn refresh_views(&mut self) {
-        let key = (self.store.version, self.filter.clone(), self.show_resolved);
+        let filters = (0..4).map(|t| self.filter_of(t)).collect::<Vec<_>>().join("\u{1f}");
+        let key = (self.store.version, filters, self.show_resolved);
         if key == self.view_of {
             return;
         }
         let s = &self.store;
+        // A filter matches any visible column of the row. The row's text is
+        // built only when a filter is set, so an unfiltered refresh
+        // allocates nothing per row.
+        let f: Vec<String> = (0..4).map(|t| self.filter_of(t)).collect();
+        let hit = |tab: usize, text: &dyn Fn() -> String| f[tab].is_empty() || text().to_lowercase().contains(&f[tab]);
+        let time = |at: DateTime<Utc>| self.calendar.local(at).format("%H:%M:%S").to_string();
+        let opt = |v: Option<Decimal>| v.map(|p| format!("{p:.2}")).unwrap_or_default();
         // The store keeps orders by id, so newest first is a reverse walk:
         // working orders first, then the finished ones, with no sort.
-        let row =
-            |o: &&Order| self.matches(|| format!("{} {} {} {} {}", o.symbol, o.side, o.status, o.order_type, o.id));
-        let orders: Vec<i64> = s
+        let all_orders = s
             .orders
             .values()
             .rev()
             .filter(|o| o.status.is_active())
-            .chain(s.orders.values().rev().filter(|o| !o.status.is_active()))
-            .filter(row)
+            .chain(s.orders.values().rev().filter(|o| !o.status.is_active()));
+        let orders: Vec<i64> = all_orders
+            .filter(|o| {
+                hit(0, &|| {
+                    format!(
+                        "{} {} {} {} {} {} {} {} {} {} {} {} {}",
+                        o.id,
+                        time(o.created_at),
+                        o.symbol,
+                        o.side,
+                        o.quantity,
+                        o.filled_quantity,
+                        o.order_type,
+                        opt(o.price),
+                        opt(o.trigger_price),
+                        o.status,
+                        self.strategy_name(o.strategy_id),
+                        o.broker_order_id.as_deref().unwrap_or_default(),
+                        opt(o.average_price),
+                    )
+                })
+            })
             .map(|o| o.id)
             .collect();
         let mut positions: Vec<&Position> = s.positions.values().collect();
         positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
         let positions: Vec<i64> = positions
             .into_iter()
-            .filter(|p| self.matches(|| format!("{} {} {}", p.symbol, p.exchange, p.product)))
+            .filter(|p| {
+                hit(1, &|| {
+                    format!(
+                        "{} {} {} {} {:.2} {} {} {} {} {} {}",
+                        p.id,
+                        p.symbol,
+                        p.exchange,
+                        p.product,
+                        p.average_price(),
+                        p.quantity(),
+                        opt(p.last_price),
+                        opt(p.stop_loss),
+                        opt(p.take_profit),
+                        self.strategy_name(p.strategy_id),
+                        if p.quantity() > 0 { "long" } else { "short" },
+                    )
+                })
+            })
             .map(|p| p.id)
             .collect();
         let trades: Vec<i64> = s
             .trades
             .values()
             .rev()
-            .filter(|t| self.matches(|| format!("{} {} {}", t.symbol, t.side, t.broker_trade_id)))
+            .filter(|t| {
+                hit(2, &|| {
+                    format!(
+                        "{} {} {} {} {:.2} {} {} {}",
+                        time(t.traded_at),
+                        t.symbol,
+                        t.side,
+                        t.quantity,
+                        t.price,
+                        t.broker_trade_id,
+                        t.order_id,
+                        t.exchange,
+                    )
+                })
+            })
             .map(|t| t.id)
             .collect();
         let mut open: Vec<&Issue> = s.issues.values().filter(|i| i.status == IssueStatus::Open).collect();
@@ -291,25 +395,147 @@ impl App {
             Vec::new()
         };
         resolved.sort_by_key(|i| std::cmp::Reverse(i.resolved_at));
-        let issues: Vec<i64> = open
+        let all_issues: Vec<&Issue> = open.into_iter().chain(resolved).collect();
+        let unfiltered = [s.orders.len(), s.positions.len(), s.trades.len(), all_issues.len()];
+        let issues: Vec<i64> = all_issues
             .into_iter()
-            .chain(resolved)
-            .filter(|i| self.matches(|| format!("{} {} {}", i.symbol, i.issue_type, i.status)))
+            .filter(|i| {
+                hit(3, &|| {
+                    format!(
+                        "{} {} {} {} {} {} {} {} {}",
+                        i.id,
+                        i.issue_type,
+                        i.symbol,
+                        i.exchange,
+                        i.product,
+                        i.local_quantity.map(|q| q.to_string()).unwrap_or_default(),
+                        i.broker_quantity.map(|q| q.to_string()).unwrap_or_default(),
+                        i.status,
+                        i.resolution.map(|r| r.to_string()).unwrap_or_default(),
+                    )
+                })
+            })
             .map(|i| i.id)
             .collect();
         self.orders_view = orders;
         self.positions_view = positions;
         self.trades_view = trades;
         self.issues_view = issues;
+        self.unfiltered = unfiltered;
         self.view_of = key;
-        for (tab, len) in [
-            (0, self.orders_view.len()),
-            (1, self.positions_view.len()),
-            (2, self.trades_view.len()),
-            (3, self.issues_view.len()),
-        ] {
-            self.selected[tab] = self.selected[tab].min(len.saturating_sub(1));
+        self.follow_selections();
+        self.check_popup_target();
+    }
+
+    /// A table's rows in display order.
+    pub fn view(&self, tab: usize) -> &[i64] {
+        match tab {
+            0 => &self.orders_view,
+            1 => &self.positions_view,
+            2 => &self.trades_view,
+            3 => &self.issues_view,
+            _ => &[],
         }
+    }
+
+    /// What a row of a tab is called in messages.
+    fn row_noun(tab: usize) -> &'static str {
+        ["order", "position", "trade", "issue", "row"][tab.min(4)]
+    }
+
+    /// Puts every selection back on its row after the tables changed. When
+    /// the selected row has left (closed, resolved, filtered out), the
+    /// selection moves to the row now in its place, and the current tab says so.
+    fn follow_selections(&mut self) {
+        for tab in 0..4 {
+            let view = self.view(tab);
+            let wanted = self.selected_id[tab];
+            if let Some(i) = wanted.and_then(|id| view.iter().position(|x| *x == id)) {
+                self.selected[tab] = i;
+                continue;
+            }
+            let i = self.selected[tab].min(view.len().saturating_sub(1));
+            let now = view.get(i).copied();
+            self.selected[tab] = i;
+            self.selected_id[tab] = now;
+            if let Some(gone) = wanted
+                && tab == self.tab
+            {
+                let noun = Self::row_noun(tab);
+                let moved = now.map_or(String::new(), |id| format!("; selected {noun} {id}"));
+                let note = format!("{noun} {gone} left the list{moved}");
+                // A command's result showing now stays, with the move after it.
+                match &mut self.flash {
+                    Some((text, kind, _)) if *kind != FlashKind::Info => {
+                        text.push_str(" · ");
+                        text.push_str(&note);
+                        self.dirty = true;
+                    }
+                    _ => self.flash(note, FlashKind::Info),
+                }
+            }
+        }
+    }
+
+    /// Selects the row at `index` of a tab's table (clamped).
+    pub fn select_index(&mut self, tab: usize, index: usize) {
+        let view = self.view(tab);
+        let i = index.min(view.len().saturating_sub(1));
+        let id = view.get(i).copied();
+        if tab < 4 {
+            self.selected[tab] = i;
+            self.selected_id[tab] = id;
+        }
+    }
+
+    /// The row a popup acts on, with whether it can still be acted on.
+    fn popup_target(&self) -> Option<(usize, i64, bool)> {
+        let orders = &self.store.orders;
+        let order_ok = |id: i64, modify: bool| {
+            orders.get(&id).is_some_and(|o| {
+                if modify {
+                    matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)
+                } else {
+                    o.status.is_active()
+                }
+            })
+        };
+        let position_ok = |id: i64| self.store.positions.contains_key(&id);
+        let issue_ok = |id: i64| self.store.issues.get(&id).is_some_and(|i| i.status == IssueStatus::Open);
+        let of_command = |c: &OperatorCommand| match c {
+            OperatorCommand::CancelOrder { order_id } => Some((0, *order_id, order_ok(*order_id, false))),
+            OperatorCommand::ModifyOrder { order_id, .. } => Some((0, *order_id, order_ok(*order_id, true))),
+            OperatorCommand::ExitPosition { position_id } => Some((1, *position_id, position_ok(*position_id))),
+            OperatorCommand::ResolveReconciliation { issue_id, .. } => Some((3, *issue_id, issue_ok(*issue_id))),
+            _ => None,
+        };
+        match self.popup.as_ref()? {
+            Popup::Confirm { effect, .. } => match effect.as_ref() {
+                Effect::Send(c, _) => of_command(c),
+                _ => None,
+            },
+            Popup::Modify(form) => Some((0, form.order_id, order_ok(form.order_id, true))),
+            Popup::Note { issue_id, .. } => Some((3, *issue_id, issue_ok(*issue_id))),
+            Popup::Detail if self.tab < 4 => {
+                self.selected_id[self.tab].map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes a dialog whose row can no longer be acted on, and says why:
+    /// nothing is sent for a row that changed under the operator.
+    fn check_popup_target(&mut self) {
+        let Some((tab, id, false)) = self.popup_target() else { return };
+        self.popup = None;
+        let noun = Self::row_noun(tab);
+        let state = match tab {
+            0 => self.store.orders.get(&id).map(|o| format!("is {} now", o.status)),
+            3 => self.store.issues.get(&id).map(|i| format!("is {} now", i.status)),
+            _ => None,
+        }
+        .unwrap_or_else(|| "left the list".into());
+        self.flash(format!("{noun} {id} {state}: its dialog was closed and nothing was sent"), FlashKind::Failed);
     }
 
     pub fn rows_in_tab(&self) -> usize {
@@ -336,16 +562,43 @@ impl App {
     }
 
     fn confirm(&mut self, title: &str, body: Vec<String>, effect: Effect) {
-        self.popup = Some(Popup::Confirm { title: title.into(), body, effect: Box::new(effect), focus_ok: false });
+        self.popup = Some(Popup::Confirm {
+            title: title.into(),
+            body,
+            effect: Box::new(effect),
+            focus_ok: false,
+            alternative: None,
+            back: None,
+        });
+    }
+
+    /// A confirmation that Esc leaves for the form it came from.
+    fn confirm_from(&mut self, title: &str, body: Vec<String>, effect: Effect, back: Popup) {
+        self.confirm(title, body, effect);
+        if let Some(Popup::Confirm { back: b, .. }) = &mut self.popup {
+            *b = Some(Box::new(back));
+        }
     }
 
     fn move_selection(&mut self, delta: isize) {
         let len = self.rows_in_tab();
-        if len == 0 {
+        if len == 0 || self.tab > 3 {
             return;
         }
         let cur = self.selected[self.tab] as isize;
-        self.selected[self.tab] = (cur + delta).clamp(0, len as isize - 1) as usize;
+        self.select_index(self.tab, (cur + delta).clamp(0, len as isize - 1) as usize);
+    }
+
+    /// Switches tabs; each tab keeps its own filter.
+    fn switch_tab(&mut self, tab: usize) {
+        if tab == self.tab {
+            return;
+        }
+        self.filters[self.tab] = std::mem::take(&mut self.filter);
+        self.filter = std::mem::take(&mut self.filters[tab]);
+        self.filter_editing = false;
+        self.tab = tab;
+        self.refresh_views();
     }
 
     /// Handles a key; returns what the runtime must do, if anything.
@@ -353,6 +606,13 @@ impl App {
         self.dirty = true;
         // Selections refer to the tables as they are on screen now.
         self.refresh_views();
+        // Ctrl-C asks to quit wherever the operator is; it never reaches a
+        // binding of `c` (cancel order).
+        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+            self.popup = None;
+            self.filter_editing = false;
+            return self.on_action(Action::Quit);
+        }
         if let Some(popup) = self.popup.take() {
             return self.on_popup_key(popup, key);
         }
@@ -380,25 +640,33 @@ impl App {
         match action {
             Action::Quit => {
                 if self.engine_in_process {
-                    self.confirm(
-                        "Quit XCoin?",
-                        vec!["The engine runs inside this console: quitting stops trading.".into()],
-                        Effect::Quit,
-                    );
+                    let open = self.store.positions.len();
+                    let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
+                    if open > 0 {
+                        let noun = if open == 1 { "open position" } else { "open positions" };
+                        body.push(format!("{open} {noun} will no longer be watched: stops and targets not enforced."));
+                    }
+                    self.confirm("Quit XCoin?", body, Effect::Quit);
+                    if open > 0
+                        && !self.read_only
+                        && let Some(Popup::Confirm { alternative, .. }) = &mut self.popup
+                    {
+                        *alternative = Some(('x', "exit all, then quit".into(), Box::new(Effect::ExitAllThenQuit)));
+                    }
                     return None;
                 }
                 return Some(Effect::Quit);
             }
             Action::Help => self.popup = Some(Popup::Help),
-            Action::NextTab => self.tab = (self.tab + 1) % TAB_TITLES.len(),
-            Action::PrevTab => self.tab = (self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len(),
-            Action::Tab(n) => self.tab = n,
+            Action::NextTab => self.switch_tab((self.tab + 1) % TAB_TITLES.len()),
+            Action::PrevTab => self.switch_tab((self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len()),
+            Action::Tab(n) => self.switch_tab(n),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::PageUp => self.move_selection(-20),
             Action::PageDown => self.move_selection(20),
-            Action::Top => self.selected[self.tab] = 0,
-            Action::Bottom => self.selected[self.tab] = self.rows_in_tab().saturating_sub(1),
+            Action::Top => self.select_index(self.tab, 0),
+            Action::Bottom => self.select_index(self.tab, self.rows_in_tab().saturating_sub(1)),
             Action::Detail => {
                 let has = match self.tab {
                     0 => self.selected_order().is_some(),
@@ -439,10 +707,14 @@ impl App {
             },
             Action::CancelOrder => match self.selected_order() {
                 Some(o) if o.status.is_active() => {
-                    let (id, text) = (o.id, format!("{} {} {} {}", o.side, o.quantity, o.symbol, o.order_type));
+                    let id = o.id;
+                    let body = vec![
+                        describe_order(o),
+                        format!("{}, {} of {} filled", o.status, o.filled_quantity, o.quantity),
+                    ];
                     self.confirm(
                         "Cancel order?",
-                        vec![format!("Order {id}: {text}")],
+                        body,
                         Effect::Send(OperatorCommand::CancelOrder { order_id: id }, format!("cancel order {id}")),
                     );
                 }
@@ -452,13 +724,19 @@ impl App {
             Action::ExitPosition => {
                 if let Some(p) = self.selected_position() {
                     let id = p.id;
-                    let body = vec![format!(
-                        "{} {} {} @ {} — exit at market",
-                        p.symbol,
-                        p.product,
-                        p.quantity(),
-                        p.average_price().round_dp(2)
-                    )];
+                    let (held, exit) = if p.quantity() > 0 { ("long", "SELL") } else { ("short", "BUY") };
+                    let body = vec![
+                        format!(
+                            "Position {id}: {} {} {} {} {held} @ {:.2}, last {}",
+                            p.symbol,
+                            p.exchange,
+                            p.product,
+                            p.quantity().abs(),
+                            p.average_price(),
+                            p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
+                        ),
+                        format!("{exit} {} {} at market", p.quantity().abs(), p.symbol),
+                    ];
                     self.confirm(
                         "Exit position?",
                         body,
@@ -471,13 +749,23 @@ impl App {
                 if n == 0 {
                     self.flash("no open positions", FlashKind::Info);
                 } else {
+                    let mut body = vec![format!(
+                        "{n} open positions will be exited at market, and every automated strategy paused:"
+                    )];
+                    body.extend(
+                        self.store
+                            .positions
+                            .values()
+                            .map(|p| format!("  position {}: {} {} {}", p.id, p.symbol, p.product, p.quantity())),
+                    );
                     self.confirm(
                         "Exit ALL positions?",
-                        vec![format!("{n} open positions will be exited at market.")],
+                        body,
                         Effect::Send(OperatorCommand::ExitAll {}, "exit all positions".into()),
                     );
                 }
             }
+            Action::Strategies => self.popup = Some(Popup::Strategies { selected: 0 }),
             Action::KillSwitch => {
                 if self.store.kill_switch_active() {
                     self.flash("the kill switch is already active", FlashKind::Info);
@@ -491,7 +779,10 @@ impl App {
                 } else {
                     self.confirm(
                         "Re-arm trading?",
-                        vec!["New orders will be accepted again.".into()],
+                        vec![
+                            "New orders will be accepted again.".into(),
+                            "Paused strategies stay paused until resumed (S: strategies).".into(),
+                        ],
                         Effect::Send(
                             OperatorCommand::KillSwitchOff {
                                 reason: format!("re-armed from the console by {}", self.operator),
@@ -521,22 +812,49 @@ impl App {
 
     fn on_popup_key(&mut self, popup: Popup, key: KeyEvent) -> Option<Effect> {
         match popup {
+            Popup::Strategies { selected } => {
+                let ids: Vec<i64> = self.store.strategies.keys().copied().collect();
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('S') => {}
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.popup = Some(Popup::Strategies { selected: selected.saturating_sub(1) })
+                    }
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        let last = ids.len().saturating_sub(1);
+                        self.popup = Some(Popup::Strategies { selected: (selected + 1).min(last) })
+                    }
+                    KeyCode::Char('p') if !self.read_only => {
+                        self.popup = Some(Popup::Strategies { selected });
+                        if let Some(s) = ids.get(selected).and_then(|id| self.store.strategies.get(id)).cloned() {
+                            self.toggle_strategy(&s);
+                        }
+                    }
+                    _ => self.popup = Some(Popup::Strategies { selected }),
+                }
+                None
+            }
             Popup::Help | Popup::Detail => {
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')) {
                     self.popup = Some(popup);
                 }
                 None
             }
-            Popup::Confirm { title, body, effect, focus_ok } => match key.code {
-                KeyCode::Esc => None,
+            Popup::Confirm { title, body, effect, focus_ok, alternative, back } => match key.code {
+                KeyCode::Esc => {
+                    self.popup = back.map(|b| *b);
+                    None
+                }
                 KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
-                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok: !focus_ok });
+                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok: !focus_ok, alternative, back });
                     None
                 }
                 KeyCode::Enter if focus_ok => Some(*effect),
                 KeyCode::Enter => None,
+                KeyCode::Char(c) if alternative.as_ref().is_some_and(|(k, _, _)| *k == c) => {
+                    alternative.map(|(_, _, e)| *e)
+                }
                 _ => {
-                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok });
+                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok, alternative, back });
                     None
                 }
             },
@@ -590,7 +908,8 @@ impl App {
                             ),
                             Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
                         });
-                        self.confirm("Place order?", body, Effect::Send(OperatorCommand::PlaceOrder(req), what));
+                        let effect = Effect::Send(OperatorCommand::PlaceOrder(req), what);
+                        self.confirm_from("Place order?", body, effect, Popup::NewOrder(form));
                         None
                     }
                 },
@@ -609,18 +928,29 @@ impl App {
                             self.popup = Some(Popup::Modify(form));
                             None
                         }
-                        Ok(crate::db::orders::OrderModification { quantity, price, trigger_price }) => {
+                        Ok(change) => {
                             let id = order.id;
+                            let crate::db::orders::OrderModification { quantity, price, trigger_price } = change;
                             let cmd = OperatorCommand::ModifyOrder { order_id: id, quantity, price, trigger_price };
-                            self.confirm(
-                                "Modify order?",
-                                vec![format!(
-                                    "Order {id}: quantity {}, price {}, trigger {}",
+                            let was = |v: Option<Decimal>| v.map_or("—".into(), |p| format!("{p:.2}"));
+                            let mut body = vec![
+                                describe_order(&order),
+                                format!(
+                                    "quantity {} → {}, price {} → {}, trigger {} → {}",
+                                    order.quantity,
                                     quantity.unwrap_or(order.quantity),
-                                    price.or(order.price).map_or("—".into(), |p| p.to_string()),
-                                    trigger_price.or(order.trigger_price).map_or("—".into(), |p| p.to_string())
-                                )],
+                                    was(order.price),
+                                    was(price.or(order.price)),
+                                    was(order.trigger_price),
+                                    was(trigger_price.or(order.trigger_price)),
+                                ),
+                            ];
+                            body.push(self.modify_verdict(&order, change));
+                            self.confirm_from(
+                                "Modify order?",
+                                body,
                                 Effect::Send(cmd, format!("modify order {id}")),
+                                Popup::Modify(form),
                             );
                             None
                         }
@@ -631,16 +961,29 @@ impl App {
                 KeyCode::Esc => None,
                 KeyCode::Enter => {
                     let note = input.trim().to_string();
-                    let mut body = vec![format!("Issue {issue_id}: {resolution}")];
+                    let mut body = vec![match self.store.issues.get(&issue_id) {
+                        Some(i) => format!(
+                            "Issue {issue_id}: {} {} {} {}, local {} / broker {} → {resolution}",
+                            i.issue_type,
+                            i.symbol,
+                            i.exchange,
+                            i.product,
+                            i.local_quantity.map_or("—".into(), |q| q.to_string()),
+                            i.broker_quantity.map_or("—".into(), |q| q.to_string()),
+                        ),
+                        None => format!("Issue {issue_id}: {resolution}"),
+                    }];
                     if !note.is_empty() {
                         body.push(format!("Note: {note}"));
                     }
+                    let back = Popup::Note { issue_id, resolution, input: input.clone() };
                     let cmd = OperatorCommand::ResolveReconciliation {
                         issue_id,
                         resolution,
                         note: (!note.is_empty()).then_some(note),
                     };
-                    self.confirm("Resolve the issue?", body, Effect::Send(cmd, format!("resolve issue {issue_id}")));
+                    let effect = Effect::Send(cmd, format!("resolve issue {issue_id}"));
+                    self.confirm_from("Resolve the issue?", body, effect, back);
                     None
                 }
                 KeyCode::Backspace => {
@@ -648,7 +991,7 @@ impl App {
                     self.popup = Some(Popup::Note { issue_id, resolution, input });
                     None
                 }
-                KeyCode::Char(c) => {
+                KeyCode::Char(c) if input.chars().count() < crate::domain::command::MAX_TEXT_CHARS => {
                     input.push(c);
                     self.popup = Some(Popup::Note { issue_id, resolution, input });
                     None
@@ -674,6 +1017,12 @@ impl App {
     /// knows: the last price of a held position, else the instrument's
     /// reference price. The engine checks again with live prices.
     pub fn preview(&self, req: &OrderRequest) -> Result<Assessment, Denial> {
+        self.preview_with(req, 0)
+    }
+
+    /// As [`preview`](Self::preview), with `own` shares of the position
+    /// belonging to the order being judged (a modification's own fills).
+    fn preview_with(&self, req: &OrderRequest, own: i64) -> Result<Assessment, Denial> {
         let held: Vec<&Position> = self
             .store
             .positions
@@ -686,17 +1035,91 @@ impl App {
             .or_else(|| self.instruments.iter().find(|i| i.symbol == req.symbol).map(|i| i.reference_price));
         let net = self.net_pnl().unwrap_or_default();
         let peak = self.store.summary.stats.as_ref().map_or(Decimal::ZERO, |s| s.peak_pnl).max(Decimal::ZERO);
+        let position: i64 = held.iter().map(|p| p.quantity()).sum();
+        let own_position = own != 0 && position == own;
         let snapshot = RiskSnapshot {
             kill_switch_active: self.store.kill_switch_active(),
             market_state: self.calendar.state(self.now),
             last_price: last,
-            position_quantity: held.iter().map(|p| p.quantity()).sum(),
-            open_positions: self.store.positions.len() as u32,
+            position_quantity: position - own,
+            open_positions: self.store.positions.len() as u32 - u32::from(own_position),
             today_net_pnl: net,
             drawdown: (peak.max(net) - net).max(Decimal::ZERO),
             orders_last_second: 0,
+            strategy_paused: self.store.strategies.get(&req.strategy_id).is_some_and(|s| !s.is_active),
         };
         crate::domain::risk::validate(req, &snapshot, &self.limits)
+    }
+
+    /// The validator's verdict on a working order as it would be after
+    /// `change`, judged as the engine will judge it: the order's own fills
+    /// taken out of the position. One line for the form and the dialog.
+    pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> String {
+        let modified = match crate::db::orders::modified_request(order, change, self.limits.tick_size) {
+            Ok(m) => m,
+            Err(e) => return format!("✗ {e}"),
+        };
+        let last = self.last_price_of(&order.symbol);
+        let value = modified.entry_price(last).map(|p| p * Decimal::from(modified.quantity));
+        let mut req = modified.clone();
+        req.strategy_id = order.strategy_id;
+        let own = order.side.sign() * order.filled_quantity;
+        let verdict = match self.preview_with(&req, own) {
+            Ok(a) => format!(
+                "✓ passes pre-trade checks: risk {}, reward:risk {}",
+                a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
+            ),
+            Err(d) => format!("✗ {d} — the engine will refuse it"),
+        };
+        format!(
+            "last {} · value {} · {verdict}",
+            last.map_or("—".into(), |l| format!("{l:.2}")),
+            value.map_or("—".into(), crate::setup::rupees)
+        )
+    }
+
+    /// The last price the console knows for a symbol: a held position's,
+    /// else the instrument's reference price.
+    pub fn last_price_of(&self, symbol: &str) -> Option<Decimal> {
+        self.store
+            .positions
+            .values()
+            .filter(|p| p.symbol == symbol)
+            .find_map(|p| p.last_price)
+            .or_else(|| self.instruments.iter().find(|i| i.symbol == symbol).map(|i| i.reference_price))
+    }
+
+    /// Asks to pause an active strategy or resume a paused one (confirmed).
+    fn toggle_strategy(&mut self, s: &crate::domain::strategy::Strategy) {
+        if !s.is_automated() {
+            self.flash(format!("{} places only operators' orders: nothing to pause", s.name), FlashKind::Info);
+            return;
+        }
+        let reason = format!("from the console by {}", self.operator);
+        let (title, body, cmd) = if s.is_active {
+            (
+                "Pause strategy?",
+                vec![format!("Strategy {} \"{}\" ({}): no new orders until resumed.", s.id, s.name, s.mode)],
+                OperatorCommand::PauseStrategy { strategy_id: s.id, reason },
+            )
+        } else {
+            (
+                "Resume strategy?",
+                vec![
+                    format!("Strategy {} \"{}\" ({}) will place orders again.", s.id, s.name, s.mode),
+                    format!(
+                        "Paused by {}: {}",
+                        s.paused_by.as_deref().unwrap_or("?"),
+                        s.paused_reason.as_deref().unwrap_or("?")
+                    ),
+                ],
+                OperatorCommand::ResumeStrategy { strategy_id: s.id, reason },
+            )
+        };
+        let what = format!("{} strategy {}", if s.is_active { "pause" } else { "resume" }, s.id);
+        let back = self.popup.take().unwrap_or(Popup::Strategies { selected: 0 });
+        self.confirm_from(title, body, Effect::Send(cmd, what), back);
     }
 
     /// Data older than this without an answer from the database is stale.
@@ -709,10 +1132,35 @@ impl App {
         (since >= Self::STALE_AFTER_SECONDS).then_some(since)
     }
 
+    /// After "exit all, then quit": the exit-all command is done and no
+    /// position is open any more.
+    pub fn ready_to_quit(&self) -> bool {
+        self.quit_after.is_some_and(|id| {
+            self.store.commands.get(&id).is_some_and(|c| c.status == CommandStatus::Done)
+                && self.store.positions.is_empty()
+        })
+    }
+
     /// Today's net P&L, if known.
     pub fn net_pnl(&self) -> Option<Decimal> {
         self.store.summary.pnl.map(|p| p.net_pnl)
     }
+}
+
+/// An order named fully: id, side, quantity, symbol, type, price, trigger.
+pub fn describe_order(o: &Order) -> String {
+    let px = |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {p:.2}")).unwrap_or_default();
+    format!(
+        "Order {}: {} {} {} {} {}{}{}",
+        o.id,
+        o.side,
+        o.quantity,
+        o.symbol,
+        o.order_type,
+        o.product,
+        px("@", o.price),
+        px("trigger", o.trigger_price)
+    )
 }
 
 /// One line describing an order request.

@@ -170,8 +170,12 @@ pub async fn run(config: Config, read_only: bool, wizard: bool) -> Result<(), Co
     let (loader_tx, mut loader_rx) = mpsc::channel(256);
     let loader = tokio::spawn(store::run_loader(db.clone(), loader_tx));
 
+    // Registered before the terminal changes, so a signal at any moment
+    // after this point ends in a restored terminal.
+    let mut signals = crate::signals::StopSignals::new()?;
+    // ratatui::init also restores the terminal on a panic.
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &db, &mut loader_rx).await;
+    let result = event_loop(&mut terminal, &mut app, &db, &mut loader_rx, &mut signals).await;
     ratatui::restore();
 
     loader.abort();
@@ -192,6 +196,7 @@ async fn event_loop(
     app: &mut App,
     db: &Db,
     loader: &mut mpsc::Receiver<LoaderMsg>,
+    signals: &mut crate::signals::StopSignals,
 ) -> Result<(), ConsoleError> {
     let mut keys = EventStream::new();
     let mut frame = tokio::time::interval(FRAME);
@@ -211,6 +216,15 @@ async fn event_loop(
                             Ok(record) => app.sent(record.id, &what),
                             Err(e) => app.flash(format!("{what} not sent: {e}"), FlashKind::Failed),
                         },
+                        Some(Effect::ExitAllThenQuit) => {
+                            match db.enqueue_command(&crate::domain::command::OperatorCommand::ExitAll {}, &app.operator).await {
+                                Ok(record) => {
+                                    app.sent(record.id, "exit all, then quit");
+                                    app.quit_after = Some(record.id);
+                                }
+                                Err(e) => app.flash(format!("exit all not sent: {e}"), FlashKind::Failed),
+                            }
+                        }
                         None => {}
                     }
                 }
@@ -219,8 +233,17 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
+            name = signals.recv() => {
+                tracing::warn!(signal = name, "stopping the console");
+                return Ok(());
+            }
             msg = loader.recv() => match msg {
-                Some(LoaderMsg::Update(u)) => app.apply(*u),
+                Some(LoaderMsg::Update(u)) => {
+                    app.apply(*u);
+                    if app.ready_to_quit() {
+                        return Ok(());
+                    }
+                }
                 Some(LoaderMsg::Health(h)) => app.health(h),
                 None => return Ok(()),
             },

@@ -23,6 +23,7 @@ use crate::db::{Db, DbError};
 use crate::domain::order::Order;
 use crate::domain::position::Position;
 use crate::domain::reconciliation::Issue;
+use crate::domain::strategy::Strategy;
 use crate::domain::trade::Trade;
 
 /// Today's summary numbers.
@@ -48,7 +49,7 @@ pub struct Update {
     pub commands: Vec<CommandRecord>,
     pub kill_switch: Option<KillSwitchState>,
     pub summary: Option<Summary>,
-    pub strategies: Vec<(i64, String)>,
+    pub strategies: Vec<Strategy>,
 }
 
 /// How the console's database connection is doing.
@@ -94,7 +95,7 @@ pub struct Store {
     pub commands: BTreeMap<i64, CommandRecord>,
     pub kill_switch: Option<KillSwitchState>,
     pub summary: Summary,
-    pub strategies: BTreeMap<i64, String>,
+    pub strategies: BTreeMap<i64, Strategy>,
     /// (time, net P&L) samples of today, for the chart.
     pub pnl_series: Vec<(DateTime<Utc>, Decimal)>,
     /// Bumped on every change, so views re-sort only when needed.
@@ -147,8 +148,8 @@ impl Store {
             }
             self.summary = s;
         }
-        for (id, name) in u.strategies {
-            self.strategies.insert(id, name);
+        for s in u.strategies {
+            self.strategies.insert(s.id, s);
         }
         self.version += 1;
         finished
@@ -178,7 +179,7 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
         issues,
         kill_switch: Some(db.kill_switch_state().await?),
         summary: Some(summary(db).await?),
-        strategies: db.all_strategies().await?.into_iter().map(|s| (s.id, s.name)).collect(),
+        strategies: db.all_strategies().await?,
         ..Update::default()
     })
 }
@@ -229,7 +230,7 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
         u.kill_switch = Some(db.kill_switch_state().await?);
     }
     if changes.iter().any(|c| c.table == Table::Strategies) {
-        u.strategies = db.all_strategies().await?.into_iter().map(|s| (s.id, s.name)).collect();
+        u.strategies = db.all_strategies().await?;
     }
     Ok(u)
 }

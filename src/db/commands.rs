@@ -1,19 +1,31 @@
 //! The operator command queue. Consoles enqueue; the engine claims the oldest
 //! pending command with `FOR UPDATE SKIP LOCKED` (so two claimers never take
 //! the same one), executes it, and marks it DONE or FAILED with a result.
+//!
+//! The payload is read as text and decoded by the engine after the claim, so
+//! a payload that cannot be decoded fails its own command and never the
+//! claim (which would leave it RUNNING and stop the next engine's start).
 
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{CommandKind, CommandStatus, OperatorCommand, PayloadError};
+
+/// The columns a [`CommandRecord`] is read from: the payload as text.
+macro_rules! command_columns {
+    () => {
+        "id, command, payload::text AS payload, status, requested_by, requested_at, claimed_at, completed_at, result"
+    };
+}
+use crate::domain::command::{CommandKind, CommandStatus, MAX_PAYLOAD_BYTES, OperatorCommand, PayloadError};
 use crate::domain::order::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct CommandRecord {
     pub id: i64,
     pub command: CommandKind,
-    pub payload: serde_json::Value,
+    /// The stored JSON, as text: decoded by [`CommandRecord::parsed`].
+    pub payload: String,
     pub status: CommandStatus,
     pub requested_by: String,
     pub requested_at: DateTime<Utc>,
@@ -25,42 +37,56 @@ pub struct CommandRecord {
 impl CommandRecord {
     /// The typed command, or why its payload does not fit.
     pub fn parsed(&self) -> Result<OperatorCommand, PayloadError> {
-        OperatorCommand::from_parts(self.command, self.payload.clone())
+        OperatorCommand::from_parts(self.command, &self.payload)
     }
 }
 
 impl Db {
+    /// Enqueues a command after checking what it carries: a command that
+    /// could never run is refused here, with the field named, and not stored.
     pub async fn enqueue_command(&self, command: &OperatorCommand, requested_by: &str) -> Result<CommandRecord> {
-        if requested_by.trim().is_empty() {
-            return Err(FieldError::new("requested_by", "must name the operator").into());
+        let who = requested_by.trim();
+        if who.is_empty() || who.chars().count() > 64 {
+            return Err(FieldError::new("requested_by", "must name the operator in 1 to 64 characters").into());
         }
-        Ok(sqlx::query_as(
-            "INSERT INTO operator_commands (command, payload, requested_by) VALUES ($1, $2, $3) RETURNING *",
-        )
+        command.check()?;
+        let payload = command.payload();
+        let bytes = payload.to_string().len();
+        if bytes > MAX_PAYLOAD_BYTES {
+            return Err(
+                FieldError::new("payload", format!("{bytes} bytes, at most {MAX_PAYLOAD_BYTES} are allowed")).into()
+            );
+        }
+        Ok(sqlx::query_as(concat!(
+            "INSERT INTO operator_commands (command, payload, requested_by) VALUES ($1, $2, $3) RETURNING ",
+            command_columns!()
+        ))
         .bind(command.kind())
-        .bind(command.payload())
-        .bind(requested_by.trim())
+        .bind(payload)
+        .bind(who)
         .fetch_one(&self.pool)
         .await?)
     }
 
     /// Claims the oldest PENDING command (marks it RUNNING), if any.
     pub async fn claim_next_command(&self) -> Result<Option<CommandRecord>> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "UPDATE operator_commands SET status = 'RUNNING', claimed_at = now()
               WHERE id = (SELECT id FROM operator_commands WHERE status = 'PENDING'
                            ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
-              RETURNING *",
-        )
+              RETURNING ",
+            command_columns!()
+        ))
         .fetch_optional(&self.pool)
         .await?)
     }
 
     async fn finish_command(&self, id: i64, status: CommandStatus, result: &str) -> Result<CommandRecord> {
-        let finished: Option<CommandRecord> = sqlx::query_as(
+        let finished: Option<CommandRecord> = sqlx::query_as(concat!(
             "UPDATE operator_commands SET status = $2, result = $3, completed_at = now()
-              WHERE id = $1 AND status = 'RUNNING' RETURNING *",
-        )
+              WHERE id = $1 AND status = 'RUNNING' RETURNING ",
+            command_columns!()
+        ))
         .bind(id)
         .bind(status)
         .bind(result)
@@ -88,17 +114,18 @@ impl Db {
     /// Fails every command left RUNNING by an engine that stopped mid-way, so
     /// the operator sees it and decides whether to send it again.
     pub async fn fail_abandoned_commands(&self, reason: &str) -> Result<Vec<CommandRecord>> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "UPDATE operator_commands SET status = 'FAILED', result = $1, completed_at = now()
-              WHERE status = 'RUNNING' RETURNING *",
-        )
+              WHERE status = 'RUNNING' RETURNING ",
+            command_columns!()
+        ))
         .bind(reason)
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub async fn get_command(&self, id: i64) -> Result<CommandRecord> {
-        sqlx::query_as("SELECT * FROM operator_commands WHERE id = $1")
+        sqlx::query_as(concat!("SELECT ", command_columns!(), " FROM operator_commands WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -106,9 +133,13 @@ impl Db {
     }
 
     pub async fn commands_by_ids(&self, ids: &[i64]) -> Result<Vec<CommandRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM operator_commands WHERE id = ANY($1) ORDER BY id")
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            command_columns!(),
+            " FROM operator_commands WHERE id = ANY($1) ORDER BY id"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

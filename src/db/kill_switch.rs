@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{KillSwitchAction, KillSwitchTrigger};
+use crate::domain::command::{KillSwitchAction, KillSwitchTrigger, MAX_TEXT_CHARS};
 use crate::domain::order::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -49,6 +49,10 @@ fn require(field: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty").into());
     }
+    let chars = value.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {chars}")).into());
+    }
     Ok(())
 }
 
@@ -70,8 +74,8 @@ impl Db {
             sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
             if let Some(e) = latest(conn).await?.filter(|e| e.action == KillSwitchAction::Activated) {
                 return Err(DbError::Conflict(format!(
-                    "the kill switch is already active (since {} by {}: {})",
-                    e.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    "the kill switch is already active (since {} IST by {}: {})",
+                    e.created_at.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d %H:%M:%S"),
                     e.actor,
                     e.reason
                 )));
@@ -90,6 +94,28 @@ impl Db {
             .await?)
         })
         .await
+    }
+
+    /// Writes what an activation did (orders cancelled, positions exited,
+    /// the day's P&L afterwards) on its event.
+    pub async fn record_kill_switch_effect(
+        &self,
+        event_id: i64,
+        orders_cancelled: i64,
+        positions_exited: i64,
+        daily_pnl: Decimal,
+    ) -> Result<KillSwitchEvent> {
+        sqlx::query_as(
+            "UPDATE kill_switch_events SET orders_cancelled = $2, positions_exited = $3, daily_pnl = $4
+              WHERE id = $1 AND action = 'ACTIVATED' RETURNING *",
+        )
+        .bind(event_id)
+        .bind(orders_cancelled)
+        .bind(positions_exited)
+        .bind(daily_pnl)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::not_found("kill switch activation", event_id))
     }
 
     /// Re-arms trading. Refused when the switch is not active.

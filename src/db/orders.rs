@@ -19,7 +19,8 @@ macro_rules! order_columns {
     () => {
         "id, strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity, quantity, \
          filled_quantity, price, trigger_price, average_price, stop_loss, take_profit, risk_amount, status, \
-         status_reason, broker, broker_order_id, placed_by, created_at, updated_at, submitted_at, completed_at"
+         status_reason, broker, broker_order_id, placed_by, created_at, updated_at, submitted_at, completed_at, \
+         modifications"
     };
 }
 pub(crate) use order_columns;
@@ -67,6 +68,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
             updated_at: get(row, 23)?,
             submitted_at: get(row, 24)?,
             completed_at: get(row, 25)?,
+            modifications: get(row, 26)?,
         })
     }
 }
@@ -287,7 +289,8 @@ impl Db {
             let risk =
                 if order.order_type == OrderType::Market { order.risk_amount } else { modified.risk_amount(None) };
             Ok(sqlx::query_as(concat!(
-                "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5
+                "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5,
+                        modifications = modifications + 1
                   WHERE id = $1 RETURNING ",
                 order_columns!()
             ))

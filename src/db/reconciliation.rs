@@ -40,8 +40,38 @@ impl<'r> FromRow<'r, PgRow> for Issue {
 }
 
 /// Logs a mismatch inside the caller's transaction. Returns the issue and
-/// whether it is new (`false`: an open identical issue was seen again).
+/// whether it is new (`false`: an open issue of its kind was seen again, or
+/// the very mismatch an operator resolved is still there).
+///
+/// A resolution of KEEP_LOCAL or IGNORE sticks while the mismatch is the same
+/// (kind, instrument, both quantities and both average prices): the resolved
+/// row counts it and nothing reopens. A different mismatch, or the same one
+/// after the local side was set to the broker's (ACCEPT_BROKER), opens a new
+/// issue.
 pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Option<i64>) -> Result<(Issue, bool)> {
+    let still_resolved: Option<Issue> = sqlx::query_as(
+        "UPDATE reconciliation_log SET seen_count = seen_count + 1, last_seen_at = now()
+          WHERE id = (SELECT id FROM reconciliation_log
+                       WHERE issue_type = $1 AND symbol = $2 AND exchange = $3 AND product = $4
+                       ORDER BY id DESC LIMIT 1)
+            AND status = 'RESOLVED' AND resolution IN ('KEEP_LOCAL', 'IGNORE')
+            AND local_quantity IS NOT DISTINCT FROM $5 AND broker_quantity IS NOT DISTINCT FROM $6
+            AND local_avg_price IS NOT DISTINCT FROM $7 AND broker_avg_price IS NOT DISTINCT FROM $8
+          RETURNING *",
+    )
+    .bind(m.issue_type)
+    .bind(&m.symbol)
+    .bind(m.exchange)
+    .bind(m.product)
+    .bind(m.local_quantity)
+    .bind(m.broker_quantity)
+    .bind(m.local_avg_price)
+    .bind(m.broker_avg_price)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(issue) = still_resolved {
+        return Ok((issue, false));
+    }
     let row = sqlx::query(
         "INSERT INTO reconciliation_log (issue_type, symbol, exchange, product, position_id, local_quantity,
                                          broker_quantity, local_avg_price, broker_avg_price, details)

@@ -63,6 +63,11 @@ pub struct RiskInputs {
     pub today_net_pnl: Decimal,
     /// Today's peak net P&L so far (0 before any stats are kept).
     pub peak_pnl: Decimal,
+    /// The kill switch as `kill_switch_events` records it: the one source of
+    /// truth, so the engine can never block (or allow) what the table does not show.
+    pub kill_switch_active: bool,
+    /// Whether the order's strategy is paused.
+    pub strategy_paused: bool,
 }
 
 impl Db {
@@ -72,17 +77,22 @@ impl Db {
         symbol: &str,
         exchange: crate::domain::order::Exchange,
         product: crate::domain::order::Product,
+        strategy_id: i64,
     ) -> Result<RiskInputs> {
         Ok(sqlx::query_as(
             "SELECT (SELECT coalesce(sum(quantity), 0)::bigint FROM positions
                       WHERE symbol = $1 AND exchange = $2 AND product = $3 AND status = 'OPEN') AS held,
                     (SELECT count(*) FROM positions WHERE status = 'OPEN') AS open_positions,
                     (SELECT net_pnl FROM get_today_pnl()) AS today_net_pnl,
-                    coalesce((SELECT peak_pnl FROM daily_stats WHERE trading_day = xcoin_today()), 0) AS peak_pnl",
+                    coalesce((SELECT peak_pnl FROM daily_stats WHERE trading_day = xcoin_today()), 0) AS peak_pnl,
+                    coalesce((SELECT action = 'ACTIVATED' FROM kill_switch_events ORDER BY id DESC LIMIT 1), false)
+                        AS kill_switch_active,
+                    coalesce((SELECT NOT is_active FROM strategies WHERE id = $4), false) AS strategy_paused",
         )
         .bind(symbol)
         .bind(exchange)
         .bind(product)
+        .bind(strategy_id)
         .fetch_one(&self.pool)
         .await?)
     }

@@ -1,4 +1,6 @@
-//! Strategies: get, all, active.
+//! Strategies: get, all, active, and the paused/active state. Only operator
+//! commands and the kill switch (through the engine) pause or resume one; the
+//! row records who, when and why, and its trigger notifies every console.
 
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
@@ -18,6 +20,9 @@ impl<'r> FromRow<'r, PgRow> for Strategy {
             parameters: row.try_get("parameters")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            paused_at: row.try_get("paused_at")?,
+            paused_by: row.try_get("paused_by")?,
+            paused_reason: row.try_get("paused_reason")?,
         })
     }
 }
@@ -56,5 +61,62 @@ impl Db {
 
     pub async fn active_strategies(&self) -> Result<Vec<Strategy>> {
         Ok(sqlx::query_as("SELECT * FROM strategies WHERE is_active ORDER BY id").fetch_all(&self.pool).await?)
+    }
+
+    /// Pauses an automated strategy: it places no new orders until resumed.
+    pub async fn pause_strategy(&self, id: i64, by: &str, reason: &str) -> Result<Strategy> {
+        let s = self.get_strategy(id).await?;
+        if !s.is_automated() {
+            return Err(DbError::Conflict(format!(
+                "strategy {id} \"{}\" is manual: it places only what operators send, so it has nothing to pause",
+                s.name
+            )));
+        }
+        let paused: Option<Strategy> = sqlx::query_as(
+            "UPDATE strategies SET is_active = false, paused_at = now(), paused_by = $2, paused_reason = $3,
+                    updated_at = now()
+              WHERE id = $1 AND is_active RETURNING *",
+        )
+        .bind(id)
+        .bind(by.trim())
+        .bind(reason.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        paused.ok_or_else(|| {
+            DbError::Conflict(format!(
+                "strategy {id} \"{}\" is already paused (by {}: {})",
+                s.name,
+                s.paused_by.as_deref().unwrap_or("?"),
+                s.paused_reason.as_deref().unwrap_or("?")
+            ))
+        })
+    }
+
+    /// Resumes a paused strategy.
+    pub async fn resume_strategy(&self, id: i64) -> Result<Strategy> {
+        let s = self.get_strategy(id).await?;
+        let resumed: Option<Strategy> = sqlx::query_as(
+            "UPDATE strategies SET is_active = true, paused_at = NULL, paused_by = NULL, paused_reason = NULL,
+                    updated_at = now()
+              WHERE id = $1 AND NOT is_active RETURNING *",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        resumed.ok_or_else(|| DbError::Conflict(format!("strategy {id} \"{}\" is not paused", s.name)))
+    }
+
+    /// Pauses every active automated strategy at once (kill switch, exit-all);
+    /// returns those it paused.
+    pub async fn pause_automated_strategies(&self, by: &str, reason: &str) -> Result<Vec<Strategy>> {
+        Ok(sqlx::query_as(
+            "UPDATE strategies SET is_active = false, paused_at = now(), paused_by = $1, paused_reason = $2,
+                    updated_at = now()
+              WHERE is_active AND strategy_type <> 'manual' RETURNING *",
+        )
+        .bind(by.trim())
+        .bind(reason.trim())
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::enums::string_enum;
-use super::order::OrderRequest;
+use super::order::{FieldError, OrderRequest};
 use super::reconciliation::Resolution;
 
 string_enum!(
@@ -19,6 +19,8 @@ string_enum!(
         KillSwitchOn => "KILL_SWITCH_ON",
         KillSwitchOff => "KILL_SWITCH_OFF",
         ResolveReconciliation => "RESOLVE_RECONCILIATION",
+        PauseStrategy => "PAUSE_STRATEGY",
+        ResumeStrategy => "RESUME_STRATEGY",
     }
 );
 
@@ -42,9 +44,15 @@ string_enum!(
     }
 );
 
-/// A command with its arguments. Stored as its kind plus a JSON payload.
+/// The most bytes a stored payload may hold (a CHECK in the schema too).
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
+/// The longest reason or note an operator may type.
+pub const MAX_TEXT_CHARS: usize = 500;
+
+/// A command with its arguments. Stored as its kind plus a JSON payload;
+/// a field the command does not have is refused, not ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "command", content = "payload", rename_all = "SCREAMING_SNAKE_CASE")]
+#[serde(tag = "command", content = "payload", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum OperatorCommand {
     PlaceOrder(OrderRequest),
     CancelOrder {
@@ -75,15 +83,43 @@ pub enum OperatorCommand {
         #[serde(default)]
         note: Option<String>,
     },
+    /// Stops an automated strategy from placing orders; its positions stay.
+    PauseStrategy {
+        strategy_id: i64,
+        reason: String,
+    },
+    ResumeStrategy {
+        strategy_id: i64,
+        reason: String,
+    },
 }
 
 /// A stored payload that does not match its command.
 #[derive(Debug, thiserror::Error)]
-#[error("payload of {kind} command is malformed: {source}")]
+#[error("payload of {kind} command is malformed: {message}")]
 pub struct PayloadError {
     pub kind: CommandKind,
-    #[source]
-    pub source: serde_json::Error,
+    pub message: String,
+}
+
+/// A text field an operator typed: trimmed, required when `required`, at
+/// most [`MAX_TEXT_CHARS`] characters.
+fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), FieldError> {
+    if required && value.trim().is_empty() {
+        return Err(FieldError::new(field, "must not be empty: say why"));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {chars}")));
+    }
+    Ok(())
+}
+
+fn check_id(field: &'static str, id: i64) -> Result<(), FieldError> {
+    if id <= 0 {
+        return Err(FieldError::new(field, format!("must be a positive id, got {id}")));
+    }
+    Ok(())
 }
 
 impl OperatorCommand {
@@ -97,6 +133,39 @@ impl OperatorCommand {
             OperatorCommand::KillSwitchOn { .. } => CommandKind::KillSwitchOn,
             OperatorCommand::KillSwitchOff { .. } => CommandKind::KillSwitchOff,
             OperatorCommand::ResolveReconciliation { .. } => CommandKind::ResolveReconciliation,
+            OperatorCommand::PauseStrategy { .. } => CommandKind::PauseStrategy,
+            OperatorCommand::ResumeStrategy { .. } => CommandKind::ResumeStrategy,
+        }
+    }
+
+    /// Checks what the command carries before anything acts on it: ids are
+    /// ids, reasons are given where they are required, texts are bounded.
+    /// (An order's shape and risk are checked where it is placed.)
+    pub fn check(&self) -> Result<(), FieldError> {
+        match self {
+            OperatorCommand::PlaceOrder(req) => check_text("placed_by", &req.placed_by, false),
+            OperatorCommand::CancelOrder { order_id } => check_id("order_id", *order_id),
+            OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
+                check_id("order_id", *order_id)?;
+                if quantity.is_none() && price.is_none() && trigger_price.is_none() {
+                    return Err(FieldError::new("quantity", "nothing to change: give a quantity, price or trigger"));
+                }
+                Ok(())
+            }
+            OperatorCommand::ExitPosition { position_id } => check_id("position_id", *position_id),
+            OperatorCommand::ExitAll {} => Ok(()),
+            OperatorCommand::KillSwitchOn { reason } | OperatorCommand::KillSwitchOff { reason } => {
+                check_text("reason", reason, true)
+            }
+            OperatorCommand::ResolveReconciliation { issue_id, note, .. } => {
+                check_id("issue_id", *issue_id)?;
+                check_text("note", note.as_deref().unwrap_or_default(), false)
+            }
+            OperatorCommand::PauseStrategy { strategy_id, reason }
+            | OperatorCommand::ResumeStrategy { strategy_id, reason } => {
+                check_id("strategy_id", *strategy_id)?;
+                check_text("reason", reason, true)
+            }
         }
     }
 
@@ -106,10 +175,21 @@ impl OperatorCommand {
         tagged.get_mut("payload").map(serde_json::Value::take).unwrap_or_else(|| serde_json::json!({}))
     }
 
-    /// Rebuilds a command from its stored kind and payload.
-    pub fn from_parts(kind: CommandKind, payload: serde_json::Value) -> Result<Self, PayloadError> {
-        serde_json::from_value(serde_json::json!({ "command": kind.as_str(), "payload": payload }))
-            .map_err(|source| PayloadError { kind, source })
+    /// Rebuilds a command from its stored kind and payload text. Anything
+    /// that does not fit — a number out of range, nesting deeper than the
+    /// parser allows, an unknown field, an oversized payload — is an error
+    /// naming the problem, never a panic.
+    pub fn from_parts(kind: CommandKind, payload: &str) -> Result<Self, PayloadError> {
+        if payload.len() > MAX_PAYLOAD_BYTES {
+            return Err(PayloadError {
+                kind,
+                message: format!("{} bytes, at most {MAX_PAYLOAD_BYTES} are allowed", payload.len()),
+            });
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(payload).map_err(|e| PayloadError { kind, message: e.to_string() })?;
+        serde_json::from_value(serde_json::json!({ "command": kind.as_str(), "payload": value }))
+            .map_err(|e| PayloadError { kind, message: e.to_string() })
     }
 }
 
@@ -136,14 +216,54 @@ mod tests {
             },
         ];
         for c in commands {
-            let back = OperatorCommand::from_parts(c.kind(), c.payload()).unwrap();
+            let back = OperatorCommand::from_parts(c.kind(), &c.payload().to_string()).unwrap();
             assert_eq!(back, c);
         }
         assert_eq!(OperatorCommand::CancelOrder { order_id: 7 }.payload(), serde_json::json!({ "order_id": 7 }));
-        let err = OperatorCommand::from_parts(CommandKind::CancelOrder, serde_json::json!({ "order": 7 })).unwrap_err();
+        let err = OperatorCommand::from_parts(CommandKind::CancelOrder, r#"{"order_id": 7, "order": 7}"#).unwrap_err();
         assert!(
-            err.to_string().starts_with("payload of CANCEL_ORDER command is malformed: missing field `order_id`"),
+            err.to_string().starts_with("payload of CANCEL_ORDER command is malformed: unknown field `order`"),
             "{err}"
         );
+        let err = OperatorCommand::from_parts(CommandKind::CancelOrder, r#"{}"#).unwrap_err();
+        assert!(err.to_string().contains("missing field `order_id`"), "{err}");
+    }
+
+    #[test]
+    fn payloads_that_cannot_be_decoded_are_errors_that_say_why() {
+        let huge = r#"{"order_id": 7, "quantity": null, "price": 1e400, "trigger_price": null}"#;
+        let err = OperatorCommand::from_parts(CommandKind::ModifyOrder, huge).unwrap_err();
+        assert!(err.to_string().contains("number out of range"), "{err}");
+
+        let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+        let err = OperatorCommand::from_parts(CommandKind::ExitAll, &deep).unwrap_err();
+        assert!(err.to_string().contains("recursion limit exceeded"), "{err}");
+
+        let big = format!(r#"{{"reason": "{}"}}"#, "x".repeat(MAX_PAYLOAD_BYTES));
+        let err = OperatorCommand::from_parts(CommandKind::KillSwitchOn, &big).unwrap_err();
+        assert!(err.to_string().contains("at most 16384 are allowed"), "{err}");
+
+        let extra = r#"{"strategy_id": 1, "symbol": "INFY", "exchange": "NSE", "side": "BUY", "order_type": "MARKET",
+            "product": "MIS", "validity": "DAY", "quantity": 1, "placed_by": "x", "sneaky": true}"#;
+        let err = OperatorCommand::from_parts(CommandKind::PlaceOrder, extra).unwrap_err();
+        assert!(err.to_string().contains("unknown field `sneaky`"), "{err}");
+    }
+
+    #[test]
+    fn commands_are_checked_before_anything_acts() {
+        let blank = OperatorCommand::KillSwitchOn { reason: "  ".into() };
+        assert_eq!(blank.check().unwrap_err().to_string(), "reason: must not be empty: say why");
+        let long = OperatorCommand::KillSwitchOff { reason: "x".repeat(501) };
+        assert_eq!(long.check().unwrap_err().to_string(), "reason: must be at most 500 characters, got 501");
+        let note = OperatorCommand::ResolveReconciliation {
+            issue_id: 1,
+            resolution: Resolution::Ignore,
+            note: Some("é".repeat(500)),
+        };
+        assert!(note.check().is_ok());
+        let nothing = OperatorCommand::ModifyOrder { order_id: 3, quantity: None, price: None, trigger_price: None };
+        assert!(nothing.check().unwrap_err().to_string().contains("nothing to change"));
+        let pause = OperatorCommand::PauseStrategy { strategy_id: 0, reason: "lunch".into() };
+        assert_eq!(pause.check().unwrap_err().to_string(), "strategy_id: must be a positive id, got 0");
     }
 }

@@ -159,6 +159,7 @@ impl FieldError {
 /// What a strategy or an operator asks to trade. Shape is checked by
 /// [`OrderRequest::validate`]; risk is the pre-trade validator's business.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct OrderRequest {
     pub strategy_id: i64,
     pub symbol: String,
@@ -326,6 +327,8 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// How many times the order was modified (Kite allows 25).
+    pub modifications: i32,
 }
 
 impl Order {

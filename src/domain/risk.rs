@@ -70,14 +70,18 @@ pub struct RiskSnapshot {
     pub drawdown: Decimal,
     /// Orders placed in the last second.
     pub orders_last_second: u32,
+    /// The order's strategy is paused (by an operator or the kill switch).
+    pub strategy_paused: bool,
 }
 
 /// Why an order was refused: the rule, its limit and the value seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
     KillSwitch,
+    StrategyPaused,
     MarketHours { state: MarketState },
     Quantity { limit: u32, value: i64 },
+    PositionSize { limit: u32, held: i64, value: i64 },
     OffTick { field: &'static str, tick: Decimal, value: Decimal },
     NoLastPrice,
     PriceBand { field: &'static str, limit_pct: Decimal, last_price: Decimal, value: Decimal },
@@ -99,9 +103,13 @@ impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Denial::KillSwitch => write!(f, "kill switch: active; re-arm it before new orders"),
+            Denial::StrategyPaused => write!(f, "strategy paused: resume it before new orders"),
             Denial::MarketHours { state } => write!(f, "market hours: the market is {state}"),
             Denial::Quantity { limit, value } => {
                 write!(f, "max position size: limit {limit} shares, order {value}")
+            }
+            Denial::PositionSize { limit, held, value } => {
+                write!(f, "max position size: limit {limit} shares, position would be {value} (holds {held})")
             }
             Denial::OffTick { field, tick, value } => write!(f, "tick size: {field} {value} is not on the {tick} tick"),
             Denial::NoLastPrice => write!(f, "price sanity: no last traded price for the instrument yet"),
@@ -159,11 +167,22 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
     if !exit && snap.kill_switch_active {
         return Err(Denial::KillSwitch);
     }
+    if !exit && snap.strategy_paused {
+        return Err(Denial::StrategyPaused);
+    }
     if limits.enforce_market_hours && snap.market_state != MarketState::Open {
         return Err(Denial::MarketHours { state: snap.market_state });
     }
     if req.quantity < 1 || req.quantity > i64::from(limits.max_position_size) {
         return Err(Denial::Quantity { limit: limits.max_position_size, value: req.quantity });
+    }
+    let after = snap.position_quantity + req.side.sign() * req.quantity;
+    if !exit && after.abs() > i64::from(limits.max_position_size) {
+        return Err(Denial::PositionSize {
+            limit: limits.max_position_size,
+            held: snap.position_quantity,
+            value: after.abs(),
+        });
     }
     for (field, value) in [
         ("price", req.price),
@@ -271,6 +290,7 @@ mod tests {
             today_net_pnl: dec!(0),
             drawdown: dec!(0),
             orders_last_second: 0,
+            strategy_paused: false,
         }
     }
 
@@ -318,6 +338,22 @@ mod tests {
                 Box::new(|_, _| {}),
                 Box::new(|_, s| s.kill_switch_active = true),
                 "kill switch: active; re-arm it before new orders",
+            ),
+            (
+                "paused",
+                Box::new(|_, _| {}),
+                Box::new(|_, s| s.strategy_paused = true),
+                "strategy paused: resume it before new orders",
+            ),
+            (
+                "position size",
+                Box::new(|r, s| {
+                    s.position_quantity = 900;
+                    r.stop_loss = Some(dec!(999));
+                    r.take_profit = Some(dec!(1002))
+                }),
+                Box::new(|_, s| s.position_quantity = 901),
+                "max position size: limit 1000 shares, position would be 1001 (holds 901)",
             ),
             (
                 "market hours",
@@ -445,6 +481,7 @@ mod tests {
         exit.take_profit = None;
         let s = RiskSnapshot {
             kill_switch_active: true,
+            strategy_paused: true,
             position_quantity: 100,
             open_positions: 5,
             today_net_pnl: dec!(-9000),

@@ -31,9 +31,22 @@ pub struct Strategy {
     pub name: String,
     pub strategy_type: StrategyType,
     pub mode: TradingMode,
+    /// Active strategies may place orders; a paused one may only exit.
     pub is_active: bool,
     pub capital_allocated: Option<Decimal>,
     pub parameters: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When, by whom and why the strategy was paused (all `None` while active).
+    pub paused_at: Option<DateTime<Utc>>,
+    pub paused_by: Option<String>,
+    pub paused_reason: Option<String>,
+}
+
+impl Strategy {
+    /// Whether the strategy trades by itself (everything but Manual Trading):
+    /// these are what the kill switch and exit-all pause.
+    pub fn is_automated(&self) -> bool {
+        self.strategy_type != StrategyType::Manual
+    }
 }

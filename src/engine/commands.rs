@@ -56,9 +56,12 @@ impl<B: Broker> Engine<B> {
         }
     }
 
-    /// Runs one command; `Ok` is what it did, `Err` why it did not.
+    /// Runs one command; `Ok` is what it did, `Err` why it did not. The
+    /// payload is decoded and checked before anything acts, so a command that
+    /// cannot run fails with the reason and leaves nothing behind.
     async fn execute(&mut self, c: &CommandRecord) -> Result<String, String> {
         let command = c.parsed().map_err(|e| e.to_string())?;
+        command.check().map_err(|e| format!("{} refused: {e}", c.command))?;
         let who = c.requested_by.as_str();
         let text = |e: EngineError| e.to_string();
         match command {
@@ -94,9 +97,9 @@ impl<B: Broker> Engine<B> {
                 }
             }
             OperatorCommand::ExitAll {} => {
-                let orders = self.exit_all(who).await.map_err(text)?;
+                let orders = self.exit_all(who, "exit all").await.map_err(text)?;
                 Ok(match orders.len() {
-                    0 => "no open positions".to_string(),
+                    0 => "no open positions; automated strategies paused".to_string(),
                     n => format!(
                         "{n} exit orders placed: {}",
                         orders.iter().map(|o| o.id.to_string()).collect::<Vec<_>>().join(", ")
@@ -114,11 +117,21 @@ impl<B: Broker> Engine<B> {
             }
             OperatorCommand::KillSwitchOff { reason } => {
                 self.rearm_kill_switch(&reason, who).await.map_err(text)?;
-                Ok("kill switch re-armed; new orders allowed".into())
+                Ok("kill switch re-armed; new orders allowed; paused strategies stay paused until resumed".into())
             }
             OperatorCommand::ResolveReconciliation { issue_id, resolution, note } => {
                 let issue = self.resolve_issue(issue_id, resolution, who, note.as_deref()).await.map_err(text)?;
                 Ok(format!("issue {} {} resolved: {}", issue.id, issue.symbol, resolution))
+            }
+            OperatorCommand::PauseStrategy { strategy_id, reason } => {
+                let s = self.db.pause_strategy(strategy_id, who, &reason).await.map_err(|e| e.to_string())?;
+                tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy paused");
+                Ok(format!("strategy {} \"{}\" paused: no new orders until resumed", s.id, s.name))
+            }
+            OperatorCommand::ResumeStrategy { strategy_id, reason } => {
+                let s = self.db.resume_strategy(strategy_id).await.map_err(|e| e.to_string())?;
+                tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy resumed");
+                Ok(format!("strategy {} \"{}\" resumed", s.id, s.name))
             }
         }
     }

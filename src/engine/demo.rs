@@ -134,6 +134,7 @@ mod tests {
             today_net_pnl: dec!(0),
             drawdown: dec!(0),
             orders_last_second: 0,
+            strategy_paused: false,
         };
         let a = validate(&r, &snap, &limits()).expect("the demo respects every rule");
         assert!(a.risk_reward.unwrap() >= dec!(2));

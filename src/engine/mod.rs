@@ -137,7 +137,6 @@ pub struct Engine<B: Broker> {
     loss_alerted: Option<(chrono::NaiveDate, u8)>,
     /// Where the engine's alerts go (Telegram, e-mail); disabled by default.
     pub alerts: Alerts,
-    kill_switch_active: bool,
     last_prices: HashMap<Instrument, Decimal>,
     /// Instruments whose price moved since positions were last marked.
     dirty: HashSet<Instrument>,
@@ -157,7 +156,6 @@ impl<B: Broker> Engine<B> {
         let options = db.pool().connect_options().as_ref().clone();
         let lock = EngineLock::acquire(options).await?;
         let events = broker.subscribe();
-        let kill_switch_active = db.kill_switch_state().await?.active;
         let abandoned = db
             .fail_abandoned_commands(
                 "the engine stopped while running this command; check its effect before sending it again",
@@ -179,7 +177,6 @@ impl<B: Broker> Engine<B> {
             broker_reachable: true,
             loss_alerted: None,
             alerts: Alerts::disabled(),
-            kill_switch_active,
             last_prices: HashMap::new(),
             dirty: HashSet::new(),
             exiting: HashSet::new(),
@@ -213,9 +210,14 @@ impl<B: Broker> Engine<B> {
         Ok(s.id)
     }
 
-    /// One demo decision: at most one entry per call.
+    /// One demo decision: at most one entry per call, none while the kill
+    /// switch is active or the demo's strategy is paused.
     pub async fn run_demo(&mut self) -> Result<()> {
-        if self.demo.is_none() || self.kill_switch_active || !self.trading_enabled() {
+        let Some(strategy_id) = self.demo.as_ref().map(|d| d.strategy_id) else { return Ok(()) };
+        if !self.trading_enabled()
+            || self.kill_switch_active().await?
+            || !self.db.get_strategy(strategy_id).await?.is_active
+        {
             return Ok(());
         }
         let mut held: Vec<Instrument> =
@@ -230,8 +232,9 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
-    pub fn kill_switch_active(&self) -> bool {
-        self.kill_switch_active
+    /// The kill switch as the database records it (the one source of truth).
+    pub async fn kill_switch_active(&self) -> Result<bool> {
+        Ok(self.db.kill_switch_state().await?.active)
     }
 
     pub fn trading_enabled(&self) -> bool {

@@ -10,9 +10,13 @@ use super::{Engine, EngineError, Result};
 use crate::alerts::Alert;
 use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
 use crate::db::orders::{OrderModification, modified_request};
+use crate::domain::command::MAX_TEXT_CHARS;
 use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
 use crate::domain::position::Position;
 use crate::domain::risk::{Denial, RiskSnapshot, validate};
+
+/// Kite refuses the 26th modification of an order; so does XCoin, before sending.
+pub const MAX_MODIFICATIONS: i32 = 25;
 
 impl<B: Broker> Engine<B> {
     fn orders_last_second(&mut self) -> u32 {
@@ -25,10 +29,11 @@ impl<B: Broker> Engine<B> {
 
     /// What the validator needs, read fresh from the database.
     pub async fn risk_snapshot(&mut self, req: &OrderRequest) -> Result<RiskSnapshot> {
-        let inputs = self.db.risk_inputs(&req.symbol, req.exchange, req.product).await?;
+        let inputs = self.db.risk_inputs(&req.symbol, req.exchange, req.product, req.strategy_id).await?;
         let peak = inputs.peak_pnl.max(Decimal::ZERO);
         Ok(RiskSnapshot {
-            kill_switch_active: self.kill_switch_active,
+            kill_switch_active: inputs.kill_switch_active,
+            strategy_paused: inputs.strategy_paused,
             market_state: self.cfg.calendar.state(Utc::now()),
             last_price: self.last_price(&req.symbol, req.exchange),
             position_quantity: inputs.held,
@@ -113,6 +118,12 @@ impl<B: Broker> Engine<B> {
 
     /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order,
     /// at the broker first, then locally.
+    ///
+    /// The order as it would be after the change passes the same pre-trade
+    /// validator as a new order (quantity and position size, tick, price band,
+    /// risk per trade with its stop, reward:risk with its target, kill switch,
+    /// paused strategy, open positions, order rate); a refusal names the rule,
+    /// its limit and the value, and the broker is never called.
     pub async fn modify_order(&mut self, order_id: i64, change: OrderModification) -> Result<Order> {
         let order = self.db.get_order(order_id).await?;
         if !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
@@ -121,10 +132,29 @@ impl<B: Broker> Engine<B> {
                 order.status
             )));
         }
+        if order.modifications >= MAX_MODIFICATIONS {
+            return Err(EngineError::Refused(format!(
+                "order {order_id} was modified {} times, the broker's limit per order; cancel it and place a new one",
+                order.modifications
+            )));
+        }
         let tick = self.cfg.limits.tick_size;
         // The change is checked (tick, quantity above filled, fields the type
         // has) before the broker sees it; the local row follows the broker.
-        modified_request(&order, change, tick)?;
+        let modified = modified_request(&order, change, tick)?;
+        let mut snapshot = self.risk_snapshot(&modified).await?;
+        // The order's own fills are already in the position; judge the whole
+        // order against the position without them, as when it was placed.
+        let own = order.side.sign() * order.filled_quantity;
+        if snapshot.position_quantity != 0 && snapshot.position_quantity == own {
+            snapshot.open_positions = snapshot.open_positions.saturating_sub(1);
+        }
+        snapshot.position_quantity -= own;
+        if let Err(denial) = validate(&modified, &snapshot, &self.cfg.limits) {
+            tracing::info!(order = order_id, reason = %denial, "modification refused by pre-trade risk");
+            return Err(EngineError::Refused(format!("order {order_id} not modified: {denial}")));
+        }
+        self.recent_orders.push_back(Instant::now());
         let broker_id = order.broker_order_id.clone().expect("an OPEN order has a broker id");
         self.broker
             .modify(
@@ -179,8 +209,15 @@ impl<B: Broker> Engine<B> {
         }))
     }
 
-    /// Exits every open position; returns the exit orders placed.
-    pub async fn exit_all(&mut self, placed_by: &str) -> Result<Vec<Order>> {
+    /// Pauses every automated strategy, then exits every open position;
+    /// returns the exit orders placed. Pausing comes first so no strategy
+    /// opens a new position while the desk is being flattened; nothing
+    /// resumes them but an operator.
+    pub async fn exit_all(&mut self, placed_by: &str, why: &str) -> Result<Vec<Order>> {
+        let reason: String = why.chars().take(MAX_TEXT_CHARS).collect();
+        for s in self.db.pause_automated_strategies(placed_by, &reason).await? {
+            tracing::warn!(strategy = s.id, name = %s.name, %reason, "strategy paused");
+        }
         let mut placed = Vec::new();
         for p in self.db.open_positions().await? {
             match self.exit_position(p.id, placed_by).await {

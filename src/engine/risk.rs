@@ -16,12 +16,11 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use super::{Engine, EngineError, Result};
+use super::{Engine, Result};
 use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::db::kill_switch::{Activation, KillSwitchEvent};
 use crate::domain::command::KillSwitchTrigger;
-use crate::domain::order::OrderStatus;
 use crate::domain::position::Position;
 
 /// Why the monitor exits a position, if it does.
@@ -84,7 +83,7 @@ impl<B: Broker> Engine<B> {
         let stats = self.db.update_daily_stats().await?;
         let loss = -stats.net_pnl;
         self.alert_daily_loss(loss);
-        if !self.kill_switch_active {
+        if !self.db.kill_switch_state().await?.active {
             let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
             let breach = if loss >= self.cfg.limits.max_daily_loss() {
                 Some((
@@ -181,25 +180,33 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
-    /// Activates the kill switch: blocks new orders at once, cancels every
-    /// working order, exits every position when configured, and records who,
-    /// why and what it did.
+    /// Activates the kill switch. The activation is recorded first, so the
+    /// database says "active" before anything else happens and the engine
+    /// (which reads the state from `kill_switch_events`) blocks new orders
+    /// from that moment; then every automated strategy is paused, every
+    /// working order cancelled, and every position exited when configured;
+    /// finally what was done is written on the same event. A request that
+    /// cannot be recorded (blank reason, already active) changes nothing.
     pub async fn activate_kill_switch(
         &mut self,
         trigger: KillSwitchTrigger,
         reason: &str,
         actor: &str,
     ) -> Result<KillSwitchEvent> {
-        if self.kill_switch_active {
-            let state = self.db.kill_switch_state().await?;
-            let since = state
-                .last_event
-                .map(|e| format!(" since {} by {}", e.created_at.format("%H:%M:%S UTC"), e.actor))
-                .unwrap_or_default();
-            return Err(EngineError::Refused(format!("the kill switch is already active{since}")));
-        }
-        self.kill_switch_active = true;
+        let event = self
+            .db
+            .activate_kill_switch(&Activation {
+                trigger,
+                reason,
+                actor,
+                orders_cancelled: 0,
+                positions_exited: 0,
+                daily_pnl: None,
+            })
+            .await?;
         tracing::error!(%trigger, %reason, %actor, "KILL SWITCH ACTIVATED");
+        self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
+        let why = format!("kill switch: {reason}");
         // Act on the broker's latest word: fills it reported that are still
         // queued for the engine are applied first.
         if let Err(e) = self.catch_up().await {
@@ -208,35 +215,27 @@ impl<B: Broker> Engine<B> {
         let mut cancelled = 0;
         for o in self.db.active_orders().await? {
             match self.cancel_order(o.id).await {
-                Ok(after) if after.status == OrderStatus::Cancelled || after.status.is_terminal() => cancelled += 1,
                 Ok(_) => cancelled += 1,
                 Err(e) => tracing::error!(order = o.id, error = %e, "kill switch: cancel failed"),
             }
         }
-        let mut exited = 0;
-        if self.cfg.exit_positions_on_kill {
-            exited = self.exit_all("kill-switch").await?.len() as i64;
-        }
+        let exited = if self.cfg.exit_positions_on_kill {
+            self.exit_all("kill-switch", &why).await?.len() as i64
+        } else {
+            let why: String = why.chars().take(crate::domain::command::MAX_TEXT_CHARS).collect();
+            for s in self.db.pause_automated_strategies("kill-switch", &why).await? {
+                tracing::warn!(strategy = s.id, name = %s.name, "strategy paused by the kill switch");
+            }
+            0
+        };
         let pnl = self.db.today_pnl().await?.net_pnl;
-        let event = self
-            .db
-            .activate_kill_switch(&Activation {
-                trigger,
-                reason,
-                actor,
-                orders_cancelled: cancelled,
-                positions_exited: exited,
-                daily_pnl: Some(pnl),
-            })
-            .await?;
-        self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
-        Ok(event)
+        Ok(self.db.record_kill_switch_effect(event.id, cancelled, exited, pnl).await?)
     }
 
-    /// Re-arms trading after an operator has looked.
+    /// Re-arms trading after an operator has looked. Paused strategies stay
+    /// paused: each is resumed by an operator on its own.
     pub async fn rearm_kill_switch(&mut self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
         let event = self.db.deactivate_kill_switch(reason, actor).await?;
-        self.kill_switch_active = false;
         tracing::warn!(%actor, %reason, "kill switch re-armed");
         self.alerts.raise(Alert::kill_switch_rearmed(reason, actor));
         Ok(event)

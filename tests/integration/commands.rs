@@ -36,7 +36,7 @@ async fn enqueue_claim_complete_and_fail() {
     assert_eq!(t.commands_by_ids(&[c1.id, c2.id]).await.unwrap().len(), 2);
     assert_eq!(
         t.enqueue_command(&OperatorCommand::ExitAll {}, " ").await.unwrap_err().to_string(),
-        "requested_by: must name the operator"
+        "requested_by: must name the operator in 1 to 64 characters"
     );
 }
 
@@ -44,7 +44,7 @@ async fn enqueue_claim_complete_and_fail() {
 async fn concurrent_claimers_never_take_the_same_command() {
     let t = test_db().await;
     let other = t.another_pool().await;
-    for i in 0..20 {
+    for i in 1..=20 {
         let c = OperatorCommand::ResolveReconciliation { issue_id: i, resolution: Resolution::Ignore, note: None };
         t.enqueue_command(&c, "op").await.unwrap();
     }

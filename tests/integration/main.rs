@@ -21,6 +21,7 @@ mod positions;
 mod procs;
 mod raw;
 mod reconciliation;
+mod safety;
 mod schema;
 mod smoke;
 mod stats;

@@ -67,10 +67,21 @@ async fn resolving_records_who_when_and_why_and_only_once() {
     assert_eq!(t.resolved_issues(10).await.unwrap().len(), 1);
     assert_eq!(t.issues_by_ids(&[issue.id]).await.unwrap().len(), 1);
 
-    // The same mismatch appearing after resolution is a new issue.
-    let (fresh, new) = t.log_reconciliation_issue(&m[0], None).await.unwrap();
+    // The mismatch an operator kept local is still the same: it stays
+    // resolved, its row counting how often it was seen.
+    for seen in 2..=4 {
+        let (same, new) = t.log_reconciliation_issue(&m[0], None).await.unwrap();
+        assert!(!new);
+        assert_eq!((same.id, same.status, same.seen_count), (issue.id, IssueStatus::Resolved, seen));
+    }
+    assert!(t.unresolved_issues().await.unwrap().is_empty());
+
+    // A different mismatch in the same instrument is a new issue.
+    let other = compare(&[], &[h("TCS", 4)], dec!(0.1));
+    let (fresh, new) = t.log_reconciliation_issue(&other[0], None).await.unwrap();
     assert!(new);
     assert_ne!(fresh.id, issue.id);
+    assert_eq!((fresh.broker_quantity, fresh.status), (Some(4), IssueStatus::Open));
     assert_eq!(
         t.resolve_issue(4242, Resolution::Ignore, "x", None).await.unwrap_err().to_string(),
         "reconciliation issue 4242 does not exist"

@@ -33,12 +33,23 @@ async fn the_manual_strategy_is_seeded() {
         (1, "Manual Trading", StrategyType::Manual, TradingMode::Paper, true)
     );
     assert_eq!(t.all_strategies().await.unwrap().len(), 1);
-    t.sql("INSERT INTO strategies (name, strategy_type, is_active) VALUES ('Scalper', 'scalping', false)").await;
+    t.sql(
+        "INSERT INTO strategies (name, strategy_type, is_active, paused_at, paused_by, paused_reason)
+         VALUES ('Scalper', 'scalping', false, now(), 'asha', 'lunch')",
+    )
+    .await;
     let all = t.all_strategies().await.unwrap();
     assert_eq!(all.iter().map(|s| s.id).collect::<Vec<_>>(), vec![1, 2], "the identity continues after the seed");
     let active = t.active_strategies().await.unwrap();
     assert_eq!(active.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec!["Manual Trading"]);
     assert_eq!(t.get_strategy(9).await.unwrap_err().to_string(), "strategy 9 does not exist");
+    // A paused strategy always says who paused it and why.
+    let err =
+        sqlx::query("INSERT INTO strategies (name, strategy_type, is_active) VALUES ('Silent', 'scalping', false)")
+            .execute(t.pool())
+            .await
+            .unwrap_err();
+    assert!(err.to_string().contains("strategies_pause_recorded"), "{err}");
 }
 
 #[tokio::test]

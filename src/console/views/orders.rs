@@ -59,8 +59,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         app.selected[0],
         |i| {
             let o = &app.store.orders[&app.orders_view[i]];
-            let strategy =
-                app.store.strategies.get(&o.strategy_id).cloned().unwrap_or_else(|| o.strategy_id.to_string());
+            let strategy = app.strategy_name(o.strategy_id);
             Row::new(vec![
                 Cell::from(o.id.to_string()),
                 Cell::from(app.calendar.local(o.created_at).format("%H:%M:%S").to_string()),

@@ -57,10 +57,17 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
             frame("Help", lines, area, buf, 72, Color::Cyan);
         }
         Popup::Detail => frame("Detail (Esc closes)", detail(app), area, buf, 78, Color::Cyan),
-        Popup::Confirm { title, body, focus_ok, .. } => {
+        Popup::Confirm { title, body, focus_ok, alternative, .. } => {
             let mut lines: Vec<Line> = body.iter().map(|b| Line::from(b.clone())).collect();
             lines.push(Line::default());
             lines.push(buttons(*focus_ok, "Confirm"));
+            if let Some((key, label, _)) = alternative {
+                lines.push(Line::from(vec![
+                    Span::raw("   "),
+                    Span::styled(format!(" {key} "), Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)),
+                    Span::raw(format!(" {label}")),
+                ]));
+            }
             frame(title, lines, area, buf, 72, Color::Yellow);
         }
         Popup::KillSwitch { input } => {
@@ -128,8 +135,38 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                     style,
                 )));
             }
+            if let Some(order) = app.store.orders.get(&form.order_id) {
+                lines.insert(0, Line::from(crate::console::app::describe_order(order)));
+                let verdict = match form.change(order) {
+                    Ok(change) => app.modify_verdict(order, change),
+                    Err(e) => format!("✗ {e}"),
+                };
+                let style = Style::new().fg(if verdict.contains('✗') { Color::Red } else { Color::Green });
+                lines.push(Line::from(Span::styled(verdict, style)));
+            }
             lines.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(Style::new().fg(Color::DarkGray)));
-            frame(&format!("Modify order {}", form.order_id), lines, area, buf, 60, Color::Cyan);
+            frame(&format!("Modify order {}", form.order_id), lines, area, buf, 84, Color::Cyan);
+        }
+        Popup::Strategies { selected } => {
+            let mut lines = Vec::new();
+            for (i, s) in app.store.strategies.values().enumerate() {
+                let state = if s.is_active {
+                    "active".to_string()
+                } else {
+                    format!("PAUSED by {}", s.paused_by.as_deref().unwrap_or("?"))
+                };
+                let style = if i == *selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+                let state_style =
+                    if s.is_active { Style::new().fg(Color::Green) } else { Style::new().fg(Color::Yellow) };
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {:<4} {:<20} {:<8} {:<5} ", s.id, s.name, s.strategy_type, s.mode), style),
+                    Span::styled(state, state_style),
+                ]));
+            }
+            let keys =
+                if app.read_only { "↑/↓ select  Esc close" } else { "↑/↓ select  p pause/resume  Esc close" };
+            lines.push(Line::from(keys).style(Style::new().fg(Color::DarkGray)));
+            frame("Strategies", lines, area, buf, 78, Color::Cyan);
         }
         Popup::Note { issue_id, resolution, input } => {
             let lines = vec![
