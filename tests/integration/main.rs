@@ -16,6 +16,7 @@ mod kill_switch;
 #[path = "../../src/testkit/http.rs"]
 mod kite_http;
 mod live;
+mod operator;
 mod orders;
 mod positions;
 mod procs;

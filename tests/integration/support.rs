@@ -82,33 +82,45 @@ async fn prepare_server() -> Server {
     .fetch_all(&mut conn)
     .await
     .unwrap();
+    // Another checkout's run may be using a template of other migrations:
+    // those are dropped only while no other test process is alive.
+    let own = std::process::id().to_string();
+    let others_running = names.iter().filter_map(|n| n.strip_prefix("xcoin_t_")).any(|rest| {
+        let pid = rest.split('_').next().unwrap_or("");
+        pid != own && pid_alive(pid)
+    });
     for name in names {
         let stale = match name.strip_prefix("xcoin_t_") {
             Some(rest) => !pid_alive(rest.split('_').next().unwrap_or("")),
-            None => name != template,
+            None => name != template && !others_running,
         };
         if stale {
             let _ = exec(&mut conn, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&name))).await;
         }
     }
 
+    ensure_template(&mut conn, &admin, &template).await;
+    sqlx::query("SELECT pg_advisory_unlock(7316001)").execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    Server { admin, admin_url, template }
+}
+
+/// Builds the migrated template unless it exists (the caller holds the lock).
+async fn ensure_template(conn: &mut PgConnection, admin: &PgConnectOptions, template: &str) {
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(&template)
-        .fetch_one(&mut conn)
+        .bind(template)
+        .fetch_one(&mut *conn)
         .await
         .unwrap();
     if !exists {
         let building = format!("{template}_building");
-        let _ = exec(&mut conn, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&building))).await;
-        exec(&mut conn, &format!("CREATE DATABASE {}", quote(&building))).await.unwrap();
+        let _ = exec(conn, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote(&building))).await;
+        exec(conn, &format!("CREATE DATABASE {}", quote(&building))).await.unwrap();
         let mut tpl = admin.clone().database(&building).connect().await.unwrap();
         MIGRATOR.run(&mut tpl).await.expect("migrations apply to the template");
         tpl.close().await.unwrap();
-        exec(&mut conn, &format!("ALTER DATABASE {} RENAME TO {}", quote(&building), quote(&template))).await.unwrap();
+        exec(conn, &format!("ALTER DATABASE {} RENAME TO {}", quote(&building), quote(template))).await.unwrap();
     }
-    sqlx::query("SELECT pg_advisory_unlock(7316001)").execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    Server { admin, admin_url, template }
 }
 
 /// The URL of a database on the test server that does not exist yet, with a
@@ -163,6 +175,14 @@ pub async fn test_db() -> TestDb {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55006") && attempts < 50 => {
                 attempts += 1;
                 tokio::time::sleep(Duration::from_millis(20 * attempts)).await;
+            }
+            // The template went away (a run of other migrations started
+            // when this one had no database open): build it again.
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") && attempts < 50 => {
+                attempts += 1;
+                sqlx::query("SELECT pg_advisory_lock(7316001)").execute(&mut conn).await.unwrap();
+                ensure_template(&mut conn, &server.admin, &server.template).await;
+                sqlx::query("SELECT pg_advisory_unlock(7316001)").execute(&mut conn).await.unwrap();
             }
             Err(e) => panic!("creating test database {name}: {e}"),
         }

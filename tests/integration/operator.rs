@@ -1,0 +1,261 @@
+//! The console under an operator's hands: the selection is a row (by id)
+//! while the engine adds rows, dialogs name and follow their row, filters
+//! belong to their tab, Ctrl-C asks to quit, and the modify form and the
+//! strategies list check as the engine will. Rows come from the real engine
+//! on the paper exchange and a real PostgreSQL.
+
+use crate::support::*;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use xcoin::broker::paper::{PaperBroker, PaperConfig};
+use xcoin::config::Settings;
+use xcoin::console::app::{App, Effect, Popup};
+use xcoin::console::store;
+use xcoin::domain::command::OperatorCommand;
+use xcoin::domain::instrument;
+use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin::engine::{Engine, EngineConfig};
+
+fn limit(price: Decimal) -> OrderRequest {
+    OrderRequest {
+        strategy_id: 1,
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        order_type: OrderType::Limit,
+        product: Product::Mis,
+        validity: Validity::Day,
+        quantity: 5,
+        price: Some(price),
+        trigger_price: None,
+        stop_loss: Some(price - dec!(10)),
+        take_profit: None,
+        parent_order_id: None,
+        placed_by: "asha".into(),
+    }
+}
+
+async fn engine(t: &TestDb) -> Engine<PaperBroker> {
+    let broker = PaperBroker::new(&instrument::built_in(), PaperConfig::default()).unwrap();
+    Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&Settings::default())).await.unwrap()
+}
+
+fn console() -> App {
+    let s = Settings::default();
+    let mut app = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
+    app.engine_in_process = true;
+    app
+}
+
+/// What the console's loader would deliver after the engine wrote.
+async fn reload(t: &TestDb, e: &mut Engine<PaperBroker>, app: &mut App) {
+    e.drain_events().await.unwrap();
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.refresh_views();
+}
+
+fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+fn confirm_body(app: &App) -> String {
+    match &app.popup {
+        Some(Popup::Confirm { title, body, .. }) => format!("{title}\n{}", body.join("\n")),
+        other => panic!("no confirmation open: {other:?}"),
+    }
+}
+
+fn flash(app: &App) -> String {
+    app.flash.as_ref().map(|(text, _, _)| text.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows_its_row() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let mut app = console();
+    for p in [dec!(1490), dec!(1491), dec!(1492)] {
+        e.place_order(&limit(p)).await.unwrap();
+    }
+    reload(&t, &mut e, &mut app).await;
+    assert_eq!(app.orders_view, vec![3, 2, 1]);
+    press(&mut app, KeyCode::Down);
+    assert_eq!(app.selected_order().unwrap().id, 2);
+
+    // The demo (or anyone) places orders: newest first, above the selection.
+    for p in [dec!(1493), dec!(1494)] {
+        e.place_order(&limit(p)).await.unwrap();
+    }
+    reload(&t, &mut e, &mut app).await;
+    assert_eq!(app.orders_view, vec![5, 4, 3, 2, 1]);
+    assert_eq!(app.selected_order().unwrap().id, 2, "the selection is the order, not the line");
+    assert_eq!(app.selected[0], 3);
+
+    // The cancel dialog names its order fully and carries its id.
+    press(&mut app, KeyCode::Char('c'));
+    let body = confirm_body(&app);
+    assert!(body.contains("Order 2: BUY 5 INFY LIMIT MIS @ 1491.00"), "{body}");
+    assert!(body.contains("OPEN, 0 of 5 filled"), "{body}");
+    match &app.popup {
+        Some(Popup::Confirm { effect, .. }) => {
+            assert_eq!(**effect, Effect::Send(OperatorCommand::CancelOrder { order_id: 2 }, "cancel order 2".into()))
+        }
+        _ => unreachable!(),
+    }
+
+    // The order is cancelled elsewhere while the dialog is open: it closes, nothing is sent.
+    e.cancel_order(2).await.unwrap();
+    reload(&t, &mut e, &mut app).await;
+    assert!(app.popup.is_none());
+    assert_eq!(flash(&app), "order 2 is CANCELLED now: its dialog was closed and nothing was sent");
+    assert_eq!(app.selected_order().unwrap().id, 2, "a finished order stays in the list and selected");
+
+    // Filtered out, the selection moves to the row in its place and says so.
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "1494");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.orders_view, vec![5]);
+    assert_eq!(app.selected_order().unwrap().id, 5);
+    // (After the earlier message, which is still showing.)
+    assert!(flash(&app).ends_with(" · order 2 left the list; selected order 5"), "{}", flash(&app));
+    assert_eq!(app.filter_note(0).as_deref(), Some("filtered: 1 of 5"));
+}
+
+#[tokio::test]
+async fn filters_belong_to_their_tab_and_search_every_visible_column() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let mut app = console();
+    e.place_order(&limit(dec!(1490))).await.unwrap();
+    let demo = e.enable_demo().await.unwrap();
+    let mut theirs = limit(dec!(1480));
+    theirs.strategy_id = demo;
+    e.place_order(&theirs).await.unwrap();
+    reload(&t, &mut e, &mut app).await;
+
+    press(&mut app, KeyCode::Char('/'));
+    typed(&mut app, "demo scal");
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.orders_view, vec![2], "the strategy column is searched");
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.filter, "", "the Positions tab has its own (empty) filter");
+    assert_eq!(app.filter_note(1), None);
+    press(&mut app, KeyCode::Char('1'));
+    assert_eq!(app.filter, "demo scal");
+    assert_eq!(app.orders_view, vec![2]);
+    press(&mut app, KeyCode::Esc);
+    assert_eq!(app.orders_view, vec![2, 1]);
+    assert_eq!(app.filter_note(0), None);
+}
+
+#[tokio::test]
+async fn ctrl_c_asks_to_quit_and_offers_to_exit_what_is_open() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let mut app = console();
+    let mut buy = limit(dec!(1490));
+    buy.order_type = OrderType::Market;
+    buy.price = None;
+    buy.stop_loss = Some(dec!(1480));
+    e.place_order(&buy).await.unwrap();
+    e.place_order(&limit(dec!(1400))).await.unwrap();
+    e.broker.step();
+    reload(&t, &mut e, &mut app).await;
+    assert_eq!(app.store.positions.len(), 1);
+    assert_eq!(app.selected_order().unwrap().id, 2, "a working order is selected: `c` would cancel it");
+
+    let ctrl_c = app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(ctrl_c, None);
+    let body = confirm_body(&app);
+    assert!(body.starts_with("Quit XCoin?"), "{body}");
+    assert!(body.contains("1 open position will no longer be watched: stops and targets not enforced."), "{body}");
+    assert_eq!(press(&mut app, KeyCode::Char('x')), Some(Effect::ExitAllThenQuit));
+
+    // Without an engine here, Ctrl-C quits at once.
+    app.engine_in_process = false;
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Effect::Quit));
+}
+
+#[tokio::test]
+async fn the_modify_form_checks_as_the_engine_will_and_esc_keeps_the_values() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let mut app = console();
+    let o = e.place_order(&limit(dec!(1490))).await.unwrap();
+    reload(&t, &mut e, &mut app).await;
+    assert_eq!(app.selected_order().unwrap().id, o.id);
+
+    press(&mut app, KeyCode::Char('m'));
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "1000000");
+    press(&mut app, KeyCode::Enter);
+    let body = confirm_body(&app);
+    assert!(body.contains(&format!("Order {}: BUY 5 INFY LIMIT MIS @ 1490.00", o.id)), "{body}");
+    assert!(body.contains("quantity 5 → 1000000, price 1490.00 → 1490.00"), "{body}");
+    assert!(
+        body.contains("✗ max position size: limit 1000 shares, order 1000000 — the engine will refuse it"),
+        "{body}"
+    );
+    assert!(body.contains("last 1512.30 · value ₹"), "{body}");
+
+    press(&mut app, KeyCode::Esc);
+    match &app.popup {
+        Some(Popup::Modify(form)) => assert_eq!(form.values[0], "1000000", "back in the form, values kept"),
+        other => panic!("Esc should return to the form: {other:?}"),
+    }
+    for _ in 0..7 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    typed(&mut app, "6");
+    press(&mut app, KeyCode::Enter);
+    let body = confirm_body(&app);
+    assert!(body.contains("✓ passes pre-trade checks: risk ₹60.00"), "{body}");
+}
+
+#[tokio::test]
+async fn a_strategy_is_paused_and_resumed_from_the_strategies_list() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let demo = e.enable_demo().await.unwrap();
+    let mut app = console();
+    reload(&t, &mut e, &mut app).await;
+
+    press(&mut app, KeyCode::Char('S'));
+    assert!(matches!(app.popup, Some(Popup::Strategies { selected: 0 })));
+    press(&mut app, KeyCode::Char('p'));
+    assert_eq!(flash(&app), "Manual Trading places only operators' orders: nothing to pause");
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('p'));
+    let body = confirm_body(&app);
+    assert!(
+        body.contains(&format!("Strategy {demo} \"Demo Scalper\" (PAPER): no new orders until resumed.")),
+        "{body}"
+    );
+    press(&mut app, KeyCode::Right);
+    let sent = press(&mut app, KeyCode::Enter);
+    let Some(Effect::Send(cmd, _)) = sent else { panic!("nothing sent: {sent:?}") };
+    assert_eq!(cmd, OperatorCommand::PauseStrategy { strategy_id: demo, reason: "from the console by asha".into() });
+
+    let c = t.enqueue_command(&cmd, "asha").await.unwrap();
+    e.process_commands().await;
+    assert_eq!(
+        t.get_command(c.id).await.unwrap().result.unwrap(),
+        format!("strategy {demo} \"Demo Scalper\" paused: no new orders until resumed")
+    );
+    reload(&t, &mut e, &mut app).await;
+    press(&mut app, KeyCode::Char('S'));
+    press(&mut app, KeyCode::Char('j'));
+    press(&mut app, KeyCode::Char('p'));
+    let body = confirm_body(&app);
+    assert!(body.starts_with("Resume strategy?"), "{body}");
+    assert!(body.contains("Paused by asha: from the console by asha"), "{body}");
+}
