@@ -405,6 +405,33 @@ impl Default for SmtpSettings {
     }
 }
 
+/// The address of the desk's health and metrics endpoint (the original
+/// system's dashboard: `DASHBOARD_HOST`, `DASHBOARD_PORT`). Accepted and
+/// validated now so an original `.env` carries over; nothing listens on it yet
+/// in this version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardSettings {
+    /// Host name or IP address to listen on; 127.0.0.1 keeps it on this machine.
+    pub host: String,
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings { host: "127.0.0.1".into(), port: 8050 }
+    }
+}
+
+/// A TCP port. Read wide so that 0 or 70000 is refused in words, not as "expected u16".
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let n = i64::deserialize(d)?;
+    u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{n}` is not a port; expected a whole number from 1 to 65535"))
+    })
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
@@ -426,6 +453,7 @@ pub struct Settings {
     pub paper: PaperSettings,
     pub charges: ChargeRates,
     pub alerts: AlertSettings,
+    pub dashboard: DashboardSettings,
 }
 
 /// Keys that hold secrets, as dotted paths.
@@ -857,6 +885,17 @@ impl Config {
                 return Err(self.invalid("alerts.smtp.port", 0, "a port from 1 to 65535"));
             }
         }
+
+        // The port is checked as it is read (see `port`).
+        let host = &s.dashboard.host;
+        if host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            let shown = if host.is_empty() { "(empty)" } else { host.as_str() };
+            return Err(self.invalid(
+                "dashboard.host",
+                shown,
+                "a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path",
+            ));
+        }
         Ok(())
     }
 }
@@ -1219,6 +1258,30 @@ mod tests {
         assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(6));
         assert_eq!(cfg.settings.database.url, None, "an empty DATABASE_URL means the managed database");
         assert!(cfg.source_of("account.capital").starts_with("XCOIN_ACCOUNT__CAPITAL in "));
+    }
+
+    #[test]
+    fn the_dashboard_address_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let defaults = load(d, &[]).unwrap().settings.dashboard;
+        assert_eq!((defaults.host.as_str(), defaults.port), ("127.0.0.1", 8050));
+        for port in ["0", "70000"] {
+            assert_eq!(
+                error(d, "", &[("XCOIN_DASHBOARD__PORT", port)]),
+                format!(
+                    "config key `dashboard.port` (from environment variable XCOIN_DASHBOARD__PORT) is invalid: `{port}` is not a port; expected a whole number from 1 to 65535"
+                )
+            );
+        }
+        assert_eq!(
+            error(d, "", &[("XCOIN_DASHBOARD__HOST", "")]),
+            "config key `dashboard.host` = (empty) (from environment variable XCOIN_DASHBOARD__HOST) is invalid: expected a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path"
+        );
+        assert_eq!(
+            error(d, "", &[("XCOIN_DASHBOARD__HOST", "http://desk:8050/")]),
+            "config key `dashboard.host` = http://desk:8050/ (from environment variable XCOIN_DASHBOARD__HOST) is invalid: expected a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path"
+        );
     }
 
     #[test]
