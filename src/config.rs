@@ -1456,6 +1456,21 @@ mod tests {
         assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(6));
         assert_eq!(cfg.settings.database.url, None, "an empty DATABASE_URL means the managed database");
         assert!(cfg.source_of("account.capital").starts_with("XCOIN_ACCOUNT__CAPITAL in "));
+        assert!(cfg.source_of("risk.max_daily_loss_pct").starts_with("MAX_DAILY_LOSS in "));
+        assert!(cfg.source_of("dashboard.port").starts_with("DASHBOARD_PORT in "));
+    }
+
+    #[test]
+    fn every_original_name_is_documented() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        let (example, defaults, readme) = (read(".env.example"), read("config/default.toml"), read("README.md"));
+        for (var, key, _) in LEGACY_ENV {
+            assert!(example.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} is set in .env.example");
+            assert!(defaults.contains(var), "{var} is named in config/default.toml");
+            assert!(readme.contains(&format!("`{var}`")), "{var} is named in the README");
+            assert!(env_key(var).as_deref() == Some(*key));
+        }
     }
 
     /// One value under every original name, as a desk's `.env` might hold them.
