@@ -9,14 +9,27 @@
 //! 5. the process environment.
 //!
 //! Environment variables (and `.env` lines) are `XCOIN_<SECTION>__<KEY>`, for
-//! example `XCOIN_RISK__MAX_DAILY_LOSS_PCT=4`. The original system's names are
-//! accepted too for the keys whose meaning is unambiguous: `DATABASE_URL`,
+//! example `XCOIN_RISK__MAX_DAILY_LOSS_PCT=4`; there a percent is a plain
+//! number (`0.05` is 0.05 %). The original system's names work too, from the
+//! environment and from `.env` (`LEGACY_ENV` maps each to its key):
+//! `DATABASE_URL`, `DB_MIN_CONNECTIONS`, `DB_MAX_CONNECTIONS`,
 //! `ZERODHA_API_KEY`, `ZERODHA_API_SECRET`, `ZERODHA_ACCESS_TOKEN`, `APP_MODE`,
-//! `DEBUG`, `LOG_LEVEL`, `TELEGRAM_BOT_TOKEN`, `TELEGRAM_CHAT_ID`, `SMTP_HOST`,
-//! `SMTP_PORT`, `SMTP_USER`, `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TO`. Risk
-//! limits are percentages here (`2` means 2 %), so they take only the
-//! `XCOIN_` spelling: an old fraction such as `0.02` must not be read as 0.02 %.
-//! When both spellings are set, the `XCOIN_` one wins.
+//! `DEBUG`, `LOG_LEVEL`, `MAX_RISK_PER_TRADE`, `MAX_DAILY_LOSS`,
+//! `MAX_DRAWDOWN`, `MAX_POSITIONS`, `MIN_RISK_REWARD`, `MAX_POSITION_SIZE`,
+//! `PRICE_SANITY_PCT`, `MAX_POSITION_LOSS_PCT`, `DASHBOARD_HOST`,
+//! `DASHBOARD_PORT`, `TELEGRAM_BOT_TOKEN`, `TELEGRAM_CHAT_ID`, `SMTP_HOST`,
+//! `SMTP_PORT`, `SMTP_USER`, `SMTP_PASSWORD`, `SMTP_FROM`, `SMTP_TO`.
+//! Where the original meaning differs, the value is interpreted or refused,
+//! never guessed:
+//! - the risk-limit percents may be written `6`, `6%` or, where no percent
+//!   below 1 is plausible for that limit, as a fraction `0.06` (see
+//!   `read_percent`; `xcoin config` shows how such a value was read);
+//! - `MIN_RISK_REWARD` is `2` or `2:1`;
+//! - `APP_MODE` meant development or production there and PAPER or LIVE
+//!   here: `production` and `development` are refused, never read as LIVE.
+//!
+//! An original name with a value that cannot be read is refused even when the
+//! `XCOIN_` spelling is set too; otherwise the `XCOIN_` spelling wins.
 //!
 //! Secrets print as `[REDACTED]`. A local file or `.env` that holds a secret
 //! must not be readable by group or others.
@@ -405,6 +418,33 @@ impl Default for SmtpSettings {
     }
 }
 
+/// The address of the desk's health and metrics endpoint (the original
+/// system's dashboard: `DASHBOARD_HOST`, `DASHBOARD_PORT`). Accepted and
+/// validated now so an original `.env` carries over; nothing listens on it yet
+/// in this version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardSettings {
+    /// Host name or IP address to listen on; 127.0.0.1 keeps it on this machine.
+    pub host: String,
+    #[serde(deserialize_with = "port")]
+    pub port: u16,
+}
+
+impl Default for DashboardSettings {
+    fn default() -> Self {
+        DashboardSettings { host: "127.0.0.1".into(), port: 8050 }
+    }
+}
+
+/// A TCP port. Read wide so that 0 or 70000 is refused in words, not as "expected u16".
+fn port<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    let n = i64::deserialize(d)?;
+    u16::try_from(n).ok().filter(|p| *p > 0).ok_or_else(|| {
+        serde::de::Error::custom(format!("`{n}` is not a port; expected a whole number from 1 to 65535"))
+    })
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertSettings {
@@ -426,6 +466,7 @@ pub struct Settings {
     pub paper: PaperSettings,
     pub charges: ChargeRates,
     pub alerts: AlertSettings,
+    pub dashboard: DashboardSettings,
 }
 
 /// Keys that hold secrets, as dotted paths.
@@ -437,23 +478,59 @@ pub const SECRET_KEYS: &[&str] = &[
     "alerts.smtp.password",
 ];
 
-/// The original system's environment names and the keys they set.
-pub const LEGACY_ENV: &[(&str, &str)] = &[
-    ("DATABASE_URL", "database.url"),
-    ("ZERODHA_API_KEY", "zerodha.api_key"),
-    ("ZERODHA_API_SECRET", "zerodha.api_secret"),
-    ("ZERODHA_ACCESS_TOKEN", "zerodha.access_token"),
-    ("APP_MODE", "app.mode"),
-    ("DEBUG", "app.debug"),
-    ("LOG_LEVEL", "app.log_level"),
-    ("TELEGRAM_BOT_TOKEN", "alerts.telegram.bot_token"),
-    ("TELEGRAM_CHAT_ID", "alerts.telegram.chat_id"),
-    ("SMTP_HOST", "alerts.smtp.host"),
-    ("SMTP_PORT", "alerts.smtp.port"),
-    ("SMTP_USER", "alerts.smtp.username"),
-    ("SMTP_PASSWORD", "alerts.smtp.password"),
-    ("SMTP_FROM", "alerts.smtp.from"),
-    ("SMTP_TO", "alerts.smtp.to"),
+/// How a value written under one of the original system's names is read.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// As written, like the `XCOIN_` spelling.
+    AsIs,
+    /// A risk limit in percent. The original system may hold a fraction
+    /// (`0.06`) or a percent (`6`); `lo..=hi` are the percents a desk could
+    /// plausibly mean for this limit, used only to tell the two apart in a
+    /// plain value below 1 (see [`read_percent`]). `example` is the default.
+    Percent { lo: Decimal, hi: Decimal, example: Decimal },
+    /// Reward per unit of risk: `2` or `2:1`.
+    Ratio,
+    /// PAPER or LIVE; the original meaning, development or production, is refused.
+    Mode,
+}
+
+/// The original system's environment names, the keys they set, and how they are read.
+const LEGACY_ENV: &[(&str, &str, Reading)] = &[
+    ("DATABASE_URL", "database.url", Reading::AsIs),
+    ("DB_MIN_CONNECTIONS", "database.pool_min", Reading::AsIs),
+    ("DB_MAX_CONNECTIONS", "database.pool_max", Reading::AsIs),
+    ("ZERODHA_API_KEY", "zerodha.api_key", Reading::AsIs),
+    ("ZERODHA_API_SECRET", "zerodha.api_secret", Reading::AsIs),
+    ("ZERODHA_ACCESS_TOKEN", "zerodha.access_token", Reading::AsIs),
+    ("APP_MODE", "app.mode", Reading::Mode),
+    ("DEBUG", "app.debug", Reading::AsIs),
+    ("LOG_LEVEL", "app.log_level", Reading::AsIs),
+    (
+        "MAX_RISK_PER_TRADE",
+        "risk.max_risk_per_trade_pct",
+        Reading::Percent { lo: dec!(0.05), hi: dec!(10), example: dec!(2) },
+    ),
+    ("MAX_DAILY_LOSS", "risk.max_daily_loss_pct", Reading::Percent { lo: dec!(0.25), hi: dec!(50), example: dec!(6) }),
+    ("MAX_DRAWDOWN", "risk.max_drawdown_pct", Reading::Percent { lo: dec!(1), hi: dec!(50), example: dec!(15) }),
+    ("MAX_POSITIONS", "risk.max_open_positions", Reading::AsIs),
+    ("MIN_RISK_REWARD", "risk.min_risk_reward", Reading::Ratio),
+    ("MAX_POSITION_SIZE", "risk.max_position_size", Reading::AsIs),
+    ("PRICE_SANITY_PCT", "risk.price_sanity_pct", Reading::Percent { lo: dec!(0.5), hi: dec!(20), example: dec!(10) }),
+    (
+        "MAX_POSITION_LOSS_PCT",
+        "risk.max_position_loss_pct",
+        Reading::Percent { lo: dec!(0.1), hi: dec!(20), example: dec!(5) },
+    ),
+    ("DASHBOARD_HOST", "dashboard.host", Reading::AsIs),
+    ("DASHBOARD_PORT", "dashboard.port", Reading::AsIs),
+    ("TELEGRAM_BOT_TOKEN", "alerts.telegram.bot_token", Reading::AsIs),
+    ("TELEGRAM_CHAT_ID", "alerts.telegram.chat_id", Reading::AsIs),
+    ("SMTP_HOST", "alerts.smtp.host", Reading::AsIs),
+    ("SMTP_PORT", "alerts.smtp.port", Reading::AsIs),
+    ("SMTP_USER", "alerts.smtp.username", Reading::AsIs),
+    ("SMTP_PASSWORD", "alerts.smtp.password", Reading::AsIs),
+    ("SMTP_FROM", "alerts.smtp.from", Reading::AsIs),
+    ("SMTP_TO", "alerts.smtp.to", Reading::AsIs),
 ];
 
 const ENV_PREFIX: &str = "XCOIN_";
@@ -467,32 +544,171 @@ pub fn env_key(name: &str) -> Option<String> {
         }
         return Some(parts.join("."));
     }
-    LEGACY_ENV.iter().find(|(var, _)| *var == name).map(|(_, key)| key.to_string())
+    LEGACY_ENV.iter().find(|(var, _, _)| *var == name).map(|(_, key, _)| key.to_string())
 }
+
+/// A value as figment reads one from the environment: a number, a boolean or text.
+fn env_value(text: &str) -> Value {
+    let Ok(value) = text.parse::<Value>();
+    value
+}
+
+/// A number as a value that deserialises into a [`Decimal`] exactly (no trip through f64).
+fn decimal_value(n: Decimal) -> Value {
+    Value::from(n.normalize().to_string())
+}
+
+/// A value written under an original name, read for its key: the value and,
+/// when XCoin had to interpret the text, a note saying how. The error is the
+/// problem in words, to follow "NAME=value (from ...)".
+fn read_original(var: &str, key: &str, reading: Reading, text: &str) -> Result<(Value, Option<String>), String> {
+    let t = text.trim();
+    match reading {
+        Reading::AsIs => Ok((env_value(text), None)),
+        Reading::Mode => {
+            if ["production", "development", "prod", "dev"].iter().any(|m| t.eq_ignore_ascii_case(m)) {
+                return Err(format!(
+                    "is the original system's APP_MODE, which meant development or production; XCoin uses \
+                     APP_MODE for the trading mode, PAPER or LIVE, and will not guess one from it. Set the \
+                     trading mode with app.mode (XCOIN_APP__MODE=PAPER or XCOIN_APP__MODE=LIVE) and remove \
+                     APP_MODE={t}"
+                ));
+            }
+            Ok((env_value(text), None))
+        }
+        Reading::Ratio => {
+            let forms = format!("{var} sets {key}, the reward per 1 of risk: write it as 2 or 2:1");
+            let number = |s: &str| s.trim().parse::<Decimal>().ok();
+            match t.split_once(':') {
+                None => number(t).map(|n| (decimal_value(n), None)).ok_or_else(|| format!("is not a number; {forms}")),
+                Some((reward, risk)) => match (number(reward), number(risk)) {
+                    (Some(n), Some(one)) if one == Decimal::ONE => {
+                        Ok((decimal_value(n), Some(format!("{t} read as {}", n.normalize()))))
+                    }
+                    (Some(_), Some(_)) => {
+                        Err(format!("is not read: {t} could be reward:risk or risk:reward, which differ; {forms}"))
+                    }
+                    _ => Err(format!("is not a ratio; {forms}")),
+                },
+            }
+        }
+        Reading::Percent { lo, hi, example } => read_percent(var, key, lo, hi, example, t),
+    }
+}
+
+/// Reads a risk limit written under an original name, as a percent:
+/// - with a `%` sign it is a percent (`6%` is 6 %);
+/// - a plain number of 1 or more is a percent (`6` is 6 %);
+/// - a plain number below 1 may be a percent (`0.75`) or a fraction (`0.06`):
+///   it is read the one way whose result lies in the limit's plausible
+///   `lo..=hi`; when both do it is ambiguous and when neither does it is out
+///   of range, and either is refused rather than guessed.
+///
+/// The result still passes the percentage check every risk limit passes.
+fn read_percent(
+    var: &str,
+    key: &str,
+    lo: Decimal,
+    hi: Decimal,
+    example: Decimal,
+    t: &str,
+) -> Result<(Value, Option<String>), String> {
+    let hundred = dec!(100);
+    let fraction_zone = if lo <= hi / hundred {
+        format!("below {}", lo.normalize())
+    } else {
+        format!("up to {}", (hi / hundred).normalize())
+    };
+    let forms = format!(
+        "{var} sets {key} and takes a percent ({example} or {example}%) or a fraction {fraction_zone} ({} for {example} %)",
+        (example / hundred).normalize()
+    );
+    let number =
+        |s: &str| s.trim().parse::<Decimal>().map(|n| n.normalize()).map_err(|_| format!("is not a number; {forms}"));
+    if let Some(percent) = t.strip_suffix('%') {
+        return Ok((decimal_value(number(percent)?), None));
+    }
+    let n = number(t)?;
+    if n >= Decimal::ONE {
+        return Ok((decimal_value(n), None));
+    }
+    if n <= Decimal::ZERO {
+        return Err(format!("is not a limit: it must be greater than 0; {forms}"));
+    }
+    let fraction = (n * hundred).normalize();
+    let plausible = |p: Decimal| lo <= p && p <= hi;
+    let range = format!("{} % to {} %", lo.normalize(), hi.normalize());
+    match (plausible(n), plausible(fraction)) {
+        (true, false) => Ok((decimal_value(n), Some(format!("{t} read as {n} %")))),
+        (false, true) => Ok((decimal_value(fraction), Some(format!("{t} read as {fraction} %")))),
+        (true, true) => Err(format!(
+            "is ambiguous: it could be {n} % or, as a fraction, {fraction} %, and both are plausible ({range}); \
+             write {n}% or {fraction}%. {forms}"
+        )),
+        (false, false) => Err(format!(
+            "is out of range: neither {n} % nor, as a fraction, {fraction} % lies in the plausible {range}; \
+             write the percent you mean with a % sign. {forms}"
+        )),
+    }
+}
+
+/// Asks a [`VarLayer`]'s metadata for the note on how a key's value was read
+/// instead of the variable's name.
+const NOTE: Profile = Profile::const_new("xcoin-reading-note");
 
 /// A configuration layer made of `NAME=value` pairs (the environment or a
 /// `.env` file), whose metadata names the exact variable behind each key.
 struct VarLayer {
     name: String,
     source: Option<PathBuf>,
-    /// (variable, key, value), legacy names first so `XCOIN_` spellings win.
-    vars: Vec<(String, String, String)>,
+    /// (variable, key, value, note), legacy names first so `XCOIN_` spellings win.
+    vars: Vec<(String, String, Value, Option<String>)>,
 }
 
 impl VarLayer {
-    fn new(name: &str, source: Option<PathBuf>, pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        let mut vars: Vec<(String, String, String)> =
-            pairs.into_iter().filter_map(|(var, value)| env_key(&var).map(|key| (var, key, value))).collect();
-        vars.sort_by_key(|(var, _, _)| (var.starts_with(ENV_PREFIX), var.clone()));
-        VarLayer { name: name.to_string(), source, vars }
+    /// Reads the pairs that are ours. An original name whose value cannot be
+    /// read is refused here even when the `XCOIN_` spelling overrides it: it
+    /// would silently take effect the day the override is removed.
+    fn new(
+        name: &str,
+        source: Option<PathBuf>,
+        pairs: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let origin = source.as_deref().map_or_else(|| "the environment".to_string(), display_path);
+        let mut vars = Vec::new();
+        for (var, text) in pairs {
+            let Some(key) = env_key(&var) else { continue };
+            let reading = LEGACY_ENV.iter().find(|(v, _, _)| *v == var).map_or(Reading::AsIs, |(_, _, r)| *r);
+            let (value, note) = read_original(&var, &key, reading, &text).map_err(|problem| ConfigError::Original {
+                var: var.clone(),
+                value: text.clone(),
+                origin: origin.clone(),
+                problem,
+            })?;
+            vars.push((var, key, value, note));
+        }
+        vars.sort_by_key(|(var, _, _, _)| (var.starts_with(ENV_PREFIX), var.clone()));
+        Ok(VarLayer { name: name.to_string(), source, vars })
     }
 }
 
 impl Provider for VarLayer {
     fn metadata(&self) -> Metadata {
-        let names: BTreeMap<String, String> = self.vars.iter().map(|(v, k, _)| (k.clone(), v.clone())).collect();
-        let mut md = Metadata::named(self.name.clone()).interpolater(move |_: &Profile, keys: &[&str]| {
+        let mut names = BTreeMap::new();
+        let mut notes = BTreeMap::new();
+        // In order, so the variable that wins a key (and only its note) is kept.
+        for (var, key, _, note) in &self.vars {
+            names.insert(key.clone(), var.clone());
+            match note {
+                Some(note) => notes.insert(key.clone(), note.clone()),
+                None => notes.remove(key),
+            };
+        }
+        let mut md = Metadata::named(self.name.clone()).interpolater(move |profile: &Profile, keys: &[&str]| {
             let key = keys.join(".");
+            if *profile == NOTE {
+                return notes.get(&key).cloned().unwrap_or_default();
+            }
             names.get(&key).cloned().unwrap_or(key)
         });
         if let Some(path) = &self.source {
@@ -503,10 +719,9 @@ impl Provider for VarLayer {
 
     fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
         let mut dict = Dict::new();
-        for (_, key, value) in &self.vars {
-            let parsed: Value = value.parse().expect("parsing a value is infallible");
+        for (_, key, value, _) in &self.vars {
             let parts: Vec<&str> = key.split('.').collect();
-            insert_path(&mut dict, &parts, parsed);
+            insert_path(&mut dict, &parts, value.clone());
         }
         Ok(Profile::Default.collect(dict))
     }
@@ -595,6 +810,9 @@ pub enum ConfigError {
     InsecureFile { path: PathBuf, mode: u32 },
     #[error("cannot read {path}: {message}", path = .path.display())]
     Unreadable { path: PathBuf, message: String },
+    /// A value under one of the original system's names that XCoin will not guess at.
+    #[error("{var}={value} (from {origin}) {problem}")]
+    Original { var: String, value: String, origin: String, problem: String },
 }
 
 /// The loaded configuration, with where every value came from.
@@ -636,9 +854,9 @@ impl Config {
                     .iter()
                     .any(|(k, v)| !v.is_empty() && env_key(k).is_some_and(|key| SECRET_KEYS.contains(&key.as_str())))
             })?;
-            figment = figment.merge(VarLayer::new(".env file", Some(paths.dotenv.clone()), pairs));
+            figment = figment.merge(VarLayer::new(".env file", Some(paths.dotenv.clone()), pairs)?);
         }
-        figment = figment.merge(VarLayer::new("environment variable", None, env));
+        figment = figment.merge(VarLayer::new("environment variable", None, env)?);
 
         let settings: Settings = figment.extract().map_err(|e| ConfigError::Parse(describe_figment_error(e)))?;
         let config = Config { settings, paths, figment };
@@ -857,6 +1075,17 @@ impl Config {
                 return Err(self.invalid("alerts.smtp.port", 0, "a port from 1 to 65535"));
             }
         }
+
+        // The port is checked as it is read (see `port`).
+        let host = &s.dashboard.host;
+        if host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
+            let shown = if host.is_empty() { "(empty)" } else { host.as_str() };
+            return Err(self.invalid(
+                "dashboard.host",
+                shown,
+                "a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path",
+            ));
+        }
         Ok(())
     }
 }
@@ -973,13 +1202,21 @@ fn describe_metadata(md: &Metadata, key: &str) -> String {
     let keys: Vec<&str> = key.split('.').collect();
     match (&md.source, md.name.as_ref()) {
         (Some(figment::Source::File(path)), ".env file") => {
-            format!("{} in {}", md.interpolate(&Profile::Default, &keys), display_path(path))
+            format!("{} in {}{}", md.interpolate(&Profile::Default, &keys), display_path(path), note(md, &keys))
         }
         (Some(figment::Source::File(path)), _) => display_path(path),
-        (_, "environment variable") => format!("environment variable {}", md.interpolate(&Profile::Default, &keys)),
+        (_, "environment variable") => {
+            format!("environment variable {}{}", md.interpolate(&Profile::Default, &keys), note(md, &keys))
+        }
         (Some(figment::Source::Code(_)), _) => "built-in default".into(),
         (_, name) => name.to_string(),
     }
+}
+
+/// " (0.05 read as 5 %)" when a variable's value was interpreted, else nothing.
+fn note(md: &Metadata, keys: &[&str]) -> String {
+    let note = md.interpolate(&NOTE, keys);
+    if note.is_empty() { note } else { format!(" ({note})") }
 }
 
 fn describe_source(figment: &Figment, key: &str) -> String {
@@ -1219,6 +1456,301 @@ mod tests {
         assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(6));
         assert_eq!(cfg.settings.database.url, None, "an empty DATABASE_URL means the managed database");
         assert!(cfg.source_of("account.capital").starts_with("XCOIN_ACCOUNT__CAPITAL in "));
+        assert!(cfg.source_of("risk.max_daily_loss_pct").starts_with("MAX_DAILY_LOSS in "));
+        assert!(cfg.source_of("dashboard.port").starts_with("DASHBOARD_PORT in "));
+    }
+
+    #[test]
+    fn every_original_name_is_documented() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+        let (example, defaults, readme) = (read(".env.example"), read("config/default.toml"), read("README.md"));
+        for (var, key, _) in LEGACY_ENV {
+            assert!(example.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} is set in .env.example");
+            assert!(defaults.contains(var), "{var} is named in config/default.toml");
+            assert!(readme.contains(&format!("`{var}`")), "{var} is named in the README");
+            assert!(env_key(var).as_deref() == Some(*key));
+        }
+    }
+
+    /// One value under every original name, as a desk's `.env` might hold them.
+    const ORIGINAL: &[(&str, &str)] = &[
+        ("DB_MIN_CONNECTIONS", "3"),
+        ("DB_MAX_CONNECTIONS", "15"),
+        ("MAX_RISK_PER_TRADE", "0.02"),
+        ("MAX_DAILY_LOSS", "0.05"),
+        ("MAX_DRAWDOWN", "12"),
+        ("MAX_POSITIONS", "3"),
+        ("MIN_RISK_REWARD", "2.5:1"),
+        ("MAX_POSITION_SIZE", "750"),
+        ("PRICE_SANITY_PCT", "8%"),
+        ("MAX_POSITION_LOSS_PCT", "0.75"),
+        ("DASHBOARD_HOST", "0.0.0.0"),
+        ("DASHBOARD_PORT", "9050"),
+        ("APP_MODE", "paper"),
+    ];
+
+    /// (key, effective value, how the source ends: the variable, and the note if interpreted)
+    const EXPECTED: &[(&str, &str, &str)] = &[
+        ("database.pool_min", "3", "DB_MIN_CONNECTIONS"),
+        ("database.pool_max", "15", "DB_MAX_CONNECTIONS"),
+        ("risk.max_risk_per_trade_pct", "2", "MAX_RISK_PER_TRADE (0.02 read as 2 %)"),
+        ("risk.max_daily_loss_pct", "5", "MAX_DAILY_LOSS (0.05 read as 5 %)"),
+        ("risk.max_drawdown_pct", "12", "MAX_DRAWDOWN"),
+        ("risk.max_open_positions", "3", "MAX_POSITIONS"),
+        ("risk.min_risk_reward", "2.5", "MIN_RISK_REWARD (2.5:1 read as 2.5)"),
+        ("risk.max_position_size", "750", "MAX_POSITION_SIZE"),
+        ("risk.price_sanity_pct", "8", "PRICE_SANITY_PCT"),
+        ("risk.max_position_loss_pct", "0.75", "MAX_POSITION_LOSS_PCT (0.75 read as 0.75 %)"),
+        ("dashboard.host", "0.0.0.0", "DASHBOARD_HOST"),
+        ("dashboard.port", "9050", "DASHBOARD_PORT"),
+        ("app.mode", "PAPER", "APP_MODE"),
+    ];
+
+    fn entry(cfg: &Config, key: &str) -> (String, String) {
+        let (_, value, source) = cfg.entries().into_iter().find(|(k, _, _)| k == key).unwrap();
+        (value, source)
+    }
+
+    #[test]
+    fn every_original_name_sets_its_key_from_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = load(dir.path(), ORIGINAL).unwrap();
+        for (key, value, source) in EXPECTED {
+            assert_eq!(entry(&cfg, key), (value.to_string(), format!("environment variable {source}")), "{key}");
+        }
+        let (s, r) = (&cfg.settings, &cfg.settings.risk);
+        assert_eq!((s.database.pool_min, s.database.pool_max), (3, 15));
+        assert_eq!(r.max_risk_per_trade_pct, dec!(2));
+        assert_eq!(r.max_daily_loss_pct, dec!(5));
+        assert_eq!(r.max_drawdown_pct, dec!(12));
+        assert_eq!((r.max_open_positions, r.max_position_size), (3, 750));
+        assert_eq!(r.min_risk_reward, dec!(2.5));
+        assert_eq!(r.price_sanity_pct, dec!(8));
+        assert_eq!(r.max_position_loss_pct, dec!(0.75));
+        assert_eq!((s.dashboard.host.as_str(), s.dashboard.port), ("0.0.0.0", 9050));
+        assert_eq!(s.app.mode, TradingMode::Paper);
+    }
+
+    #[test]
+    fn every_original_name_sets_its_key_from_the_dotenv_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: String = ORIGINAL.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        write(&dir.path().join(".env"), &text, 0o644);
+        let cfg = load(dir.path(), &[]).unwrap();
+        let dotenv = display_path(&dir.path().join(".env"));
+        for (key, value, source) in EXPECTED {
+            let (var, note) = source.split_once(' ').map_or((*source, String::new()), |(v, n)| (v, format!(" {n}")));
+            assert_eq!(entry(&cfg, key), (value.to_string(), format!("{var} in {dotenv}{note}")), "{key}");
+        }
+        assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(5));
+    }
+
+    #[test]
+    fn the_environment_beats_dotenv_and_the_xcoin_spelling_beats_the_original_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join(".env"), "MAX_DAILY_LOSS=0.04\nMAX_DRAWDOWN=0.2\n", 0o644);
+        let cfg = load(
+            dir.path(),
+            &[("MAX_DAILY_LOSS", "3"), ("MAX_RISK_PER_TRADE", "0.02"), ("XCOIN_RISK__MAX_RISK_PER_TRADE_PCT", "1.5")],
+        )
+        .unwrap();
+        let r = &cfg.settings.risk;
+        assert_eq!(entry(&cfg, "risk.max_daily_loss_pct"), ("3".into(), "environment variable MAX_DAILY_LOSS".into()));
+        let dotenv = display_path(&dir.path().join(".env"));
+        assert_eq!(r.max_drawdown_pct, dec!(20));
+        assert_eq!(cfg.source_of("risk.max_drawdown_pct"), format!("MAX_DRAWDOWN in {dotenv} (0.2 read as 20 %)"));
+        // The XCOIN_ spelling wins, and the note of the name it beat is not shown.
+        assert_eq!(r.max_risk_per_trade_pct, dec!(1.5));
+        assert_eq!(
+            cfg.source_of("risk.max_risk_per_trade_pct"),
+            "environment variable XCOIN_RISK__MAX_RISK_PER_TRADE_PCT"
+        );
+        // The XCOIN_ spelling stays a plain percent: 0.05 there is 0.05 %.
+        let cfg = load(dir.path(), &[("XCOIN_RISK__MAX_DAILY_LOSS_PCT", "0.05")]).unwrap();
+        assert_eq!(cfg.settings.risk.max_daily_loss_pct, dec!(0.05));
+        assert_eq!(cfg.source_of("risk.max_daily_loss_pct"), "environment variable XCOIN_RISK__MAX_DAILY_LOSS_PCT");
+    }
+
+    /// The effective percent for `var=text`, or the error.
+    fn percent(var: &str, text: &str) -> Result<String, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let key = env_key(var).unwrap();
+        load(dir.path(), &[(var, text)]).map(|cfg| entry(&cfg, &key).0).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn percent_limits_take_a_fraction_only_where_no_percent_is_plausible() {
+        // (variable, value, the percent it is read as; None where it is refused)
+        let cases: &[(&str, &str, Option<&str>)] = &[
+            // Plausible 0.05 % to 10 %: plain below 0.05 a fraction, 0.05 to 0.1 refused, above a percent.
+            ("MAX_RISK_PER_TRADE", "0.02", Some("2")),
+            ("MAX_RISK_PER_TRADE", "0.049", Some("4.9")),
+            ("MAX_RISK_PER_TRADE", "0.05", None),
+            ("MAX_RISK_PER_TRADE", "0.1", None),
+            ("MAX_RISK_PER_TRADE", "0.25", Some("0.25")),
+            ("MAX_RISK_PER_TRADE", "2", Some("2")),
+            ("MAX_RISK_PER_TRADE", "2%", Some("2")),
+            ("MAX_RISK_PER_TRADE", "0.02%", Some("0.02")),
+            ("MAX_RISK_PER_TRADE", "0.0001", None),
+            // Plausible 0.25 % to 50 %: below 0.25 a fraction, 0.25 to 0.5 refused, above a percent.
+            ("MAX_DAILY_LOSS", "0.06", Some("6")),
+            ("MAX_DAILY_LOSS", "0.2", Some("20")),
+            ("MAX_DAILY_LOSS", "0.25", None),
+            ("MAX_DAILY_LOSS", "0.5", None),
+            ("MAX_DAILY_LOSS", "0.75", Some("0.75")),
+            ("MAX_DAILY_LOSS", "6", Some("6")),
+            ("MAX_DAILY_LOSS", " 6 % ", Some("6")),
+            // Plausible 1 % to 50 %: 0.01 to 0.5 a fraction, other values below 1 refused.
+            ("MAX_DRAWDOWN", "0.15", Some("15")),
+            ("MAX_DRAWDOWN", "0.5", Some("50")),
+            ("MAX_DRAWDOWN", "0.6", None),
+            ("MAX_DRAWDOWN", "0.005", None),
+            ("MAX_DRAWDOWN", "1", Some("1")),
+            ("MAX_DRAWDOWN", "60%", Some("60")),
+            // Plausible 0.5 % to 20 %: up to 0.2 a fraction, 0.2 to 0.5 refused, 0.5 up a percent.
+            ("PRICE_SANITY_PCT", "0.1", Some("10")),
+            ("PRICE_SANITY_PCT", "0.2", Some("20")),
+            ("PRICE_SANITY_PCT", "0.3", None),
+            ("PRICE_SANITY_PCT", "0.5", Some("0.5")),
+            ("PRICE_SANITY_PCT", "10", Some("10")),
+            // Plausible 0.1 % to 20 %: below 0.1 a fraction, 0.1 to 0.2 refused, above a percent.
+            ("MAX_POSITION_LOSS_PCT", "0.05", Some("5")),
+            ("MAX_POSITION_LOSS_PCT", "0.1", None),
+            ("MAX_POSITION_LOSS_PCT", "0.2", None),
+            ("MAX_POSITION_LOSS_PCT", "0.3", Some("0.3")),
+            ("MAX_POSITION_LOSS_PCT", "5%", Some("5")),
+            // Never a limit, whatever the name.
+            ("MAX_DAILY_LOSS", "0", None),
+            ("MAX_DAILY_LOSS", "-0.05", None),
+            ("MAX_DAILY_LOSS", "six", None),
+            ("MAX_DAILY_LOSS", "", None),
+        ];
+        for (var, text, read) in cases {
+            let got = percent(var, text);
+            match read {
+                Some(p) => assert_eq!(got.as_deref(), Ok(*p), "{var}={text}"),
+                None => {
+                    let err = got.expect_err(&format!("{var}={text} is refused"));
+                    assert!(err.starts_with(&format!("{var}={text} (from the environment) is ")), "{err}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refused_percents_say_why_and_what_to_write() {
+        assert_eq!(
+            percent("MAX_DAILY_LOSS", "0.5").unwrap_err(),
+            "MAX_DAILY_LOSS=0.5 (from the environment) is ambiguous: it could be 0.5 % or, as a fraction, 50 %, \
+             and both are plausible (0.25 % to 50 %); write 0.5% or 50%. MAX_DAILY_LOSS sets risk.max_daily_loss_pct \
+             and takes a percent (6 or 6%) or a fraction below 0.25 (0.06 for 6 %)"
+        );
+        assert_eq!(
+            percent("MAX_DRAWDOWN", "0.7").unwrap_err(),
+            "MAX_DRAWDOWN=0.7 (from the environment) is out of range: neither 0.7 % nor, as a fraction, 70 % lies in \
+             the plausible 1 % to 50 %; write the percent you mean with a % sign. MAX_DRAWDOWN sets \
+             risk.max_drawdown_pct and takes a percent (15 or 15%) or a fraction up to 0.5 (0.15 for 15 %)"
+        );
+        assert_eq!(
+            percent("MAX_RISK_PER_TRADE", "two").unwrap_err(),
+            "MAX_RISK_PER_TRADE=two (from the environment) is not a number; MAX_RISK_PER_TRADE sets \
+             risk.max_risk_per_trade_pct and takes a percent (2 or 2%) or a fraction below 0.05 (0.02 for 2 %)"
+        );
+        assert_eq!(
+            percent("PRICE_SANITY_PCT", "0").unwrap_err(),
+            "PRICE_SANITY_PCT=0 (from the environment) is not a limit: it must be greater than 0; PRICE_SANITY_PCT \
+             sets risk.price_sanity_pct and takes a percent (10 or 10%) or a fraction up to 0.2 (0.1 for 10 %)"
+        );
+        // A percent past 100 passes the reading and is refused as every risk limit is.
+        assert_eq!(
+            percent("MAX_POSITION_LOSS_PCT", "150%").unwrap_err(),
+            "config key `risk.max_position_loss_pct` = 150 (from environment variable MAX_POSITION_LOSS_PCT) is \
+             invalid: expected a percentage greater than 0 and at most 100"
+        );
+        // Refused in .env too, named by its file, even where the XCOIN_ spelling overrides it.
+        let dir = tempfile::tempdir().unwrap();
+        write(&dir.path().join(".env"), "MAX_POSITION_LOSS_PCT=0.15\n", 0o644);
+        let err = load(dir.path(), &[("XCOIN_RISK__MAX_POSITION_LOSS_PCT", "5")]).unwrap_err().to_string();
+        let dotenv = display_path(&dir.path().join(".env"));
+        assert!(
+            err.starts_with(&format!(
+                "MAX_POSITION_LOSS_PCT=0.15 (from {dotenv}) is ambiguous: it could be 0.15 % or, as a fraction, 15 %"
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn min_risk_reward_is_reward_per_one_of_risk() {
+        assert_eq!(percent("MIN_RISK_REWARD", "2").as_deref(), Ok("2"));
+        assert_eq!(percent("MIN_RISK_REWARD", "2:1").as_deref(), Ok("2"));
+        assert_eq!(percent("MIN_RISK_REWARD", " 1.5 : 1 ").as_deref(), Ok("1.5"));
+        assert_eq!(
+            percent("MIN_RISK_REWARD", "1:2").unwrap_err(),
+            "MIN_RISK_REWARD=1:2 (from the environment) is not read: 1:2 could be reward:risk or risk:reward, which \
+             differ; MIN_RISK_REWARD sets risk.min_risk_reward, the reward per 1 of risk: write it as 2 or 2:1"
+        );
+        assert_eq!(
+            percent("MIN_RISK_REWARD", "2:x").unwrap_err(),
+            "MIN_RISK_REWARD=2:x (from the environment) is not a ratio; MIN_RISK_REWARD sets risk.min_risk_reward, \
+             the reward per 1 of risk: write it as 2 or 2:1"
+        );
+        assert_eq!(
+            percent("MIN_RISK_REWARD", "high").unwrap_err(),
+            "MIN_RISK_REWARD=high (from the environment) is not a number; MIN_RISK_REWARD sets risk.min_risk_reward, \
+             the reward per 1 of risk: write it as 2 or 2:1"
+        );
+    }
+
+    #[test]
+    fn app_mode_of_the_original_system_is_refused_never_read_as_live() {
+        let dir = tempfile::tempdir().unwrap();
+        for mode in ["production", "development", "PRODUCTION", "Development"] {
+            let err = load(dir.path(), &[("APP_MODE", mode)]).unwrap_err().to_string();
+            assert_eq!(
+                err,
+                format!(
+                    "APP_MODE={mode} (from the environment) is the original system's APP_MODE, which meant \
+                     development or production; XCoin uses APP_MODE for the trading mode, PAPER or LIVE, and will \
+                     not guess one from it. Set the trading mode with app.mode (XCOIN_APP__MODE=PAPER or \
+                     XCOIN_APP__MODE=LIVE) and remove APP_MODE={mode}"
+                )
+            );
+        }
+        // From .env, and even with the trading mode set the XCoin way.
+        write(&dir.path().join(".env"), "APP_MODE=production\n", 0o644);
+        let err = load(dir.path(), &[("XCOIN_APP__MODE", "PAPER")]).unwrap_err().to_string();
+        let dotenv = display_path(&dir.path().join(".env"));
+        assert!(err.starts_with(&format!("APP_MODE=production (from {dotenv}) is the original system's")), "{err}");
+        std::fs::remove_file(dir.path().join(".env")).unwrap();
+        // PAPER and LIVE keep their meaning.
+        let cfg = load(dir.path(), &[("APP_MODE", "live"), ("ZERODHA_API_KEY", "k"), ("ZERODHA_API_SECRET", "s")]);
+        assert_eq!(cfg.unwrap().settings.app.mode, TradingMode::Live);
+    }
+
+    #[test]
+    fn the_dashboard_address_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let defaults = load(d, &[]).unwrap().settings.dashboard;
+        assert_eq!((defaults.host.as_str(), defaults.port), ("127.0.0.1", 8050));
+        for port in ["0", "70000"] {
+            assert_eq!(
+                error(d, "", &[("DASHBOARD_PORT", port)]),
+                format!(
+                    "config key `dashboard.port` (from environment variable DASHBOARD_PORT) is invalid: `{port}` is not a port; expected a whole number from 1 to 65535"
+                )
+            );
+        }
+        assert_eq!(
+            error(d, "", &[("DASHBOARD_HOST", "")]),
+            "config key `dashboard.host` = (empty) (from environment variable DASHBOARD_HOST) is invalid: expected a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path"
+        );
+        assert_eq!(
+            error(d, "", &[("XCOIN_DASHBOARD__HOST", "http://desk:8050/")]),
+            "config key `dashboard.host` = http://desk:8050/ (from environment variable XCOIN_DASHBOARD__HOST) is invalid: expected a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path"
+        );
     }
 
     #[test]
@@ -1226,6 +1758,9 @@ mod tests {
         assert_eq!(env_key("XCOIN_RISK__MAX_DAILY_LOSS_PCT").as_deref(), Some("risk.max_daily_loss_pct"));
         assert_eq!(env_key("XCOIN_ALERTS__SMTP__HOST").as_deref(), Some("alerts.smtp.host"));
         assert_eq!(env_key("SMTP_USER").as_deref(), Some("alerts.smtp.username"));
+        assert_eq!(env_key("MAX_POSITIONS").as_deref(), Some("risk.max_open_positions"));
+        assert_eq!(env_key("DB_MIN_CONNECTIONS").as_deref(), Some("database.pool_min"));
+        assert_eq!(env_key("DASHBOARD_PORT").as_deref(), Some("dashboard.port"));
         assert_eq!(env_key("XCOIN___X"), None);
         assert_eq!(env_key("PATH"), None);
     }

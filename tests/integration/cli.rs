@@ -131,6 +131,65 @@ fn config_prints_sources_and_hides_secrets_and_bad_values_stop_the_start() {
 }
 
 #[test]
+fn config_reads_an_original_dotenv_and_refuses_what_it_would_have_to_guess() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "MAX_DAILY_LOSS=0.05\nMAX_RISK_PER_TRADE=2\nMAX_POSITIONS=3\nPRICE_SANITY_PCT=10%\nDB_MIN_CONNECTIONS=5\n\
+         DB_MAX_CONNECTIONS=15\nMIN_RISK_REWARD=2:1\nDASHBOARD_PORT=8050\nMAX_DRAWDOWN=0.15\n",
+    )
+    .unwrap();
+    let out = xcoin(dir.path(), &["config"], &[("MAX_POSITION_LOSS_PCT", "4"), ("MAX_POSITION_SIZE", "500")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} ")))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    for (key, expected) in [
+        ("risk.max_daily_loss_pct", "5 # MAX_DAILY_LOSS in .env (0.05 read as 5 %)"),
+        ("risk.max_risk_per_trade_pct", "2 # MAX_RISK_PER_TRADE in .env"),
+        ("risk.max_open_positions", "3 # MAX_POSITIONS in .env"),
+        ("risk.price_sanity_pct", "10 # PRICE_SANITY_PCT in .env"),
+        ("risk.max_drawdown_pct", "15 # MAX_DRAWDOWN in .env (0.15 read as 15 %)"),
+        ("risk.min_risk_reward", "2 # MIN_RISK_REWARD in .env (2:1 read as 2)"),
+        ("database.pool_min", "5 # DB_MIN_CONNECTIONS in .env"),
+        ("database.pool_max", "15 # DB_MAX_CONNECTIONS in .env"),
+        ("dashboard.port", "8050 # DASHBOARD_PORT in .env"),
+        ("dashboard.host", "127.0.0.1 # built-in default"),
+        ("risk.max_position_loss_pct", "4 # environment variable MAX_POSITION_LOSS_PCT"),
+        ("risk.max_position_size", "500 # environment variable MAX_POSITION_SIZE"),
+    ] {
+        assert_eq!(line(key), format!("{key} = {expected}"));
+    }
+
+    let refused = |env: &[(&str, &str)]| {
+        let out = xcoin(dir.path(), &["config"], env);
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+        assert!(stdout(&out).is_empty(), "nothing is printed from a refused configuration");
+        String::from_utf8_lossy(&out.stderr).lines().next().unwrap_or_default().to_string()
+    };
+    assert_eq!(
+        refused(&[("APP_MODE", "production")]),
+        "error: APP_MODE=production (from the environment) is the original system's APP_MODE, which meant \
+         development or production; XCoin uses APP_MODE for the trading mode, PAPER or LIVE, and will not guess \
+         one from it. Set the trading mode with app.mode (XCOIN_APP__MODE=PAPER or XCOIN_APP__MODE=LIVE) and \
+         remove APP_MODE=production"
+    );
+    assert!(refused(&[("APP_MODE", "Development")]).starts_with("error: APP_MODE=Development (from the environment)"));
+    assert_eq!(
+        refused(&[("MAX_DAILY_LOSS", "0.5")]),
+        "error: MAX_DAILY_LOSS=0.5 (from the environment) is ambiguous: it could be 0.5 % or, as a fraction, 50 %, \
+         and both are plausible (0.25 % to 50 %); write 0.5% or 50%. MAX_DAILY_LOSS sets risk.max_daily_loss_pct \
+         and takes a percent (6 or 6%) or a fraction below 0.25 (0.06 for 6 %)"
+    );
+}
+
+#[test]
 fn the_managed_database_starts_serves_and_stops() {
     let dir = public_dir();
     let status = |d: &Path| stdout(&xcoin(d, &["db", "status"], &[]));
