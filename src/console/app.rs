@@ -945,7 +945,7 @@ impl App {
                                     was(trigger_price.or(order.trigger_price)),
                                 ),
                             ];
-                            body.push(self.modify_verdict(&order, change));
+                            body.extend(self.modify_verdict(&order, change).into_iter().filter(|l| !l.is_empty()));
                             self.confirm_from(
                                 "Modify order?",
                                 body,
@@ -1052,19 +1052,23 @@ impl App {
     }
 
     /// The validator's verdict on a working order as it would be after
-    /// `change`, judged as the engine will judge it: the order's own fills
-    /// taken out of the position. One line for the form and the dialog.
-    pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> String {
+    /// `change`, judged as the engine will judge it (the order's own fills
+    /// taken out of the position): the prices it is judged on, then the
+    /// verdict, each a line for the form and the dialog.
+    pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> [String; 2] {
+        let last = self.last_price_of(&order.symbol);
         let modified = match crate::db::orders::modified_request(order, change, self.limits.tick_size) {
             Ok(m) => m,
-            Err(e) => return format!("✗ {e}"),
+            Err(e) => return [String::new(), format!("✗ {e}")],
         };
-        let last = self.last_price_of(&order.symbol);
         let value = modified.entry_price(last).map(|p| p * Decimal::from(modified.quantity));
-        let mut req = modified.clone();
-        req.strategy_id = order.strategy_id;
+        let context = format!(
+            "last {} · order value {}",
+            last.map_or("—".into(), |l| format!("{l:.2}")),
+            value.map_or("—".into(), crate::setup::rupees)
+        );
         let own = order.side.sign() * order.filled_quantity;
-        let verdict = match self.preview_with(&req, own) {
+        let verdict = match self.preview_with(&modified, own) {
             Ok(a) => format!(
                 "✓ passes pre-trade checks: risk {}, reward:risk {}",
                 a.risk_amount.map_or("—".into(), crate::setup::rupees),
@@ -1072,11 +1076,7 @@ impl App {
             ),
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
-        format!(
-            "last {} · value {} · {verdict}",
-            last.map_or("—".into(), |l| format!("{l:.2}")),
-            value.map_or("—".into(), crate::setup::rupees)
-        )
+        [context, verdict]
     }
 
     /// The last price the console knows for a symbol: a held position's,

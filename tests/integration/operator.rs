@@ -205,7 +205,7 @@ async fn the_modify_form_checks_as_the_engine_will_and_esc_keeps_the_values() {
         body.contains("✗ max position size: limit 1000 shares, order 1000000 — the engine will refuse it"),
         "{body}"
     );
-    assert!(body.contains("last 1512.30 · value ₹"), "{body}");
+    assert!(body.contains("last 1512.30 · order value ₹1,49,00,00,000.00"), "{body}");
 
     press(&mut app, KeyCode::Esc);
     match &app.popup {
@@ -258,4 +258,118 @@ async fn a_strategy_is_paused_and_resumed_from_the_strategies_list() {
     let body = confirm_body(&app);
     assert!(body.starts_with("Resume strategy?"), "{body}");
     assert!(body.contains("Paused by asha: from the console by asha"), "{body}");
+}
+
+/// Sends `signal` (a `kill -s` name) to a process.
+fn signal(pid: u32, signal: &str) {
+    let sent = std::process::Command::new("kill").args(["-s", signal, &pid.to_string()]).status().unwrap();
+    assert!(sent.success(), "kill -s {signal} {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_headless_engine_stops_cleanly_on_term_int_and_hup() {
+    use crate::procs::{spawn_xcoin_logged, xcoin};
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let env = [("DATABASE_URL", url.as_str())];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    for name in ["TERM", "INT", "HUP"] {
+        let log = dir.path().join(format!("engine-{name}.log"));
+        let mut engine = spawn_xcoin_logged(dir.path(), &["engine", "--demo"], &env, &log);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !std::fs::read_to_string(&log).unwrap_or_default().contains("engine running") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the engine did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some());
+        signal(engine.id(), name);
+        let status = engine.wait().unwrap();
+        let out = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(status.code(), Some(0), "SIG{name}: exit 0\n{out}");
+        assert!(out.contains(&format!("signal=\"SIG{name}\"")) || out.contains(&format!("signal=SIG{name}")), "{out}");
+        assert!(out.contains("engine stopped"), "{out}");
+        // The lock's session was closed; the server ends it a moment later.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some() {
+            assert!(std::time::Instant::now() < deadline, "SIG{name}: the lock is released");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The real console in a terminal while the demo trades: the selection stays
+/// on its order as rows arrive, a modification beyond the limits is refused
+/// with its reason, and SIGTERM leaves a sane terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restores_the_terminal_on_sigterm() {
+    use crate::procs::Tmux;
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let data = dir.path().join("data");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
+        ("XCOIN_APP__OPERATOR", "asha"),
+        ("XCOIN_APP__DEMO", "true"),
+        ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
+        ("HOME", dir.path().to_str().unwrap()),
+    ];
+    let tmux = Tmux::start_in_shell(dir.path(), &env);
+    tmux.wait_for("engine: in this console");
+    tmux.wait_for("Demo Scalper");
+
+    // A resting order of the operator's, far under the market.
+    let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let mut req = limit(dec!(1400));
+    req.stop_loss = Some(dec!(1390));
+    db.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
+    tmux.wait_for("1400.00");
+
+    // Working orders come first: Home selects it; `c` names it.
+    tmux.keys(&["Home", "c"]);
+    let screen = tmux.wait_for("Cancel order?");
+    let named = screen
+        .lines()
+        .find_map(|l| l.split("Order ").nth(1).and_then(|r| r.split(':').next()).map(str::to_string))
+        .expect("the dialog names the order");
+    assert!(screen.contains("BUY 5 INFY LIMIT MIS @ 1400.00"), "{screen}");
+    tmux.keys(&["Escape"]);
+    tmux.wait_gone("Cancel order?");
+    // The demo keeps adding rows; the selection stays on the same order.
+    let count = |s: &str| s.lines().filter(|l| l.contains("Demo Scalper")).count();
+    let before = count(&tmux.screen());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while count(&tmux.screen()) <= before {
+        assert!(std::time::Instant::now() < deadline, "no new rows arrived:\n{}", tmux.screen());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tmux.keys(&["c"]);
+    tmux.wait_for(&format!("Order {named}: BUY 5 INFY LIMIT MIS @ 1400.00"));
+    // (Esc then a letter at once would read as Alt-letter: wait in between.)
+    tmux.keys(&["Escape"]);
+    tmux.wait_gone("Cancel order?");
+
+    // Modify it to a million shares: the form says why, and so does the engine.
+    tmux.keys(&["m", "BSpace", "BSpace", "BSpace"]);
+    tmux.keys(&["-l", "1000000"]);
+    tmux.wait_for("✗ max position size: limit 1000 shares, order 1000000 — the engine will refuse it");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Modify order?");
+    tmux.keys(&["Right", "Enter"]);
+    tmux.wait_for(&format!("✗ order {named} not modified: max position size: limit 1000 shares, order 1000000"));
+
+    // SIGTERM: the console stops, restores the terminal, and exits 0.
+    signal(tmux.xcoin_pid(), "TERM");
+    let screen = tmux.wait_for("exit=0");
+    assert!(!screen.contains("engine: in this console"), "the alternate screen is gone:\n{screen}");
+    let modes: String = screen.lines().skip_while(|l| !l.contains("exit=0")).collect::<Vec<_>>().join(" ");
+    for mode in [" icanon", " echo ", " isig", " icrnl"] {
+        assert!(modes.contains(mode), "`{}` restored:\n{screen}", mode.trim());
+    }
+    assert!(!modes.contains("-icanon") && !modes.contains(" -echo "), "{screen}");
 }

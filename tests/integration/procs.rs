@@ -66,6 +66,31 @@ impl Tmux {
     }
 
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+        Tmux::start_with(dir, env, false)
+    }
+
+    /// As [`start`](Self::start), with `xcoin` run by a shell that, after it
+    /// exits, prints its exit code and the terminal's modes (`stty -a`) and
+    /// stays, so a test can see how the terminal was left.
+    pub fn start_in_shell(dir: &Path, env: &[(&str, &str)]) -> Tmux {
+        Tmux::start_with(dir, env, true)
+    }
+
+    /// The pid of the `xcoin` process the pane runs.
+    pub fn xcoin_pid(&self) -> u32 {
+        let pane = self.tmux().args(["display-message", "-p", "-t", self.session, "#{pane_pid}"]).output().unwrap();
+        let pane = String::from_utf8_lossy(&pane.stdout).trim().to_string();
+        // The pane's child (when a shell runs xcoin), else the pane itself.
+        let child = std::fs::read_dir("/proc").unwrap().flatten().find_map(|entry| {
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: the comm may hold spaces, so split after ')'.
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?;
+            (ppid == pane).then(|| entry.file_name().to_string_lossy().to_string())
+        });
+        child.unwrap_or(pane).parse().expect("a pid")
+    }
+
+    fn start_with(dir: &Path, env: &[(&str, &str)], shell: bool) -> Tmux {
         let t = Tmux {
             socket: format!("xcoin-test-{}-{}", std::process::id(), SOCKETS.fetch_add(1, Ordering::SeqCst)),
             session: "desk",
@@ -77,6 +102,9 @@ impl Tmux {
             "TERM=xterm-256color".into(),
         ];
         cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
+        if shell {
+            cmd.extend(["sh".into(), "-c".into(), r#""$0"; echo "exit=$?"; stty -a; sleep 600"#.into()]);
+        }
         cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
         let status = t
             .tmux()
@@ -108,6 +136,15 @@ impl Tmux {
             }
             assert!(Instant::now() < deadline, "`{text}` did not appear; the screen:\n{screen}");
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits until `text` is no longer on screen, 20 s at most.
+    pub fn wait_gone(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.screen().contains(text) {
+            assert!(Instant::now() < deadline, "`{text}` stayed; the screen:\n{}", self.screen());
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

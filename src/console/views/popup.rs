@@ -137,11 +137,14 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
             }
             if let Some(order) = app.store.orders.get(&form.order_id) {
                 lines.insert(0, Line::from(crate::console::app::describe_order(order)));
-                let verdict = match form.change(order) {
+                let [context, verdict] = match form.change(order) {
                     Ok(change) => app.modify_verdict(order, change),
-                    Err(e) => format!("✗ {e}"),
+                    Err(e) => [String::new(), format!("✗ {e}")],
                 };
-                let style = Style::new().fg(if verdict.contains('✗') { Color::Red } else { Color::Green });
+                if !context.is_empty() {
+                    lines.push(Line::from(context));
+                }
+                let style = Style::new().fg(if verdict.starts_with('✗') { Color::Red } else { Color::Green });
                 lines.push(Line::from(Span::styled(verdict, style)));
             }
             lines.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(Style::new().fg(Color::DarkGray)));
