@@ -94,7 +94,7 @@ pub const KEYMAP: &[Binding] = &[
     key(Char('4'), "4", Tab(3), Scope::Global, "reconciliation"),
     key(Char('5'), "5", Tab(4), Scope::Global, "stats"),
     key(KeyCode::Up, "↑", Up, Scope::Global, "select the row above"),
-    key(Char('k'), "k", Up, Scope::Global, "select the row above"),
+    key(Char('k'), "k", Up, Scope::Global, "select the row above (on Reconciliation: keep local; use ↑)"),
     key(KeyCode::Down, "↓", Down, Scope::Global, "select the row below"),
     key(Char('j'), "j", Down, Scope::Global, "select the row below"),
     key(KeyCode::PageUp, "PgUp", PageUp, Scope::Global, "a page up"),
