@@ -222,7 +222,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Kite { action: KiteAction::Login { request_token } }) => {
             let mut input = std::io::stdin().lock();
-            let client = xcoin::broker::kite::KiteClientConfig::default();
+            let client = xcoin::broker::kite::KiteClientConfig::for_settings(&config.settings.zerodha);
             match runtime()?.block_on(xcoin::broker::kite::login::login(
                 &config,
                 client,

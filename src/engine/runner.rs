@@ -183,7 +183,7 @@ pub async fn kite_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteCli
     if s.access_token.is_none() {
         return Err("LIVE mode needs today's zerodha.access_token: run `xcoin kite login`".into());
     }
-    let config = KiteClientConfig { base_url: s.api_url.clone(), ..KiteClientConfig::default() };
+    let config = KiteClientConfig::for_settings(s);
     let client = KiteClient::from_settings(s, config).map_err(|e| e.to_string())?;
     match client.margins().await.map_err(BrokerError::from) {
         Ok(margins) => Ok((client, margins.equity.map(|e| e.net).unwrap_or_default())),

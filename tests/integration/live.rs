@@ -206,3 +206,27 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
         task.abort();
     }
 }
+
+/// `xcoin kite login` talks to the configured `zerodha.api_url`, never to
+/// another host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kite_login_uses_the_configured_address() {
+    let session = fixture("generate_session.json");
+    let server = Server::start(vec![("POST /session/token", vec![ok(session)])]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local.toml");
+    let env = [
+        ("XCOIN_ZERODHA__API_URL", server.base_url.as_str()),
+        ("ZERODHA_API_KEY", "kitekey"),
+        ("ZERODHA_API_SECRET", "kitesecret"),
+    ];
+    let args = ["--config", local.to_str().unwrap(), "kite", "login", "--request-token", "reqtoken1"];
+    // The stand-in answers on another worker while this one waits.
+    let out = tokio::task::block_in_place(|| crate::procs::xcoin(dir.path(), &args, &env));
+    let text = format!("{}{}", crate::procs::stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    let seen = server.seen();
+    assert_eq!(seen.iter().map(|s| s.route()).collect::<Vec<_>>(), vec!["POST /session/token"], "{text}");
+    assert!(seen[0].body.contains("request_token=reqtoken1"), "{}", seen[0].body);
+    assert!(std::fs::read_to_string(&local).unwrap().contains("access_token"));
+}

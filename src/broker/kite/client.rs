@@ -91,6 +91,15 @@ impl Default for KiteClientConfig {
     }
 }
 
+impl KiteClientConfig {
+    /// The configured address (`zerodha.api_url`) with the default timings:
+    /// every command that talks to Kite builds its client from this, so none
+    /// can reach another host than the one configured.
+    pub fn for_settings(s: &crate::config::ZerodhaSettings) -> KiteClientConfig {
+        KiteClientConfig { base_url: s.api_url.clone(), ..KiteClientConfig::default() }
+    }
+}
+
 /// A Kite request that did not give an answer we can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
