@@ -509,7 +509,9 @@ fn non_zero(v: Decimal) -> Option<Decimal> {
 ///   a pending cancel may yet fill. UPDATE is the postback for a modification
 ///   or a partial fill.
 /// * COMPLETE → FILLED.
-/// * CANCELLED, CANCELLED AMO → CANCELLED.
+/// * CANCELLED, CANCELLED AMO, LAPSED → CANCELLED. LAPSED is Kite's word for
+///   an order the exchange let expire unexecuted (an AMO or a DAY order at
+///   the close): terminal, nothing more will trade, whatever filled stands.
 /// * REJECTED → REJECTED.
 ///
 /// A CANCELLED order with a partial fill stays CANCELLED: our lifecycle allows
@@ -532,7 +534,7 @@ pub fn map_status(status: &str, filled_quantity: i64) -> Option<OrderStatus> {
         | "CANCEL PENDING"
         | "UPDATE" => working,
         "COMPLETE" => OrderStatus::Filled,
-        "CANCELLED" | "CANCELLED AMO" => OrderStatus::Cancelled,
+        "CANCELLED" | "CANCELLED AMO" | "LAPSED" => OrderStatus::Cancelled,
         "REJECTED" => OrderStatus::Rejected,
         _ => return None,
     })
@@ -1079,13 +1081,17 @@ mod tests {
             ("CANCELLED", 0, Cancelled),
             ("CANCELLED", 4, Cancelled),
             ("CANCELLED AMO", 0, Cancelled),
+            ("LAPSED", 0, Cancelled),
+            ("LAPSED", 2, Cancelled),
             ("REJECTED", 0, Rejected),
             ("open", 0, Open),
         ];
         for (kite, filled, ours) in cases {
             assert_eq!(map_status(kite, filled), Some(ours), "{kite} with {filled} filled");
         }
-        assert_eq!(map_status("LAPSED", 0), None);
+        assert_eq!(map_status("SOMETHING NEW", 0), None);
+        // An order Kite let lapse leaves the working set instead of staying OPEN here for ever.
+        assert_eq!(inline_order("LAPSED", 0).lifecycle_status().unwrap(), Cancelled);
     }
 
     fn inline_order(status: &str, filled: i64) -> KiteOrder {
