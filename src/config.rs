@@ -298,6 +298,8 @@ pub struct MarketSettings {
     pub pre_open: ClockTime,
     pub open: ClockTime,
     pub close: ClockTime,
+    /// The tick of an instrument without one of its own (each instrument's
+    /// comes from the instrument list).
     pub tick_size: Decimal,
     /// Exchange holidays, "YYYY-MM-DD".
     pub holidays: Vec<chrono::NaiveDate>,

@@ -891,7 +891,7 @@ impl App {
                     self.popup = Some(Popup::NewOrder(form));
                     None
                 }
-                FormKey::Submit => match form.request(self.limits.tick_size, &self.operator) {
+                FormKey::Submit => match form.request(&self.limits.ticks, &self.operator) {
                     Err(e) => {
                         self.flash(format!("✗ {e}"), FlashKind::Failed);
                         self.popup = Some(Popup::NewOrder(form));
@@ -1057,7 +1057,11 @@ impl App {
     /// verdict, each a line for the form and the dialog.
     pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> [String; 2] {
         let last = self.last_price_of(&order.symbol);
-        let modified = match crate::db::orders::modified_request(order, change, self.limits.tick_size) {
+        let modified = match crate::db::orders::modified_request(
+            order,
+            change,
+            self.limits.ticks.of(&order.symbol, order.exchange),
+        ) {
             Ok(m) => m,
             Err(e) => return [String::new(), format!("✗ {e}")],
         };

@@ -4,6 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent};
 use rust_decimal::Decimal;
 
+use crate::domain::instrument::Ticks;
+
 use crate::db::orders::OrderModification;
 use crate::domain::order::{Exchange, FieldError, Order, OrderRequest, OrderType, Product, Side, Validity};
 use crate::domain::strategy::MANUAL_STRATEGY_ID;
@@ -102,7 +104,8 @@ impl OrderForm {
     }
 
     /// The request the form describes, or the first field that is wrong.
-    pub fn request(&self, tick: Decimal, placed_by: &str) -> Result<OrderRequest, FieldError> {
+    /// Prices are checked on the instrument's own tick.
+    pub fn request(&self, ticks: &Ticks, placed_by: &str) -> Result<OrderRequest, FieldError> {
         let v = &self.values;
         let order_type: OrderType =
             v[TYPE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("type", e.to_string()))?;
@@ -129,7 +132,7 @@ impl OrderForm {
         if !self.symbols.contains(&req.symbol) {
             return Err(FieldError::new("symbol", format!("`{}` is not in the instruments list", req.symbol)));
         }
-        req.validate(tick)?;
+        req.validate(ticks.of(&req.symbol, req.exchange))?;
         Ok(req)
     }
 }
@@ -223,7 +226,7 @@ mod tests {
         assert_eq!(f.values[3], "MARKET", "LIMIT steps back to MARKET");
         f.focus = 7;
         type_text(&mut f, "1520.00");
-        let req = f.request(dec!(0.05), "asha").unwrap();
+        let req = f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "asha").unwrap();
         assert_eq!(
             (req.symbol.as_str(), req.side, req.quantity, req.order_type, req.price, req.stop_loss),
             ("INFY", Side::Sell, 10, OrderType::Market, None, Some(dec!(1520.00)))
@@ -236,18 +239,30 @@ mod tests {
     #[test]
     fn wrong_fields_are_named_as_typed() {
         let mut f = OrderForm::new(vec!["INFY".into()]);
-        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "quantity: a whole number of shares, e.g. 10");
+        assert_eq!(
+            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            "quantity: a whole number of shares, e.g. 10"
+        );
         f.values = ["INFY", "BUY", "5", "LIMIT", "MIS", "", "", "", ""].map(String::from);
-        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "price: a LIMIT order needs a limit price");
+        assert_eq!(
+            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            "price: a LIMIT order needs a limit price"
+        );
         f.values[5] = "1512.33".into();
-        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "price: 1512.33 is not on the 0.05 tick");
+        assert_eq!(
+            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            "price: 1512.33 is not on the 0.05 tick"
+        );
         f.values[5] = "15x".into();
         assert_eq!(
-            f.request(dec!(0.05), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "price: `15x` is not a price; write it like 1512.35"
         );
         f.values[0] = "TCS".into();
         f.values[5] = "1512.35".into();
-        assert_eq!(f.request(dec!(0.05), "a").unwrap_err().to_string(), "symbol: `TCS` is not in the instruments list");
+        assert_eq!(
+            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            "symbol: `TCS` is not in the instruments list"
+        );
     }
 }

@@ -16,6 +16,33 @@ pub struct Instrument {
     pub tick_size: Decimal,
 }
 
+/// Each instrument's tick (NSE: ₹0.01 below ₹250, ₹0.05 above, larger in
+/// some bands; Kite's instrument list says which), with a default for an
+/// instrument the desk has no tick for. Every price is checked and rounded
+/// on its instrument's tick, never on one global value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ticks {
+    by_instrument: std::collections::HashMap<(String, Exchange), Decimal>,
+    default: Decimal,
+}
+
+impl Ticks {
+    pub fn new(instruments: &[Instrument], default: Decimal) -> Ticks {
+        let by_instrument = instruments.iter().map(|i| ((i.symbol.clone(), i.exchange), i.tick_size)).collect();
+        Ticks { by_instrument, default }
+    }
+
+    /// The instrument's tick, or the default.
+    pub fn of(&self, symbol: &str, exchange: Exchange) -> Decimal {
+        self.by_instrument.get(&(symbol.to_string(), exchange)).copied().unwrap_or(self.default)
+    }
+
+    /// Records an instrument's tick as the broker lists it.
+    pub fn set(&mut self, symbol: &str, exchange: Exchange, tick: Decimal) {
+        self.by_instrument.insert((symbol.to_string(), exchange), tick);
+    }
+}
+
 /// The instruments shipped with XCoin.
 pub const BUILT_IN_CSV: &str = include_str!("../../assets/instruments.csv");
 

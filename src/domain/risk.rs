@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
 use super::calendar::MarketState;
+use super::instrument::Ticks;
 use super::is_on_tick;
 use super::order::{OrderRequest, Side};
 
@@ -30,7 +31,8 @@ pub struct RiskLimits {
     pub max_position_size: u32,
     pub price_sanity_pct: Decimal,
     pub max_orders_per_second: u32,
-    pub tick_size: Decimal,
+    /// Each instrument's tick.
+    pub ticks: Ticks,
     /// Refuse orders outside market hours (paper mode may turn this off).
     pub enforce_market_hours: bool,
 }
@@ -184,6 +186,7 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
             value: after.abs(),
         });
     }
+    let tick = limits.ticks.of(&req.symbol, req.exchange);
     for (field, value) in [
         ("price", req.price),
         ("trigger price", req.trigger_price),
@@ -191,9 +194,9 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
         ("target", req.take_profit),
     ] {
         if let Some(v) = value
-            && !is_on_tick(v, limits.tick_size)
+            && !is_on_tick(v, tick)
         {
-            return Err(Denial::OffTick { field, tick: limits.tick_size, value: v });
+            return Err(Denial::OffTick { field, tick, value: v });
         }
     }
     // A priced order far from the market is refused; without a last price
@@ -275,7 +278,7 @@ mod tests {
             max_position_size: 1000,
             price_sanity_pct: dec!(10),
             max_orders_per_second: 10,
-            tick_size: dec!(0.05),
+            ticks: Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)),
             enforce_market_hours: true,
         }
     }
@@ -501,6 +504,33 @@ mod tests {
             "order rate: limit 10 per second, 10 in the last second"
         );
         assert!(reduces(-5, Side::Buy, 5) && !reduces(-5, Side::Sell, 1) && !reduces(0, Side::Sell, 1));
+    }
+
+    #[test]
+    fn prices_are_checked_on_the_instruments_own_tick() {
+        // TATASTEEL trades below ₹250: its tick is ₹0.01; INFY's is ₹0.05.
+        let mut r = req();
+        r.symbol = "TATASTEEL".into();
+        r.quantity = 10;
+        r.price = Some(dec!(158.73));
+        r.stop_loss = Some(dec!(157.11));
+        r.take_profit = Some(dec!(162.01));
+        let s = RiskSnapshot { last_price: Some(dec!(158.75)), ..snap() };
+        assert!(validate(&r, &s, &limits()).is_ok(), "{:?}", validate(&r, &s, &limits()));
+        let mut infy = req();
+        infy.price = Some(dec!(1000.03));
+        assert_eq!(
+            validate(&infy, &snap(), &limits()).unwrap_err().to_string(),
+            "tick size: price 1000.03 is not on the 0.05 tick"
+        );
+        // An instrument the desk has no tick for is checked on the default.
+        let mut other = req();
+        other.symbol = "UNLISTED".into();
+        other.price = Some(dec!(1000.01));
+        assert_eq!(
+            validate(&other, &snap(), &limits()).unwrap_err().to_string(),
+            "tick size: price 1000.01 is not on the 0.05 tick"
+        );
     }
 
     #[test]

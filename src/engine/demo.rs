@@ -51,7 +51,6 @@ impl Demo {
         if held.len() >= MAX_POSITIONS {
             return None;
         }
-        let tick = limits.tick_size;
         let mut candidates: Vec<(&(String, Exchange), Side, Decimal)> = self
             .history
             .iter()
@@ -70,6 +69,7 @@ impl Demo {
         candidates.sort_by(|a, b| a.0.cmp(b.0));
         let ((symbol, exchange), side, last) = candidates.into_iter().next().map(|(k, s, p)| (k.clone(), s, p))?;
         self.history.remove(&(symbol.clone(), exchange));
+        let tick = limits.ticks.of(&symbol, exchange);
 
         let distance = floor_to_tick(last * dec!(0.0005), tick).max(tick * dec!(2));
         let reward = floor_to_tick(distance * dec!(2.2), tick) + tick;

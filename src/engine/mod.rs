@@ -74,7 +74,10 @@ impl EngineConfig {
                 max_position_size: r.max_position_size,
                 price_sanity_pct: r.price_sanity_pct,
                 max_orders_per_second: r.max_orders_per_second,
-                tick_size: s.market.tick_size,
+                ticks: crate::domain::instrument::Ticks::new(
+                    &crate::domain::instrument::built_in(),
+                    s.market.tick_size,
+                ),
                 // Paper trading is for practice at any hour; LIVE follows the exchange.
                 enforce_market_hours: s.app.mode == TradingMode::Live,
             },

@@ -59,7 +59,7 @@ impl<B: Broker> Engine<B> {
         }
         let snapshot = self.risk_snapshot(req).await?;
         let last = snapshot.last_price;
-        let tick = self.cfg.limits.tick_size;
+        let tick = self.cfg.limits.ticks.of(&req.symbol, req.exchange);
         let kind = self.broker.kind();
         if let Err(denial) = validate(req, &snapshot, &self.cfg.limits) {
             // No price because the broker has never quoted the instrument: say so.
@@ -138,7 +138,7 @@ impl<B: Broker> Engine<B> {
                 order.modifications
             )));
         }
-        let tick = self.cfg.limits.tick_size;
+        let tick = self.cfg.limits.ticks.of(&order.symbol, order.exchange);
         // The change is checked (tick, quantity above filled, fields the type
         // has) before the broker sees it; the local row follows the broker.
         let modified = modified_request(&order, change, tick)?;

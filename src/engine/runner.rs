@@ -90,7 +90,13 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
         let sent = db.orders_sent_today(crate::domain::order::BrokerKind::Kite).await?;
         kite.client().count_earlier_placements(u32::try_from(sent).unwrap_or(u32::MAX));
     }
-    let mut engine = Engine::start(db, broker.clone(), EngineConfig::from_settings(s)).await?;
+    let mut cfg = EngineConfig::from_settings(s);
+    if let AnyBroker::Kite(kite) = &broker {
+        for (symbol, exchange, tick) in kite.ticks() {
+            cfg.limits.ticks.set(symbol, *exchange, *tick);
+        }
+    }
+    let mut engine = Engine::start(db, broker.clone(), cfg).await?;
     engine.alerts = alerts;
     match &broker {
         AnyBroker::Paper(paper) => {
@@ -152,7 +158,13 @@ pub async fn kite_broker(
     if !missing.is_empty() {
         tracing::warn!(missing = %missing.join(", "), "not in Kite's instrument list: no prices for these");
     }
-    let broker = KiteBroker::new(client, keys);
+    // Kite's list is the authority on each instrument's tick.
+    let ticks = listed
+        .iter()
+        .filter(|i| keys.contains(&format!("{}:{}", i.exchange, i.tradingsymbol)))
+        .filter_map(|i| Some((i.tradingsymbol.clone(), i.exchange.parse::<Exchange>().ok()?, i.tick_size)))
+        .collect();
+    let broker = KiteBroker::new(client, keys).with_ticks(ticks);
     let stream =
         TickerStream::new(&broker, tokens, TickerConfig { url: s.zerodha.ws_url.clone(), ..TickerConfig::default() });
     let status = stream.status();

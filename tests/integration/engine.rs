@@ -953,3 +953,24 @@ async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
         ]
     );
 }
+
+#[tokio::test]
+async fn prices_are_checked_and_filled_on_each_instruments_own_tick() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    // WIPRO trades below ₹250: its tick is ₹0.01, as NSE's and the instrument list say.
+    let mut req = buy_at(dec!(248.65), "WIPRO", 10, OrderType::Limit);
+    req.price = Some(dec!(248.63));
+    req.stop_loss = Some(dec!(246.17));
+    req.take_profit = Some(dec!(253.57));
+    let o = e.place_order(&req).await.unwrap();
+    assert_eq!(o.status, OrderStatus::Submitted, "{:?}", o.status_reason);
+    e.drain_events().await.unwrap();
+    let moved = e.modify_order(o.id, OrderModification { price: Some(dec!(248.61)), ..Default::default() });
+    assert_eq!(moved.await.unwrap().price, Some(dec!(248.61)));
+    // INFY stays on ₹0.05.
+    let mut infy = buy(&e, "INFY", 1, OrderType::Limit);
+    infy.price = infy.price.map(|p| p - dec!(0.02));
+    let refused = e.place_order(&infy).await.unwrap_err();
+    assert!(refused.to_string().ends_with("is not on the 0.05 tick"), "{refused}");
+}

@@ -130,6 +130,8 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     s.zerodha.api_url = kite.base_url.clone();
     s.zerodha.ws_url = ws_url;
     let (broker, tasks, ticker) = runner::kite_broker(&s, Alerts::disabled()).await.unwrap();
+    let xcoin::broker::AnyBroker::Kite(kite_broker) = &broker else { panic!("a Kite broker") };
+    assert_eq!(kite_broker.ticks(), [("INFY".to_string(), Exchange::Nse, dec!(0.05))], "ticks from Kite's list");
     // The console's header shows the ticker's health beside the LIVE badge.
     let mut console = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
     console.ticker = ticker;

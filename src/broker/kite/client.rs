@@ -36,6 +36,7 @@ use chrono::Utc;
 use chrono_tz::Asia::Kolkata;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder};
+use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use sha2::{Digest, Sha256};
@@ -567,6 +568,8 @@ pub struct KiteBroker {
     client: KiteClient,
     /// `EXCHANGE:SYMBOL` keys whose last prices [`MarketData::last_prices`] reads.
     instruments: Arc<[String]>,
+    /// Each desk instrument's tick as Kite's instrument list gives it.
+    ticks: Arc<[(String, Exchange, Decimal)]>,
     events: broadcast::Sender<BrokerEvent>,
 }
 
@@ -583,7 +586,18 @@ impl KiteBroker {
     /// `instruments` are Kite's keys, such as `NSE:INFY`.
     pub fn new(client: KiteClient, instruments: Vec<String>) -> Self {
         let (events, _) = broadcast::channel(8192);
-        KiteBroker { client, instruments: instruments.into(), events }
+        KiteBroker { client, instruments: instruments.into(), ticks: Arc::new([]), events }
+    }
+
+    /// Records the ticks Kite lists for the desk's instruments.
+    pub fn with_ticks(mut self, ticks: Vec<(String, Exchange, Decimal)>) -> Self {
+        self.ticks = ticks.into();
+        self
+    }
+
+    /// The desk instruments' ticks as Kite lists them.
+    pub fn ticks(&self) -> &[(String, Exchange, Decimal)] {
+        &self.ticks
     }
 
     pub fn client(&self) -> &KiteClient {

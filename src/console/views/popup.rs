@@ -100,7 +100,7 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                 lines.push(Line::from(spans));
             }
             lines.push(Line::default());
-            lines.push(match form.request(app.limits.tick_size, &app.operator) {
+            lines.push(match form.request(&app.limits.ticks, &app.operator) {
                 Err(e) => Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))),
                 Ok(req) => match app.preview(&req) {
                     Ok(a) => Line::from(Span::styled(
