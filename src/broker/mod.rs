@@ -57,6 +57,9 @@ pub struct Modify {
     pub quantity: Option<i64>,
     pub price: Option<Decimal>,
     pub trigger_price: Option<Decimal>,
+    /// The order executes at market (MARKET or SL-M): Kite's market
+    /// protection is asked for on the modification as on the placement.
+    pub at_market: bool,
 }
 
 /// An order in the broker's book, mapped onto our lifecycle.

@@ -741,7 +741,9 @@ mod tests {
     async fn cancel_modify_and_refusals() {
         let b = broker(PaperConfig::default());
         let id = b.place(&req(Side::Buy, OrderType::Limit, 5, Some(dec!(1400)), None)).await.unwrap();
-        b.modify(&id, Modify { quantity: Some(8), price: Some(dec!(1410)), trigger_price: None }).await.unwrap();
+        b.modify(&id, Modify { quantity: Some(8), price: Some(dec!(1410)), trigger_price: None, at_market: false })
+            .await
+            .unwrap();
         let o = order(&b, &id).await;
         assert_eq!((o.quantity, o.price), (8, Some(dec!(1410))));
         b.cancel(&id).await.unwrap();

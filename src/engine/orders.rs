@@ -159,7 +159,12 @@ impl<B: Broker> Engine<B> {
         self.broker
             .modify(
                 &broker_id,
-                Modify { quantity: change.quantity, price: change.price, trigger_price: change.trigger_price },
+                Modify {
+                    quantity: change.quantity,
+                    price: change.price,
+                    trigger_price: change.trigger_price,
+                    at_market: matches!(order.order_type, OrderType::Market | OrderType::StopLossMarket),
+                },
             )
             .await?;
         let modified = self.db.modify_order(order_id, change, tick).await?;

@@ -732,7 +732,7 @@ mod tests {
             ("DELETE /orders/regular/151220000000000", vec![ok(fixture("order_cancel.json"))]),
         ])
         .await;
-        let change = Modify { quantity: Some(5), price: Some(dec!(1501.10)), trigger_price: None };
+        let change = Modify { quantity: Some(5), price: Some(dec!(1501.10)), trigger_price: None, at_market: false };
         assert_eq!(client.modify_order("151220000000000", &change).await, Ok("151220000000000".into()));
         assert_eq!(client.cancel_order("151220000000000").await, Ok("151220000000000".into()));
 
@@ -924,6 +924,17 @@ mod tests {
     async fn a_placement_answered_with_503_is_looked_up_by_its_tag_too() {
         let (client, server) = client(vec![
             ("POST /orders/regular", vec![kite_error(503, "OrderException", "Order could not be placed.")]),
+            ("GET /orders", vec![ok(fixture("orders.json"))]),
+        ])
+        .await;
+        assert_eq!(client.place_order(&limit_buy("icebergord")).await, Ok("220524001859672".into()));
+        assert_eq!((server.count("POST /orders/regular"), server.count("GET /orders")), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_placement_throttled_with_429_is_looked_up_by_its_tag() {
+        let (client, server) = client(vec![
+            ("POST /orders/regular", vec![kite_error(429, "InputException", "Too many requests")]),
             ("GET /orders", vec![ok(fixture("orders.json"))]),
         ])
         .await;

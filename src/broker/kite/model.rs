@@ -763,6 +763,11 @@ pub fn modify_form(change: &Modify) -> Result<Vec<(&'static str, String)>, Field
     if form.is_empty() {
         return Err(FieldError::new("modify", "changes nothing; give a quantity, a price or a trigger price"));
     }
+    // As on placement: an order that executes at market keeps Kite's
+    // automatic protection when it is changed.
+    if change.at_market {
+        form.push(("market_protection", MARKET_PROTECTION_AUTO.to_string()));
+    }
     Ok(form)
 }
 
@@ -1444,7 +1449,12 @@ mod tests {
     #[test]
     fn modify_forms_send_only_what_changes() {
         assert_eq!(
-            modify_form(&Modify { quantity: Some(5), price: Some(dec!(1501.10)), trigger_price: None }),
+            modify_form(&Modify {
+                quantity: Some(5),
+                price: Some(dec!(1501.10)),
+                trigger_price: None,
+                at_market: false
+            }),
             Ok(form(&[("quantity", "5"), ("price", "1501.1")]))
         );
         assert_eq!(
@@ -1453,6 +1463,16 @@ mod tests {
         );
         assert_eq!(modify_form(&Modify::default()).unwrap_err().field, "modify");
         assert_eq!(modify_form(&Modify { quantity: Some(0), ..Modify::default() }).unwrap_err().field, "quantity");
+        let slm = modify_form(&Modify { trigger_price: Some(dec!(99.95)), at_market: true, ..Modify::default() });
+        assert_eq!(
+            slm.unwrap(),
+            vec![("trigger_price", "99.95".to_string()), ("market_protection", "-1".to_string())],
+            "a MARKET or SL-M order keeps its market protection when modified"
+        );
+        assert!(
+            modify_form(&Modify { at_market: true, ..Modify::default() }).is_err(),
+            "protection alone changes nothing"
+        );
         assert_eq!(modify_form(&Modify { price: Some(dec!(-1)), ..Modify::default() }).unwrap_err().field, "price");
     }
 
