@@ -38,7 +38,10 @@ pub enum Effect {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
-    Help,
+    /// The keymap; `scroll` is the first line shown.
+    Help {
+        scroll: usize,
+    },
     Detail,
     /// A dangerous action, asked first; the focus starts on Cancel.
     Confirm {
@@ -93,6 +96,9 @@ pub struct App {
     pub operator: String,
     /// The instant the screen shows (the clock); set by the runtime each frame.
     pub now: DateTime<Utc>,
+    /// The terminal's size at the last frame; set by the runtime, so that
+    /// scrolling the help stops where the drawing does.
+    pub screen: ratatui::layout::Size,
     /// Commands this console sent that have not finished.
     pub pending: HashSet<i64>,
     pub log_state: tui_logger::TuiWidgetState,
@@ -143,6 +149,7 @@ impl App {
             limits,
             operator,
             now: Utc::now(),
+            screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),
             orders_view: Vec::new(),
@@ -389,7 +396,7 @@ impl App {
                 }
                 return Some(Effect::Quit);
             }
-            Action::Help => self.popup = Some(Popup::Help),
+            Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
             Action::NextTab => self.tab = (self.tab + 1) % TAB_TITLES.len(),
             Action::PrevTab => self.tab = (self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len(),
             Action::Tab(n) => self.tab = n,
@@ -521,7 +528,22 @@ impl App {
 
     fn on_popup_key(&mut self, popup: Popup, key: KeyEvent) -> Option<Effect> {
         match popup {
-            Popup::Help | Popup::Detail => {
+            Popup::Help { scroll } => {
+                let (last, page) = super::views::help_scroll(self.screen, self.read_only);
+                let scroll = match key.code {
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => return None,
+                    KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => scroll + 1,
+                    KeyCode::PageUp => scroll.saturating_sub(page),
+                    KeyCode::PageDown | KeyCode::Char(' ') => scroll + page,
+                    KeyCode::Home => 0,
+                    KeyCode::End => last,
+                    _ => scroll,
+                };
+                self.popup = Some(Popup::Help { scroll: scroll.min(last) });
+                None
+            }
+            Popup::Detail => {
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')) {
                     self.popup = Some(popup);
                 }
