@@ -464,7 +464,7 @@ impl App {
                         p.symbol,
                         p.product,
                         p.quantity(),
-                        p.average_price().round_dp(2)
+                        super::views::price(p.average_price())
                     )];
                     self.confirm(
                         "Exit position?",
@@ -639,8 +639,8 @@ impl App {
                                 vec![format!(
                                     "Order {id}: quantity {}, price {}, trigger {}",
                                     quantity.unwrap_or(order.quantity),
-                                    price.or(order.price).map_or("—".into(), |p| p.to_string()),
-                                    trigger_price.or(order.trigger_price).map_or("—".into(), |p| p.to_string())
+                                    price.or(order.price).map_or("—".into(), super::views::price),
+                                    trigger_price.or(order.trigger_price).map_or("—".into(), super::views::price)
                                 )],
                                 Effect::Send(cmd, format!("modify order {id}")),
                             );
@@ -739,7 +739,8 @@ impl App {
 
 /// One line describing an order request.
 pub fn describe_request(r: &OrderRequest) -> String {
-    let px = |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {p}")).unwrap_or_default();
+    let px =
+        |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {}", super::views::price(p))).unwrap_or_default();
     format!(
         "{} {} {} {} {}{}{}{}{}",
         r.side,
