@@ -160,11 +160,31 @@ pub fn action_for(event: &KeyEvent, scope: Scope, read_only: bool) -> Option<Act
     first_scoped.or_else(|| candidates.find(|b| b.scope == Scope::Global)).map(|b| b.action)
 }
 
-/// `key label` pairs for the hint bar in a scope.
-pub fn hints(scope: Scope, read_only: bool) -> Vec<(&'static str, &'static str)> {
+/// One hint of the hint bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    pub key: &'static str,
+    pub what: &'static str,
+    /// How firmly it keeps its place when the bar is short of room: the
+    /// kill switch most, then every other dangerous key (an operator under
+    /// pressure must see them), then help (which lists the rest) and quit.
+    pub keep: u8,
+}
+
+/// The hint bar's hints in a scope, in keymap order.
+pub fn hints(scope: Scope, read_only: bool) -> Vec<Hint> {
     bindings(read_only)
         .filter(|b| b.hint && (b.scope == Scope::Global || b.scope == scope))
-        .map(|b| (b.label, short(b.action)))
+        .map(|b| Hint {
+            key: b.label,
+            what: short(b.action),
+            keep: match b.action {
+                KillSwitch => 4,
+                _ if b.dangerous => 3,
+                Help | Quit => 2,
+                _ => 1,
+            },
+        })
         .collect()
 }
 
@@ -220,10 +240,12 @@ mod tests {
 
     #[test]
     fn hints_come_from_the_keymap() {
-        let h = hints(Scope::Orders, false);
+        let h: Vec<(&str, &str)> = hints(Scope::Orders, false).iter().map(|h| (h.key, h.what)).collect();
         assert!(h.contains(&("c", "cancel")) && h.contains(&("K", "KILL")) && !h.contains(&("x", "exit")));
         let ro = hints(Scope::Orders, true);
-        assert!(!ro.iter().any(|(k, _)| *k == "c" || *k == "K"));
+        assert!(!ro.iter().any(|h| h.key == "c" || h.key == "K"));
+        let keep = |key: &str| hints(Scope::Orders, false).iter().find(|h| h.key == key).map(|h| h.keep);
+        assert!(keep("K") > keep("c") && keep("c") > keep("?") && keep("?") > keep("l"), "dangerous keys stay longest");
         // Every action a binding names is reachable by its key.
         for b in KEYMAP {
             let scope = b.scope;

@@ -40,7 +40,10 @@ pub enum Effect {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Popup {
-    Help,
+    /// The keymap; `scroll` is the first line shown.
+    Help {
+        scroll: usize,
+    },
     Detail,
     /// A dangerous action, asked first; the focus starts on Cancel.
     Confirm {
@@ -116,6 +119,9 @@ pub struct App {
     pub operator: String,
     /// The instant the screen shows (the clock); set by the runtime each frame.
     pub now: DateTime<Utc>,
+    /// The terminal's size at the last frame; set by the runtime, so that
+    /// scrolling the help stops where the drawing does.
+    pub screen: ratatui::layout::Size,
     /// Commands this console sent that have not finished.
     pub pending: HashSet<i64>,
     pub log_state: tui_logger::TuiWidgetState,
@@ -170,6 +176,7 @@ impl App {
             limits,
             operator,
             now: Utc::now(),
+            screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),
             orders_view: Vec::new(),
@@ -657,7 +664,7 @@ impl App {
                 }
                 return Some(Effect::Quit);
             }
-            Action::Help => self.popup = Some(Popup::Help),
+            Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
             Action::NextTab => self.switch_tab((self.tab + 1) % TAB_TITLES.len()),
             Action::PrevTab => self.switch_tab((self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len()),
             Action::Tab(n) => self.switch_tab(n),
@@ -833,7 +840,22 @@ impl App {
                 }
                 None
             }
-            Popup::Help | Popup::Detail => {
+            Popup::Help { scroll } => {
+                let (last, page) = super::views::help_scroll(self.screen, self.read_only);
+                let scroll = match key.code {
+                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => return None,
+                    KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+                    KeyCode::Down | KeyCode::Char('j') => scroll + 1,
+                    KeyCode::PageUp => scroll.saturating_sub(page),
+                    KeyCode::PageDown | KeyCode::Char(' ') => scroll + page,
+                    KeyCode::Home => 0,
+                    KeyCode::End => last,
+                    _ => scroll,
+                };
+                self.popup = Some(Popup::Help { scroll: scroll.min(last) });
+                None
+            }
+            Popup::Detail => {
                 if !matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')) {
                     self.popup = Some(popup);
                 }
@@ -1169,7 +1191,8 @@ pub fn describe_order(o: &Order) -> String {
 
 /// One line describing an order request.
 pub fn describe_request(r: &OrderRequest) -> String {
-    let px = |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {p}")).unwrap_or_default();
+    let px =
+        |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {}", super::views::price(p))).unwrap_or_default();
     format!(
         "{} {} {} {} {}{}{}{}{}",
         r.side,

@@ -260,6 +260,9 @@ async fn event_loop(
                 }
                 if app.dirty {
                     app.refresh_views();
+                    if let Ok(size) = terminal.size() {
+                        app.screen = size;
+                    }
                     terminal.draw(|f| f.render_widget(&*app, f.area()))?;
                     app.dirty = false;
                 }

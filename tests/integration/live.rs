@@ -132,10 +132,11 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     let (broker, tasks, ticker) = runner::kite_broker(&s, Alerts::disabled()).await.unwrap();
     let xcoin::broker::AnyBroker::Kite(kite_broker) = &broker else { panic!("a Kite broker") };
     assert_eq!(kite_broker.ticks(), [("INFY".to_string(), Exchange::Nse, dec!(0.05))], "ticks from Kite's list");
-    // The console's header shows the ticker's health beside the LIVE badge.
+    // The console's header shows the ticker's health under the LIVE badge,
+    // beside the P&L and the kill switch (its second line).
     let mut console = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
     console.ticker = ticker;
-    let header = |console: &mut App| text(&draw(console, 160, 12))[0].clone();
+    let header = |console: &mut App| text(&draw(console, 160, 12))[..2].join("\n");
     let mut cfg = EngineConfig::from_settings(&s);
     // LIVE follows the exchange's hours; this test runs on any day, weekends too.
     cfg.limits.enforce_market_hours = false;
@@ -146,7 +147,7 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     assert_eq!(from_client.recv().await.unwrap(), r#"{"a":"subscribe","v":[408065]}"#);
     assert_eq!(from_client.recv().await.unwrap(), r#"{"a":"mode","v":["ltp",[408065]]}"#);
     assert!(header(&mut console).contains("XCoin  LIVE   │"), "{}", header(&mut console));
-    assert!(header(&mut console).contains("│  kite: streaming  │"), "{}", header(&mut console));
+    assert!(header(&mut console).contains("│  kite: streaming"), "{}", header(&mut console));
     to_client.send(ltp_frame(408065, 107_500)).await.unwrap();
     until(&mut e, "the tick", |e| e.last_price("INFY", Exchange::Nse) == Some(dec!(1075.00))).await;
 

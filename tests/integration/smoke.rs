@@ -60,7 +60,7 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.wait_for("Place order?");
     tmux.keys(&["Right", "Enter"]);
     tmux.wait_for("✓ order ");
-    tmux.wait_for("FILLED           Manual Trading");
+    tmux.wait_for(&format!("{:<18}Manual Trading", "FILLED")); // status is 16 wide, then two spaces
     tmux.keys(&["2"]);
     tmux.wait_for("Positions —");
 

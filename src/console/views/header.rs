@@ -1,80 +1,124 @@
-//! The header: mode, engine, database, market and clock, today's P&L, kill switch.
+//! The header: mode, engine, database, market and clock; today's P&L, the
+//! kill switch, the Kite ticker and the last resync. When the terminal is
+//! narrow the parts that matter least shorten or go first; the mode, the
+//! clock, the P&L and every alarm stay, and nothing is cut.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Widget};
 
+use super::fit::{Part, fit_parts};
 use super::{money, pnl_style};
 use crate::broker::kite::TickerState;
 use crate::console::app::App;
 use crate::console::store::DbState;
 use crate::domain::strategy::TradingMode;
 
+// How firmly each form holds its place (higher holds longer). At 80
+// columns the round trip, then the wording of healthy states, give way
+// first; the clock, the mode, the P&L, the kill switch and alarms stay.
+const ALARM: u8 = 8;
+const CLOCK: u8 = 9;
+const VITAL: u8 = 10;
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let bold = Style::new().add_modifier(Modifier::BOLD);
+    let green = Style::new().fg(Color::Green);
+    let yellow = Style::new().fg(Color::Yellow);
+    let alarm = bold.fg(Color::White).bg(Color::Red);
     let mode = match app.mode {
         TradingMode::Paper => Span::styled(" PAPER ", bold.fg(Color::Black).bg(Color::Cyan)),
         TradingMode::Live => Span::styled(" LIVE ", bold.fg(Color::White).bg(Color::Red)),
     };
     let engine = match (app.engine_in_process, app.engine_pid) {
-        (true, _) => Span::styled("engine: in this console", Style::new().fg(Color::Green)),
-        (false, Some(pid)) => Span::styled(format!("engine: attached (pid {pid})"), Style::new().fg(Color::Green)),
-        (false, None) => Span::styled("engine: ABSENT", bold.fg(Color::Yellow)),
+        (true, _) => Part::forms([
+            (Span::styled("engine: in this console", green), 2),
+            (Span::styled("engine: here", green), 4),
+            (Span::raw(""), 0),
+        ]),
+        (false, Some(pid)) => Part::forms([
+            (Span::styled(format!("engine: attached (pid {pid})"), green), 2),
+            (Span::styled(format!("engine: pid {pid}"), green), 4),
+            (Span::raw(""), 0),
+        ]),
+        (false, None) => Part::fixed(Span::styled("engine: ABSENT", bold.fg(Color::Yellow)), ALARM),
     };
     let db = match &app.db_state {
-        DbState::Connecting => Span::styled("db: connecting…", Style::new().fg(Color::Yellow)),
-        DbState::Live { .. } if app.stale_for().is_some() => Span::styled(
-            format!("db: STALE, no answer for {}s", app.stale_for().unwrap_or_default()),
-            bold.fg(Color::Yellow),
+        DbState::Connecting => Part::forms([(Span::styled("db: connecting…", yellow), 3), (Span::raw(""), 0)]),
+        DbState::Live { .. } if app.stale_for().is_some() => {
+            let s = app.stale_for().unwrap_or_default();
+            Part::forms([
+                (Span::styled(format!("db: STALE, no answer for {s}s"), bold.fg(Color::Yellow)), 5),
+                (Span::styled(format!("db: STALE {s}s"), bold.fg(Color::Yellow)), ALARM),
+            ])
+        }
+        DbState::Live { round_trip } => Part::forms([
+            (Span::styled(format!("db: live {:.1} ms", round_trip.as_secs_f64() * 1000.0), green), 1),
+            (Span::styled("db: live", green), 3),
+            (Span::raw(""), 0),
+        ]),
+        DbState::Reconnecting { since } => Part::fixed(
+            Span::styled(format!("db: RECONNECTING {}s", (app.now - *since).num_seconds().max(0)), bold.fg(Color::Red)),
+            ALARM,
         ),
-        DbState::Live { round_trip } => {
-            Span::styled(format!("db: live {:.1} ms", round_trip.as_secs_f64() * 1000.0), Style::new().fg(Color::Green))
-        }
-        DbState::Reconnecting { since } => {
-            Span::styled(format!("db: RECONNECTING {}s", (app.now - *since).num_seconds().max(0)), bold.fg(Color::Red))
-        }
     };
     let market = app.calendar.state(app.now);
-    let clock = app.calendar.local(app.now).format("%H:%M:%S IST");
-    let pnl = app.net_pnl();
-    let kill = if app.store.kill_switch_active() {
-        Span::styled(" KILL SWITCH ACTIVE ", bold.fg(Color::White).bg(Color::Red))
-    } else {
-        Span::styled("kill switch: armed", Style::new().fg(Color::Green))
+    let clock = app.calendar.local(app.now).format("%H:%M:%S IST").to_string();
+    let first = vec![
+        Part::droppable(vec![Span::styled("XCoin ", bold)], 5),
+        Part::fixed(mode, VITAL).glued(),
+        engine,
+        db,
+        Part::forms([
+            (Span::raw(format!("market {market} {clock}")), 6),
+            (Span::raw(format!("{market} {clock}")), 7),
+            (Span::raw(clock), CLOCK),
+        ]),
+    ];
+
+    let pnl = match app.net_pnl() {
+        Some(v) => Span::styled(money(v), pnl_style(v).add_modifier(Modifier::BOLD)),
+        None => Span::raw("—"),
     };
-    let sep = || Span::raw("  │  ");
-    let mut first = vec![Span::styled("XCoin ", bold), mode, sep(), engine, sep(), db, sep()];
+    let mut second = vec![
+        Part {
+            forms: [("Today net P&L ", 4), ("net P&L ", 6), ("P&L ", VITAL)]
+                .into_iter()
+                .map(|(label, keep)| (vec![Span::raw(label), pnl.clone()], keep))
+                .collect(),
+            glue: false,
+        },
+        if app.store.kill_switch_active() {
+            Part::fixed(Span::styled(" KILL SWITCH ACTIVE ", alarm), VITAL)
+        } else {
+            Part::forms([(Span::styled("kill switch: armed", green), 5), (Span::styled("kill: armed", green), VITAL)])
+        },
+    ];
     if let Some(ticker) = &app.ticker {
         // Without the ticker a LIVE desk sees no prices and no fills: say so loudly.
-        let alarm = bold.fg(Color::White).bg(Color::Red);
-        first.push(match ticker.borrow().state {
-            TickerState::Connected => Span::styled("kite: streaming", Style::new().fg(Color::Green)),
-            TickerState::Connecting => Span::styled("kite: connecting…", Style::new().fg(Color::Yellow)),
-            TickerState::Reconnecting => Span::styled(" kite: RECONNECTING ", alarm),
-            TickerState::SessionExpired => Span::styled(" kite: LOGIN NEEDED ", alarm),
-            TickerState::Stopped => Span::styled(" kite: STOPPED ", alarm),
+        second.push(match ticker.borrow().state {
+            TickerState::Connected => Part::forms([
+                (Span::styled("kite: streaming", green), 3),
+                (Span::styled("kite: ok", green), 5),
+                (Span::raw(""), 0),
+            ]),
+            TickerState::Connecting => Part::fixed(Span::styled("kite: connecting…", yellow), 5),
+            TickerState::Reconnecting => Part::fixed(Span::styled(" kite: RECONNECTING ", alarm), ALARM),
+            TickerState::SessionExpired => Part::fixed(Span::styled(" kite: LOGIN NEEDED ", alarm), ALARM),
+            TickerState::Stopped => Part::fixed(Span::styled(" kite: STOPPED ", alarm), ALARM),
         });
-        first.push(sep());
     }
-    first.push(Span::raw(format!("market {market} {clock}")));
-    let first = Line::from(first);
-    let mut second = vec![
-        Span::raw("Today net P&L "),
-        match pnl {
-            Some(v) => Span::styled(money(v), pnl_style(v).add_modifier(Modifier::BOLD)),
-            None => Span::raw("—"),
-        },
-        sep(),
-        kill,
-    ];
     if let Some((gap, at)) = app.last_resync {
-        second.push(sep());
-        second.push(Span::styled(
-            format!("resynced {} after a {:.1} s gap", app.calendar.local(at).format("%H:%M:%S"), gap.as_secs_f64()),
-            Style::new().fg(Color::Yellow),
-        ));
+        let at = app.calendar.local(at).format("%H:%M:%S");
+        second.push(Part::forms([
+            (Span::styled(format!("resynced {at} after a {:.1} s gap", gap.as_secs_f64()), yellow), 1),
+            (Span::styled(format!("resynced {at}"), yellow), 2),
+            (Span::raw(""), 0),
+        ]));
     }
-    Paragraph::new(vec![first, Line::from(second)]).render(area, buf);
+    let room = area.width as usize;
+    let seps = ["  │  ", " │ "];
+    Paragraph::new(vec![fit_parts(first, &seps, room), fit_parts(second, &seps, room)]).render(area, buf);
 }

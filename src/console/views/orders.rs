@@ -1,10 +1,10 @@
 //! The Orders tab: working orders first, then today's finished ones.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
-use ratatui::widgets::{Cell, Row};
 
+use super::{Column, ESSENTIAL, Field, price};
 use crate::console::app::App;
 use crate::domain::order::OrderStatus;
 
@@ -19,61 +19,49 @@ pub fn status_style(status: OrderStatus) -> Style {
     }
 }
 
+/// Essential columns stay; then filled and type, then time and trigger,
+/// then strategy and broker id.
+const COLUMNS: [Column; 12] = [
+    Column::new("id", ESSENTIAL).right(),
+    Column::new("time", 2).min(8),
+    Column::new("symbol", ESSENTIAL).min(10),
+    Column::new("side", ESSENTIAL).min(4),
+    Column::new("qty", ESSENTIAL).right(),
+    Column::new("filled", 1).right(),
+    Column::new("type", 1).min(6),
+    Column::new("price", ESSENTIAL).min(7).right(),
+    Column::new("trigger", 2).min(7).right(),
+    Column::new("status", ESSENTIAL).min(16),
+    Column::new("strategy", 3),
+    Column::new("broker id", 3),
+];
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), |p| format!("{:.2}", p));
+    let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
     super::table(
         area,
         buf,
-        super::Columns {
-            title: format!("Orders — {} shown", app.orders_view.len()),
-            header: vec![
-                "id",
-                "time",
-                "symbol",
-                "side",
-                "qty",
-                "filled",
-                "type",
-                "price",
-                "trigger",
-                "status",
-                "strategy",
-                "broker id",
-            ],
-            widths: vec![
-                Constraint::Length(6),
-                Constraint::Length(8),
-                Constraint::Length(11),
-                Constraint::Length(4),
-                Constraint::Length(5),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(16),
-                Constraint::Length(14),
-                Constraint::Min(10),
-            ],
-        },
+        super::filtered(app, 0, format!("Orders — {} shown", app.orders_view.len())),
+        &COLUMNS,
         app.orders_view.len(),
         app.selected[0],
         |i| {
             let o = &app.store.orders[&app.orders_view[i]];
             let strategy = app.strategy_name(o.strategy_id);
-            Row::new(vec![
-                Cell::from(o.id.to_string()),
-                Cell::from(app.calendar.local(o.created_at).format("%H:%M:%S").to_string()),
-                Cell::from(o.symbol.clone()),
-                Cell::from(o.side.to_string()),
-                Cell::from(o.quantity.to_string()),
-                Cell::from(o.filled_quantity.to_string()),
-                Cell::from(o.order_type.to_string()),
-                Cell::from(opt(o.price)),
-                Cell::from(opt(o.trigger_price)),
-                Cell::from(o.status.to_string()).style(status_style(o.status)),
-                Cell::from(strategy),
-                Cell::from(o.broker_order_id.clone().unwrap_or_default()),
-            ])
+            vec![
+                o.id.to_string().into(),
+                app.calendar.local(o.created_at).format("%H:%M:%S").to_string().into(),
+                o.symbol.clone().into(),
+                o.side.to_string().into(),
+                o.quantity.to_string().into(),
+                o.filled_quantity.to_string().into(),
+                o.order_type.to_string().into(),
+                opt(o.price).into(),
+                opt(o.trigger_price).into(),
+                Field::styled(o.status.to_string(), status_style(o.status)),
+                strategy.into(),
+                o.broker_order_id.clone().unwrap_or_default().into(),
+            ]
         },
     );
 }

@@ -1,82 +1,188 @@
-//! Popups: help (generated from the keymap), details, confirmations whose
-//! default is Cancel, the kill switch's typed word, and notes.
+//! Popups: help (generated from the keymap, scrolling), details,
+//! confirmations whose default is Cancel, the kill switch's typed word, and
+//! notes. Each is sized from its content and wraps within the screen.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::{Constraint, Flex, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use super::money;
+use super::{fit, money, price};
 use crate::console::action::bindings;
 use crate::console::app::{App, KILL_WORD, Popup};
 use crate::console::form::{FIELDS, MODIFY_FIELDS};
 
-fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let [v] = Layout::vertical([Constraint::Length(height.min(area.height))]).flex(Flex::Center).areas(area);
-    let [h] = Layout::horizontal([Constraint::Length(width.min(area.width))]).flex(Flex::Center).areas(v);
-    h
+/// The widest a popup grows, however long its lines: wider reads badly.
+const MAX_WIDTH: u16 = 100;
+
+/// A popup: a title, a body that wraps (and, for help, scrolls), and a
+/// footer — buttons, the field being typed, the verdict — that stays
+/// visible however the body wraps.
+struct Dialog<'a> {
+    title: String,
+    body: Vec<Line<'a>>,
+    footer: Vec<Line<'a>>,
+    border: Color,
+    /// Forms keep their width as the text in them changes.
+    min_width: u16,
 }
 
-fn frame(title: &str, lines: Vec<Line>, area: Rect, buf: &mut Buffer, width: u16, border: Color) {
-    let rect = centered(area, width, lines.len() as u16 + 2);
+/// Where a dialog goes and its lines, wrapped to its width.
+struct Placed {
+    rect: Rect,
+    body: Vec<Line<'static>>,
+    footer: Vec<Line<'static>>,
+    /// Rows the body has on screen.
+    body_rows: usize,
+}
+
+/// Sizes a dialog from its content: as wide as its longest line or title
+/// (within the screen and `MAX_WIDTH`), as tall as its wrapped lines
+/// (within the screen), centred.
+fn place(d: &Dialog, area: Rect) -> Placed {
+    let natural = d.body.iter().chain(&d.footer).map(Line::width).chain([fit::width(&d.title) + 2]).max().unwrap_or(0);
+    let width = (natural as u16 + 2).max(d.min_width).min(MAX_WIDTH).min(area.width);
+    let inner = width.saturating_sub(2) as usize;
+    let wrap = |lines: &[Line]| lines.iter().flat_map(|l| fit::wrap(l, inner)).collect::<Vec<_>>();
+    let (body, footer) = (wrap(&d.body), wrap(&d.footer));
+    let height = ((body.len() + footer.len() + 2) as u16).min(area.height);
+    let body_rows = (height as usize).saturating_sub(2 + footer.len());
+    let [v] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
+    let [rect] = Layout::horizontal([Constraint::Length(width)]).flex(Flex::Center).areas(v);
+    Placed { rect, body, footer, body_rows }
+}
+
+/// Draws a dialog; a body taller than the screen shows its first lines and
+/// says how many more there are (the footer stays).
+fn show(d: Dialog, area: Rect, buf: &mut Buffer) {
+    let Placed { rect, mut body, footer, body_rows } = place(&d, area);
+    if body.len() > body_rows {
+        let more = body.len() - body_rows.saturating_sub(1);
+        body.truncate(body_rows.saturating_sub(1));
+        body.push(Line::from(format!("… {more} more lines: a taller terminal shows them")).style(dim()));
+    }
+    body.extend(footer);
+    draw(rect, buf, &d.title, d.border, body, None);
+}
+
+fn draw(rect: Rect, buf: &mut Buffer, title: &str, border: Color, lines: Vec<Line>, bottom: Option<String>) {
     Clear.render(rect, buf);
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::new().borders(Borders::ALL).border_style(Style::new().fg(border)).title(title.to_string()))
-        .render(rect, buf);
+    let mut block = Block::new().borders(Borders::ALL).border_style(Style::new().fg(border)).title(title.to_string());
+    if let Some(b) = bottom {
+        block = block.title_bottom(Line::from(b).right_aligned());
+    }
+    Paragraph::new(lines).block(block).render(rect, buf);
 }
 
-fn buttons(focus_ok: bool, ok: &str) -> Line<'static> {
+fn dim() -> Style {
+    Style::new().fg(Color::DarkGray)
+}
+
+fn buttons(focus_ok: bool, ok: &str) -> Vec<Line<'static>> {
     let on = Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD);
-    Line::from(vec![
-        Span::raw("   "),
-        Span::styled(" Cancel ".to_string(), if focus_ok { Style::new() } else { on }),
-        Span::raw("   "),
-        Span::styled(format!(" {ok} "), if focus_ok { on.fg(Color::Red) } else { Style::new() }),
-        Span::raw("   (←/→ choose, Enter, Esc cancels)"),
-    ])
+    vec![
+        Line::from(vec![
+            Span::raw("   "),
+            Span::styled(" Cancel ".to_string(), if focus_ok { Style::new() } else { on }),
+            Span::raw("   "),
+            Span::styled(format!(" {ok} "), if focus_ok { on.fg(Color::Red) } else { Style::new() }),
+        ]),
+        Line::from("   ←/→ choose, Enter, Esc cancels").style(dim()),
+    ]
 }
 
-pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
+/// The help: one line per binding of the keymap.
+fn help_dialog(read_only: bool) -> Dialog<'static> {
+    let lines = bindings(read_only)
+        .map(|b| {
+            let scope = match b.scope {
+                crate::console::action::Scope::Global => "",
+                crate::console::action::Scope::Orders => " [orders]",
+                crate::console::action::Scope::Positions => " [positions]",
+                crate::console::action::Scope::Reconciliation => " [reconciliation]",
+            };
+            Line::from(vec![
+                Span::styled(format!(" {:<6}", b.label), Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(format!("{}{scope}", b.help)),
+            ])
+        })
+        .collect();
+    Dialog {
+        title: "Help — every key (Esc closes)".into(),
+        body: lines,
+        footer: vec![],
+        border: Color::Cyan,
+        min_width: 0,
+    }
+}
+
+/// Where popups go: below the header and above the hint bar, which stay in
+/// view (the clock, the P&L, the kill switch, the dangerous keys).
+pub fn popup_area(screen: Rect) -> Rect {
+    let top = screen.height.min(2);
+    Rect { y: screen.y + top, height: screen.height.saturating_sub(top + 1), ..screen }
+}
+
+/// How far the help scrolls on a screen of `screen`: (the last first line,
+/// a page). The key handler clamps with it, so it matches what is drawn.
+pub fn help_scroll(screen: Size, read_only: bool) -> (usize, usize) {
+    let screen = Rect::from((ratatui::layout::Position::ORIGIN, screen));
+    let placed = place(&help_dialog(read_only), popup_area(screen));
+    (placed.body.len().saturating_sub(placed.body_rows), placed.body_rows.max(1))
+}
+
+pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
+    let area = popup_area(screen);
+    let bold = Style::new().add_modifier(Modifier::BOLD);
     match popup {
-        Popup::Help => {
-            let mut lines = vec![Line::from("Keys (Esc closes)").style(Style::new().add_modifier(Modifier::BOLD))];
-            for b in bindings(app.read_only) {
-                let scope = match b.scope {
-                    crate::console::action::Scope::Global => "",
-                    crate::console::action::Scope::Orders => " [orders]",
-                    crate::console::action::Scope::Positions => " [positions]",
-                    crate::console::action::Scope::Reconciliation => " [reconciliation]",
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {:<6}", b.label), Style::new().add_modifier(Modifier::BOLD)),
-                    Span::raw(format!("{}{scope}", b.help)),
-                ]));
-            }
-            frame("Help", lines, area, buf, 72, Color::Cyan);
+        Popup::Help { scroll } => {
+            let d = help_dialog(app.read_only);
+            let Placed { rect, body, body_rows, .. } = place(&d, area);
+            let total = body.len();
+            let first = (*scroll).min(total.saturating_sub(body_rows));
+            let shown: Vec<Line> = body.into_iter().skip(first).take(body_rows).collect();
+            let bottom = (total > body_rows)
+                .then(|| format!("↑↓ PgUp PgDn scroll · lines {}–{} of {total}", first + 1, first + shown.len()));
+            draw(rect, buf, &d.title, d.border, shown, bottom);
         }
-        Popup::Detail => frame("Detail (Esc closes)", detail(app), area, buf, 78, Color::Cyan),
+        Popup::Detail => show(
+            Dialog {
+                title: "Detail (Esc closes)".into(),
+                body: detail(app),
+                footer: vec![],
+                border: Color::Cyan,
+                min_width: 0,
+            },
+            area,
+            buf,
+        ),
         Popup::Confirm { title, body, focus_ok, alternative, .. } => {
             let mut lines: Vec<Line> = body.iter().map(|b| Line::from(b.clone())).collect();
             lines.push(Line::default());
-            lines.push(buttons(*focus_ok, "Confirm"));
+            let mut footer = buttons(*focus_ok, "Confirm");
             if let Some((key, label, _)) = alternative {
-                lines.push(Line::from(vec![
+                footer.push(Line::from(vec![
                     Span::raw("   "),
                     Span::styled(format!(" {key} "), Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)),
                     Span::raw(format!(" {label}")),
                 ]));
             }
-            frame(title, lines, area, buf, 72, Color::Yellow);
+            let d = Dialog { title: title.clone(), body: lines, footer, border: Color::Yellow, min_width: 0 };
+            show(d, area, buf);
         }
         Popup::KillSwitch { input } => {
-            let lines = vec![
-                Line::from("Cancels every working order, exits every position, blocks new orders."),
-                Line::from(format!("Type {KILL_WORD} and press Enter (Esc cancels):")),
-                Line::from(Span::styled(format!(" > {input}▏"), Style::new().add_modifier(Modifier::BOLD))),
-            ];
-            frame("KILL SWITCH", lines, area, buf, 72, Color::Red);
+            let d = Dialog {
+                title: "KILL SWITCH".into(),
+                body: vec![
+                    Line::from("Cancels every working order, exits every position, blocks new orders."),
+                    Line::from(format!("Type {KILL_WORD} and press Enter (Esc cancels):")),
+                ],
+                footer: vec![Line::from(Span::styled(format!(" > {input}▏"), bold))],
+                border: Color::Red,
+                min_width: 0,
+            };
+            show(d, area, buf);
         }
         Popup::NewOrder(form) => {
             let mut lines = Vec::new();
@@ -89,18 +195,15 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                 } else {
                     format!("{value}{}", if focused { "▏" } else { "" })
                 };
-                let style = if focused { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+                let style = if focused { bold } else { Style::new() };
                 let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
                 if i == 0 && !form.completions().is_empty() {
-                    spans.push(Span::styled(
-                        format!("   Tab: {}", form.completions().join(" ")),
-                        Style::new().fg(Color::DarkGray),
-                    ));
+                    spans.push(Span::styled(format!("   Tab: {}", form.completions().join(" ")), dim()));
                 }
                 lines.push(Line::from(spans));
             }
             lines.push(Line::default());
-            lines.push(match form.request(&app.limits.ticks, &app.operator) {
+            let verdict = match form.request(&app.limits.ticks, &app.operator) {
                 Err(e) => Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))),
                 Ok(req) => match app.preview(&req) {
                     Ok(a) => Line::from(Span::styled(
@@ -113,18 +216,24 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                     )),
                     Err(d) => Line::from(Span::styled(format!("✗ {d}"), Style::new().fg(Color::Red))),
                 },
-            });
-            lines.push(
-                Line::from("↑/↓ field  ←/→ choose  Tab complete  Enter review  Esc cancel")
-                    .style(Style::new().fg(Color::DarkGray)),
-            );
-            frame("New order — Manual Trading", lines, area, buf, 84, Color::Cyan);
+            };
+            let d = Dialog {
+                title: "New order — Manual Trading".into(),
+                body: lines,
+                footer: vec![
+                    verdict,
+                    Line::from("↑/↓ field  ←/→ choose  Tab complete  Enter review  Esc cancel").style(dim()),
+                ],
+                border: Color::Cyan,
+                min_width: 64,
+            };
+            show(d, area, buf);
         }
         Popup::Modify(form) => {
             let mut lines = Vec::new();
             for (i, name) in MODIFY_FIELDS.iter().enumerate() {
                 let focused = i == form.focus;
-                let style = if focused { Style::new().add_modifier(Modifier::BOLD) } else { Style::new() };
+                let style = if focused { bold } else { Style::new() };
                 lines.push(Line::from(Span::styled(
                     format!(
                         "{} {name:<9} {}{}",
@@ -135,6 +244,7 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                     style,
                 )));
             }
+            let mut footer = Vec::new();
             if let Some(order) = app.store.orders.get(&form.order_id) {
                 lines.insert(0, Line::from(crate::console::app::describe_order(order)));
                 let [context, verdict] = match form.change(order) {
@@ -145,10 +255,17 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                     lines.push(Line::from(context));
                 }
                 let style = Style::new().fg(if verdict.starts_with('✗') { Color::Red } else { Color::Green });
-                lines.push(Line::from(Span::styled(verdict, style)));
+                footer.push(Line::from(Span::styled(verdict, style)));
             }
-            lines.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(Style::new().fg(Color::DarkGray)));
-            frame(&format!("Modify order {}", form.order_id), lines, area, buf, 84, Color::Cyan);
+            footer.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(dim()));
+            let d = Dialog {
+                title: format!("Modify order {}", form.order_id),
+                body: lines,
+                footer,
+                border: Color::Cyan,
+                min_width: 44,
+            };
+            show(d, area, buf);
         }
         Popup::Strategies { selected } => {
             let mut lines = Vec::new();
@@ -156,7 +273,11 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
                 let state = if s.is_active {
                     "active".to_string()
                 } else {
-                    format!("PAUSED by {}", s.paused_by.as_deref().unwrap_or("?"))
+                    format!(
+                        "PAUSED by {}: {}",
+                        s.paused_by.as_deref().unwrap_or("?"),
+                        s.paused_reason.as_deref().unwrap_or("?")
+                    )
                 };
                 let style = if i == *selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
                 let state_style =
@@ -168,15 +289,26 @@ pub fn render(app: &App, popup: &Popup, area: Rect, buf: &mut Buffer) {
             }
             let keys =
                 if app.read_only { "↑/↓ select  Esc close" } else { "↑/↓ select  p pause/resume  Esc close" };
-            lines.push(Line::from(keys).style(Style::new().fg(Color::DarkGray)));
-            frame("Strategies", lines, area, buf, 78, Color::Cyan);
+            let d = Dialog {
+                title: "Strategies".into(),
+                body: lines,
+                footer: vec![Line::from(keys).style(dim())],
+                border: Color::Cyan,
+                min_width: 44,
+            };
+            show(d, area, buf);
         }
         Popup::Note { issue_id, resolution, input } => {
-            let lines = vec![
-                Line::from(format!("Issue {issue_id}: {resolution}. An optional note, then Enter (Esc cancels):")),
-                Line::from(Span::styled(format!(" > {input}▏"), Style::new().add_modifier(Modifier::BOLD))),
-            ];
-            frame("Resolve reconciliation issue", lines, area, buf, 72, Color::Yellow);
+            let d = Dialog {
+                title: "Resolve reconciliation issue".into(),
+                body: vec![Line::from(format!(
+                    "Issue {issue_id}: {resolution}. An optional note, then Enter (Esc cancels):"
+                ))],
+                footer: vec![Line::from(Span::styled(format!(" > {input}▏"), bold))],
+                border: Color::Yellow,
+                min_width: 0,
+            };
+            show(d, area, buf);
         }
     }
 }
@@ -193,10 +325,10 @@ fn detail(app: &App) -> Vec<Line<'static>> {
             )));
             lines.push(Line::from(format!(
                 "price {}  trigger {}  stop {}  target {}  risk {}",
-                o.price.map_or("—".into(), |p| format!("{p:.2}")),
-                o.trigger_price.map_or("—".into(), |p| format!("{p:.2}")),
-                o.stop_loss.map_or("—".into(), |p| format!("{p:.2}")),
-                o.take_profit.map_or("—".into(), |p| format!("{p:.2}")),
+                o.price.map_or("—".into(), price),
+                o.trigger_price.map_or("—".into(), price),
+                o.stop_loss.map_or("—".into(), price),
+                o.take_profit.map_or("—".into(), price),
                 o.risk_amount.map_or("—".into(), money),
             )));
             lines.push(Line::from(format!(
@@ -229,10 +361,10 @@ fn detail(app: &App) -> Vec<Line<'static>> {
             }
             for t in fills {
                 lines.push(Line::from(format!(
-                    "  {}  {} @ {:.2}  charges {}  trade {}",
+                    "  {}  {} @ {}  charges {}  trade {}",
                     local(t.traded_at),
                     t.quantity,
-                    t.price,
+                    price(t.price),
                     money(t.total_charges),
                     t.broker_trade_id
                 )));
@@ -242,10 +374,10 @@ fn detail(app: &App) -> Vec<Line<'static>> {
             let Some(p) = app.selected_position() else { return lines };
             lines.push(Line::from(format!("Position {}  {} {} {}", p.id, p.symbol, p.exchange, p.product)));
             lines.push(Line::from(format!(
-                "quantity {}  average {:.2}  last {}",
+                "quantity {}  average {}  last {}",
                 p.quantity(),
-                p.average_price(),
-                p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
+                price(p.average_price()),
+                p.last_price.map_or("—".into(), price)
             )));
             lines.push(Line::from(format!(
                 "unrealised {}  realised {}  charges {}",
@@ -255,8 +387,8 @@ fn detail(app: &App) -> Vec<Line<'static>> {
             )));
             lines.push(Line::from(format!(
                 "high {}  low {}  opened {}",
-                p.highest_price.map_or("—".into(), |v| format!("{v:.2}")),
-                p.lowest_price.map_or("—".into(), |v| format!("{v:.2}")),
+                p.highest_price.map_or("—".into(), price),
+                p.lowest_price.map_or("—".into(), price),
                 local(p.opened_at)
             )));
         }
@@ -265,11 +397,11 @@ fn detail(app: &App) -> Vec<Line<'static>> {
             let c = &t.charges;
             lines.push(Line::from(format!("Trade {} ({})  order {}", t.id, t.broker_trade_id, t.order_id)));
             lines.push(Line::from(format!(
-                "{} {} {} @ {:.2}  turnover {}",
+                "{} {} {} @ {}  turnover {}",
                 t.side,
                 t.quantity,
                 t.symbol,
-                t.price,
+                price(t.price),
                 money(t.turnover)
             )));
             lines.push(Line::from(format!(

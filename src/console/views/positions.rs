@@ -1,65 +1,54 @@
 //! The Positions tab: open positions with live P&L and distance to the stop.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row};
+use ratatui::layout::Rect;
 
-use super::{money, pnl_style};
+use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
 use crate::console::app::App;
 use crate::domain::position::distance_to_stop;
 
+/// Prices and the unrealised P&L are essential; realised P&L and the stop
+/// (what protects the position) go last.
+const COLUMNS: [Column; 10] = [
+    Column::new("symbol", ESSENTIAL).min(10),
+    Column::new("product", 3),
+    Column::new("qty", ESSENTIAL).right(),
+    Column::new("avg", ESSENTIAL).min(7).right(),
+    Column::new("ltp", ESSENTIAL).min(7).right(),
+    Column::new("unrealised", ESSENTIAL).min(8).right(),
+    Column::new("realised", 1).min(8).right(),
+    Column::new("stop", 1).min(7).right(),
+    Column::new("target", 2).min(7).right(),
+    Column::new("to stop", 2).right(),
+];
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), |p| format!("{:.2}", p));
+    let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
     super::table(
         area,
         buf,
-        super::Columns {
-            title: format!("Positions — {} open", app.positions_view.len()),
-            header: vec![
-                "symbol",
-                "product",
-                "qty",
-                "avg",
-                "ltp",
-                "unrealised",
-                "realised",
-                "stop",
-                "target",
-                "to stop",
-            ],
-            widths: vec![
-                Constraint::Length(11),
-                Constraint::Length(7),
-                Constraint::Length(6),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(11),
-                Constraint::Length(10),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Min(8),
-            ],
-        },
+        super::filtered(app, 1, format!("Positions — {} open", app.positions_view.len())),
+        &COLUMNS,
         app.positions_view.len(),
         app.selected[1],
         |i| {
             let p = &app.store.positions[&app.positions_view[i]];
             let to_stop = match (p.last_price, p.stop_loss) {
-                (Some(l), Some(s)) => format!("{:.2}", distance_to_stop(p.quantity(), l, s)),
+                (Some(l), Some(s)) => price(distance_to_stop(p.quantity(), l, s)),
                 _ => String::new(),
             };
-            Row::new(vec![
-                Cell::from(p.symbol.clone()),
-                Cell::from(p.product.to_string()),
-                Cell::from(p.quantity().to_string()),
-                Cell::from(format!("{:.2}", p.average_price())),
-                Cell::from(opt(p.last_price)),
-                Cell::from(money(p.unrealized_pnl)).style(pnl_style(p.unrealized_pnl)),
-                Cell::from(money(p.realized_pnl())).style(pnl_style(p.realized_pnl())),
-                Cell::from(opt(p.stop_loss)),
-                Cell::from(opt(p.take_profit)),
-                Cell::from(to_stop),
-            ])
+            vec![
+                p.symbol.clone().into(),
+                p.product.to_string().into(),
+                p.quantity().to_string().into(),
+                price(p.average_price()).into(),
+                opt(p.last_price).into(),
+                Field::styled(money(p.unrealized_pnl), pnl_style(p.unrealized_pnl)),
+                Field::styled(money(p.realized_pnl()), pnl_style(p.realized_pnl())),
+                opt(p.stop_loss).into(),
+                opt(p.take_profit).into(),
+                to_stop.into(),
+            ]
         },
     );
 }

@@ -1,12 +1,27 @@
 //! The Reconciliation tab: open issues (resolved ones behind `r`).
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
-use ratatui::widgets::{Cell, Row};
 
+use super::{Column, ESSENTIAL, Field};
 use crate::console::app::App;
 use crate::domain::reconciliation::IssueStatus;
+
+/// The quantities on both sides are what an operator resolves by: they stay
+/// with the id, symbol and status; the times go first.
+const COLUMNS: [Column; 10] = [
+    Column::new("id", ESSENTIAL).right(),
+    Column::new("type", 1).min(17),
+    Column::new("symbol", ESSENTIAL).min(10),
+    Column::new("product", 2),
+    Column::new("local", ESSENTIAL).right(),
+    Column::new("broker", ESSENTIAL).right(),
+    Column::new("first seen", 3).min(8),
+    Column::new("last seen", 2).min(8),
+    Column::new("seen", 2).right(),
+    Column::new("status", ESSENTIAL).min(13),
+];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let q = |v: Option<i64>| v.map_or("—".to_string(), |q| q.to_string());
@@ -15,57 +30,27 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         app.issues_view.len(),
         if app.show_resolved { "issues, resolved included (r hides)" } else { "open issues (r shows resolved)" }
     );
-    super::table(
-        area,
-        buf,
-        super::Columns {
-            title,
-            header: vec![
-                "id",
-                "type",
-                "symbol",
-                "product",
-                "local",
-                "broker",
-                "first seen",
-                "last seen",
-                "seen",
-                "status",
-            ],
-            widths: vec![
-                Constraint::Length(5),
-                Constraint::Length(18),
-                Constraint::Length(11),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(7),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(5),
-                Constraint::Min(12),
-            ],
-        },
-        app.issues_view.len(),
-        app.selected[3],
-        |i| {
-            let x = &app.store.issues[&app.issues_view[i]];
-            let status = match x.status {
-                IssueStatus::Open => Cell::from("OPEN").style(Style::new().fg(Color::Red)),
-                IssueStatus::Resolved => Cell::from(x.resolution.map_or("RESOLVED".into(), |r| r.to_string()))
-                    .style(Style::new().fg(Color::DarkGray)),
-            };
-            Row::new(vec![
-                Cell::from(x.id.to_string()),
-                Cell::from(x.issue_type.to_string()),
-                Cell::from(x.symbol.clone()),
-                Cell::from(x.product.to_string()),
-                Cell::from(q(x.local_quantity)),
-                Cell::from(q(x.broker_quantity)),
-                Cell::from(app.calendar.local(x.first_seen_at).format("%H:%M:%S").to_string()),
-                Cell::from(app.calendar.local(x.last_seen_at).format("%H:%M:%S").to_string()),
-                Cell::from(x.seen_count.to_string()),
-                status,
-            ])
-        },
-    );
+    let title = super::filtered(app, 3, title);
+    super::table(area, buf, title, &COLUMNS, app.issues_view.len(), app.selected[3], |i| {
+        let x = &app.store.issues[&app.issues_view[i]];
+        let status = match x.status {
+            IssueStatus::Open => Field::styled("OPEN", Style::new().fg(Color::Red)),
+            IssueStatus::Resolved => Field::styled(
+                x.resolution.map_or("RESOLVED".into(), |r| r.to_string()),
+                Style::new().fg(Color::DarkGray),
+            ),
+        };
+        vec![
+            x.id.to_string().into(),
+            x.issue_type.to_string().into(),
+            x.symbol.clone().into(),
+            x.product.to_string().into(),
+            q(x.local_quantity).into(),
+            q(x.broker_quantity).into(),
+            app.calendar.local(x.first_seen_at).format("%H:%M:%S").to_string().into(),
+            app.calendar.local(x.last_seen_at).format("%H:%M:%S").to_string().into(),
+            x.seen_count.to_string().into(),
+            status,
+        ]
+    });
 }

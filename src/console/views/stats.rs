@@ -5,11 +5,12 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
-use ratatui::text::Line;
-use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph, Widget};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph, Widget, Wrap};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use super::fit::width;
 use super::{money, pnl_style};
 use crate::console::app::App;
 
@@ -17,9 +18,10 @@ fn ratio(used: Decimal, limit: Decimal) -> f64 {
     if limit <= Decimal::ZERO { 0.0 } else { (used / limit).to_f64().unwrap_or(0.0).clamp(0.0, 1.0) }
 }
 
+/// The chart is dropped below this width; the numbers and the gauges stay.
+const CHART_MIN: u16 = 20;
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let [numbers, chart, gauges] =
-        Layout::horizontal([Constraint::Length(40), Constraint::Min(20), Constraint::Length(34)]).areas(area);
     let s = &app.store.summary;
     let pnl = s.pnl.unwrap_or(crate::db::stats::TodayPnl {
         realized_pnl: Decimal::ZERO,
@@ -28,27 +30,94 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         net_pnl: Decimal::ZERO,
     });
     let stats = s.stats.as_ref();
-    let line = |label: &str, value: String, style: Style| {
-        Line::from(vec![format!("{label:<22}").into(), ratatui::text::Span::styled(value, style)])
-    };
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
     let win_rate =
         stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
-    let text = vec![
-        line("Net P&L", money(pnl.net_pnl), pnl_style(pnl.net_pnl)),
-        line("Gross P&L", money(gross), pnl_style(gross)),
-        line("  realised", money(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
-        line("  unrealised", money(pnl.unrealized_pnl), pnl_style(pnl.unrealized_pnl)),
-        line("Charges paid", money(pnl.charges), Style::new()),
-        line("Orders", s.orders_today.to_string(), Style::new()),
-        line("Trades", s.trades_today.to_string(), Style::new()),
-        line("Order-to-trade", s.order_to_trade.map_or("—".into(), |r| r.normalize().to_string()), Style::new()),
-        line("Win rate", win_rate, Style::new()),
-        line("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
-        line("Largest loss", stats.map_or("—".into(), |st| money(st.largest_loss)), Style::new().fg(Color::Red)),
+    let rows = [
+        ("Net P&L", money(pnl.net_pnl), pnl_style(pnl.net_pnl)),
+        ("Gross P&L", money(gross), pnl_style(gross)),
+        ("  realised", money(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
+        ("  unrealised", money(pnl.unrealized_pnl), pnl_style(pnl.unrealized_pnl)),
+        ("Charges paid", money(pnl.charges), Style::new()),
+        ("Orders", s.orders_today.to_string(), Style::new()),
+        ("Trades", s.trades_today.to_string(), Style::new()),
+        ("Order-to-trade", s.order_to_trade.map_or("—".into(), |r| r.normalize().to_string()), Style::new()),
+        ("Win rate", win_rate, Style::new()),
+        ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
+        ("Largest loss", stats.map_or("—".into(), |st| money(st.largest_loss)), Style::new().fg(Color::Red)),
     ];
-    Paragraph::new(text).block(Block::new().borders(Borders::ALL).title("Today")).render(numbers, buf);
+    // Sized from the content: labels, two spaces, values right-aligned.
+    let label_w = rows.iter().map(|r| width(r.0)).max().unwrap_or(0) + 2;
+    let value_w = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0);
+    let text: Vec<Line> = rows
+        .into_iter()
+        .map(|(label, value, style)| {
+            let pad = label_w + value_w - width(label) - width(&value);
+            Line::from(vec![Span::raw(format!("{label}{}", " ".repeat(pad))), Span::styled(value, style)])
+        })
+        .collect();
+    let numbers_w = (label_w + value_w + 2) as u16;
 
+    let limits = &app.limits;
+    let loss = (-pnl.net_pnl).max(Decimal::ZERO);
+    let drawdown = stats.map_or(Decimal::ZERO, |st| (st.peak_pnl.max(Decimal::ZERO) - pnl.net_pnl).max(Decimal::ZERO));
+    let open = Decimal::from(app.store.positions.len());
+    let gauges: Vec<(&str, f64, String)> = [
+        ("Daily loss", loss, limits.max_daily_loss()),
+        ("Drawdown", drawdown, limits.max_drawdown()),
+        ("Open positions", open, Decimal::from(limits.max_open_positions)),
+    ]
+    .into_iter()
+    .map(|(title, used, limit)| {
+        let label = format!("{} of {}", money(used).trim_end_matches(".00"), money(limit).trim_end_matches(".00"));
+        (title, ratio(used, limit), label)
+    })
+    .collect();
+    let gauges_w = gauges.iter().map(|g| width(g.0).max(width(&g.2))).max().unwrap_or(0) as u16 + 4;
+
+    // Numbers and gauges are essential; the chart takes what is left, if enough.
+    if numbers_w + gauges_w > area.width {
+        let outside = buf.area.width.saturating_sub(area.width);
+        Paragraph::new(format!("widen the terminal to {} columns", numbers_w + gauges_w + outside))
+            .wrap(Wrap { trim: true })
+            .style(Style::new().fg(Color::Yellow))
+            .block(Block::new().borders(Borders::ALL).title("Stats"))
+            .render(area, buf);
+        return;
+    }
+    let spare = area.width - numbers_w - gauges_w;
+    let chart_w = if spare >= CHART_MIN { spare } else { 0 };
+    let [numbers, chart, gauge_area] = Layout::horizontal([
+        Constraint::Length(numbers_w),
+        Constraint::Length(chart_w),
+        Constraint::Length(area.width - numbers_w - chart_w),
+    ])
+    .areas(area);
+    Paragraph::new(text).block(Block::new().borders(Borders::ALL).title("Today")).render(numbers, buf);
+    if chart_w > 0 {
+        pnl_chart(app, chart, buf);
+    }
+
+    let rows = Layout::vertical([Constraint::Length(3); 3]).split(gauge_area);
+    for (i, (title, r, label)) in gauges.into_iter().enumerate() {
+        let color = if r >= 0.8 {
+            Color::Red
+        } else if r >= 0.5 {
+            Color::Yellow
+        } else {
+            Color::Green
+        };
+        Gauge::default()
+            .block(Block::new().borders(Borders::ALL).title(title))
+            .gauge_style(Style::new().fg(color))
+            .ratio(r)
+            .label(label)
+            .render(rows[i], buf);
+    }
+}
+
+/// The intraday net P&L as a line.
+fn pnl_chart(app: &App, chart: Rect, buf: &mut Buffer) {
     // Chart coordinates are display-only floats; the numbers stay Decimal.
     let points: Vec<(f64, f64)> =
         app.store.pnl_series.iter().map(|(t, v)| (t.timestamp() as f64, v.to_f64().unwrap_or(0.0))).collect();
@@ -74,33 +143,4 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 .labels([format!("{:.0}", lo - pad), format!("{:.0}", hi + pad)]),
         )
         .render(chart, buf);
-
-    let limits = &app.limits;
-    let loss = (-pnl.net_pnl).max(Decimal::ZERO);
-    let drawdown = stats.map_or(Decimal::ZERO, |st| (st.peak_pnl.max(Decimal::ZERO) - pnl.net_pnl).max(Decimal::ZERO));
-    let open = Decimal::from(app.store.positions.len());
-    let rows = Layout::vertical([Constraint::Length(3); 3]).split(gauges);
-    for (i, (title, used, limit)) in [
-        ("Daily loss", loss, limits.max_daily_loss()),
-        ("Drawdown", drawdown, limits.max_drawdown()),
-        ("Open positions", open, Decimal::from(limits.max_open_positions)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let r = ratio(used, limit);
-        let color = if r >= 0.8 {
-            Color::Red
-        } else if r >= 0.5 {
-            Color::Yellow
-        } else {
-            Color::Green
-        };
-        Gauge::default()
-            .block(Block::new().borders(Borders::ALL).title(title))
-            .gauge_style(Style::new().fg(color))
-            .ratio(r)
-            .label(format!("{} of {}", money(used).trim_end_matches(".00"), money(limit).trim_end_matches(".00")))
-            .render(rows[i], buf);
-    }
 }

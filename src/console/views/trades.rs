@@ -1,72 +1,57 @@
 //! The Trades tab: today's fills with every charge and the net value.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Cell, Row};
+use ratatui::layout::Rect;
 
-use super::{money, pnl_style};
+use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
 use crate::console::app::App;
+
+/// The net value is this tab's P&L column. Time and the order id go after
+/// the charge lines, the total charges after the breakdown.
+const COLUMNS: [Column; 14] = [
+    Column::new("time", 2).min(8),
+    Column::new("symbol", ESSENTIAL).min(10),
+    Column::new("side", ESSENTIAL).min(4),
+    Column::new("qty", ESSENTIAL).right(),
+    Column::new("price", ESSENTIAL).min(7).right(),
+    Column::new("brokerage", 4).right(),
+    Column::new("STT", 4).min(4).right(),
+    Column::new("exch", 5).min(4).right(),
+    Column::new("SEBI", 5).min(4).right(),
+    Column::new("GST", 5).min(4).right(),
+    Column::new("stamp", 5).min(4).right(),
+    Column::new("charges", 3).right(),
+    Column::new("net value", ESSENTIAL).min(9).right(),
+    Column::new("order", 1).right(),
+];
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::Columns {
-            title: format!("Trades — {} today", app.trades_view.len()),
-            header: vec![
-                "time",
-                "symbol",
-                "side",
-                "qty",
-                "price",
-                "brokerage",
-                "STT",
-                "exch",
-                "SEBI",
-                "GST",
-                "stamp",
-                "charges",
-                "net value",
-                "order",
-            ],
-            widths: vec![
-                Constraint::Length(8),
-                Constraint::Length(11),
-                Constraint::Length(4),
-                Constraint::Length(5),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(7),
-                Constraint::Length(6),
-                Constraint::Length(5),
-                Constraint::Length(6),
-                Constraint::Length(6),
-                Constraint::Length(8),
-                Constraint::Length(12),
-                Constraint::Min(5),
-            ],
-        },
+        super::filtered(app, 2, format!("Trades — {} today", app.trades_view.len())),
+        &COLUMNS,
         app.trades_view.len(),
         app.selected[2],
         |i| {
             let t = &app.store.trades[&app.trades_view[i]];
             let c = &t.charges;
-            Row::new(vec![
-                Cell::from(app.calendar.local(t.traded_at).format("%H:%M:%S").to_string()),
-                Cell::from(t.symbol.clone()),
-                Cell::from(t.side.to_string()),
-                Cell::from(t.quantity.to_string()),
-                Cell::from(format!("{:.2}", t.price)),
-                Cell::from(money(c.brokerage)),
-                Cell::from(money(c.stt)),
-                Cell::from(money(c.exchange)),
-                Cell::from(money(c.sebi)),
-                Cell::from(money(c.gst)),
-                Cell::from(money(c.stamp_duty)),
-                Cell::from(money(t.total_charges)),
-                Cell::from(money(t.net_value)).style(pnl_style(t.net_value)),
-                Cell::from(t.order_id.to_string()),
-            ])
+            vec![
+                app.calendar.local(t.traded_at).format("%H:%M:%S").to_string().into(),
+                t.symbol.clone().into(),
+                t.side.to_string().into(),
+                t.quantity.to_string().into(),
+                price(t.price).into(),
+                money(c.brokerage).into(),
+                money(c.stt).into(),
+                money(c.exchange).into(),
+                money(c.sebi).into(),
+                money(c.gst).into(),
+                money(c.stamp_duty).into(),
+                money(t.total_charges).into(),
+                Field::styled(money(t.net_value), pnl_style(t.net_value)),
+                t.order_id.to_string().into(),
+            ]
         },
     );
 }
