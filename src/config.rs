@@ -711,7 +711,14 @@ impl Provider for VarLayer {
             if *profile == NOTE {
                 return notes.get(&key).cloned().unwrap_or_default();
             }
-            names.get(&key).cloned().unwrap_or(key)
+            // An unknown section is reported by its name alone: name the
+            // variable that made it (XCOIN_FOO__BAR for `foo`), never a key.
+            let section = format!("{key}.");
+            names
+                .get(&key)
+                .or_else(|| names.iter().find(|(k, _)| k.starts_with(&section)).map(|(_, var)| var))
+                .cloned()
+                .unwrap_or(key)
         });
         if let Some(path) = &self.source {
             md = md.source(figment::Source::File(path.clone()));
@@ -925,12 +932,17 @@ impl Config {
         }
 
         if let Some(url) = &s.database.url {
-            let ok = url::Url::parse(url).map(|u| matches!(u.scheme(), "postgres" | "postgresql")).unwrap_or(false);
+            // The database must be named: `postgres://` alone would connect to
+            // whatever database the server picks and fail later, far from here.
+            let ok = url::Url::parse(url)
+                .map(|u| matches!(u.scheme(), "postgres" | "postgresql") && !u.path().trim_matches('/').is_empty())
+                .unwrap_or(false);
             if !ok {
                 return Err(self.invalid(
                     "database.url",
                     redacted_url(url),
-                    "a PostgreSQL URL such as postgres://user@host:5432/xcoin, or empty for the managed local database",
+                    "a PostgreSQL URL naming its database, such as postgres://user@host:5432/xcoin, or empty for the \
+                     managed local database",
                 ));
             }
         }
@@ -1379,7 +1391,7 @@ mod tests {
         );
         assert_eq!(
             error(d, "", &[("XCOIN_DATABASE__URL", "mysql://root@localhost/x")]),
-            "config key `database.url` = mysql://root@localhost/x (from environment variable XCOIN_DATABASE__URL) is invalid: expected a PostgreSQL URL such as postgres://user@host:5432/xcoin, or empty for the managed local database"
+            "config key `database.url` = mysql://root@localhost/x (from environment variable XCOIN_DATABASE__URL) is invalid: expected a PostgreSQL URL naming its database, such as postgres://user@host:5432/xcoin, or empty for the managed local database"
         );
         assert_eq!(
             error(d, "[risk]\nmax_open_positions = \"five\"\n", &[]),
@@ -1392,6 +1404,14 @@ mod tests {
             format!(
                 "unknown config key `risk.max_daily_los_pct` (from {local}); see config/default.toml for every key"
             )
+        );
+        assert_eq!(
+            error(d, "", &[("XCOIN_FOO__BAR", "1")]),
+            "unknown config key `foo` (from environment variable XCOIN_FOO__BAR); see config/default.toml for every key"
+        );
+        assert_eq!(
+            error(d, "", &[("DATABASE_URL", "postgres://")]),
+            "config key `database.url` = postgres:// (from environment variable DATABASE_URL) is invalid: expected a PostgreSQL URL naming its database, such as postgres://user@host:5432/xcoin, or empty for the managed local database"
         );
         assert_eq!(
             error(d, "[risk]\nsquare_off_time = \"3pm\"\n", &[]),
