@@ -207,6 +207,21 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
     Ok(db)
 }
 
+/// Whether `dir` could be created: its nearest existing ancestor is a
+/// directory in which a directory can really be made (tried, then removed at
+/// once), which permission bits alone cannot tell (`/proc` looks writable to
+/// root and is not).
+fn creatable(dir: &std::path::Path) -> Result<(), String> {
+    let ancestor = dir.ancestors().skip(1).find(|a| a.exists()).ok_or("no existing parent directory")?;
+    if !ancestor.is_dir() {
+        return Err(format!("{} is not a directory", ancestor.display()));
+    }
+    let probe = ancestor.join(format!(".xcoin-probe-{}", std::process::id()));
+    std::fs::create_dir(&probe).map_err(|e| format!("{}: {e}", ancestor.display()))?;
+    let _ = std::fs::remove_dir(&probe);
+    Ok(())
+}
+
 /// Checks configuration, data directory, database, schema, engine lock and
 /// broker settings without changing anything; says what to do for each failure.
 /// Returns the number of failed checks.
@@ -218,7 +233,14 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
     if data.is_dir() {
         report.ok("data directory", data.display().to_string())?;
     } else {
-        report.warn("data directory", format!("{} does not exist yet; `xcoin setup` creates it", data.display()))?;
+        match creatable(&data) {
+            Ok(()) => report
+                .warn("data directory", format!("{} does not exist yet; `xcoin setup` creates it", data.display()))?,
+            Err(why) => report.fail(
+                "data directory",
+                format!("{} cannot be created ({why}); set app.data_dir to a directory you can write", data.display()),
+            )?,
+        }
     }
 
     let target = match Target::from_config(config) {

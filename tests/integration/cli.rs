@@ -78,6 +78,14 @@ async fn doctor_says_what_to_do() {
     let text = stdout(&down);
     assert!(text.contains("  ✗ database               postgres://postgres@127.0.0.1:1/xcoin: "), "{text}");
     assert!(text.contains("Check database.url and that the server runs"), "{text}");
+    assert!(text.contains("  ! data directory         "), "a data directory that can be made is only a note: {text}");
+
+    // A data directory that cannot be made is a failure, whatever the permission bits say.
+    let proc = xcoin(dir.path(), &["doctor"], &[("XCOIN_APP__DATA_DIR", "/proc/xcoin")]);
+    let text = stdout(&proc);
+    assert_eq!(proc.status.code(), Some(1), "{text}");
+    assert!(text.contains("  ✗ data directory         /proc/xcoin cannot be created (/proc: "), "{text}");
+    assert!(text.contains("set app.data_dir to a directory you can write"), "{text}");
 
     // An empty database: reachable, but the schema is missing.
     let t = test_db().await;
