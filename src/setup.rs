@@ -222,6 +222,18 @@ fn creatable(dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Today's write requests to the broker (placements, modifications,
+/// cancellations); in LIVE, against Kite's daily cap.
+pub fn broker_requests(mode: crate::domain::strategy::TradingMode, writes: i64) -> String {
+    match mode {
+        crate::domain::strategy::TradingMode::Live => {
+            let cap = i64::from(crate::broker::kite::rate::ORDERS_PER_DAY);
+            format!("{writes} of {cap} ({}% used)", writes * 100 / cap)
+        }
+        crate::domain::strategy::TradingMode::Paper => writes.to_string(),
+    }
+}
+
 /// Checks configuration, data directory, database, schema, engine lock and
 /// broker settings without changing anything; says what to do for each failure.
 /// Returns the number of failed checks.
@@ -364,6 +376,7 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
     let orders = db.today_order_count().await?;
     let trades = db.today_trade_count().await?;
     let ratio = db.order_to_trade_ratio(None).await?;
+    let writes = db.broker_writes_today().await?;
     let positions = db.open_positions().await?;
     let issues = db.unresolved_issues().await?;
     let active = db.active_orders().await?;
@@ -390,6 +403,7 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         active.len(),
         ratio.map_or("—".to_string(), |r| r.normalize().to_string())
     )?;
+    writeln!(out, "Broker requests today {}", broker_requests(s.app.mode, writes))?;
     writeln!(out, "Open positions {}, reconciliation issues {}", positions.len(), issues.len())?;
     for p in positions.iter().take(10) {
         writeln!(

@@ -44,6 +44,9 @@ pub struct DailyStats {
     pub largest_loss: Decimal,
     pub order_to_trade_ratio: Option<Decimal>,
     pub updated_at: DateTime<Utc>,
+    /// Write requests sent to the broker today (placements, modifications,
+    /// cancellations), for its daily cap.
+    pub broker_writes: i64,
 }
 
 impl DailyStats {
@@ -164,6 +167,26 @@ impl Db {
                     order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
                     updated_at = now()
              RETURNING *",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Counts one write request sent to the broker today; returns today's count.
+    pub async fn count_broker_write(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO daily_stats (trading_day, broker_writes) VALUES (xcoin_today(), 1)
+             ON CONFLICT (trading_day) DO UPDATE SET broker_writes = daily_stats.broker_writes + 1
+             RETURNING broker_writes",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Write requests sent to the broker today.
+    pub async fn broker_writes_today(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce((SELECT broker_writes FROM daily_stats WHERE trading_day = xcoin_today()), 0)",
         )
         .fetch_one(&self.pool)
         .await?)

@@ -75,6 +75,7 @@ impl<B: Broker> Engine<B> {
         let order = self.db.create_order(req, kind, tick, last).await?;
         self.recent_orders.push_back(Instant::now());
         let sent = self.broker.place(&PlaceRequest::from(&order)).await;
+        self.count_broker_write().await;
         if let Err(e) = &sent {
             self.note_failure(&EngineError::Broker(e.clone()));
         } else {
@@ -111,7 +112,9 @@ impl<B: Broker> Engine<B> {
         let order = if order.broker_order_id.is_none() { self.sync_order(order_id).await? } else { order };
         // Not at the broker under its tag either: sync cancelled it locally.
         let Some(broker_id) = order.broker_order_id.clone() else { return Ok(order) };
-        self.broker.cancel(&broker_id).await?;
+        let cancelled = self.broker.cancel(&broker_id).await;
+        self.count_broker_write().await;
+        cancelled?;
         // Apply the broker's confirmation (and any fill that beat it) now.
         self.sync_order(order_id).await
     }
@@ -156,7 +159,8 @@ impl<B: Broker> Engine<B> {
         }
         self.recent_orders.push_back(Instant::now());
         let broker_id = order.broker_order_id.clone().expect("an OPEN order has a broker id");
-        self.broker
+        let sent = self
+            .broker
             .modify(
                 &broker_id,
                 Modify {
@@ -166,9 +170,20 @@ impl<B: Broker> Engine<B> {
                     at_market: matches!(order.order_type, OrderType::Market | OrderType::StopLossMarket),
                 },
             )
-            .await?;
+            .await;
+        self.count_broker_write().await;
+        sent?;
         let modified = self.db.modify_order(order_id, change, tick).await?;
         Ok(modified)
+    }
+
+    /// Counts a write request sent to the broker in today's row, where it
+    /// outlives the engine (Kite caps them per day). A failure to count is
+    /// logged; it never stops the order it counts.
+    async fn count_broker_write(&self) {
+        if let Err(e) = self.db.count_broker_write().await {
+            tracing::warn!(error = %e, "could not count a broker request");
+        }
     }
 
     /// Exits a position at market: an opposite MARKET order for its whole

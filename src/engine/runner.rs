@@ -87,8 +87,8 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     let (broker, mut tasks, ticker) =
         if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s).map(|(b, t)| (b, t, None))? };
     if let AnyBroker::Kite(kite) = &broker {
-        let sent = db.orders_sent_today(crate::domain::order::BrokerKind::Kite).await?;
-        kite.client().count_earlier_placements(u32::try_from(sent).unwrap_or(u32::MAX));
+        let sent = db.broker_writes_today().await?;
+        kite.client().count_earlier_writes(u32::try_from(sent).unwrap_or(u32::MAX));
     }
     let mut cfg = EngineConfig::from_settings(s);
     if let AnyBroker::Kite(kite) = &broker {

@@ -974,3 +974,24 @@ async fn prices_are_checked_and_filled_on_each_instruments_own_tick() {
     let refused = e.place_order(&infy).await.unwrap_err();
     assert!(refused.to_string().ends_with("is not on the 0.05 tick"), "{refused}");
 }
+
+#[tokio::test]
+async fn every_write_request_to_the_broker_is_counted_for_the_day() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let mut req = buy(&e, "TCS", 2, OrderType::Limit);
+    req.price = req.price.map(|p| p - dec!(5));
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+    e.modify_order(o.id, OrderModification { quantity: Some(3), ..Default::default() }).await.unwrap();
+    e.cancel_order(o.id).await.unwrap();
+    // A modification the validator refuses never reaches the broker: not counted.
+    let refused = e.place_order(&buy(&e, "TCS", 1, OrderType::Limit)).await.unwrap();
+    e.drain_events().await.unwrap();
+    let _ = e.modify_order(refused.id, OrderModification { quantity: Some(1_000_000), ..Default::default() }).await;
+    assert_eq!(t.broker_writes_today().await.unwrap(), 4, "place, modify, cancel, place");
+    let stats = t.daily_stats(xcoin::domain::calendar::MarketCalendar::default().today()).await.unwrap().unwrap();
+    assert_eq!(stats.broker_writes, 4);
+    // The day's figures are recomputed without losing the count.
+    assert_eq!(t.update_daily_stats().await.unwrap().broker_writes, 4);
+}

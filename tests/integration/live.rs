@@ -167,6 +167,7 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
 
     assert_eq!(t.orders_sent_today(BrokerKind::Kite).await.unwrap(), 1, "counted toward Kite's daily cap");
     assert_eq!(t.orders_sent_today(BrokerKind::Paper).await.unwrap(), 0);
+    assert_eq!(t.broker_writes_today().await.unwrap(), 1, "every write request is counted, persisted");
     let tag = order.client_tag();
     to_client.send(order_update(&tag, "OPEN", 0, 0.0)).await.unwrap();
     let (db, id) = (t.db.clone(), order.id);

@@ -302,11 +302,18 @@ impl KiteClient {
         Self::new(config, api_key.expose(), Some(token))
     }
 
-    /// Counts the placements this desk made today before this client
+    /// Counts the write requests this desk sent today before this client
     /// started, so Kite's daily cap holds across engine restarts.
-    pub fn count_earlier_placements(&self, placed: u32) {
+    pub fn count_earlier_writes(&self, sent: u32) {
         let today = Utc::now().with_timezone(&Kolkata).date_naive();
-        self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner()).already_used(today, placed);
+        self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner()).already_used(today, sent);
+    }
+
+    /// Write requests counted today, and the day's cap.
+    pub fn writes_today(&self) -> (u32, u32) {
+        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        let cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
+        (cap.used_on(today), cap.limit())
     }
 
     pub fn api_key(&self) -> &str {
@@ -382,8 +389,21 @@ impl KiteClient {
         }
     }
 
-    /// An order request, under the order limits, sent once.
+    /// An order request, under the order limits and the daily cap, sent once.
+    /// Every write counts toward the cap — placements, modifications and
+    /// cancellations, refused by Kite's risk system or not — as Kite counts them.
     async fn write(&self, method: Method, path: &str, form: &[(&str, String)]) -> Result<String, ClientError> {
+        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        {
+            let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
+            if !cap.take(today) {
+                return Err(ClientError::Refused(format!(
+                    "Kite allows {} order requests (placements, modifications, cancellations) a day and all of \
+                     today's are used; new requests can go tomorrow",
+                    cap.limit()
+                )));
+            }
+        }
         self.inner.order_limit.acquire().await;
         let what = format!("{method} {path}");
         let mut request = self.request(method, path);
@@ -397,16 +417,6 @@ impl KiteClient {
     /// documentation for what happens when the outcome is unknown.
     pub async fn place_order(&self, req: &PlaceRequest) -> Result<String, ClientError> {
         let form = place_form(req).map_err(|e| ClientError::Refused(e.to_string()))?;
-        let today = Utc::now().with_timezone(&Kolkata).date_naive();
-        {
-            let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
-            if !cap.take(today) {
-                return Err(ClientError::Refused(format!(
-                    "Kite allows {} order placements a day and all of today's are used; new orders can go tomorrow",
-                    cap.limit()
-                )));
-            }
-        }
         match self.write(Method::POST, ORDERS_PATH, &form).await {
             Ok(id) => Ok(id),
             Err(e) if e.outcome_unknown() => self.find_by_tag(req, e).await,
@@ -745,6 +755,30 @@ mod tests {
             assert_eq!(s.header("Authorization"), Some("token kitekey:kitetoken"));
             assert_eq!(s.header("X-Kite-Version"), Some("3"));
         }
+    }
+
+    #[tokio::test]
+    async fn modifications_and_cancellations_count_toward_the_daily_cap() {
+        let (client, server) = client(vec![
+            ("PUT /orders/regular/151220000000000", vec![ok(fixture("order_modify.json"))]),
+            ("DELETE /orders/regular/151220000000000", vec![ok(fixture("order_cancel.json"))]),
+        ])
+        .await;
+        // An earlier run of the engine sent all but two of today's requests.
+        client.count_earlier_writes(ORDERS_PER_DAY - 2);
+        let change = Modify { quantity: Some(5), ..Modify::default() };
+        assert!(client.modify_order("151220000000000", &change).await.is_ok());
+        assert_eq!(client.writes_today(), (ORDERS_PER_DAY - 1, ORDERS_PER_DAY));
+        assert!(client.cancel_order("151220000000000").await.is_ok());
+        assert_eq!(
+            client.cancel_order("151220000000000").await.unwrap_err(),
+            ClientError::Refused(
+                "Kite allows 5000 order requests (placements, modifications, cancellations) a day and all of today's \
+                 are used; new requests can go tomorrow"
+                    .into()
+            )
+        );
+        assert_eq!(server.seen().len(), 2, "the refused request never left");
     }
 
     #[tokio::test]

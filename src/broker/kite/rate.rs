@@ -23,7 +23,8 @@ pub const ORDER_LIMITS: &[(usize, Duration)] = &[(10, Duration::from_secs(1)), (
 pub const QUOTE_LIMITS: &[(usize, Duration)] = &[(1, Duration::from_secs(1))];
 /// Kite's limit on every other request.
 pub const OTHER_LIMITS: &[(usize, Duration)] = &[(10, Duration::from_secs(1))];
-/// Kite's most order placements a day, per user, across every app.
+/// Kite's most order requests a day (placements, modifications and
+/// cancellations together), per user, across every app.
 pub const ORDERS_PER_DAY: u32 = 5000;
 
 #[derive(Debug)]
@@ -114,6 +115,11 @@ impl DailyCap {
 
     pub fn limit(&self) -> u32 {
         self.limit
+    }
+
+    /// Requests counted on `today` (0 on a day not yet started).
+    pub fn used_on(&self, today: NaiveDate) -> u32 {
+        if self.day == Some(today) { self.used } else { 0 }
     }
 
     /// Starts `today` with `used` placements already made (by an earlier

@@ -41,6 +41,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ("Charges paid", money(pnl.charges), Style::new()),
         ("Orders", s.orders_today.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
+        (
+            "Broker requests",
+            crate::setup::broker_requests(app.mode, stats.map_or(0, |st| st.broker_writes)),
+            Style::new(),
+        ),
         ("Order-to-trade", s.order_to_trade.map_or("—".into(), |r| r.normalize().to_string()), Style::new()),
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
