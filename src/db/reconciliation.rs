@@ -35,6 +35,7 @@ impl<'r> FromRow<'r, PgRow> for Issue {
             seen_count: row.try_get("seen_count")?,
             first_seen_at: row.try_get("first_seen_at")?,
             last_seen_at: row.try_get("last_seen_at")?,
+            order_id: row.try_get("order_id")?,
         })
     }
 }
@@ -53,10 +54,12 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
         "UPDATE reconciliation_log SET seen_count = seen_count + 1, last_seen_at = now()
           WHERE id = (SELECT id FROM reconciliation_log
                        WHERE issue_type = $1 AND symbol = $2 AND exchange = $3 AND product = $4
+                         AND order_id IS NOT DISTINCT FROM $9
                        ORDER BY id DESC LIMIT 1)
             AND status = 'RESOLVED' AND resolution IN ('KEEP_LOCAL', 'IGNORE')
             AND local_quantity IS NOT DISTINCT FROM $5 AND broker_quantity IS NOT DISTINCT FROM $6
             AND local_avg_price IS NOT DISTINCT FROM $7 AND broker_avg_price IS NOT DISTINCT FROM $8
+            AND order_id IS NOT DISTINCT FROM $9
           RETURNING *",
     )
     .bind(m.issue_type)
@@ -67,6 +70,7 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
     .bind(m.broker_quantity)
     .bind(m.local_avg_price)
     .bind(m.broker_avg_price)
+    .bind(m.order_id)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(issue) = still_resolved {
@@ -74,9 +78,9 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
     }
     let row = sqlx::query(
         "INSERT INTO reconciliation_log (issue_type, symbol, exchange, product, position_id, local_quantity,
-                                         broker_quantity, local_avg_price, broker_avg_price, details)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (issue_type, symbol, exchange, product) WHERE status = 'OPEN'
+                                         broker_quantity, local_avg_price, broker_avg_price, details, order_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         ON CONFLICT (issue_type, symbol, exchange, product, (coalesce(order_id, 0))) WHERE status = 'OPEN'
          DO UPDATE SET seen_count = reconciliation_log.seen_count + 1,
                        last_seen_at = now(),
                        position_id = EXCLUDED.position_id,
@@ -97,6 +101,7 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
     .bind(m.local_avg_price)
     .bind(m.broker_avg_price)
     .bind(&m.details)
+    .bind(m.order_id)
     .fetch_one(&mut *conn)
     .await?;
     let inserted: bool = row.try_get("inserted")?;

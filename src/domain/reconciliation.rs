@@ -21,6 +21,8 @@ string_enum!(
         MissingLocal => "MISSING_LOCAL",
         MissingAtBroker => "MISSING_AT_BROKER",
         PriceMismatch => "PRICE_MISMATCH",
+        /// A working order of ours that the broker's book does not show.
+        OrderMissingAtBroker => "ORDER_MISSING_AT_BROKER",
     }
 );
 
@@ -76,6 +78,8 @@ pub struct Mismatch {
     pub local_avg_price: Option<Decimal>,
     pub broker_avg_price: Option<Decimal>,
     pub details: String,
+    /// The order an order issue is about.
+    pub order_id: Option<i64>,
 }
 
 /// A reconciliation issue as stored.
@@ -102,12 +106,48 @@ pub struct Issue {
     pub seen_count: i64,
     pub first_seen_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
+    /// The order an order issue is about.
+    pub order_id: Option<i64>,
 }
 
 type Key = (String, Exchange, Product);
 
 fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
     holdings.iter().filter(|h| h.quantity != 0).map(|h| ((h.symbol.clone(), h.exchange, h.product), h)).collect()
+}
+
+/// Working orders the broker's book does not show: each order (id, and
+/// broker id) of `working` whose broker id is not among `in_book`. The broker
+/// may not list an order it has only just accepted, so only orders sent
+/// before `sent_before` count.
+pub fn orders_missing_at_broker<'a>(
+    working: impl IntoIterator<Item = &'a super::order::Order>,
+    in_book: &std::collections::HashSet<&str>,
+    sent_before: DateTime<Utc>,
+) -> Vec<Mismatch> {
+    working
+        .into_iter()
+        .filter(|o| o.status.is_active() && o.submitted_at.is_some_and(|at| at < sent_before))
+        .filter_map(|o| {
+            let broker_id = o.broker_order_id.as_deref()?;
+            (!in_book.contains(broker_id)).then(|| Mismatch {
+                issue_type: IssueType::OrderMissingAtBroker,
+                symbol: o.symbol.clone(),
+                exchange: o.exchange,
+                product: o.product,
+                local_quantity: Some(o.pending_quantity()),
+                broker_quantity: None,
+                local_avg_price: None,
+                broker_avg_price: None,
+                details: format!(
+                    "order {} ({} {} {} {}, broker id {broker_id}) is {} here but not in the broker's book as XCoin \
+                     reads it: gone at the broker, or in a state XCoin does not know",
+                    o.id, o.side, o.quantity, o.symbol, o.order_type, o.status
+                ),
+                order_id: Some(o.id),
+            })
+        })
+        .collect()
 }
 
 /// Compares local open positions with the broker's. Flat entries (quantity 0)
@@ -162,6 +202,7 @@ pub fn compare(local: &[Holding], broker: &[Holding], price_tolerance_pct: Decim
                 local_avg_price: l.map(|h| h.average_price),
                 broker_avg_price: b.map(|h| h.average_price),
                 details,
+                order_id: None,
             });
         }
     }

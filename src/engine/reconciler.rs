@@ -1,12 +1,21 @@
 //! Reconciliation: broker positions against local open positions, per
-//! (symbol, exchange, product). Each mismatch is one open issue that counts
-//! up while it persists. A failed broker query skips the cycle: missing data
-//! never means flat.
+//! (symbol, exchange, product), and local working orders against the
+//! broker's order book. Each mismatch is one open issue that counts up while
+//! it persists. A failed broker query skips the cycle: missing data never
+//! means flat.
+
+use std::collections::HashSet;
+
+use chrono::Utc;
 
 use super::{Engine, EngineError, Result};
 use crate::alerts::Alert;
 use crate::broker::Broker;
-use crate::domain::reconciliation::{Holding, Issue, Resolution, compare};
+use crate::domain::order::OrderStatus;
+use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Resolution, compare, orders_missing_at_broker};
+
+/// How long after sending an order the broker's book may still not list it.
+const ORDER_BOOK_GRACE_SECS: i64 = 10;
 
 impl<B: Broker> Engine<B> {
     /// One reconciliation cycle; returns the issues found (new or seen again).
@@ -22,12 +31,28 @@ impl<B: Broker> Engine<B> {
                 return Err(e);
             }
         };
+        let book = match self.broker.orders().await {
+            Ok(book) => book,
+            Err(e) => {
+                let e = EngineError::Broker(e);
+                self.note_failure(&e);
+                return Err(e);
+            }
+        };
         let local_positions = self.db.open_positions().await?;
         let local: Vec<Holding> = local_positions.iter().map(Holding::from).collect();
+        let mut mismatches = compare(&local, &broker, self.cfg.price_tolerance_pct);
+        // Working orders the book does not show (an order in a status the
+        // broker mapping cannot read is left out of the book too): the
+        // operator sees each one, never only a log line.
+        let in_book: HashSet<&str> = book.iter().map(|b| b.broker_order_id.as_str()).collect();
+        let settled = Utc::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
+        mismatches.extend(orders_missing_at_broker(&self.db.active_orders().await?, &in_book, settled));
         let mut found = Vec::new();
-        for m in compare(&local, &broker, self.cfg.price_tolerance_pct) {
+        for m in mismatches {
             let position_id = local_positions
                 .iter()
+                .filter(|_| m.order_id.is_none())
                 .find(|p| p.symbol == m.symbol && p.exchange == m.exchange && p.product == m.product)
                 .map(|p| p.id);
             let (issue, new) = self.db.log_reconciliation_issue(&m, position_id).await?;
@@ -57,6 +82,9 @@ impl<B: Broker> Engine<B> {
         note: Option<&str>,
     ) -> Result<Issue> {
         let issue = self.db.get_issue(issue_id).await?;
+        if let Some(order_id) = issue.order_id {
+            return self.resolve_order_issue(&issue, order_id, resolution, who, note).await;
+        }
         match resolution {
             Resolution::AcceptBroker => {
                 let broker = self.broker.positions().await?;
@@ -75,5 +103,36 @@ impl<B: Broker> Engine<B> {
                 Ok(self.db.resolve_issue(issue_id, resolution, who, note).await?)
             }
         }
+    }
+
+    /// An order the broker's book does not show. Accepting the broker's side
+    /// cancels the local order (the broker has nothing working), after one
+    /// more look at the book in case it came back; keeping local or ignoring
+    /// changes nothing and stays resolved while the mismatch is the same.
+    async fn resolve_order_issue(
+        &mut self,
+        issue: &Issue,
+        order_id: i64,
+        resolution: Resolution,
+        who: &str,
+        note: Option<&str>,
+    ) -> Result<Issue> {
+        if issue.status == IssueStatus::Resolved {
+            return Err(EngineError::Refused(format!("reconciliation issue {} is already resolved", issue.id)));
+        }
+        if resolution == Resolution::AcceptBroker {
+            let order = self.db.get_order(order_id).await?;
+            let broker_id = order.broker_order_id.clone().unwrap_or_default();
+            if self.broker.orders().await?.iter().any(|b| b.broker_order_id == broker_id) {
+                return Err(EngineError::Refused(format!(
+                    "order {order_id} is in the broker's book again; nothing to accept, the next cycle settles it"
+                )));
+            }
+            if !order.status.is_terminal() {
+                let reason = format!("not in the broker's book; cancelled locally by {who} (issue {})", issue.id);
+                self.db.update_order_status(order_id, OrderStatus::Cancelled, Some(&reason), None).await?;
+            }
+        }
+        Ok(self.db.resolve_issue(issue.id, resolution, who, note).await?)
     }
 }

@@ -158,9 +158,18 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     app.on_key(key('5'));
     let buf = draw(&mut app, 150, 30);
     let screen = text(&buf).join("\n");
-    assert!(screen.contains("Net P&L         -79.86"), "{screen}");
-    assert!(screen.contains("Charges paid      6.36"), "{screen}");
-    assert!(screen.contains("Orders               3"), "{screen}");
+    // A figure of the Today pane: the value after its label on the same row.
+    let figure = |label: &str| {
+        let row = screen
+            .lines()
+            .find(|l| l.starts_with(&format!("│{label} ")))
+            .unwrap_or_else(|| panic!("{label}: {screen}"));
+        row.trim_start_matches('│').strip_prefix(label).unwrap().split('│').next().unwrap().trim().to_string()
+    };
+    assert_eq!(figure("Net P&L"), "-79.86", "{screen}");
+    assert_eq!(figure("Charges paid"), "6.36", "{screen}");
+    assert_eq!(figure("Orders"), "3", "{screen}");
+    assert_eq!(figure("Broker requests"), "2", "two placements reached the paper exchange: {screen}");
     assert!(screen.contains("79.86 of 6000"), "daily loss gauge: {screen}");
     assert!(screen.contains("1 of 5"), "open positions gauge");
 }

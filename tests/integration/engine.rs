@@ -995,3 +995,48 @@ async fn every_write_request_to_the_broker_is_counted_for_the_day() {
     // The day's figures are recomputed without losing the count.
     assert_eq!(t.update_daily_stats().await.unwrap().broker_writes, 4);
 }
+
+#[tokio::test]
+async fn a_working_order_the_broker_does_not_show_is_an_issue_the_operator_resolves() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let mut req = buy(&e, "TCS", 2, OrderType::Limit);
+    req.price = req.price.map(|p| p - dec!(5));
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+    assert!(e.reconcile_positions().await.unwrap().is_empty(), "just sent and in the book: nothing to say");
+
+    // The broker's book no longer lists it (gone there, or in a status the
+    // mapping cannot read), well after it was sent.
+    t.sql(&format!(
+        "UPDATE orders SET broker_order_id = 'PO-GONE', submitted_at = now() - interval '1 minute' WHERE id = {}",
+        o.id
+    ))
+    .await;
+    let found = e.reconcile_positions().await.unwrap();
+    assert_eq!(found.len(), 1);
+    let issue = &found[0];
+    assert_eq!(
+        (issue.issue_type, issue.order_id, issue.local_quantity),
+        (IssueType::OrderMissingAtBroker, Some(o.id), Some(2))
+    );
+    assert!(
+        issue.details.starts_with(&format!(
+            "order {} (BUY 2 TCS LIMIT, broker id PO-GONE) is OPEN here but not in the broker's book",
+            o.id
+        )),
+        "{}",
+        issue.details
+    );
+    assert_eq!(e.reconcile_positions().await.unwrap()[0].seen_count, 2, "the same order: the same issue, counted");
+
+    let accepted = e.resolve_issue(issue.id, Resolution::AcceptBroker, "asha", Some("gone on Kite")).await.unwrap();
+    assert_eq!(accepted.resolution, Some(Resolution::AcceptBroker));
+    let cancelled = t.get_order(o.id).await.unwrap();
+    assert_eq!(cancelled.status, OrderStatus::Cancelled);
+    assert_eq!(
+        cancelled.status_reason.as_deref(),
+        Some(format!("not in the broker's book; cancelled locally by asha (issue {})", issue.id).as_str())
+    );
+    assert!(e.reconcile_positions().await.unwrap().is_empty(), "a cancelled order is not working: settled");
+}
