@@ -18,7 +18,7 @@ use xcoin::console::app::{App, Effect, Popup};
 use xcoin::console::store::{self, LoaderMsg};
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
-use xcoin::domain::order::{Exchange, OrderRequest, OrderStatus, OrderType, Product, Side, Validity};
+use xcoin::domain::order::{Exchange, OrderRequest, OrderStatus, OrderType, Product, Side};
 use xcoin::domain::reconciliation::Resolution;
 use xcoin::engine::{Engine, EngineConfig};
 
@@ -64,26 +64,32 @@ fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
+/// An operator's MIS order on NSE.
+fn order(
+    symbol: &str,
+    side: Side,
+    quantity: i64,
+    order_type: OrderType,
+    price: Option<rust_decimal::Decimal>,
+    stop_loss: Option<rust_decimal::Decimal>,
+) -> OrderRequest {
+    OrderRequest {
+        side,
+        order_type,
+        price,
+        stop_loss,
+        placed_by: "asha".into(),
+        ..limit_buy(symbol, quantity, dec!(1))
+    }
+}
+
 /// A desk with a filled long at a loss, a working order, a rejected order
 /// and an open reconciliation issue — made by the real engine.
 async fn desk(t: &TestDb) -> App {
     let broker = PaperBroker::new(&instrument::built_in(), PaperConfig::default()).unwrap();
     let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&Settings::default())).await.unwrap();
-    let req = |side: Side, qty: i64, order_type: OrderType, price: Option<rust_decimal::Decimal>, stop| OrderRequest {
-        strategy_id: 1,
-        symbol: "INFY".into(),
-        exchange: Exchange::Nse,
-        side,
-        order_type,
-        product: Product::Mis,
-        validity: Validity::Day,
-        quantity: qty,
-        price,
-        trigger_price: None,
-        stop_loss: stop,
-        take_profit: None,
-        parent_order_id: None,
-        placed_by: "asha".into(),
+    let req = |side: Side, qty: i64, order_type: OrderType, price: Option<rust_decimal::Decimal>, stop| {
+        order("INFY", side, qty, order_type, price, stop)
     };
     e.place_order(&req(Side::Buy, 10, OrderType::Market, None, Some(dec!(1500)))).await.unwrap();
     e.broker.set_price("INFY", Exchange::Nse, dec!(1512.30)).unwrap();
@@ -669,22 +675,7 @@ async fn long_desk(t: &TestDb) -> App {
     let paper = PaperConfig { slippage_ticks: 0, liquidity_per_tick: 100_000, ..PaperConfig::default() };
     let broker = PaperBroker::new(&instrument::built_in(), paper).unwrap();
     let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&settings)).await.unwrap();
-    let req = |symbol: &str, side: Side, qty: i64, order_type: OrderType, price, stop| OrderRequest {
-        strategy_id: 1,
-        symbol: symbol.into(),
-        exchange: Exchange::Nse,
-        side,
-        order_type,
-        product: Product::Mis,
-        validity: Validity::Day,
-        quantity: qty,
-        price,
-        trigger_price: None,
-        stop_loss: stop,
-        take_profit: None,
-        parent_order_id: None,
-        placed_by: "asha".into(),
-    };
+    let req = order;
     let fill = |e: &mut Engine<PaperBroker>, symbol: &'static str, price| {
         e.broker.set_price(symbol, Exchange::Nse, price).unwrap();
     };

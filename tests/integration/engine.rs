@@ -975,14 +975,20 @@ async fn prices_are_checked_and_filled_on_each_instruments_own_tick() {
     assert!(refused.to_string().ends_with("is not on the 0.05 tick"), "{refused}");
 }
 
+/// BUY 2 TCS LIMIT ₹5 under the market: OPEN, resting.
+async fn resting_tcs(e: &mut Engine<PaperBroker>) -> xcoin::domain::order::Order {
+    let mut req = buy(e, "TCS", 2, OrderType::Limit);
+    req.price = req.price.map(|p| p - dec!(5));
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+    o
+}
+
 #[tokio::test]
 async fn every_write_request_to_the_broker_is_counted_for_the_day() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
-    let mut req = buy(&e, "TCS", 2, OrderType::Limit);
-    req.price = req.price.map(|p| p - dec!(5));
-    let o = e.place_order(&req).await.unwrap();
-    e.drain_events().await.unwrap();
+    let o = resting_tcs(&mut e).await;
     e.modify_order(o.id, OrderModification { quantity: Some(3), ..Default::default() }).await.unwrap();
     e.cancel_order(o.id).await.unwrap();
     // A modification the validator refuses never reaches the broker: not counted.
@@ -1000,10 +1006,7 @@ async fn every_write_request_to_the_broker_is_counted_for_the_day() {
 async fn a_working_order_the_broker_does_not_show_is_an_issue_the_operator_resolves() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
-    let mut req = buy(&e, "TCS", 2, OrderType::Limit);
-    req.price = req.price.map(|p| p - dec!(5));
-    let o = e.place_order(&req).await.unwrap();
-    e.drain_events().await.unwrap();
+    let o = resting_tcs(&mut e).await;
     assert!(e.reconcile_positions().await.unwrap().is_empty(), "just sent and in the book: nothing to say");
 
     // The broker's book no longer lists it (gone there, or in a status the

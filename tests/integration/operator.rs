@@ -14,26 +14,12 @@ use xcoin::console::app::{App, Effect, Popup};
 use xcoin::console::store;
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
-use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin::domain::order::{OrderRequest, OrderType};
 use xcoin::engine::{Engine, EngineConfig};
 
+/// An operator's BUY 5 INFY LIMIT at `price`, stop ₹10 under.
 fn limit(price: Decimal) -> OrderRequest {
-    OrderRequest {
-        strategy_id: 1,
-        symbol: "INFY".into(),
-        exchange: Exchange::Nse,
-        side: Side::Buy,
-        order_type: OrderType::Limit,
-        product: Product::Mis,
-        validity: Validity::Day,
-        quantity: 5,
-        price: Some(price),
-        trigger_price: None,
-        stop_loss: Some(price - dec!(10)),
-        take_profit: None,
-        parent_order_id: None,
-        placed_by: "asha".into(),
-    }
+    OrderRequest { stop_loss: Some(price - dec!(10)), placed_by: "asha".into(), ..limit_buy("INFY", 5, price) }
 }
 
 async fn engine(t: &TestDb) -> Engine<PaperBroker> {
