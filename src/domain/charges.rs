@@ -144,15 +144,11 @@ mod tests {
     }
 
     /// The NSE equity row of Zerodha's virtual contract note
-    /// (shared/fixtures/kiteconnect/virtual_contract_note.json), with the rates
+    /// (tests/fixtures/kite/virtual_contract_note.json), with the rates
     /// in force when it was made: exchange 0.00335 %, STT 0.1 % delivery.
     #[test]
     fn reproduces_zerodha_contract_note_nse_equity_row() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/fixtures/kiteconnect/virtual_contract_note.json"
-        ))
-        .expect("shared/fixtures/kiteconnect/virtual_contract_note.json beside the checkout");
+        let text = crate::testkit::http::fixture("virtual_contract_note.json");
         let note: serde_json::Value = serde_json::from_str(&text).unwrap();
         let row = note["data"].as_array().unwrap().iter().find(|r| r["exchange"] == "NSE").expect("an NSE row");
         assert_eq!(row["tradingsymbol"], "SBIN");

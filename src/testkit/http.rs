@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A Kite fixture from `shared/fixtures/kiteconnect`.
+/// A Kite Connect sample from `tests/fixtures/kite/` (its README says what
+/// each mirrors): the one loader every test uses, inside the checkout.
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"))
+    let path = format!("{}/tests/fixtures/kite/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// One request as the server read it.

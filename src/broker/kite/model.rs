@@ -914,10 +914,7 @@ mod tests {
     use super::*;
     use crate::domain::order::{Product, Side, Validity};
 
-    fn fixture(name: &str) -> String {
-        let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"))
-    }
+    use crate::testkit::http::fixture;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()

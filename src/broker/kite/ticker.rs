@@ -397,9 +397,7 @@ mod tests {
     use crate::domain::order::{OrderStatus, OrderType, Product, Side, Validity};
 
     fn fixture(name: &str) -> serde_json::Value {
-        let path = format!("{}/../shared/fixtures/kiteconnect/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path} beside the checkout: {e}"));
-        parse_json(&text).unwrap()
+        parse_json(&crate::testkit::http::fixture(name)).unwrap()
     }
 
     /// A fixture number (quoted by [`parse_json`] when fractional) as a Decimal.
@@ -638,11 +636,7 @@ mod tests {
 
     #[test]
     fn an_order_update_text_maps_to_a_broker_order() {
-        let postback = std::fs::read_to_string(format!(
-            "{}/../shared/fixtures/kiteconnect/postback.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
+        let postback = crate::testkit::http::fixture("postback.json");
         let text = format!(r#"{{"type": "order", "data": {postback}}}"#);
         let KiteText::Order(order) = parse_text(&text).unwrap() else { panic!("an order update") };
         assert_eq!(order.broker_order_id, "220303000308932");
