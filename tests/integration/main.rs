@@ -10,6 +10,7 @@ mod console;
 mod corpus;
 mod engine;
 mod fills;
+mod history;
 mod kill_switch;
 // The unit tests' stand-in for Kite's REST API, which they use all of.
 #[allow(dead_code)]
