@@ -31,7 +31,7 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
     assert_eq!(lines[0], "XCoin setup");
     assert_eq!(lines[4], format!("  ✓ database               {name} created"));
     assert!(lines[5].starts_with("  ✓ connection             PostgreSQL "), "{}", lines[5]);
-    assert_eq!(lines[6], "  ✓ migrations             applied up to version 2");
+    assert_eq!(lines[6], "  ✓ migrations             applied up to version 5");
     assert_eq!(
         lines[7],
         "  ✓ tables                 8/8 strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands"
@@ -49,13 +49,13 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
     assert!(second.status.success());
     let again = steps(&second);
     assert_eq!(again[4], format!("  ✓ database               {name} exists"));
-    assert_eq!(again[6], "  ✓ migrations             up to date (version 2)");
+    assert_eq!(again[6], "  ✓ migrations             up to date (version 5)");
     assert_eq!(again[11], lines[11]);
 
     let doctor = xcoin(dir.path(), &["doctor"], &env);
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     let d = steps(&doctor);
-    assert!(d.contains(&"  ✓ schema                 version 2; 8 tables, 3 views, 4 functions".to_string()), "{d:?}");
+    assert!(d.contains(&"  ✓ schema                 version 5; 8 tables, 3 views, 4 functions".to_string()), "{d:?}");
     assert!(
         d.contains(&"  ! engine                 not running (no process holds the engine lock)".to_string()),
         "{d:?}"
