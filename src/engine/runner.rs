@@ -2,8 +2,8 @@
 //! In PAPER mode it runs the simulated exchange (random walk or a replayed
 //! tick file) whose book lives in the data directory, one book per database
 //! (see [`paper_book`]), so the broker side survives restarts like a real
-//! broker's. In LIVE mode it runs
-//! on Kite Connect, after Kite has accepted the day's session.
+//! broker's. In LIVE mode it runs on Kite Connect, after Kite has accepted
+//! the day's session.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
