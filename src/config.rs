@@ -1130,9 +1130,20 @@ impl Settings {
         self.data_dir().join("logs")
     }
 
-    /// Creates the data and log directories when missing.
+    /// Creates the data and log directories, private to XCoin's user (0700)
+    /// however they were left. As root on the managed cluster, whose server
+    /// runs as `postgres`, that group may pass through the data directory
+    /// (0710) to reach the cluster inside it.
     pub fn ensure_dirs(&self) -> std::io::Result<()> {
-        std::fs::create_dir_all(self.log_dir())
+        let data = self.data_dir();
+        let server_group = (running_as_root() && self.database.url.is_none())
+            .then(|| crate::files::primary_group("postgres"))
+            .flatten();
+        match server_group {
+            Some(gid) => crate::files::private_dir_passable_by(&data, gid)?,
+            None => crate::files::private_dir(&data)?,
+        }
+        crate::files::private_dir(&self.log_dir())
     }
 
     /// The operator name recorded on commands: configured, else the login name.

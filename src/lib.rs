@@ -12,6 +12,7 @@ pub mod console;
 pub mod db;
 pub mod domain;
 pub mod engine;
+pub mod files;
 pub mod setup;
 pub mod signals;
 #[cfg(test)]

@@ -252,6 +252,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let local = LocalDb::for_data_dir(&config.settings.data_dir())?;
             match action {
                 DbAction::Start => {
+                    // The cluster lives in the data directory: make that private first.
+                    config.settings.ensure_dirs()?;
                     let done = local.ensure_running()?;
                     if done.is_empty() {
                         println!("already running: {}", local.url());

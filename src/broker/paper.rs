@@ -268,9 +268,8 @@ impl PaperBroker {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            let tmp = path.with_extension("tmp");
-            std::fs::write(&tmp, serde_json::to_vec(book).expect("the book serialises"))?;
-            std::fs::rename(tmp, path)
+            // The whole trading book: readable by XCoin's user only.
+            crate::files::replace_private(path, &serde_json::to_vec(book).expect("the book serialises"))
         };
         if let Err(e) = write() {
             tracing::error!(path = %path.display(), error = %e, "cannot save the paper exchange book");

@@ -105,7 +105,7 @@ pub fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
     let _ = config.settings.ensure_dirs();
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(config.settings.log_dir().join("xcoin.log"));
+    let file = crate::files::append_private(&config.settings.log_dir().join("xcoin.log"));
     let file_layer =
         file.ok().map(|f| tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)));
     let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);

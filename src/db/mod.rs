@@ -184,6 +184,13 @@ impl Db {
         })
     }
 
+    /// This database's identity, a UUID of its own: stable for the life of the
+    /// database, new for a copy of it (a clone or a restore). What the paper
+    /// exchange keys its book by, so two desks never share one.
+    pub async fn database_identity(&self) -> Result<String> {
+        Ok(sqlx::query_scalar("SELECT xcoin_private.database_identity()::text").fetch_one(&self.pool).await?)
+    }
+
     /// Runs `f` inside one transaction: committed when it returns `Ok`, rolled
     /// back when it returns `Err` (or panics, or is dropped mid-way).
     pub async fn transaction<T, F>(&self, f: F) -> Result<T>

@@ -1,20 +1,24 @@
 //! Read-only ad-hoc queries (an operator's `:sql`, diagnostics).
 //!
-//! A raw query can read but never write: it runs as ONE prepared statement
-//! (so `COMMIT; DELETE …` is refused by the server, which does not prepare
-//! several statements at once), inside a READ ONLY transaction that is always
-//! rolled back, under a statement timeout, as the `xcoin_reader` role where it
-//! exists (SELECT only; no pg_notify, no advisory locks), on a connection of
-//! its own that is closed afterwards so no session state outlives the query.
+//! A raw query runs as this database's reader: a role of its own that XCoin
+//! logs in as (never `SET ROLE`, which one statement could undo), with SELECT
+//! on XCoin's tables and nothing else — no superuser, no file functions, no
+//! advisory locks, no signalling other sessions, no other database's data.
+//! Migration 0004 creates it with a generated password that only the owner
+//! can read. On top of that the query is ONE prepared statement (so
+//! `COMMIT; DELETE …` is refused by the server, which does not prepare several
+//! statements at once), inside a READ ONLY transaction that is always rolled
+//! back, under a statement timeout, on a connection of its own that is closed
+//! afterwards so no session state outlives the query.
 
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
+use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Column, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 
-use super::{Db, Result};
+use super::{Db, DbError, Result};
 
 /// Column names and rows, every value rendered as text (`NULL` for null).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,27 +52,63 @@ fn render(row: &PgRow, i: usize) -> String {
     text.unwrap_or_else(|_| format!("<{type_name}>"))
 }
 
+/// Undefined schema or table: a database migrated before the reader existed.
+fn not_migrated(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("3F000" | "42P01")))
+}
+
 impl Db {
+    /// The reader's login: the owner's connection settings (server, database,
+    /// TLS) with the reader's name and password.
+    async fn reader_options(&self) -> Result<PgConnectOptions> {
+        let login: Option<(String, String)> =
+            match sqlx::query_as("SELECT role_name, password FROM xcoin_private.reader_login")
+                .fetch_optional(&self.pool)
+                .await
+            {
+                Ok(login) => login,
+                Err(e) if not_migrated(&e) => {
+                    return Err(DbError::Conflict(
+                        "raw queries run only as this database's read-only role, which comes with its schema: \
+                         run `xcoin setup`"
+                            .into(),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            };
+        let Some((role, password)) = login else {
+            return Err(DbError::Conflict(
+                "raw queries run only as this database's read-only role, and it has none: the role that \
+                 migrated the database may not create roles; have one that may (CREATEROLE) run \
+                 SELECT xcoin_private.ensure_reader()"
+                    .into(),
+            ));
+        };
+        Ok(self.pool.connect_options().as_ref().clone().username(&role).password(&password))
+    }
+
     /// Runs one read-only statement with a timeout. See the module docs for
-    /// what makes it unable to write.
+    /// what makes it unable to write or to reach beyond XCoin's tables.
     pub async fn raw_query(&self, sql: &str, timeout: Duration) -> Result<RawRows> {
-        let options = self.pool.connect_options().as_ref().clone();
-        let mut conn = options.connect().await?;
+        let options = self.reader_options().await?;
+        // Refused logins (28…: authentication; 42501: no CONNECT) name the
+        // role; an unreachable server stays an ordinary, retryable error.
+        let mut conn = options.connect().await.map_err(|e| match e {
+            sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("28") || c == "42501") => {
+                DbError::Conflict(format!(
+                    "cannot log in as the read-only role {} for raw queries: {}; the server must admit it as it \
+                 admits the application's role",
+                    options.get_username(),
+                    d.message()
+                ))
+            }
+            e => e.into(),
+        })?;
         let result = async {
             let mut tx = conn.begin().await?;
             sqlx::query("SET TRANSACTION READ ONLY").execute(&mut *tx).await?;
             let millis = timeout.as_millis().clamp(1, i32::MAX as u128).to_string();
             sqlx::query("SELECT set_config('statement_timeout', $1, true)").bind(&millis).execute(&mut *tx).await?;
-            let reader: bool = sqlx::query_scalar(
-                "SELECT pg_has_role(current_user, 'xcoin_reader', 'MEMBER')
-                                                    FROM pg_roles WHERE rolname = 'xcoin_reader'",
-            )
-            .fetch_optional(&mut *tx)
-            .await?
-            .unwrap_or(false);
-            if reader {
-                sqlx::query("SET LOCAL ROLE xcoin_reader").execute(&mut *tx).await?;
-            }
             // persistent(false): prepared unnamed, never cached on the connection.
             let rows = sqlx::query(sql).persistent(false).fetch_all(&mut *tx).await?;
             tx.rollback().await?;

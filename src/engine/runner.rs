@@ -1,9 +1,11 @@
 //! `xcoin engine`: the engine alone, headless, on the configured database.
 //! In PAPER mode it runs the simulated exchange (random walk or a replayed
-//! tick file) whose book lives in `<data dir>/paper-exchange.json`, so the
-//! broker side survives restarts like a real broker's. In LIVE mode it runs
-//! on Kite Connect, after Kite has accepted the day's session.
+//! tick file) whose book lives in the data directory, one book per database
+//! (see [`paper_book`]), so the broker side survives restarts like a real
+//! broker's. In LIVE mode it runs on Kite Connect, after Kite has accepted
+//! the day's session.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -84,8 +86,12 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     if !alerts.is_enabled() {
         tracing::info!("no alert channel configured: alerts are logged only");
     }
-    let (broker, mut tasks, ticker) =
-        if live { kite_broker(s, alerts.clone()).await? } else { paper_broker(s).map(|(b, t)| (b, t, None))? };
+    let (broker, mut tasks, ticker) = if live {
+        kite_broker(s, alerts.clone()).await?
+    } else {
+        let book = paper_book(&s.data_dir(), &db).await?;
+        paper_broker(s, book).map(|(b, t)| (b, t, None))?
+    };
     if let AnyBroker::Kite(kite) = &broker {
         let sent = db.broker_writes_today().await?;
         kite.client().count_earlier_writes(u32::try_from(sent).unwrap_or(u32::MAX));
@@ -114,16 +120,35 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     Ok(Started { engine, ticker, tasks })
 }
 
-/// The paper exchange, its book in `<data dir>/paper-exchange.json`, and the
-/// task that moves its prices (a random walk or a replayed file).
-fn paper_broker(s: &crate::config::Settings) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
+/// Where the paper exchange keeps its book for the database `db`:
+/// `<data dir>/paper-exchange-<database identity>.json`. One data directory
+/// used with two databases (two desks) keeps two books, so neither sees the
+/// other's trades. The single `paper-exchange.json` of earlier versions,
+/// shared by every database, becomes the book of the first database to
+/// start after the upgrade (the usual case: the only one).
+pub async fn paper_book(data_dir: &Path, db: &Db) -> Result<PathBuf, EngineError> {
+    let id = db.database_identity().await?;
+    let book = data_dir.join(format!("paper-exchange-{id}.json"));
+    let shared = data_dir.join("paper-exchange.json");
+    if !book.exists() && shared.exists() {
+        std::fs::rename(&shared, &book).map_err(|e| {
+            EngineError::Refused(format!("cannot move {} to {}: {e}", shared.display(), book.display()))
+        })?;
+        tracing::warn!(from = %shared.display(), to = %book.display(), "the shared paper exchange book is now this database's own");
+    }
+    Ok(book)
+}
+
+/// The paper exchange with its book in `book`, and the task that moves its
+/// prices (a random walk or a replayed file).
+fn paper_broker(s: &crate::config::Settings, book: PathBuf) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
     let broker = PaperBroker::new(
         &instrument::built_in(),
         PaperConfig {
             seed: s.paper.seed,
             slippage_ticks: s.paper.slippage_ticks,
             liquidity_per_tick: s.paper.liquidity_per_tick,
-            state_file: Some(s.data_dir().join("paper-exchange.json")),
+            state_file: Some(book),
         },
     )?;
     let every = Duration::from_millis(s.paper.tick_interval_ms);

@@ -22,6 +22,7 @@ use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
 use xcoin::domain::reconciliation::{Holding, compare};
+use xcoin::engine::runner::paper_book;
 use xcoin::engine::{Engine, EngineConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +202,10 @@ async fn an_engine_killed_at_random_points_recovers_to_equal_the_broker() {
     engine_lock_released(&db).await;
     let broker = PaperBroker::new(
         &instrument::built_in(),
-        PaperConfig { state_file: Some(dir.path().join("data/paper-exchange.json")), ..Default::default() },
+        PaperConfig {
+            state_file: Some(paper_book(&dir.path().join("data"), &db).await.unwrap()),
+            ..Default::default()
+        },
     )
     .unwrap();
     let engine =
@@ -309,7 +313,7 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
     // What the exchange has against what was stored, after the next start-up.
     let broker = PaperBroker::new(
         &instrument::built_in(),
-        PaperConfig { state_file: Some(data.join("paper-exchange.json")), ..Default::default() },
+        PaperConfig { state_file: Some(paper_book(&data, &db).await.unwrap()), ..Default::default() },
     )
     .unwrap();
     let engine =

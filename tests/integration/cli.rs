@@ -1,5 +1,6 @@
 //! The real `xcoin` binary: setup, doctor, config, and the managed database.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -212,6 +213,13 @@ fn the_managed_database_starts_serves_and_stops() {
     assert!(start.status.success(), "{}{}", stdout(&start), String::from_utf8_lossy(&start.stderr));
     let text = stdout(&start);
     assert!(text.contains("created a PostgreSQL cluster in "), "{text}");
+    // The data directory is XCoin's alone; as root, the server's group may only pass through it.
+    let data = std::fs::metadata(dir.path().join("data")).unwrap();
+    let expected = match xcoin::files::primary_group("postgres").filter(|_| xcoin::config::running_as_root()) {
+        Some(gid) => (0o710, gid),
+        None => (0o700, data.gid()),
+    };
+    assert_eq!((data.mode() & 0o777, data.gid()), expected);
     assert!(text.contains("started PostgreSQL (socket in "), "{text}");
     assert!(status(dir.path()).starts_with("running (pid "), "{}", status(dir.path()));
 
@@ -274,7 +282,8 @@ async fn the_engine_binary_trades_the_demo_and_refuses_a_second_engine() {
     let out = engine.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("engine stopped"));
-    assert!(dir.path().join("data/paper-exchange.json").is_file(), "the paper exchange keeps its book");
+    let book = xcoin::engine::runner::paper_book(&dir.path().join("data"), &db).await.unwrap();
+    assert!(book.is_file(), "the paper exchange keeps its book in {}", book.display());
 }
 
 #[tokio::test]

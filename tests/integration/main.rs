@@ -10,6 +10,8 @@ mod console;
 mod corpus;
 mod engine;
 mod fills;
+mod history;
+mod isolation;
 mod kill_switch;
 // The unit tests' stand-in for Kite's REST API, which they use all of.
 #[allow(dead_code)]

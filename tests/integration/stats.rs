@@ -8,7 +8,14 @@ use xcoin::domain::charges::ChargeRates;
 use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
 use xcoin::domain::trade::Fill;
 
-async fn filled(t: &TestDb, side: Side, qty: i64, price: rust_decimal::Decimal, trade_id: &str) -> i64 {
+async fn filled(
+    t: &TestDb,
+    side: Side,
+    qty: i64,
+    price: rust_decimal::Decimal,
+    trade_id: &str,
+    traded_at: chrono::DateTime<Utc>,
+) -> i64 {
     let o = t.create_order(&market("INFY", side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
     t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{trade_id}"))).await.unwrap();
     let f = Fill {
@@ -17,7 +24,7 @@ async fn filled(t: &TestDb, side: Side, qty: i64, price: rust_decimal::Decimal, 
         broker_trade_id: trade_id.into(),
         quantity: qty,
         price,
-        traded_at: Utc::now(),
+        traded_at,
     };
     t.record_fill(&f, &ChargeRates::default()).await.unwrap().trade.id
 }
@@ -25,15 +32,17 @@ async fn filled(t: &TestDb, side: Side, qty: i64, price: rust_decimal::Decimal, 
 #[tokio::test]
 async fn views_and_functions_cut_the_day_at_ist_midnight_not_utc() {
     let t = test_db().await;
-    let today = filled(&t, Side::Buy, 10, dec!(1500), "T1").await;
-    let yesterday = filled(&t, Side::Sell, 10, dec!(1510), "T2").await;
     // 30 s after and 30 s before IST midnight: the same UTC date (18:30 UTC is
-    // IST midnight), different trading days.
+    // IST midnight), different trading days. Trades are append-only, so each
+    // fill carries its time from the start.
+    let midnight: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT xcoin_day_start(xcoin_today())").fetch_one(t.pool()).await.unwrap();
+    let half_minute = chrono::Duration::seconds(30);
+    let today = filled(&t, Side::Buy, 10, dec!(1500), "T1", midnight + half_minute).await;
+    let yesterday = filled(&t, Side::Sell, 10, dec!(1510), "T2", midnight - half_minute).await;
     t.sql(&format!(
         "UPDATE orders SET created_at = xcoin_day_start(xcoin_today()) + interval '30 seconds' WHERE id = (SELECT order_id FROM trades WHERE id = {today});
-         UPDATE trades SET traded_at = xcoin_day_start(xcoin_today()) + interval '30 seconds' WHERE id = {today};
-         UPDATE orders SET created_at = xcoin_day_start(xcoin_today()) - interval '30 seconds' WHERE id = (SELECT order_id FROM trades WHERE id = {yesterday});
-         UPDATE trades SET traded_at = xcoin_day_start(xcoin_today()) - interval '30 seconds' WHERE id = {yesterday};"
+         UPDATE orders SET created_at = xcoin_day_start(xcoin_today()) - interval '30 seconds' WHERE id = (SELECT order_id FROM trades WHERE id = {yesterday});"
     ))
     .await;
     let (a, b): (chrono::NaiveDate, chrono::NaiveDate) = sqlx::query_as(
@@ -66,8 +75,8 @@ async fn views_and_functions_cut_the_day_at_ist_midnight_not_utc() {
 async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     let t = test_db().await;
     assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), None, "no trades: no ratio");
-    filled(&t, Side::Buy, 10, dec!(100), "T1").await;
-    filled(&t, Side::Sell, 10, dec!(110), "T2").await; // +100
+    filled(&t, Side::Buy, 10, dec!(100), "T1", Utc::now()).await;
+    filled(&t, Side::Sell, 10, dec!(110), "T2", Utc::now()).await; // +100
     for _ in 0..2 {
         t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
     }
@@ -88,8 +97,8 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     assert_eq!(s1.win_rate(), Some(dec!(1)));
 
     // A losing round trip: net falls below the peak, drawdown is the fall.
-    filled(&t, Side::Buy, 10, dec!(110), "T3").await;
-    filled(&t, Side::Sell, 10, dec!(90), "T4").await; // −200
+    filled(&t, Side::Buy, 10, dec!(110), "T3", Utc::now()).await;
+    filled(&t, Side::Sell, 10, dec!(90), "T4", Utc::now()).await; // −200
     let s2 = t.update_daily_stats().await.unwrap();
     assert_eq!(s2.id, s1.id, "one row per day");
     assert_eq!((s2.winning_trades, s2.losing_trades, s2.largest_loss), (1, 1, dec!(-200)));

@@ -99,6 +99,23 @@ async fn prepare_server() -> Server {
         }
     }
 
+    // Each migrated database creates a reader role; roles are cluster-wide and
+    // outlive the databases dropped above. A reader nothing refers to any
+    // more (no grant in any database) belongs to no database: drop it. Its
+    // role and grants are committed together, so a migration running now is
+    // either invisible here or already refers to it.
+    let orphans: Vec<String> = sqlx::query_scalar(
+        "SELECT r.rolname::text FROM pg_roles r
+          WHERE r.rolname LIKE 'xcoin\\_reader\\_%'
+            AND NOT EXISTS (SELECT 1 FROM pg_shdepend d WHERE d.refobjid = r.oid)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    for role in orphans {
+        let _ = exec(&mut conn, &format!("DROP ROLE IF EXISTS {}", quote(&role))).await;
+    }
+
     ensure_template(&mut conn, &admin, &template).await;
     sqlx::query("SELECT pg_advisory_unlock(7316001)").execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
