@@ -28,9 +28,11 @@ pub struct DailyStats {
     pub trading_day: NaiveDate,
     pub total_orders: i64,
     pub total_trades: i64,
-    /// Fills that realised a profit (before charges).
+    /// Round trips closed today with a profit, net of their charges: a
+    /// position that went back to flat counts once, however many fills it
+    /// took (per fill, 10 orders once counted as 40 wins and 26 losses).
     pub winning_trades: i64,
-    /// Fills that realised a loss (before charges).
+    /// Round trips closed today with a loss, net of their charges.
     pub losing_trades: i64,
     pub gross_pnl: Decimal,
     pub unrealized_pnl: Decimal,
@@ -40,6 +42,7 @@ pub struct DailyStats {
     pub peak_pnl: Decimal,
     /// The deepest fall of net P&L below its peak today.
     pub max_drawdown: Decimal,
+    /// The best and the worst round trip closed today, net of charges.
     pub largest_win: Decimal,
     pub largest_loss: Decimal,
     pub order_to_trade_ratio: Option<Decimal>,
@@ -135,15 +138,17 @@ impl Db {
                                xcoin_day_start(xcoin_today() + 1) AS e),
                   o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
                   t AS (SELECT count(*) AS n,
-                               count(*) FILTER (WHERE realized_pnl > 0) AS wins,
-                               count(*) FILTER (WHERE realized_pnl < 0) AS losses,
                                coalesce(sum(realized_pnl), 0) AS gross,
-                               coalesce(sum(total_charges), 0) AS charges,
-                               coalesce(max(realized_pnl) FILTER (WHERE realized_pnl > 0), 0) AS best,
-                               coalesce(min(realized_pnl) FILTER (WHERE realized_pnl < 0), 0) AS worst
+                               coalesce(sum(total_charges), 0) AS charges
                           FROM trades, b WHERE traded_at >= b.s AND traded_at < b.e),
+                  r AS (SELECT count(*) FILTER (WHERE net > 0) AS wins,
+                               count(*) FILTER (WHERE net < 0) AS losses,
+                               coalesce(max(net) FILTER (WHERE net > 0), 0) AS best,
+                               coalesce(min(net) FILTER (WHERE net < 0), 0) AS worst
+                          FROM (SELECT realized_pnl - charges AS net FROM positions, b
+                                 WHERE status = 'CLOSED' AND closed_at >= b.s AND closed_at < b.e) closed),
                   p AS (SELECT coalesce(sum(unrealized_pnl), 0) AS u FROM positions WHERE status = 'OPEN'),
-                  v AS (SELECT b.day, o.n AS orders, t.*, p.u, t.gross + p.u - t.charges AS net FROM b, o, t, p)
+                  v AS (SELECT b.day, o.n AS orders, t.*, r.*, p.u, t.gross + p.u - t.charges AS net FROM b, o, t, r, p)
              INSERT INTO daily_stats (trading_day, total_orders, total_trades, winning_trades, losing_trades,
                                       gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl, max_drawdown,
                                       largest_win, largest_loss, order_to_trade_ratio)

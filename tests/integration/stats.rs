@@ -92,7 +92,7 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     assert_eq!(s1.net_pnl, dec!(100) - charges);
     assert_eq!(s1.peak_pnl, s1.net_pnl);
     assert_eq!(s1.max_drawdown, dec!(0));
-    assert_eq!(s1.largest_win, dec!(100));
+    assert_eq!(s1.largest_win, dec!(100) - charges, "a round trip, net of its charges");
     assert_eq!(s1.order_to_trade_ratio, Some(dec!(2)));
     assert_eq!(s1.win_rate(), Some(dec!(1)));
 
@@ -100,10 +100,45 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     filled(&t, Side::Buy, 10, dec!(110), "T3", Utc::now()).await;
     filled(&t, Side::Sell, 10, dec!(90), "T4", Utc::now()).await; // −200
     let s2 = t.update_daily_stats().await.unwrap();
+    let second_charges = t.today_pnl().await.unwrap().charges - charges;
     assert_eq!(s2.id, s1.id, "one row per day");
-    assert_eq!((s2.winning_trades, s2.losing_trades, s2.largest_loss), (1, 1, dec!(-200)));
+    assert_eq!((s2.winning_trades, s2.losing_trades, s2.largest_loss), (1, 1, dec!(-200) - second_charges));
     assert_eq!(s2.peak_pnl, s1.net_pnl);
     assert_eq!(s2.max_drawdown, s1.net_pnl - s2.net_pnl);
     assert_eq!(s2.win_rate(), Some(dec!(0.5)));
     assert_eq!(t.daily_stats(s2.trading_day).await.unwrap().unwrap(), s2);
+}
+
+#[tokio::test]
+async fn wins_and_losses_count_round_trips_not_fills() {
+    let t = test_db().await;
+    // One round trip in five fills: bought in three parts, sold in two, at a profit.
+    let part = |order_id: i64, quantity: i64, price, id: &str| Fill {
+        order_id,
+        broker: BrokerKind::Paper,
+        broker_trade_id: id.into(),
+        quantity,
+        price,
+        traded_at: Utc::now(),
+    };
+    let buy = t.create_order(&market("INFY", Side::Buy, 10), BrokerKind::Paper, TICK, Some(dec!(100))).await.unwrap();
+    t.update_order_status(buy.id, OrderStatus::Submitted, None, Some("B-1")).await.unwrap();
+    for (q, id) in [(3, "F1"), (3, "F2"), (4, "F3")] {
+        t.record_fill(&part(buy.id, q, dec!(100), id), &ChargeRates::default()).await.unwrap();
+    }
+    let sell = t.create_order(&market("INFY", Side::Sell, 10), BrokerKind::Paper, TICK, Some(dec!(110))).await.unwrap();
+    t.update_order_status(sell.id, OrderStatus::Submitted, None, Some("B-2")).await.unwrap();
+    for (q, id) in [(5, "F4"), (5, "F5")] {
+        t.record_fill(&part(sell.id, q, dec!(110), id), &ChargeRates::default()).await.unwrap();
+    }
+    let s = t.update_daily_stats().await.unwrap();
+    let charges = t.today_pnl().await.unwrap().charges;
+    assert_eq!((s.total_trades, s.winning_trades, s.losing_trades), (5, 1, 0), "five fills, one winning round trip");
+    assert_eq!(s.largest_win, dec!(100) - charges);
+    assert_eq!(s.win_rate(), Some(dec!(1)));
+
+    // A position still open is not a round trip yet.
+    filled(&t, Side::Buy, 2, dec!(100), "F6", Utc::now()).await;
+    let s = t.update_daily_stats().await.unwrap();
+    assert_eq!((s.winning_trades, s.losing_trades), (1, 0));
 }
