@@ -143,11 +143,23 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
         let done = local.ensure_running()?;
         let what = if done.is_empty() { "already running".to_string() } else { done.join("; ") };
         report.ok("database server", format!("{} ({what})", target.describe()))?;
-    } else {
+    }
+    let options = target.connect_options();
+    // The server is tried before it is called ready: an address where nothing
+    // listens fails here, at once, with the address.
+    let admin = options.clone().database("postgres");
+    if let Err(e) = crate::db::probe(&admin, PoolConfig::from(&s.database).connect_timeout).await {
+        report.fail("database server", format!("{}: {e}", target.describe()))?;
+        // The reason is on the line above; the error only says where it stopped.
+        return Err(SetupError::Failed(format!(
+            "setup stopped: the database server at {} cannot be reached",
+            crate::db::address(&admin)
+        )));
+    }
+    if !matches!(target, Target::Managed(_)) {
         report.ok("database server", target.describe())?;
     }
 
-    let options = target.connect_options();
     let created = create_database_if_missing(&options).await?;
     let name = target.database_name();
     report.ok("database", if created { format!("{name} created") } else { format!("{name} exists") })?;
@@ -290,6 +302,10 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
     .await
     {
         Ok(Ok(db)) => db,
+        Ok(Err(e @ crate::db::DbError::Unreachable { .. })) => {
+            report.fail("database", format!("{}: {e}", target.describe()))?;
+            return Ok(report.failures());
+        }
         Ok(Err(e)) => {
             report.fail(
                 "database",

@@ -46,6 +46,41 @@ pub enum DbError {
     Invalid(#[from] FieldError),
     #[error("{0}")]
     Conflict(String),
+    /// The server could not be reached at all: the address and why, once.
+    #[error("cannot reach PostgreSQL at {address}: {reason}")]
+    Unreachable { address: String, reason: String },
+}
+
+/// Where a connection goes: `host:port`, or the socket directory.
+pub fn address(options: &PgConnectOptions) -> String {
+    match options.get_socket() {
+        Some(dir) => format!("the socket in {}", dir.display()),
+        None => format!("{}:{}", options.get_host(), options.get_port()),
+    }
+}
+
+/// Tries one connection, so a server that is not there is said at once
+/// (a pool would retry until its timeout and then say only "timed out").
+/// A server that answers and refuses (password, missing database) keeps its
+/// own message.
+pub async fn probe(options: &PgConnectOptions, timeout: Duration) -> Result<()> {
+    use sqlx::{ConnectOptions, Connection};
+    let unreachable = |reason: String| DbError::Unreachable { address: address(options), reason };
+    match tokio::time::timeout(timeout, options.connect()).await {
+        Err(_) => Err(unreachable(format!("no answer within {} s", timeout.as_secs_f64()))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => "connection refused: no server listens there; start it, or \
+                                                      check database.url's host and port"
+                .to_string(),
+            std::io::ErrorKind::NotFound => "no socket there: the server is not running".to_string(),
+            _ => e.to_string(),
+        })),
+        Ok(Err(e)) => Err(e.into()),
+    }
 }
 
 impl DbError {
@@ -68,6 +103,7 @@ impl DbError {
                 | sqlx::Error::Protocol(_)
                 | sqlx::Error::WorkerCrashed,
             ) => true,
+            DbError::Unreachable { .. } => true,
             // connection_exception (08…) and operator_intervention (57P…: shutdown, crash).
             DbError::Sqlx(sqlx::Error::Database(e)) => {
                 e.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
@@ -138,6 +174,7 @@ impl Db {
     /// Opens a pool. Fails fast (within the connect timeout) when the server
     /// cannot be reached, so a wrong URL is reported at start.
     pub async fn connect(options: PgConnectOptions, pool: PoolConfig) -> Result<Db> {
+        probe(&options, pool.connect_timeout).await?;
         let statement_timeout = pool.statement_timeout.as_millis().to_string();
         let options = options.options([("statement_timeout", statement_timeout.as_str())]);
         let pool = PgPoolOptions::new()

@@ -75,15 +75,29 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
 #[tokio::test]
 async fn doctor_says_what_to_do() {
     let dir = tempfile::tempdir().unwrap();
-    let down = xcoin(
-        dir.path(),
-        &["doctor"],
-        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/xcoin"), ("XCOIN_DATABASE__CONNECT_TIMEOUT_SECS", "2")],
-    );
+    // Nothing listens at the address: said at once, with the address and
+    // the reason, once — not after a pool's timeout.
+    let down_env = [("DATABASE_URL", "postgres://postgres@127.0.0.1:1/xcoin")];
+    let started = std::time::Instant::now();
+    let down = xcoin(dir.path(), &["doctor"], &down_env);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "refused at once, not after a timeout");
     assert_eq!(down.status.code(), Some(1));
     let text = stdout(&down);
-    assert!(text.contains("  ✗ database               postgres://postgres@127.0.0.1:1/xcoin: "), "{text}");
-    assert!(text.contains("Check database.url and that the server runs"), "{text}");
+    let refused = "cannot reach PostgreSQL at 127.0.0.1:1: connection refused: no server listens there; start it, or \
+                   check database.url's host and port";
+    assert!(
+        text.contains(&format!("  ✗ database               postgres://postgres@127.0.0.1:1/xcoin: {refused}")),
+        "{text}"
+    );
+    assert_eq!(text.matches("connection refused").count(), 1, "{text}");
+    for args in [&["status"][..], &["setup"][..]] {
+        let out = xcoin(dir.path(), args, &down_env);
+        let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert!(!out.status.success(), "{args:?}: {all}");
+        assert_eq!(all.matches("connection refused").count(), 1, "{args:?}: the reason once: {all}");
+        assert!(!all.contains("✓ database server"), "{args:?}: an unreachable server is never ✓: {all}");
+        assert!(!all.contains("timed out"), "{args:?}: {all}");
+    }
     assert!(text.contains("  ! data directory         "), "a data directory that can be made is only a note: {text}");
 
     // A data directory that cannot be made is a failure, whatever the permission bits say.
