@@ -247,6 +247,24 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// What the header says of the database. `answered` is the health query's
+/// round trip, `None` when it failed; `gap` is when the console lost the
+/// database, while it has not yet reloaded what it missed. The database
+/// answering is not enough to say `live`: until the change feed is back and
+/// the console has reloaded, the screen may be missing rows.
+pub fn db_state(answered: Option<Duration>, gap: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DbState {
+    match (answered, gap) {
+        (Some(round_trip), None) => DbState::Live { round_trip },
+        (_, Some(since)) => DbState::Reconnecting { since },
+        (None, None) => DbState::Reconnecting { since: now },
+    }
+}
+
+/// After the database answers again, how many health checks to wait for the
+/// change feed's own resync before reloading anyway (a listener that never
+/// dropped sends none).
+const RELOAD_AFTER_ANSWERS: u32 = 2;
+
 /// Summary recomputation after relevant changes, at most this often.
 const SUMMARY_EVERY: Duration = Duration::from_millis(250);
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
@@ -281,6 +299,7 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
     let mut summary_due = false;
     let mut last_summary = Instant::now() - SUMMARY_EVERY;
     let mut health = tokio::time::interval(HEALTH_EVERY);
+    let mut answers_in_gap = 0;
     loop {
         if need_snapshot {
             match snapshot(&db).await {
@@ -289,6 +308,7 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                     if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
                         return;
                     }
+                    answers_in_gap = 0;
                     if let Some((started, _)) = gap_started.take() {
                         let _ = tx
                             .send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() }))
@@ -339,16 +359,24 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
             }
             _ = health.tick() => {
                 let started = Instant::now();
-                let state = match engine_holder(&db).await {
+                let answered = match engine_holder(&db).await {
                     Ok(engine) => {
                         let _ = tx.send(LoaderMsg::Health(Health::Engine(engine))).await;
-                        DbState::Live { round_trip: started.elapsed() }
+                        Some(started.elapsed())
                     }
                     Err(_) => {
                         gap_started.get_or_insert((Instant::now(), Utc::now()));
-                        DbState::Reconnecting { since: gap_started.map(|g| g.1).unwrap_or_else(Utc::now) }
+                        answers_in_gap = 0;
+                        None
                     }
                 };
+                if answered.is_some() && gap_started.is_some() {
+                    answers_in_gap += 1;
+                    if answers_in_gap >= RELOAD_AFTER_ANSWERS {
+                        need_snapshot = true;
+                    }
+                }
+                let state = db_state(answered, gap_started.map(|g| g.1), Utc::now());
                 if tx.send(LoaderMsg::Health(Health::Db(state))).await.is_err() {
                     return;
                 }
@@ -364,5 +392,22 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_says_live_only_once_the_console_has_reloaded_what_it_missed() {
+        let now = Utc::now();
+        let lost = now - chrono::Duration::seconds(3);
+        let rtt = Duration::from_millis(1);
+        assert_eq!(db_state(Some(rtt), None, now), DbState::Live { round_trip: rtt });
+        // The server answers again, but the feed has not resynced yet.
+        assert_eq!(db_state(Some(rtt), Some(lost), now), DbState::Reconnecting { since: lost });
+        assert_eq!(db_state(None, Some(lost), now), DbState::Reconnecting { since: lost });
+        assert_eq!(db_state(None, None, now), DbState::Reconnecting { since: now });
     }
 }
