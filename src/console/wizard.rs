@@ -134,7 +134,7 @@ impl Wizard {
 
     fn next(&mut self) -> Option<WizardEffect> {
         self.error = None;
-        self.focus = 0;
+        let from = self.step;
         self.step = match self.step {
             // Prepared: its steps were shown; Enter again moves on.
             Step::Database if self.prepared.as_ref().is_some_and(|(ok, _)| *ok) => Step::Mode,
@@ -166,6 +166,10 @@ impl Wizard {
             Step::Demo => Step::Review,
             Step::Review => return Some(WizardEffect::Write),
         };
+        // A refused step keeps the focus on the field being fixed.
+        if self.step != from {
+            self.focus = 0;
+        }
         None
     }
 
@@ -233,6 +237,10 @@ impl Wizard {
             KeyCode::Backspace => {
                 if let Some(f) = self.field() {
                     f.pop();
+                }
+                // A changed address must be prepared again before moving on.
+                if self.step == Step::Database {
+                    self.prepared = None;
                 }
             }
             KeyCode::Char(c) => {
@@ -460,5 +468,129 @@ impl Widget for &Wizard {
             .wrap(Wrap { trim: false })
             .block(Block::new().borders(Borders::ALL).title(format!("XCoin first-launch setup — {title}")))
             .render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn wizard() -> Wizard {
+        let dir = std::env::temp_dir();
+        Wizard::new(ConfigPaths::for_checkout(None, Some(dir.join("xcoin-wizard-test.toml")), &dir))
+    }
+
+    fn press(w: &mut Wizard, code: KeyCode) -> Option<WizardEffect> {
+        w.on_key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    fn typed(w: &mut Wizard, text: &str) {
+        for c in text.chars() {
+            press(w, KeyCode::Char(c));
+        }
+    }
+
+    /// Past the database step, as after a successful preparation.
+    fn prepared() -> Wizard {
+        let mut w = wizard();
+        assert_eq!(press(&mut w, KeyCode::Enter), Some(WizardEffect::PrepareDatabase));
+        w.database_prepared(true, vec!["✓ database xcoin created".into()]);
+        assert_eq!(press(&mut w, KeyCode::Enter), None);
+        assert_eq!(w.step, Step::Mode);
+        w
+    }
+
+    #[test]
+    fn the_paper_path_walks_every_step_and_writes_last() {
+        let mut w = prepared();
+        for step in [Step::Risk, Step::Alerts, Step::Demo, Step::Review] {
+            assert_eq!(press(&mut w, KeyCode::Enter), None);
+            assert_eq!(w.step, step);
+        }
+        assert_eq!(press(&mut w, KeyCode::Enter), Some(WizardEffect::Write));
+        let toml = w.config_toml();
+        assert!(toml.contains("mode = \"PAPER\"") && toml.contains("demo = true"), "{toml}");
+        assert!(toml.contains("capital = 100000") && toml.contains("max_open_positions = 5"), "{toml}");
+        assert!(!toml.contains("zerodha"), "PAPER writes no Kite keys: {toml}");
+    }
+
+    #[test]
+    fn a_failed_or_changed_database_is_prepared_again() {
+        let mut w = wizard();
+        press(&mut w, KeyCode::Right); // a URL instead of the managed server
+        assert!(w.use_url);
+        typed(&mut w, "postgres://desk@db/xcoin");
+        assert_eq!(w.database_url().as_deref(), Some("postgres://desk@db/xcoin"));
+        press(&mut w, KeyCode::Enter);
+        w.database_prepared(false, vec!["✗ connection refused".into()]);
+        assert_eq!(press(&mut w, KeyCode::Enter), Some(WizardEffect::PrepareDatabase), "a failure is tried again");
+        w.database_prepared(true, vec![]);
+        press(&mut w, KeyCode::Backspace);
+        assert_eq!(w.prepared, None, "editing the URL drops the earlier result");
+        assert_eq!(w.step, Step::Database);
+    }
+
+    #[test]
+    fn live_needs_the_kite_keys_and_the_typed_word() {
+        let mut w = prepared();
+        press(&mut w, KeyCode::Right);
+        assert!(w.live);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Live);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.error.as_deref(), Some("Kite API key is needed for LIVE trading"));
+        typed(&mut w, "kitekey");
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "kitesecret");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.error.as_deref(), Some("type LIVE to confirm that real orders will be sent"));
+        press(&mut w, KeyCode::Down);
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "LIVE");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!((w.step, w.error.as_deref()), (Step::Risk, None));
+        press(&mut w, KeyCode::Enter);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Review, "LIVE has no demo step");
+        let toml = w.config_toml();
+        assert!(toml.contains("mode = \"LIVE\"") && toml.contains("demo = false"), "{toml}");
+        assert!(toml.contains("api_key = \"kitekey\""), "{toml}");
+        // Esc goes back step by step, to the mode and past it.
+        for step in [Step::Alerts, Step::Risk, Step::Live, Step::Mode, Step::Database] {
+            assert_eq!(press(&mut w, KeyCode::Esc), None);
+            assert_eq!(w.step, step);
+        }
+        assert_eq!(press(&mut w, KeyCode::Esc), Some(WizardEffect::Quit));
+    }
+
+    #[test]
+    fn risk_and_alerts_are_checked_before_moving_on() {
+        let mut w = prepared();
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Risk);
+        press(&mut w, KeyCode::Down);
+        press(&mut w, KeyCode::Backspace);
+        typed(&mut w, "200");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(
+            w.error.as_deref(),
+            Some("max risk per trade %: `200` must be a percentage greater than 0 and at most 100")
+        );
+        assert_eq!(w.step, Step::Risk);
+        for _ in 0..3 {
+            press(&mut w, KeyCode::Backspace);
+        }
+        typed(&mut w, "1.5");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!((w.step, w.error.as_deref()), (Step::Alerts, None));
+        typed(&mut w, "123:bot");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.error.as_deref(), Some("Telegram needs both the bot token and the chat id, or neither"));
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "42");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Demo);
+        assert!(w.config_toml().contains("max_risk_per_trade_pct = 1.5"));
     }
 }

@@ -254,7 +254,17 @@ async fn finished_commands_are_kept_as_they_finished() {
             format!("command {id}: what was requested (command, payload, requested by, requested at) never changes")
         )
     );
-    let running = t.claim_next_command().await.unwrap().unwrap();
+    // The refused UPDATE's backend may still hold the row lock for a moment
+    // after its error reached us, and the claim skips locked rows: retry.
+    let mut running = None;
+    for _ in 0..50 {
+        running = t.claim_next_command().await.unwrap();
+        if running.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let running = running.expect("the command is claimed once the refused update has rolled back");
     assert_eq!((running.id, running.status), (id, CommandStatus::Running));
     assert_eq!(
         refused(&t, &format!("UPDATE operator_commands SET status = 'PENDING', claimed_at = NULL WHERE id = {id}"))
