@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use crate::engine::{buy, engine_on};
-use crate::procs::Tmux;
+use crate::procs::demo_console;
 use crate::support::*;
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
@@ -55,16 +55,7 @@ async fn the_desk_keeps_its_data_directory_log_and_book_private() {
     for (path, mode) in [(&data, 0o755), (&data.join("logs"), 0o755), (&data.join("logs/xcoin.log"), 0o644)] {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    let env = [
-        ("DATABASE_URL", url.as_str()),
-        ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
-        ("XCOIN_APP__OPERATOR", "asha"),
-        ("XCOIN_APP__DEMO", "true"),
-        ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
-        ("HOME", dir.path().to_str().unwrap()),
-    ];
-    let tmux = Tmux::start_in_shell(dir.path(), &env);
-    tmux.wait_for("engine: in this console");
+    let tmux = demo_console(dir.path(), &url, &data);
     let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
     let book = paper_book(&data, &db).await.unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -293,20 +293,10 @@ async fn the_headless_engine_stops_cleanly_on_term_int_and_hup() {
 /// with its reason, and SIGTERM leaves a sane terminal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restores_the_terminal_on_sigterm() {
-    use crate::procs::Tmux;
     let dir = tempfile::tempdir().unwrap();
     let url = unused_database_url().await;
     let data = dir.path().join("data");
-    let env = [
-        ("DATABASE_URL", url.as_str()),
-        ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
-        ("XCOIN_APP__OPERATOR", "asha"),
-        ("XCOIN_APP__DEMO", "true"),
-        ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
-        ("HOME", dir.path().to_str().unwrap()),
-    ];
-    let tmux = Tmux::start_in_shell(dir.path(), &env);
-    tmux.wait_for("engine: in this console");
+    let tmux = crate::procs::demo_console(dir.path(), &url, &data);
     tmux.wait_for("Demo Scalper");
 
     // A resting order of the operator's, far under the market.

@@ -44,6 +44,23 @@ pub fn spawn_xcoin_logged(dir: &Path, args: &[&str], env: &[(&str, &str)], log: 
     command(dir, args, env).stdout(out.try_clone().unwrap()).stderr(out).spawn().expect("xcoin starts")
 }
 
+/// The real console, run by a shell (see [`Tmux::start_in_shell`]), on the
+/// database at `url` with its data in `data`, the demo trading fast, as
+/// operator `asha`; returns once its engine runs.
+pub fn demo_console(dir: &Path, url: &str, data: &Path) -> Tmux {
+    let env = [
+        ("DATABASE_URL", url),
+        ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()),
+        ("XCOIN_APP__OPERATOR", "asha"),
+        ("XCOIN_APP__DEMO", "true"),
+        ("XCOIN_PAPER__TICK_INTERVAL_MS", "50"),
+        ("HOME", dir.to_str().unwrap()),
+    ];
+    let tmux = Tmux::start_in_shell(dir, &env);
+    tmux.wait_for("engine: in this console");
+    tmux
+}
+
 /// A temporary directory the managed server (user `postgres`) can reach.
 pub fn public_dir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
