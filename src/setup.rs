@@ -14,7 +14,7 @@ use crate::config::{Config, redacted_url};
 use crate::db::local::{LocalDb, LocalStatus};
 use crate::db::schema::{FUNCTIONS, TABLES, VIEWS, create_database_if_missing};
 use crate::db::{Db, PoolConfig, connect_options};
-use crate::domain::strategy::MANUAL_STRATEGY_ID;
+use crate::domain::strategy::{MANUAL_STRATEGY_ID, TradingMode};
 use crate::domain::to_paisa;
 
 /// Where the configured database lives.
@@ -236,13 +236,13 @@ fn creatable(dir: &std::path::Path) -> Result<(), String> {
 
 /// Today's write requests to the broker (placements, modifications,
 /// cancellations); in LIVE, against Kite's daily cap.
-pub fn broker_requests(mode: crate::domain::strategy::TradingMode, writes: i64) -> String {
+pub fn broker_requests(mode: TradingMode, writes: i64) -> String {
     match mode {
-        crate::domain::strategy::TradingMode::Live => {
+        TradingMode::Live => {
             let cap = i64::from(crate::broker::kite::rate::ORDERS_PER_DAY);
             format!("{writes} of {cap} ({}% used)", writes * 100 / cap)
         }
-        crate::domain::strategy::TradingMode::Paper => writes.to_string(),
+        TradingMode::Paper => writes.to_string(),
     }
 }
 
@@ -356,8 +356,8 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
     }
 
     match s.app.mode {
-        crate::domain::strategy::TradingMode::Paper => report.ok("broker", "paper (simulated exchange)")?,
-        crate::domain::strategy::TradingMode::Live => match crate::engine::runner::kite_session(&s.zerodha).await {
+        TradingMode::Paper => report.ok("broker", "paper (simulated exchange)")?,
+        TradingMode::Live => match crate::engine::runner::kite_session(&s.zerodha).await {
             Ok((_, net)) => {
                 report.ok("broker", format!("Kite Connect session valid; equity margin available {}", rupees(net)))?
             }

@@ -499,13 +499,7 @@ impl App {
     fn popup_target(&self) -> Option<(usize, i64, bool)> {
         let orders = &self.store.orders;
         let order_ok = |id: i64, modify: bool| {
-            orders.get(&id).is_some_and(|o| {
-                if modify {
-                    matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled)
-                } else {
-                    o.status.is_active()
-                }
-            })
+            orders.get(&id).is_some_and(|o| if modify { o.status.can_be_modified() } else { o.status.is_active() })
         };
         let position_ok = |id: i64| self.store.positions.contains_key(&id);
         let issue_ok = |id: i64| self.store.issues.get(&id).is_some_and(|i| i.status == IssueStatus::Open);
@@ -703,7 +697,7 @@ impl App {
                 self.popup = Some(Popup::NewOrder(Box::new(OrderForm::new(symbols))));
             }
             Action::ModifyOrder => match self.selected_order() {
-                Some(o) if matches!(o.status, OrderStatus::Open | OrderStatus::PartiallyFilled) => {
+                Some(o) if o.status.can_be_modified() => {
                     self.popup = Some(Popup::Modify(Box::new(ModifyForm::for_order(o))));
                 }
                 Some(o) => self.flash(
@@ -1057,19 +1051,18 @@ impl App {
             .or_else(|| self.instruments.iter().find(|i| i.symbol == req.symbol).map(|i| i.reference_price));
         let net = self.net_pnl().unwrap_or_default();
         let peak = self.store.summary.stats.as_ref().map_or(Decimal::ZERO, |s| s.peak_pnl).max(Decimal::ZERO);
-        let position: i64 = held.iter().map(|p| p.quantity()).sum();
-        let own_position = own != 0 && position == own;
         let snapshot = RiskSnapshot {
             kill_switch_active: self.store.kill_switch_active(),
             market_state: self.calendar.state(self.now),
             last_price: last,
-            position_quantity: position - own,
-            open_positions: self.store.positions.len() as u32 - u32::from(own_position),
+            position_quantity: held.iter().map(|p| p.quantity()).sum(),
+            open_positions: self.store.positions.len() as u32,
             today_net_pnl: net,
             drawdown: (peak.max(net) - net).max(Decimal::ZERO),
             orders_last_second: 0,
             strategy_paused: self.store.strategies.get(&req.strategy_id).is_some_and(|s| !s.is_active),
-        };
+        }
+        .without_own_fills(own);
         crate::domain::risk::validate(req, &snapshot, &self.limits)
     }
 

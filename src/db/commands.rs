@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Db, DbError, Result};
+use crate::domain::command::{CommandKind, CommandStatus, MAX_PAYLOAD_BYTES, OperatorCommand, PayloadError};
+use crate::domain::order::FieldError;
 
 /// The columns a [`CommandRecord`] is read from: the payload as text.
 macro_rules! command_columns {
@@ -17,8 +19,6 @@ macro_rules! command_columns {
         "id, command, payload::text AS payload, status, requested_by, requested_at, claimed_at, completed_at, result"
     };
 }
-use crate::domain::command::{CommandKind, CommandStatus, MAX_PAYLOAD_BYTES, OperatorCommand, PayloadError};
-use crate::domain::order::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct CommandRecord {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{KillSwitchAction, KillSwitchTrigger, MAX_TEXT_CHARS};
+use crate::domain::command::{KillSwitchAction, KillSwitchTrigger, check_length};
 use crate::domain::order::FieldError;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -49,11 +49,7 @@ fn require(field: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty").into());
     }
-    let chars = value.chars().count();
-    if chars > MAX_TEXT_CHARS {
-        return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {chars}")).into());
-    }
-    Ok(())
+    Ok(check_length(field, value)?)
 }
 
 impl Db {

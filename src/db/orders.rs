@@ -279,7 +279,7 @@ impl Db {
     pub async fn modify_order(&self, id: i64, change: OrderModification, tick: Decimal) -> Result<Order> {
         self.transaction(async |conn| {
             let order = lock_order(conn, id).await?;
-            if !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+            if !order.status.can_be_modified() {
                 return Err(DbError::Conflict(format!(
                     "order {id} is {}; only OPEN or PARTIALLY_FILLED orders can be modified",
                     order.status

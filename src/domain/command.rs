@@ -108,6 +108,12 @@ fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), Fi
     if required && value.trim().is_empty() {
         return Err(FieldError::new(field, "must not be empty: say why"));
     }
+    check_length(field, value)
+}
+
+/// A text an operator typed is at most [`MAX_TEXT_CHARS`] characters
+/// wherever it is stored (commands, kill-switch events, notes).
+pub fn check_length(field: &'static str, value: &str) -> Result<(), FieldError> {
     let chars = value.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {chars}")));

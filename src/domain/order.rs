@@ -98,6 +98,11 @@ impl OrderStatus {
         !self.is_terminal()
     }
 
+    /// Working at the exchange, so quantity, price or trigger can be changed.
+    pub fn can_be_modified(self) -> bool {
+        matches!(self, OrderStatus::Open | OrderStatus::PartiallyFilled)
+    }
+
     /// The lifecycle: `PENDING → SUBMITTED → OPEN → PARTIALLY_FILLED → FILLED`,
     /// and from any non-terminal state to `CANCELLED` or `REJECTED`.
     ///

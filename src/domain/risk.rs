@@ -76,6 +76,20 @@ pub struct RiskSnapshot {
     pub strategy_paused: bool,
 }
 
+impl RiskSnapshot {
+    /// The desk without a working order's own fills (`own`, signed): a
+    /// modification is judged as the whole order against the position
+    /// without them, as when the order was placed. When those fills are the
+    /// whole position, it did not count as open then either.
+    pub fn without_own_fills(mut self, own: i64) -> RiskSnapshot {
+        if own != 0 && self.position_quantity == own {
+            self.open_positions = self.open_positions.saturating_sub(1);
+        }
+        self.position_quantity -= own;
+        self
+    }
+}
+
 /// Why an order was refused: the rule, its limit and the value seen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
@@ -531,6 +545,18 @@ mod tests {
             validate(&other, &snap(), &limits()).unwrap_err().to_string(),
             "tick size: price 1000.01 is not on the 0.05 tick"
         );
+    }
+
+    #[test]
+    fn a_working_orders_own_fills_are_taken_out_of_the_desk() {
+        // 40 of a BUY 100 filled, and nothing else held: as before the order.
+        let s = RiskSnapshot { position_quantity: 40, open_positions: 3, ..snap() }.without_own_fills(40);
+        assert_eq!((s.position_quantity, s.open_positions), (0, 2));
+        // The position held more than the order's fills: still open.
+        let s = RiskSnapshot { position_quantity: 70, open_positions: 3, ..snap() }.without_own_fills(40);
+        assert_eq!((s.position_quantity, s.open_positions), (30, 3));
+        // Nothing filled: nothing changes.
+        assert_eq!(snap().without_own_fills(0), snap());
     }
 
     #[test]

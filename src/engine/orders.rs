@@ -129,7 +129,7 @@ impl<B: Broker> Engine<B> {
     /// its limit and the value, and the broker is never called.
     pub async fn modify_order(&mut self, order_id: i64, change: OrderModification) -> Result<Order> {
         let order = self.db.get_order(order_id).await?;
-        if !matches!(order.status, OrderStatus::Open | OrderStatus::PartiallyFilled) {
+        if !order.status.can_be_modified() {
             return Err(EngineError::Refused(format!(
                 "order {order_id} is {}; only OPEN or PARTIALLY_FILLED orders can be modified",
                 order.status
@@ -145,14 +145,9 @@ impl<B: Broker> Engine<B> {
         // The change is checked (tick, quantity above filled, fields the type
         // has) before the broker sees it; the local row follows the broker.
         let modified = modified_request(&order, change, tick)?;
-        let mut snapshot = self.risk_snapshot(&modified).await?;
-        // The order's own fills are already in the position; judge the whole
-        // order against the position without them, as when it was placed.
+        // The order's own fills are already in the position.
         let own = order.side.sign() * order.filled_quantity;
-        if snapshot.position_quantity != 0 && snapshot.position_quantity == own {
-            snapshot.open_positions = snapshot.open_positions.saturating_sub(1);
-        }
-        snapshot.position_quantity -= own;
+        let snapshot = self.risk_snapshot(&modified).await?.without_own_fills(own);
         if let Err(denial) = validate(&modified, &snapshot, &self.cfg.limits) {
             tracing::info!(order = order_id, reason = %denial, "modification refused by pre-trade risk");
             return Err(EngineError::Refused(format!("order {order_id} not modified: {denial}")));
@@ -175,6 +170,16 @@ impl<B: Broker> Engine<B> {
         sent?;
         let modified = self.db.modify_order(order_id, change, tick).await?;
         Ok(modified)
+    }
+
+    /// Pauses every active automated strategy (kill switch, exit-all), the
+    /// reason cut to what the row keeps.
+    pub(super) async fn pause_automated_strategies(&self, by: &str, why: &str) -> Result<()> {
+        let reason: String = why.chars().take(MAX_TEXT_CHARS).collect();
+        for s in self.db.pause_automated_strategies(by, &reason).await? {
+            tracing::warn!(strategy = s.id, name = %s.name, %by, %reason, "strategy paused");
+        }
+        Ok(())
     }
 
     /// Counts a write request sent to the broker in today's row, where it
@@ -234,10 +239,7 @@ impl<B: Broker> Engine<B> {
     /// opens a new position while the desk is being flattened; nothing
     /// resumes them but an operator.
     pub async fn exit_all(&mut self, placed_by: &str, why: &str) -> Result<Vec<Order>> {
-        let reason: String = why.chars().take(MAX_TEXT_CHARS).collect();
-        for s in self.db.pause_automated_strategies(placed_by, &reason).await? {
-            tracing::warn!(strategy = s.id, name = %s.name, %reason, "strategy paused");
-        }
+        self.pause_automated_strategies(placed_by, why).await?;
         let mut placed = Vec::new();
         for p in self.db.open_positions().await? {
             match self.exit_position(p.id, placed_by).await {

@@ -222,10 +222,7 @@ impl<B: Broker> Engine<B> {
         let exited = if self.cfg.exit_positions_on_kill {
             self.exit_all("kill-switch", &why).await?.len() as i64
         } else {
-            let why: String = why.chars().take(crate::domain::command::MAX_TEXT_CHARS).collect();
-            for s in self.db.pause_automated_strategies("kill-switch", &why).await? {
-                tracing::warn!(strategy = s.id, name = %s.name, "strategy paused by the kill switch");
-            }
+            self.pause_automated_strategies("kill-switch", &why).await?;
             0
         };
         let pnl = self.db.today_pnl().await?.net_pnl;
