@@ -407,17 +407,18 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
     )?;
     writeln!(
         out,
-        "Today: net P&L {}  (realised {}, unrealised {}, charges {})",
+        "Today: net P&L {}  (realised {}, unrealised {}, charges {}); open positions since opened {}",
         rupees(pnl.net_pnl),
         rupees(pnl.realized_pnl),
         rupees(pnl.unrealized_pnl),
-        rupees(pnl.charges)
+        rupees(pnl.charges),
+        rupees(pnl.open_unrealized_pnl)
     )?;
     writeln!(
         out,
         "Orders {orders} ({} active), trades {trades}, order-to-trade {}",
         active.len(),
-        ratio.map_or("—".to_string(), |r| r.normalize().to_string())
+        ratio.map_or("—".to_string(), crate::domain::charges::otr_text)
     )?;
     writeln!(out, "Broker requests today {}", broker_requests(s.app.mode, writes))?;
     writeln!(out, "Open positions {}, reconciliation issues {}", positions.len(), issues.len())?;

@@ -122,7 +122,7 @@ impl State {
         let key = position_key(symbol, exchange, product);
         let (_, _, _, held, avg) =
             self.book.positions.get(&key).cloned().unwrap_or((exchange, product, symbol.to_string(), 0, Decimal::ZERO));
-        let mut p = PositionBook { quantity: held, average_price: avg, ..Default::default() };
+        let mut p = PositionBook::holding(held, avg);
         p.apply_fill(side, qty, price);
         self.book.positions.insert(key, (exchange, product, symbol.to_string(), p.quantity, p.average_price));
     }

@@ -728,12 +728,12 @@ impl App {
                     let (held, exit) = if p.quantity() > 0 { ("long", "SELL") } else { ("short", "BUY") };
                     let body = vec![
                         format!(
-                            "Position {id}: {} {} {} {} {held} @ {:.2}, last {}",
+                            "Position {id}: {} {} {} {} {held} @ {}, last {}",
                             p.symbol,
                             p.exchange,
                             p.product,
                             p.quantity().abs(),
-                            p.average_price(),
+                            super::views::money(p.average_price()),
                             p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
                         ),
                         format!("{exit} {} {} at market", p.quantity().abs(), p.symbol),

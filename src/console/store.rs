@@ -343,7 +343,7 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                     need_snapshot = true;
                     continue;
                 }
-                summary_due |= changes.iter().any(|c| matches!(c.table, Table::Orders | Table::Trades | Table::Positions | Table::DailyStats));
+                summary_due |= changes.iter().any(|c| matches!(c.table, Table::Orders | Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments));
                 match fetch(&db, &changes).await {
                     Ok(u) => {
                         if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {

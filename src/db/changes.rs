@@ -32,6 +32,8 @@ pub enum Table {
     KillSwitchEvents,
     DailyStats,
     OperatorCommands,
+    /// Changes of a position without a trade (it changes `positions` too).
+    PositionAdjustments,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]

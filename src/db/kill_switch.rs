@@ -7,8 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{KillSwitchAction, KillSwitchTrigger, check_length};
-use crate::domain::order::FieldError;
+use crate::domain::command::{KillSwitchAction, KillSwitchTrigger};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct KillSwitchEvent {
@@ -45,13 +44,6 @@ async fn latest(conn: &mut PgConnection) -> Result<Option<KillSwitchEvent>> {
     Ok(sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT 1").fetch_optional(&mut *conn).await?)
 }
 
-fn require(field: &'static str, value: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(FieldError::new(field, "must not be empty").into());
-    }
-    Ok(check_length(field, value)?)
-}
-
 impl Db {
     pub async fn kill_switch_state(&self) -> Result<KillSwitchState> {
         let mut conn = self.pool.acquire().await?;
@@ -64,8 +56,8 @@ impl Db {
 
     /// Records an activation. Refused while the switch is already active.
     pub async fn activate_kill_switch(&self, a: &Activation<'_>) -> Result<KillSwitchEvent> {
-        require("reason", a.reason)?;
-        require("actor", a.actor)?;
+        super::required("reason", a.reason)?;
+        super::required("actor", a.actor)?;
         self.transaction(async |conn| {
             sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
             if let Some(e) = latest(conn).await?.filter(|e| e.action == KillSwitchAction::Activated) {
@@ -116,8 +108,8 @@ impl Db {
 
     /// Re-arms trading. Refused when the switch is not active.
     pub async fn deactivate_kill_switch(&self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
-        require("reason", reason)?;
-        require("actor", actor)?;
+        super::required("reason", reason)?;
+        super::required("actor", actor)?;
         self.transaction(async |conn| {
             sqlx::query("LOCK TABLE kill_switch_events IN SHARE ROW EXCLUSIVE MODE").execute(&mut *conn).await?;
             let active = latest(conn).await?.is_some_and(|e| e.action == KillSwitchAction::Activated);

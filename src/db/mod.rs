@@ -241,6 +241,17 @@ impl Db {
     }
 }
 
+/// A text field that must say something: trimmed, not empty, and within the
+/// length every free-text field has.
+pub(crate) fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a str> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(FieldError::new(field, "must not be empty").into());
+    }
+    crate::domain::command::check_length(field, value)?;
+    Ok(value)
+}
+
 /// Reads a NUMERIC column without its trailing zeros: columns that keep ten
 /// decimals for exactness (average prices, P&L) would otherwise print them all.
 pub(crate) fn normalized(row: &sqlx::postgres::PgRow, column: &str) -> sqlx::Result<rust_decimal::Decimal> {

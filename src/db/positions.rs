@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
 use super::{Db, DbError, Result, normalized};
-use crate::domain::order::{Exchange, FieldError, Product, Side};
+use crate::domain::order::{Exchange, FieldError, Product};
 use crate::domain::position::{Position, PositionBook};
 
 impl<'r> FromRow<'r, PgRow> for Position {
@@ -21,6 +21,7 @@ impl<'r> FromRow<'r, PgRow> for Position {
             book: PositionBook {
                 quantity: row.try_get("quantity")?,
                 average_price: normalized(row, "average_price")?,
+                cost: normalized(row, "cost_basis")?,
                 realized_pnl: normalized(row, "realized_pnl")?,
                 buy_quantity: row.try_get("buy_quantity")?,
                 sell_quantity: row.try_get("sell_quantity")?,
@@ -81,15 +82,16 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
     let query = if p.id == 0 {
         "INSERT INTO positions (strategy_id, symbol, exchange, product, quantity, average_price, realized_pnl,
                                 buy_quantity, sell_quantity, buy_value, sell_value, last_price, unrealized_pnl,
-                                charges, stop_loss, take_profit, highest_price, lowest_price, status, closed_at)
-         VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                                charges, stop_loss, take_profit, highest_price, lowest_price, cost_basis, status,
+                                closed_at)
+         VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
                  CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END, CASE WHEN $6 = 0 THEN now() END)
          RETURNING *"
     } else {
         "UPDATE positions SET quantity = $6, average_price = $7, realized_pnl = $8, buy_quantity = $9,
                 sell_quantity = $10, buy_value = $11, sell_value = $12, last_price = $13, unrealized_pnl = $14,
                 charges = $15, stop_loss = $16, take_profit = $17, highest_price = $18, lowest_price = $19,
-                status = CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END,
+                cost_basis = $20, status = CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END,
                 closed_at = CASE WHEN $6 = 0 THEN now() END, updated_at = now()
           WHERE id = $1 RETURNING *"
     };
@@ -113,6 +115,7 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
         .bind(p.take_profit)
         .bind(p.highest_price)
         .bind(p.lowest_price)
+        .bind(b.cost)
         .fetch_one(&mut *conn)
         .await?)
 }
@@ -166,8 +169,7 @@ impl Db {
                 )));
             }
             let mut p = empty_position(new.strategy_id, &new.symbol, new.exchange, new.product);
-            let side = if new.quantity > 0 { Side::Buy } else { Side::Sell };
-            p.book.apply_fill(side, new.quantity.abs(), new.average_price);
+            p.book = PositionBook::holding(new.quantity, new.average_price);
             p.stop_loss = new.stop_loss;
             p.take_profit = new.take_profit;
             store_position(conn, &p).await
@@ -259,13 +261,16 @@ impl Db {
 
     /// Closes an open position at `exit_price` without a fill (the broker
     /// already shows it flat): the remaining quantity's P&L is realised, the
-    /// quantity becomes 0 and the row CLOSED. Returns the final position.
-    pub async fn close_position(&self, id: i64, exit_price: Decimal) -> Result<Position> {
+    /// quantity becomes 0 and the row CLOSED, and an adjustment row says who
+    /// did it, why, and what it realised, so today's P&L counts it. Returns the
+    /// final position.
+    pub async fn close_position(&self, id: i64, exit_price: Decimal, actor: &str, note: &str) -> Result<Position> {
         if exit_price <= Decimal::ZERO {
             return Err(FieldError::new("exit_price", format!("must be greater than 0, got {exit_price}")).into());
         }
+        let actor = super::required("actor", actor)?;
         self.transaction(async |conn| {
-            let mut p: Position = sqlx::query_as("SELECT * FROM positions WHERE id = $1 FOR UPDATE")
+            let p: Position = sqlx::query_as("SELECT * FROM positions WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?
@@ -273,11 +278,114 @@ impl Db {
             if p.book.is_flat() {
                 return Err(DbError::Conflict(format!("position {id} is already closed")));
             }
-            let side = if p.book.quantity > 0 { Side::Sell } else { Side::Buy };
-            p.book.apply_fill(side, p.book.quantity.abs(), exit_price);
-            p.last_price = Some(exit_price);
-            store_position(conn, &p).await
+            let change = Adjustment {
+                reason: AdjustmentReason::ClosedWithoutFill,
+                actor,
+                note: Some(note),
+                issue_id: None,
+                quantity: 0,
+                average_price: Decimal::ZERO,
+                price: exit_price,
+            };
+            Ok(adjust_position(conn, p, &change).await?.0)
         })
         .await
     }
+
+    /// Adjustments of positions made today (IST trading day), oldest first.
+    pub async fn today_adjustments(&self) -> Result<Vec<PositionAdjustment>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM position_adjustments
+              WHERE created_at >= xcoin_day_start(xcoin_today()) AND created_at < xcoin_day_start(xcoin_today() + 1)
+              ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+}
+
+/// Why a position changed without a trade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AdjustmentReason {
+    /// An operator closed it: the broker already shows it flat.
+    ClosedWithoutFill,
+    /// Reconciliation took the broker's side.
+    AcceptBroker,
+}
+
+/// A change of a position that is not a fill, as requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adjustment<'a> {
+    pub reason: AdjustmentReason,
+    pub actor: &'a str,
+    pub note: Option<&'a str>,
+    pub issue_id: Option<i64>,
+    /// The quantity and average price the position is set to.
+    pub quantity: i64,
+    pub average_price: Decimal,
+    /// The price the units that appear or go away change hands at (notionally).
+    pub price: Decimal,
+}
+
+/// A stored adjustment: the position before and after, and the P&L it realised.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct PositionAdjustment {
+    pub id: i64,
+    pub position_id: i64,
+    pub symbol: String,
+    pub exchange: Exchange,
+    pub product: Product,
+    pub reason: AdjustmentReason,
+    pub actor: String,
+    pub note: Option<String>,
+    pub issue_id: Option<i64>,
+    pub quantity_before: i64,
+    pub average_before: Decimal,
+    pub quantity_after: i64,
+    pub average_after: Decimal,
+    pub price: Decimal,
+    pub realized_pnl: Decimal,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Sets a position (stored, or new with id 0) to the adjustment's quantity and
+/// average through [`PositionBook::adjust_to`], stores it and appends the
+/// adjustment row, inside the caller's transaction.
+pub async fn adjust_position(
+    conn: &mut PgConnection,
+    mut p: Position,
+    change: &Adjustment<'_>,
+) -> Result<(Position, PositionAdjustment)> {
+    let (quantity_before, average_before) = (p.book.quantity, p.book.average_price);
+    let realized = p.book.adjust_to(change.quantity, change.average_price, change.price);
+    if p.last_price.is_none() {
+        p.last_price = Some(change.price);
+    }
+    p.unrealized_pnl = p.last_price.map_or(Decimal::ZERO, |last| p.book.unrealized_at(last));
+    let p = store_position(conn, &p).await?;
+    let adjustment = sqlx::query_as(
+        "INSERT INTO position_adjustments (position_id, symbol, exchange, product, reason, actor, note, issue_id,
+                                           quantity_before, average_before, quantity_after, average_after, price,
+                                           realized_pnl)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+         RETURNING *",
+    )
+    .bind(p.id)
+    .bind(&p.symbol)
+    .bind(p.exchange)
+    .bind(p.product)
+    .bind(change.reason)
+    .bind(change.actor)
+    .bind(change.note)
+    .bind(change.issue_id)
+    .bind(quantity_before)
+    .bind(average_before)
+    .bind(p.book.quantity)
+    .bind(p.book.average_price)
+    .bind(change.price)
+    .bind(realized)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((p, adjustment))
 }

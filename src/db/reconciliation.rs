@@ -6,7 +6,7 @@ use sqlx::{FromRow, PgConnection, Row};
 
 use rust_decimal::Decimal;
 
-use super::positions::{empty_position, lock_open_position, store_position};
+use super::positions::{Adjustment, AdjustmentReason, adjust_position, empty_position, lock_open_position};
 use super::{Db, DbError, Result};
 use crate::domain::order::FieldError;
 use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
@@ -150,8 +150,12 @@ pub async fn resolve_issue_in(
 impl Db {
     /// Resolves an issue by accepting the broker's side: the local open
     /// position in the instrument is set to the broker's quantity and average
-    /// price (opened if missing, closed if the broker is flat), and the
-    /// before/after is stored on the issue — one transaction.
+    /// price (opened if missing, closed if the broker is flat) through an
+    /// adjustment row that realises the difference (see
+    /// [`PositionBook::adjust_to`](crate::domain::position::PositionBook::adjust_to)),
+    /// and the before/after is stored on the issue — one transaction. The
+    /// units that appear or go away change hands at the last price, or at the
+    /// broker's average when no price is known.
     pub async fn accept_broker_position(
         &self,
         id: i64,
@@ -159,6 +163,7 @@ impl Db {
         resolved_by: &str,
         note: Option<&str>,
     ) -> Result<Issue> {
+        let actor = super::required("resolved_by", resolved_by)?;
         self.transaction(async |conn| {
             let issue: Issue = sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1")
                 .bind(id)
@@ -168,18 +173,27 @@ impl Db {
             let local = lock_open_position(conn, &issue.symbol, issue.exchange, issue.product).await?;
             let before = local.as_ref().map(|p| (p.quantity(), p.average_price()));
             let (qty, avg) = broker.map_or((0, Decimal::ZERO), |h| (h.quantity, h.average_price));
-            let mut position = match local {
+            let position = match local {
                 Some(p) => p,
                 None => empty_position(MANUAL_STRATEGY_ID, &issue.symbol, issue.exchange, issue.product),
             };
-            if position.id != 0 || qty != 0 {
-                position.book.quantity = qty;
-                position.book.average_price = if qty == 0 { Decimal::ZERO } else { avg };
-                position.unrealized_pnl = match (position.last_price, qty) {
-                    (Some(last), q) if q != 0 => position.book.unrealized_at(last),
-                    _ => Decimal::ZERO,
+            let changes = before.map_or(qty != 0, |(q, a)| q != qty || a != avg);
+            if changes {
+                let mark = position.last_price.or((avg > Decimal::ZERO).then_some(avg)).or(before.map(|(_, a)| a));
+                let Some(mark) = mark.filter(|m| *m > Decimal::ZERO) else {
+                    return Err(FieldError::new("average_price", "the broker's position needs an average price above 0")
+                        .into());
                 };
-                store_position(conn, &position).await?;
+                let change = Adjustment {
+                    reason: AdjustmentReason::AcceptBroker,
+                    actor,
+                    note,
+                    issue_id: Some(id),
+                    quantity: qty,
+                    average_price: if qty == 0 { Decimal::ZERO } else { avg },
+                    price: mark,
+                };
+                adjust_position(conn, position, &change).await?;
             }
             let adjustment = serde_json::json!({
                 "before": before.map(|(q, a)| serde_json::json!({ "quantity": q, "average_price": a.normalize().to_string() })),

@@ -19,6 +19,7 @@ pub const TABLES: &[&str] = &[
     "kill_switch_events",
     "daily_stats",
     "operator_commands",
+    "position_adjustments",
 ];
 
 pub const VIEWS: &[&str] = &["v_active_positions", "v_reconciliation_issues", "v_today_orders"];

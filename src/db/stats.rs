@@ -8,17 +8,20 @@ use sqlx::FromRow;
 
 use super::{Db, Result};
 
-/// Today's P&L in parts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+/// Today's P&L in parts, exact (round with [`crate::domain::to_paisa`] to show).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
 pub struct TodayPnl {
-    /// Realised by today's fills, before charges.
+    /// Realised by today's fills and today's position adjustments, before charges.
     pub realized_pnl: Decimal,
-    /// Open positions at their last price.
+    /// How far the unrealised P&L moved today: from cost for positions opened
+    /// today, from the previous close for positions carried from an earlier day.
     pub unrealized_pnl: Decimal,
     /// Charges of today's fills.
     pub charges: Decimal,
-    /// realised + unrealised − charges.
+    /// realised + unrealised − charges: the day's P&L, as Kite's day P&L.
     pub net_pnl: Decimal,
+    /// Unrealised P&L of the open positions since each opened, whatever the day.
+    pub open_unrealized_pnl: Decimal,
 }
 
 /// One trading day's summary.
@@ -53,7 +56,7 @@ pub struct DailyStats {
 }
 
 impl DailyStats {
-    /// Winning fills over fills that realised anything, if any did.
+    /// Winning round trips over round trips closed with a profit or a loss, if any were.
     pub fn win_rate(&self) -> Option<Decimal> {
         let decided = self.winning_trades + self.losing_trades;
         (decided > 0).then(|| Decimal::from(self.winning_trades) / Decimal::from(decided))
@@ -137,18 +140,17 @@ impl Db {
             "WITH b AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
                                xcoin_day_start(xcoin_today() + 1) AS e),
                   o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
-                  t AS (SELECT count(*) AS n,
-                               coalesce(sum(realized_pnl), 0) AS gross,
-                               coalesce(sum(total_charges), 0) AS charges
-                          FROM trades, b WHERE traded_at >= b.s AND traded_at < b.e),
+                  t AS (SELECT count(*) AS n FROM trades, b WHERE traded_at >= b.s AND traded_at < b.e),
                   r AS (SELECT count(*) FILTER (WHERE net > 0) AS wins,
                                count(*) FILTER (WHERE net < 0) AS losses,
                                coalesce(max(net) FILTER (WHERE net > 0), 0) AS best,
                                coalesce(min(net) FILTER (WHERE net < 0), 0) AS worst
                           FROM (SELECT realized_pnl - charges AS net FROM positions, b
                                  WHERE status = 'CLOSED' AND closed_at >= b.s AND closed_at < b.e) closed),
-                  p AS (SELECT coalesce(sum(unrealized_pnl), 0) AS u FROM positions WHERE status = 'OPEN'),
-                  v AS (SELECT b.day, o.n AS orders, t.*, r.*, p.u, t.gross + p.u - t.charges AS net FROM b, o, t, r, p)
+                  p AS (SELECT * FROM get_today_pnl()),
+                  v AS (SELECT b.day, o.n AS orders, t.n, r.*, p.realized_pnl AS gross, p.unrealized_pnl AS u,
+                               p.charges, p.net_pnl AS net
+                          FROM b, o, t, r, p)
              INSERT INTO daily_stats (trading_day, total_orders, total_trades, winning_trades, losing_trades,
                                       gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl, max_drawdown,
                                       largest_win, largest_loss, order_to_trade_ratio)

@@ -7,8 +7,13 @@
 //! * GST: on brokerage + exchange charge + SEBI fee (Zerodha's published rule);
 //! * stamp duty: on the buy side only, intraday and delivery rates.
 //!
-//! Every rate is configuration, since they change. Each line is kept at six
-//! decimals; rounding to the paisa happens only for display.
+//! Every rate is configuration, since they change. The rates are finite
+//! decimals, so every line is kept exactly, never rounded here: rounding
+//! happens once, to the paisa, where a figure is shown or settled, with the
+//! project's one rule ([`crate::domain::to_paisa`]: half away from zero, the
+//! commercial rounding Zerodha's contract note uses, where 0.525 shows as
+//! 0.53). Rounding each line first and the total again would move half-paisa
+//! ties: a stamp duty of exactly 4.3249995 must show 4.32, not 4.33.
 //!
 //! NRML on equity is carry-forward, so it is charged as delivery.
 
@@ -17,9 +22,6 @@ use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 
 use super::order::{Exchange, Product, Side};
-
-/// Decimals every charge line keeps.
-pub const CHARGE_SCALE: u32 = 6;
 
 const CRORE: Decimal = dec!(10000000);
 const HUNDRED: Decimal = dec!(100);
@@ -90,12 +92,9 @@ pub struct ChargeInput {
     pub order_brokerage_so_far: Decimal,
 }
 
-fn round_charge(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(CHARGE_SCALE, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-}
-
+/// `rate` percent of `amount`, exactly.
 fn pct(rate: Decimal, amount: Decimal) -> Decimal {
-    round_charge(amount * rate / HUNDRED)
+    (amount * rate / HUNDRED).normalize()
 }
 
 impl ChargeRates {
@@ -121,7 +120,7 @@ impl ChargeRates {
             Exchange::Bse => self.exchange_bse_pct,
         };
         let exchange = pct(exchange_rate, turnover);
-        let sebi = round_charge(turnover * self.sebi_per_crore / CRORE);
+        let sebi = (turnover * self.sebi_per_crore / CRORE).normalize();
         // Zerodha's rule: GST on brokerage + exchange charge + SEBI fee. (Their
         // virtual contract note sample leaves the SEBI fee out of the GST base;
         // the published schedule includes it, and so do we.)
@@ -132,6 +131,57 @@ impl ChargeRates {
             (false, _) => Decimal::ZERO,
         };
         Charges { brokerage, stt, exchange, sebi, gst, stamp_duty }
+    }
+}
+
+/// One band of the exchange's charges for a high order-to-trade ratio: the
+/// ratio of order messages (entries, modifications and cancellations) to
+/// trades over a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtrSlab {
+    /// The band's lower bound (inclusive); the next band's is its upper bound.
+    pub from: u32,
+    /// Paise charged per order message in the band (0: no charge).
+    pub paise_per_message: u32,
+    /// A ratio in this band bars new orders for the first 15 minutes of the
+    /// next trading day (risk-reducing orders excepted).
+    pub cooling_off: bool,
+}
+
+/// The bands of NSE's circular NSE/FA/21156 (levy of charges for a high
+/// order-to-trade ratio): below 50 nothing; 50 to below 250, 1 paisa per
+/// message; 250 to below 500, 5 paise; 500 and above, 5 paise and a
+/// cooling-off the next morning. The exchange leaves out messages priced
+/// close to the last price; the desk counts them all, so its ratio errs high.
+/// SEBI lets exchanges add bands up to 2,000; a desk on revised bands reads
+/// its band from the exchange's latest circular.
+pub const OTR_SLABS: &[OtrSlab] = &[
+    OtrSlab { from: 0, paise_per_message: 0, cooling_off: false },
+    OtrSlab { from: 50, paise_per_message: 1, cooling_off: false },
+    OtrSlab { from: 250, paise_per_message: 5, cooling_off: false },
+    OtrSlab { from: 500, paise_per_message: 5, cooling_off: true },
+];
+
+/// The band a day's order-to-trade ratio falls in.
+pub fn otr_slab(ratio: Decimal) -> OtrSlab {
+    OTR_SLABS.iter().rev().find(|s| ratio >= Decimal::from(s.from)).copied().unwrap_or(OTR_SLABS[0])
+}
+
+/// A day's order-to-trade ratio and the exchange's band for it: `1.67 <50 nil`.
+pub fn otr_text(ratio: Decimal) -> String {
+    format!("{} {}", ratio.round_dp(2).normalize(), otr_slab(ratio))
+}
+
+impl std::fmt::Display for OtrSlab {
+    /// `<50 nil`, `50+ 1p/msg`, `500+ 5p/msg, cool-off`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.paise_per_message, OTR_SLABS.iter().find(|s| s.from > self.from)) {
+            (0, Some(next)) => write!(f, "<{} nil", next.from),
+            (p, _) => {
+                write!(f, "{}+ {p}p/msg", self.from)?;
+                if self.cooling_off { write!(f, ", cool-off") } else { Ok(()) }
+            }
+        }
     }
 }
 
@@ -169,7 +219,7 @@ mod tests {
         // The note's GST is 18 % of the exchange charge alone (0.0033768); ours
         // also covers the SEBI fee: 18 % × (0.01876 + 0.00056) = 0.0034776.
         assert_eq!(num(&charges["gst"]["total"]).round_dp(7), dec!(0.0033768));
-        assert_eq!(c.gst, dec!(0.003478));
+        assert_eq!(c.gst, dec!(0.0034776));
     }
 
     /// Intraday round trip, 100 × ₹2,500 on NSE, by hand from the schedule:
@@ -208,15 +258,15 @@ mod tests {
     }
 
     /// Small intraday order: brokerage 0.03 % under the cap. 10 × ₹150.05 = 1,500.50:
-    /// brokerage 0.45015; exchange 0.044565; SEBI 0.0015005 → 0.001501 (six decimals);
-    /// GST 18 % × 0.496216 = 0.089319; stamp 0.045015.
+    /// brokerage 0.45015; exchange 0.04456485; SEBI 0.0015005;
+    /// GST 18 % × 0.49621535 = 0.089318763; stamp 0.045015; all exact.
     #[test]
     fn small_intraday_buy_by_hand() {
         let c = ChargeRates::default().compute(&fill(Side::Buy, Product::Mis, 10, dec!(150.05)));
         assert_eq!(c.brokerage, dec!(0.45015));
-        assert_eq!(c.exchange, dec!(0.044565));
-        assert_eq!(c.sebi, dec!(0.001501));
-        assert_eq!(c.gst, dec!(0.089319));
+        assert_eq!(c.exchange, dec!(0.04456485));
+        assert_eq!(c.sebi, dec!(0.0015005));
+        assert_eq!(c.gst, dec!(0.089318763));
         assert_eq!(c.stamp_duty, dec!(0.045015));
         assert_eq!(c.stt, dec!(0));
     }
@@ -258,5 +308,37 @@ mod tests {
         assert_eq!(r.compute(&input).brokerage, dec!(2));
         input.order_brokerage_so_far = dec!(20);
         assert_eq!(r.compute(&input).brokerage, dec!(0));
+    }
+
+    /// Half-paisa ties, rounded once from the exact value. Rounded to six
+    /// decimals first, these showed 4.33 and 19.05.
+    #[test]
+    fn charges_round_once_to_the_paisa() {
+        use crate::domain::to_paisa;
+        let r = ChargeRates::default();
+        // BSE MIS BUY 89 @ 1619.85: turnover 144,166.65, stamp 0.003 % = 4.3249995.
+        let mut input = fill(Side::Buy, Product::Mis, 89, dec!(1619.85));
+        input.exchange = Exchange::Bse;
+        let c = r.compute(&input);
+        assert_eq!(c.stamp_duty, dec!(4.3249995));
+        assert_eq!(to_paisa(c.stamp_duty), dec!(4.32));
+        // NSE MIS BUY 1707 @ 26.55: the total is exactly 19.0449995121.
+        let c = r.compute(&fill(Side::Buy, Product::Mis, 1707, dec!(26.55)));
+        assert_eq!(c.total(), dec!(19.0449995121));
+        assert_eq!(to_paisa(c.total()), dec!(19.04));
+        // An exact half paisa goes away from zero, as on the contract note:
+        // 10 × 175 MIS brokerage is 0.03 % of 1,750 = 0.525.
+        let c = r.compute(&fill(Side::Buy, Product::Mis, 10, dec!(175)));
+        assert_eq!((c.brokerage, to_paisa(c.brokerage)), (dec!(0.525), dec!(0.53)));
+        assert_eq!(to_paisa(dec!(-0.525)), dec!(-0.53));
+    }
+
+    #[test]
+    fn order_to_trade_bands() {
+        assert_eq!(otr_slab(dec!(1.6667)).to_string(), "<50 nil");
+        assert_eq!(otr_slab(dec!(49.99)).paise_per_message, 0);
+        assert_eq!(otr_slab(dec!(50)).to_string(), "50+ 1p/msg");
+        assert_eq!(otr_slab(dec!(250)).to_string(), "250+ 5p/msg");
+        assert_eq!(otr_slab(dec!(731)).to_string(), "500+ 5p/msg, cool-off");
     }
 }

@@ -53,17 +53,26 @@ impl Position {
     }
 }
 
-/// Average prices keep ten decimals: enough that realised P&L agrees with the
-/// cash flows to far below a paisa over any day's fills, and few enough that
-/// every value fits `rust_decimal` and the database column exactly.
+/// Average prices are shown with ten decimals. They are derived from the
+/// exact cost basis ([`PositionBook::cost`]) and never feed back into it, so
+/// the rounding of an average can never move realised P&L.
 pub const AVERAGE_PRICE_SCALE: u32 = 10;
 
 /// The numbers of a position that fills change. `quantity` is signed: long > 0,
-/// short < 0, flat = 0 (then `average_price` is 0).
+/// short < 0, flat = 0 (then `average_price` and `cost` are 0).
+///
+/// The cost basis is kept exactly: `cost` is the signed cost of the open
+/// quantity (what the open units were bought for on a long, negative what they
+/// were sold for on a short). With it, realised P&L obeys the cash-flow
+/// identity of average-cost accounting exactly, at every step:
+/// `realized_pnl = sell_value − buy_value + cost`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PositionBook {
     pub quantity: i64,
+    /// `|cost| / |quantity|` to [`AVERAGE_PRICE_SCALE`] decimals (0 when flat).
     pub average_price: Decimal,
+    /// Signed cost of the open quantity, exact.
+    pub cost: Decimal,
     pub realized_pnl: Decimal,
     pub buy_quantity: i64,
     pub sell_quantity: i64,
@@ -82,16 +91,28 @@ pub struct FillEffect {
     pub opened_quantity: i64,
 }
 
+/// The average price of `quantity` units that cost `cost` (signs ignored).
+pub fn average_of(cost: Decimal, quantity: i64) -> Decimal {
+    if quantity == 0 {
+        Decimal::ZERO
+    } else {
+        (cost.abs() / Decimal::from(quantity.abs())).round_dp(AVERAGE_PRICE_SCALE)
+    }
+}
+
 impl PositionBook {
-    /// Applies a fill of `quantity` (> 0) units at `price`.
-    ///
-    /// Adding to a position (or opening one) moves the average price to the
-    /// quantity-weighted mean. Reducing realises (price − average) × closed
-    /// units on a long, the negative of that on a short, and keeps the average.
-    /// A fill larger than the position closes it and opens the rest on the other
-    /// side at the fill price ("flip through zero").
-    pub fn apply_fill(&mut self, side: Side, quantity: i64, price: Decimal) -> FillEffect {
-        assert!(quantity > 0, "a fill has a positive quantity");
+    /// A position held at an average price, with no history (e.g. a holding a
+    /// broker reports).
+    pub fn holding(quantity: i64, average_price: Decimal) -> PositionBook {
+        let mut book = PositionBook::default();
+        if quantity != 0 {
+            let side = if quantity > 0 { Side::Buy } else { Side::Sell };
+            book.apply_fill(side, quantity.abs(), average_price);
+        }
+        book
+    }
+
+    fn record_cash(&mut self, side: Side, quantity: i64, price: Decimal) {
         let value = price * Decimal::from(quantity);
         match side {
             Side::Buy => {
@@ -103,35 +124,77 @@ impl PositionBook {
                 self.sell_value += value;
             }
         }
+    }
 
+    fn set_cost(&mut self, quantity: i64, cost: Decimal) {
+        self.quantity = quantity;
+        self.cost = if quantity == 0 { Decimal::ZERO } else { cost };
+        self.average_price = average_of(self.cost, quantity);
+    }
+
+    /// Applies a fill of `quantity` (> 0) units at `price`.
+    ///
+    /// Adding to a position (or opening one) adds the fill's value to the cost.
+    /// Reducing realises the closed units' proceeds less their share of the
+    /// cost, which leaves the average unchanged. A fill larger than the
+    /// position closes it and opens the rest on the other side at the fill
+    /// price ("flip through zero").
+    pub fn apply_fill(&mut self, side: Side, quantity: i64, price: Decimal) -> FillEffect {
+        assert!(quantity > 0, "a fill has a positive quantity");
+        self.record_cash(side, quantity, price);
         let signed = side.sign() * quantity;
+        let value = price * Decimal::from(signed);
         let same_direction = self.quantity == 0 || self.quantity.signum() == signed.signum();
         if same_direction {
-            let held = Decimal::from(self.quantity.abs());
-            let added = Decimal::from(quantity);
-            self.average_price =
-                ((self.average_price * held + price * added) / (held + added)).round_dp(AVERAGE_PRICE_SCALE);
-            self.quantity += signed;
+            self.set_cost(self.quantity + signed, self.cost + value);
             return FillEffect { realized_pnl: Decimal::ZERO, closed_quantity: 0, opened_quantity: quantity };
         }
 
-        let closed = quantity.min(self.quantity.abs());
+        let held = self.quantity.abs();
+        let closed = quantity.min(held);
+        let remaining = held - closed;
+        // The cost that stays with the open units; what leaves is exactly the
+        // difference, so nothing is lost to rounding.
+        let kept = if remaining == 0 {
+            Decimal::ZERO
+        } else {
+            (self.cost * Decimal::from(remaining) / Decimal::from(held)).round_dp(AVERAGE_PRICE_SCALE)
+        };
         let direction = Decimal::from(self.quantity.signum());
-        let realized = (price - self.average_price) * Decimal::from(closed) * direction;
+        let realized = direction * price * Decimal::from(closed) - (self.cost - kept);
         self.realized_pnl += realized;
-        self.quantity += signed;
         let opened = quantity - closed;
-        if self.quantity == 0 {
-            self.average_price = Decimal::ZERO;
-        } else if opened > 0 {
-            self.average_price = price;
+        if opened > 0 {
+            self.set_cost(signed.signum() * opened, price * Decimal::from(signed.signum() * opened));
+        } else {
+            self.set_cost(self.quantity + signed, kept);
         }
         FillEffect { realized_pnl: realized, closed_quantity: closed, opened_quantity: opened }
     }
 
+    /// Sets the position to `quantity` at `average_price` without a trade (a
+    /// position closed or taken over from the broker by an operator). The
+    /// units that appear or disappear change hands, notionally, at `mark` (the
+    /// last price), so the change itself makes no P&L at the mark; the
+    /// difference between the old and the new cost basis is realised. The
+    /// result obeys the same cash-flow identity as a fill. Returns the P&L
+    /// realised.
+    pub fn adjust_to(&mut self, quantity: i64, average_price: Decimal, mark: Decimal) -> Decimal {
+        let moved = quantity - self.quantity;
+        if moved != 0 {
+            let side = if moved > 0 { Side::Buy } else { Side::Sell };
+            self.record_cash(side, moved.abs(), mark);
+        }
+        let cost = average_price * Decimal::from(quantity);
+        let realized = cost - self.cost - mark * Decimal::from(moved);
+        self.realized_pnl += realized;
+        self.set_cost(quantity, cost);
+        realized
+    }
+
     /// Unrealised P&L of the open quantity at `price`.
     pub fn unrealized_at(&self, price: Decimal) -> Decimal {
-        (price - self.average_price) * Decimal::from(self.quantity)
+        price * Decimal::from(self.quantity) - self.cost
     }
 
     pub fn is_flat(&self) -> bool {
@@ -183,11 +246,59 @@ mod tests {
     }
 
     #[test]
-    fn average_price_keeps_ten_decimals() {
+    fn average_price_is_shown_to_ten_decimals_but_the_cost_is_exact() {
         let mut p = PositionBook::default();
         p.apply_fill(Side::Buy, 1, dec!(100.00));
         p.apply_fill(Side::Buy, 2, dec!(100.05));
-        assert_eq!(p.average_price, dec!(100.0333333333));
+        assert_eq!((p.average_price, p.cost), (dec!(100.0333333333), dec!(300.10)));
+        // Realised from the exact cost, not from the rounded average
+        // (which would give 0.2000000001).
+        let e = p.apply_fill(Side::Sell, 3, dec!(100.10));
+        assert_eq!(e.realized_pnl, dec!(0.20));
+        assert_eq!((p.realized_pnl, p.cost, p.average_price), (dec!(0.20), dec!(0), dec!(0)));
+    }
+
+    #[test]
+    fn a_partial_reduce_keeps_the_rest_of_the_cost_and_the_books_balance() {
+        let mut p = PositionBook::default();
+        p.apply_fill(Side::Buy, 1, dec!(100.00));
+        p.apply_fill(Side::Buy, 2, dec!(100.05));
+        let e = p.apply_fill(Side::Sell, 1, dec!(100.10));
+        // One third of 300.10 leaves: 100.0333333333 (the rest, 200.0666666667, stays).
+        assert_eq!(e.realized_pnl, dec!(0.0666666667));
+        assert_eq!(p.cost, dec!(200.0666666667));
+        let e = p.apply_fill(Side::Sell, 2, dec!(100.10));
+        assert_eq!(e.realized_pnl, dec!(0.1333333333));
+        assert_eq!(p.realized_pnl, dec!(0.20), "the round trip realises exactly sells − buys");
+    }
+
+    #[test]
+    fn an_adjustment_realises_the_cost_difference_and_keeps_total_pnl_at_the_mark() {
+        // Local 10 @ 100; the broker holds 15 @ 101; the last price is 110.
+        let mut p = PositionBook::default();
+        p.apply_fill(Side::Buy, 10, dec!(100));
+        let total_before = p.realized_pnl + p.unrealized_at(dec!(110));
+        let realized = p.adjust_to(15, dec!(101), dec!(110));
+        assert_eq!((p.quantity, p.average_price, p.cost), (15, dec!(101), dec!(1515)));
+        assert_eq!(realized, dec!(-35));
+        assert_eq!(p.realized_pnl + p.unrealized_at(dec!(110)), total_before, "no P&L appears at the mark");
+        assert_eq!(p.buy_quantity - p.sell_quantity, p.quantity);
+        assert_eq!(p.realized_pnl, p.sell_value - p.buy_value + p.cost);
+
+        // Closing a short of 10 @ 102 at 101 without a fill realises 10.
+        let mut s = PositionBook::default();
+        s.apply_fill(Side::Sell, 10, dec!(102));
+        assert_eq!(s.adjust_to(0, Decimal::ZERO, dec!(101)), dec!(10));
+        assert!(s.is_flat());
+        assert_eq!((s.cost, s.average_price, s.buy_quantity, s.sell_quantity), (dec!(0), dec!(0), 10, 10));
+        assert_eq!(s.realized_pnl, s.sell_value - s.buy_value);
+    }
+
+    #[test]
+    fn a_holding_is_its_quantity_at_its_average() {
+        let h = PositionBook::holding(-7, dec!(250.5));
+        assert_eq!((h.quantity, h.average_price, h.cost, h.sell_quantity), (-7, dec!(250.5), dec!(-1753.5), 7));
+        assert_eq!(PositionBook::holding(0, dec!(1)), PositionBook::default());
     }
 
     #[test]
@@ -210,14 +321,16 @@ mod tests {
 
     proptest! {
         // Recomputed from scratch with the cash-flow identity of average-cost
-        // accounting: realised P&L = sells − buys + quantity × average price, to a
-        // tenth of a paisa (the average price is rounded to ten decimals per fill).
+        // accounting: realised P&L = sells − buys + the open quantity's cost,
+        // exactly; flat, it is exactly sells − buys.
         #[test]
         fn any_fill_sequence_matches_a_recomputation(seq in fills()) {
             let mut p = PositionBook::default();
             let mut realized_sum = Decimal::ZERO;
             for &(side, qty, price) in &seq {
                 realized_sum += p.apply_fill(side, qty, price).realized_pnl;
+                prop_assert_eq!(p.realized_pnl, p.sell_value - p.buy_value + p.cost);
+                prop_assert_eq!(p.average_price.is_zero(), p.quantity == 0);
             }
             let net_qty: i64 = seq.iter().map(|&(s, q, _)| s.sign() * q).sum();
             let buys: Decimal = seq.iter().filter(|f| f.0 == Side::Buy).map(|&(_, q, px)| px * Decimal::from(q)).sum();
@@ -225,10 +338,13 @@ mod tests {
             prop_assert_eq!(p.quantity, net_qty);
             prop_assert_eq!(p.realized_pnl, realized_sum);
             prop_assert_eq!((p.buy_value, p.sell_value), (buys, sells));
-            let recomputed = sells - buys + Decimal::from(p.quantity) * p.average_price;
-            prop_assert!((p.realized_pnl - recomputed).abs() < dec!(0.001),
-                "realised {} vs recomputed {}", p.realized_pnl, recomputed);
-            prop_assert_eq!(p.average_price.is_zero(), p.quantity == 0);
+            prop_assert_eq!(p.realized_pnl, sells - buys + p.cost);
+            let flat = p.quantity;
+            if flat != 0 {
+                let side = if flat > 0 { Side::Sell } else { Side::Buy };
+                p.apply_fill(side, flat.abs(), dec!(100));
+                prop_assert_eq!(p.realized_pnl, p.sell_value - p.buy_value, "flat: realised is the cash");
+            }
         }
     }
 }

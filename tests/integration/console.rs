@@ -525,7 +525,7 @@ async fn the_wizard_prepares_the_database_validates_and_writes_a_private_file_la
     let screen = draw_wizard(&w);
     assert!(
         screen.contains(" created")
-            && screen.contains("✓ tables                 8/8")
+            && screen.contains("✓ tables                 9/9")
             && screen.contains("The database is ready"),
         "{screen}"
     );

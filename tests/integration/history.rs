@@ -12,13 +12,6 @@ use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
 use xcoin::domain::order::{BrokerKind, Order, OrderStatus, Side};
 use xcoin::domain::trade::Fill;
 
-/// The database's own refusal of `sql`: (constraint, message).
-async fn refused(t: &TestDb, sql: &str) -> (String, String) {
-    let err = sqlx::query(sql).execute(t.pool()).await.expect_err(sql);
-    let db = err.as_database_error().unwrap_or_else(|| panic!("{sql}: {err}"));
-    (db.constraint().unwrap_or_default().to_string(), db.message().to_string())
-}
-
 async fn submitted(t: &TestDb, symbol: &str, side: Side, quantity: i64, broker_id: &str) -> Order {
     let o = t.create_order(&market(symbol, side, quantity), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
     t.update_order_status(o.id, OrderStatus::Submitted, None, Some(broker_id)).await.unwrap()
@@ -56,7 +49,7 @@ async fn a_trade_needs_an_order_that_was_sent() {
     let pending =
         t.create_order(&market("INFY", Side::Buy, 10), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
     assert_eq!(
-        refused(&t, &trade_sql(&pending, "INFY", "NSE", "BUY", 10, "X1")).await,
+        t.refused(&trade_sql(&pending, "INFY", "NSE", "BUY", 10, "X1")).await,
         (
             "trades_order_sent".into(),
             format!(
@@ -70,7 +63,7 @@ async fn a_trade_needs_an_order_that_was_sent() {
         t.create_order(&market("INFY", Side::Buy, 10), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
     t.update_order_status(never_sent.id, OrderStatus::Cancelled, Some("operator"), None).await.unwrap();
     assert_eq!(
-        refused(&t, &trade_sql(&never_sent, "INFY", "NSE", "BUY", 10, "X2")).await,
+        t.refused(&trade_sql(&never_sent, "INFY", "NSE", "BUY", 10, "X2")).await,
         (
             "trades_order_sent".into(),
             format!(
@@ -116,7 +109,7 @@ async fn a_trade_matches_its_order() {
         ),
     ];
     for (sql, message) in cases {
-        assert_eq!(refused(&t, &sql).await, ("trades_match_order".into(), message), "{sql}");
+        assert_eq!(t.refused(&sql).await, ("trades_match_order".into(), message), "{sql}");
     }
     assert_eq!(trade_count(&t).await, 0);
     // The matching row is accepted.
@@ -129,7 +122,7 @@ async fn trades_never_add_up_past_their_order() {
     let t = test_db().await;
     let o = submitted(&t, "INFY", Side::Buy, 10, "B1").await;
     assert_eq!(
-        refused(&t, &trade_sql(&o, "INFY", "NSE", "BUY", 11, "X1")).await,
+        t.refused(&trade_sql(&o, "INFY", "NSE", "BUY", 11, "X1")).await,
         (
             "trades_within_order_quantity".into(),
             format!("order {} is for 10 and has 0 traded: a trade of 11 would take it past its quantity", o.id)
@@ -137,7 +130,7 @@ async fn trades_never_add_up_past_their_order() {
     );
     t.record_fill(&fill(&o, "T1", 6), &ChargeRates::default()).await.unwrap();
     assert_eq!(
-        refused(&t, &trade_sql(&o, "INFY", "NSE", "BUY", 5, "X2")).await,
+        t.refused(&trade_sql(&o, "INFY", "NSE", "BUY", 5, "X2")).await,
         (
             "trades_within_order_quantity".into(),
             format!("order {} is for 10 and has 6 traded: a trade of 5 would take it past its quantity", o.id)
@@ -150,7 +143,7 @@ async fn trades_never_add_up_past_their_order() {
         o.id
     );
     assert_eq!(
-        refused(&t, &two).await,
+        t.refused(&two).await,
         (
             "trades_within_order_quantity".into(),
             format!("order {} is for 10 and has 9 traded: a trade of 3 would take it past its quantity", o.id)
@@ -159,7 +152,7 @@ async fn trades_never_add_up_past_their_order() {
     // Exactly up to the quantity is fine; the order cannot then shrink below it.
     t.sql(&trade_sql(&o, "INFY", "NSE", "BUY", 4, "X5")).await;
     assert_eq!(
-        refused(&t, &format!("UPDATE orders SET quantity = 9 WHERE id = {}", o.id)).await,
+        t.refused(&format!("UPDATE orders SET quantity = 9 WHERE id = {}", o.id)).await,
         ("orders_trades_kept".into(), format!("order {} has 10 traded: its quantity cannot drop to 9", o.id))
     );
     assert_eq!(trade_count(&t).await, 2);
@@ -172,21 +165,21 @@ async fn trades_are_append_only_and_keep_their_orders() {
     let trade = t.record_fill(&fill(&o, "T1", 4), &ChargeRates::default()).await.unwrap().trade;
     let id = trade.id;
     assert_eq!(
-        refused(&t, &format!("UPDATE trades SET quantity = 1 WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE trades SET quantity = 1 WHERE id = {id}")).await,
         ("trades_append_only".into(), format!("trade {id} cannot be updated: trades are append-only"))
     );
     assert_eq!(
-        refused(&t, &format!("UPDATE trades SET traded_at = now() - interval '1 day' WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE trades SET traded_at = now() - interval '1 day' WHERE id = {id}")).await,
         ("trades_append_only".into(), format!("trade {id} cannot be updated: trades are append-only"))
     );
     assert_eq!(
-        refused(&t, &format!("DELETE FROM trades WHERE id = {id}")).await,
+        t.refused(&format!("DELETE FROM trades WHERE id = {id}")).await,
         ("trades_append_only".into(), format!("trade {id} cannot be deleted: trades are append-only"))
     );
     assert_eq!(t.trades_for_order(o.id).await.unwrap(), vec![trade]);
 
     assert_eq!(
-        refused(&t, &format!("DELETE FROM orders WHERE id = {}", o.id)).await,
+        t.refused(&format!("DELETE FROM orders WHERE id = {}", o.id)).await,
         (
             "orders_trades_kept".into(),
             format!("order {} has trades: only an order without trades can be deleted", o.id)
@@ -200,7 +193,7 @@ async fn trades_are_append_only_and_keep_their_orders() {
         ("broker_order_id = 'B2'", "broker order id"),
     ] {
         assert_eq!(
-            refused(&t, &format!("UPDATE orders SET {change} WHERE id = {}", o.id)).await,
+            t.refused(&format!("UPDATE orders SET {change} WHERE id = {}", o.id)).await,
             (
                 "orders_trades_kept".into(),
                 format!(
@@ -241,14 +234,14 @@ async fn finished_commands_are_kept_as_they_finished() {
     let c = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 7 }, "asha").await.unwrap();
     let id = c.id;
     assert_eq!(
-        refused(&t, &format!("UPDATE operator_commands SET status = 'DONE', claimed_at = now(), completed_at = now(), result = 'x' WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE operator_commands SET status = 'DONE', claimed_at = now(), completed_at = now(), result = 'x' WHERE id = {id}")).await,
         (
             "operator_commands_lifecycle".into(),
             format!("command {id} cannot go from PENDING to DONE (a command goes PENDING → RUNNING → DONE or FAILED)")
         )
     );
     assert_eq!(
-        refused(&t, &format!("UPDATE operator_commands SET payload = '{{\"order_id\": 8}}' WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE operator_commands SET payload = '{{\"order_id\": 8}}' WHERE id = {id}")).await,
         (
             "operator_commands_request_kept".into(),
             format!("command {id}: what was requested (command, payload, requested by, requested at) never changes")
@@ -267,8 +260,7 @@ async fn finished_commands_are_kept_as_they_finished() {
     let running = running.expect("the command is claimed once the refused update has rolled back");
     assert_eq!((running.id, running.status), (id, CommandStatus::Running));
     assert_eq!(
-        refused(&t, &format!("UPDATE operator_commands SET status = 'PENDING', claimed_at = NULL WHERE id = {id}"))
-            .await,
+        t.refused(&format!("UPDATE operator_commands SET status = 'PENDING', claimed_at = NULL WHERE id = {id}")).await,
         (
             "operator_commands_lifecycle".into(),
             format!(
@@ -286,7 +278,7 @@ async fn finished_commands_are_kept_as_they_finished() {
         format!("UPDATE operator_commands SET status = 'FAILED' WHERE id = {id}"),
     ] {
         assert_eq!(
-            refused(&t, &sql).await,
+            t.refused(&sql).await,
             (
                 "operator_commands_finished_kept".into(),
                 format!("command {id} is DONE: a finished command cannot be updated")
@@ -295,7 +287,7 @@ async fn finished_commands_are_kept_as_they_finished() {
         );
     }
     assert_eq!(
-        refused(&t, &format!("DELETE FROM operator_commands WHERE id = {id}")).await,
+        t.refused(&format!("DELETE FROM operator_commands WHERE id = {id}")).await,
         (
             "operator_commands_finished_kept".into(),
             format!("command {id} is DONE: a finished command cannot be deleted")
@@ -309,10 +301,10 @@ async fn finished_commands_are_kept_as_they_finished() {
     let swept = t.fail_abandoned_commands("the engine stopped").await.unwrap();
     assert_eq!(swept.iter().map(|c| (c.id, c.status)).collect::<Vec<_>>(), vec![(c2.id, CommandStatus::Failed)]);
     assert_eq!(
-        refused(
-            &t,
-            &format!("UPDATE operator_commands SET status = 'RUNNING', completed_at = NULL WHERE id = {}", c2.id)
-        )
+        t.refused(&format!(
+            "UPDATE operator_commands SET status = 'RUNNING', completed_at = NULL WHERE id = {}",
+            c2.id
+        ))
         .await,
         (
             "operator_commands_finished_kept".into(),
@@ -333,7 +325,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
         "kill_switch_events_alternate".to_string(),
         "the kill switch is not active: a DEACTIVATED event must follow an ACTIVATED one".to_string(),
     );
-    assert_eq!(refused(&t, deactivate).await, not_active);
+    assert_eq!(t.refused(deactivate).await, not_active);
 
     let a = t
         .activate_kill_switch(&Activation {
@@ -347,7 +339,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
         .await
         .unwrap();
     assert_eq!(
-        refused(&t, activate).await,
+        t.refused(activate).await,
         (
             "kill_switch_events_alternate".into(),
             format!(
@@ -367,20 +359,20 @@ async fn kill_switch_events_alternate_and_are_kept() {
         ["reason = 'nothing'", "action = 'DEACTIVATED'", "actor = 'ravi'", "created_at = now() - interval '1 hour'"]
     {
         assert_eq!(
-            refused(&t, &format!("UPDATE kill_switch_events SET {change} WHERE id = {}", a.id)).await,
+            t.refused(&format!("UPDATE kill_switch_events SET {change} WHERE id = {}", a.id)).await,
             ("kill_switch_events_kept".into(), only_effect.clone()),
             "{change}"
         );
     }
     assert_eq!(
-        refused(&t, &format!("DELETE FROM kill_switch_events WHERE id = {}", a.id)).await,
+        t.refused(&format!("DELETE FROM kill_switch_events WHERE id = {}", a.id)).await,
         ("kill_switch_events_kept".into(), format!("kill switch event {} cannot be deleted: the record is kept", a.id))
     );
 
     let d = t.deactivate_kill_switch("re-arm", "asha").await.unwrap();
-    assert_eq!(refused(&t, deactivate).await, not_active);
+    assert_eq!(t.refused(deactivate).await, not_active);
     assert_eq!(
-        refused(&t, &format!("UPDATE kill_switch_events SET orders_cancelled = 1 WHERE id = {}", d.id)).await,
+        t.refused(&format!("UPDATE kill_switch_events SET orders_cancelled = 1 WHERE id = {}", d.id)).await,
         (
             "kill_switch_events_kept".into(),
             format!(
@@ -392,7 +384,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
     // Alternating by hand is accepted, two rows of one statement included.
     t.sql(&format!("{activate}; {deactivate}")).await;
     let both = format!("{activate}, ('ACTIVATED', 'OPERATOR', 'again', 'asha')");
-    let (constraint, _) = refused(&t, &both).await;
+    let (constraint, _) = t.refused(&both).await;
     assert_eq!(constraint, "kill_switch_events_alternate");
     assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 4);
     assert!(!t.kill_switch_state().await.unwrap().active);

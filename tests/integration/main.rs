@@ -18,6 +18,7 @@ mod kill_switch;
 #[path = "../../src/testkit/http.rs"]
 mod kite_http;
 mod live;
+mod money;
 mod operator;
 mod orders;
 mod positions;

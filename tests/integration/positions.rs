@@ -96,14 +96,14 @@ async fn levels_update_and_close_with_final_pnl() {
         "stop_loss: must be greater than 0 or empty"
     );
 
-    let closed = t.close_position(p.id, dec!(448.05)).await.unwrap();
+    let closed = t.close_position(p.id, dec!(448.05), "asha", "broker shows it flat").await.unwrap();
     assert_eq!(closed.status, PositionStatus::Closed);
     assert_eq!(closed.quantity(), 0);
     assert_eq!(closed.realized_pnl(), dec!(430.00));
     assert_eq!(closed.unrealized_pnl, dec!(0));
     assert!(closed.closed_at.is_some());
     assert_eq!(
-        t.close_position(p.id, dec!(448)).await.unwrap_err().to_string(),
+        t.close_position(p.id, dec!(448), "asha", "again").await.unwrap_err().to_string(),
         format!("position {} is already closed", p.id)
     );
     assert!(t.update_position_levels(p.id, None, None).await.is_err(), "a closed position has no levels to set");

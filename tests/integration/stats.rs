@@ -77,8 +77,10 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), None, "no trades: no ratio");
     filled(&t, Side::Buy, 10, dec!(100), "T1", Utc::now()).await;
     filled(&t, Side::Sell, 10, dec!(110), "T2", Utc::now()).await; // +100
-    for _ in 0..2 {
-        t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
+    // Two orders resting at the broker: messages without trades.
+    for n in 0..2 {
+        let o = t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
+        t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-R{n}"))).await.unwrap();
     }
     assert_eq!(t.today_order_count().await.unwrap(), 4);
     assert_eq!(t.today_trade_count().await.unwrap(), 2);

@@ -172,6 +172,13 @@ impl TestDb {
     pub async fn sql(&self, sql: &str) {
         sqlx::raw_sql(sql).execute(self.db.pool()).await.unwrap();
     }
+
+    /// The database's own refusal of `sql`: (constraint, message).
+    pub async fn refused(&self, sql: &str) -> (String, String) {
+        let err = sqlx::query(sql).execute(self.db.pool()).await.expect_err(sql);
+        let db = err.as_database_error().unwrap_or_else(|| panic!("{sql}: {err}"));
+        (db.constraint().unwrap_or_default().to_string(), db.message().to_string())
+    }
 }
 
 pub fn small_pool() -> PoolConfig {

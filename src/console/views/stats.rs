@@ -23,12 +23,7 @@ const CHART_MIN: u16 = 20;
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let s = &app.store.summary;
-    let pnl = s.pnl.unwrap_or(crate::db::stats::TodayPnl {
-        realized_pnl: Decimal::ZERO,
-        unrealized_pnl: Decimal::ZERO,
-        charges: Decimal::ZERO,
-        net_pnl: Decimal::ZERO,
-    });
+    let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
     let win_rate =
@@ -39,6 +34,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ("  realised", money(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
         ("  unrealised", money(pnl.unrealized_pnl), pnl_style(pnl.unrealized_pnl)),
         ("Charges paid", money(pnl.charges), Style::new()),
+        // Open positions since each opened: for one carried from an earlier
+        // day this differs from its share of today's unrealised.
+        ("Open P&L, all days", money(pnl.open_unrealized_pnl), pnl_style(pnl.open_unrealized_pnl)),
         ("Orders", s.orders_today.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
         (
@@ -46,7 +44,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             crate::setup::broker_requests(app.mode, stats.map_or(0, |st| st.broker_writes)),
             Style::new(),
         ),
-        ("Order-to-trade", s.order_to_trade.map_or("—".into(), |r| r.normalize().to_string()), Style::new()),
+        ("Order-to-trade", s.order_to_trade.map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
         ("Largest loss", stats.map_or("—".into(), |st| money(st.largest_loss)), Style::new().fg(Color::Red)),

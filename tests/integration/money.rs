@@ -1,0 +1,234 @@
+//! Money to the exact paisa in the database: exact charges, exact cost
+//! basis, adjustments for positions changed without a trade, today's P&L of
+//! positions carried from an earlier day, and the order-to-trade ratio.
+
+use crate::support::*;
+use chrono::Utc;
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use xcoin::db::positions::{AdjustmentReason, NewPosition};
+use xcoin::domain::charges::ChargeRates;
+use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, Product, Side};
+use xcoin::domain::reconciliation::{Holding, compare};
+use xcoin::domain::to_paisa;
+use xcoin::domain::trade::Fill;
+
+/// A filled market order of `qty` at `price` in `symbol` (NSE MIS).
+async fn fill(
+    t: &TestDb,
+    symbol: &str,
+    side: Side,
+    qty: i64,
+    price: Decimal,
+    id: &str,
+) -> xcoin::db::trades::FillOutcome {
+    let o = t.create_order(&market(symbol, side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{id}"))).await.unwrap();
+    let f = Fill {
+        order_id: o.id,
+        broker: BrokerKind::Paper,
+        broker_trade_id: id.into(),
+        quantity: qty,
+        price,
+        traded_at: Utc::now(),
+    };
+    t.record_fill(&f, &ChargeRates::default()).await.unwrap()
+}
+
+#[tokio::test]
+async fn charges_are_stored_exactly_and_rounded_once() {
+    let t = test_db().await;
+    // NSE MIS BUY 1707 @ 26.55: the charges total exactly 19.0449995121 (kept
+    // to six decimals a line, they summed to 19.045000, shown as 19.05).
+    let out = fill(&t, "IDEA", Side::Buy, 1707, dec!(26.55), "T1").await;
+    assert_eq!(out.trade.total_charges, dec!(19.0449995121));
+    assert_eq!(to_paisa(out.trade.total_charges), dec!(19.04));
+    assert_eq!(out.position.charges, dec!(19.0449995121));
+    let pnl = t.today_pnl().await.unwrap();
+    assert_eq!(pnl.charges, dec!(19.0449995121));
+    let stats = t.update_daily_stats().await.unwrap();
+    assert_eq!(stats.total_charges, dec!(19.0449995121), "daily stats keep it exactly too");
+}
+
+#[tokio::test]
+async fn realised_pnl_comes_from_the_exact_cost_not_the_rounded_average() {
+    let t = test_db().await;
+    fill(&t, "INFY", Side::Buy, 1, dec!(100), "T1").await;
+    let p = fill(&t, "INFY", Side::Buy, 2, dec!(100.05), "T2").await.position;
+    assert_eq!((p.average_price(), p.book.cost), (dec!(100.0333333333), dec!(300.10)));
+    let out = fill(&t, "INFY", Side::Sell, 3, dec!(100.10), "T3").await;
+    assert_eq!(out.trade.realized_pnl, dec!(0.20), "not 0.2000000001");
+    assert_eq!(out.position.realized_pnl(), dec!(0.20));
+    // The database's own replay of the trades agrees to the last digit.
+    let replay: Decimal = sqlx::query_scalar(
+        "SELECT sum(CASE side WHEN 'SELL' THEN turnover ELSE -turnover END) FROM trades WHERE symbol = 'INFY'",
+    )
+    .fetch_one(t.pool())
+    .await
+    .unwrap();
+    assert_eq!(replay, dec!(0.20));
+    assert_eq!(t.today_pnl().await.unwrap().realized_pnl, dec!(0.20));
+}
+
+#[tokio::test]
+async fn closing_without_a_fill_is_an_adjustment_that_today_counts() {
+    let t = test_db().await;
+    let p = fill(&t, "ITC", Side::Sell, 200, dec!(450.20), "T1").await.position;
+    assert_eq!(
+        t.close_position(p.id, dec!(448.05), "  ", "flat at broker").await.unwrap_err().to_string(),
+        "actor: must not be empty"
+    );
+    let closed = t.close_position(p.id, dec!(448.05), "asha", "broker shows it flat").await.unwrap();
+    assert_eq!((closed.quantity(), closed.realized_pnl(), closed.book.cost), (0, dec!(430.00), dec!(0)));
+    assert_eq!(closed.book.buy_quantity - closed.book.sell_quantity, closed.quantity(), "the books balance");
+
+    let adjustments = t.today_adjustments().await.unwrap();
+    assert_eq!(adjustments.len(), 1);
+    let a = &adjustments[0];
+    assert_eq!((a.position_id, a.reason, a.actor.as_str()), (p.id, AdjustmentReason::ClosedWithoutFill, "asha"));
+    assert_eq!(
+        (a.quantity_before, a.average_before, a.quantity_after, a.average_after),
+        (-200, dec!(450.20), 0, dec!(0))
+    );
+    assert_eq!((a.price, a.realized_pnl), (dec!(448.05), dec!(430.00)));
+    assert_eq!(a.note.as_deref(), Some("broker shows it flat"));
+
+    let pnl = t.today_pnl().await.unwrap();
+    assert_eq!(pnl.realized_pnl, dec!(430.00), "before, the close realised nothing today");
+    assert_eq!(pnl.net_pnl, dec!(430.00) - pnl.charges);
+    let stats = t.update_daily_stats().await.unwrap();
+    assert_eq!(stats.gross_pnl, dec!(430.00));
+
+    let (rule, message) =
+        t.refused(&format!("UPDATE position_adjustments SET realized_pnl = 0 WHERE id = {}", a.id)).await;
+    assert_eq!(rule, "position_adjustments_append_only");
+    assert_eq!(message, format!("position adjustment {} cannot be updated: adjustments are append-only", a.id));
+    let (rule, _) = t.refused(&format!("DELETE FROM position_adjustments WHERE id = {}", a.id)).await;
+    assert_eq!(rule, "position_adjustments_append_only");
+}
+
+#[tokio::test]
+async fn accepting_the_brokers_side_balances_the_books_and_realises_the_difference() {
+    let t = test_db().await;
+    // Local 10 @ 100, marked at 110; the broker holds 15 @ 101.
+    fill(&t, "TCS", Side::Buy, 10, dec!(100), "T1").await;
+    t.mark_to_market("TCS", Exchange::Nse, dec!(110)).await.unwrap();
+    let broker = Holding {
+        symbol: "TCS".into(),
+        exchange: Exchange::Nse,
+        product: Product::Mis,
+        quantity: 15,
+        average_price: dec!(101),
+    };
+    let local = t.open_positions().await.unwrap();
+    let held: Vec<Holding> = local
+        .iter()
+        .map(|p| Holding {
+            symbol: p.symbol.clone(),
+            exchange: p.exchange,
+            product: p.product,
+            quantity: p.quantity(),
+            average_price: p.average_price(),
+        })
+        .collect();
+    let m = compare(&held, std::slice::from_ref(&broker), dec!(0.1));
+    let (issue, _) = t.log_reconciliation_issue(&m[0], Some(local[0].id)).await.unwrap();
+    let before = t.today_pnl().await.unwrap();
+
+    t.accept_broker_position(issue.id, Some(&broker), "ravi", Some("broker is right")).await.unwrap();
+    let p = t.get_position(local[0].id).await.unwrap();
+    assert_eq!((p.quantity(), p.average_price(), p.book.cost), (15, dec!(101), dec!(1515)));
+    assert_eq!(p.book.buy_quantity - p.book.sell_quantity, 15, "buy − sell = quantity, as after fills");
+    assert_eq!(p.unrealized_pnl, dec!(135), "15 × (110 − 101)");
+    assert_eq!(p.realized_pnl(), dec!(-35), "the cost difference the new units at 110 do not explain");
+    assert_eq!(p.realized_pnl(), p.book.sell_value - p.book.buy_value + p.book.cost);
+
+    let a = t.today_adjustments().await.unwrap().pop().unwrap();
+    assert_eq!((a.reason, a.issue_id, a.actor.as_str()), (AdjustmentReason::AcceptBroker, Some(issue.id), "ravi"));
+    assert_eq!((a.quantity_before, a.quantity_after, a.price, a.realized_pnl), (10, 15, dec!(110), dec!(-35)));
+    let after = t.today_pnl().await.unwrap();
+    assert_eq!(after.realized_pnl, before.realized_pnl - dec!(35));
+    assert_eq!(after.net_pnl, before.net_pnl, "taking the broker's side makes no P&L at the mark");
+
+    // A refused resolution leaves no adjustment behind.
+    let err = t.accept_broker_position(issue.id, Some(&broker), "ravi", None).await.unwrap_err();
+    assert!(err.to_string().contains("already resolved"), "{err}");
+    assert_eq!(t.today_adjustments().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_carried_position_counts_today_from_the_previous_close() {
+    let t = test_db().await;
+    // Bought 10 @ 100 yesterday (CNC), last price at yesterday's close 120.
+    let new = NewPosition {
+        strategy_id: 1,
+        symbol: "HDFCBANK".into(),
+        exchange: Exchange::Nse,
+        product: Product::Cnc,
+        quantity: 10,
+        average_price: dec!(100),
+        stop_loss: None,
+        take_profit: None,
+    };
+    let p = t.create_position(&new).await.unwrap();
+    t.mark_to_market("HDFCBANK", Exchange::Nse, dec!(120)).await.unwrap();
+    t.sql(&format!(
+        "ALTER TABLE positions DISABLE TRIGGER positions_day_reference;
+         UPDATE positions SET day_ref_day = xcoin_today() - 1, opened_at = opened_at - interval '1 day' WHERE id = {};
+         ALTER TABLE positions ENABLE TRIGGER positions_day_reference;",
+        p.id
+    ))
+    .await;
+    let pnl = t.today_pnl().await.unwrap();
+    assert_eq!((pnl.unrealized_pnl, pnl.open_unrealized_pnl), (dec!(0), dec!(200)), "nothing moved today yet");
+
+    // Today it trades at 125: the day made 50, the position 250 since bought.
+    t.mark_to_market("HDFCBANK", Exchange::Nse, dec!(125)).await.unwrap();
+    let pnl = t.today_pnl().await.unwrap();
+    assert_eq!((pnl.unrealized_pnl, pnl.open_unrealized_pnl, pnl.net_pnl), (dec!(50), dec!(250), dec!(50)));
+
+    // Sold today at 125 with charges: Kite's day P&L, (sells − buys today) +
+    // quantity × last − carried × previous close = 1250 − 1200 = 50, less charges.
+    let o = t
+        .create_order(
+            &xcoin::domain::order::OrderRequest { product: Product::Cnc, ..market("HDFCBANK", Side::Sell, 10) },
+            BrokerKind::Paper,
+            TICK,
+            Some(dec!(125)),
+        )
+        .await
+        .unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-S1")).await.unwrap();
+    let f = Fill {
+        order_id: o.id,
+        broker: BrokerKind::Paper,
+        broker_trade_id: "S1".into(),
+        quantity: 10,
+        price: dec!(125),
+        traded_at: Utc::now(),
+    };
+    let out = t.record_fill(&f, &ChargeRates::default()).await.unwrap();
+    assert_eq!(out.trade.realized_pnl, dec!(250), "realised since bought");
+    let pnl = t.today_pnl().await.unwrap();
+    assert_eq!((pnl.realized_pnl, pnl.unrealized_pnl), (dec!(250), dec!(-200)));
+    assert_eq!(pnl.net_pnl, dec!(50) - out.trade.total_charges);
+    assert_eq!(pnl.open_unrealized_pnl, dec!(0));
+}
+
+#[tokio::test]
+async fn order_to_trade_counts_entries_modifications_and_cancellations() {
+    let t = test_db().await;
+    fill(&t, "INFY", Side::Buy, 10, dec!(1500), "T1").await;
+    // A resting order modified twice and then cancelled: 4 messages, no trade.
+    let o = t.create_order(&limit_buy("SBIN", 5, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-R1")).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
+    t.sql(&format!("UPDATE orders SET modifications = 2 WHERE id = {}", o.id)).await;
+    t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator"), None).await.unwrap();
+    // Refused before reaching the broker: no message at the exchange.
+    let r = t.create_order(&limit_buy("SBIN", 5, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
+    t.update_order_status(r.id, OrderStatus::Rejected, Some("limit"), None).await.unwrap();
+    // Was 3 orders ÷ 1 trade; the exchange counts 1 + 1 + 2 + 1 messages.
+    assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(5)));
+    assert_eq!(xcoin::domain::charges::otr_text(dec!(5)), "5 <50 nil");
+}
