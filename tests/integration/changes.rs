@@ -79,6 +79,13 @@ async fn commands_notify_the_engine_channel_and_results_reach_consoles() {
         next(&mut console).await,
         ChangeEvent::Change(Change { table: Table::OperatorCommands, op: Op::Update, id: c.id })
     );
+    // The engine's own claiming and finishing do not wake it: the next thing
+    // on its channel is the next command (before, the two updates of `c`).
+    let second = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
+    assert_eq!(
+        next(&mut engine).await,
+        ChangeEvent::Change(Change { table: Table::OperatorCommands, op: Op::Insert, id: second.id })
+    );
 }
 
 #[tokio::test]
