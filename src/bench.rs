@@ -21,6 +21,7 @@ use sqlx::{ConnectOptions, Connection};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::config::Config;
 use crate::config::Settings;
+use crate::db::Target;
 use crate::db::schema::create_database_if_missing;
 use crate::db::{Db, PoolConfig};
 use crate::domain::calendar::MarketState;
@@ -28,7 +29,6 @@ use crate::domain::instrument;
 use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
 use crate::domain::risk::{RiskSnapshot, validate};
 use crate::engine::{Engine, EngineConfig, EngineError};
-use crate::setup::Target;
 
 /// One measurement run's figures.
 #[derive(Debug, Clone, Serialize)]

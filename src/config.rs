@@ -1105,6 +1105,28 @@ impl Config {
 }
 
 impl Settings {
+    /// The pre-trade risk limits this configuration sets: the same for the
+    /// engine's validator and the console's forms.
+    pub fn risk_limits(&self) -> crate::domain::risk::RiskLimits {
+        use crate::domain::risk::RiskLimits;
+        let s = self;
+        let r = &s.risk;
+        RiskLimits {
+            capital: s.account.capital,
+            max_risk_per_trade_pct: r.max_risk_per_trade_pct,
+            max_daily_loss_pct: r.max_daily_loss_pct,
+            max_drawdown_pct: r.max_drawdown_pct,
+            max_open_positions: r.max_open_positions,
+            min_risk_reward: r.min_risk_reward,
+            max_position_size: r.max_position_size,
+            price_sanity_pct: r.price_sanity_pct,
+            max_orders_per_second: r.max_orders_per_second,
+            ticks: crate::domain::instrument::Ticks::new(&crate::domain::instrument::built_in(), s.market.tick_size),
+            // Paper trading is for practice at any hour; LIVE follows the exchange.
+            enforce_market_hours: s.app.mode == TradingMode::Live,
+        }
+    }
+
     /// The market calendar these settings describe.
     pub fn calendar(&self) -> MarketCalendar {
         MarketCalendar {

@@ -10,6 +10,7 @@ pub mod broker;
 pub mod config;
 pub mod console;
 pub mod db;
+pub mod desk;
 pub mod domain;
 pub mod engine;
 pub mod files;

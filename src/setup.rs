@@ -7,51 +7,12 @@
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
-use rust_decimal::Decimal;
-use sqlx::postgres::PgConnectOptions;
-
-use crate::config::{Config, redacted_url};
-use crate::db::local::{LocalDb, LocalStatus};
+use crate::config::Config;
+use crate::db::local::LocalStatus;
 use crate::db::schema::{FUNCTIONS, TABLES, VIEWS, create_database_if_missing};
-use crate::db::{Db, PoolConfig, connect_options};
+use crate::db::{Db, PoolConfig, Target};
+use crate::domain::money::rupees;
 use crate::domain::strategy::{MANUAL_STRATEGY_ID, TradingMode};
-use crate::domain::to_paisa;
-
-/// Where the configured database lives.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// `database.url`, with the password hidden for display.
-    Url { options: Box<PgConnectOptions>, shown: String },
-    /// The managed local cluster.
-    Managed(LocalDb),
-}
-
-impl Target {
-    pub fn from_config(config: &Config) -> Result<Target, SetupError> {
-        match &config.settings.database.url {
-            Some(url) => Ok(Target::Url { options: Box::new(connect_options(url)?), shown: redacted_url(url) }),
-            None => Ok(Target::Managed(LocalDb::for_data_dir(&config.settings.data_dir())?)),
-        }
-    }
-
-    pub fn connect_options(&self) -> PgConnectOptions {
-        match self {
-            Target::Url { options, .. } => options.as_ref().clone(),
-            Target::Managed(local) => local.connect_options(),
-        }
-    }
-
-    pub fn describe(&self) -> String {
-        match self {
-            Target::Url { shown, .. } => shown.clone(),
-            Target::Managed(local) => format!("managed local PostgreSQL in {}", local.dir.display()),
-        }
-    }
-
-    fn database_name(&self) -> String {
-        self.connect_options().get_database().unwrap_or("postgres").to_string()
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -234,18 +195,6 @@ fn creatable(dir: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Today's write requests to the broker (placements, modifications,
-/// cancellations); in LIVE, against Kite's daily cap.
-pub fn broker_requests(mode: TradingMode, writes: i64) -> String {
-    match mode {
-        TradingMode::Live => {
-            let cap = i64::from(crate::broker::kite::rate::ORDERS_PER_DAY);
-            format!("{writes} of {cap} ({}% used)", writes * 100 / cap)
-        }
-        TradingMode::Paper => writes.to_string(),
-    }
-}
-
 /// Checks configuration, data directory, database, schema, engine lock and
 /// broker settings without changing anything; says what to do for each failure.
 /// Returns the number of failed checks.
@@ -349,7 +298,7 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
         _ => report.fail("schema", format!("missing {}; run `xcoin setup`", schema.missing().join(", ")))?,
     }
 
-    let engine = crate::engine::lock::holder(db.pool()).await.map_err(crate::db::DbError::from)?.map(|h| h.pid);
+    let engine = db.engine_lock_holder().await?.map(|h| h.pid);
     match engine {
         Some(pid) => report.ok("engine", format!("running (holds the engine lock, server pid {pid})"))?,
         None => report.warn("engine", "not running (no process holds the engine lock)")?,
@@ -357,7 +306,7 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
 
     match s.app.mode {
         TradingMode::Paper => report.ok("broker", "paper (simulated exchange)")?,
-        TradingMode::Live => match crate::engine::runner::kite_session(&s.zerodha).await {
+        TradingMode::Live => match crate::broker::kite::live_session(&s.zerodha).await {
             Ok((_, net)) => {
                 report.ok("broker", format!("Kite Connect session valid; equity margin available {}", rupees(net)))?
             }
@@ -420,7 +369,7 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         active.len(),
         ratio.map_or("—".to_string(), crate::domain::charges::otr_text)
     )?;
-    writeln!(out, "Broker requests today {}", broker_requests(s.app.mode, writes))?;
+    writeln!(out, "Broker requests today {}", s.app.mode.broker().writes_text(writes))?;
     writeln!(out, "Open positions {}, reconciliation issues {}", positions.len(), issues.len())?;
     for p in positions.iter().take(10) {
         writeln!(
@@ -434,45 +383,4 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         )?;
     }
     Ok(())
-}
-
-/// Rupees to the paisa with a sign and Indian digit grouping (lakh, crore):
-/// "-₹12,34,567.01".
-pub fn rupees(amount: Decimal) -> String {
-    let paisa = to_paisa(amount);
-    let negative = paisa.is_sign_negative() && !paisa.is_zero();
-    let text = format!("{:.2}", paisa.abs());
-    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
-    let grouped = if whole.len() <= 3 {
-        whole.to_string()
-    } else {
-        let (head, last3) = whole.split_at(whole.len() - 3);
-        let mut groups: Vec<&str> = Vec::new();
-        let mut rest = head;
-        while rest.len() > 2 {
-            let (a, b) = rest.split_at(rest.len() - 2);
-            groups.push(b);
-            rest = a;
-        }
-        groups.push(rest);
-        groups.reverse();
-        format!("{},{last3}", groups.join(","))
-    };
-    format!("{}₹{grouped}.{frac}", if negative { "-" } else { "" })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rust_decimal_macros::dec;
-
-    #[test]
-    fn rupees_to_the_paisa() {
-        assert_eq!(rupees(dec!(864.400774)), "₹864.40");
-        assert_eq!(rupees(dec!(-1234567.005)), "-₹12,34,567.01");
-        assert_eq!(rupees(dec!(-0.001)), "₹0.00");
-        assert_eq!(rupees(dec!(100000)), "₹1,00,000.00");
-        assert_eq!(rupees(dec!(999.999)), "₹1,000.00");
-        assert_eq!(rupees(dec!(123456789012)), "₹1,23,45,67,89,012.00");
-    }
 }

@@ -26,8 +26,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::config::Settings;
+use crate::domain::money::rupees;
 use crate::domain::strategy::TradingMode;
-use crate::setup::rupees;
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

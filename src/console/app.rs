@@ -140,7 +140,7 @@ pub struct App {
     /// moves on.
     pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
     /// The Kite ticker's health when this console runs a LIVE engine.
-    pub ticker: Option<tokio::sync::watch::Receiver<crate::broker::kite::TickerStatus>>,
+    pub ticker: Option<crate::domain::feed::TickerStatus>,
 }
 
 impl App {
@@ -919,7 +919,7 @@ impl App {
                         body.push(match self.preview(&req) {
                             Ok(a) => format!(
                                 "pre-trade check: passes — risk {}, reward:risk {}",
-                                a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
                                 a.risk_reward.map_or("—".into(), |r| format!("{:.2}:1", r))
                             ),
                             Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
@@ -1084,13 +1084,13 @@ impl App {
         let context = format!(
             "last {} · order value {}",
             last.map_or("—".into(), |l| format!("{l:.2}")),
-            value.map_or("—".into(), crate::setup::rupees)
+            value.map_or("—".into(), crate::domain::money::rupees)
         );
         let own = order.side.sign() * order.filled_quantity;
         let verdict = match self.preview_with(&modified, own) {
             Ok(a) => format!(
                 "✓ passes pre-trade checks: risk {}, reward:risk {}",
-                a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
                 a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
             ),
             Err(d) => format!("✗ {d} — the engine will refuse it"),

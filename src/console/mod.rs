@@ -1,6 +1,8 @@
 //! The operator console: a full-screen ratatui desk over the database's
-//! change feed, with the engine running in-process unless another process
-//! already trades this database (or the console is read-only).
+//! change feed. It reads the database and sends operator commands; it never
+//! talks to the engine or the broker. `crate::desk` wires it: it starts the
+//! engine in-process when no other process trades the database, and hands
+//! the console what it may know of it ([`Wiring`]).
 //!
 //! Files: `action` (the keymap), `app` (state and key handling), `store`
 //! (view model and the loader that feeds it), `views/` (drawing).
@@ -19,10 +21,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 
 use crate::config::Config;
-use crate::db::{Db, PoolConfig};
-use crate::engine::lock::LockError;
-use crate::engine::{EngineConfig, EngineError, runner};
-use crate::setup::{self, Report, Target};
+use crate::db::Db;
+use crate::domain::feed::TickerStatus;
+use crate::domain::risk::RiskLimits;
+use crate::setup::{self, Report};
 use app::{App, Effect, FlashKind};
 use store::LoaderMsg;
 
@@ -30,8 +32,6 @@ use store::LoaderMsg;
 pub enum ConsoleError {
     #[error(transparent)]
     Setup(#[from] setup::SetupError),
-    #[error(transparent)]
-    Engine(#[from] EngineError),
     #[error("terminal: {0}")]
     Io(#[from] std::io::Error),
     #[error("{0}")]
@@ -117,54 +117,58 @@ pub fn init_logging(config: &Config) {
         .try_init();
 }
 
-/// Runs the console until the operator quits. The first-launch wizard comes
-/// first when XCoin is not configured (or when asked for).
-pub async fn run(config: Config, read_only: bool, wizard: bool) -> Result<(), ConsoleError> {
-    let config = if !read_only && (wizard || !config.is_configured()) {
-        let mut terminal = ratatui::init();
-        let written = run_wizard(&mut terminal, &config).await;
-        ratatui::restore();
-        if !written? {
-            return Ok(());
-        }
-        Config::load(config.paths.clone()).map_err(|e| ConsoleError::Config(e.to_string()))?
-    } else {
-        config
-    };
-    let config = &config;
-    let s = &config.settings;
-    // Make the database ready (quietly: the log pane has the steps).
-    if !read_only {
-        let mut out = Vec::new();
-        let db = setup::setup(config, &mut Report::new(&mut out, false)).await?;
-        db.close().await;
-        for line in String::from_utf8_lossy(&out).lines().filter(|l| !l.trim().is_empty()) {
-            tracing::info!("{}", line.trim());
-        }
-    }
-    let target = Target::from_config(config)?;
-    let pool = PoolConfig { min: 1, max: 4, ..PoolConfig::from(&s.database) };
-    let db = Db::connect(target.connect_options(), pool).await.map_err(EngineError::from)?;
+/// Where the engine is, as far as the console is concerned.
+pub enum EngineHere {
+    /// Started by this process; with the Kite ticker's health in LIVE.
+    InProcess { ticker: Option<watch::Receiver<TickerStatus>> },
+    /// Another process trades this database; the console sends it commands.
+    Elsewhere,
+    /// It should have started here and did not: why.
+    Failed(String),
+    /// A read-only console starts none.
+    NotStarted,
+}
 
-    let cfg = EngineConfig::from_settings(s);
-    let mut app = App::new(s.app.mode, s.calendar(), cfg.limits.clone(), s.operator_name(), read_only);
-    let (stop_engine, engine_stopped) = watch::channel(false);
-    let mut engine_task = None;
-    if !read_only {
-        match runner::start(config, s.app.demo).await {
-            Ok(mut started) => {
-                app.engine_in_process = true;
-                app.ticker = started.ticker.take();
-                engine_task = Some(tokio::spawn(started.run(engine_stopped)));
+/// What the desk hands the console.
+pub struct Wiring {
+    pub db: Db,
+    pub limits: RiskLimits,
+    pub read_only: bool,
+    pub engine: EngineHere,
+}
+
+/// The first-launch wizard, when XCoin is not configured (or when asked
+/// for): the configuration to run with, or `None` when the operator left.
+pub async fn first_launch(config: Config, read_only: bool, wizard: bool) -> Result<Option<Config>, ConsoleError> {
+    let wanted = wizard || !config.is_configured();
+    if read_only || !wanted {
+        return Ok(Some(config));
+    }
+    let mut terminal = ratatui::init();
+    let written = run_wizard(&mut terminal, &config).await;
+    ratatui::restore();
+    if !written? {
+        return Ok(None);
+    }
+    Ok(Some(Config::load(config.paths.clone()).map_err(|e| ConsoleError::Config(e.to_string()))?))
+}
+
+/// Runs the console until the operator quits (or a stop signal).
+pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
+    let s = &config.settings;
+    let Wiring { db, limits, read_only, engine } = wiring;
+    let mut app = App::new(s.app.mode, s.calendar(), limits, s.operator_name(), read_only);
+    let mut ticker = None;
+    match engine {
+        EngineHere::InProcess { ticker: feed } => {
+            app.engine_in_process = true;
+            if let Some(feed) = &feed {
+                app.ticker = Some(feed.borrow().clone());
             }
-            Err(EngineError::Lock(LockError::Held(holder))) => {
-                tracing::info!(%holder, "another process runs the engine; this console sends it commands");
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "the engine did not start");
-                app.flash(format!("the engine did not start: {e}"), FlashKind::Failed);
-            }
+            ticker = feed;
         }
+        EngineHere::Failed(why) => app.flash(format!("the engine did not start: {why}"), FlashKind::Failed),
+        EngineHere::Elsewhere | EngineHere::NotStarted => {}
     }
 
     let (loader_tx, mut loader_rx) = mpsc::channel(256);
@@ -175,20 +179,24 @@ pub async fn run(config: Config, read_only: bool, wizard: bool) -> Result<(), Co
     let mut signals = crate::signals::StopSignals::new()?;
     // ratatui::init also restores the terminal on a panic.
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &db, &mut loader_rx, &mut signals).await;
+    let result = event_loop(&mut terminal, &mut app, &db, &mut loader_rx, &mut signals, ticker).await;
     ratatui::restore();
-
     loader.abort();
-    if let Some(task) = engine_task {
-        let _ = stop_engine.send(true);
-        match tokio::time::timeout(Duration::from_secs(10), task).await {
-            Ok(Ok(Err(e))) => tracing::error!(error = %e, "engine stopped with an error"),
-            Err(_) => tracing::error!("the engine did not stop within 10 s"),
-            _ => {}
-        }
-    }
-    db.close().await;
     result
+}
+
+/// The next change of the ticker's health; never, without a ticker.
+async fn ticker_changed(ticker: &mut Option<watch::Receiver<TickerStatus>>) -> Option<TickerStatus> {
+    match ticker {
+        Some(rx) => match rx.changed().await {
+            Ok(()) => Some(rx.borrow_and_update().clone()),
+            Err(_) => {
+                *ticker = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
 }
 
 async fn event_loop(
@@ -197,6 +205,7 @@ async fn event_loop(
     db: &Db,
     loader: &mut mpsc::Receiver<LoaderMsg>,
     signals: &mut crate::signals::StopSignals,
+    mut ticker: Option<watch::Receiver<TickerStatus>>,
 ) -> Result<(), ConsoleError> {
     let mut keys = EventStream::new();
     let mut frame = tokio::time::interval(FRAME);
@@ -233,6 +242,12 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e.into()),
                 None => return Ok(()),
             },
+            status = ticker_changed(&mut ticker) => {
+                if let Some(status) = status {
+                    app.ticker = Some(status);
+                    app.dirty = true;
+                }
+            }
             name = signals.recv() => {
                 tracing::warn!(signal = name, "stopping the console");
                 return Ok(());

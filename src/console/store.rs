@@ -236,7 +236,7 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
 }
 
 async fn engine_holder(db: &Db) -> Result<Option<i32>, DbError> {
-    Ok(crate::engine::lock::holder(db.pool()).await?.map(|h| h.pid))
+    Ok(db.engine_lock_holder().await?.map(|h| h.pid))
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);

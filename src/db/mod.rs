@@ -13,6 +13,7 @@ pub mod changes;
 pub mod commands;
 pub mod kill_switch;
 pub mod local;
+pub mod lock;
 pub mod orders;
 pub mod positions;
 pub mod raw;
@@ -20,6 +21,7 @@ pub mod reconciliation;
 pub mod schema;
 pub mod stats;
 pub mod strategies;
+pub mod target;
 pub mod trades;
 
 use std::str::FromStr;
@@ -27,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgConnection, PgPool, Postgres};
+
+pub use target::Target;
 
 use crate::config::DatabaseSettings;
 use crate::domain::order::{FieldError, OrderStatus, TransitionError};
@@ -49,6 +53,8 @@ pub enum DbError {
     /// The server could not be reached at all: the address and why, once.
     #[error("cannot reach PostgreSQL at {address}: {reason}")]
     Unreachable { address: String, reason: String },
+    #[error(transparent)]
+    Local(#[from] local::LocalDbError),
 }
 
 /// Where a connection goes: `host:port`, or the socket directory.

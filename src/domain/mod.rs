@@ -9,7 +9,9 @@ pub mod calendar;
 pub mod charges;
 pub mod command;
 pub mod enums;
+pub mod feed;
 pub mod instrument;
+pub mod money;
 pub mod order;
 pub mod position;
 pub mod reconciliation;
@@ -18,14 +20,9 @@ pub mod strategy;
 pub mod trade;
 
 pub use enums::ParseEnumError;
+pub use money::to_paisa;
 
 use rust_decimal::Decimal;
-
-/// Rounds money to the paisa (two decimals, half away from zero), for display
-/// and for values that are settled in rupees and paise.
-pub fn to_paisa(amount: Decimal) -> Decimal {
-    amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
-}
 
 /// True when `price` is a whole multiple of `tick`.
 pub fn is_on_tick(price: Decimal, tick: Decimal) -> bool {

@@ -72,6 +72,32 @@ string_enum!(
     BrokerKind, "broker" { Paper => "paper", Kite => "kite" }
 );
 
+/// Kite's most order requests a day (placements, modifications and
+/// cancellations together), per user, across every app.
+pub const KITE_ORDERS_PER_DAY: u32 = 5000;
+
+impl BrokerKind {
+    /// The broker's cap on write requests a day, if it has one.
+    pub fn daily_write_cap(self) -> Option<u32> {
+        match self {
+            BrokerKind::Kite => Some(KITE_ORDERS_PER_DAY),
+            BrokerKind::Paper => None,
+        }
+    }
+
+    /// Today's write requests (placements, modifications, cancellations),
+    /// against the daily cap where there is one: `412 of 5000 (8% used)`.
+    pub fn writes_text(self, writes: i64) -> String {
+        match self.daily_write_cap() {
+            Some(cap) => {
+                let cap = i64::from(cap);
+                format!("{writes} of {cap} ({}% used)", writes * 100 / cap)
+            }
+            None => writes.to_string(),
+        }
+    }
+}
+
 string_enum!(
     /// Where an order is in its life. See [`OrderStatus::can_transition_to`].
     OrderStatus, "status" {

@@ -10,6 +10,16 @@ string_enum!(
     TradingMode, "mode" { Paper => "PAPER", Live => "LIVE" }
 );
 
+impl TradingMode {
+    /// The broker orders go to in this mode.
+    pub fn broker(self) -> super::order::BrokerKind {
+        match self {
+            TradingMode::Paper => super::order::BrokerKind::Paper,
+            TradingMode::Live => super::order::BrokerKind::Kite,
+        }
+    }
+}
+
 string_enum!(
     /// What kind of strategy places the orders.
     StrategyType, "strategy_type" {

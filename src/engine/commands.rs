@@ -6,8 +6,8 @@ use crate::broker::Broker;
 use crate::db::commands::CommandRecord;
 use crate::db::orders::OrderModification;
 use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
+use crate::domain::money::rupees;
 use crate::domain::order::{Order, OrderStatus};
-use crate::setup::rupees;
 
 fn describe(o: &Order) -> String {
     match o.status {

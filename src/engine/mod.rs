@@ -7,13 +7,12 @@
 //! the write it depends on (an order's SUBMITTED row exists before its fills
 //! are applied), with no locks in between.
 //!
-//! Files: `lock` (one engine per database), `orders` (place, cancel, modify,
+//! Files: `orders` (place, cancel, modify,
 //! exit), `monitor` (broker events and catch-up), `risk` (marking to market,
 //! stops, loss limits, kill switch, square-off), `reconciler`, `commands`.
 
 pub mod commands;
 pub mod demo;
-pub mod lock;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
@@ -32,13 +31,13 @@ use crate::alerts::{Alert, Alerts};
 use crate::broker::{Broker, BrokerError, BrokerEvent};
 use crate::config::Settings;
 use crate::db::changes::{COMMANDS_CHANNEL, ChangeFeed};
+use crate::db::lock::{EngineLock, LockError};
 use crate::db::{Db, DbError};
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::charges::ChargeRates;
 use crate::domain::order::Exchange;
 use crate::domain::risk::RiskLimits;
 use crate::domain::strategy::TradingMode;
-use lock::{EngineLock, LockError};
 
 /// The engine's settings, taken from the configuration once at start.
 #[derive(Debug, Clone)]
@@ -64,23 +63,7 @@ impl EngineConfig {
     pub fn from_settings(s: &Settings) -> EngineConfig {
         let r = &s.risk;
         EngineConfig {
-            limits: RiskLimits {
-                capital: s.account.capital,
-                max_risk_per_trade_pct: r.max_risk_per_trade_pct,
-                max_daily_loss_pct: r.max_daily_loss_pct,
-                max_drawdown_pct: r.max_drawdown_pct,
-                max_open_positions: r.max_open_positions,
-                min_risk_reward: r.min_risk_reward,
-                max_position_size: r.max_position_size,
-                price_sanity_pct: r.price_sanity_pct,
-                max_orders_per_second: r.max_orders_per_second,
-                ticks: crate::domain::instrument::Ticks::new(
-                    &crate::domain::instrument::built_in(),
-                    s.market.tick_size,
-                ),
-                // Paper trading is for practice at any hour; LIVE follows the exchange.
-                enforce_market_hours: s.app.mode == TradingMode::Live,
-            },
+            limits: s.risk_limits(),
             rates: s.charges.clone(),
             calendar: s.calendar(),
             max_position_loss: s.account.capital * r.max_position_loss_pct / Decimal::ONE_HUNDRED,

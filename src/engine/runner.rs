@@ -14,17 +14,15 @@ use tokio::task::JoinHandle;
 
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
-use crate::broker::kite::{
-    KiteBroker, KiteClient, KiteClientConfig, TickerConfig, TickerStatus, TickerStream, token_map,
-};
+use crate::broker::kite::{KiteBroker, TickerConfig, TickerStatus, TickerStream, token_map};
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
+use crate::db::Target;
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
 use crate::domain::order::{Exchange, Product, Side};
 use crate::domain::strategy::TradingMode;
-use crate::setup::Target;
 
 /// How often the demo's "trade made elsewhere" lands on the paper exchange,
 /// giving reconciliation something to show.
@@ -170,8 +168,8 @@ pub async fn kite_broker(
     s: &crate::config::Settings,
     alerts: Alerts,
 ) -> Result<(AnyBroker, Vec<JoinHandle<()>>, Option<watch::Receiver<TickerStatus>>), EngineError> {
-    let (client, available) = kite_session(&s.zerodha).await.map_err(EngineError::Refused)?;
-    tracing::info!(available = %crate::setup::rupees(available), "Kite Connect session valid");
+    let (client, available) = crate::broker::kite::live_session(&s.zerodha).await.map_err(EngineError::Refused)?;
+    tracing::info!(available = %crate::domain::money::rupees(available), "Kite Connect session valid");
     let keys: Vec<String> = instrument::built_in().iter().map(|i| format!("{}:{}", i.exchange, i.symbol)).collect();
     let mut listed = Vec::new();
     for exchange in [Exchange::Nse, Exchange::Bse] {
@@ -208,29 +206,6 @@ pub async fn kite_broker(
     Ok((AnyBroker::Kite(broker), vec![ticker], Some(status)))
 }
 
-/// Kite Connect for LIVE trading: the credentials present and the session
-/// accepted by Kite (a read of the equity margin, which also says what can
-/// be traded). The error says what to do.
-pub async fn kite_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteClient, Decimal), String> {
-    if s.api_key.is_none() {
-        return Err(
-            "LIVE mode needs zerodha.api_key: set it and zerodha.api_secret, then run `xcoin kite login`".into()
-        );
-    }
-    if s.access_token.is_none() {
-        return Err("LIVE mode needs today's zerodha.access_token: run `xcoin kite login`".into());
-    }
-    let config = KiteClientConfig::for_settings(s);
-    let client = KiteClient::from_settings(s, config).map_err(|e| e.to_string())?;
-    match client.margins().await.map_err(BrokerError::from) {
-        Ok(margins) => Ok((client, margins.equity.map(|e| e.net).unwrap_or_default())),
-        Err(BrokerError::Session(message)) => {
-            Err(format!("Kite refused the session ({message}); run `xcoin kite login` for today's token"))
-        }
-        Err(e) => Err(format!("Kite Connect: {e}")),
-    }
-}
-
 /// Connects, starts the engine and runs it until `shutdown` turns true.
 pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
     start(config, demo).await?.run(shutdown).await
@@ -255,50 +230,5 @@ async fn external_trades(broker: PaperBroker, seed: u64) {
             }
             Err(e) => tracing::warn!(error = %e, "demo external trade"),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Secret, ZerodhaSettings};
-    use crate::testkit::http::{Server, fixture, kite_error, ok};
-    use rust_decimal_macros::dec;
-
-    fn zerodha(url: &str, token: Option<&str>) -> ZerodhaSettings {
-        ZerodhaSettings {
-            api_key: Some(Secret::new("kitekey")),
-            access_token: token.map(Secret::new),
-            api_url: url.into(),
-            ..ZerodhaSettings::default()
-        }
-    }
-
-    #[tokio::test]
-    async fn live_trading_starts_only_on_a_session_kite_accepts() {
-        let server = Server::start(vec![(
-            "GET /user/margins",
-            vec![
-                ok(fixture("margins.json")),
-                kite_error(403, "TokenException", "Incorrect `api_key` or `access_token`."),
-            ],
-        )])
-        .await;
-        let (_, net) = kite_session(&zerodha(&server.base_url, Some("tok"))).await.unwrap();
-        assert_eq!(net, dec!(99725.05000000002));
-        assert_eq!(server.seen()[0].header("Authorization"), Some("token kitekey:tok"));
-        assert_eq!(
-            kite_session(&zerodha(&server.base_url, Some("tok"))).await.unwrap_err(),
-            "Kite refused the session (Incorrect `api_key` or `access_token`.); run `xcoin kite login` for today's token"
-        );
-        assert_eq!(
-            kite_session(&ZerodhaSettings { api_key: None, ..zerodha(&server.base_url, None) }).await.unwrap_err(),
-            "LIVE mode needs zerodha.api_key: set it and zerodha.api_secret, then run `xcoin kite login`"
-        );
-        assert_eq!(
-            kite_session(&zerodha(&server.base_url, None)).await.unwrap_err(),
-            "LIVE mode needs today's zerodha.access_token: run `xcoin kite login`"
-        );
-        assert_eq!(server.seen().len(), 2, "nothing is asked without credentials");
     }
 }

@@ -104,7 +104,7 @@ async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
 /// engine's session ends when the server notices its socket closed).
 async fn engine_lock_released(db: &Db) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some() {
+    while db.engine_lock_holder().await.unwrap().is_some() {
         assert!(tokio::time::Instant::now() < deadline, "the killed engine's lock is released within 20 s");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

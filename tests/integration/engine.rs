@@ -935,7 +935,7 @@ async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
     assert!(refused.to_string().contains("no orders"), "{refused}");
 
     let got = inbox.read(8).await;
-    let limit = xcoin::setup::rupees(limit);
+    let limit = xcoin::domain::money::rupees(limit);
     assert_eq!(
         got,
         vec![
@@ -946,8 +946,8 @@ async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
                 "XCoin PAPER: Reconciliation: MISSING_LOCAL NSE:SBIN CNC\nIssue {}: {}. Resolve it in the console's Reconciliation tab.",
                 issues[0].id, issues[0].details
             ),
-            format!("XCoin PAPER: Daily loss at 50 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::setup::rupees(e.cfg.limits.max_daily_loss() * dec!(0.5))),
-            format!("XCoin PAPER: Daily loss at 80 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::setup::rupees(e.cfg.limits.max_daily_loss() * dec!(0.85))),
+            format!("XCoin PAPER: Daily loss at 50 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::domain::money::rupees(e.cfg.limits.max_daily_loss() * dec!(0.5))),
+            format!("XCoin PAPER: Daily loss at 80 % of the limit\nToday's loss is {} of the {limit} limit; the kill switch trips at 100 %.", xcoin::domain::money::rupees(e.cfg.limits.max_daily_loss() * dec!(0.85))),
             "XCoin PAPER: Engine lost the broker\nthe broker did not answer: connect timeout".to_string(),
             "XCoin PAPER: Kite session expired: trading stopped\nIncorrect `api_key` or `access_token`. Log in again with `xcoin kite login`, then restart the engine.".to_string(),
         ]

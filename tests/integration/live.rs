@@ -135,8 +135,13 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     // The console's header shows the ticker's health under the LIVE badge,
     // beside the P&L and the kill switch (its second line).
     let mut console = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
-    console.ticker = ticker;
-    let header = |console: &mut App| text(&draw(console, 160, 12))[..2].join("\n");
+    let ticker = ticker.expect("a LIVE broker reports its ticker");
+    // The console's event loop copies each change of the ticker's health into
+    // the app; the header draws from that copy.
+    let header = |console: &mut App| {
+        console.ticker = Some(ticker.borrow().clone());
+        text(&draw(console, 160, 12))[..2].join("\n")
+    };
     let mut cfg = EngineConfig::from_settings(&s);
     // LIVE follows the exchange's hours; this test runs on any day, weekends too.
     cfg.limits.enforce_market_hours = false;

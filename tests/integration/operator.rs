@@ -272,7 +272,7 @@ async fn the_headless_engine_stops_cleanly_on_term_int_and_hup() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        assert!(xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some());
+        assert!(db.engine_lock_holder().await.unwrap().is_some());
         signal(engine.id(), name);
         let status = engine.wait().unwrap();
         let out = std::fs::read_to_string(&log).unwrap();
@@ -281,7 +281,7 @@ async fn the_headless_engine_stops_cleanly_on_term_int_and_hup() {
         assert!(out.contains("engine stopped"), "{out}");
         // The lock's session was closed; the server ends it a moment later.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while xcoin::engine::lock::holder(db.pool()).await.unwrap().is_some() {
+        while db.engine_lock_holder().await.unwrap().is_some() {
             assert!(std::time::Instant::now() < deadline, "SIG{name}: the lock is released");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }

@@ -8,10 +8,10 @@ use rust_decimal_macros::dec;
 use sqlx::{ConnectOptions, Connection};
 use xcoin::db::changes::ChangeFeed;
 use xcoin::db::local::LocalDb;
+use xcoin::db::lock::{ENGINE_LOCK_KEY, EngineLock};
 use xcoin::db::schema::{TABLES, VIEWS, create_database_if_missing};
 use xcoin::db::{Db, DbError};
 use xcoin::domain::order::BrokerKind;
-use xcoin::engine::lock::{ENGINE_LOCK_KEY, EngineLock};
 
 const T: Duration = Duration::from_secs(5);
 

@@ -21,6 +21,7 @@
 
 pub mod client;
 pub mod instruments;
+pub mod live;
 pub mod login;
 pub mod model;
 pub mod rate;
@@ -30,6 +31,7 @@ pub mod ticker;
 pub use client::{ClientError, KiteBroker, KiteClient, KiteClientConfig, KiteSession, session_checksum};
 
 pub use instruments::{InstrumentsError, KiteInstrument, parse_instruments, token_map};
+pub use live::live_session;
 pub use model::{
     Depth, DepthEntry, KiteAvailableMargin, KiteError, KiteErrorType, KiteLtp, KiteMargins, KiteOrder, KiteOrderId,
     KitePosition, KitePositions, KiteQuote, KiteSegmentMargin, KiteTrade, KiteUtilisedMargin, MapError, Ohlc,

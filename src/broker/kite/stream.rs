@@ -46,7 +46,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
@@ -107,31 +107,7 @@ impl Default for TickerConfig {
     }
 }
 
-/// Where the stream is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TickerState {
-    /// The first connection is being made.
-    Connecting,
-    Connected,
-    /// The connection was lost or could not be made; waiting or connecting again.
-    Reconnecting,
-    /// Told to stop.
-    Stopped,
-    /// Kite refused the access token: stopped until the operator logs in again.
-    SessionExpired,
-}
-
-/// What the engine can read about the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TickerStatus {
-    pub state: TickerState,
-    /// When Kite last sent anything, a heartbeat included.
-    pub last_message_at: Option<DateTime<Utc>>,
-    /// Connections made so far (handshakes that succeeded).
-    pub connections: u32,
-    /// Why the last connection ended or failed.
-    pub last_error: Option<String>,
-}
+pub use crate::domain::feed::{TickerState, TickerStatus};
 
 /// The pause before the next connection: doubles from `min` to `max`.
 #[derive(Debug, Clone)]

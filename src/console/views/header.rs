@@ -11,9 +11,9 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use super::fit::{Part, fit_parts};
 use super::{money, pnl_style};
-use crate::broker::kite::TickerState;
 use crate::console::app::App;
 use crate::console::store::DbState;
+use crate::domain::feed::TickerState;
 use crate::domain::strategy::TradingMode;
 
 // How firmly each form holds its place (higher holds longer). At 80
@@ -98,7 +98,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ];
     if let Some(ticker) = &app.ticker {
         // Without the ticker a LIVE desk sees no prices and no fills: say so loudly.
-        second.push(match ticker.borrow().state {
+        second.push(match ticker.state {
             TickerState::Connected => Part::forms([
                 (Span::styled("kite: streaming", green), 3),
                 (Span::styled("kite: ok", green), 5),

@@ -209,7 +209,7 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
                     Ok(a) => Line::from(Span::styled(
                         format!(
                             "✓ passes pre-trade checks: risk {}, reward:risk {}",
-                            a.risk_amount.map_or("—".into(), crate::setup::rupees),
+                            a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
                             a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
                         ),
                         Style::new().fg(Color::Green),

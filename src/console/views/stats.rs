@@ -39,11 +39,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ("Open P&L, all days", money(pnl.open_unrealized_pnl), pnl_style(pnl.open_unrealized_pnl)),
         ("Orders", s.orders_today.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
-        (
-            "Broker requests",
-            crate::setup::broker_requests(app.mode, stats.map_or(0, |st| st.broker_writes)),
-            Style::new(),
-        ),
+        ("Broker requests", app.mode.broker().writes_text(stats.map_or(0, |st| st.broker_writes)), Style::new()),
         ("Order-to-trade", s.order_to_trade.map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),

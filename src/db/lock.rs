@@ -68,6 +68,13 @@ pub async fn holder<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<Option<LockHold
     }))
 }
 
+impl super::Db {
+    /// Who holds the engine lock on this database, if anyone.
+    pub async fn engine_lock_holder(&self) -> super::Result<Option<LockHolder>> {
+        Ok(holder(&self.pool).await?)
+    }
+}
+
 impl EngineLock {
     /// Takes the lock or says who holds it.
     pub async fn acquire(options: PgConnectOptions) -> Result<EngineLock, LockError> {

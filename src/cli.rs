@@ -1,0 +1,281 @@
+//! The command line: every `xcoin` command, parsed by clap, dispatched to the
+//! library, with one error path (`main` prints the error once and exits 1; a
+//! configuration that does not load exits 2 with what to fix).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use color_eyre::eyre::{Result, WrapErr, eyre};
+use xcoin::config::{Config, ConfigPaths};
+use xcoin::db::local::{LocalDb, LocalStatus};
+use xcoin::setup::{self, Report};
+
+#[derive(Parser)]
+#[command(name = "xcoin", version, about = "Order management and operator console for an intraday NSE desk")]
+pub struct Cli {
+    /// The local configuration file (default: config/local.toml in a checkout,
+    /// else $XDG_CONFIG_HOME/xcoin/config.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// A console without any action that writes, and without an engine.
+    #[arg(long)]
+    read_only: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the database if missing, apply migrations, verify every object.
+    Setup {
+        /// Walk through the first-launch wizard, then open the console.
+        #[arg(long)]
+        interactive: bool,
+    },
+    /// Check configuration, database, schema, engine and broker; change nothing.
+    Doctor,
+    /// Print the effective configuration and where each value came from.
+    Config,
+    /// Today's P&L, counts, positions and issues as text.
+    Status,
+    /// Measure this build against the configured database server (in a scratch database).
+    Bench {
+        /// Print the figures as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Orders the engine run places.
+        #[arg(long, default_value_t = 2000)]
+        orders: usize,
+        /// Seconds the change-feed writers run (paced; unpaced runs at most 5).
+        #[arg(long, default_value_t = 10.0)]
+        feed_seconds: f64,
+    },
+    /// Run the trading engine alone (headless) until Ctrl-C.
+    Engine {
+        /// Run the demo scalping strategy on the simulated feed (PAPER only).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// The managed local PostgreSQL.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
+    /// Zerodha Kite Connect.
+    Kite {
+        #[command(subcommand)]
+        action: KiteAction,
+    },
+    /// Alerts by Telegram and e-mail.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// Send a test message through each configured channel and report the result.
+    Test,
+}
+
+#[derive(Subcommand)]
+enum KiteAction {
+    /// Exchange today's request token for an access token and store it in the local config file.
+    Login {
+        /// The request_token from Kite's redirect, or the whole redirect URL (asked for when absent).
+        #[arg(long, value_name = "TOKEN_OR_URL")]
+        request_token: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbAction {
+    /// Create (first time) and start the managed server.
+    Start,
+    /// Stop the managed server.
+    Stop,
+    /// Say whether it runs, and where.
+    Status,
+}
+
+/// The error of a library call as one message: XCoin's errors already name
+/// their cause, so the chain is not printed again.
+trait Flat<T> {
+    fn flat(self) -> Result<T>;
+}
+
+impl<T, E: std::fmt::Display> Flat<T> for std::result::Result<T, E> {
+    fn flat(self) -> Result<T> {
+        self.map_err(|e| eyre!("{e}"))
+    }
+}
+
+/// Parses the command line and runs it: the process's exit code.
+pub fn main() -> ExitCode {
+    if let Err(e) = color_eyre::install() {
+        eprintln!("{e}");
+    }
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Config> {
+    let config = Config::load(ConfigPaths::discover(cli.config.clone()))?;
+    if cli.command.is_none() || matches!(cli.command, Some(Command::Setup { interactive: true })) {
+        // The console owns the screen: its logs go to the log pane and a file.
+        xcoin::console::init_logging(&config);
+        return Ok(config);
+    }
+    let level = if matches!(cli.command, Some(Command::Bench { .. })) {
+        // A benchmark prints its table; the engine's per-order lines would drown it.
+        "warn".to_string()
+    } else if config.settings.app.debug {
+        "debug".to_string()
+    } else {
+        config.settings.app.log_level.clone()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    Ok(config)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")
+}
+
+/// Runs one command; the error, if any, is for `main` to print.
+fn run(cli: Cli) -> Result<ExitCode> {
+    let config = match load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            eprintln!("Fix the value named above, then run `xcoin doctor`.");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    let color = Report::<std::io::StdoutLock>::wants_color();
+    match cli.command {
+        Some(Command::Config) => {
+            setup::print_config(&config, &mut stdout)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Setup { interactive: true }) => {
+            drop(stdout);
+            runtime()?.block_on(xcoin::desk::console(config, false, true)).flat()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Setup { interactive: false }) => {
+            let mut report = Report::new(&mut stdout, color);
+            runtime()?.block_on(async {
+                let db = setup::setup(&config, &mut report).await.flat()?;
+                db.close().await;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Some(Command::Doctor) => {
+            let mut report = Report::new(&mut stdout, color);
+            let failures = runtime()?.block_on(setup::doctor(&config, &mut report)).flat()?;
+            Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }
+        Some(Command::Status) => runtime()?.block_on(async {
+            let target = xcoin::db::Target::from_config(&config).flat()?;
+            let pool = xcoin::db::PoolConfig { min: 1, max: 2, ..(&config.settings.database).into() };
+            let db = xcoin::db::Db::connect(target.connect_options(), pool)
+                .await
+                .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))?;
+            setup::status(&config, &db, &mut stdout).await.flat()?;
+            db.close().await;
+            Ok(ExitCode::SUCCESS)
+        }),
+        Some(Command::Bench { json, orders, feed_seconds }) => {
+            runtime()?.block_on(xcoin::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Engine { demo }) => {
+            let demo = demo || config.settings.app.demo;
+            runtime()?.block_on(async {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                // SIGTERM, SIGINT (Ctrl-C) and SIGHUP: stop taking commands,
+                // finish the one running, release the lock, exit 0.
+                let mut signals = xcoin::signals::StopSignals::new()?;
+                tokio::spawn(async move {
+                    let name = signals.recv().await;
+                    tracing::info!(signal = name, "stopping the engine");
+                    let _ = stop.send(true);
+                });
+                xcoin::engine::runner::run(&config, demo, stopped).await.flat()?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Some(Command::Kite { action: KiteAction::Login { request_token } }) => {
+            let mut input = std::io::stdin().lock();
+            let client = xcoin::broker::kite::KiteClientConfig::for_settings(&config.settings.zerodha);
+            runtime()?
+                .block_on(xcoin::broker::kite::login::login(&config, client, request_token, &mut input, &mut stdout))
+                .flat()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Alert { action: AlertAction::Test }) => runtime()?.block_on(async {
+            let sent = xcoin::alerts::test_channels(&config.settings, &mut stdout).await;
+            Ok(if sent { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+        }),
+        Some(Command::Db { action }) => {
+            if let Some(url) = &config.settings.database.url {
+                println!(
+                    "database.url is set ({}); XCoin manages only its own local server. Manage that server with its own tools.",
+                    xcoin::config::redacted_url(url)
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            let local = LocalDb::for_data_dir(&config.settings.data_dir())?;
+            match action {
+                DbAction::Start => {
+                    // The cluster lives in the data directory: make that private first.
+                    config.settings.ensure_dirs()?;
+                    let done = local.ensure_running()?;
+                    if done.is_empty() {
+                        println!("already running: {}", local.url());
+                    }
+                    for line in done {
+                        println!("{line}");
+                    }
+                }
+                DbAction::Stop => {
+                    if local.stop()? {
+                        println!("stopped the database in {}", local.dir.display());
+                    } else {
+                        println!("not running: {}", local.dir.display());
+                    }
+                }
+                DbAction::Status => match local.status() {
+                    LocalStatus::Running { pid } => {
+                        println!("running{}: {}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), local.url())
+                    }
+                    LocalStatus::Stopped => println!("stopped: {}", local.dir.display()),
+                    LocalStatus::NotInitialised => {
+                        println!("not created yet: {} (`xcoin setup` or `xcoin db start`)", local.dir.display())
+                    }
+                },
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            drop(stdout);
+            runtime()?.block_on(xcoin::desk::console(config, cli.read_only, false)).flat()?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The desk wired in one place: the database, the engine and the console.
+//!
+//! The console reads the database and sends operator commands; the engine
+//! is the single writer and the only part that talks to the broker. Here the
+//! console is opened: the first-launch wizard if needed, the database made
+//! ready, the engine started in this process unless another process already
+//! trades the database (or the console is read-only), and the console handed
+//! what it may know of the engine ([`console::Wiring`]).
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::console::{self, ConsoleError, EngineHere, Wiring};
+use crate::db::lock::LockError;
+use crate::db::{Db, PoolConfig, Target};
+use crate::engine::{EngineError, runner};
+use crate::setup::{self, Report};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+    #[error(transparent)]
+    Setup(#[from] setup::SetupError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+/// How long a stopping console waits for its in-process engine.
+const ENGINE_STOP: Duration = Duration::from_secs(10);
+
+/// Opens the console on the configured desk and runs it until the operator
+/// quits; the engine it started (if any) stops with it.
+pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<(), DeskError> {
+    let Some(config) = console::first_launch(config, read_only, wizard).await? else { return Ok(()) };
+    let s = &config.settings;
+    if !read_only {
+        // Make the database ready (quietly: the log pane has the steps).
+        let mut out = Vec::new();
+        let db = setup::setup(&config, &mut Report::new(&mut out, false)).await?;
+        db.close().await;
+        for line in String::from_utf8_lossy(&out).lines().filter(|l| !l.trim().is_empty()) {
+            tracing::info!("{}", line.trim());
+        }
+    }
+    let target = Target::from_config(&config)?;
+    let pool = PoolConfig { min: 1, max: 4, ..PoolConfig::from(&s.database) };
+    let db = Db::connect(target.connect_options(), pool).await?;
+
+    let (stop_engine, engine_stopped) = watch::channel(false);
+    let mut engine_task = None;
+    let engine = if read_only {
+        EngineHere::NotStarted
+    } else {
+        match runner::start(&config, s.app.demo).await {
+            Ok(mut started) => {
+                let ticker = started.ticker.take();
+                engine_task = Some(tokio::spawn(started.run(engine_stopped)));
+                EngineHere::InProcess { ticker }
+            }
+            Err(EngineError::Lock(LockError::Held(holder))) => {
+                tracing::info!(%holder, "another process runs the engine; this console sends it commands");
+                EngineHere::Elsewhere
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the engine did not start");
+                EngineHere::Failed(e.to_string())
+            }
+        }
+    };
+
+    let wiring = Wiring { db: db.clone(), limits: s.risk_limits(), read_only, engine };
+    let result = console::run(&config, wiring).await;
+    if let Some(task) = engine_task {
+        let _ = stop_engine.send(true);
+        match tokio::time::timeout(ENGINE_STOP, task).await {
+            Ok(Ok(Err(e))) => tracing::error!(error = %e, "engine stopped with an error"),
+            Err(_) => tracing::error!("the engine did not stop within {} s", ENGINE_STOP.as_secs()),
+            _ => {}
+        }
+    }
+    db.close().await;
+    Ok(result?)
+}

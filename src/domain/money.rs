@@ -1,0 +1,52 @@
+//! Money as the desk shows and settles it: the project's one rounding rule
+//! and one rupee formatter.
+
+use rust_decimal::Decimal;
+
+/// Rounds money to the paisa: two decimals, half away from zero (the
+/// commercial rounding of Zerodha's contract note). The one rounding rule of
+/// the project, applied once, where a figure is shown or settled.
+pub fn to_paisa(amount: Decimal) -> Decimal {
+    amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+}
+
+/// Rupees to the paisa with a sign and Indian digit grouping (lakh, crore):
+/// "-₹12,34,567.01".
+pub fn rupees(amount: Decimal) -> String {
+    let paisa = to_paisa(amount);
+    let negative = paisa.is_sign_negative() && !paisa.is_zero();
+    let text = format!("{:.2}", paisa.abs());
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, "00"));
+    let grouped = if whole.len() <= 3 {
+        whole.to_string()
+    } else {
+        let (head, last3) = whole.split_at(whole.len() - 3);
+        let mut groups: Vec<&str> = Vec::new();
+        let mut rest = head;
+        while rest.len() > 2 {
+            let (a, b) = rest.split_at(rest.len() - 2);
+            groups.push(b);
+            rest = a;
+        }
+        groups.push(rest);
+        groups.reverse();
+        format!("{},{last3}", groups.join(","))
+    };
+    format!("{}₹{grouped}.{frac}", if negative { "-" } else { "" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn rupees_to_the_paisa() {
+        assert_eq!(rupees(dec!(864.400774)), "₹864.40");
+        assert_eq!(rupees(dec!(-1234567.005)), "-₹12,34,567.01");
+        assert_eq!(rupees(dec!(-0.001)), "₹0.00");
+        assert_eq!(rupees(dec!(100000)), "₹1,00,000.00");
+        assert_eq!(rupees(dec!(999.999)), "₹1,000.00");
+        assert_eq!(rupees(dec!(123456789012)), "₹1,23,45,67,89,012.00");
+    }
+}
