@@ -16,19 +16,18 @@ use std::time::{Duration, Instant};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::Serialize;
-use sqlx::{ConnectOptions, Connection};
 
-use crate::broker::paper::{PaperBroker, PaperConfig};
-use crate::config::Config;
-use crate::config::Settings;
-use crate::db::Target;
-use crate::db::schema::create_database_if_missing;
-use crate::db::{Db, PoolConfig};
-use crate::domain::calendar::MarketState;
-use crate::domain::instrument;
-use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
-use crate::domain::risk::{RiskSnapshot, validate};
-use crate::engine::{Engine, EngineConfig, EngineError};
+use xcoin::broker::paper::{PaperBroker, PaperConfig};
+use xcoin::config::Config;
+use xcoin::config::Settings;
+use xcoin::db::Target;
+use xcoin::db::schema::create_database_if_missing;
+use xcoin::db::{Db, PoolConfig};
+use xcoin::domain::calendar::MarketState;
+use xcoin::domain::instrument;
+use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin::domain::risk::{RiskSnapshot, validate};
+use xcoin::engine::{Engine, EngineConfig, EngineError};
 
 /// One measurement run's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -185,18 +184,18 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     let mut consumer = None;
     if listen {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-        let loader = tokio::spawn(crate::console::store::run_loader(db.clone(), tx));
+        let loader = tokio::spawn(xcoin::console::store::run_loader(db.clone(), tx));
         // The first message is the snapshot: from then on the console listens.
         let _ = rx.recv().await;
         let seen = received.clone();
         let s = Settings::default();
         let limits = EngineConfig::from_settings(&s).limits;
-        let mut app = crate::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
+        let mut app = xcoin::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
         consumer = Some((
             loader,
             tokio::spawn(async move {
                 while let Some(msg) = rx.recv().await {
-                    if let crate::console::store::LoaderMsg::Update(u) = msg {
+                    if let xcoin::console::store::LoaderMsg::Update(u) = msg {
                         let ids: Vec<i64> = u.orders.iter().map(|o| o.id).collect();
                         app.apply(*u);
                         let now = Instant::now();
@@ -225,7 +224,7 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
                 if let Some(t) = tick.as_mut() {
                     t.tick().await;
                 }
-                if let Ok(o) = db.create_order(&req, crate::domain::order::BrokerKind::Paper, dec!(0.05), None).await {
+                if let Ok(o) = db.create_order(&req, xcoin::domain::order::BrokerKind::Paper, dec!(0.05), None).await {
                     committed.lock().expect("not poisoned").insert(o.id, Instant::now());
                 }
             }
@@ -271,16 +270,16 @@ pub fn resident_mb() -> f64 {
 }
 
 /// A console view model holding `orders` orders and `trades` trades.
-pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
-    use crate::domain::charges::Charges;
-    use crate::domain::order::{BrokerKind, Order, OrderStatus};
-    use crate::domain::trade::Trade;
+pub fn large_app(orders: usize, trades: usize) -> xcoin::console::app::App {
+    use xcoin::domain::charges::Charges;
+    use xcoin::domain::order::{BrokerKind, Order, OrderStatus};
+    use xcoin::domain::trade::Trade;
     let s = Settings::default();
     let limits = EngineConfig::from_settings(&s).limits;
-    let mut app = crate::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
+    let mut app = xcoin::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
     let now = chrono::Utc::now();
     let symbols: Vec<String> = instrument::built_in().into_iter().map(|i| i.symbol).collect();
-    let mut update = crate::console::store::Update { snapshot: true, ..Default::default() };
+    let mut update = xcoin::console::store::Update { snapshot: true, ..Default::default() };
     for i in 0..orders {
         let status = match i % 100 {
             0 => OrderStatus::Open,
@@ -356,7 +355,7 @@ pub fn large_app(orders: usize, trades: usize) -> crate::console::app::App {
 }
 
 /// Draw time per tab with `app` loaded: (tab, p50 ms, p99 ms).
-pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(String, f64, f64)> {
+pub fn render_times(app: &mut xcoin::console::app::App, frames: usize) -> Vec<(String, f64, f64)> {
     let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).expect("a test terminal");
     // Re-sorting and filtering the tables happens once per frame when rows
     // changed: measured as a row of its own.
@@ -369,7 +368,7 @@ pub fn render_times(app: &mut crate::console::app::App, frames: usize) -> Vec<(S
     }
     sorts.sort();
     let mut out = vec![("re-sort tables".to_string(), percentile(&sorts, 0.5), percentile(&sorts, 0.99))];
-    for (tab, title) in crate::console::app::TAB_TITLES.iter().enumerate() {
+    for (tab, title) in xcoin::console::app::TAB_TITLES.iter().enumerate() {
         app.tab = tab;
         app.select_index(tab, app.rows_in_tab() / 2);
         let mut times = Vec::with_capacity(frames);
@@ -407,38 +406,12 @@ pub async fn create_order_rates(db: &Db, writers: usize, total: usize) -> Result
             tasks.push(tokio::spawn(async move {
                 for _ in 0..per_writer {
                     if plain {
-                        sqlx::query(concat!(
-                            "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type,
-                                                 product, validity, quantity, price, trigger_price, stop_loss,
-                                                 take_profit, risk_amount, broker, placed_by)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                             RETURNING ",
-                            crate::db::orders::order_columns!()
-                        ))
-                        .bind(req.strategy_id)
-                        .bind(req.parent_order_id)
-                        .bind(&req.symbol)
-                        .bind("NSE")
-                        .bind("BUY")
-                        .bind("LIMIT")
-                        .bind("MIS")
-                        .bind("DAY")
-                        .bind(req.quantity)
-                        .bind(req.price)
-                        .bind(req.trigger_price)
-                        .bind(req.stop_loss)
-                        .bind(req.take_profit)
-                        .bind(req.risk_amount(None))
-                        .bind("paper")
-                        .bind(&req.placed_by)
-                        .fetch_one(db.pool())
-                        .await
-                        .map_err(crate::db::DbError::from)?;
+                        db.bench_plain_insert(&req).await?;
                     } else {
-                        db.create_order(&req, crate::domain::order::BrokerKind::Paper, dec!(0.05), None).await?;
+                        db.create_order(&req, xcoin::domain::order::BrokerKind::Paper, dec!(0.05), None).await?;
                     }
                 }
-                Ok::<_, crate::db::DbError>(())
+                Ok::<_, xcoin::db::DbError>(())
             }));
         }
         for t in tasks {
@@ -455,32 +428,7 @@ pub async fn create_order_rates(db: &Db, writers: usize, total: usize) -> Result
 pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Result<(f64, f64), EngineError> {
     // Exactly `total` orders: what the earlier measurements wrote is cleared
     // (this is the bench's scratch database).
-    sqlx::query("TRUNCATE orders RESTART IDENTITY CASCADE")
-        .execute(db.pool())
-        .await
-        .map_err(crate::db::DbError::from)?;
-    sqlx::query(
-        "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, price)
-         SELECT 1, 'INFY', 'NSE', 'BUY', 'LIMIT', 'MIS', 1, 1000 FROM generate_series(1, $1)",
-    )
-    .bind(total)
-    .execute(db.pool())
-    .await
-    .map_err(crate::db::DbError::from)?;
-    sqlx::query(
-        "UPDATE orders SET status = 'CANCELLED' WHERE status = 'PENDING'
-            AND id NOT IN (SELECT id FROM orders WHERE status = 'PENDING' ORDER BY id DESC LIMIT $1)",
-    )
-    .bind(working)
-    .execute(db.pool())
-    .await
-    .map_err(crate::db::DbError::from)?;
-    // A desk's autovacuum clears the index entries of orders that finished;
-    // measure that steady state, not the moment after a bulk update (whose
-    // dirty pages the server is still writing out: a checkpoint flushes
-    // them first where the role may ask for one).
-    sqlx::query("VACUUM ANALYZE orders").execute(db.pool()).await.map_err(crate::db::DbError::from)?;
-    let _ = sqlx::query("CHECKPOINT").execute(db.pool()).await;
+    db.bench_fill_day(total, working).await?;
     for _ in 0..20 {
         let warm = db.active_orders().await?;
         if warm.len() as i64 != working {
@@ -543,9 +491,7 @@ pub async fn run<W: Write>(
     }
     .await;
     db.close().await;
-    let mut admin = options.clone().database("postgres").connect().await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{scratch}\" WITH (FORCE)")).execute(&mut admin).await?;
-    let _ = admin.close().await;
+    xcoin::db::bench::drop_database(&options).await?;
     let (latencies, elapsed) = measured?;
     let (feed, quiet, feed_unpaced) = feeds?;
     let (create_order, active_orders_p50_ms, today_orders_p50_ms) = writes?;

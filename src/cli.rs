@@ -201,7 +201,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
         Some(Command::Bench { json, orders, feed_seconds }) => {
-            runtime()?.block_on(xcoin::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
+            runtime()?.block_on(crate::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Engine { demo }) => {

@@ -5,7 +5,6 @@
 //! settings.
 
 pub mod alerts;
-pub mod bench;
 pub mod broker;
 pub mod config;
 pub mod console;
@@ -16,5 +15,5 @@ pub mod engine;
 pub mod files;
 pub mod setup;
 pub mod signals;
-#[cfg(test)]
-pub(crate) mod testkit;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testkit;

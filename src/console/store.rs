@@ -273,7 +273,7 @@ const HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// is dropped. Subscribes before loading, so nothing committed in between is missed.
 pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
     let mut feed = loop {
-        match ChangeFeed::changes(db.pool()).await {
+        match ChangeFeed::changes(&db).await {
             Ok(feed) => break feed,
             Err(e) => {
                 let _ = tx.send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: Utc::now() }))).await;

@@ -85,7 +85,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 impl ChangeFeed {
     /// Starts listening. The first event is not a Resync: the caller loads its
     /// snapshot after this returns, so nothing committed afterwards is missed.
-    pub async fn listen(pool: &PgPool, channels: &[&'static str]) -> Result<ChangeFeed> {
+    pub async fn listen(db: &super::Db, channels: &[&'static str]) -> Result<ChangeFeed> {
+        let pool = &db.pool;
         let listener = Self::connect(pool, channels).await?;
         Ok(ChangeFeed {
             pool: pool.clone(),
@@ -96,8 +97,8 @@ impl ChangeFeed {
     }
 
     /// Listens on `xcoin_changes`.
-    pub async fn changes(pool: &PgPool) -> Result<ChangeFeed> {
-        Self::listen(pool, &[CHANGES_CHANNEL]).await
+    pub async fn changes(db: &super::Db) -> Result<ChangeFeed> {
+        Self::listen(db, &[CHANGES_CHANNEL]).await
     }
 
     async fn connect(pool: &PgPool, channels: &[&'static str]) -> Result<PgListener> {

@@ -9,6 +9,7 @@
 //! verification), `raw` (read-only ad-hoc queries), `local` (the managed local
 //! PostgreSQL).
 
+pub mod bench;
 pub mod changes;
 pub mod commands;
 pub mod kill_switch;
@@ -193,12 +194,17 @@ impl Db {
         Ok(Db { pool })
     }
 
-    pub fn from_pool(pool: PgPool) -> Db {
-        Db { pool }
-    }
-
+    /// The pool, for SQL that is not the desk's: tests set up situations
+    /// the layer refuses. Outside tests every statement lives in `db/`.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// How this database is reached (for connections of one's own, such as
+    /// the engine lock's).
+    pub fn connect_options(&self) -> PgConnectOptions {
+        self.pool.connect_options().as_ref().clone()
     }
 
     /// Closes every connection; waits for checked-out ones to come back.

@@ -139,7 +139,7 @@ impl<B: Broker> Engine<B> {
     /// earlier engine left running, and reconciles orders and positions with
     /// the broker — all before any new order is accepted.
     pub async fn start(db: Db, broker: B, cfg: EngineConfig) -> Result<Engine<B>> {
-        let options = db.pool().connect_options().as_ref().clone();
+        let options = db.connect_options();
         let lock = EngineLock::acquire(options).await?;
         let events = broker.subscribe();
         let abandoned = db
@@ -324,7 +324,7 @@ impl<B: Broker> Engine<B> {
         let mut events = self.events.take().expect("the event stream is held by the engine");
         let wake = Arc::new(Notify::new());
         let feed = {
-            let mut feed = ChangeFeed::listen(self.db.pool(), &[COMMANDS_CHANNEL]).await?;
+            let mut feed = ChangeFeed::listen(&self.db, &[COMMANDS_CHANNEL]).await?;
             let wake = wake.clone();
             tokio::spawn(async move {
                 loop {

@@ -1,5 +1,8 @@
-//! Stand-ins for the remote services XCoin talks to, for unit tests: an
-//! HTTP server (Kite, Telegram) and a mail server, both on this machine.
+//! Stand-ins for the remote services XCoin talks to, on this machine: an
+//! HTTP server (Kite, Telegram), for unit tests and, through the
+//! `test-support` feature, the integration tests; and a mail server, for
+//! unit tests only.
 
 pub mod http;
+#[cfg(test)]
 pub mod mail;

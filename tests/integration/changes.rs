@@ -17,7 +17,7 @@ async fn next(feed: &mut ChangeFeed) -> ChangeEvent {
 #[tokio::test]
 async fn insert_update_delete_arrive_as_typed_keys() {
     let t = test_db().await;
-    let mut feed = ChangeFeed::changes(t.pool()).await.unwrap();
+    let mut feed = ChangeFeed::changes(&t).await.unwrap();
     let writer = t.another_pool().await;
     let o = writer.create_order(&limit_buy("INFY", 1, dec!(1500)), BrokerKind::Paper, TICK, None).await.unwrap();
     assert_eq!(next(&mut feed).await, ChangeEvent::Change(Change { table: Table::Orders, op: Op::Insert, id: o.id }));
@@ -62,8 +62,8 @@ async fn insert_update_delete_arrive_as_typed_keys() {
 #[tokio::test]
 async fn commands_notify_the_engine_channel_and_results_reach_consoles() {
     let t = test_db().await;
-    let mut engine = ChangeFeed::listen(t.pool(), &[COMMANDS_CHANNEL]).await.unwrap();
-    let mut console = ChangeFeed::listen(t.pool(), &[CHANGES_CHANNEL]).await.unwrap();
+    let mut engine = ChangeFeed::listen(&t, &[COMMANDS_CHANNEL]).await.unwrap();
+    let mut console = ChangeFeed::listen(&t, &[CHANGES_CHANNEL]).await.unwrap();
     let c = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
     assert_eq!(
         next(&mut engine).await,
@@ -91,7 +91,7 @@ async fn commands_notify_the_engine_channel_and_results_reach_consoles() {
 #[tokio::test]
 async fn killing_the_listener_backend_yields_resync_and_the_feed_continues() {
     let t = test_db().await;
-    let mut feed = ChangeFeed::changes(t.pool()).await.unwrap();
+    let mut feed = ChangeFeed::changes(&t).await.unwrap();
     for round in 0..3 {
         let pid = feed.backend_pid().await.unwrap();
         let killed: bool =
@@ -119,7 +119,7 @@ async fn killing_the_listener_backend_yields_resync_and_the_feed_continues() {
 #[tokio::test]
 async fn a_malformed_notification_is_skipped() {
     let t = test_db().await;
-    let mut feed = ChangeFeed::changes(t.pool()).await.unwrap();
+    let mut feed = ChangeFeed::changes(&t).await.unwrap();
     sqlx::query("SELECT pg_notify('xcoin_changes', 'garbage')").execute(t.pool()).await.unwrap();
     sqlx::query("SELECT pg_notify('xcoin_changes', '{\"table\":\"users\",\"op\":\"INSERT\",\"id\":1}')")
         .execute(t.pool())

@@ -272,7 +272,7 @@ async fn the_engine_binary_trades_the_demo_and_refuses_a_second_engine() {
 
     let engine = spawn_xcoin(dir.path(), &["engine", "--demo"], &env);
     let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
-    let mut feed = xcoin::db::changes::ChangeFeed::changes(db.pool()).await.unwrap();
+    let mut feed = xcoin::db::changes::ChangeFeed::changes(&db).await.unwrap();
     // Wait for the demo's first fill, event by event.
     let filled = loop {
         let trades = db.today_trades().await.unwrap();

@@ -533,7 +533,7 @@ async fn commands_run_in_the_engine_loop_and_report_results() {
     let wait = |id: i64| {
         let db = t.db.clone();
         async move {
-            let mut feed = xcoin::db::changes::ChangeFeed::changes(db.pool()).await.unwrap();
+            let mut feed = xcoin::db::changes::ChangeFeed::changes(&db).await.unwrap();
             loop {
                 let c = db.get_command(id).await.unwrap();
                 if matches!(c.status, CommandStatus::Done | CommandStatus::Failed) {

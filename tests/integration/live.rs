@@ -16,7 +16,6 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::console::{draw, text};
 use crate::engine::buy_at;
-use crate::kite_http::{Reply, Server, fixture, ok};
 use crate::support::*;
 use xcoin::alerts::Alerts;
 use xcoin::config::{Secret, Settings};
@@ -24,6 +23,7 @@ use xcoin::console::app::App;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType};
 use xcoin::domain::strategy::TradingMode;
 use xcoin::engine::{Engine, EngineConfig, runner};
+use xcoin::testkit::http::{Reply, Server, fixture, ok};
 
 const ORDER: &str = "251127000000001";
 

@@ -13,10 +13,6 @@ mod fills;
 mod history;
 mod isolation;
 mod kill_switch;
-// The unit tests' stand-in for Kite's REST API, which they use all of.
-#[allow(dead_code)]
-#[path = "../../src/testkit/http.rs"]
-mod kite_http;
 mod live;
 mod money;
 mod operator;

@@ -33,7 +33,7 @@ async fn reads_work_and_render_values() {
 #[tokio::test]
 async fn writes_multi_statements_notify_and_slow_queries_all_fail() {
     let t = test_db().await;
-    let mut feed = ChangeFeed::changes(t.pool()).await.unwrap();
+    let mut feed = ChangeFeed::changes(&t).await.unwrap();
     t.create_order(&limit_buy("INFY", 7, dec!(1500)), BrokerKind::Paper, TICK, None).await.unwrap();
     let _ = feed.next_timeout(Duration::from_secs(5)).await.expect("the insert's own notification");
 
