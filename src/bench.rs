@@ -184,7 +184,7 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     let mut consumer = None;
     if listen {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
-        let loader = tokio::spawn(xcoin::console::store::run_loader(db.clone(), tx));
+        let loader = tokio::spawn(xcoin::console::store::run_loader(db.clone(), tx, tokio::sync::mpsc::channel(1).1));
         // The first message is the snapshot: from then on the console listens.
         let _ = rx.recv().await;
         let seen = received.clone();

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for};
 use super::form::{FormKey, ModifyForm, OrderForm};
-use super::store::{DbState, Health, Store, Update};
+use super::store::{Answer, DbState, Health, Store, Update};
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
@@ -139,6 +139,8 @@ pub struct App {
     /// carry no history; the detail reads it when opened and when the order
     /// moves on.
     pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
+    /// The history last asked of the loader, while its answer is on the way.
+    pub history_asked: Option<(i64, OrderStatus)>,
     /// The Kite ticker's health when this console runs a LIVE engine.
     pub ticker: Option<crate::domain::feed::TickerStatus>,
 }
@@ -187,21 +189,41 @@ impl App {
             dirty: true,
             instruments: crate::domain::instrument::built_in(),
             history: None,
+            history_asked: None,
             ticker: None,
         }
     }
 
     /// The order whose status history the open detail needs read: none read
     /// yet for it, or its status changed since.
+    /// The order whose history the open detail needs and has not asked for
+    /// yet (it is asked again when the order's status changes).
     pub fn history_needed(&self) -> Option<(i64, OrderStatus)> {
         if !matches!(self.popup, Some(Popup::Detail)) || self.tab != 0 {
             return None;
         }
         let o = self.selected_order()?;
-        match &self.history {
-            Some((id, status, _)) if *id == o.id && *status == o.status => None,
-            _ => Some((o.id, o.status)),
+        let wanted = (o.id, o.status);
+        let loaded = self.history.as_ref().map(|(id, status, _)| (*id, *status));
+        (loaded != Some(wanted) && self.history_asked != Some(wanted)).then_some(wanted)
+    }
+
+    /// The loader's answer to one of this console's requests. Returns true
+    /// when the console should quit now.
+    pub fn answer(&mut self, answer: Answer) -> bool {
+        match answer {
+            Answer::History { id, status, history } => self.history_loaded(id, status, history),
+            Answer::Sent { what, then_quit, result } => match result {
+                Ok(id) => {
+                    self.sent(id, &what);
+                    if then_quit {
+                        self.quit_after = Some(id);
+                    }
+                }
+                Err(e) => self.flash(format!("{what} not sent: {e}"), FlashKind::Failed),
+            },
         }
+        self.ready_to_quit()
     }
 
     pub fn history_loaded(&mut self, id: i64, status: OrderStatus, history: Result<Vec<StatusChange>, String>) {

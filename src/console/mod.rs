@@ -22,11 +22,12 @@ use tokio_stream::StreamExt;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::command::OperatorCommand;
 use crate::domain::feed::TickerStatus;
 use crate::domain::risk::RiskLimits;
 use crate::setup::{self, Report};
 use app::{App, Effect, FlashKind};
-use store::LoaderMsg;
+use store::{LoaderMsg, Request};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -172,17 +173,29 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     }
 
     let (loader_tx, mut loader_rx) = mpsc::channel(256);
-    let loader = tokio::spawn(store::run_loader(db.clone(), loader_tx));
+    let (requests, requests_rx) = mpsc::channel(REQUESTS);
+    let loader = tokio::spawn(store::run_loader(db.clone(), loader_tx, requests_rx));
 
     // Registered before the terminal changes, so a signal at any moment
     // after this point ends in a restored terminal.
     let mut signals = crate::signals::StopSignals::new()?;
     // ratatui::init also restores the terminal on a panic.
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &db, &mut loader_rx, &mut signals, ticker).await;
+    let result = event_loop(&mut terminal, &mut app, &requests, &mut loader_rx, &mut signals, ticker).await;
     ratatui::restore();
     loader.abort();
     result
+}
+
+/// Requests the console may have on the way to the loader at once.
+const REQUESTS: usize = 64;
+
+/// Hands a request to the loader without waiting; a full queue (the
+/// database is not answering) is said at once instead.
+fn ask(app: &mut App, requests: &mpsc::Sender<Request>, request: Request, what: &str) {
+    if requests.try_send(request).is_err() {
+        app.flash(format!("{what} not sent: the database is not answering; try again"), FlashKind::Failed);
+    }
 }
 
 /// The next change of the ticker's health; never, without a ticker.
@@ -202,7 +215,7 @@ async fn ticker_changed(ticker: &mut Option<watch::Receiver<TickerStatus>>) -> O
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    db: &Db,
+    requests: &mpsc::Sender<Request>,
     loader: &mut mpsc::Receiver<LoaderMsg>,
     signals: &mut crate::signals::StopSignals,
     mut ticker: Option<watch::Receiver<TickerStatus>>,
@@ -213,26 +226,29 @@ async fn event_loop(
     let mut shown_second = 0;
     loop {
         if let Some((id, status)) = app.history_needed() {
-            let history = db.order_history(id).await.map_err(|e| e.to_string());
-            app.history_loaded(id, status, history);
+            app.history_asked = Some((id, status));
+            ask(app, requests, Request::History { id, status }, "the order's history");
         }
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
+                    let operator = app.operator.clone();
+                    let send = |command, what: String, then_quit| Request::Send {
+                        command: Box::new(command),
+                        what,
+                        requested_by: operator.clone(),
+                        then_quit,
+                    };
                     match app.on_key(key) {
                         Some(Effect::Quit) => return Ok(()),
-                        Some(Effect::Send(command, what)) => match db.enqueue_command(&command, &app.operator).await {
-                            Ok(record) => app.sent(record.id, &what),
-                            Err(e) => app.flash(format!("{what} not sent: {e}"), FlashKind::Failed),
-                        },
+                        Some(Effect::Send(command, what)) => {
+                            let request = send(command, what.clone(), false);
+                            ask(app, requests, request, &what);
+                        }
                         Some(Effect::ExitAllThenQuit) => {
-                            match db.enqueue_command(&crate::domain::command::OperatorCommand::ExitAll {}, &app.operator).await {
-                                Ok(record) => {
-                                    app.sent(record.id, "exit all, then quit");
-                                    app.quit_after = Some(record.id);
-                                }
-                                Err(e) => app.flash(format!("exit all not sent: {e}"), FlashKind::Failed),
-                            }
+                            let what = "exit all, then quit".to_string();
+                            let request = send(OperatorCommand::ExitAll {}, what.clone(), true);
+                            ask(app, requests, request, &what);
                         }
                         None => {}
                     }
@@ -260,6 +276,11 @@ async fn event_loop(
                     }
                 }
                 Some(LoaderMsg::Health(h)) => app.health(h),
+                Some(LoaderMsg::Answer(a)) => {
+                    if app.answer(a) {
+                        return Ok(());
+                    }
+                }
                 None => return Ok(()),
             },
             _ = frame.tick() => {

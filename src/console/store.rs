@@ -20,7 +20,8 @@ use crate::db::commands::CommandRecord;
 use crate::db::kill_switch::KillSwitchState;
 use crate::db::stats::{DailyStats, TodayPnl};
 use crate::db::{Db, DbError};
-use crate::domain::order::Order;
+use crate::domain::command::OperatorCommand;
+use crate::domain::order::{Order, OrderStatus, StatusChange};
 use crate::domain::position::Position;
 use crate::domain::reconciliation::Issue;
 use crate::domain::strategy::Strategy;
@@ -82,6 +83,61 @@ pub enum Health {
 pub enum LoaderMsg {
     Update(Box<Update>),
     Health(Health),
+    /// The answer to a [`Request`].
+    Answer(Answer),
+}
+
+/// What the console asks of the database. The loader answers, so the UI
+/// loop itself never waits on the database (in an outage, keys and redraws
+/// go on while the loader waits).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// An order's status history, for its detail (the newest request wins).
+    History { id: i64, status: OrderStatus },
+    /// An operator command to enqueue; `what` names it in the answer, and
+    /// `then_quit` asks the console to quit once the command is done.
+    Send { command: Box<OperatorCommand>, what: String, requested_by: String, then_quit: bool },
+}
+
+/// The loader's answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    History {
+        id: i64,
+        status: OrderStatus,
+        history: Result<Vec<StatusChange>, String>,
+    },
+    /// The command's id once stored, or why it was not.
+    Sent {
+        what: String,
+        then_quit: bool,
+        result: Result<i64, String>,
+    },
+}
+
+/// Answers one request (history requests already thinned to the newest).
+async fn answer(db: &Db, request: Request) -> Answer {
+    match request {
+        Request::History { id, status } => {
+            Answer::History { id, status, history: db.order_history(id).await.map_err(|e| e.to_string()) }
+        }
+        Request::Send { command, what, requested_by, then_quit } => {
+            let result = db.enqueue_command(&command, &requested_by).await.map(|r| r.id).map_err(|e| e.to_string());
+            Answer::Sent { what, then_quit, result }
+        }
+    }
+}
+
+/// Queued requests in the order to answer them: every command, in order,
+/// and only the newest history request.
+fn thin(requests: Vec<Request>) -> Vec<Request> {
+    let newest_history = requests.iter().rposition(|r| matches!(r, Request::History { .. }));
+    requests
+        .into_iter()
+        .enumerate()
+        .filter(|(i, r)| !matches!(r, Request::History { .. }) || Some(*i) == newest_history)
+        .map(|(_, r)| r)
+        .collect()
 }
 
 /// Everything the console shows, in memory.
@@ -239,14 +295,6 @@ async fn engine_holder(db: &Db) -> Result<Option<i32>, DbError> {
     Ok(db.engine_lock_holder().await?.map(|h| h.pid))
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// What the header says of the database. `answered` is the health query's
 /// round trip, `None` when it failed; `gap` is when the console lost the
 /// database, while it has not yet reloaded what it missed. The database
@@ -269,10 +317,11 @@ const RELOAD_AFTER_ANSWERS: u32 = 2;
 const SUMMARY_EVERY: Duration = Duration::from_millis(250);
 const HEALTH_EVERY: Duration = Duration::from_secs(2);
 
-/// The loader: sends the initial snapshot, then updates, until the receiver
-/// is dropped. Subscribes before loading, so nothing committed in between is missed.
-pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
-    let mut feed = loop {
+/// The loader: sends the initial snapshot, then updates, and answers the
+/// console's requests, until the receiver is dropped. Subscribes before
+/// loading, so nothing committed in between is missed.
+pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver<Request>) {
+    let feed = loop {
         match ChangeFeed::changes(&db).await {
             Ok(feed) => break feed,
             Err(e) => {
@@ -282,18 +331,10 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
             }
         }
     };
-    // The listener runs in a task of its own and hands events over a channel,
-    // so waiting for them can be abandoned safely when a timer fires.
-    let (events_tx, mut events) = mpsc::channel::<ChangeEvent>(4096);
-    let forwarder = tokio::spawn(async move {
-        loop {
-            let e = feed.next().await;
-            if events_tx.send(e).await.is_err() {
-                return;
-            }
-        }
-    });
-    let _abort_forwarder = AbortOnDrop(forwarder);
+    // The listener runs in a task of its own, so waiting for its events can
+    // be abandoned safely when a timer or a request comes first.
+    let mut events = feed.spawn();
+    let mut requests_open = true;
     let mut need_snapshot = true;
     let mut gap_started: Option<(Instant, DateTime<Utc>)> = None;
     let mut summary_due = false;
@@ -335,7 +376,7 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                 // Everything already queued goes into this one fetch; what
                 // arrives while it runs makes the next batch. No waiting: a
                 // quiet desk sees a change at once, a busy one in batches.
-                while let Ok(e) = events.try_recv() {
+                while let Some(e) = events.try_recv() {
                     push(e);
                 }
                 if resync {
@@ -357,6 +398,25 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
                     }
                 }
             }
+            request = requests.recv(), if requests_open => {
+                let Some(first) = request else {
+                    requests_open = false;
+                    continue;
+                };
+                let mut queued = vec![first];
+                while let Ok(r) = requests.try_recv() {
+                    queued.push(r);
+                }
+                for r in thin(queued) {
+                    if tx.send(LoaderMsg::Answer(answer(&db, r).await)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            // A change that came too soon after the last summary gets one
+            // as soon as the interval allows: the header is never more than
+            // SUMMARY_EVERY behind the last change.
+            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(last_summary + SUMMARY_EVERY)), if summary_due => {}
             _ = health.tick() => {
                 let started = Instant::now();
                 let answered = match engine_holder(&db).await {
@@ -398,6 +458,23 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn queued_requests_keep_every_command_in_order_and_the_newest_history() {
+        let history = |id| Request::History { id, status: OrderStatus::Open };
+        let send = |what: &str| Request::Send {
+            command: Box::new(OperatorCommand::ExitAll {}),
+            what: what.into(),
+            requested_by: "asha".into(),
+            then_quit: false,
+        };
+        assert_eq!(
+            thin(vec![history(1), send("a"), history(2), send("b"), history(3)]),
+            vec![send("a"), send("b"), history(3)]
+        );
+        assert_eq!(thin(vec![send("a")]), vec![send("a")]);
+        assert_eq!(thin(vec![history(1), history(2)]), vec![history(2)]);
+    }
 
     #[test]
     fn the_header_says_live_only_once_the_console_has_reloaded_what_it_missed() {

@@ -71,6 +71,30 @@ pub fn parse_payload(payload: &str) -> Option<Change> {
     }
 }
 
+/// A feed running in its own task ([`ChangeFeed::spawn`]); stops with it.
+pub struct ChangeStream {
+    rx: tokio::sync::mpsc::Receiver<ChangeEvent>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ChangeStream {
+    /// The next event; cancel-safe (nothing is lost if the wait is dropped).
+    pub async fn recv(&mut self) -> Option<ChangeEvent> {
+        self.rx.recv().await
+    }
+
+    /// An event already waiting, if any (for batching).
+    pub fn try_recv(&mut self) -> Option<ChangeEvent> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl Drop for ChangeStream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A LISTEN connection that survives reconnects.
 pub struct ChangeFeed {
     pool: PgPool,
@@ -142,6 +166,23 @@ impl ChangeFeed {
                 }
             }
         }
+    }
+
+    /// Moves the feed into a task of its own and hands its events over a
+    /// channel. [`next`](Self::next) must not be abandoned midway (a select
+    /// that drops it can lose a notification); [`ChangeStream::recv`] can,
+    /// so this is how the engine and the console consume the feed.
+    pub fn spawn(mut self) -> ChangeStream {
+        let (tx, rx) = tokio::sync::mpsc::channel(4096);
+        let task = tokio::spawn(async move {
+            loop {
+                let event = self.next().await;
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        ChangeStream { rx, task }
     }
 
     /// Like [`next`](Self::next) but gives up after `timeout` with `None`.

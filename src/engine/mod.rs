@@ -20,12 +20,11 @@ pub mod risk;
 pub mod runner;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
-use tokio::sync::{Notify, broadcast, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::alerts::{Alert, Alerts};
 use crate::broker::{Broker, BrokerError, BrokerEvent};
@@ -322,17 +321,7 @@ impl<B: Broker> Engine<B> {
     /// reconciliation and the lock check.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let mut events = self.events.take().expect("the event stream is held by the engine");
-        let wake = Arc::new(Notify::new());
-        let feed = {
-            let mut feed = ChangeFeed::listen(&self.db, &[COMMANDS_CHANNEL]).await?;
-            let wake = wake.clone();
-            tokio::spawn(async move {
-                loop {
-                    feed.next().await;
-                    wake.notify_one();
-                }
-            })
-        };
+        let mut commands = ChangeFeed::listen(&self.db, &[COMMANDS_CHANNEL]).await?.spawn();
         let mut poll = tokio::time::interval(self.cfg.poll_every);
         let mut mark = tokio::time::interval(self.cfg.mark_every);
         let mut reconcile = tokio::time::interval(self.cfg.reconcile_every);
@@ -357,7 +346,11 @@ impl<B: Broker> Engine<B> {
                         break;
                     }
                 },
-                _ = wake.notified() => self.process_commands().await,
+                Some(_) = commands.recv() => {
+                    // One pass serves every command already announced.
+                    while commands.try_recv().is_some() {}
+                    self.process_commands().await;
+                }
                 _ = poll.tick() => {
                     self.check_lock().await;
                     self.process_commands().await;
@@ -375,7 +368,7 @@ impl<B: Broker> Engine<B> {
                 }
             }
         }
-        feed.abort();
+        drop(commands);
         self.lock.release().await;
         tracing::info!("engine stopped");
         Ok(())

@@ -31,7 +31,7 @@ async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
     let s = Settings::default();
     let mut app = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "chaos".into(), true);
     let (tx, mut rx) = mpsc::channel(256);
-    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx));
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
 
     let writing = Arc::new(AtomicBool::new(true));
     let writer = {
@@ -73,6 +73,7 @@ async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
                 LoaderMsg::Update(u) => app.apply(*u),
                 LoaderMsg::Health(Health::Resynced { .. }) => break,
                 LoaderMsg::Health(h) => app.health(h),
+                LoaderMsg::Answer(a) => panic!("nothing was asked: {a:?}"),
             }
         }
         resyncs += 1;

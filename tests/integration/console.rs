@@ -18,7 +18,7 @@ use xcoin::console::app::{App, Effect, Popup};
 use xcoin::console::store::{self, LoaderMsg};
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
-use xcoin::domain::order::{Exchange, OrderRequest, OrderStatus, OrderType, Product, Side};
+use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, OrderType, Product, Side};
 use xcoin::domain::reconciliation::Resolution;
 use xcoin::engine::{Engine, EngineConfig};
 
@@ -317,6 +317,9 @@ async fn until(app: &mut App, rx: &mut mpsc::Receiver<LoaderMsg>, done: impl Fn(
         {
             LoaderMsg::Update(u) => app.apply(*u),
             LoaderMsg::Health(h) => app.health(h),
+            LoaderMsg::Answer(a) => {
+                app.answer(a);
+            }
         }
         app.refresh_views();
     }
@@ -326,7 +329,7 @@ async fn next_update(rx: &mut mpsc::Receiver<LoaderMsg>) -> store::Update {
     loop {
         match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("an update within 10 s").unwrap() {
             LoaderMsg::Update(u) => return *u,
-            LoaderMsg::Health(_) => {}
+            LoaderMsg::Health(_) | LoaderMsg::Answer(_) => {}
         }
     }
 }
@@ -335,7 +338,7 @@ async fn next_update(rx: &mut mpsc::Receiver<LoaderMsg>) -> store::Update {
 async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listener_resyncs() {
     let t = test_db().await;
     let (tx, mut rx) = mpsc::channel(64);
-    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx));
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
     let mut app = new_app(true);
     let first = next_update(&mut rx).await;
     assert!(first.snapshot);
@@ -378,6 +381,7 @@ async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listene
             LoaderMsg::Update(u) => app.apply(*u),
             LoaderMsg::Health(store::Health::Resynced { .. }) => resynced = true,
             LoaderMsg::Health(h) => app.health(h),
+            LoaderMsg::Answer(a) => panic!("nothing was asked: {a:?}"),
         }
     }
     assert!(resynced, "the header learns of the gap");
@@ -964,4 +968,67 @@ async fn help_scrolls_to_every_key() {
     assert!(text(&draw(&mut app, 80, 24)).join("\n").contains("lines 1–"));
     press(&mut app, KeyCode::Esc);
     assert!(app.popup.is_none());
+}
+
+/// The UI loop hands database work to the loader and goes on: commands are
+/// answered in order, the order detail's history too.
+#[tokio::test]
+async fn the_loader_answers_the_consoles_requests() {
+    use xcoin::console::store::{Answer, Request};
+    let t = test_db().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let (requests, requests_rx) = mpsc::channel(8);
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, requests_rx));
+    let mut app = new_app(false);
+    app.apply(next_update(&mut rx).await);
+    let o = t.create_order(&limit_buy("INFY", 1, dec!(1500)), BrokerKind::Paper, TICK, None).await.unwrap();
+    let cancel = |n: i64| Request::Send {
+        command: Box::new(OperatorCommand::CancelOrder { order_id: n }),
+        what: format!("cancel order {n}"),
+        requested_by: "asha".into(),
+        then_quit: false,
+    };
+    requests.send(cancel(o.id)).await.unwrap();
+    requests.send(Request::History { id: o.id, status: o.status }).await.unwrap();
+    requests.send(cancel(4242)).await.unwrap();
+
+    let mut answers = Vec::new();
+    while answers.len() < 3 {
+        match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("answers within 10 s").unwrap() {
+            LoaderMsg::Answer(a) => answers.push(a),
+            LoaderMsg::Update(u) => app.apply(*u),
+            LoaderMsg::Health(h) => app.health(h),
+        }
+    }
+    let sent: Vec<(String, i64)> = answers
+        .iter()
+        .filter_map(|a| match a {
+            Answer::Sent { what, then_quit: false, result: Ok(id) } => Some((what.clone(), *id)),
+            Answer::Sent { .. } => panic!("not stored: {a:?}"),
+            Answer::History { .. } => None,
+        })
+        .collect();
+    let whats: Vec<&str> = sent.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(whats, [format!("cancel order {}", o.id).as_str(), "cancel order 4242"], "in the order asked");
+    assert!(sent[0].1 < sent[1].1);
+    let stored = t.commands_by_ids(&[sent[0].1, sent[1].1]).await.unwrap();
+    assert_eq!(
+        stored.iter().map(|c| (c.parsed().unwrap(), c.requested_by.as_str())).collect::<Vec<_>>(),
+        [
+            (OperatorCommand::CancelOrder { order_id: o.id }, "asha"),
+            (OperatorCommand::CancelOrder { order_id: 4242 }, "asha")
+        ]
+    );
+    let Some(Answer::History { id, history: Ok(history), .. }) =
+        answers.iter().find(|a| matches!(a, Answer::History { .. })).cloned()
+    else {
+        panic!("a history answer: {answers:?}")
+    };
+    assert_eq!((id, history.iter().map(|h| h.status).collect::<Vec<_>>()), (o.id, vec![OrderStatus::Pending]));
+
+    app.answer(Answer::Sent { what: sent[0].0.clone(), then_quit: false, result: Ok(sent[0].1) });
+    assert!(app.pending.contains(&sent[0].1));
+    app.answer(Answer::Sent { what: "cancel order 7".into(), then_quit: false, result: Err("refused".into()) });
+    assert_eq!(app.flash.as_ref().map(|f| f.0.as_str()), Some("cancel order 7 not sent: refused"));
+    loader.abort();
 }

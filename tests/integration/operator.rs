@@ -341,7 +341,9 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
 
     // SIGTERM: the console stops, restores the terminal, and exits 0.
     signal(tmux.xcoin_pid(), "TERM");
-    let screen = tmux.wait_for("exit=0");
+    // (The terminal's modes are printed after the exit code: wait for all of them.)
+    let screen = tmux.wait_for("stty-done");
+    assert!(screen.contains("exit=0"), "{screen}");
     assert!(!screen.contains("engine: in this console"), "the alternate screen is gone:\n{screen}");
     let modes: String = screen.lines().skip_while(|l| !l.contains("exit=0")).collect::<Vec<_>>().join(" ");
     for mode in [" icanon", " echo ", " isig", " icrnl"] {

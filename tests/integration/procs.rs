@@ -120,7 +120,11 @@ impl Tmux {
         ];
         cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
         if shell {
-            cmd.extend(["sh".into(), "-c".into(), r#""$0"; echo "exit=$?"; stty -a; sleep 600"#.into()]);
+            cmd.extend([
+                "sh".into(),
+                "-c".into(),
+                r#""$0"; echo "exit=$?"; stty -a; echo "stty-done"; sleep 600"#.into(),
+            ]);
         }
         cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
         let status = t
