@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
 
-use super::action::{Action, Scope, action_for};
+use super::action::{Action, Scope, action_for, edit};
 use super::form::{FormKey, ModifyForm, OrderForm};
 use super::store::{Answer, DbState, Health, Store, Update};
 use crate::db::commands::CommandRecord;
@@ -73,6 +73,21 @@ pub enum Popup {
     Strategies {
         selected: usize,
     },
+}
+
+impl Popup {
+    /// The keymap scope of the popup.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Popup::Help { .. } => Scope::Help,
+            Popup::Detail => Scope::Detail,
+            Popup::Confirm { .. } => Scope::Confirm,
+            Popup::KillSwitch { .. } | Popup::Note { .. } => Scope::TextEntry,
+            Popup::NewOrder(_) => Scope::OrderForm,
+            Popup::Modify(_) => Scope::ModifyForm,
+            Popup::Strategies { .. } => Scope::Strategies,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,6 +255,37 @@ impl App {
         }
     }
 
+    /// Recomputes the open form's pre-trade verdict: after a key, and when
+    /// the desk changes (prices, positions, the day's P&L); drawing only reads it.
+    pub fn refresh_verdict(&mut self) {
+        let Some(mut popup) = self.popup.take() else { return };
+        match &mut popup {
+            Popup::NewOrder(form) => {
+                form.verdict = match form.request(&self.limits.ticks, &self.operator) {
+                    Err(e) => format!("✗ {e}"),
+                    Ok(req) => match self.preview(&req) {
+                        Ok(a) => format!(
+                            "✓ passes pre-trade checks: risk {}, reward:risk {}",
+                            a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+                            a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
+                        ),
+                        Err(d) => format!("✗ {d}"),
+                    },
+                };
+            }
+            Popup::Modify(form) => {
+                if let Some(order) = self.store.orders.get(&form.order_id) {
+                    form.verdict = match form.change(order) {
+                        Ok(change) => self.modify_verdict(order, change),
+                        Err(e) => [String::new(), format!("✗ {e}")],
+                    };
+                }
+            }
+            _ => {}
+        }
+        self.popup = Some(popup);
+    }
+
     pub fn flash(&mut self, text: impl Into<String>, kind: FlashKind) {
         self.flash = Some((text.into(), kind, Instant::now()));
         self.dirty = true;
@@ -252,6 +298,7 @@ impl App {
         for c in self.store.apply(update) {
             self.command_changed(&c);
         }
+        self.refresh_verdict();
         self.dirty = true;
     }
 
@@ -625,6 +672,15 @@ impl App {
     }
 
     /// Handles a key; returns what the runtime must do, if anything.
+    /// Where the keyboard is: the open popup, the filter being typed, or the tab.
+    pub fn key_scope(&self) -> Scope {
+        match &self.popup {
+            Some(p) => p.scope(),
+            None if self.filter_editing => Scope::Filter,
+            None => self.scope(),
+        }
+    }
+
     pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
         self.dirty = true;
         // Selections refer to the tables as they are on screen now.
@@ -636,50 +692,42 @@ impl App {
             self.filter_editing = false;
             return self.on_action(Action::Quit);
         }
+        let action = action_for(&key, self.key_scope(), self.read_only)?;
         if let Some(popup) = self.popup.take() {
-            return self.on_popup_key(popup, key);
+            let effect = self.on_popup_action(popup, action);
+            self.refresh_verdict();
+            return effect;
         }
         if self.filter_editing {
-            match key.code {
-                KeyCode::Enter => self.filter_editing = false,
-                KeyCode::Esc => {
-                    self.filter_editing = false;
-                    self.filter.clear();
-                }
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => {}
-            }
-            self.refresh_views();
+            self.on_filter_action(action);
             return None;
         }
-        let action = action_for(&key, self.scope(), self.read_only)?;
-        self.on_action(action)
+        let effect = self.on_action(action);
+        // A form just opened gets its first verdict.
+        self.refresh_verdict();
+        effect
     }
 
+    fn on_filter_action(&mut self, action: Action) {
+        match action {
+            Action::Confirm => self.filter_editing = false,
+            Action::Back => {
+                self.filter_editing = false;
+                self.filter.clear();
+            }
+            Action::Erase => {
+                self.filter.pop();
+            }
+            Action::Type(c) => self.filter.push(c),
+            _ => {}
+        }
+        self.refresh_views();
+    }
+
+    /// A key on a table (no popup, no filter being typed).
     pub fn on_action(&mut self, action: Action) -> Option<Effect> {
         match action {
-            Action::Quit => {
-                if self.engine_in_process {
-                    let open = self.store.positions.len();
-                    let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
-                    if open > 0 {
-                        let noun = if open == 1 { "open position" } else { "open positions" };
-                        body.push(format!("{open} {noun} will no longer be watched: stops and targets not enforced."));
-                    }
-                    self.confirm("Quit XCoin?", body, Effect::Quit);
-                    if open > 0
-                        && !self.read_only
-                        && let Some(Popup::Confirm { alternative, .. }) = &mut self.popup
-                    {
-                        *alternative = Some(('x', "exit all, then quit".into(), Box::new(Effect::ExitAllThenQuit)));
-                    }
-                    return None;
-                }
-                return Some(Effect::Quit);
-            }
+            Action::Quit => return self.quit(),
             Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
             Action::NextTab => self.switch_tab((self.tab + 1) % TAB_TITLES.len()),
             Action::PrevTab => self.switch_tab((self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len()),
@@ -690,18 +738,7 @@ impl App {
             Action::PageDown => self.move_selection(20),
             Action::Top => self.select_index(self.tab, 0),
             Action::Bottom => self.select_index(self.tab, self.rows_in_tab().saturating_sub(1)),
-            Action::Detail => {
-                let has = match self.tab {
-                    0 => self.selected_order().is_some(),
-                    1 => self.selected_position().is_some(),
-                    2 => self.selected_trade().is_some(),
-                    3 => self.selected_issue().is_some(),
-                    _ => false,
-                };
-                if has {
-                    self.popup = Some(Popup::Detail);
-                }
-            }
+            Action::Detail => self.open_detail(),
             Action::Back => {
                 self.filter.clear();
                 self.refresh_views();
@@ -718,76 +755,10 @@ impl App {
                 let symbols = self.instruments.iter().map(|i| i.symbol.clone()).collect();
                 self.popup = Some(Popup::NewOrder(Box::new(OrderForm::new(symbols))));
             }
-            Action::ModifyOrder => match self.selected_order() {
-                Some(o) if o.status.can_be_modified() => {
-                    self.popup = Some(Popup::Modify(Box::new(ModifyForm::for_order(o))));
-                }
-                Some(o) => self.flash(
-                    format!("order {} is {}: only OPEN or PARTIALLY_FILLED orders can be modified", o.id, o.status),
-                    FlashKind::Failed,
-                ),
-                None => {}
-            },
-            Action::CancelOrder => match self.selected_order() {
-                Some(o) if o.status.is_active() => {
-                    let id = o.id;
-                    let body = vec![
-                        describe_order(o),
-                        format!("{}, {} of {} filled", o.status, o.filled_quantity, o.quantity),
-                    ];
-                    self.confirm(
-                        "Cancel order?",
-                        body,
-                        Effect::Send(OperatorCommand::CancelOrder { order_id: id }, format!("cancel order {id}")),
-                    );
-                }
-                Some(o) => self.flash(format!("order {} is {}: nothing to cancel", o.id, o.status), FlashKind::Failed),
-                None => {}
-            },
-            Action::ExitPosition => {
-                if let Some(p) = self.selected_position() {
-                    let id = p.id;
-                    let (held, exit) = if p.quantity() > 0 { ("long", "SELL") } else { ("short", "BUY") };
-                    let body = vec![
-                        format!(
-                            "Position {id}: {} {} {} {} {held} @ {}, last {}",
-                            p.symbol,
-                            p.exchange,
-                            p.product,
-                            p.quantity().abs(),
-                            super::views::money(p.average_price()),
-                            p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
-                        ),
-                        format!("{exit} {} {} at market", p.quantity().abs(), p.symbol),
-                    ];
-                    self.confirm(
-                        "Exit position?",
-                        body,
-                        Effect::Send(OperatorCommand::ExitPosition { position_id: id }, format!("exit position {id}")),
-                    );
-                }
-            }
-            Action::ExitAll => {
-                let n = self.store.positions.len();
-                if n == 0 {
-                    self.flash("no open positions", FlashKind::Info);
-                } else {
-                    let mut body = vec![format!(
-                        "{n} open positions will be exited at market, and every automated strategy paused:"
-                    )];
-                    body.extend(
-                        self.store
-                            .positions
-                            .values()
-                            .map(|p| format!("  position {}: {} {} {}", p.id, p.symbol, p.product, p.quantity())),
-                    );
-                    self.confirm(
-                        "Exit ALL positions?",
-                        body,
-                        Effect::Send(OperatorCommand::ExitAll {}, "exit all positions".into()),
-                    );
-                }
-            }
+            Action::ModifyOrder => self.open_modify(),
+            Action::CancelOrder => self.ask_cancel(),
+            Action::ExitPosition => self.ask_exit(),
+            Action::ExitAll => self.ask_exit_all(),
             Action::Strategies => self.popup = Some(Popup::Strategies { selected: 0 }),
             Action::KillSwitch => {
                 if self.store.kill_switch_active() {
@@ -796,99 +767,180 @@ impl App {
                     self.popup = Some(Popup::KillSwitch { input: String::new() });
                 }
             }
-            Action::Rearm => {
-                if !self.store.kill_switch_active() {
-                    self.flash("the kill switch is not active", FlashKind::Info);
-                } else {
-                    self.confirm(
-                        "Re-arm trading?",
-                        vec![
-                            "New orders will be accepted again.".into(),
-                            "Paused strategies stay paused until resumed (S: strategies).".into(),
-                        ],
-                        Effect::Send(
-                            OperatorCommand::KillSwitchOff {
-                                reason: format!("re-armed from the console by {}", self.operator),
-                            },
-                            "re-arm".into(),
-                        ),
-                    );
-                }
-            }
-            Action::AcceptBroker | Action::KeepLocal | Action::Ignore => {
-                let resolution = match action {
-                    Action::AcceptBroker => Resolution::AcceptBroker,
-                    Action::KeepLocal => Resolution::KeepLocal,
-                    _ => Resolution::Ignore,
-                };
-                match self.selected_issue() {
-                    Some(i) if i.status == IssueStatus::Open => {
-                        self.popup = Some(Popup::Note { issue_id: i.id, resolution, input: String::new() });
-                    }
-                    Some(i) => self.flash(format!("issue {} is already resolved", i.id), FlashKind::Info),
-                    None => {}
-                }
-            }
+            Action::Rearm => self.ask_rearm(),
+            Action::AcceptBroker => self.ask_note(Resolution::AcceptBroker),
+            Action::KeepLocal => self.ask_note(Resolution::KeepLocal),
+            Action::Ignore => self.ask_note(Resolution::Ignore),
+            // Keys of dialogs, forms and fields: never bound on a table.
+            Action::Confirm
+            | Action::SwitchButton
+            | Action::NextField
+            | Action::PrevField
+            | Action::ChoiceNext
+            | Action::ChoicePrev
+            | Action::Complete
+            | Action::Erase
+            | Action::TogglePause
+            | Action::Type(_) => {}
         }
         None
     }
 
-    fn on_popup_key(&mut self, popup: Popup, key: KeyEvent) -> Option<Effect> {
+    fn quit(&mut self) -> Option<Effect> {
+        if !self.engine_in_process {
+            return Some(Effect::Quit);
+        }
+        let open = self.store.positions.len();
+        let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
+        if open > 0 {
+            let noun = if open == 1 { "open position" } else { "open positions" };
+            body.push(format!("{open} {noun} will no longer be watched: stops and targets not enforced."));
+        }
+        self.confirm("Quit XCoin?", body, Effect::Quit);
+        if open > 0
+            && !self.read_only
+            && let Some(Popup::Confirm { alternative, .. }) = &mut self.popup
+        {
+            *alternative = Some(('x', "exit all, then quit".into(), Box::new(Effect::ExitAllThenQuit)));
+        }
+        None
+    }
+
+    fn open_detail(&mut self) {
+        let has = match self.tab {
+            0 => self.selected_order().is_some(),
+            1 => self.selected_position().is_some(),
+            2 => self.selected_trade().is_some(),
+            3 => self.selected_issue().is_some(),
+            _ => false,
+        };
+        if has {
+            self.popup = Some(Popup::Detail);
+        }
+    }
+
+    fn open_modify(&mut self) {
+        match self.selected_order() {
+            Some(o) if o.status.can_be_modified() => {
+                self.popup = Some(Popup::Modify(Box::new(ModifyForm::for_order(o))));
+            }
+            Some(o) => self.flash(
+                format!("order {} is {}: only OPEN or PARTIALLY_FILLED orders can be modified", o.id, o.status),
+                FlashKind::Failed,
+            ),
+            None => {}
+        }
+    }
+
+    fn ask_cancel(&mut self) {
+        match self.selected_order() {
+            Some(o) if o.status.is_active() => {
+                let id = o.id;
+                let body =
+                    vec![describe_order(o), format!("{}, {} of {} filled", o.status, o.filled_quantity, o.quantity)];
+                let effect = Effect::Send(OperatorCommand::CancelOrder { order_id: id }, format!("cancel order {id}"));
+                self.confirm("Cancel order?", body, effect);
+            }
+            Some(o) => self.flash(format!("order {} is {}: nothing to cancel", o.id, o.status), FlashKind::Failed),
+            None => {}
+        }
+    }
+
+    fn ask_exit(&mut self) {
+        let Some(p) = self.selected_position() else { return };
+        let id = p.id;
+        let (held, exit) = if p.quantity() > 0 { ("long", "SELL") } else { ("short", "BUY") };
+        let body = vec![
+            format!(
+                "Position {id}: {} {} {} {} {held} @ {}, last {}",
+                p.symbol,
+                p.exchange,
+                p.product,
+                p.quantity().abs(),
+                super::views::money(p.average_price()),
+                p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
+            ),
+            format!("{exit} {} {} at market", p.quantity().abs(), p.symbol),
+        ];
+        let effect = Effect::Send(OperatorCommand::ExitPosition { position_id: id }, format!("exit position {id}"));
+        self.confirm("Exit position?", body, effect);
+    }
+
+    fn ask_exit_all(&mut self) {
+        let n = self.store.positions.len();
+        if n == 0 {
+            self.flash("no open positions", FlashKind::Info);
+            return;
+        }
+        let mut body =
+            vec![format!("{n} open positions will be exited at market, and every automated strategy paused:")];
+        body.extend(
+            self.store
+                .positions
+                .values()
+                .map(|p| format!("  position {}: {} {} {}", p.id, p.symbol, p.product, p.quantity())),
+        );
+        self.confirm(
+            "Exit ALL positions?",
+            body,
+            Effect::Send(OperatorCommand::ExitAll {}, "exit all positions".into()),
+        );
+    }
+
+    fn ask_rearm(&mut self) {
+        if !self.store.kill_switch_active() {
+            self.flash("the kill switch is not active", FlashKind::Info);
+            return;
+        }
+        let reason = format!("re-armed from the console by {}", self.operator);
+        self.confirm(
+            "Re-arm trading?",
+            vec![
+                "New orders will be accepted again.".into(),
+                "Paused strategies stay paused until resumed (S: strategies).".into(),
+            ],
+            Effect::Send(OperatorCommand::KillSwitchOff { reason }, "re-arm".into()),
+        );
+    }
+
+    fn ask_note(&mut self, resolution: Resolution) {
+        match self.selected_issue() {
+            Some(i) if i.status == IssueStatus::Open => {
+                self.popup = Some(Popup::Note { issue_id: i.id, resolution, input: String::new() });
+            }
+            Some(i) => self.flash(format!("issue {} is already resolved", i.id), FlashKind::Info),
+            None => {}
+        }
+    }
+
+    /// A key in a popup (taken out of `self.popup`; put back to keep it open).
+    fn on_popup_action(&mut self, popup: Popup, action: Action) -> Option<Effect> {
         match popup {
             Popup::Strategies { selected } => {
-                let ids: Vec<i64> = self.store.strategies.keys().copied().collect();
-                match key.code {
-                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('S') => {}
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.popup = Some(Popup::Strategies { selected: selected.saturating_sub(1) })
-                    }
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        let last = ids.len().saturating_sub(1);
-                        self.popup = Some(Popup::Strategies { selected: (selected + 1).min(last) })
-                    }
-                    KeyCode::Char('p') if !self.read_only => {
-                        self.popup = Some(Popup::Strategies { selected });
-                        if let Some(s) = ids.get(selected).and_then(|id| self.store.strategies.get(id)).cloned() {
-                            self.toggle_strategy(&s);
-                        }
-                    }
-                    _ => self.popup = Some(Popup::Strategies { selected }),
-                }
+                self.on_strategies_action(selected, action);
                 None
             }
             Popup::Help { scroll } => {
-                let (last, page) = super::views::help_scroll(self.screen, self.read_only);
-                let scroll = match key.code {
-                    KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => return None,
-                    KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
-                    KeyCode::Down | KeyCode::Char('j') => scroll + 1,
-                    KeyCode::PageUp => scroll.saturating_sub(page),
-                    KeyCode::PageDown | KeyCode::Char(' ') => scroll + page,
-                    KeyCode::Home => 0,
-                    KeyCode::End => last,
-                    _ => scroll,
-                };
-                self.popup = Some(Popup::Help { scroll: scroll.min(last) });
+                self.on_help_action(scroll, action);
                 None
             }
             Popup::Detail => {
-                if !matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?')) {
+                if action != Action::Back {
                     self.popup = Some(popup);
                 }
                 None
             }
-            Popup::Confirm { title, body, effect, focus_ok, alternative, back } => match key.code {
-                KeyCode::Esc => {
+            Popup::Confirm { title, body, effect, focus_ok, alternative, back } => match action {
+                Action::Back => {
                     self.popup = back.map(|b| *b);
                     None
                 }
-                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
+                Action::SwitchButton => {
                     self.popup = Some(Popup::Confirm { title, body, effect, focus_ok: !focus_ok, alternative, back });
                     None
                 }
-                KeyCode::Enter if focus_ok => Some(*effect),
-                KeyCode::Enter => None,
-                KeyCode::Char(c) if alternative.as_ref().is_some_and(|(k, _, _)| *k == c) => {
+                Action::Confirm => focus_ok.then_some(*effect),
+                Action::Type(c) if alternative.as_ref().is_some_and(|(k, _, _)| *k == c) => {
                     alternative.map(|(_, _, e)| *e)
                 }
                 _ => {
@@ -896,150 +948,161 @@ impl App {
                     None
                 }
             },
-            Popup::KillSwitch { mut input } => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Enter if input == KILL_WORD => Some(Effect::Send(
-                    OperatorCommand::KillSwitchOn {
-                        reason: format!("kill switch from the console by {}", self.operator),
-                    },
-                    "kill switch".into(),
-                )),
-                KeyCode::Enter => {
-                    self.popup = Some(Popup::KillSwitch { input });
-                    None
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                    self.popup = Some(Popup::KillSwitch { input });
-                    None
-                }
-                KeyCode::Char(c) => {
-                    input.push(c.to_ascii_uppercase());
-                    self.popup = Some(Popup::KillSwitch { input });
-                    None
+            Popup::KillSwitch { mut input } => match action {
+                Action::Back => None,
+                Action::Confirm if input == KILL_WORD => {
+                    let reason = format!("kill switch from the console by {}", self.operator);
+                    Some(Effect::Send(OperatorCommand::KillSwitchOn { reason }, "kill switch".into()))
                 }
                 _ => {
+                    edit(&mut input, action, usize::MAX, |c| c.to_ascii_uppercase());
                     self.popup = Some(Popup::KillSwitch { input });
                     None
                 }
             },
-            Popup::NewOrder(mut form) => match form.on_key(key) {
+            Popup::NewOrder(mut form) => match form.on_action(action) {
                 FormKey::Cancel => None,
                 FormKey::Editing => {
                     self.popup = Some(Popup::NewOrder(form));
                     None
                 }
-                FormKey::Submit => match form.request(&self.limits.ticks, &self.operator) {
-                    Err(e) => {
-                        self.flash(format!("✗ {e}"), FlashKind::Failed);
-                        self.popup = Some(Popup::NewOrder(form));
-                        None
-                    }
-                    Ok(req) => {
-                        let what = format!("place {} {} {} {}", req.side, req.quantity, req.symbol, req.order_type);
-                        let mut body = vec![describe_request(&req)];
-                        body.push(match self.preview(&req) {
-                            Ok(a) => format!(
-                                "pre-trade check: passes — risk {}, reward:risk {}",
-                                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
-                                a.risk_reward.map_or("—".into(), |r| format!("{:.2}:1", r))
-                            ),
-                            Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
-                        });
-                        let effect = Effect::Send(OperatorCommand::PlaceOrder(req), what);
-                        self.confirm_from("Place order?", body, effect, Popup::NewOrder(form));
-                        None
-                    }
-                },
+                FormKey::Submit => {
+                    self.review_order(form);
+                    None
+                }
             },
-            Popup::Modify(mut form) => match form.on_key(key) {
+            Popup::Modify(mut form) => match form.on_action(action) {
                 FormKey::Cancel => None,
                 FormKey::Editing => {
                     self.popup = Some(Popup::Modify(form));
                     None
                 }
                 FormKey::Submit => {
-                    let order = self.store.orders.get(&form.order_id).cloned()?;
-                    match form.change(&order) {
-                        Err(e) => {
-                            self.flash(format!("✗ {e}"), FlashKind::Failed);
-                            self.popup = Some(Popup::Modify(form));
-                            None
-                        }
-                        Ok(change) => {
-                            let id = order.id;
-                            let crate::db::orders::OrderModification { quantity, price, trigger_price } = change;
-                            let cmd = OperatorCommand::ModifyOrder { order_id: id, quantity, price, trigger_price };
-                            let was = |v: Option<Decimal>| v.map_or("—".into(), |p| format!("{p:.2}"));
-                            let mut body = vec![
-                                describe_order(&order),
-                                format!(
-                                    "quantity {} → {}, price {} → {}, trigger {} → {}",
-                                    order.quantity,
-                                    quantity.unwrap_or(order.quantity),
-                                    was(order.price),
-                                    was(price.or(order.price)),
-                                    was(order.trigger_price),
-                                    was(trigger_price.or(order.trigger_price)),
-                                ),
-                            ];
-                            body.extend(self.modify_verdict(&order, change).into_iter().filter(|l| !l.is_empty()));
-                            self.confirm_from(
-                                "Modify order?",
-                                body,
-                                Effect::Send(cmd, format!("modify order {id}")),
-                                Popup::Modify(form),
-                            );
-                            None
-                        }
-                    }
+                    self.review_modify(form);
+                    None
                 }
             },
-            Popup::Note { issue_id, resolution, mut input } => match key.code {
-                KeyCode::Esc => None,
-                KeyCode::Enter => {
-                    let note = input.trim().to_string();
-                    let mut body = vec![match self.store.issues.get(&issue_id) {
-                        Some(i) => format!(
-                            "Issue {issue_id}: {} {} {} {}, local {} / broker {} → {resolution}",
-                            i.issue_type,
-                            i.symbol,
-                            i.exchange,
-                            i.product,
-                            i.local_quantity.map_or("—".into(), |q| q.to_string()),
-                            i.broker_quantity.map_or("—".into(), |q| q.to_string()),
-                        ),
-                        None => format!("Issue {issue_id}: {resolution}"),
-                    }];
-                    if !note.is_empty() {
-                        body.push(format!("Note: {note}"));
-                    }
-                    let back = Popup::Note { issue_id, resolution, input: input.clone() };
-                    let cmd = OperatorCommand::ResolveReconciliation {
-                        issue_id,
-                        resolution,
-                        note: (!note.is_empty()).then_some(note),
-                    };
-                    let effect = Effect::Send(cmd, format!("resolve issue {issue_id}"));
-                    self.confirm_from("Resolve the issue?", body, effect, back);
-                    None
-                }
-                KeyCode::Backspace => {
-                    input.pop();
-                    self.popup = Some(Popup::Note { issue_id, resolution, input });
-                    None
-                }
-                KeyCode::Char(c) if input.chars().count() < crate::domain::command::MAX_TEXT_CHARS => {
-                    input.push(c);
-                    self.popup = Some(Popup::Note { issue_id, resolution, input });
+            Popup::Note { issue_id, resolution, mut input } => match action {
+                Action::Back => None,
+                Action::Confirm => {
+                    self.review_resolution(issue_id, resolution, input);
                     None
                 }
                 _ => {
+                    edit(&mut input, action, crate::domain::command::MAX_TEXT_CHARS, |c| c);
                     self.popup = Some(Popup::Note { issue_id, resolution, input });
                     None
                 }
             },
         }
+    }
+
+    fn on_strategies_action(&mut self, selected: usize, action: Action) {
+        let ids: Vec<i64> = self.store.strategies.keys().copied().collect();
+        let selected = match action {
+            Action::Back => return,
+            Action::Up => selected.saturating_sub(1),
+            Action::Down => (selected + 1).min(ids.len().saturating_sub(1)),
+            _ => selected,
+        };
+        self.popup = Some(Popup::Strategies { selected });
+        if action == Action::TogglePause
+            && let Some(s) = ids.get(selected).and_then(|id| self.store.strategies.get(id)).cloned()
+        {
+            self.toggle_strategy(&s);
+        }
+    }
+
+    fn on_help_action(&mut self, scroll: usize, action: Action) {
+        let (last, page) = super::views::help_scroll(self.screen, self.read_only);
+        let scroll = match action {
+            Action::Back => return,
+            Action::Up => scroll.saturating_sub(1),
+            Action::Down => scroll + 1,
+            Action::PageUp => scroll.saturating_sub(page),
+            Action::PageDown => scroll + page,
+            Action::Top => 0,
+            Action::Bottom => last,
+            _ => scroll,
+        };
+        self.popup = Some(Popup::Help { scroll: scroll.min(last) });
+    }
+
+    fn review_order(&mut self, form: Box<OrderForm>) {
+        match form.request(&self.limits.ticks, &self.operator) {
+            Err(e) => {
+                self.flash(format!("✗ {e}"), FlashKind::Failed);
+                self.popup = Some(Popup::NewOrder(form));
+            }
+            Ok(req) => {
+                let what = format!("place {} {} {} {}", req.side, req.quantity, req.symbol, req.order_type);
+                let mut body = vec![describe_request(&req)];
+                body.push(match self.preview(&req) {
+                    Ok(a) => format!(
+                        "pre-trade check: passes — risk {}, reward:risk {}",
+                        a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+                        a.risk_reward.map_or("—".into(), |r| format!("{:.2}:1", r))
+                    ),
+                    Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
+                });
+                let effect = Effect::Send(OperatorCommand::PlaceOrder(req), what);
+                self.confirm_from("Place order?", body, effect, Popup::NewOrder(form));
+            }
+        }
+    }
+
+    fn review_modify(&mut self, form: Box<ModifyForm>) {
+        let Some(order) = self.store.orders.get(&form.order_id).cloned() else { return };
+        let change = match form.change(&order) {
+            Err(e) => {
+                self.flash(format!("✗ {e}"), FlashKind::Failed);
+                self.popup = Some(Popup::Modify(form));
+                return;
+            }
+            Ok(change) => change,
+        };
+        let id = order.id;
+        let crate::db::orders::OrderModification { quantity, price, trigger_price } = change;
+        let cmd = OperatorCommand::ModifyOrder { order_id: id, quantity, price, trigger_price };
+        let was = |v: Option<Decimal>| v.map_or("—".into(), |p| format!("{p:.2}"));
+        let mut body = vec![
+            describe_order(&order),
+            format!(
+                "quantity {} → {}, price {} → {}, trigger {} → {}",
+                order.quantity,
+                quantity.unwrap_or(order.quantity),
+                was(order.price),
+                was(price.or(order.price)),
+                was(order.trigger_price),
+                was(trigger_price.or(order.trigger_price)),
+            ),
+        ];
+        body.extend(self.modify_verdict(&order, change).into_iter().filter(|l| !l.is_empty()));
+        self.confirm_from("Modify order?", body, Effect::Send(cmd, format!("modify order {id}")), Popup::Modify(form));
+    }
+
+    fn review_resolution(&mut self, issue_id: i64, resolution: Resolution, input: String) {
+        let note = input.trim().to_string();
+        let mut body = vec![match self.store.issues.get(&issue_id) {
+            Some(i) => format!(
+                "Issue {issue_id}: {} {} {} {}, local {} / broker {} → {resolution}",
+                i.issue_type,
+                i.symbol,
+                i.exchange,
+                i.product,
+                i.local_quantity.map_or("—".into(), |q| q.to_string()),
+                i.broker_quantity.map_or("—".into(), |q| q.to_string()),
+            ),
+            None => format!("Issue {issue_id}: {resolution}"),
+        }];
+        if !note.is_empty() {
+            body.push(format!("Note: {note}"));
+        }
+        let back = Popup::Note { issue_id, resolution, input };
+        let cmd =
+            OperatorCommand::ResolveReconciliation { issue_id, resolution, note: (!note.is_empty()).then_some(note) };
+        let effect = Effect::Send(cmd, format!("resolve issue {issue_id}"));
+        self.confirm_from("Resolve the issue?", body, effect, back);
     }
 
     /// Drops a flash message whose time is up; returns whether one was dropped.

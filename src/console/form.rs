@@ -1,7 +1,9 @@
 //! The new-order and modify forms: fields edited in place, checked as they
 //! are typed, with the pre-trade validator's verdict shown before sending.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
+
+use super::action::{Action, Scope, action_for, edit};
 use rust_decimal::Decimal;
 
 use crate::domain::instrument::Ticks;
@@ -24,6 +26,9 @@ pub struct OrderForm {
     pub focus: usize,
     /// Instrument symbols for completion.
     symbols: Vec<String>,
+    /// The pre-trade verdict on the values as they are (`✓ …` or `✗ …`),
+    /// kept by the console when the form or the desk changes; drawn as is.
+    pub verdict: String,
 }
 
 /// What a key did to a form.
@@ -53,7 +58,7 @@ fn decimal(field: &'static str, text: &str) -> Result<Option<Decimal>, FieldErro
 impl OrderForm {
     pub fn new(symbols: Vec<String>) -> OrderForm {
         let values = ["", "BUY", "", "LIMIT", "MIS", "", "", "", ""].map(String::from);
-        OrderForm { values, focus: 0, symbols }
+        OrderForm { values, focus: 0, symbols, verdict: String::new() }
     }
 
     /// Symbols that start with what is typed, at most five.
@@ -65,14 +70,19 @@ impl OrderForm {
         self.symbols.iter().filter(|s| s.starts_with(&typed) && **s != typed).take(5).map(String::as_str).collect()
     }
 
+    /// A key, through the keymap's new-order scope.
     pub fn on_key(&mut self, key: KeyEvent) -> FormKey {
+        action_for(&key, Scope::OrderForm, false).map_or(FormKey::Editing, |a| self.on_action(a))
+    }
+
+    pub fn on_action(&mut self, action: Action) -> FormKey {
         let choice = matches!(self.focus, SIDE | TYPE | PRODUCT);
-        match key.code {
-            KeyCode::Esc => return FormKey::Cancel,
-            KeyCode::Enter => return FormKey::Submit,
-            KeyCode::Down => self.focus = (self.focus + 1) % FIELDS.len(),
-            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len(),
-            KeyCode::Tab => {
+        match action {
+            Action::Back => return FormKey::Cancel,
+            Action::Confirm => return FormKey::Submit,
+            Action::NextField => self.focus = (self.focus + 1) % FIELDS.len(),
+            Action::PrevField => self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len(),
+            Action::Complete => {
                 // On the symbol, Tab completes first; elsewhere it moves on.
                 if self.focus == 0
                     && let Some(first) = self.completions().first()
@@ -82,8 +92,8 @@ impl OrderForm {
                     self.focus = (self.focus + 1) % FIELDS.len();
                 }
             }
-            KeyCode::Left | KeyCode::Right | KeyCode::Char(' ') if choice => {
-                let forward = key.code != KeyCode::Left;
+            Action::ChoicePrev | Action::ChoiceNext if choice => {
+                let forward = action == Action::ChoiceNext;
                 let v = &self.values[self.focus];
                 self.values[self.focus] = match self.focus {
                     SIDE => cycle(Side::ALL, v, forward),
@@ -91,12 +101,16 @@ impl OrderForm {
                     _ => cycle(Product::ALL, v, forward),
                 };
             }
-            KeyCode::Backspace if !choice => {
-                self.values[self.focus].pop();
-            }
-            KeyCode::Char(c) if !choice => {
-                let c = if self.focus == 0 { c.to_ascii_uppercase() } else { c };
-                self.values[self.focus].push(c);
+            Action::Erase | Action::Type(_) if !choice => {
+                let symbol = self.focus == 0;
+                edit(
+                    &mut self.values[self.focus],
+                    action,
+                    usize::MAX,
+                    |c| {
+                        if symbol { c.to_ascii_uppercase() } else { c }
+                    },
+                );
             }
             _ => {}
         }
@@ -143,6 +157,9 @@ pub struct ModifyForm {
     pub order_id: i64,
     pub values: [String; 3],
     pub focus: usize,
+    /// What the change means and the pre-trade verdict on it, kept by the
+    /// console when the form or the desk changes; drawn as is.
+    pub verdict: [String; 2],
 }
 
 pub const MODIFY_FIELDS: [&str; 3] = ["quantity", "price", "trigger"];
@@ -154,20 +171,22 @@ impl ModifyForm {
             order_id: o.id,
             values: [o.quantity.to_string(), price(o.price), price(o.trigger_price)],
             focus: 0,
+            verdict: Default::default(),
         }
     }
 
+    /// A key, through the keymap's modify scope.
     pub fn on_key(&mut self, key: KeyEvent) -> FormKey {
-        match key.code {
-            KeyCode::Esc => return FormKey::Cancel,
-            KeyCode::Enter => return FormKey::Submit,
-            KeyCode::Down | KeyCode::Tab => self.focus = (self.focus + 1) % 3,
-            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + 2) % 3,
-            KeyCode::Backspace => {
-                self.values[self.focus].pop();
-            }
-            KeyCode::Char(c) => self.values[self.focus].push(c),
-            _ => {}
+        action_for(&key, Scope::ModifyForm, false).map_or(FormKey::Editing, |a| self.on_action(a))
+    }
+
+    pub fn on_action(&mut self, action: Action) -> FormKey {
+        match action {
+            Action::Back => return FormKey::Cancel,
+            Action::Confirm => return FormKey::Submit,
+            Action::NextField => self.focus = (self.focus + 1) % 3,
+            Action::PrevField => self.focus = (self.focus + 2) % 3,
+            _ => edit(&mut self.values[self.focus], action, usize::MAX, |c| c),
         }
         FormKey::Editing
     }
@@ -196,7 +215,7 @@ impl ModifyForm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
     use rust_decimal_macros::dec;
 
     fn k(code: KeyCode) -> KeyEvent {

@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use rust_decimal::Decimal;
 
+use super::action::{Action, Scope, action_for, edit, hint_line};
 use crate::config::ConfigPaths;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,29 +225,26 @@ impl Wizard {
         }
     }
 
+    /// A key, through the keymap's wizard scope.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<WizardEffect> {
-        match key.code {
-            KeyCode::Esc => return self.back(),
-            KeyCode::Enter => return self.next(),
-            KeyCode::Down | KeyCode::Tab => self.focus = (self.focus + 1) % self.fields(),
-            KeyCode::Up | KeyCode::BackTab => self.focus = (self.focus + self.fields() - 1) % self.fields(),
-            KeyCode::Left | KeyCode::Right if matches!(self.step, Step::Database | Step::Mode | Step::Demo) => {
-                self.toggle()
+        let action = action_for(&key, Scope::Wizard, false)?;
+        match action {
+            Action::Back => return self.back(),
+            Action::Confirm => return self.next(),
+            Action::NextField => self.focus = (self.focus + 1) % self.fields(),
+            Action::PrevField => self.focus = (self.focus + self.fields() - 1) % self.fields(),
+            Action::ChoicePrev | Action::ChoiceNext
+                if key.code != KeyCode::Char(' ') || self.step != Step::Database =>
+            {
+                if matches!(self.step, Step::Database | Step::Mode | Step::Demo) {
+                    self.toggle()
+                }
             }
-            KeyCode::Char(' ') if matches!(self.step, Step::Mode | Step::Demo) => self.toggle(),
-            KeyCode::Backspace => {
+            Action::Erase | Action::Type(_) => {
                 if let Some(f) = self.field() {
-                    f.pop();
+                    edit(f, action, usize::MAX, |c| c);
                 }
                 // A changed address must be prepared again before moving on.
-                if self.step == Step::Database {
-                    self.prepared = None;
-                }
-            }
-            KeyCode::Char(c) => {
-                if let Some(f) = self.field() {
-                    f.push(c);
-                }
                 if self.step == Step::Database {
                     self.prepared = None;
                 }
@@ -462,8 +460,7 @@ impl Widget for &Wizard {
             lines.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
         }
         lines.push(Line::default());
-        lines
-            .push(Line::from("Enter next   Esc back   ←/→ choose   ↑/↓ field").style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from(hint_line(Scope::Wizard, false)).style(Style::new().fg(Color::DarkGray)));
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(Block::new().borders(Borders::ALL).title(format!("XCoin first-launch setup — {title}")))

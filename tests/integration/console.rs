@@ -944,7 +944,8 @@ async fn help_scrolls_to_every_key() {
     let mut app = long_desk(&t).await;
     app.on_key(key('?'));
     let first = text(&draw(&mut app, 80, 24)).join("\n");
-    let total = xcoin::console::action::bindings(false).count();
+    let listed: Vec<_> = xcoin::console::views::help_bindings(false).collect();
+    let total = listed.len();
     assert!(first.contains("lines 1–") && first.contains(&format!(" of {total}")) && first.contains("↑↓"), "{first}");
     let mut seen = first.clone();
     for _ in 0..total {
@@ -952,7 +953,8 @@ async fn help_scrolls_to_every_key() {
         seen.push_str(&text(&draw(&mut app, 80, 24)).join("\n"));
     }
     let last = text(&draw(&mut app, 80, 24)).join("\n");
-    assert!(last.contains(&format!("of {total}")) && last.contains("re-arm after the kill switch"), "{last}");
+    let final_line = format!("{}{}", listed[total - 1].help, listed[total - 1].scope.tag());
+    assert!(last.contains(&format!("of {total}")) && last.contains(&final_line), "{last}");
     assert!(last.contains(&format!("–{total} of {total}")), "stops at the last line: {last}");
     for help in ["new order (Manual Trading)", "modify the selected order", "cancel the selected order"] {
         assert!(seen.contains(help), "{help} reachable");
@@ -960,6 +962,11 @@ async fn help_scrolls_to_every_key() {
     for help in ["exit the selected position", "KILL SWITCH: cancel all", "re-arm after the kill switch"] {
         assert!(seen.contains(help), "{help} reachable");
     }
+    // The keys of dialogs and forms are listed too, each with its scope.
+    for help in ["review the order [new order]", "switch between Cancel and the action [confirm]"] {
+        assert!(seen.contains(help), "{help} listed");
+    }
+    assert!(!seen.contains("[setup wizard]"), "the wizard's keys are on its own screen");
     // Up from the end moves at once (the scroll never runs past the last page).
     press(&mut app, KeyCode::Up);
     assert!(text(&draw(&mut app, 80, 24)).join("\n").contains(&format!("of {total}")));

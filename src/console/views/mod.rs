@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use super::action::hints;
 use super::app::{App, FlashKind, TAB_TITLES};
 use fit::{Part, fit_parts};
-pub use popup::help_scroll;
+pub use popup::{help_bindings, help_scroll};
 
 /// Below this the console shows a notice instead of the desk. Narrower
 /// than the desk's tables need, each table says how wide it must be.

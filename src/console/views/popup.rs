@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use super::{fit, money, price};
-use crate::console::action::bindings;
+use crate::console::action::{Scope, bindings, hint_line};
 use crate::console::app::{App, KILL_WORD, Popup};
 use crate::console::form::{FIELDS, MODIFY_FIELDS};
 
@@ -79,29 +79,38 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
+/// A form's pre-trade verdict as the console last computed it: red when it refuses.
+fn verdict_line(verdict: &str) -> Line<'static> {
+    let color = if verdict.starts_with('✗') { Color::Red } else { Color::Green };
+    Line::from(Span::styled(verdict.to_string(), Style::new().fg(color)))
+}
+
+/// A dialog's key line, from the keymap.
+fn keys(scope: Scope, read_only: bool) -> Line<'static> {
+    Line::from(hint_line(scope, read_only)).style(dim())
+}
+
 fn buttons(focus_ok: bool, ok: &str) -> Vec<Line<'static>> {
     let on = Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD);
-    vec![
-        Line::from(vec![
-            Span::raw("   "),
-            Span::styled(" Cancel ".to_string(), if focus_ok { Style::new() } else { on }),
-            Span::raw("   "),
-            Span::styled(format!(" {ok} "), if focus_ok { on.fg(Color::Red) } else { Style::new() }),
-        ]),
-        Line::from("   ←/→ choose, Enter, Esc cancels").style(dim()),
-    ]
+    vec![Line::from(vec![
+        Span::raw("   "),
+        Span::styled(" Cancel ".to_string(), if focus_ok { Style::new() } else { on }),
+        Span::raw("   "),
+        Span::styled(format!(" {ok} "), if focus_ok { on.fg(Color::Red) } else { Style::new() }),
+    ])]
+}
+
+/// The bindings the help lists: every one of the console (the wizard shows
+/// its own keys on its own screen).
+pub fn help_bindings(read_only: bool) -> impl Iterator<Item = &'static crate::console::action::Binding> {
+    bindings(read_only).filter(|b| b.scope != Scope::Wizard)
 }
 
 /// The help: one line per binding of the keymap.
 fn help_dialog(read_only: bool) -> Dialog<'static> {
-    let lines = bindings(read_only)
+    let lines = help_bindings(read_only)
         .map(|b| {
-            let scope = match b.scope {
-                crate::console::action::Scope::Global => "",
-                crate::console::action::Scope::Orders => " [orders]",
-                crate::console::action::Scope::Positions => " [positions]",
-                crate::console::action::Scope::Reconciliation => " [reconciliation]",
-            };
+            let scope = b.scope.tag();
             Line::from(vec![
                 Span::styled(format!(" {:<6}", b.label), Style::new().add_modifier(Modifier::BOLD)),
                 Span::raw(format!("{}{scope}", b.help)),
@@ -109,7 +118,7 @@ fn help_dialog(read_only: bool) -> Dialog<'static> {
         })
         .collect();
     Dialog {
-        title: "Help — every key (Esc closes)".into(),
+        title: format!("Help — every key ({})", hint_line(Scope::Help, read_only)),
         body: lines,
         footer: vec![],
         border: Color::Cyan,
@@ -148,7 +157,7 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
         }
         Popup::Detail => show(
             Dialog {
-                title: "Detail (Esc closes)".into(),
+                title: format!("Detail ({})", hint_line(Scope::Detail, app.read_only)),
                 body: detail(app),
                 footer: vec![],
                 border: Color::Cyan,
@@ -168,6 +177,7 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
                     Span::raw(format!(" {label}")),
                 ]));
             }
+            footer.push(Line::from(format!("   {}", hint_line(Scope::Confirm, app.read_only))).style(dim()));
             let d = Dialog { title: title.clone(), body: lines, footer, border: Color::Yellow, min_width: 0 };
             show(d, area, buf);
         }
@@ -176,9 +186,12 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
                 title: "KILL SWITCH".into(),
                 body: vec![
                     Line::from("Cancels every working order, exits every position, blocks new orders."),
-                    Line::from(format!("Type {KILL_WORD} and press Enter (Esc cancels):")),
+                    Line::from(format!("Type {KILL_WORD}:")),
                 ],
-                footer: vec![Line::from(Span::styled(format!(" > {input}▏"), bold))],
+                footer: vec![
+                    Line::from(Span::styled(format!(" > {input}▏"), bold)),
+                    keys(Scope::TextEntry, app.read_only),
+                ],
                 border: Color::Red,
                 min_width: 0,
             };
@@ -203,27 +216,11 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
                 lines.push(Line::from(spans));
             }
             lines.push(Line::default());
-            let verdict = match form.request(&app.limits.ticks, &app.operator) {
-                Err(e) => Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))),
-                Ok(req) => match app.preview(&req) {
-                    Ok(a) => Line::from(Span::styled(
-                        format!(
-                            "✓ passes pre-trade checks: risk {}, reward:risk {}",
-                            a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
-                            a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
-                        ),
-                        Style::new().fg(Color::Green),
-                    )),
-                    Err(d) => Line::from(Span::styled(format!("✗ {d}"), Style::new().fg(Color::Red))),
-                },
-            };
+            let verdict = verdict_line(&form.verdict);
             let d = Dialog {
                 title: "New order — Manual Trading".into(),
                 body: lines,
-                footer: vec![
-                    verdict,
-                    Line::from("↑/↓ field  ←/→ choose  Tab complete  Enter review  Esc cancel").style(dim()),
-                ],
+                footer: vec![verdict, keys(Scope::OrderForm, app.read_only)],
                 border: Color::Cyan,
                 min_width: 64,
             };
@@ -247,17 +244,13 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
             let mut footer = Vec::new();
             if let Some(order) = app.store.orders.get(&form.order_id) {
                 lines.insert(0, Line::from(crate::console::app::describe_order(order)));
-                let [context, verdict] = match form.change(order) {
-                    Ok(change) => app.modify_verdict(order, change),
-                    Err(e) => [String::new(), format!("✗ {e}")],
-                };
+                let [context, verdict] = &form.verdict;
                 if !context.is_empty() {
-                    lines.push(Line::from(context));
+                    lines.push(Line::from(context.clone()));
                 }
-                let style = Style::new().fg(if verdict.starts_with('✗') { Color::Red } else { Color::Green });
-                footer.push(Line::from(Span::styled(verdict, style)));
+                footer.push(verdict_line(verdict));
             }
-            footer.push(Line::from("↑/↓ field  Enter review  Esc cancel").style(dim()));
+            footer.push(keys(Scope::ModifyForm, app.read_only));
             let d = Dialog {
                 title: format!("Modify order {}", form.order_id),
                 body: lines,
@@ -287,12 +280,10 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
                     Span::styled(state, state_style),
                 ]));
             }
-            let keys =
-                if app.read_only { "↑/↓ select  Esc close" } else { "↑/↓ select  p pause/resume  Esc close" };
             let d = Dialog {
                 title: "Strategies".into(),
                 body: lines,
-                footer: vec![Line::from(keys).style(dim())],
+                footer: vec![keys(Scope::Strategies, app.read_only)],
                 border: Color::Cyan,
                 min_width: 44,
             };
@@ -301,10 +292,11 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
         Popup::Note { issue_id, resolution, input } => {
             let d = Dialog {
                 title: "Resolve reconciliation issue".into(),
-                body: vec![Line::from(format!(
-                    "Issue {issue_id}: {resolution}. An optional note, then Enter (Esc cancels):"
-                ))],
-                footer: vec![Line::from(Span::styled(format!(" > {input}▏"), bold))],
+                body: vec![Line::from(format!("Issue {issue_id}: {resolution}. An optional note:"))],
+                footer: vec![
+                    Line::from(Span::styled(format!(" > {input}▏"), bold)),
+                    keys(Scope::TextEntry, app.read_only),
+                ],
                 border: Color::Yellow,
                 min_width: 0,
             };
