@@ -368,7 +368,8 @@ pub fn render_times(app: &mut xcoin::console::app::App, frames: usize) -> Vec<(S
     }
     sorts.sort();
     let mut out = vec![("re-sort tables".to_string(), percentile(&sorts, 0.5), percentile(&sorts, 0.99))];
-    for (tab, title) in xcoin::console::app::TAB_TITLES.iter().enumerate() {
+    for tab in xcoin::console::tab::Tab::ALL {
+        let title = tab.title();
         app.tab = tab;
         app.select_index(tab, app.rows_in_tab() / 2);
         let mut times = Vec::with_capacity(frames);

@@ -15,7 +15,7 @@ pub enum Action {
     Help,
     NextTab,
     PrevTab,
-    Tab(usize),
+    Tab(super::tab::Tab),
     Up,
     Down,
     PageUp,
@@ -149,6 +149,7 @@ const fn dangerous(b: Binding) -> Binding {
     Binding { dangerous: true, ..b }
 }
 
+use super::tab::Tab as T;
 use Action::*;
 use KeyCode::Char;
 
@@ -162,11 +163,11 @@ pub const KEYMAP: &[Binding] = &[
     },
     key(KeyCode::Tab, "Tab", NextTab, Scope::Global, "next tab"),
     key(KeyCode::BackTab, "S-Tab", PrevTab, Scope::Global, "previous tab"),
-    hinted(key(Char('1'), "1-5", Tab(0), Scope::Global, "orders, positions, trades, reconciliation, stats")),
-    key(Char('2'), "2", Tab(1), Scope::Global, "positions"),
-    key(Char('3'), "3", Tab(2), Scope::Global, "trades"),
-    key(Char('4'), "4", Tab(3), Scope::Global, "reconciliation"),
-    key(Char('5'), "5", Tab(4), Scope::Global, "stats"),
+    hinted(key(Char('1'), "1-5", Tab(T::Orders), Scope::Global, "orders, positions, trades, reconciliation, stats")),
+    key(Char('2'), "2", Tab(T::Positions), Scope::Global, "positions"),
+    key(Char('3'), "3", Tab(T::Trades), Scope::Global, "trades"),
+    key(Char('4'), "4", Tab(T::Reconciliation), Scope::Global, "reconciliation"),
+    key(Char('5'), "5", Tab(T::Stats), Scope::Global, "stats"),
     key(KeyCode::Up, "↑", Up, Scope::Global, "select the row above"),
     key(Char('k'), "k", Up, Scope::Global, "select the row above (on Reconciliation: keep local; use ↑)"),
     key(KeyCode::Down, "↓", Down, Scope::Global, "select the row below"),
@@ -434,7 +435,7 @@ mod tests {
         assert_eq!(action_for(&ev(Char('K')), Scope::Positions, false), Some(KillSwitch));
         assert_eq!(action_for(&ev(Char('K')), Scope::Positions, true), None, "read-only has no kill switch key");
         assert_eq!(action_for(&ev(Char('c')), Scope::Orders, true), None);
-        assert_eq!(action_for(&ev(Char('3')), Scope::Orders, true), Some(Tab(2)));
+        assert_eq!(action_for(&ev(Char('3')), Scope::Orders, true), Some(Tab(T::Trades)));
         let ctrl_c = KeyEvent::new(Char('c'), KeyModifiers::CONTROL);
         assert_eq!(action_for(&ctrl_c, Scope::Orders, false), Some(Quit), "Ctrl-C never cancels an order");
         assert_eq!(action_for(&ev(Char('S')), Scope::Reconciliation, false), Some(Strategies));

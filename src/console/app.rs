@@ -11,6 +11,7 @@ use rust_decimal::Decimal;
 use super::action::{Action, Scope, action_for, edit};
 use super::form::{FormKey, ModifyForm, OrderForm};
 use super::store::{Answer, DbState, Health, Store, Update};
+pub use super::tab::Tab;
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
@@ -22,7 +23,6 @@ use crate::domain::risk::{Assessment, Denial, RiskSnapshot};
 use crate::domain::strategy::TradingMode;
 use crate::domain::trade::Trade;
 
-pub const TAB_TITLES: [&str; 5] = ["Orders", "Positions", "Trades", "Reconciliation", "Stats"];
 /// The word an operator types to activate the kill switch.
 pub const KILL_WORD: &str = "KILL";
 /// How long a flash message stays.
@@ -99,19 +99,19 @@ pub enum FlashKind {
 
 pub struct App {
     pub store: Store,
-    pub tab: usize,
+    pub tab: Tab,
     /// The selected row's place in each tab's table, kept in step with
     /// `selected_id` (which is what the selection is) whenever tables change.
-    pub selected: [usize; 5],
+    pub selected: [usize; Tab::TABLE_COUNT],
     /// The selected row of each table by id: rows arriving, leaving or
     /// re-sorting never move the selection to another order.
-    pub selected_id: [Option<i64>; 4],
+    pub selected_id: [Option<i64>; Tab::TABLE_COUNT],
     /// The current tab's filter (the others wait in `filters`).
     pub filter: String,
     /// Each tab's own filter while another tab is shown.
-    pub filters: [String; 5],
+    pub filters: [String; Tab::ALL.len()],
     /// Rows in each table before filtering, for `filtered: N of M`.
-    pub unfiltered: [usize; 4],
+    pub unfiltered: [usize; Tab::TABLE_COUNT],
     /// Quit once this exit-all command is done and no position is open.
     pub quit_after: Option<i64>,
     pub filter_editing: bool,
@@ -170,8 +170,8 @@ impl App {
     ) -> App {
         App {
             store: Store::default(),
-            tab: 0,
-            selected: [0; 5],
+            tab: Tab::Orders,
+            selected: [0; Tab::TABLE_COUNT],
             selected_id: [None; 4],
             filter: String::new(),
             filters: Default::default(),
@@ -214,7 +214,7 @@ impl App {
     /// The order whose history the open detail needs and has not asked for
     /// yet (it is asked again when the order's status changes).
     pub fn history_needed(&self) -> Option<(i64, OrderStatus)> {
-        if !matches!(self.popup, Some(Popup::Detail)) || self.tab != 0 {
+        if !matches!(self.popup, Some(Popup::Detail)) || self.tab != Tab::Orders {
             return None;
         }
         let o = self.selected_order()?;
@@ -247,12 +247,7 @@ impl App {
     }
 
     pub fn scope(&self) -> Scope {
-        match self.tab {
-            0 => Scope::Orders,
-            1 => Scope::Positions,
-            3 => Scope::Reconciliation,
-            _ => Scope::Global,
-        }
+        self.tab.scope()
     }
 
     /// Recomputes the open form's pre-trade verdict: after a key, and when
@@ -350,20 +345,17 @@ impl App {
     }
 
     /// A tab's filter, lower-cased.
-    pub fn filter_of(&self, tab: usize) -> String {
-        if tab == self.tab { &self.filter } else { &self.filters[tab] }.to_lowercase()
+    pub fn filter_of(&self, tab: Tab) -> String {
+        if tab == self.tab { &self.filter } else { &self.filters[tab.index()] }.to_lowercase()
     }
 
     /// `filtered: N of M` for a tab whose filter is set.
-    pub fn filter_note(&self, tab: usize) -> Option<String> {
-        let shown = match tab {
-            0 => self.orders_view.len(),
-            1 => self.positions_view.len(),
-            2 => self.trades_view.len(),
-            3 => self.issues_view.len(),
-            _ => return None,
-        };
-        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.unfiltered[tab]))
+    pub fn filter_note(&self, tab: Tab) -> Option<String> {
+        if !tab.is_table() {
+            return None;
+        }
+        let shown = self.view(tab).len();
+        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.unfiltered[tab.index()]))
     }
 
     /// The name of a strategy, or its id when unknown.
@@ -374,7 +366,7 @@ impl App {
     /// Re-sorts and filters the tables when the store or a filter changed,
     /// then puts each selection back on its row (by id).
     pub fn refresh_views(&mut self) {
-        let filters = (0..4).map(|t| self.filter_of(t)).collect::<Vec<_>>().join("\u{1f}");
+        let filters = Tab::TABLES.map(|t| self.filter_of(t)).join("\u{1f}");
         let key = (self.store.version, filters, self.show_resolved);
         if key == self.view_of {
             return;
@@ -383,8 +375,11 @@ impl App {
         // A filter matches any visible column of the row. The row's text is
         // built only when a filter is set, so an unfiltered refresh
         // allocates nothing per row.
-        let f: Vec<String> = (0..4).map(|t| self.filter_of(t)).collect();
-        let hit = |tab: usize, text: &dyn Fn() -> String| f[tab].is_empty() || text().to_lowercase().contains(&f[tab]);
+        let f = Tab::TABLES.map(|t| self.filter_of(t));
+        let hit = |tab: Tab, text: &dyn Fn() -> String| {
+            let f = &f[tab.index()];
+            f.is_empty() || text().to_lowercase().contains(f)
+        };
         let time = |at: DateTime<Utc>| self.calendar.local(at).format("%H:%M:%S").to_string();
         let opt = |v: Option<Decimal>| v.map(|p| format!("{p:.2}")).unwrap_or_default();
         // The store keeps orders by id, so newest first is a reverse walk:
@@ -397,7 +392,7 @@ impl App {
             .chain(s.orders.values().rev().filter(|o| !o.status.is_active()));
         let orders: Vec<i64> = all_orders
             .filter(|o| {
-                hit(0, &|| {
+                hit(Tab::Orders, &|| {
                     format!(
                         "{} {} {} {} {} {} {} {} {} {} {} {} {}",
                         o.id,
@@ -423,7 +418,7 @@ impl App {
         let positions: Vec<i64> = positions
             .into_iter()
             .filter(|p| {
-                hit(1, &|| {
+                hit(Tab::Positions, &|| {
                     format!(
                         "{} {} {} {} {:.2} {} {} {} {} {} {}",
                         p.id,
@@ -447,7 +442,7 @@ impl App {
             .values()
             .rev()
             .filter(|t| {
-                hit(2, &|| {
+                hit(Tab::Trades, &|| {
                     format!(
                         "{} {} {} {} {:.2} {} {} {}",
                         time(t.traded_at),
@@ -476,7 +471,7 @@ impl App {
         let issues: Vec<i64> = all_issues
             .into_iter()
             .filter(|i| {
-                hit(3, &|| {
+                hit(Tab::Reconciliation, &|| {
                     format!(
                         "{} {} {} {} {} {} {} {} {}",
                         i.id,
@@ -504,40 +499,36 @@ impl App {
     }
 
     /// A table's rows in display order.
-    pub fn view(&self, tab: usize) -> &[i64] {
+    pub fn view(&self, tab: Tab) -> &[i64] {
         match tab {
-            0 => &self.orders_view,
-            1 => &self.positions_view,
-            2 => &self.trades_view,
-            3 => &self.issues_view,
-            _ => &[],
+            Tab::Orders => &self.orders_view,
+            Tab::Positions => &self.positions_view,
+            Tab::Trades => &self.trades_view,
+            Tab::Reconciliation => &self.issues_view,
+            Tab::Stats => &[],
         }
-    }
-
-    /// What a row of a tab is called in messages.
-    fn row_noun(tab: usize) -> &'static str {
-        ["order", "position", "trade", "issue", "row"][tab.min(4)]
     }
 
     /// Puts every selection back on its row after the tables changed. When
     /// the selected row has left (closed, resolved, filtered out), the
     /// selection moves to the row now in its place, and the current tab says so.
     fn follow_selections(&mut self) {
-        for tab in 0..4 {
+        for tab in Tab::TABLES {
             let view = self.view(tab);
-            let wanted = self.selected_id[tab];
+            let t = tab.index();
+            let wanted = self.selected_id[t];
             if let Some(i) = wanted.and_then(|id| view.iter().position(|x| *x == id)) {
-                self.selected[tab] = i;
+                self.selected[t] = i;
                 continue;
             }
-            let i = self.selected[tab].min(view.len().saturating_sub(1));
+            let i = self.selected[t].min(view.len().saturating_sub(1));
             let now = view.get(i).copied();
-            self.selected[tab] = i;
-            self.selected_id[tab] = now;
+            self.selected[t] = i;
+            self.selected_id[t] = now;
             if let Some(gone) = wanted
                 && tab == self.tab
             {
-                let noun = Self::row_noun(tab);
+                let noun = tab.row_noun();
                 let moved = now.map_or(String::new(), |id| format!("; selected {noun} {id}"));
                 let note = format!("{noun} {gone} left the list{moved}");
                 // A command's result showing now stays, with the move after it.
@@ -554,18 +545,18 @@ impl App {
     }
 
     /// Selects the row at `index` of a tab's table (clamped).
-    pub fn select_index(&mut self, tab: usize, index: usize) {
+    pub fn select_index(&mut self, tab: Tab, index: usize) {
         let view = self.view(tab);
         let i = index.min(view.len().saturating_sub(1));
         let id = view.get(i).copied();
-        if tab < 4 {
-            self.selected[tab] = i;
-            self.selected_id[tab] = id;
+        if tab.is_table() {
+            self.selected[tab.index()] = i;
+            self.selected_id[tab.index()] = id;
         }
     }
 
     /// The row a popup acts on, with whether it can still be acted on.
-    fn popup_target(&self) -> Option<(usize, i64, bool)> {
+    fn popup_target(&self) -> Option<(Tab, i64, bool)> {
         let orders = &self.store.orders;
         let order_ok = |id: i64, modify: bool| {
             orders.get(&id).is_some_and(|o| if modify { o.status.can_be_modified() } else { o.status.is_active() })
@@ -573,10 +564,14 @@ impl App {
         let position_ok = |id: i64| self.store.positions.contains_key(&id);
         let issue_ok = |id: i64| self.store.issues.get(&id).is_some_and(|i| i.status == IssueStatus::Open);
         let of_command = |c: &OperatorCommand| match c {
-            OperatorCommand::CancelOrder { order_id } => Some((0, *order_id, order_ok(*order_id, false))),
-            OperatorCommand::ModifyOrder { order_id, .. } => Some((0, *order_id, order_ok(*order_id, true))),
-            OperatorCommand::ExitPosition { position_id } => Some((1, *position_id, position_ok(*position_id))),
-            OperatorCommand::ResolveReconciliation { issue_id, .. } => Some((3, *issue_id, issue_ok(*issue_id))),
+            OperatorCommand::CancelOrder { order_id } => Some((Tab::Orders, *order_id, order_ok(*order_id, false))),
+            OperatorCommand::ModifyOrder { order_id, .. } => Some((Tab::Orders, *order_id, order_ok(*order_id, true))),
+            OperatorCommand::ExitPosition { position_id } => {
+                Some((Tab::Positions, *position_id, position_ok(*position_id)))
+            }
+            OperatorCommand::ResolveReconciliation { issue_id, .. } => {
+                Some((Tab::Reconciliation, *issue_id, issue_ok(*issue_id)))
+            }
             _ => None,
         };
         match self.popup.as_ref()? {
@@ -584,10 +579,10 @@ impl App {
                 Effect::Send(c, _) => of_command(c),
                 _ => None,
             },
-            Popup::Modify(form) => Some((0, form.order_id, order_ok(form.order_id, true))),
-            Popup::Note { issue_id, .. } => Some((3, *issue_id, issue_ok(*issue_id))),
-            Popup::Detail if self.tab < 4 => {
-                self.selected_id[self.tab].map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
+            Popup::Modify(form) => Some((Tab::Orders, form.order_id, order_ok(form.order_id, true))),
+            Popup::Note { issue_id, .. } => Some((Tab::Reconciliation, *issue_id, issue_ok(*issue_id))),
+            Popup::Detail if self.tab.is_table() => {
+                self.selected_id[self.tab.index()].map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
             }
             _ => None,
         }
@@ -598,10 +593,10 @@ impl App {
     fn check_popup_target(&mut self) {
         let Some((tab, id, false)) = self.popup_target() else { return };
         self.popup = None;
-        let noun = Self::row_noun(tab);
+        let noun = tab.row_noun();
         let state = match tab {
-            0 => self.store.orders.get(&id).map(|o| format!("is {} now", o.status)),
-            3 => self.store.issues.get(&id).map(|i| format!("is {} now", i.status)),
+            Tab::Orders => self.store.orders.get(&id).map(|o| format!("is {} now", o.status)),
+            Tab::Reconciliation => self.store.issues.get(&id).map(|i| format!("is {} now", i.status)),
             _ => None,
         }
         .unwrap_or_else(|| "left the list".into());
@@ -609,26 +604,20 @@ impl App {
     }
 
     pub fn rows_in_tab(&self) -> usize {
-        match self.tab {
-            0 => self.orders_view.len(),
-            1 => self.positions_view.len(),
-            2 => self.trades_view.len(),
-            3 => self.issues_view.len(),
-            _ => 0,
-        }
+        self.view(self.tab).len()
     }
 
     pub fn selected_order(&self) -> Option<&Order> {
-        self.orders_view.get(self.selected[0]).and_then(|id| self.store.orders.get(id))
+        self.orders_view.get(self.selected[Tab::Orders.index()]).and_then(|id| self.store.orders.get(id))
     }
     pub fn selected_position(&self) -> Option<&Position> {
-        self.positions_view.get(self.selected[1]).and_then(|id| self.store.positions.get(id))
+        self.positions_view.get(self.selected[Tab::Positions.index()]).and_then(|id| self.store.positions.get(id))
     }
     pub fn selected_trade(&self) -> Option<&Trade> {
-        self.trades_view.get(self.selected[2]).and_then(|id| self.store.trades.get(id))
+        self.trades_view.get(self.selected[Tab::Trades.index()]).and_then(|id| self.store.trades.get(id))
     }
     pub fn selected_issue(&self) -> Option<&Issue> {
-        self.issues_view.get(self.selected[3]).and_then(|id| self.store.issues.get(id))
+        self.issues_view.get(self.selected[Tab::Reconciliation.index()]).and_then(|id| self.store.issues.get(id))
     }
 
     fn confirm(&mut self, title: &str, body: Vec<String>, effect: Effect) {
@@ -652,20 +641,20 @@ impl App {
 
     fn move_selection(&mut self, delta: isize) {
         let len = self.rows_in_tab();
-        if len == 0 || self.tab > 3 {
+        if len == 0 || !self.tab.is_table() {
             return;
         }
-        let cur = self.selected[self.tab] as isize;
+        let cur = self.selected[self.tab.index()] as isize;
         self.select_index(self.tab, (cur + delta).clamp(0, len as isize - 1) as usize);
     }
 
     /// Switches tabs; each tab keeps its own filter.
-    fn switch_tab(&mut self, tab: usize) {
+    fn switch_tab(&mut self, tab: Tab) {
         if tab == self.tab {
             return;
         }
-        self.filters[self.tab] = std::mem::take(&mut self.filter);
-        self.filter = std::mem::take(&mut self.filters[tab]);
+        self.filters[self.tab.index()] = std::mem::take(&mut self.filter);
+        self.filter = std::mem::take(&mut self.filters[tab.index()]);
         self.filter_editing = false;
         self.tab = tab;
         self.refresh_views();
@@ -729,8 +718,8 @@ impl App {
         match action {
             Action::Quit => return self.quit(),
             Action::Help => self.popup = Some(Popup::Help { scroll: 0 }),
-            Action::NextTab => self.switch_tab((self.tab + 1) % TAB_TITLES.len()),
-            Action::PrevTab => self.switch_tab((self.tab + TAB_TITLES.len() - 1) % TAB_TITLES.len()),
+            Action::NextTab => self.switch_tab(self.tab.next()),
+            Action::PrevTab => self.switch_tab(self.tab.prev()),
             Action::Tab(n) => self.switch_tab(n),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
@@ -808,11 +797,11 @@ impl App {
 
     fn open_detail(&mut self) {
         let has = match self.tab {
-            0 => self.selected_order().is_some(),
-            1 => self.selected_position().is_some(),
-            2 => self.selected_trade().is_some(),
-            3 => self.selected_issue().is_some(),
-            _ => false,
+            Tab::Orders => self.selected_order().is_some(),
+            Tab::Positions => self.selected_position().is_some(),
+            Tab::Trades => self.selected_trade().is_some(),
+            Tab::Reconciliation => self.selected_issue().is_some(),
+            Tab::Stats => false,
         };
         if has {
             self.popup = Some(Popup::Detail);

@@ -11,6 +11,7 @@ pub mod action;
 pub mod app;
 pub mod form;
 pub mod store;
+pub mod tab;
 pub mod views;
 pub mod wizard;
 

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
-use xcoin::console::app::{App, Effect, Popup};
+use xcoin::console::app::{App, Effect, Popup, Tab};
 use xcoin::console::store;
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
@@ -82,7 +82,7 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
     reload(&t, &mut e, &mut app).await;
     assert_eq!(app.orders_view, vec![5, 4, 3, 2, 1]);
     assert_eq!(app.selected_order().unwrap().id, 2, "the selection is the order, not the line");
-    assert_eq!(app.selected[0], 3);
+    assert_eq!(app.selected[Tab::Orders.index()], 3);
 
     // The cancel dialog names its order fully and carries its id.
     press(&mut app, KeyCode::Char('c'));
@@ -111,7 +111,7 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
     assert_eq!(app.selected_order().unwrap().id, 5);
     // (After the earlier message, which is still showing.)
     assert!(flash(&app).ends_with(" · order 2 left the list; selected order 5"), "{}", flash(&app));
-    assert_eq!(app.filter_note(0).as_deref(), Some("filtered: 1 of 5"));
+    assert_eq!(app.filter_note(Tab::Orders).as_deref(), Some("filtered: 1 of 5"));
 }
 
 #[tokio::test]
@@ -132,13 +132,13 @@ async fn filters_belong_to_their_tab_and_search_every_visible_column() {
     assert_eq!(app.orders_view, vec![2], "the strategy column is searched");
     press(&mut app, KeyCode::Char('2'));
     assert_eq!(app.filter, "", "the Positions tab has its own (empty) filter");
-    assert_eq!(app.filter_note(1), None);
+    assert_eq!(app.filter_note(Tab::Positions), None);
     press(&mut app, KeyCode::Char('1'));
     assert_eq!(app.filter, "demo scal");
     assert_eq!(app.orders_view, vec![2]);
     press(&mut app, KeyCode::Esc);
     assert_eq!(app.orders_view, vec![2, 1]);
-    assert_eq!(app.filter_note(0), None);
+    assert_eq!(app.filter_note(Tab::Orders), None);
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, StatefulWidget, Tab
 use rust_decimal::Decimal;
 
 use super::action::hints;
-use super::app::{App, FlashKind, TAB_TITLES};
+use super::app::{App, FlashKind, Tab};
 use fit::{Part, fit_parts};
 pub use popup::{help_bindings, help_scroll};
 
@@ -29,7 +29,7 @@ pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
 
 /// A table's title, with `filtered: N of M` while its tab's filter is set.
-pub fn filtered(app: &App, tab: usize, title: String) -> String {
+pub fn filtered(app: &App, tab: Tab, title: String) -> String {
     match app.filter_note(tab) {
         Some(note) => format!("{title} · {note}"),
         None => title,
@@ -230,28 +230,28 @@ pub fn table(
 /// The tab titles, as long as they fit: full names with counts, short
 /// names, numbers with counts, numbers alone.
 fn tab_titles(app: &App, room: u16) -> Vec<Line<'static>> {
-    const SHORT: [&str; 5] = ["Orders", "Pos", "Trades", "Recon", "Stats"];
-    let counts: Vec<Option<usize>> = (0..TAB_TITLES.len())
-        .map(|i| match i {
-            0 => Some(app.store.orders.values().filter(|o| o.status.is_active()).count()),
-            1 => Some(app.store.positions.len()),
-            2 => Some(app.store.trades.len()),
-            3 => Some(
+    let counts: Vec<Option<usize>> = Tab::ALL
+        .iter()
+        .map(|t| match t {
+            Tab::Orders => Some(app.store.orders.values().filter(|o| o.status.is_active()).count()),
+            Tab::Positions => Some(app.store.positions.len()),
+            Tab::Trades => Some(app.store.trades.len()),
+            Tab::Reconciliation => Some(
                 app.store
                     .issues
                     .values()
                     .filter(|x| x.status == crate::domain::reconciliation::IssueStatus::Open)
                     .count(),
             ),
-            _ => None,
+            Tab::Stats => None,
         })
         .collect();
     let level = |level: usize| -> Vec<String> {
-        (0..TAB_TITLES.len())
+        (0..Tab::ALL.len())
             .map(|i| {
                 let name = match level {
-                    0 => format!(" {}", TAB_TITLES[i]),
-                    1 => format!(" {}", SHORT[i]),
+                    0 => format!(" {}", Tab::ALL[i].title()),
+                    1 => format!(" {}", Tab::ALL[i].short_title()),
                     _ => String::new(),
                 };
                 match counts[i] {
@@ -324,16 +324,16 @@ impl Widget for &App {
         header::render(self, head, buf);
 
         Tabs::new(tab_titles(self, tabs.width))
-            .select(self.tab)
+            .select(self.tab.index())
             .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED))
             .render(tabs, buf);
 
         match self.tab {
-            0 => orders::render(self, body, buf),
-            1 => positions::render(self, body, buf),
-            2 => trades::render(self, body, buf),
-            3 => recon::render(self, body, buf),
-            _ => stats::render(self, body, buf),
+            Tab::Orders => orders::render(self, body, buf),
+            Tab::Positions => positions::render(self, body, buf),
+            Tab::Trades => trades::render(self, body, buf),
+            Tab::Reconciliation => recon::render(self, body, buf),
+            Tab::Stats => stats::render(self, body, buf),
         }
 
         if self.show_log {

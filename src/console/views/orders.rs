@@ -41,10 +41,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, 0, format!("Orders — {} shown", app.orders_view.len())),
+        super::filtered(app, crate::console::tab::Tab::Orders, format!("Orders — {} shown", app.orders_view.len())),
         &COLUMNS,
         app.orders_view.len(),
-        app.selected[0],
+        app.selected[crate::console::tab::Tab::Orders.index()],
         |i| {
             let o = &app.store.orders[&app.orders_view[i]];
             let strategy = app.strategy_name(o.strategy_id);

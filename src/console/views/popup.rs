@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use super::{fit, money, price};
 use crate::console::action::{Scope, bindings, hint_line};
-use crate::console::app::{App, KILL_WORD, Popup};
+use crate::console::app::{App, KILL_WORD, Popup, Tab};
 use crate::console::form::{FIELDS, MODIFY_FIELDS};
 
 /// The widest a popup grows, however long its lines: wider reads badly.
@@ -143,299 +143,319 @@ pub fn help_scroll(screen: Size, read_only: bool) -> (usize, usize) {
 
 pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
     let area = popup_area(screen);
-    let bold = Style::new().add_modifier(Modifier::BOLD);
-    match popup {
-        Popup::Help { scroll } => {
-            let d = help_dialog(app.read_only);
-            let Placed { rect, body, body_rows, .. } = place(&d, area);
-            let total = body.len();
-            let first = (*scroll).min(total.saturating_sub(body_rows));
-            let shown: Vec<Line> = body.into_iter().skip(first).take(body_rows).collect();
-            let bottom = (total > body_rows)
-                .then(|| format!("↑↓ PgUp PgDn scroll · lines {}–{} of {total}", first + 1, first + shown.len()));
-            draw(rect, buf, &d.title, d.border, shown, bottom);
-        }
-        Popup::Detail => show(
-            Dialog {
-                title: format!("Detail ({})", hint_line(Scope::Detail, app.read_only)),
-                body: detail(app),
-                footer: vec![],
-                border: Color::Cyan,
-                min_width: 0,
-            },
-            area,
-            buf,
-        ),
+    let dialog = match popup {
+        Popup::Help { scroll } => return render_help(app, *scroll, area, buf),
+        Popup::Detail => Dialog {
+            title: format!("Detail ({})", hint_line(Scope::Detail, app.read_only)),
+            body: detail(app),
+            footer: vec![],
+            border: Color::Cyan,
+            min_width: 0,
+        },
         Popup::Confirm { title, body, focus_ok, alternative, .. } => {
-            let mut lines: Vec<Line> = body.iter().map(|b| Line::from(b.clone())).collect();
-            lines.push(Line::default());
-            let mut footer = buttons(*focus_ok, "Confirm");
-            if let Some((key, label, _)) = alternative {
-                footer.push(Line::from(vec![
-                    Span::raw("   "),
-                    Span::styled(format!(" {key} "), Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)),
-                    Span::raw(format!(" {label}")),
-                ]));
-            }
-            footer.push(Line::from(format!("   {}", hint_line(Scope::Confirm, app.read_only))).style(dim()));
-            let d = Dialog { title: title.clone(), body: lines, footer, border: Color::Yellow, min_width: 0 };
-            show(d, area, buf);
+            confirm_dialog(app, title, body, *focus_ok, alternative.as_ref().map(|(k, l, _)| (*k, l.as_str())))
         }
-        Popup::KillSwitch { input } => {
-            let d = Dialog {
-                title: "KILL SWITCH".into(),
-                body: vec![
-                    Line::from("Cancels every working order, exits every position, blocks new orders."),
-                    Line::from(format!("Type {KILL_WORD}:")),
-                ],
-                footer: vec![
-                    Line::from(Span::styled(format!(" > {input}▏"), bold)),
-                    keys(Scope::TextEntry, app.read_only),
-                ],
-                border: Color::Red,
-                min_width: 0,
-            };
-            show(d, area, buf);
-        }
-        Popup::NewOrder(form) => {
-            let mut lines = Vec::new();
-            for (i, name) in FIELDS.iter().enumerate() {
-                let focused = i == form.focus;
-                let marker = if focused { "▶" } else { " " };
-                let value = &form.values[i];
-                let shown = if matches!(i, 1 | 3 | 4) {
-                    format!("‹ {value} ›")
-                } else {
-                    format!("{value}{}", if focused { "▏" } else { "" })
-                };
-                let style = if focused { bold } else { Style::new() };
-                let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
-                if i == 0 && !form.completions().is_empty() {
-                    spans.push(Span::styled(format!("   Tab: {}", form.completions().join(" ")), dim()));
-                }
-                lines.push(Line::from(spans));
-            }
-            lines.push(Line::default());
-            let verdict = verdict_line(&form.verdict);
-            let d = Dialog {
-                title: "New order — Manual Trading".into(),
-                body: lines,
-                footer: vec![verdict, keys(Scope::OrderForm, app.read_only)],
-                border: Color::Cyan,
-                min_width: 64,
-            };
-            show(d, area, buf);
-        }
-        Popup::Modify(form) => {
-            let mut lines = Vec::new();
-            for (i, name) in MODIFY_FIELDS.iter().enumerate() {
-                let focused = i == form.focus;
-                let style = if focused { bold } else { Style::new() };
-                lines.push(Line::from(Span::styled(
-                    format!(
-                        "{} {name:<9} {}{}",
-                        if focused { "▶" } else { " " },
-                        form.values[i],
-                        if focused { "▏" } else { "" }
-                    ),
-                    style,
-                )));
-            }
-            let mut footer = Vec::new();
-            if let Some(order) = app.store.orders.get(&form.order_id) {
-                lines.insert(0, Line::from(crate::console::app::describe_order(order)));
-                let [context, verdict] = &form.verdict;
-                if !context.is_empty() {
-                    lines.push(Line::from(context.clone()));
-                }
-                footer.push(verdict_line(verdict));
-            }
-            footer.push(keys(Scope::ModifyForm, app.read_only));
-            let d = Dialog {
-                title: format!("Modify order {}", form.order_id),
-                body: lines,
-                footer,
-                border: Color::Cyan,
-                min_width: 44,
-            };
-            show(d, area, buf);
-        }
-        Popup::Strategies { selected } => {
-            let mut lines = Vec::new();
-            for (i, s) in app.store.strategies.values().enumerate() {
-                let state = if s.is_active {
-                    "active".to_string()
-                } else {
-                    format!(
-                        "PAUSED by {}: {}",
-                        s.paused_by.as_deref().unwrap_or("?"),
-                        s.paused_reason.as_deref().unwrap_or("?")
-                    )
-                };
-                let style = if i == *selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
-                let state_style =
-                    if s.is_active { Style::new().fg(Color::Green) } else { Style::new().fg(Color::Yellow) };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {:<4} {:<20} {:<8} {:<5} ", s.id, s.name, s.strategy_type, s.mode), style),
-                    Span::styled(state, state_style),
-                ]));
-            }
-            let d = Dialog {
-                title: "Strategies".into(),
-                body: lines,
-                footer: vec![keys(Scope::Strategies, app.read_only)],
-                border: Color::Cyan,
-                min_width: 44,
-            };
-            show(d, area, buf);
-        }
-        Popup::Note { issue_id, resolution, input } => {
-            let d = Dialog {
-                title: "Resolve reconciliation issue".into(),
-                body: vec![Line::from(format!("Issue {issue_id}: {resolution}. An optional note:"))],
-                footer: vec![
-                    Line::from(Span::styled(format!(" > {input}▏"), bold)),
-                    keys(Scope::TextEntry, app.read_only),
-                ],
-                border: Color::Yellow,
-                min_width: 0,
-            };
-            show(d, area, buf);
-        }
+        Popup::KillSwitch { input } => text_dialog(
+            app,
+            "KILL SWITCH",
+            vec![
+                Line::from("Cancels every working order, exits every position, blocks new orders."),
+                Line::from(format!("Type {KILL_WORD}:")),
+            ],
+            input,
+            Color::Red,
+        ),
+        Popup::NewOrder(form) => order_dialog(app, form),
+        Popup::Modify(form) => modify_dialog(app, form),
+        Popup::Strategies { selected } => strategies_dialog(app, *selected),
+        Popup::Note { issue_id, resolution, input } => text_dialog(
+            app,
+            "Resolve reconciliation issue",
+            vec![Line::from(format!("Issue {issue_id}: {resolution}. An optional note:"))],
+            input,
+            Color::Yellow,
+        ),
+    };
+    show(dialog, area, buf);
+}
+
+/// The help, scrolled to `scroll`, with where it is at the bottom.
+fn render_help(app: &App, scroll: usize, area: Rect, buf: &mut Buffer) {
+    let d = help_dialog(app.read_only);
+    let Placed { rect, body, body_rows, .. } = place(&d, area);
+    let total = body.len();
+    let first = scroll.min(total.saturating_sub(body_rows));
+    let shown: Vec<Line> = body.into_iter().skip(first).take(body_rows).collect();
+    let bottom = (total > body_rows)
+        .then(|| format!("↑↓ PgUp PgDn scroll · lines {}–{} of {total}", first + 1, first + shown.len()));
+    draw(rect, buf, &d.title, d.border, shown, bottom);
+}
+
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+/// A line of text being typed, under what it is for.
+fn text_dialog(app: &App, title: &str, body: Vec<Line<'static>>, input: &str, border: Color) -> Dialog<'static> {
+    Dialog {
+        title: title.into(),
+        body,
+        footer: vec![Line::from(Span::styled(format!(" > {input}▏"), bold())), keys(Scope::TextEntry, app.read_only)],
+        border,
+        min_width: 0,
     }
 }
 
+fn confirm_dialog(
+    app: &App,
+    title: &str,
+    body: &[String],
+    focus_ok: bool,
+    alternative: Option<(char, &str)>,
+) -> Dialog<'static> {
+    let mut lines: Vec<Line> = body.iter().map(|b| Line::from(b.clone())).collect();
+    lines.push(Line::default());
+    let mut footer = buttons(focus_ok, "Confirm");
+    if let Some((key, label)) = alternative {
+        footer.push(Line::from(vec![
+            Span::raw("   "),
+            Span::styled(format!(" {key} "), Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)),
+            Span::raw(format!(" {label}")),
+        ]));
+    }
+    footer.push(Line::from(format!("   {}", hint_line(Scope::Confirm, app.read_only))).style(dim()));
+    Dialog { title: title.into(), body: lines, footer, border: Color::Yellow, min_width: 0 }
+}
+
+fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'static> {
+    let bold = bold();
+    let mut lines = Vec::new();
+    for (i, name) in FIELDS.iter().enumerate() {
+        let focused = i == form.focus;
+        let marker = if focused { "▶" } else { " " };
+        let value = &form.values[i];
+        let shown = if matches!(i, 1 | 3 | 4) {
+            format!("‹ {value} ›")
+        } else {
+            format!("{value}{}", if focused { "▏" } else { "" })
+        };
+        let style = if focused { bold } else { Style::new() };
+        let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
+        if i == 0 && !form.completions().is_empty() {
+            spans.push(Span::styled(format!("   Tab: {}", form.completions().join(" ")), dim()));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::default());
+    let verdict = verdict_line(&form.verdict);
+    Dialog {
+        title: "New order — Manual Trading".into(),
+        body: lines,
+        footer: vec![verdict, keys(Scope::OrderForm, app.read_only)],
+        border: Color::Cyan,
+        min_width: 64,
+    }
+}
+
+fn modify_dialog(app: &App, form: &crate::console::form::ModifyForm) -> Dialog<'static> {
+    let bold = bold();
+    let mut lines = Vec::new();
+    for (i, name) in MODIFY_FIELDS.iter().enumerate() {
+        let focused = i == form.focus;
+        let style = if focused { bold } else { Style::new() };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} {name:<9} {}{}",
+                if focused { "▶" } else { " " },
+                form.values[i],
+                if focused { "▏" } else { "" }
+            ),
+            style,
+        )));
+    }
+    let mut footer = Vec::new();
+    if let Some(order) = app.store.orders.get(&form.order_id) {
+        lines.insert(0, Line::from(crate::console::app::describe_order(order)));
+        let [context, verdict] = &form.verdict;
+        if !context.is_empty() {
+            lines.push(Line::from(context.clone()));
+        }
+        footer.push(verdict_line(verdict));
+    }
+    footer.push(keys(Scope::ModifyForm, app.read_only));
+    Dialog { title: format!("Modify order {}", form.order_id), body: lines, footer, border: Color::Cyan, min_width: 44 }
+}
+
+fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
+    let mut lines = Vec::new();
+    for (i, s) in app.store.strategies.values().enumerate() {
+        let state = if s.is_active {
+            "active".to_string()
+        } else {
+            format!(
+                "PAUSED by {}: {}",
+                s.paused_by.as_deref().unwrap_or("?"),
+                s.paused_reason.as_deref().unwrap_or("?")
+            )
+        };
+        let style = if i == selected { Style::new().add_modifier(Modifier::REVERSED) } else { Style::new() };
+        let state_style = if s.is_active { Style::new().fg(Color::Green) } else { Style::new().fg(Color::Yellow) };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {:<4} {:<20} {:<8} {:<5} ", s.id, s.name, s.strategy_type, s.mode), style),
+            Span::styled(state, state_style),
+        ]));
+    }
+    Dialog {
+        title: "Strategies".into(),
+        body: lines,
+        footer: vec![keys(Scope::Strategies, app.read_only)],
+        border: Color::Cyan,
+        min_width: 44,
+    }
+}
+
+/// The selected row of the current tab, in full.
 fn detail(app: &App) -> Vec<Line<'static>> {
     let local = |t: chrono::DateTime<chrono::Utc>| app.calendar.local(t).format("%H:%M:%S").to_string();
-    let mut lines = Vec::new();
     match app.tab {
-        0 => {
-            let Some(o) = app.selected_order() else { return lines };
-            lines.push(Line::from(format!(
-                "Order {}  {} {} {} {} {}  status {}",
-                o.id, o.side, o.quantity, o.symbol, o.product, o.order_type, o.status
-            )));
-            lines.push(Line::from(format!(
-                "price {}  trigger {}  stop {}  target {}  risk {}",
-                o.price.map_or("—".into(), price),
-                o.trigger_price.map_or("—".into(), price),
-                o.stop_loss.map_or("—".into(), price),
-                o.take_profit.map_or("—".into(), price),
-                o.risk_amount.map_or("—".into(), money),
-            )));
-            lines.push(Line::from(format!(
-                "placed by {}  broker id {}",
-                o.placed_by,
-                o.broker_order_id.as_deref().unwrap_or("—")
-            )));
-            if let Some(reason) = &o.status_reason {
-                lines.push(Line::from(format!("reason: {reason}")));
-            }
-            lines.push(Line::from("Status history:").style(Style::new().add_modifier(Modifier::BOLD)));
-            match app.history.as_ref().filter(|h| h.0 == o.id) {
-                Some((_, _, Ok(history))) => {
-                    for h in history {
-                        lines.push(Line::from(format!(
-                            "  {}  {}{}",
-                            local(h.at),
-                            h.status,
-                            h.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
-                        )));
-                    }
-                }
-                Some((_, _, Err(e))) => lines.push(Line::from(format!("  not read: {e}"))),
-                None => lines.push(Line::from("  reading…")),
-            }
-            lines.push(Line::from("Fills:").style(Style::new().add_modifier(Modifier::BOLD)));
-            let fills: Vec<_> = app.store.trades.values().filter(|t| t.order_id == o.id).collect();
-            if fills.is_empty() {
-                lines.push(Line::from("  none"));
-            }
-            for t in fills {
+        Tab::Orders => app.selected_order().map(|o| order_detail(app, o, &local)),
+        Tab::Positions => app.selected_position().map(|p| position_detail(p, &local)),
+        Tab::Trades => app.selected_trade().map(trade_detail),
+        Tab::Reconciliation => app.selected_issue().map(|i| issue_detail(i, &local)),
+        Tab::Stats => None,
+    }
+    .unwrap_or_default()
+}
+
+type Local<'a> = &'a dyn Fn(chrono::DateTime<chrono::Utc>) -> String;
+
+fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    lines.push(Line::from(format!(
+        "Order {}  {} {} {} {} {}  status {}",
+        o.id, o.side, o.quantity, o.symbol, o.product, o.order_type, o.status
+    )));
+    lines.push(Line::from(format!(
+        "price {}  trigger {}  stop {}  target {}  risk {}",
+        o.price.map_or("—".into(), price),
+        o.trigger_price.map_or("—".into(), price),
+        o.stop_loss.map_or("—".into(), price),
+        o.take_profit.map_or("—".into(), price),
+        o.risk_amount.map_or("—".into(), money),
+    )));
+    lines.push(Line::from(format!(
+        "placed by {}  broker id {}",
+        o.placed_by,
+        o.broker_order_id.as_deref().unwrap_or("—")
+    )));
+    if let Some(reason) = &o.status_reason {
+        lines.push(Line::from(format!("reason: {reason}")));
+    }
+    lines.push(Line::from("Status history:").style(Style::new().add_modifier(Modifier::BOLD)));
+    match app.history.as_ref().filter(|h| h.0 == o.id) {
+        Some((_, _, Ok(history))) => {
+            for h in history {
                 lines.push(Line::from(format!(
-                    "  {}  {} @ {}  charges {}  trade {}",
-                    local(t.traded_at),
-                    t.quantity,
-                    price(t.price),
-                    money(t.total_charges),
-                    t.broker_trade_id
+                    "  {}  {}{}",
+                    local(h.at),
+                    h.status,
+                    h.reason.as_deref().map(|r| format!("  ({r})")).unwrap_or_default()
                 )));
             }
         }
-        1 => {
-            let Some(p) = app.selected_position() else { return lines };
-            lines.push(Line::from(format!("Position {}  {} {} {}", p.id, p.symbol, p.exchange, p.product)));
-            lines.push(Line::from(format!(
-                "quantity {}  average {}  last {}",
-                p.quantity(),
-                price(p.average_price()),
-                p.last_price.map_or("—".into(), price)
-            )));
-            lines.push(Line::from(format!(
-                "unrealised {}  realised {}  charges {}",
-                money(p.unrealized_pnl),
-                money(p.realized_pnl()),
-                money(p.charges)
-            )));
-            lines.push(Line::from(format!(
-                "high {}  low {}  opened {}",
-                p.highest_price.map_or("—".into(), price),
-                p.lowest_price.map_or("—".into(), price),
-                local(p.opened_at)
-            )));
+        Some((_, _, Err(e))) => lines.push(Line::from(format!("  not read: {e}"))),
+        None => lines.push(Line::from("  reading…")),
+    }
+    lines.push(Line::from("Fills:").style(Style::new().add_modifier(Modifier::BOLD)));
+    let fills: Vec<_> = app.store.trades.values().filter(|t| t.order_id == o.id).collect();
+    if fills.is_empty() {
+        lines.push(Line::from("  none"));
+    }
+    for t in fills {
+        lines.push(Line::from(format!(
+            "  {}  {} @ {}  charges {}  trade {}",
+            local(t.traded_at),
+            t.quantity,
+            price(t.price),
+            money(t.total_charges),
+            t.broker_trade_id
+        )));
+    }
+    lines
+}
+
+fn position_detail(p: &crate::domain::position::Position, local: Local) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    lines.push(Line::from(format!("Position {}  {} {} {}", p.id, p.symbol, p.exchange, p.product)));
+    lines.push(Line::from(format!(
+        "quantity {}  average {}  last {}",
+        p.quantity(),
+        price(p.average_price()),
+        p.last_price.map_or("—".into(), price)
+    )));
+    lines.push(Line::from(format!(
+        "unrealised {}  realised {}  charges {}",
+        money(p.unrealized_pnl),
+        money(p.realized_pnl()),
+        money(p.charges)
+    )));
+    lines.push(Line::from(format!(
+        "high {}  low {}  opened {}",
+        p.highest_price.map_or("—".into(), price),
+        p.lowest_price.map_or("—".into(), price),
+        local(p.opened_at)
+    )));
+    lines
+}
+
+fn trade_detail(t: &crate::domain::trade::Trade) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let c = &t.charges;
+    lines.push(Line::from(format!("Trade {} ({})  order {}", t.id, t.broker_trade_id, t.order_id)));
+    lines.push(Line::from(format!(
+        "{} {} {} @ {}  turnover {}",
+        t.side,
+        t.quantity,
+        t.symbol,
+        price(t.price),
+        money(t.turnover)
+    )));
+    lines.push(Line::from(format!(
+        "brokerage {}  STT {}  exchange {}  SEBI {}  GST {}  stamp {}",
+        money(c.brokerage),
+        money(c.stt),
+        money(c.exchange),
+        money(c.sebi),
+        money(c.gst),
+        money(c.stamp_duty)
+    )));
+    lines.push(Line::from(format!(
+        "charges {}  net value {}  realised {}",
+        money(t.total_charges),
+        money(t.net_value),
+        money(t.realized_pnl)
+    )));
+    lines
+}
+
+fn issue_detail(i: &crate::domain::reconciliation::Issue, local: Local) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    lines.push(Line::from(format!("Issue {}  {}  {} {} {}", i.id, i.issue_type, i.symbol, i.exchange, i.product)));
+    lines.push(Line::from(i.details.clone()));
+    lines.push(Line::from(format!(
+        "seen {} times, first {}, last {}",
+        i.seen_count,
+        local(i.first_seen_at),
+        local(i.last_seen_at)
+    )));
+    if let (Some(r), Some(by), Some(at)) = (i.resolution, &i.resolved_by, i.resolved_at) {
+        lines.push(Line::from(format!("resolved: {r} by {by} at {}", local(at))));
+        if let Some(n) = &i.resolution_note {
+            lines.push(Line::from(format!("note: {n}")));
         }
-        2 => {
-            let Some(t) = app.selected_trade() else { return lines };
-            let c = &t.charges;
-            lines.push(Line::from(format!("Trade {} ({})  order {}", t.id, t.broker_trade_id, t.order_id)));
-            lines.push(Line::from(format!(
-                "{} {} {} @ {}  turnover {}",
-                t.side,
-                t.quantity,
-                t.symbol,
-                price(t.price),
-                money(t.turnover)
-            )));
-            lines.push(Line::from(format!(
-                "brokerage {}  STT {}  exchange {}  SEBI {}  GST {}  stamp {}",
-                money(c.brokerage),
-                money(c.stt),
-                money(c.exchange),
-                money(c.sebi),
-                money(c.gst),
-                money(c.stamp_duty)
-            )));
-            lines.push(Line::from(format!(
-                "charges {}  net value {}  realised {}",
-                money(t.total_charges),
-                money(t.net_value),
-                money(t.realized_pnl)
-            )));
+        if let Some(a) = &i.adjustment {
+            lines.push(Line::from(format!("adjustment: {a}")));
         }
-        3 => {
-            let Some(i) = app.selected_issue() else { return lines };
-            lines.push(Line::from(format!(
-                "Issue {}  {}  {} {} {}",
-                i.id, i.issue_type, i.symbol, i.exchange, i.product
-            )));
-            lines.push(Line::from(i.details.clone()));
-            lines.push(Line::from(format!(
-                "seen {} times, first {}, last {}",
-                i.seen_count,
-                local(i.first_seen_at),
-                local(i.last_seen_at)
-            )));
-            if let (Some(r), Some(by), Some(at)) = (i.resolution, &i.resolved_by, i.resolved_at) {
-                lines.push(Line::from(format!("resolved: {r} by {by} at {}", local(at))));
-                if let Some(n) = &i.resolution_note {
-                    lines.push(Line::from(format!("note: {n}")));
-                }
-                if let Some(a) = &i.adjustment {
-                    lines.push(Line::from(format!("adjustment: {a}")));
-                }
-            }
-        }
-        _ => {}
     }
     lines
 }

@@ -27,10 +27,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, 1, format!("Positions — {} open", app.positions_view.len())),
+        super::filtered(
+            app,
+            crate::console::tab::Tab::Positions,
+            format!("Positions — {} open", app.positions_view.len()),
+        ),
         &COLUMNS,
         app.positions_view.len(),
-        app.selected[1],
+        app.selected[crate::console::tab::Tab::Positions.index()],
         |i| {
             let p = &app.store.positions[&app.positions_view[i]];
             let to_stop = match (p.last_price, p.stop_loss) {

@@ -30,27 +30,35 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         app.issues_view.len(),
         if app.show_resolved { "issues, resolved included (r hides)" } else { "open issues (r shows resolved)" }
     );
-    let title = super::filtered(app, 3, title);
-    super::table(area, buf, title, &COLUMNS, app.issues_view.len(), app.selected[3], |i| {
-        let x = &app.store.issues[&app.issues_view[i]];
-        let status = match x.status {
-            IssueStatus::Open => Field::styled("OPEN", Style::new().fg(Color::Red)),
-            IssueStatus::Resolved => Field::styled(
-                x.resolution.map_or("RESOLVED".into(), |r| r.to_string()),
-                Style::new().fg(Color::DarkGray),
-            ),
-        };
-        vec![
-            x.id.to_string().into(),
-            x.issue_type.to_string().into(),
-            x.symbol.clone().into(),
-            x.product.to_string().into(),
-            q(x.local_quantity).into(),
-            q(x.broker_quantity).into(),
-            app.calendar.local(x.first_seen_at).format("%H:%M:%S").to_string().into(),
-            app.calendar.local(x.last_seen_at).format("%H:%M:%S").to_string().into(),
-            x.seen_count.to_string().into(),
-            status,
-        ]
-    });
+    let title = super::filtered(app, crate::console::tab::Tab::Reconciliation, title);
+    super::table(
+        area,
+        buf,
+        title,
+        &COLUMNS,
+        app.issues_view.len(),
+        app.selected[crate::console::tab::Tab::Reconciliation.index()],
+        |i| {
+            let x = &app.store.issues[&app.issues_view[i]];
+            let status = match x.status {
+                IssueStatus::Open => Field::styled("OPEN", Style::new().fg(Color::Red)),
+                IssueStatus::Resolved => Field::styled(
+                    x.resolution.map_or("RESOLVED".into(), |r| r.to_string()),
+                    Style::new().fg(Color::DarkGray),
+                ),
+            };
+            vec![
+                x.id.to_string().into(),
+                x.issue_type.to_string().into(),
+                x.symbol.clone().into(),
+                x.product.to_string().into(),
+                q(x.local_quantity).into(),
+                q(x.broker_quantity).into(),
+                app.calendar.local(x.first_seen_at).format("%H:%M:%S").to_string().into(),
+                app.calendar.local(x.last_seen_at).format("%H:%M:%S").to_string().into(),
+                x.seen_count.to_string().into(),
+                status,
+            ]
+        },
+    );
 }

@@ -29,10 +29,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, 2, format!("Trades — {} today", app.trades_view.len())),
+        super::filtered(app, crate::console::tab::Tab::Trades, format!("Trades — {} today", app.trades_view.len())),
         &COLUMNS,
         app.trades_view.len(),
-        app.selected[2],
+        app.selected[crate::console::tab::Tab::Trades.index()],
         |i| {
             let t = &app.store.trades[&app.trades_view[i]];
             let c = &t.charges;
