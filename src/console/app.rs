@@ -366,22 +366,12 @@ impl App {
     /// Re-sorts and filters the tables when the store or a filter changed,
     /// then puts each selection back on its row (by id).
     pub fn refresh_views(&mut self) {
-        let filters = Tab::TABLES.map(|t| self.filter_of(t)).join("\u{1f}");
-        let key = (self.store.version, filters, self.show_resolved);
+        let f = Tab::TABLES.map(|t| self.filter_of(t));
+        let key = (self.store.version, f.join("\u{1f}"), self.show_resolved);
         if key == self.view_of {
             return;
         }
         let s = &self.store;
-        // A filter matches any visible column of the row. The row's text is
-        // built only when a filter is set, so an unfiltered refresh
-        // allocates nothing per row.
-        let f = Tab::TABLES.map(|t| self.filter_of(t));
-        let hit = |tab: Tab, text: &dyn Fn() -> String| {
-            let f = &f[tab.index()];
-            f.is_empty() || text().to_lowercase().contains(f)
-        };
-        let time = |at: DateTime<Utc>| self.calendar.local(at).format("%H:%M:%S").to_string();
-        let opt = |v: Option<Decimal>| v.map(|p| format!("{p:.2}")).unwrap_or_default();
         // The store keeps orders by id, so newest first is a reverse walk:
         // working orders first, then the finished ones, with no sort.
         let all_orders = s
@@ -390,104 +380,14 @@ impl App {
             .rev()
             .filter(|o| o.status.is_active())
             .chain(s.orders.values().rev().filter(|o| !o.status.is_active()));
-        let orders: Vec<i64> = all_orders
-            .filter(|o| {
-                hit(Tab::Orders, &|| {
-                    format!(
-                        "{} {} {} {} {} {} {} {} {} {} {} {} {}",
-                        o.id,
-                        time(o.created_at),
-                        o.symbol,
-                        o.side,
-                        o.quantity,
-                        o.filled_quantity,
-                        o.order_type,
-                        opt(o.price),
-                        opt(o.trigger_price),
-                        o.status,
-                        self.strategy_name(o.strategy_id),
-                        o.broker_order_id.as_deref().unwrap_or_default(),
-                        opt(o.average_price),
-                    )
-                })
-            })
-            .map(|o| o.id)
-            .collect();
+        let orders = matching(all_orders, &f[0], |o| self.order_text(o), |o| o.id);
         let mut positions: Vec<&Position> = s.positions.values().collect();
         positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
-        let positions: Vec<i64> = positions
-            .into_iter()
-            .filter(|p| {
-                hit(Tab::Positions, &|| {
-                    format!(
-                        "{} {} {} {} {:.2} {} {} {} {} {} {}",
-                        p.id,
-                        p.symbol,
-                        p.exchange,
-                        p.product,
-                        p.average_price(),
-                        p.quantity(),
-                        opt(p.last_price),
-                        opt(p.stop_loss),
-                        opt(p.take_profit),
-                        self.strategy_name(p.strategy_id),
-                        if p.quantity() > 0 { "long" } else { "short" },
-                    )
-                })
-            })
-            .map(|p| p.id)
-            .collect();
-        let trades: Vec<i64> = s
-            .trades
-            .values()
-            .rev()
-            .filter(|t| {
-                hit(Tab::Trades, &|| {
-                    format!(
-                        "{} {} {} {} {:.2} {} {} {}",
-                        time(t.traded_at),
-                        t.symbol,
-                        t.side,
-                        t.quantity,
-                        t.price,
-                        t.broker_trade_id,
-                        t.order_id,
-                        t.exchange,
-                    )
-                })
-            })
-            .map(|t| t.id)
-            .collect();
-        let mut open: Vec<&Issue> = s.issues.values().filter(|i| i.status == IssueStatus::Open).collect();
-        open.sort_by_key(|i| std::cmp::Reverse(i.last_seen_at));
-        let mut resolved: Vec<&Issue> = if self.show_resolved {
-            s.issues.values().filter(|i| i.status == IssueStatus::Resolved).collect()
-        } else {
-            Vec::new()
-        };
-        resolved.sort_by_key(|i| std::cmp::Reverse(i.resolved_at));
-        let all_issues: Vec<&Issue> = open.into_iter().chain(resolved).collect();
+        let positions = matching(positions.into_iter(), &f[1], |p| self.position_text(p), |p| p.id);
+        let trades = matching(s.trades.values().rev(), &f[2], |t| self.trade_text(t), |t| t.id);
+        let all_issues = self.issues_in_order();
         let unfiltered = [s.orders.len(), s.positions.len(), s.trades.len(), all_issues.len()];
-        let issues: Vec<i64> = all_issues
-            .into_iter()
-            .filter(|i| {
-                hit(Tab::Reconciliation, &|| {
-                    format!(
-                        "{} {} {} {} {} {} {} {} {}",
-                        i.id,
-                        i.issue_type,
-                        i.symbol,
-                        i.exchange,
-                        i.product,
-                        i.local_quantity.map(|q| q.to_string()).unwrap_or_default(),
-                        i.broker_quantity.map(|q| q.to_string()).unwrap_or_default(),
-                        i.status,
-                        i.resolution.map(|r| r.to_string()).unwrap_or_default(),
-                    )
-                })
-            })
-            .map(|i| i.id)
-            .collect();
+        let issues = matching(all_issues.into_iter(), &f[3], issue_text, |i| i.id);
         self.orders_view = orders;
         self.positions_view = positions;
         self.trades_view = trades;
@@ -496,6 +396,76 @@ impl App {
         self.view_of = key;
         self.follow_selections();
         self.check_popup_target();
+    }
+
+    /// Open issues, most recently seen first, then (when shown) the resolved
+    /// ones, most recently resolved first.
+    fn issues_in_order(&self) -> Vec<&Issue> {
+        let issues = &self.store.issues;
+        let mut open: Vec<&Issue> = issues.values().filter(|i| i.status == IssueStatus::Open).collect();
+        open.sort_by_key(|i| std::cmp::Reverse(i.last_seen_at));
+        let mut resolved: Vec<&Issue> = if self.show_resolved {
+            issues.values().filter(|i| i.status == IssueStatus::Resolved).collect()
+        } else {
+            Vec::new()
+        };
+        resolved.sort_by_key(|i| std::cmp::Reverse(i.resolved_at));
+        open.into_iter().chain(resolved).collect()
+    }
+
+    fn time(&self, at: DateTime<Utc>) -> String {
+        self.calendar.local(at).format("%H:%M:%S").to_string()
+    }
+
+    /// What a filter searches in an order: every visible column.
+    fn order_text(&self, o: &Order) -> String {
+        format!(
+            "{} {} {} {} {} {} {} {} {} {} {} {} {}",
+            o.id,
+            self.time(o.created_at),
+            o.symbol,
+            o.side,
+            o.quantity,
+            o.filled_quantity,
+            o.order_type,
+            opt_price(o.price),
+            opt_price(o.trigger_price),
+            o.status,
+            self.strategy_name(o.strategy_id),
+            o.broker_order_id.as_deref().unwrap_or_default(),
+            opt_price(o.average_price),
+        )
+    }
+
+    fn position_text(&self, p: &Position) -> String {
+        format!(
+            "{} {} {} {} {:.2} {} {} {} {} {} {}",
+            p.id,
+            p.symbol,
+            p.exchange,
+            p.product,
+            p.average_price(),
+            p.quantity(),
+            opt_price(p.last_price),
+            opt_price(p.stop_loss),
+            opt_price(p.take_profit),
+            self.strategy_name(p.strategy_id),
+            if p.quantity() > 0 { "long" } else { "short" },
+        )
+    }
+
+    fn trade_text(&self, t: &Trade) -> String {
+        format!(
+            "{} {} {} {} {:.2} {} {} {}",
+            self.time(t.traded_at),
+            t.symbol,
+            t.side,
+            t.quantity,
+            t.price,
+            t.broker_trade_id,
+            t.order_id,
+            t.exchange,
+        )
     }
 
     /// A table's rows in display order.
@@ -1238,6 +1208,38 @@ impl App {
     pub fn net_pnl(&self) -> Option<Decimal> {
         self.store.summary.pnl.map(|p| p.net_pnl)
     }
+}
+
+/// The ids of `rows` whose text contains `filter` (already lower-cased), in
+/// order; every row when there is no filter. A row's text is built only
+/// when a filter is set, so an unfiltered refresh allocates nothing per row.
+fn matching<'a, T: 'a>(
+    rows: impl Iterator<Item = &'a T>,
+    filter: &str,
+    text: impl Fn(&T) -> String,
+    id: impl Fn(&T) -> i64,
+) -> Vec<i64> {
+    rows.filter(|r| filter.is_empty() || text(r).to_lowercase().contains(filter)).map(id).collect()
+}
+
+/// A price for a filter's text: two decimals, or nothing.
+fn opt_price(v: Option<Decimal>) -> String {
+    v.map(|p| format!("{p:.2}")).unwrap_or_default()
+}
+
+fn issue_text(i: &Issue) -> String {
+    format!(
+        "{} {} {} {} {} {} {} {} {}",
+        i.id,
+        i.issue_type,
+        i.symbol,
+        i.exchange,
+        i.product,
+        i.local_quantity.map(|q| q.to_string()).unwrap_or_default(),
+        i.broker_quantity.map(|q| q.to_string()).unwrap_or_default(),
+        i.status,
+        i.resolution.map(|r| r.to_string()).unwrap_or_default(),
+    )
 }
 
 /// An order named fully: id, side, quantity, symbol, type, price, trigger.

@@ -188,6 +188,59 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     result
 }
 
+/// A key: what the app makes of it, handed to the loader when it is a
+/// command. True when the console is to quit now.
+fn on_key(app: &mut App, requests: &mpsc::Sender<Request>, key: crossterm::event::KeyEvent) -> bool {
+    let operator = app.operator.clone();
+    let send = |command, what: String, then_quit| Request::Send {
+        command: Box::new(command),
+        what,
+        requested_by: operator.clone(),
+        then_quit,
+    };
+    match app.on_key(key) {
+        Some(Effect::Quit) => return true,
+        Some(Effect::Send(command, what)) => {
+            let request = send(command, what.clone(), false);
+            ask(app, requests, request, &what);
+        }
+        Some(Effect::ExitAllThenQuit) => {
+            let what = "exit all, then quit".to_string();
+            let request = send(OperatorCommand::ExitAll {}, what.clone(), true);
+            ask(app, requests, request, &what);
+        }
+        None => {}
+    }
+    false
+}
+
+/// A message of the loader applied to the app. True when the console is to
+/// quit now (a command it was waiting for is done).
+fn on_loader(app: &mut App, msg: LoaderMsg) -> bool {
+    match msg {
+        LoaderMsg::Update(u) => {
+            app.apply(*u);
+            app.ready_to_quit()
+        }
+        LoaderMsg::Health(h) => {
+            app.health(h);
+            false
+        }
+        LoaderMsg::Answer(a) => app.answer(a),
+    }
+}
+
+/// Draws a frame from the app's state.
+fn draw(terminal: &mut ratatui::DefaultTerminal, app: &mut App) -> Result<(), ConsoleError> {
+    app.refresh_views();
+    if let Ok(size) = terminal.size() {
+        app.screen = size;
+    }
+    terminal.draw(|f| f.render_widget(&*app, f.area()))?;
+    app.dirty = false;
+    Ok(())
+}
+
 /// Requests the console may have on the way to the loader at once.
 const REQUESTS: usize = 64;
 
@@ -233,25 +286,8 @@ async fn event_loop(
         tokio::select! {
             event = keys.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind == KeyEventKind::Press => {
-                    let operator = app.operator.clone();
-                    let send = |command, what: String, then_quit| Request::Send {
-                        command: Box::new(command),
-                        what,
-                        requested_by: operator.clone(),
-                        then_quit,
-                    };
-                    match app.on_key(key) {
-                        Some(Effect::Quit) => return Ok(()),
-                        Some(Effect::Send(command, what)) => {
-                            let request = send(command, what.clone(), false);
-                            ask(app, requests, request, &what);
-                        }
-                        Some(Effect::ExitAllThenQuit) => {
-                            let what = "exit all, then quit".to_string();
-                            let request = send(OperatorCommand::ExitAll {}, what.clone(), true);
-                            ask(app, requests, request, &what);
-                        }
-                        None => {}
+                    if on_key(app, requests, key) {
+                        return Ok(());
                     }
                 }
                 Some(Ok(Event::Resize(..))) => app.dirty = true,
@@ -270,15 +306,8 @@ async fn event_loop(
                 return Ok(());
             }
             msg = loader.recv() => match msg {
-                Some(LoaderMsg::Update(u)) => {
-                    app.apply(*u);
-                    if app.ready_to_quit() {
-                        return Ok(());
-                    }
-                }
-                Some(LoaderMsg::Health(h)) => app.health(h),
-                Some(LoaderMsg::Answer(a)) => {
-                    if app.answer(a) {
+                Some(msg) => {
+                    if on_loader(app, msg) {
                         return Ok(());
                     }
                 }
@@ -291,17 +320,10 @@ async fn event_loop(
                     shown_second = second;
                     app.dirty = true;
                 }
-                if app.show_log {
-                    // New log lines are a change too.
-                    app.dirty = true;
-                }
+                // New log lines are a change too.
+                app.dirty |= app.show_log;
                 if app.dirty {
-                    app.refresh_views();
-                    if let Ok(size) = terminal.size() {
-                        app.screen = size;
-                    }
-                    terminal.draw(|f| f.render_widget(&*app, f.area()))?;
-                    app.dirty = false;
+                    draw(terminal, app)?;
                 }
             }
         }

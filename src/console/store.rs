@@ -9,13 +9,14 @@
 //! debounced. Rendering reads the store and never touches the database.
 
 use std::collections::{BTreeMap, HashSet};
+use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 
-use crate::db::changes::{ChangeEvent, ChangeFeed, Op, Table};
+use crate::db::changes::{Change, ChangeEvent, ChangeFeed, Op, Table};
 use crate::db::commands::CommandRecord;
 use crate::db::kill_switch::KillSwitchState;
 use crate::db::stats::{DailyStats, TodayPnl};
@@ -320,7 +321,12 @@ const HEALTH_EVERY: Duration = Duration::from_secs(2);
 /// The loader: sends the initial snapshot, then updates, and answers the
 /// console's requests, until the receiver is dropped. Subscribes before
 /// loading, so nothing committed in between is missed.
-pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver<Request>) {
+pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>, requests: mpsc::Receiver<Request>) {
+    // It runs until the console goes away.
+    let Err(Gone) = serve(db, tx, requests).await;
+}
+
+async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver<Request>) -> Result<Infallible, Gone> {
     let feed = loop {
         match ChangeFeed::changes(&db).await {
             Ok(feed) => break feed,
@@ -335,68 +341,32 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc:
     // be abandoned safely when a timer or a request comes first.
     let mut events = feed.spawn();
     let mut requests_open = true;
-    let mut need_snapshot = true;
-    let mut gap_started: Option<(Instant, DateTime<Utc>)> = None;
-    let mut summary_due = false;
-    let mut last_summary = Instant::now() - SUMMARY_EVERY;
     let mut health = tokio::time::interval(HEALTH_EVERY);
-    let mut answers_in_gap = 0;
+    let mut l = Loader {
+        db,
+        tx,
+        need_snapshot: true,
+        gap_started: None,
+        summary_due: false,
+        last_summary: Instant::now() - SUMMARY_EVERY,
+        answers_in_gap: 0,
+    };
     loop {
-        if need_snapshot {
-            match snapshot(&db).await {
-                Ok(u) => {
-                    need_snapshot = false;
-                    if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
-                        return;
-                    }
-                    answers_in_gap = 0;
-                    if let Some((started, _)) = gap_started.take() {
-                        let _ = tx
-                            .send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() }))
-                            .await;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "console snapshot failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                    continue;
-                }
-            }
+        if l.need_snapshot && !l.snapshot().await? {
+            continue;
         }
+        let summary_at = tokio::time::Instant::from_std(l.last_summary + SUMMARY_EVERY);
         tokio::select! {
             event = events.recv() => {
-                let Some(event) = event else { return };
-                let mut changes = Vec::new();
-                let mut resync = false;
-                let mut push = |e: ChangeEvent| match e {
-                    ChangeEvent::Change(c) => changes.push(c),
-                    ChangeEvent::Resync => resync = true,
-                };
-                push(event);
+                let Some(first) = event else { return Err(Gone) };
+                let mut batch = vec![first];
                 // Everything already queued goes into this one fetch; what
                 // arrives while it runs makes the next batch. No waiting: a
                 // quiet desk sees a change at once, a busy one in batches.
                 while let Some(e) = events.try_recv() {
-                    push(e);
+                    batch.push(e);
                 }
-                if resync {
-                    gap_started.get_or_insert((Instant::now(), Utc::now()));
-                    need_snapshot = true;
-                    continue;
-                }
-                summary_due |= changes.iter().any(|c| matches!(c.table, Table::Orders | Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments));
-                match fetch(&db, &changes).await {
-                    Ok(u) => {
-                        if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "refetch failed; reloading everything");
-                        gap_started.get_or_insert((Instant::now(), Utc::now()));
-                        need_snapshot = true;
-                    }
-                }
+                l.on_changes(batch).await?;
             }
             request = requests.recv(), if requests_open => {
                 let Some(first) = request else {
@@ -408,50 +378,131 @@ pub async fn run_loader(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc:
                     queued.push(r);
                 }
                 for r in thin(queued) {
-                    if tx.send(LoaderMsg::Answer(answer(&db, r).await)).await.is_err() {
-                        return;
-                    }
+                    l.send(LoaderMsg::Answer(answer(&l.db, r).await)).await?;
                 }
             }
             // A change that came too soon after the last summary gets one
             // as soon as the interval allows: the header is never more than
             // SUMMARY_EVERY behind the last change.
-            _ = tokio::time::sleep_until(tokio::time::Instant::from_std(last_summary + SUMMARY_EVERY)), if summary_due => {}
-            _ = health.tick() => {
-                let started = Instant::now();
-                let answered = match engine_holder(&db).await {
-                    Ok(engine) => {
-                        let _ = tx.send(LoaderMsg::Health(Health::Engine(engine))).await;
-                        Some(started.elapsed())
-                    }
-                    Err(_) => {
-                        gap_started.get_or_insert((Instant::now(), Utc::now()));
-                        answers_in_gap = 0;
-                        None
-                    }
-                };
-                if answered.is_some() && gap_started.is_some() {
-                    answers_in_gap += 1;
-                    if answers_in_gap >= RELOAD_AFTER_ANSWERS {
-                        need_snapshot = true;
-                    }
+            _ = tokio::time::sleep_until(summary_at), if l.summary_due => {}
+            _ = health.tick() => l.on_health().await?,
+        }
+        l.summary_if_due().await?;
+    }
+}
+
+/// The console went away: the loader stops.
+struct Gone;
+
+/// The loader's state between events.
+struct Loader {
+    db: Db,
+    tx: mpsc::Sender<LoaderMsg>,
+    need_snapshot: bool,
+    /// When the console lost the database (or the feed), until it reloaded.
+    gap_started: Option<(Instant, DateTime<Utc>)>,
+    summary_due: bool,
+    last_summary: Instant,
+    /// Health checks answered since the gap began.
+    answers_in_gap: u32,
+}
+
+impl Loader {
+    async fn send(&self, msg: LoaderMsg) -> Result<(), Gone> {
+        self.tx.send(msg).await.map_err(|_| Gone)
+    }
+
+    fn lost(&mut self) {
+        self.gap_started.get_or_insert((Instant::now(), Utc::now()));
+    }
+
+    /// Loads everything; `Ok(false)` when it failed and is to be tried again.
+    async fn snapshot(&mut self) -> Result<bool, Gone> {
+        match snapshot(&self.db).await {
+            Ok(u) => {
+                self.need_snapshot = false;
+                self.send(LoaderMsg::Update(Box::new(u))).await?;
+                self.answers_in_gap = 0;
+                if let Some((started, _)) = self.gap_started.take() {
+                    self.send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() })).await?;
                 }
-                let state = db_state(answered, gap_started.map(|g| g.1), Utc::now());
-                if tx.send(LoaderMsg::Health(Health::Db(state))).await.is_err() {
-                    return;
-                }
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "console snapshot failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok(false)
             }
         }
-        if summary_due && last_summary.elapsed() >= SUMMARY_EVERY {
-            if let Ok(s) = summary(&db).await {
-                summary_due = false;
-                last_summary = Instant::now();
-                let u = Update { summary: Some(s), ..Update::default() };
-                if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() {
-                    return;
-                }
+    }
+
+    /// A batch of the feed's events: the changed rows refetched, or, after a
+    /// resync, everything reloaded.
+    async fn on_changes(&mut self, batch: Vec<ChangeEvent>) -> Result<(), Gone> {
+        if batch.contains(&ChangeEvent::Resync) {
+            self.lost();
+            self.need_snapshot = true;
+            return Ok(());
+        }
+        let changes: Vec<Change> = batch
+            .into_iter()
+            .filter_map(|e| match e {
+                ChangeEvent::Change(c) => Some(c),
+                ChangeEvent::Resync => None,
+            })
+            .collect();
+        self.summary_due |= changes.iter().any(|c| {
+            matches!(
+                c.table,
+                Table::Orders | Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments
+            )
+        });
+        match fetch(&self.db, &changes).await {
+            Ok(u) => self.send(LoaderMsg::Update(Box::new(u))).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "refetch failed; reloading everything");
+                self.lost();
+                self.need_snapshot = true;
+                Ok(())
             }
         }
+    }
+
+    /// Asks the database who runs the engine, and says how the database is.
+    async fn on_health(&mut self) -> Result<(), Gone> {
+        let started = Instant::now();
+        let answered = match engine_holder(&self.db).await {
+            Ok(engine) => {
+                self.send(LoaderMsg::Health(Health::Engine(engine))).await?;
+                Some(started.elapsed())
+            }
+            Err(_) => {
+                self.lost();
+                self.answers_in_gap = 0;
+                None
+            }
+        };
+        if answered.is_some() && self.gap_started.is_some() {
+            self.answers_in_gap += 1;
+            if self.answers_in_gap >= RELOAD_AFTER_ANSWERS {
+                self.need_snapshot = true;
+            }
+        }
+        let state = db_state(answered, self.gap_started.map(|g| g.1), Utc::now());
+        self.send(LoaderMsg::Health(Health::Db(state))).await
+    }
+
+    /// Today's numbers again, when a change asked for them and the interval allows.
+    async fn summary_if_due(&mut self) -> Result<(), Gone> {
+        if !self.summary_due || self.last_summary.elapsed() < SUMMARY_EVERY {
+            return Ok(());
+        }
+        if let Ok(s) = summary(&self.db).await {
+            self.summary_due = false;
+            self.last_summary = Instant::now();
+            self.send(LoaderMsg::Update(Box::new(Update { summary: Some(s), ..Update::default() }))).await?;
+        }
+        Ok(())
     }
 }
 
