@@ -71,6 +71,23 @@ async fn latest_position(conn: &mut PgConnection, order: &Order) -> Result<Posit
 
 /// Records one fill inside the caller's transaction. See [`Db::record_fill`].
 pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &ChargeRates) -> Result<FillOutcome> {
+    check_shape(fill)?;
+    // The order lock serialises every fill of this order, so the duplicate
+    // check cannot race with a second delivery of the same fill.
+    let order = lock_order(conn, fill.order_id).await?;
+    if let Some(seen) = already_recorded(conn, fill, &order).await? {
+        return Ok(seen);
+    }
+    check_fits(fill, &order)?;
+    let charges = charges_of(conn, fill, &order, rates).await?;
+    let (position, realized_pnl) = apply_to_position(conn, fill, &order, &charges).await?;
+    let trade = insert_trade(conn, fill, &order, &charges, realized_pnl).await?;
+    let order = apply_to_order(conn, fill, order).await?;
+    Ok(FillOutcome { trade, order, position, duplicate: false })
+}
+
+/// A fill has a positive quantity and price and the broker's trade id.
+fn check_shape(fill: &Fill) -> Result<()> {
     if fill.quantity <= 0 {
         return Err(
             FieldError::new("quantity", format!("a fill has a positive quantity, got {}", fill.quantity)).into()
@@ -82,26 +99,30 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     if fill.broker_trade_id.trim().is_empty() {
         return Err(FieldError::new("broker_trade_id", "a fill needs the broker's trade id").into());
     }
+    Ok(())
+}
 
-    // The order lock serialises every fill of this order, so the duplicate
-    // check below cannot race with a second delivery of the same fill.
-    let order = lock_order(conn, fill.order_id).await?;
+/// The stored outcome when this broker trade was recorded before (for this
+/// order; for another order it is a conflict).
+async fn already_recorded(conn: &mut PgConnection, fill: &Fill, order: &Order) -> Result<Option<FillOutcome>> {
     let existing: Option<Trade> = sqlx::query_as("SELECT * FROM trades WHERE broker = $1 AND broker_trade_id = $2")
         .bind(fill.broker)
         .bind(&fill.broker_trade_id)
         .fetch_optional(&mut *conn)
         .await?;
-    if let Some(trade) = existing {
-        if trade.order_id != order.id {
-            return Err(DbError::Conflict(format!(
-                "{} trade {} belongs to order {}, not order {}",
-                fill.broker, fill.broker_trade_id, trade.order_id, order.id
-            )));
-        }
-        let position = latest_position(conn, &order).await?;
-        return Ok(FillOutcome { trade, order, position, duplicate: true });
+    let Some(trade) = existing else { return Ok(None) };
+    if trade.order_id != order.id {
+        return Err(DbError::Conflict(format!(
+            "{} trade {} belongs to order {}, not order {}",
+            fill.broker, fill.broker_trade_id, trade.order_id, order.id
+        )));
     }
+    let position = latest_position(conn, order).await?;
+    Ok(Some(FillOutcome { trade, order: order.clone(), position, duplicate: true }))
+}
 
+/// The fill belongs to this order: same broker, sent, within its quantity.
+fn check_fits(fill: &Fill, order: &Order) -> Result<()> {
     if fill.broker != order.broker {
         return Err(FieldError::new(
             "broker",
@@ -121,21 +142,34 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
             fill.quantity, order.id, order.filled_quantity, order.quantity
         )));
     }
+    Ok(())
+}
 
+/// The fill's charges; brokerage is capped per order across its fills.
+async fn charges_of(conn: &mut PgConnection, fill: &Fill, order: &Order, rates: &ChargeRates) -> Result<Charges> {
     let brokerage_so_far: Decimal =
         sqlx::query_scalar("SELECT coalesce(sum(brokerage), 0) FROM trades WHERE order_id = $1")
             .bind(order.id)
             .fetch_one(&mut *conn)
             .await?;
-    let charges = rates.compute(&ChargeInput {
+    Ok(rates.compute(&ChargeInput {
         side: order.side,
         product: order.product,
         exchange: order.exchange,
         quantity: fill.quantity,
         price: fill.price,
         order_brokerage_so_far: brokerage_so_far,
-    });
+    }))
+}
 
+/// The fill applied to the open position in its instrument (opened if
+/// none): stored, with the P&L the fill realised.
+async fn apply_to_position(
+    conn: &mut PgConnection,
+    fill: &Fill,
+    order: &Order,
+    charges: &Charges,
+) -> Result<(Position, Decimal)> {
     // The position: the fill adds to, reduces, closes or flips it.
     let mut position = match lock_open_position(conn, &order.symbol, order.exchange, order.product).await? {
         Some(p) => p,
@@ -158,7 +192,16 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     position.highest_price = Some(high);
     position.lowest_price = Some(low);
     let position = store_position(conn, &position).await?;
+    Ok((position, effect.realized_pnl))
+}
 
+async fn insert_trade(
+    conn: &mut PgConnection,
+    fill: &Fill,
+    order: &Order,
+    charges: &Charges,
+    realized_pnl: Decimal,
+) -> Result<Trade> {
     let trade: Trade = sqlx::query_as(
         "INSERT INTO trades (order_id, strategy_id, symbol, exchange, side, product, quantity, price, broker,
                              broker_trade_id, broker_order_id, brokerage, stt, exchange_charges, sebi_charges, gst,
@@ -183,11 +226,15 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     .bind(charges.sebi)
     .bind(charges.gst)
     .bind(charges.stamp_duty)
-    .bind(effect.realized_pnl)
+    .bind(realized_pnl)
     .bind(fill.traded_at)
     .fetch_one(&mut *conn)
     .await?;
+    Ok(trade)
+}
 
+/// The order's filled quantity, average fill price and status after the fill.
+async fn apply_to_order(conn: &mut PgConnection, fill: &Fill, order: Order) -> Result<Order> {
     // The order: filled quantity and average fill price; an active order moves
     // to PARTIALLY_FILLED or FILLED. A fill on an order already CANCELLED (the
     // exchange filled part before the cancel landed) is real money, so it is
@@ -211,8 +258,7 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     .bind(status)
     .fetch_one(&mut *conn)
     .await?;
-
-    Ok(FillOutcome { trade, order, position, duplicate: false })
+    Ok(order)
 }
 
 impl Db {
