@@ -321,74 +321,103 @@ impl Wizard {
     }
 }
 
-impl Widget for &Wizard {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        let bold = Style::new().add_modifier(Modifier::BOLD);
-        let choice = |on: bool, text: &str| {
-            if on {
-                Span::styled(format!(" ● {text} "), bold.add_modifier(Modifier::REVERSED))
-            } else {
-                Span::raw(format!(" ○ {text} "))
-            }
-        };
-        let field_lines = |names: &[&str], values: &[String], secret: &[bool]| -> Vec<Line<'static>> {
-            names
-                .iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    let v =
-                        if secret.get(i).copied().unwrap_or(false) { masked(&values[i]) } else { values[i].clone() };
-                    let focused = i == self.focus;
-                    Line::from(Span::styled(
-                        format!("{} {n:<22} {v}{}", if focused { "▶" } else { " " }, if focused { "▏" } else { "" }),
-                        if focused { bold } else { Style::new() },
-                    ))
-                })
-                .collect()
-        };
-        let (title, mut lines): (&str, Vec<Line>) = match self.step {
-            Step::Database => {
-                let mut l = vec![
-                    Line::from("Where should XCoin keep its data?"),
-                    Line::default(),
-                    Line::from(vec![
-                        choice(!self.use_url, "a private PostgreSQL XCoin runs itself (recommended)"),
-                        choice(self.use_url, "an existing server (URL)"),
-                    ]),
-                ];
-                if self.use_url {
-                    l.push(Line::from(format!("  URL: {}▏", self.url)));
-                    l.push(
-                        Line::from("  e.g. postgres://user:password@host:5432/xcoin")
-                            .style(Style::new().fg(Color::DarkGray)),
-                    );
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+
+/// A choice, on or off: ` ● PAPER ` or ` ○ LIVE `.
+fn choice(on: bool, text: &str) -> Span<'static> {
+    if on {
+        Span::styled(format!(" ● {text} "), bold().add_modifier(Modifier::REVERSED))
+    } else {
+        Span::raw(format!(" ○ {text} "))
+    }
+}
+
+impl Wizard {
+    /// A step's fields, one line each, secrets masked, the focused one marked.
+    fn field_lines(&self, names: &[&str], values: &[String], secret: &[bool]) -> Vec<Line<'static>> {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let v = if secret.get(i).copied().unwrap_or(false) { masked(&values[i]) } else { values[i].clone() };
+                let focused = i == self.focus;
+                Line::from(Span::styled(
+                    format!("{} {n:<22} {v}{}", if focused { "▶" } else { " " }, if focused { "▏" } else { "" }),
+                    if focused { bold() } else { Style::new() },
+                ))
+            })
+            .collect()
+    }
+
+    fn database_lines(&self) -> Vec<Line<'static>> {
+        let bold = bold();
+        let mut l = vec![
+            Line::from("Where should XCoin keep its data?"),
+            Line::default(),
+            Line::from(vec![
+                choice(!self.use_url, "a private PostgreSQL XCoin runs itself (recommended)"),
+                choice(self.use_url, "an existing server (URL)"),
+            ]),
+        ];
+        if self.use_url {
+            l.push(Line::from(format!("  URL: {}▏", self.url)));
+            l.push(
+                Line::from("  e.g. postgres://user:password@host:5432/xcoin").style(Style::new().fg(Color::DarkGray)),
+            );
+        }
+        match &self.prepared {
+            Some((ok, steps)) => {
+                l.push(Line::default());
+                let color = if *ok { Color::Green } else { Color::Red };
+                for s in steps {
+                    l.push(Line::from(s.clone()).style(Style::new().fg(color)));
                 }
-                match &self.prepared {
-                    Some((ok, steps)) => {
-                        l.push(Line::default());
-                        let color = if *ok { Color::Green } else { Color::Red };
-                        for s in steps {
-                            l.push(Line::from(s.clone()).style(Style::new().fg(color)));
-                        }
-                        l.push(Line::default());
-                        l.push(
-                            Line::from(if *ok {
-                                "The database is ready: Enter to continue."
-                            } else {
-                                "Fix the choice above and press Enter to try again."
-                            })
-                            .style(bold),
-                        );
-                    }
-                    None => {
-                        l.push(Line::default());
-                        l.push(Line::from(
-                            "Enter creates the database if needed and checks every table, view and function.",
-                        ));
-                    }
-                }
-                ("1/6 Database", l)
+                l.push(Line::default());
+                l.push(
+                    Line::from(if *ok {
+                        "The database is ready: Enter to continue."
+                    } else {
+                        "Fix the choice above and press Enter to try again."
+                    })
+                    .style(bold),
+                );
             }
+            None => {
+                l.push(Line::default());
+                l.push(Line::from("Enter creates the database if needed and checks every table, view and function."));
+            }
+        }
+        l
+    }
+
+    fn review_lines(&self) -> Vec<Line<'static>> {
+        let bold = bold();
+        let mut l = vec![
+            Line::from(format!(
+                "Database: {}",
+                self.database_url().map_or("the private PostgreSQL".to_string(), |u| crate::config::redacted_url(&u))
+            )),
+            Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
+            Line::from(format!(
+                "Capital ₹{}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
+                self.risk[0], self.risk[1], self.risk[2], self.risk[3], self.risk[4]
+            )),
+            Line::from(format!("Demo: {}", if !self.live && self.demo { "yes" } else { "no" })),
+            Line::default(),
+            Line::from(format!("Enter writes {} (mode 0600) and opens the desk.", self.paths.local_file.display())),
+        ];
+        if self.live {
+            l.push(Line::from(Span::styled("LIVE: real orders, real money.", bold.fg(Color::Red))));
+        }
+        l
+    }
+
+    /// The step's title and lines.
+    fn step_lines(&self) -> (&'static str, Vec<Line<'static>>) {
+        match self.step {
+            Step::Database => ("1/6 Database", self.database_lines()),
             Step::Mode => (
                 "2/6 Trading mode",
                 vec![
@@ -402,7 +431,7 @@ impl Widget for &Wizard {
                     Line::from("Kite Connect credentials (stored in the configuration file, mode 0600):"),
                     Line::default(),
                 ];
-                l.extend(field_lines(&LIVE_FIELDS, &self.kite, &[true, true, true, false]));
+                l.extend(self.field_lines(&LIVE_FIELDS, &self.kite, &[true, true, true, false]));
                 l.push(Line::default());
                 l.push(Line::from(
                     "The access token lasts one trading day: leave it empty and run `xcoin kite login` each morning.",
@@ -411,7 +440,7 @@ impl Widget for &Wizard {
             }
             Step::Risk => {
                 let mut l = vec![Line::from("Capital and risk limits (defaults shown):"), Line::default()];
-                l.extend(field_lines(&RISK_FIELDS, &self.risk, &[]));
+                l.extend(self.field_lines(&RISK_FIELDS, &self.risk, &[]));
                 if let Some(e) = self.risk_error() {
                     l.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
                 }
@@ -419,7 +448,7 @@ impl Widget for &Wizard {
             }
             Step::Alerts => {
                 let mut l = vec![Line::from("Alerts (optional; leave empty for none):"), Line::default()];
-                l.extend(field_lines(&ALERT_FIELDS, &self.alerts, &[true, false, false, false, false]));
+                l.extend(self.field_lines(&ALERT_FIELDS, &self.alerts, &[true, false, false, false, false]));
                 ("4/6 Alerts", l)
             }
             Step::Demo => (
@@ -430,31 +459,14 @@ impl Widget for &Wizard {
                     Line::from(vec![choice(self.demo, "yes"), choice(!self.demo, "no")]),
                 ],
             ),
-            Step::Review => {
-                let mut l = vec![
-                    Line::from(format!(
-                        "Database: {}",
-                        self.database_url()
-                            .map_or("the private PostgreSQL".to_string(), |u| crate::config::redacted_url(&u))
-                    )),
-                    Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
-                    Line::from(format!(
-                        "Capital ₹{}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
-                        self.risk[0], self.risk[1], self.risk[2], self.risk[3], self.risk[4]
-                    )),
-                    Line::from(format!("Demo: {}", if !self.live && self.demo { "yes" } else { "no" })),
-                    Line::default(),
-                    Line::from(format!(
-                        "Enter writes {} (mode 0600) and opens the desk.",
-                        self.paths.local_file.display()
-                    )),
-                ];
-                if self.live {
-                    l.push(Line::from(Span::styled("LIVE: real orders, real money.", bold.fg(Color::Red))));
-                }
-                ("6/6 Review", l)
-            }
-        };
+            Step::Review => ("6/6 Review", self.review_lines()),
+        }
+    }
+}
+
+impl Widget for &Wizard {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let (title, mut lines) = self.step_lines();
         if let Some(e) = &self.error {
             lines.push(Line::default());
             lines.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));

@@ -23,11 +23,29 @@ const ALARM: u8 = 8;
 const CLOCK: u8 = 9;
 const VITAL: u8 = 10;
 
+fn bold() -> Style {
+    Style::new().add_modifier(Modifier::BOLD)
+}
+fn green() -> Style {
+    Style::new().fg(Color::Green)
+}
+fn yellow() -> Style {
+    Style::new().fg(Color::Yellow)
+}
+fn alarm() -> Style {
+    bold().fg(Color::White).bg(Color::Red)
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let bold = Style::new().add_modifier(Modifier::BOLD);
-    let green = Style::new().fg(Color::Green);
-    let yellow = Style::new().fg(Color::Yellow);
-    let alarm = bold.fg(Color::White).bg(Color::Red);
+    let room = area.width as usize;
+    let seps = ["  │  ", " │ "];
+    Paragraph::new(vec![fit_parts(first_line(app), &seps, room), fit_parts(second_line(app), &seps, room)])
+        .render(area, buf);
+}
+
+/// XCoin, the mode, the engine, the database, the market and the clock.
+fn first_line(app: &App) -> Vec<Part<'_>> {
+    let (bold, green, yellow) = (bold(), green(), yellow());
     let mode = match app.mode {
         TradingMode::Paper => Span::styled(" PAPER ", bold.fg(Color::Black).bg(Color::Cyan)),
         TradingMode::Live => Span::styled(" LIVE ", bold.fg(Color::White).bg(Color::Red)),
@@ -66,7 +84,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     };
     let market = app.calendar.state(app.now);
     let clock = app.calendar.local(app.now).format("%H:%M:%S IST").to_string();
-    let first = vec![
+    vec![
         Part::droppable(vec![Span::styled("XCoin ", bold)], 5),
         Part::fixed(mode, VITAL).glued(),
         engine,
@@ -76,8 +94,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             (Span::raw(format!("{market} {clock}")), 7),
             (Span::raw(clock), CLOCK),
         ]),
-    ];
+    ]
+}
 
+/// Today's P&L, the kill switch, the Kite ticker and the last resync.
+fn second_line(app: &App) -> Vec<Part<'_>> {
+    let (green, yellow, alarm) = (green(), yellow(), alarm());
     let pnl = match app.net_pnl() {
         Some(v) => Span::styled(money(v), pnl_style(v).add_modifier(Modifier::BOLD)),
         None => Span::raw("—"),
@@ -118,7 +140,5 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             (Span::raw(""), 0),
         ]));
     }
-    let room = area.width as usize;
-    let seps = ["  │  ", " │ "];
-    Paragraph::new(vec![fit_parts(first, &seps, room), fit_parts(second, &seps, room)]).render(area, buf);
+    second
 }

@@ -21,14 +21,15 @@ fn ratio(used: Decimal, limit: Decimal) -> f64 {
 /// The chart is dropped below this width; the numbers and the gauges stay.
 const CHART_MIN: u16 = 20;
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+/// Today's numbers, a label, a value and its style each.
+fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let s = &app.store.summary;
     let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
     let win_rate =
         stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
-    let rows = [
+    vec![
         ("Net P&L", money(pnl.net_pnl), pnl_style(pnl.net_pnl)),
         ("Gross P&L", money(gross), pnl_style(gross)),
         ("  realised", money(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
@@ -44,7 +45,33 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
         ("Largest loss", stats.map_or("—".into(), |st| money(st.largest_loss)), Style::new().fg(Color::Red)),
-    ];
+    ]
+}
+
+/// How much of each risk limit is used: title, fraction, label.
+fn gauges(app: &App) -> Vec<(&'static str, f64, String)> {
+    let s = &app.store.summary;
+    let pnl = s.pnl.unwrap_or_default();
+    let stats = s.stats.as_ref();
+    let limits = &app.limits;
+    let loss = (-pnl.net_pnl).max(Decimal::ZERO);
+    let drawdown = stats.map_or(Decimal::ZERO, |st| (st.peak_pnl.max(Decimal::ZERO) - pnl.net_pnl).max(Decimal::ZERO));
+    let open = Decimal::from(app.store.positions.len());
+    [
+        ("Daily loss", loss, limits.max_daily_loss()),
+        ("Drawdown", drawdown, limits.max_drawdown()),
+        ("Open positions", open, Decimal::from(limits.max_open_positions)),
+    ]
+    .into_iter()
+    .map(|(title, used, limit)| {
+        let label = format!("{} of {}", money(used).trim_end_matches(".00"), money(limit).trim_end_matches(".00"));
+        (title, ratio(used, limit), label)
+    })
+    .collect()
+}
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let rows = today_rows(app);
     // Sized from the content: labels, two spaces, values right-aligned.
     let label_w = rows.iter().map(|r| width(r.0)).max().unwrap_or(0) + 2;
     let value_w = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0);
@@ -57,21 +84,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .collect();
     let numbers_w = (label_w + value_w + 2) as u16;
 
-    let limits = &app.limits;
-    let loss = (-pnl.net_pnl).max(Decimal::ZERO);
-    let drawdown = stats.map_or(Decimal::ZERO, |st| (st.peak_pnl.max(Decimal::ZERO) - pnl.net_pnl).max(Decimal::ZERO));
-    let open = Decimal::from(app.store.positions.len());
-    let gauges: Vec<(&str, f64, String)> = [
-        ("Daily loss", loss, limits.max_daily_loss()),
-        ("Drawdown", drawdown, limits.max_drawdown()),
-        ("Open positions", open, Decimal::from(limits.max_open_positions)),
-    ]
-    .into_iter()
-    .map(|(title, used, limit)| {
-        let label = format!("{} of {}", money(used).trim_end_matches(".00"), money(limit).trim_end_matches(".00"));
-        (title, ratio(used, limit), label)
-    })
-    .collect();
+    let gauges = gauges(app);
     let gauges_w = gauges.iter().map(|g| width(g.0).max(width(&g.2))).max().unwrap_or(0) as u16 + 4;
 
     // Numbers and gauges are essential; the chart takes what is left, if enough.
