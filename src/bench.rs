@@ -175,6 +175,7 @@ const FEED_WRITERS: usize = 4;
 /// for `seconds`, paced to `rate` per second in all or as fast as they can;
 /// with `listen`, a console loader turns each notification into rows in a
 /// console view model, and every order's commit-to-model time is measured.
+/// (Measurement code: each function is one protocol, read top to bottom.)
 pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) -> Result<FeedReport, EngineError> {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
@@ -269,7 +270,8 @@ pub fn resident_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// A console view model holding `orders` orders and `trades` trades.
+/// A console view model holding `orders` orders and `trades` trades (one
+/// fixture, built in one place).
 pub fn large_app(orders: usize, trades: usize) -> xcoin::console::app::App {
     use xcoin::domain::charges::Charges;
     use xcoin::domain::order::{BrokerKind, Order, OrderStatus};
@@ -453,7 +455,8 @@ pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Resu
     Ok((percentile(&active, 0.5), percentile(&today, 0.5)))
 }
 
-/// Runs every measurement and prints a table (or JSON).
+/// Runs every measurement and prints a table (or JSON): the whole protocol
+/// in order, in one place.
 pub async fn run<W: Write>(
     config: &Config,
     json: bool,

@@ -155,7 +155,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().wrap_err("starting the async runtime")
 }
 
-/// Runs one command; the error, if any, is for `main` to print.
+/// Runs one command; the error, if any, is for `main` to print. Long by
+/// design: one arm per command, each a few lines handing over to the library.
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = match load(&cli) {
         Ok(c) => c,

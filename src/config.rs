@@ -916,6 +916,9 @@ impl Config {
         }
     }
 
+    /// Every rule on the values, one after another. Long by design: it is the
+    /// table of what each key allows, read top to bottom, and splitting it
+    /// would scatter that table.
     fn validate(&self) -> Result<(), ConfigError> {
         let s = &self.settings;
         let hundred = dec!(100);

@@ -138,6 +138,30 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
         ),
     )?;
 
+    migrate_and_verify(&db, report).await?;
+    let health = db.health().await?;
+    report.ok("table count", format!("{} of {}", health.table_count, TABLES.len()))?;
+
+    let strategy = db.get_strategy(MANUAL_STRATEGY_ID).await?;
+    report.ok(
+        "default strategy",
+        format!(
+            "#{} \"{}\" ({}, {}, {})",
+            strategy.id,
+            strategy.name,
+            strategy.strategy_type,
+            strategy.mode,
+            if strategy.is_active { "active" } else { "paused" }
+        ),
+    )?;
+    report.line("")?;
+    report.line("Ready. Start the desk with `xcoin` (or `cargo run --release`).")?;
+    Ok(db)
+}
+
+/// Applies the migrations and reports every table, view and function;
+/// an incomplete schema stops the setup.
+async fn migrate_and_verify<W: Write>(db: &Db, report: &mut Report<'_, W>) -> Result<(), SetupError> {
     let before = db.verify_schema().await?.version;
     db.migrate().await?;
     let schema = db.verify_schema().await?;
@@ -160,24 +184,7 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
     if !schema.is_complete() {
         return Err(SetupError::Failed(format!("the schema is incomplete: missing {}", schema.missing().join(", "))));
     }
-    let health = db.health().await?;
-    report.ok("table count", format!("{} of {}", health.table_count, TABLES.len()))?;
-
-    let strategy = db.get_strategy(MANUAL_STRATEGY_ID).await?;
-    report.ok(
-        "default strategy",
-        format!(
-            "#{} \"{}\" ({}, {}, {})",
-            strategy.id,
-            strategy.name,
-            strategy.strategy_type,
-            strategy.mode,
-            if strategy.is_active { "active" } else { "paused" }
-        ),
-    )?;
-    report.line("")?;
-    report.line("Ready. Start the desk with `xcoin` (or `cargo run --release`).")?;
-    Ok(db)
+    Ok(())
 }
 
 /// Whether `dir` could be created: its nearest existing ancestor is a
@@ -202,20 +209,7 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
     report.title("XCoin doctor")?;
     let s = &config.settings;
     report.ok("configuration", format!("valid ({} mode)", s.app.mode))?;
-    let data = s.data_dir();
-    if data.is_dir() {
-        report.ok("data directory", data.display().to_string())?;
-    } else {
-        match creatable(&data) {
-            Ok(()) => report
-                .warn("data directory", format!("{} does not exist yet; `xcoin setup` creates it", data.display()))?,
-            Err(why) => report.fail(
-                "data directory",
-                format!("{} cannot be created ({why}); set app.data_dir to a directory you can write", data.display()),
-            )?,
-        }
-    }
-
+    check_data_dir(&s.data_dir(), report)?;
     let target = match Target::from_config(config) {
         Ok(t) => t,
         Err(e) => {
@@ -223,81 +217,17 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
             return Ok(report.failures());
         }
     };
-    if let Target::Managed(local) = &target {
-        match local.status() {
-            LocalStatus::Running { pid } => report.ok(
-                "database server",
-                format!("{} (running{})", target.describe(), pid.map(|p| format!(", pid {p}")).unwrap_or_default()),
-            )?,
-            LocalStatus::Stopped => {
-                report.fail("database server", format!("{} is stopped; run `xcoin db start`", target.describe()))?;
-                return Ok(report.failures());
-            }
-            LocalStatus::NotInitialised => {
-                report.fail(
-                    "database server",
-                    format!("no database in {} yet; run `xcoin setup`", local.dir.display()),
-                )?;
-                return Ok(report.failures());
-            }
-        }
+    if !check_server(&target, report)? {
+        return Ok(report.failures());
     }
-
-    let pool = PoolConfig { min: 1, max: 2, ..PoolConfig::from(&s.database) };
-    let db = match tokio::time::timeout(
-        Duration::from_secs(s.database.connect_timeout_secs + 1),
-        Db::connect(target.connect_options(), pool),
-    )
-    .await
-    {
-        Ok(Ok(db)) => db,
-        Ok(Err(e @ crate::db::DbError::Unreachable { .. })) => {
-            report.fail("database", format!("{}: {e}", target.describe()))?;
-            return Ok(report.failures());
-        }
-        Ok(Err(e)) => {
-            report.fail(
-                "database",
-                format!(
-                    "{}: {e}. Check database.url and that the server runs; `xcoin setup` creates a missing database",
-                    target.describe()
-                ),
-            )?;
-            return Ok(report.failures());
-        }
-        Err(_) => {
-            report.fail(
-                "database",
-                format!(
-                    "{}: no answer within {} s; is the server running and reachable?",
-                    target.describe(),
-                    s.database.connect_timeout_secs
-                ),
-            )?;
-            return Ok(report.failures());
-        }
-    };
+    let Some(db) = connect_for_doctor(config, &target, report).await? else { return Ok(report.failures()) };
     let health = db.health().await?;
     report.ok(
         "database",
         format!("{} — PostgreSQL {}, round trip {}", target.describe(), health.server_version, millis(health.latency)),
     )?;
 
-    let schema = db.verify_schema().await?;
-    match schema.version {
-        Some(v) if schema.is_complete() => report.ok(
-            "schema",
-            format!("version {v}; {} tables, {} views, {} functions", TABLES.len(), VIEWS.len(), FUNCTIONS.len()),
-        )?,
-        Some(v) if v < schema.expected_version => report
-            .fail("schema", format!("version {v}, this build needs {}; run `xcoin setup`", schema.expected_version))?,
-        Some(v) if v > schema.expected_version => report.fail(
-            "schema",
-            format!("version {v} is newer than this build ({}); upgrade XCoin", schema.expected_version),
-        )?,
-        _ => report.fail("schema", format!("missing {}; run `xcoin setup`", schema.missing().join(", ")))?,
-    }
-
+    check_schema(&db, report).await?;
     let engine = db.engine_lock_holder().await?.map(|h| h.pid);
     match engine {
         Some(pid) => report.ok("engine", format!("running (holds the engine lock, server pid {pid})"))?,
@@ -315,6 +245,108 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
     }
     db.close().await;
     Ok(report.failures())
+}
+
+fn check_data_dir<W: Write>(data: &std::path::Path, report: &mut Report<'_, W>) -> Result<(), SetupError> {
+    if data.is_dir() {
+        report.ok("data directory", data.display().to_string())?;
+    } else {
+        match creatable(data) {
+            Ok(()) => report
+                .warn("data directory", format!("{} does not exist yet; `xcoin setup` creates it", data.display()))?,
+            Err(why) => report.fail(
+                "data directory",
+                format!("{} cannot be created ({why}); set app.data_dir to a directory you can write", data.display()),
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// The managed server runs (a URL's server is tried by connecting); false
+/// when the doctor can go no further.
+fn check_server<W: Write>(target: &Target, report: &mut Report<'_, W>) -> Result<bool, SetupError> {
+    if let Target::Managed(local) = &target {
+        match local.status() {
+            LocalStatus::Running { pid } => report.ok(
+                "database server",
+                format!("{} (running{})", target.describe(), pid.map(|p| format!(", pid {p}")).unwrap_or_default()),
+            )?,
+            LocalStatus::Stopped => {
+                report.fail("database server", format!("{} is stopped; run `xcoin db start`", target.describe()))?;
+                return Ok(false);
+            }
+            LocalStatus::NotInitialised => {
+                report.fail(
+                    "database server",
+                    format!("no database in {} yet; run `xcoin setup`", local.dir.display()),
+                )?;
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// A connection, or `None` once the failure is reported.
+async fn connect_for_doctor<W: Write>(
+    config: &Config,
+    target: &Target,
+    report: &mut Report<'_, W>,
+) -> Result<Option<Db>, SetupError> {
+    let s = &config.settings;
+    let pool = PoolConfig { min: 1, max: 2, ..PoolConfig::from(&s.database) };
+    match tokio::time::timeout(
+        Duration::from_secs(s.database.connect_timeout_secs + 1),
+        Db::connect(target.connect_options(), pool),
+    )
+    .await
+    {
+        Ok(Ok(db)) => Ok(Some(db)),
+        Ok(Err(e @ crate::db::DbError::Unreachable { .. })) => {
+            report.fail("database", format!("{}: {e}", target.describe()))?;
+            Ok(None)
+        }
+        Ok(Err(e)) => {
+            report.fail(
+                "database",
+                format!(
+                    "{}: {e}. Check database.url and that the server runs; `xcoin setup` creates a missing database",
+                    target.describe()
+                ),
+            )?;
+            Ok(None)
+        }
+        Err(_) => {
+            report.fail(
+                "database",
+                format!(
+                    "{}: no answer within {} s; is the server running and reachable?",
+                    target.describe(),
+                    s.database.connect_timeout_secs
+                ),
+            )?;
+            Ok(None)
+        }
+    }
+}
+
+async fn check_schema<W: Write>(db: &Db, report: &mut Report<'_, W>) -> Result<(), SetupError> {
+    let schema = db.verify_schema().await?;
+    match schema.version {
+        Some(v) if schema.is_complete() => report.ok(
+            "schema",
+            format!("version {v}; {} tables, {} views, {} functions", TABLES.len(), VIEWS.len(), FUNCTIONS.len()),
+        )?,
+        Some(v) if v < schema.expected_version => report
+            .fail("schema", format!("version {v}, this build needs {}; run `xcoin setup`", schema.expected_version))?,
+        Some(v) if v > schema.expected_version => report.fail(
+            "schema",
+            format!("version {v} is newer than this build ({}); upgrade XCoin", schema.expected_version),
+        )?,
+        _ => report.fail("schema", format!("missing {}; run `xcoin setup`", schema.missing().join(", ")))?,
+    }
+    Ok(())
 }
 
 /// Prints every effective setting with its source; secrets as [REDACTED].

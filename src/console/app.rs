@@ -889,24 +889,7 @@ impl App {
                 }
                 None
             }
-            Popup::Confirm { title, body, effect, focus_ok, alternative, back } => match action {
-                Action::Back => {
-                    self.popup = back.map(|b| *b);
-                    None
-                }
-                Action::SwitchButton => {
-                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok: !focus_ok, alternative, back });
-                    None
-                }
-                Action::Confirm => focus_ok.then_some(*effect),
-                Action::Type(c) if alternative.as_ref().is_some_and(|(k, _, _)| *k == c) => {
-                    alternative.map(|(_, _, e)| *e)
-                }
-                _ => {
-                    self.popup = Some(Popup::Confirm { title, body, effect, focus_ok, alternative, back });
-                    None
-                }
-            },
+            popup @ Popup::Confirm { .. } => self.on_confirm_action(popup, action),
             Popup::KillSwitch { mut input } => match action {
                 Action::Back => None,
                 Action::Confirm if input == KILL_WORD => {
@@ -953,6 +936,28 @@ impl App {
                     None
                 }
             },
+        }
+    }
+
+    /// A key in a confirmation dialog: Esc goes back where it came from,
+    /// Enter presses the chosen button, the alternative's letter chooses it.
+    fn on_confirm_action(&mut self, popup: Popup, action: Action) -> Option<Effect> {
+        let Popup::Confirm { title, body, effect, focus_ok, alternative, back } = popup else { return None };
+        match action {
+            Action::Back => {
+                self.popup = back.map(|b| *b);
+                None
+            }
+            Action::SwitchButton => {
+                self.popup = Some(Popup::Confirm { title, body, effect, focus_ok: !focus_ok, alternative, back });
+                None
+            }
+            Action::Confirm => focus_ok.then_some(*effect),
+            Action::Type(c) if alternative.as_ref().is_some_and(|(k, _, _)| *k == c) => alternative.map(|(_, _, e)| *e),
+            _ => {
+                self.popup = Some(Popup::Confirm { title, body, effect, focus_ok, alternative, back });
+                None
+            }
         }
     }
 

@@ -176,7 +176,8 @@ pub fn reduces(held: i64, side: Side, quantity: i64) -> bool {
 }
 
 /// Checks an order against every rule, in a fixed order; the first failure
-/// is returned.
+/// is returned. Long by design: the order of the rules is the policy, and it
+/// reads as one list.
 pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) -> Result<Assessment, Denial> {
     let exit = reduces(snap.position_quantity, req.side, req.quantity);
 
