@@ -144,7 +144,10 @@ pub struct App {
     pub positions_view: Vec<i64>,
     pub trades_view: Vec<i64>,
     pub issues_view: Vec<i64>,
-    view_of: (u64, String, bool),
+    /// The filters and resolved-toggle the views were built with (`None`: never built).
+    view_of: Option<(String, bool)>,
+    /// How many of `orders_view`'s first rows are working orders.
+    orders_active: usize,
     /// Something changed since the last frame.
     pub dirty: bool,
     /// Tradable instruments with their reference prices (completion, previews).
@@ -200,7 +203,8 @@ impl App {
             positions_view: Vec::new(),
             trades_view: Vec::new(),
             issues_view: Vec::new(),
-            view_of: (u64::MAX, String::new(), false),
+            view_of: None,
+            orders_active: 0,
             dirty: true,
             instruments: crate::domain::instrument::built_in(),
             history: None,
@@ -363,39 +367,109 @@ impl App {
         self.store.strategies.get(&id).map_or_else(|| id.to_string(), |s| s.name.clone())
     }
 
-    /// Re-sorts and filters the tables when the store or a filter changed,
-    /// then puts each selection back on its row (by id).
+    /// Brings the tables up to date with the store and the filters, then
+    /// puts each selection back on its row (by id). A changed filter (or a
+    /// reload) rebuilds them; otherwise only the orders and trades that
+    /// changed move (a binary search and one insert or remove each: a day of
+    /// 100,000 orders is never re-sorted for one change), and the small
+    /// tables are rebuilt when theirs changed.
     pub fn refresh_views(&mut self) {
         let f = Tab::TABLES.map(|t| self.filter_of(t));
-        let key = (self.store.version, f.join("\u{1f}"), self.show_resolved);
-        if key == self.view_of {
+        let key = Some((f.join("\u{1f}"), self.show_resolved));
+        let pending = std::mem::take(&mut self.store.pending);
+        if key != self.view_of || pending.snapshot || pending.strategies {
+            self.rebuild_views(&f);
+            self.view_of = key;
+        } else if pending.is_empty() {
             return;
+        } else {
+            for id in &pending.orders {
+                self.place_order(*id, &f[0]);
+            }
+            for id in &pending.trades {
+                self.place_trade(*id, &f[2]);
+            }
+            if pending.positions {
+                self.positions_view = self.positions_in_order(&f[1]);
+            }
+            if pending.issues {
+                let all = self.issues_in_order();
+                let (n, view) = (all.len(), matching(all.into_iter(), &f[3], issue_text, |i| i.id));
+                self.unfiltered[3] = n;
+                self.issues_view = view;
+            }
         }
+        let s = &self.store;
+        self.unfiltered[..3].copy_from_slice(&[s.orders.len(), s.positions.len(), s.trades.len()]);
+        self.follow_selections();
+        self.check_popup_target();
+    }
+
+    /// Every table from scratch.
+    fn rebuild_views(&mut self, f: &[String; Tab::TABLE_COUNT]) {
         let s = &self.store;
         // The store keeps orders by id, so newest first is a reverse walk:
         // working orders first, then the finished ones, with no sort.
-        let all_orders = s
-            .orders
-            .values()
-            .rev()
-            .filter(|o| o.status.is_active())
-            .chain(s.orders.values().rev().filter(|o| !o.status.is_active()));
-        let orders = matching(all_orders, &f[0], |o| self.order_text(o), |o| o.id);
-        let mut positions: Vec<&Position> = s.positions.values().collect();
-        positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
-        let positions = matching(positions.into_iter(), &f[1], |p| self.position_text(p), |p| p.id);
+        let active = s.orders.values().rev().filter(|o| o.status.is_active());
+        let mut orders = matching(active, &f[0], |o| self.order_text(o), |o| o.id);
+        let orders_active = orders.len();
+        let finished = s.orders.values().rev().filter(|o| !o.status.is_active());
+        orders.extend(matching(finished, &f[0], |o| self.order_text(o), |o| o.id));
+        let positions = self.positions_in_order(&f[1]);
         let trades = matching(s.trades.values().rev(), &f[2], |t| self.trade_text(t), |t| t.id);
         let all_issues = self.issues_in_order();
-        let unfiltered = [s.orders.len(), s.positions.len(), s.trades.len(), all_issues.len()];
+        let issues_unfiltered = all_issues.len();
         let issues = matching(all_issues.into_iter(), &f[3], issue_text, |i| i.id);
+        self.unfiltered[3] = issues_unfiltered;
         self.orders_view = orders;
+        self.orders_active = orders_active;
         self.positions_view = positions;
         self.trades_view = trades;
         self.issues_view = issues;
-        self.unfiltered = unfiltered;
-        self.view_of = key;
-        self.follow_selections();
-        self.check_popup_target();
+    }
+
+    /// Moves one order to where it belongs in the orders view (working
+    /// orders first, newest first within each part), or out of it.
+    fn place_order(&mut self, id: i64, filter: &str) {
+        // Each part is newest first: a row before the one sought has a larger id.
+        let newest_first = |x: &i64| id.cmp(x);
+        let (active, finished) = self.orders_view.split_at(self.orders_active);
+        if let Ok(i) = active.binary_search_by(newest_first) {
+            self.orders_view.remove(i);
+            self.orders_active -= 1;
+        } else if let Ok(i) = finished.binary_search_by(newest_first) {
+            self.orders_view.remove(self.orders_active + i);
+        }
+        let Some(o) = self.store.orders.get(&id) else { return };
+        if !filter.is_empty() && !self.order_text(o).to_lowercase().contains(filter) {
+            return;
+        }
+        let at = if o.status.is_active() {
+            self.orders_active += 1;
+            self.orders_view[..self.orders_active - 1].partition_point(|x| *x > id)
+        } else {
+            self.orders_active + self.orders_view[self.orders_active..].partition_point(|x| *x > id)
+        };
+        self.orders_view.insert(at, id);
+    }
+
+    /// Moves one trade to where it belongs in the trades view (newest first).
+    fn place_trade(&mut self, id: i64, filter: &str) {
+        if let Ok(i) = self.trades_view.binary_search_by(|x| id.cmp(x)) {
+            self.trades_view.remove(i);
+        }
+        let Some(t) = self.store.trades.get(&id) else { return };
+        if filter.is_empty() || self.trade_text(t).to_lowercase().contains(filter) {
+            let at = self.trades_view.partition_point(|x| *x > id);
+            self.trades_view.insert(at, id);
+        }
+    }
+
+    /// Open positions by symbol and product.
+    fn positions_in_order(&self, filter: &str) -> Vec<i64> {
+        let mut positions: Vec<&Position> = self.store.positions.values().collect();
+        positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
+        matching(positions.into_iter(), filter, |p| self.position_text(p), |p| p.id)
     }
 
     /// Open issues, most recently seen first, then (when shown) the resolved
@@ -1442,5 +1516,34 @@ mod tests {
         assert!(!quit, "not before the command is done");
         assert_eq!(a.quit_after, Some(41));
         assert!(a.pending.contains(&41));
+    }
+
+    proptest::proptest! {
+        /// Moving only the changed rows gives exactly the tables a rebuild
+        /// gives, whatever the changes, with or without a filter.
+        #[test]
+        fn changed_rows_move_to_where_a_rebuild_puts_them(
+            changes in proptest::collection::vec((1i64..40, 0u8..4), 1..60),
+            filtered in proptest::bool::ANY,
+        ) {
+            let mut a = app(false);
+            if filtered {
+                a.filter = "infy".into();
+            }
+            let statuses = [OrderStatus::Open, OrderStatus::Filled, OrderStatus::Cancelled, OrderStatus::PartiallyFilled];
+            for (id, s) in changes {
+                let symbol = if id % 3 == 0 { "INFY" } else { "TCS" };
+                a.apply(Update { orders: vec![order(id, symbol, statuses[usize::from(s)])], ..Default::default() });
+                if id % 5 == 0 {
+                    a.apply(Update { deleted_orders: vec![id + 1], ..Default::default() });
+                }
+                a.refresh_views();
+                let (moved, active) = (a.orders_view.clone(), a.orders_active);
+                a.store.pending.snapshot = true;
+                a.refresh_views();
+                proptest::prop_assert_eq!(&moved, &a.orders_view);
+                proptest::prop_assert_eq!(active, a.orders_active);
+            }
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! are recomputed by SQL after changes to orders, trades or positions,
 //! debounced. Rendering reads the store and never touches the database.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -155,8 +155,30 @@ pub struct Store {
     pub strategies: BTreeMap<i64, Strategy>,
     /// (time, net P&L) samples of today, for the chart.
     pub pnl_series: Vec<(DateTime<Utc>, Decimal)>,
-    /// Bumped on every change, so views re-sort only when needed.
+    /// Bumped on every change.
     pub version: u64,
+    /// What changed since the views last caught up, so they can change
+    /// only the rows that did (taken by the app when it refreshes them).
+    pub pending: Pending,
+}
+
+/// The rows changed since the views last caught up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// Everything was reloaded: the views are rebuilt.
+    pub snapshot: bool,
+    pub orders: BTreeSet<i64>,
+    pub trades: BTreeSet<i64>,
+    pub positions: bool,
+    pub issues: bool,
+    /// Strategy names are in the rows' filter text.
+    pub strategies: bool,
+}
+
+impl Pending {
+    pub fn is_empty(&self) -> bool {
+        *self == Pending::default()
+    }
 }
 
 impl Store {
@@ -165,14 +187,22 @@ impl Store {
         if u.snapshot {
             let series = std::mem::take(&mut self.pnl_series);
             *self = Store { pnl_series: series, version: self.version, ..Store::default() };
+            self.pending.snapshot = true;
         }
+        let p = &mut self.pending;
+        p.positions |= !u.positions.is_empty();
+        p.issues |= !u.issues.is_empty();
+        p.strategies |= !u.strategies.is_empty();
         for o in u.orders {
+            p.orders.insert(o.id);
             self.orders.insert(o.id, o);
         }
         for id in u.deleted_orders {
+            p.orders.insert(id);
             self.orders.remove(&id);
         }
         for t in u.trades {
+            p.trades.insert(t.id);
             self.trades.insert(t.id, t);
         }
         for p in u.positions {

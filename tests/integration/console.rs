@@ -723,7 +723,7 @@ async fn long_desk(t: &TestDb) -> App {
         fill.total_charges = c.total();
         fill.net_value = -(fill.turnover + fill.total_charges);
     }
-    app.store.version += 1;
+    app.store.pending.snapshot = true;
     app.refresh_views();
     app
 }
