@@ -12,6 +12,7 @@ use super::action::{Action, Scope, action_for, edit};
 use super::form::{FormKey, ModifyForm, OrderForm};
 use super::store::{Answer, DbState, Health, Store, Update};
 pub use super::tab::Tab;
+use super::tables::Tables;
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
@@ -100,18 +101,8 @@ pub enum FlashKind {
 pub struct App {
     pub store: Store,
     pub tab: Tab,
-    /// The selected row's place in each tab's table, kept in step with
-    /// `selected_id` (which is what the selection is) whenever tables change.
-    pub selected: [usize; Tab::TABLE_COUNT],
-    /// The selected row of each table by id: rows arriving, leaving or
-    /// re-sorting never move the selection to another order.
-    pub selected_id: [Option<i64>; Tab::TABLE_COUNT],
-    /// The current tab's filter (the others wait in `filters`).
-    pub filter: String,
-    /// Each tab's own filter while another tab is shown.
-    pub filters: [String; Tab::ALL.len()],
-    /// Rows in each table before filtering, for `filtered: N of M`.
-    pub unfiltered: [usize; Tab::TABLE_COUNT],
+    /// Each tab's rows, selection and filter.
+    pub tables: Tables,
     /// Quit once this exit-all command is done and no position is open.
     pub quit_after: Option<i64>,
     pub filter_editing: bool,
@@ -140,10 +131,6 @@ pub struct App {
     /// Commands this console sent that have not finished.
     pub pending: HashSet<i64>,
     pub log_state: tui_logger::TuiWidgetState,
-    pub orders_view: Vec<i64>,
-    pub positions_view: Vec<i64>,
-    pub trades_view: Vec<i64>,
-    pub issues_view: Vec<i64>,
     /// The filters and resolved-toggle the views were built with (`None`: never built).
     view_of: Option<(String, bool)>,
     /// How many of `orders_view`'s first rows are working orders.
@@ -173,12 +160,8 @@ impl App {
     ) -> App {
         App {
             store: Store::default(),
+            tables: Tables::default(),
             tab: Tab::Orders,
-            selected: [0; Tab::TABLE_COUNT],
-            selected_id: [None; 4],
-            filter: String::new(),
-            filters: Default::default(),
-            unfiltered: [0; 4],
             quit_after: None,
             filter_editing: false,
             popup: None,
@@ -199,10 +182,6 @@ impl App {
             screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),
-            orders_view: Vec::new(),
-            positions_view: Vec::new(),
-            trades_view: Vec::new(),
-            issues_view: Vec::new(),
             view_of: None,
             orders_active: 0,
             dirty: true,
@@ -350,7 +329,7 @@ impl App {
 
     /// A tab's filter, lower-cased.
     pub fn filter_of(&self, tab: Tab) -> String {
-        if tab == self.tab { &self.filter } else { &self.filters[tab.index()] }.to_lowercase()
+        self.tables[tab].filter.to_lowercase()
     }
 
     /// `filtered: N of M` for a tab whose filter is set.
@@ -359,7 +338,7 @@ impl App {
             return None;
         }
         let shown = self.view(tab).len();
-        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.unfiltered[tab.index()]))
+        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.tables[tab].unfiltered))
     }
 
     /// The name of a strategy, or its id when unknown.
@@ -390,17 +369,21 @@ impl App {
                 self.place_trade(*id, &f[2]);
             }
             if pending.positions {
-                self.positions_view = self.positions_in_order(&f[1]);
+                self.tables[Tab::Positions].rows = self.positions_in_order(&f[1]);
             }
             if pending.issues {
                 let all = self.issues_in_order();
                 let (n, view) = (all.len(), matching(all.into_iter(), &f[3], issue_text, |i| i.id));
-                self.unfiltered[3] = n;
-                self.issues_view = view;
+                self.tables[Tab::Reconciliation].unfiltered = n;
+                self.tables[Tab::Reconciliation].rows = view;
             }
         }
         let s = &self.store;
-        self.unfiltered[..3].copy_from_slice(&[s.orders.len(), s.positions.len(), s.trades.len()]);
+        let counts =
+            [(Tab::Orders, s.orders.len()), (Tab::Positions, s.positions.len()), (Tab::Trades, s.trades.len())];
+        for (tab, n) in counts {
+            self.tables[tab].unfiltered = n;
+        }
         self.follow_selections();
         self.check_popup_target();
     }
@@ -420,12 +403,12 @@ impl App {
         let all_issues = self.issues_in_order();
         let issues_unfiltered = all_issues.len();
         let issues = matching(all_issues.into_iter(), &f[3], issue_text, |i| i.id);
-        self.unfiltered[3] = issues_unfiltered;
-        self.orders_view = orders;
+        self.tables[Tab::Reconciliation].unfiltered = issues_unfiltered;
+        self.tables[Tab::Orders].rows = orders;
         self.orders_active = orders_active;
-        self.positions_view = positions;
-        self.trades_view = trades;
-        self.issues_view = issues;
+        self.tables[Tab::Positions].rows = positions;
+        self.tables[Tab::Trades].rows = trades;
+        self.tables[Tab::Reconciliation].rows = issues;
     }
 
     /// Moves one order to where it belongs in the orders view (working
@@ -433,12 +416,12 @@ impl App {
     fn place_order(&mut self, id: i64, filter: &str) {
         // Each part is newest first: a row before the one sought has a larger id.
         let newest_first = |x: &i64| id.cmp(x);
-        let (active, finished) = self.orders_view.split_at(self.orders_active);
+        let (active, finished) = self.tables[Tab::Orders].rows.split_at(self.orders_active);
         if let Ok(i) = active.binary_search_by(newest_first) {
-            self.orders_view.remove(i);
+            self.tables[Tab::Orders].rows.remove(i);
             self.orders_active -= 1;
         } else if let Ok(i) = finished.binary_search_by(newest_first) {
-            self.orders_view.remove(self.orders_active + i);
+            self.tables[Tab::Orders].rows.remove(self.orders_active + i);
         }
         let Some(o) = self.store.orders.get(&id) else { return };
         if !filter.is_empty() && !self.order_text(o).to_lowercase().contains(filter) {
@@ -446,22 +429,22 @@ impl App {
         }
         let at = if o.status.is_active() {
             self.orders_active += 1;
-            self.orders_view[..self.orders_active - 1].partition_point(|x| *x > id)
+            self.tables[Tab::Orders].rows[..self.orders_active - 1].partition_point(|x| *x > id)
         } else {
-            self.orders_active + self.orders_view[self.orders_active..].partition_point(|x| *x > id)
+            self.orders_active + self.tables[Tab::Orders].rows[self.orders_active..].partition_point(|x| *x > id)
         };
-        self.orders_view.insert(at, id);
+        self.tables[Tab::Orders].rows.insert(at, id);
     }
 
     /// Moves one trade to where it belongs in the trades view (newest first).
     fn place_trade(&mut self, id: i64, filter: &str) {
-        if let Ok(i) = self.trades_view.binary_search_by(|x| id.cmp(x)) {
-            self.trades_view.remove(i);
+        if let Ok(i) = self.tables[Tab::Trades].rows.binary_search_by(|x| id.cmp(x)) {
+            self.tables[Tab::Trades].rows.remove(i);
         }
         let Some(t) = self.store.trades.get(&id) else { return };
         if filter.is_empty() || self.trade_text(t).to_lowercase().contains(filter) {
-            let at = self.trades_view.partition_point(|x| *x > id);
-            self.trades_view.insert(at, id);
+            let at = self.tables[Tab::Trades].rows.partition_point(|x| *x > id);
+            self.tables[Tab::Trades].rows.insert(at, id);
         }
     }
 
@@ -544,13 +527,7 @@ impl App {
 
     /// A table's rows in display order.
     pub fn view(&self, tab: Tab) -> &[i64] {
-        match tab {
-            Tab::Orders => &self.orders_view,
-            Tab::Positions => &self.positions_view,
-            Tab::Trades => &self.trades_view,
-            Tab::Reconciliation => &self.issues_view,
-            Tab::Stats => &[],
-        }
+        &self.tables[tab].rows
     }
 
     /// Puts every selection back on its row after the tables changed. When
@@ -558,17 +535,14 @@ impl App {
     /// selection moves to the row now in its place, and the current tab says so.
     fn follow_selections(&mut self) {
         for tab in Tab::TABLES {
-            let view = self.view(tab);
-            let t = tab.index();
-            let wanted = self.selected_id[t];
-            if let Some(i) = wanted.and_then(|id| view.iter().position(|x| *x == id)) {
-                self.selected[t] = i;
+            let table = &mut self.tables[tab];
+            let wanted = table.selected_id;
+            if let Some(i) = wanted.and_then(|id| table.rows.iter().position(|x| *x == id)) {
+                table.selected = i;
                 continue;
             }
-            let i = self.selected[t].min(view.len().saturating_sub(1));
-            let now = view.get(i).copied();
-            self.selected[t] = i;
-            self.selected_id[t] = now;
+            table.select(table.selected);
+            let now = table.selected_id;
             if let Some(gone) = wanted
                 && tab == self.tab
             {
@@ -590,13 +564,7 @@ impl App {
 
     /// Selects the row at `index` of a tab's table (clamped).
     pub fn select_index(&mut self, tab: Tab, index: usize) {
-        let view = self.view(tab);
-        let i = index.min(view.len().saturating_sub(1));
-        let id = view.get(i).copied();
-        if tab.is_table() {
-            self.selected[tab.index()] = i;
-            self.selected_id[tab.index()] = id;
-        }
+        self.tables[tab].select(index);
     }
 
     /// The row a popup acts on, with whether it can still be acted on.
@@ -626,7 +594,7 @@ impl App {
             Popup::Modify(form) => Some((Tab::Orders, form.order_id, order_ok(form.order_id, true))),
             Popup::Note { issue_id, .. } => Some((Tab::Reconciliation, *issue_id, issue_ok(*issue_id))),
             Popup::Detail if self.tab.is_table() => {
-                self.selected_id[self.tab.index()].map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
+                self.tables[self.tab].selected_id.map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
             }
             _ => None,
         }
@@ -652,16 +620,16 @@ impl App {
     }
 
     pub fn selected_order(&self) -> Option<&Order> {
-        self.orders_view.get(self.selected[Tab::Orders.index()]).and_then(|id| self.store.orders.get(id))
+        self.tables[Tab::Orders].selected_row().and_then(|id| self.store.orders.get(&id))
     }
     pub fn selected_position(&self) -> Option<&Position> {
-        self.positions_view.get(self.selected[Tab::Positions.index()]).and_then(|id| self.store.positions.get(id))
+        self.tables[Tab::Positions].selected_row().and_then(|id| self.store.positions.get(&id))
     }
     pub fn selected_trade(&self) -> Option<&Trade> {
-        self.trades_view.get(self.selected[Tab::Trades.index()]).and_then(|id| self.store.trades.get(id))
+        self.tables[Tab::Trades].selected_row().and_then(|id| self.store.trades.get(&id))
     }
     pub fn selected_issue(&self) -> Option<&Issue> {
-        self.issues_view.get(self.selected[Tab::Reconciliation.index()]).and_then(|id| self.store.issues.get(id))
+        self.tables[Tab::Reconciliation].selected_row().and_then(|id| self.store.issues.get(&id))
     }
 
     fn confirm(&mut self, title: &str, body: Vec<String>, effect: Effect) {
@@ -688,7 +656,7 @@ impl App {
         if len == 0 || !self.tab.is_table() {
             return;
         }
-        let cur = self.selected[self.tab.index()] as isize;
+        let cur = self.tables[self.tab].selected as isize;
         self.select_index(self.tab, (cur + delta).clamp(0, len as isize - 1) as usize);
     }
 
@@ -697,8 +665,6 @@ impl App {
         if tab == self.tab {
             return;
         }
-        self.filters[self.tab.index()] = std::mem::take(&mut self.filter);
-        self.filter = std::mem::take(&mut self.filters[tab.index()]);
         self.filter_editing = false;
         self.tab = tab;
         self.refresh_views();
@@ -746,12 +712,12 @@ impl App {
             Action::Confirm => self.filter_editing = false,
             Action::Back => {
                 self.filter_editing = false;
-                self.filter.clear();
+                self.tables[self.tab].filter.clear();
             }
             Action::Erase => {
-                self.filter.pop();
+                self.tables[self.tab].filter.pop();
             }
-            Action::Type(c) => self.filter.push(c),
+            Action::Type(c) => self.tables[self.tab].filter.push(c),
             _ => {}
         }
         self.refresh_views();
@@ -773,7 +739,7 @@ impl App {
             Action::Bottom => self.select_index(self.tab, self.rows_in_tab().saturating_sub(1)),
             Action::Detail => self.open_detail(),
             Action::Back => {
-                self.filter.clear();
+                self.tables[self.tab].filter.clear();
                 self.refresh_views();
             }
             Action::Filter => self.filter_editing = true,
@@ -1461,14 +1427,14 @@ mod tests {
         assert_eq!(a.key_scope(), Scope::Filter);
         typed(&mut a, "tcs");
         key(&mut a, KeyCode::Enter);
-        assert_eq!(a.orders_view, vec![8]);
+        assert_eq!(a.tables[Tab::Orders].rows, vec![8]);
         assert_eq!(a.filter_note(Tab::Orders).as_deref(), Some("filtered: 1 of 2"));
         key(&mut a, KeyCode::Char('2'));
-        assert_eq!((a.tab, a.filter.as_str()), (Tab::Positions, ""));
+        assert_eq!((a.tab, a.tables[Tab::Positions].filter.as_str()), (Tab::Positions, ""));
         key(&mut a, KeyCode::Char('1'));
-        assert_eq!(a.filter, "tcs", "the orders tab kept its filter");
+        assert_eq!(a.tables[Tab::Orders].filter, "tcs", "the orders tab kept its filter");
         key(&mut a, KeyCode::Esc);
-        assert_eq!(a.orders_view, vec![8, 7]);
+        assert_eq!(a.tables[Tab::Orders].rows, vec![8, 7]);
     }
 
     #[test]
@@ -1528,7 +1494,7 @@ mod tests {
         ) {
             let mut a = app(false);
             if filtered {
-                a.filter = "infy".into();
+                a.tables[Tab::Orders].filter = "infy".into();
             }
             let statuses = [OrderStatus::Open, OrderStatus::Filled, OrderStatus::Cancelled, OrderStatus::PartiallyFilled];
             for (id, s) in changes {
@@ -1538,10 +1504,10 @@ mod tests {
                     a.apply(Update { deleted_orders: vec![id + 1], ..Default::default() });
                 }
                 a.refresh_views();
-                let (moved, active) = (a.orders_view.clone(), a.orders_active);
+                let (moved, active) = (a.tables[Tab::Orders].rows.clone(), a.orders_active);
                 a.store.pending.snapshot = true;
                 a.refresh_views();
-                proptest::prop_assert_eq!(&moved, &a.orders_view);
+                proptest::prop_assert_eq!(&moved, &a.tables[Tab::Orders].rows);
                 proptest::prop_assert_eq!(active, a.orders_active);
             }
         }

@@ -12,6 +12,7 @@ pub mod app;
 pub mod form;
 pub mod store;
 pub mod tab;
+pub mod tables;
 pub mod views;
 pub mod wizard;
 

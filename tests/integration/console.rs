@@ -14,7 +14,7 @@ use rust_decimal_macros::dec;
 use tokio::sync::mpsc;
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
-use xcoin::console::app::{App, Effect, Popup};
+use xcoin::console::app::{App, Effect, Popup, Tab};
 use xcoin::console::store::{self, LoaderMsg};
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
@@ -266,10 +266,10 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
         app.on_key(key(c));
     }
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.orders_view.len(), 1);
-    assert_eq!(app.store.orders[&app.orders_view[0]].status, OrderStatus::Rejected);
+    assert_eq!(app.tables[Tab::Orders].rows.len(), 1);
+    assert_eq!(app.store.orders[&app.tables[Tab::Orders].rows[0]].status, OrderStatus::Rejected);
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.orders_view.len(), 3);
+    assert_eq!(app.tables[Tab::Orders].rows.len(), 3);
 
     // Detail of an order: its status history and fills.
     app.on_key(key('G')); // not bound: nothing happens
@@ -353,13 +353,13 @@ async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listene
     assert_eq!(u.orders.iter().map(|x| x.id).collect::<Vec<_>>(), vec![o.id], "only the changed row is fetched");
     app.apply(u);
     app.refresh_views();
-    assert_eq!(app.orders_view, vec![o.id]);
+    assert_eq!(app.tables[Tab::Orders].rows, vec![o.id]);
 
     writer.update_order_status(o.id, OrderStatus::Rejected, Some("test"), None).await.unwrap();
     until(&mut app, &mut rx, |a| a.store.orders.get(&o.id).is_some_and(|x| x.status == OrderStatus::Rejected)).await;
 
     sqlx::query("DELETE FROM orders WHERE id = $1").bind(o.id).execute(writer.pool()).await.unwrap();
-    until(&mut app, &mut rx, |a| a.orders_view.is_empty()).await;
+    until(&mut app, &mut rx, |a| a.tables[Tab::Orders].rows.is_empty()).await;
 
     // Kill the listener's backend; a change made in the gap shows after the resync.
     let killed: Vec<bool> = sqlx::query_scalar(
@@ -761,7 +761,7 @@ const SIZES: [(u16, u16); 3] = [(80, 24), (100, 30), (160, 45)];
 async fn snapshots_of_every_screen_at_three_sizes() {
     let t = test_db().await;
     let mut app = long_desk(&t).await;
-    let order = app.orders_view[0];
+    let order = app.tables[Tab::Orders].rows[0];
     let mut history = t.order_history(order).await.unwrap();
     for (n, h) in history.iter_mut().enumerate() {
         h.at = app.store.orders[&order].created_at + chrono::Duration::seconds(n as i64);

@@ -71,7 +71,7 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
         e.place_order(&limit(p)).await.unwrap();
     }
     reload(&t, &mut e, &mut app).await;
-    assert_eq!(app.orders_view, vec![3, 2, 1]);
+    assert_eq!(app.tables[Tab::Orders].rows, vec![3, 2, 1]);
     press(&mut app, KeyCode::Down);
     assert_eq!(app.selected_order().unwrap().id, 2);
 
@@ -80,9 +80,9 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
         e.place_order(&limit(p)).await.unwrap();
     }
     reload(&t, &mut e, &mut app).await;
-    assert_eq!(app.orders_view, vec![5, 4, 3, 2, 1]);
+    assert_eq!(app.tables[Tab::Orders].rows, vec![5, 4, 3, 2, 1]);
     assert_eq!(app.selected_order().unwrap().id, 2, "the selection is the order, not the line");
-    assert_eq!(app.selected[Tab::Orders.index()], 3);
+    assert_eq!(app.tables[Tab::Orders].selected, 3);
 
     // The cancel dialog names its order fully and carries its id.
     press(&mut app, KeyCode::Char('c'));
@@ -107,7 +107,7 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
     press(&mut app, KeyCode::Char('/'));
     typed(&mut app, "1494");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.orders_view, vec![5]);
+    assert_eq!(app.tables[Tab::Orders].rows, vec![5]);
     assert_eq!(app.selected_order().unwrap().id, 5);
     // (After the earlier message, which is still showing.)
     assert!(flash(&app).ends_with(" · order 2 left the list; selected order 5"), "{}", flash(&app));
@@ -129,15 +129,15 @@ async fn filters_belong_to_their_tab_and_search_every_visible_column() {
     press(&mut app, KeyCode::Char('/'));
     typed(&mut app, "demo scal");
     press(&mut app, KeyCode::Enter);
-    assert_eq!(app.orders_view, vec![2], "the strategy column is searched");
+    assert_eq!(app.tables[Tab::Orders].rows, vec![2], "the strategy column is searched");
     press(&mut app, KeyCode::Char('2'));
-    assert_eq!(app.filter, "", "the Positions tab has its own (empty) filter");
+    assert_eq!(app.tables[Tab::Positions].filter, "", "the Positions tab has its own (empty) filter");
     assert_eq!(app.filter_note(Tab::Positions), None);
     press(&mut app, KeyCode::Char('1'));
-    assert_eq!(app.filter, "demo scal");
-    assert_eq!(app.orders_view, vec![2]);
+    assert_eq!(app.tables[Tab::Orders].filter, "demo scal");
+    assert_eq!(app.tables[Tab::Orders].rows, vec![2]);
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.orders_view, vec![2, 1]);
+    assert_eq!(app.tables[Tab::Orders].rows, vec![2, 1]);
     assert_eq!(app.filter_note(Tab::Orders), None);
 }
 

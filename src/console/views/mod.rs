@@ -292,10 +292,10 @@ impl Widget for &App {
             Paragraph::new(text).wrap(Wrap { trim: true }).style(Style::new().fg(Color::Yellow)).render(area, buf);
             return;
         }
-        let flash_line = if self.filter_editing || !self.filter.is_empty() {
+        let flash_line = if self.filter_editing || !self.tables[self.tab].filter.is_empty() {
             Line::from(vec![
                 Span::styled(" filter: ", Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(format!("{}{}", self.filter, if self.filter_editing { "▏" } else { "" })),
+                Span::raw(format!("{}{}", self.tables[self.tab].filter, if self.filter_editing { "▏" } else { "" })),
             ])
         } else if let Some((text, kind, _)) = &self.flash {
             let style = match kind {

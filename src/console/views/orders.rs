@@ -41,12 +41,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, crate::console::tab::Tab::Orders, format!("Orders — {} shown", app.orders_view.len())),
+        super::filtered(
+            app,
+            crate::console::tab::Tab::Orders,
+            format!("Orders — {} shown", app.tables[crate::console::tab::Tab::Orders].rows.len()),
+        ),
         &COLUMNS,
-        app.orders_view.len(),
-        app.selected[crate::console::tab::Tab::Orders.index()],
+        app.tables[crate::console::tab::Tab::Orders].rows.len(),
+        app.tables[crate::console::tab::Tab::Orders].selected,
         |i| {
-            let o = &app.store.orders[&app.orders_view[i]];
+            let o = &app.store.orders[&app.tables[crate::console::tab::Tab::Orders].rows[i]];
             let strategy = app.strategy_name(o.strategy_id);
             vec![
                 o.id.to_string().into(),

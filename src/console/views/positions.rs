@@ -30,13 +30,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         super::filtered(
             app,
             crate::console::tab::Tab::Positions,
-            format!("Positions — {} open", app.positions_view.len()),
+            format!("Positions — {} open", app.tables[crate::console::tab::Tab::Positions].rows.len()),
         ),
         &COLUMNS,
-        app.positions_view.len(),
-        app.selected[crate::console::tab::Tab::Positions.index()],
+        app.tables[crate::console::tab::Tab::Positions].rows.len(),
+        app.tables[crate::console::tab::Tab::Positions].selected,
         |i| {
-            let p = &app.store.positions[&app.positions_view[i]];
+            let p = &app.store.positions[&app.tables[crate::console::tab::Tab::Positions].rows[i]];
             let to_stop = match (p.last_price, p.stop_loss) {
                 (Some(l), Some(s)) => price(distance_to_stop(p.quantity(), l, s)),
                 _ => String::new(),

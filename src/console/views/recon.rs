@@ -27,7 +27,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let q = |v: Option<i64>| v.map_or("—".to_string(), |q| q.to_string());
     let title = format!(
         "Reconciliation — {} {}",
-        app.issues_view.len(),
+        app.tables[crate::console::tab::Tab::Reconciliation].rows.len(),
         if app.show_resolved { "issues, resolved included (r hides)" } else { "open issues (r shows resolved)" }
     );
     let title = super::filtered(app, crate::console::tab::Tab::Reconciliation, title);
@@ -36,10 +36,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         buf,
         title,
         &COLUMNS,
-        app.issues_view.len(),
-        app.selected[crate::console::tab::Tab::Reconciliation.index()],
+        app.tables[crate::console::tab::Tab::Reconciliation].rows.len(),
+        app.tables[crate::console::tab::Tab::Reconciliation].selected,
         |i| {
-            let x = &app.store.issues[&app.issues_view[i]];
+            let x = &app.store.issues[&app.tables[crate::console::tab::Tab::Reconciliation].rows[i]];
             let status = match x.status {
                 IssueStatus::Open => Field::styled("OPEN", Style::new().fg(Color::Red)),
                 IssueStatus::Resolved => Field::styled(

@@ -29,12 +29,16 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, crate::console::tab::Tab::Trades, format!("Trades — {} today", app.trades_view.len())),
+        super::filtered(
+            app,
+            crate::console::tab::Tab::Trades,
+            format!("Trades — {} today", app.tables[crate::console::tab::Tab::Trades].rows.len()),
+        ),
         &COLUMNS,
-        app.trades_view.len(),
-        app.selected[crate::console::tab::Tab::Trades.index()],
+        app.tables[crate::console::tab::Tab::Trades].rows.len(),
+        app.tables[crate::console::tab::Tab::Trades].selected,
         |i| {
-            let t = &app.store.trades[&app.trades_view[i]];
+            let t = &app.store.trades[&app.tables[crate::console::tab::Tab::Trades].rows[i]];
             let c = &t.charges;
             vec![
                 app.calendar.local(t.traded_at).format("%H:%M:%S").to_string().into(),
