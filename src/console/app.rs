@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit};
 use super::form::{FormKey, ModifyForm, OrderForm};
-use super::store::{Answer, DbState, Health, Store, Update};
+use super::store::{Answer, DeskStatus, Health, Store, Update};
 pub use super::tab::Tab;
 use super::tables::Tables;
 use crate::db::commands::CommandRecord;
@@ -111,14 +111,8 @@ pub struct App {
     pub show_log: bool,
     pub show_resolved: bool,
     pub read_only: bool,
-    /// This process runs the engine (quitting stops it).
-    pub engine_in_process: bool,
-    /// Server pid of whichever process holds the engine lock.
-    pub engine_pid: Option<i32>,
-    pub db_state: DbState,
-    pub last_resync: Option<(Duration, DateTime<Utc>)>,
-    /// When the database last answered the console's health check.
-    pub last_db_answer: Option<DateTime<Utc>>,
+    /// The engine, the database and the ticker, as the console knows them.
+    pub status: DeskStatus,
     pub mode: TradingMode,
     pub calendar: MarketCalendar,
     pub limits: RiskLimits,
@@ -146,8 +140,6 @@ pub struct App {
     pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
     /// The history last asked of the loader, while its answer is on the way.
     pub history_asked: Option<(i64, OrderStatus)>,
-    /// The Kite ticker's health when this console runs a LIVE engine.
-    pub ticker: Option<crate::domain::feed::TickerStatus>,
 }
 
 impl App {
@@ -169,11 +161,7 @@ impl App {
             show_log: true,
             show_resolved: false,
             read_only,
-            engine_in_process: false,
-            engine_pid: None,
-            db_state: DbState::Connecting,
-            last_resync: None,
-            last_db_answer: None,
+            status: DeskStatus::default(),
             mode,
             calendar,
             limits,
@@ -188,7 +176,6 @@ impl App {
             instruments: crate::domain::instrument::built_in(),
             history: None,
             history_asked: None,
-            ticker: None,
         }
     }
 
@@ -301,23 +288,14 @@ impl App {
     }
 
     pub fn health(&mut self, h: Health) {
-        match h {
-            Health::Db(state) => {
-                if matches!(state, DbState::Live { .. }) {
-                    self.last_db_answer = Some(Utc::now());
-                }
-                self.db_state = state;
-            }
-            Health::Engine(pid) => self.engine_pid = pid,
-            Health::Resynced { gap, at } => self.last_resync = Some((gap, at)),
-        }
+        self.status.apply(h);
         self.dirty = true;
     }
 
     /// A command this console enqueued.
     pub fn sent(&mut self, id: i64, what: &str) {
         self.pending.insert(id);
-        if self.engine_pid.is_none() && !self.engine_in_process {
+        if !self.status.engine_running() {
             self.flash(
                 format!("{what}: sent as command #{id}, but no engine is running; it waits until one starts"),
                 FlashKind::Failed,
@@ -786,7 +764,7 @@ impl App {
     }
 
     fn quit(&mut self) -> Option<Effect> {
-        if !self.engine_in_process {
+        if !self.status.engine_in_process {
             return Some(Effect::Quit);
         }
         let open = self.store.positions.len();
@@ -1236,7 +1214,7 @@ impl App {
     /// Seconds since the database last answered, when that is long enough
     /// that the screen may no longer be current.
     pub fn stale_for(&self) -> Option<i64> {
-        let since = (self.now - self.last_db_answer?).num_seconds();
+        let since = (self.now - self.status.last_db_answer?).num_seconds();
         (since >= Self::STALE_AFTER_SECONDS).then_some(since)
     }
 
@@ -1332,7 +1310,7 @@ mod tests {
     fn app(read_only: bool) -> App {
         let s = Settings::default();
         let mut app = App::new(s.app.mode, s.calendar(), s.risk_limits(), "asha".into(), read_only);
-        app.engine_in_process = true;
+        app.status.engine_in_process = true;
         app
     }
 

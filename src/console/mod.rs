@@ -164,9 +164,9 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let mut ticker = None;
     match engine {
         EngineHere::InProcess { ticker: feed } => {
-            app.engine_in_process = true;
+            app.status.engine_in_process = true;
             if let Some(feed) = &feed {
-                app.ticker = Some(feed.borrow().clone());
+                app.status.ticker = Some(feed.borrow().clone());
             }
             ticker = feed;
         }
@@ -298,7 +298,7 @@ async fn event_loop(
             },
             status = ticker_changed(&mut ticker) => {
                 if let Some(status) = status {
-                    app.ticker = Some(status);
+                    app.status.ticker = Some(status);
                     app.dirty = true;
                 }
             }

@@ -54,6 +54,56 @@ pub struct Update {
     pub strategies: Vec<Strategy>,
 }
 
+/// What the console knows of the desk's health: where the engine runs, the
+/// database, the last resync and the Kite ticker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeskStatus {
+    /// This process runs the engine (quitting stops it).
+    pub engine_in_process: bool,
+    /// Server pid of whichever process holds the engine lock.
+    pub engine_pid: Option<i32>,
+    pub db: DbState,
+    pub last_resync: Option<(Duration, DateTime<Utc>)>,
+    /// When the database last answered the console's health check.
+    pub last_db_answer: Option<DateTime<Utc>>,
+    /// The Kite ticker's health when this console runs a LIVE engine.
+    pub ticker: Option<crate::domain::feed::TickerStatus>,
+}
+
+impl Default for DeskStatus {
+    fn default() -> Self {
+        DeskStatus {
+            engine_in_process: false,
+            engine_pid: None,
+            db: DbState::Connecting,
+            last_resync: None,
+            last_db_answer: None,
+            ticker: None,
+        }
+    }
+}
+
+impl DeskStatus {
+    /// A health report from the loader.
+    pub fn apply(&mut self, h: Health) {
+        match h {
+            Health::Db(state) => {
+                if matches!(state, DbState::Live { .. }) {
+                    self.last_db_answer = Some(Utc::now());
+                }
+                self.db = state;
+            }
+            Health::Engine(pid) => self.engine_pid = pid,
+            Health::Resynced { gap, at } => self.last_resync = Some((gap, at)),
+        }
+    }
+
+    /// Some engine trades this database: here, or in another process.
+    pub fn engine_running(&self) -> bool {
+        self.engine_in_process || self.engine_pid.is_some()
+    }
+}
+
 /// How the console's database connection is doing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DbState {

@@ -105,7 +105,7 @@ async fn desk(t: &TestDb) -> App {
     t.update_daily_stats().await.unwrap();
 
     let mut app = new_app(false);
-    app.engine_in_process = true;
+    app.status.engine_in_process = true;
     app.apply(store::snapshot(&t.db).await.unwrap());
     app.refresh_views();
     app
@@ -710,7 +710,7 @@ async fn long_desk(t: &TestDb) -> App {
     let cfg = EngineConfig::from_settings(&settings);
     let mut app = App::new(settings.app.mode, settings.calendar(), cfg.limits, "asha".into(), false);
     app.show_log = false;
-    app.engine_in_process = true;
+    app.status.engine_in_process = true;
     app.now = fixed_now();
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);

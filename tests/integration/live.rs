@@ -139,7 +139,7 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     // The console's event loop copies each change of the ticker's health into
     // the app; the header draws from that copy.
     let header = |console: &mut App| {
-        console.ticker = Some(ticker.borrow().clone());
+        console.status.ticker = Some(ticker.borrow().clone());
         text(&draw(console, 160, 12))[..2].join("\n")
     };
     let mut cfg = EngineConfig::from_settings(&s);

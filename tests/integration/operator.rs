@@ -30,7 +30,7 @@ async fn engine(t: &TestDb) -> Engine<PaperBroker> {
 fn console() -> App {
     let s = Settings::default();
     let mut app = App::new(s.app.mode, s.calendar(), EngineConfig::from_settings(&s).limits, "asha".into(), false);
-    app.engine_in_process = true;
+    app.status.engine_in_process = true;
     app
 }
 
@@ -165,7 +165,7 @@ async fn ctrl_c_asks_to_quit_and_offers_to_exit_what_is_open() {
     assert_eq!(press(&mut app, KeyCode::Char('x')), Some(Effect::ExitAllThenQuit));
 
     // Without an engine here, Ctrl-C quits at once.
-    app.engine_in_process = false;
+    app.status.engine_in_process = false;
     assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Some(Effect::Quit));
 }
 

@@ -50,7 +50,7 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
         TradingMode::Paper => Span::styled(" PAPER ", bold.fg(Color::Black).bg(Color::Cyan)),
         TradingMode::Live => Span::styled(" LIVE ", bold.fg(Color::White).bg(Color::Red)),
     };
-    let engine = match (app.engine_in_process, app.engine_pid) {
+    let engine = match (app.status.engine_in_process, app.status.engine_pid) {
         (true, _) => Part::forms([
             (Span::styled("engine: in this console", green), 2),
             (Span::styled("engine: here", green), 4),
@@ -63,7 +63,7 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
         ]),
         (false, None) => Part::fixed(Span::styled("engine: ABSENT", bold.fg(Color::Yellow)), ALARM),
     };
-    let db = match &app.db_state {
+    let db = match &app.status.db {
         DbState::Connecting => Part::forms([(Span::styled("db: connecting…", yellow), 3), (Span::raw(""), 0)]),
         DbState::Live { .. } if app.stale_for().is_some() => {
             let s = app.stale_for().unwrap_or_default();
@@ -118,7 +118,7 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
             Part::forms([(Span::styled("kill switch: armed", green), 5), (Span::styled("kill: armed", green), VITAL)])
         },
     ];
-    if let Some(ticker) = &app.ticker {
+    if let Some(ticker) = &app.status.ticker {
         // Without the ticker a LIVE desk sees no prices and no fills: say so loudly.
         second.push(match ticker.state {
             TickerState::Connected => Part::forms([
@@ -132,7 +132,7 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
             TickerState::Stopped => Part::fixed(Span::styled(" kite: STOPPED ", alarm), ALARM),
         });
     }
-    if let Some((gap, at)) = app.last_resync {
+    if let Some((gap, at)) = app.status.last_resync {
         let at = app.calendar.local(at).format("%H:%M:%S");
         second.push(Part::forms([
             (Span::styled(format!("resynced {at} after a {:.1} s gap", gap.as_secs_f64()), yellow), 1),
