@@ -7,32 +7,16 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use xcoin::db::positions::{AdjustmentReason, NewPosition};
+use xcoin::db::trades::FillOutcome;
 use xcoin::domain::charges::ChargeRates;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, Product, Side};
 use xcoin::domain::reconciliation::{Holding, compare};
 use xcoin::domain::to_paisa;
 use xcoin::domain::trade::Fill;
 
-/// A filled market order of `qty` at `price` in `symbol` (NSE MIS).
-async fn fill(
-    t: &TestDb,
-    symbol: &str,
-    side: Side,
-    qty: i64,
-    price: Decimal,
-    id: &str,
-) -> xcoin::db::trades::FillOutcome {
-    let o = t.create_order(&market(symbol, side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
-    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{id}"))).await.unwrap();
-    let f = Fill {
-        order_id: o.id,
-        broker: BrokerKind::Paper,
-        broker_trade_id: id.into(),
-        quantity: qty,
-        price,
-        traded_at: Utc::now(),
-    };
-    t.record_fill(&f, &ChargeRates::default()).await.unwrap()
+/// A filled market order of `qty` at `price` in `symbol` (NSE MIS), now.
+async fn fill(t: &TestDb, symbol: &str, side: Side, qty: i64, price: Decimal, id: &str) -> FillOutcome {
+    filled_at(t, symbol, side, qty, price, id, Utc::now()).await
 }
 
 #[tokio::test]

@@ -16,17 +16,7 @@ async fn filled(
     trade_id: &str,
     traded_at: chrono::DateTime<Utc>,
 ) -> i64 {
-    let o = t.create_order(&market("INFY", side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
-    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{trade_id}"))).await.unwrap();
-    let f = Fill {
-        order_id: o.id,
-        broker: BrokerKind::Paper,
-        broker_trade_id: trade_id.into(),
-        quantity: qty,
-        price,
-        traded_at,
-    };
-    t.record_fill(&f, &ChargeRates::default()).await.unwrap().trade.id
+    filled_at(t, "INFY", side, qty, price, trade_id, traded_at).await.trade.id
 }
 
 #[tokio::test]

@@ -250,3 +250,29 @@ impl Lcg {
         (self.0 >> 33) % n
     }
 }
+
+/// A market order of `qty` in `symbol` (NSE MIS), sent and filled at `price`
+/// as broker trade `trade_id` at `traded_at` (trades are append-only, so a
+/// fill carries its time from the start).
+pub async fn filled_at(
+    t: &TestDb,
+    symbol: &str,
+    side: Side,
+    qty: i64,
+    price: Decimal,
+    trade_id: &str,
+    traded_at: chrono::DateTime<chrono::Utc>,
+) -> xcoin::db::trades::FillOutcome {
+    use xcoin::domain::order::{BrokerKind, OrderStatus};
+    let o = t.create_order(&market(symbol, side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{trade_id}"))).await.unwrap();
+    let f = xcoin::domain::trade::Fill {
+        order_id: o.id,
+        broker: BrokerKind::Paper,
+        broker_trade_id: trade_id.into(),
+        quantity: qty,
+        price,
+        traded_at,
+    };
+    t.record_fill(&f, &xcoin::domain::charges::ChargeRates::default()).await.unwrap()
+}
