@@ -10,6 +10,12 @@ pub fn to_paisa(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
 }
 
+/// An amount to the paisa as a plain signed number, for table cells where
+/// width is scarce: `-1234567.01`. Messages and reports use [`rupees`].
+pub fn paisa(amount: Decimal) -> String {
+    format!("{:.2}", to_paisa(amount))
+}
+
 /// Rupees to the paisa with a sign and Indian digit grouping (lakh, crore):
 /// "-₹12,34,567.01".
 pub fn rupees(amount: Decimal) -> String {
@@ -39,6 +45,13 @@ pub fn rupees(amount: Decimal) -> String {
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn plain_paisa_for_cells() {
+        assert_eq!(paisa(dec!(-1234567.005)), "-1234567.01");
+        assert_eq!(paisa(dec!(1441)), "1441.00");
+        assert_eq!(paisa(dec!(0.525)), "0.53");
+    }
 
     #[test]
     fn rupees_to_the_paisa() {

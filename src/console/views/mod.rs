@@ -36,10 +36,9 @@ pub fn filtered(app: &App, tab: Tab, title: String) -> String {
     }
 }
 
-/// A signed amount to the paisa.
-pub fn money(v: Decimal) -> String {
-    format!("{:.2}", crate::domain::to_paisa(v))
-}
+/// A signed amount to the paisa, as table cells show it (the domain's one
+/// money module formats every amount).
+pub use crate::domain::money::paisa as money;
 
 /// A price, always with two decimals (1441.00, never 1441.0).
 pub fn price(v: Decimal) -> String {
