@@ -122,19 +122,22 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     assert!(screen.contains("engine: in this console"));
     assert!(screen.contains("kill switch: armed"));
     assert!(
-        screen.contains("1 Orders (1) │ 2 Positions (1) │ 3 Trades (1) │ 4 Reconciliation (1) │ 5 Stats"),
+        screen.contains("1 Orders (1·3) │ 2 Positions (1) │ 3 Trades (1) │ 4 Reconciliation (1) │ 5 Stats"),
         "{screen}"
     );
+    assert!(screen.contains("Orders — working 1 · 3 today"), "{screen}");
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("INFY")).collect();
     assert_eq!(rows.len(), 3, "{screen}");
     assert!(
-        rows[0].contains("BUY     5       0  LIMIT   1490.00") && rows[0].contains("OPEN"),
+        rows[0].contains("BUY     5       0            LIMIT   1490.00             7450.00  OPEN"),
         "working orders first: {}",
         rows[0]
     );
     assert!(rows[1].contains("REJECTED"), "{}", rows[1]);
     assert!(
-        rows[2].contains("FILLED") && rows[2].contains("Manual Trading") && rows[2].contains("PO00000001"),
+        rows[2].contains("BUY    10      10   1512.35  MARKET                     15123.50  FILLED")
+            && rows[2].contains("Manual Trading")
+            && rows[2].contains("PO00000001"),
         "{}",
         rows[2]
     );
@@ -149,12 +152,19 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     // Bought 10 at 1512.35 (one tick of slippage), marked at 1505.00: −73.50.
     assert!(row.contains("MIS       10  1512.35  1505.00      -73.50      0.00  1500.00"), "{row}");
     assert_eq!(fg_of(&buf, "-73.50"), Color::Red);
+    assert_eq!(fg_of(&buf, "INFY"), Color::Reset, "a position with a stop is not marked");
+    // Without a stop (as one taken over from the broker starts), it is marked red.
+    let id = *app.store.positions.keys().next().unwrap();
+    app.store.positions.get_mut(&id).unwrap().stop_loss = None;
+    app.store.pending.positions = true;
+    let buf = draw(&mut app, 150, 30);
+    assert_eq!((fg_of(&buf, "INFY"), fg_of(&buf, "NONE")), (Color::Red, Color::Red));
 
     app.on_key(key('3'));
     let screen = text(&draw(&mut app, 150, 30)).join("\n");
     let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
-    // 15,123.50 turnover: brokerage 4.53705, exchange 0.449168, SEBI 0.015124, GST 0.900242,
-    // stamp 0.453705: 6.355289 in all, shown to the paisa.
+    // 15,123.50 turnover: brokerage 4.53705, exchange 0.44916795, SEBI 0.0151235,
+    // GST 0.9002412..., stamp 0.453705: 6.3552877... in all, exact, shown to the paisa.
     assert!(row.contains("BUY    10  1512.35       4.54  0.00  0.45  0.02  0.90   0.45     6.36  -15129.86"), "{row}");
 
     app.on_key(key('4'));

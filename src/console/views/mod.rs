@@ -227,20 +227,26 @@ pub fn table(
 }
 
 /// The tab titles, as long as they fit: full names with counts, short
-/// names, numbers with counts, numbers alone.
+/// names, numbers with counts, numbers alone. Orders counts working orders
+/// and today's orders (`2·41`): a count of working orders alone read `(0)`
+/// over a list of finished ones.
 fn tab_titles(app: &App, room: u16) -> Vec<Line<'static>> {
-    let counts: Vec<Option<usize>> = Tab::ALL
+    let counts: Vec<Option<String>> = Tab::ALL
         .iter()
         .map(|t| match t {
-            Tab::Orders => Some(app.store.orders.values().filter(|o| o.status.is_active()).count()),
-            Tab::Positions => Some(app.store.positions.len()),
-            Tab::Trades => Some(app.store.trades.len()),
+            Tab::Orders => {
+                let (working, today) = orders::counts(app);
+                Some(format!("{working}·{today}"))
+            }
+            Tab::Positions => Some(app.store.positions.len().to_string()),
+            Tab::Trades => Some(app.store.trades.len().to_string()),
             Tab::Reconciliation => Some(
                 app.store
                     .issues
                     .values()
                     .filter(|x| x.status == crate::domain::reconciliation::IssueStatus::Open)
-                    .count(),
+                    .count()
+                    .to_string(),
             ),
             Tab::Stats => None,
         })
@@ -253,7 +259,7 @@ fn tab_titles(app: &App, room: u16) -> Vec<Line<'static>> {
                     1 => format!(" {}", Tab::ALL[i].short_title()),
                     _ => String::new(),
                 };
-                match counts[i] {
+                match &counts[i] {
                     Some(n) if level < 3 => format!("{}{name} ({n})", i + 1),
                     _ => format!("{}{name}", i + 1),
                 }

@@ -4,9 +4,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 
-use super::{Column, ESSENTIAL, Field, price};
+use super::{Column, ESSENTIAL, Field, money, price};
 use crate::console::app::App;
-use crate::domain::order::OrderStatus;
+use crate::domain::order::{Order, OrderStatus};
 
 /// The one place an order status gets its colour.
 pub fn status_style(status: OrderStatus) -> Style {
@@ -19,33 +19,52 @@ pub fn status_style(status: OrderStatus) -> Style {
     }
 }
 
-/// Essential columns stay; then filled and type, then time and trigger,
-/// then strategy and broker id.
-const COLUMNS: [Column; 12] = [
+/// Essential columns stay; then filled, type and the average fill, then
+/// time, trigger and the order's value, then strategy and broker id.
+const COLUMNS: [Column; 14] = [
     Column::new("id", ESSENTIAL).right(),
     Column::new("time", 2).min(8),
     Column::new("symbol", ESSENTIAL).min(10),
     Column::new("side", ESSENTIAL).min(4),
     Column::new("qty", ESSENTIAL).right(),
     Column::new("filled", 1).right(),
+    Column::new("avg fill", 1).min(8).right(),
     Column::new("type", 1).min(6),
     Column::new("price", ESSENTIAL).min(7).right(),
     Column::new("trigger", 2).min(7).right(),
+    Column::new("value", 2).min(9).right(),
     Column::new("status", ESSENTIAL).min(16),
     Column::new("strategy", 3),
     Column::new("broker id", 3),
 ];
 
+/// Working orders, and orders placed today (IST).
+pub fn counts(app: &App) -> (usize, usize) {
+    let today = app.calendar.trading_day(app.now);
+    let orders = app.store.orders.values();
+    let working = orders.clone().filter(|o| o.status.is_active()).count();
+    (working, orders.filter(|o| app.calendar.trading_day(o.created_at) == today).count())
+}
+
+/// What an order is worth: its filled part at the average fill and, while it
+/// works, the rest at its limit price. Blank when unknown (a working market
+/// order) or when a finished order filled nothing.
+pub fn value(o: &Order) -> Option<rust_decimal::Decimal> {
+    let filled = o.average_price.unwrap_or_default() * rust_decimal::Decimal::from(o.filled_quantity);
+    let rest = o.quantity - o.filled_quantity;
+    if rest == 0 || o.status.is_terminal() {
+        return (o.filled_quantity > 0).then_some(filled);
+    }
+    o.price.map(|p| filled + p * rust_decimal::Decimal::from(rest))
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
+    let (working, today) = counts(app);
     super::table(
         area,
         buf,
-        super::filtered(
-            app,
-            crate::console::tab::Tab::Orders,
-            format!("Orders — {} shown", app.tables[crate::console::tab::Tab::Orders].rows.len()),
-        ),
+        super::filtered(app, crate::console::tab::Tab::Orders, format!("Orders — working {working} · {today} today")),
         &COLUMNS,
         app.tables[crate::console::tab::Tab::Orders].rows.len(),
         app.tables[crate::console::tab::Tab::Orders].selected,
@@ -59,13 +78,63 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 o.side.to_string().into(),
                 o.quantity.to_string().into(),
                 o.filled_quantity.to_string().into(),
+                opt(o.average_price).into(),
                 o.order_type.to_string().into(),
                 opt(o.price).into(),
                 opt(o.trigger_price).into(),
+                value(o).map_or(String::new(), money).into(),
                 Field::styled(o.status.to_string(), status_style(o.status)),
                 strategy.into(),
                 o.broker_order_id.clone().unwrap_or_default().into(),
             ]
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn an_orders_value_is_what_filled_and_what_still_works() {
+        let now = chrono::Utc::now();
+        let mut o = Order {
+            id: 1,
+            strategy_id: 1,
+            parent_order_id: None,
+            symbol: "INFY".into(),
+            exchange: crate::domain::order::Exchange::Nse,
+            side: crate::domain::order::Side::Buy,
+            order_type: crate::domain::order::OrderType::Limit,
+            product: crate::domain::order::Product::Mis,
+            validity: crate::domain::order::Validity::Day,
+            quantity: 10,
+            filled_quantity: 4,
+            price: Some(dec!(1500)),
+            trigger_price: None,
+            average_price: Some(dec!(1499.5)),
+            stop_loss: None,
+            take_profit: None,
+            risk_amount: None,
+            status: OrderStatus::PartiallyFilled,
+            status_reason: None,
+            broker: crate::domain::order::BrokerKind::Paper,
+            broker_order_id: None,
+            placed_by: "asha".into(),
+            created_at: now,
+            updated_at: now,
+            submitted_at: None,
+            completed_at: None,
+            modifications: 0,
+        };
+        assert_eq!(value(&o), Some(dec!(14998)), "4 × 1499.5 filled + 6 × 1500 working");
+        o.status = OrderStatus::Cancelled;
+        assert_eq!(value(&o), Some(dec!(5998)), "a cancelled order is worth what filled");
+        o.filled_quantity = 0;
+        o.average_price = None;
+        assert_eq!(value(&o), None);
+        (o.status, o.order_type, o.price) = (OrderStatus::Open, crate::domain::order::OrderType::Market, None);
+        assert_eq!(value(&o), None, "a working market order has no price yet");
+    }
 }

@@ -2,6 +2,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
 
 use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
 use crate::console::app::App;
@@ -41,15 +42,24 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 (Some(l), Some(s)) => price(distance_to_stop(p.quantity(), l, s)),
                 _ => String::new(),
             };
+            // A position with no stop is unprotected (one taken over from the
+            // broker starts without one): its symbol and stop say so in red.
+            let bare = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+            let symbol =
+                if p.stop_loss.is_none() { Field::styled(p.symbol.clone(), bare) } else { p.symbol.clone().into() };
+            let stop = match p.stop_loss {
+                Some(s) => price(s).into(),
+                None => Field::styled("NONE", bare),
+            };
             vec![
-                p.symbol.clone().into(),
+                symbol,
                 p.product.to_string().into(),
                 p.quantity().to_string().into(),
                 price(p.average_price()).into(),
                 opt(p.last_price).into(),
                 Field::styled(money(p.unrealized_pnl), pnl_style(p.unrealized_pnl)),
                 Field::styled(money(p.realized_pnl()), pnl_style(p.realized_pnl())),
-                opt(p.stop_loss).into(),
+                stop,
                 opt(p.take_profit).into(),
                 to_stop.into(),
             ]
