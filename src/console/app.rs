@@ -426,11 +426,19 @@ impl App {
         }
     }
 
-    /// Open positions by symbol and product.
+    /// Open positions by symbol and product, then today's closed ones,
+    /// most recently closed first.
     fn positions_in_order(&self, filter: &str) -> Vec<i64> {
-        let mut positions: Vec<&Position> = self.store.positions.values().collect();
-        positions.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
-        matching(positions.into_iter(), filter, |p| self.position_text(p), |p| p.id)
+        let mut open: Vec<&Position> = self.store.positions.values().collect();
+        open.sort_by(|a, b| (&a.symbol, a.product).cmp(&(&b.symbol, b.product)));
+        let mut closed: Vec<&Position> = self.store.closed_positions.values().collect();
+        closed.sort_by_key(|p| (std::cmp::Reverse(p.closed_at), std::cmp::Reverse(p.id)));
+        matching(open.into_iter().chain(closed), filter, |p| self.position_text(p), |p| p.id)
+    }
+
+    /// A position on the Positions tab, open or closed today.
+    pub fn position(&self, id: i64) -> Option<&Position> {
+        self.store.positions.get(&id).or_else(|| self.store.closed_positions.get(&id))
     }
 
     /// Open issues, most recently seen first, then (when shown) the resolved
@@ -485,7 +493,11 @@ impl App {
             opt_price(p.stop_loss),
             opt_price(p.take_profit),
             self.strategy_name(p.strategy_id),
-            if p.quantity() > 0 { "long" } else { "short" },
+            match p.quantity().signum() {
+                1 => "long",
+                -1 => "short",
+                _ => "closed",
+            },
         )
     }
 
@@ -786,7 +798,7 @@ impl App {
     fn open_detail(&mut self) {
         let has = match self.tab {
             Tab::Orders => self.selected_order().is_some(),
-            Tab::Positions => self.selected_position().is_some(),
+            Tab::Positions => self.tables[Tab::Positions].selected_row().is_some(),
             Tab::Trades => self.selected_trade().is_some(),
             Tab::Reconciliation => self.selected_issue().is_some(),
             Tab::Stats => false,

@@ -196,8 +196,10 @@ fn thin(requests: Vec<Request>) -> Vec<Request> {
 pub struct Store {
     pub orders: BTreeMap<i64, Order>,
     pub trades: BTreeMap<i64, Trade>,
-    /// Open positions only (a position that closes leaves).
+    /// Open positions (a position that closes moves to `closed_positions`).
     pub positions: BTreeMap<i64, Position>,
+    /// Positions closed today, shown under the open ones.
+    pub closed_positions: BTreeMap<i64, Position>,
     pub issues: BTreeMap<i64, Issue>,
     pub commands: BTreeMap<i64, CommandRecord>,
     pub kill_switch: Option<KillSwitchState>,
@@ -258,6 +260,7 @@ impl Store {
         for p in u.positions {
             if p.quantity() == 0 {
                 self.positions.remove(&p.id);
+                self.closed_positions.insert(p.id, p);
             } else {
                 self.positions.insert(p.id, p);
             }
@@ -312,7 +315,7 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
         snapshot: true,
         orders,
         trades: db.today_trades().await?,
-        positions: db.open_positions().await?,
+        positions: [db.open_positions().await?, db.today_closed_positions().await?].concat(),
         issues,
         kill_switch: Some(db.kill_switch_state().await?),
         summary: Some(summary(db).await?),

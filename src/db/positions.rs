@@ -208,6 +208,18 @@ impl Db {
         Ok(sqlx::query_as("SELECT * FROM positions WHERE status = 'OPEN' ORDER BY id").fetch_all(&self.pool).await?)
     }
 
+    /// Positions closed today (IST trading day), most recently closed first.
+    pub async fn today_closed_positions(&self) -> Result<Vec<Position>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM positions
+              WHERE status = 'CLOSED'
+                AND closed_at >= xcoin_day_start(xcoin_today()) AND closed_at < xcoin_day_start(xcoin_today() + 1)
+              ORDER BY closed_at DESC, id DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn open_position_count(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT count(*) FROM positions WHERE status = 'OPEN'").fetch_one(&self.pool).await?)
     }

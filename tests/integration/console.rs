@@ -149,8 +149,18 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     let buf = draw(&mut app, 150, 30);
     let screen = text(&buf).join("\n");
     let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
-    // Bought 10 at 1512.35 (one tick of slippage), marked at 1505.00: −73.50.
-    assert!(row.contains("MIS       10  1512.35  1505.00      -73.50      0.00  1500.00"), "{row}");
+    // Bought 10 at 1512.35 (one tick of slippage), marked at 1505.00: −73.50;
+    // the buy's charges 6.36.
+    assert!(row.contains("MIS       10  1512.35  1505.00      -73.50      0.00     6.36  1500.00"), "{row}");
+    // Today's totals sit on the table's bottom border, as the header has them.
+    let pnl = app.store.summary.pnl.unwrap();
+    assert!(
+        screen.contains(&format!(
+            "today: realised 0.00 · unrealised -73.50 · charges 6.36 · net {}",
+            xcoin::domain::money::paisa(pnl.net_pnl)
+        )),
+        "{screen}"
+    );
     assert_eq!(fg_of(&buf, "-73.50"), Color::Red);
     assert_eq!(fg_of(&buf, "INFY"), Color::Reset, "a position with a stop is not marked");
     // Without a stop (as one taken over from the broker starts), it is marked red.
@@ -188,6 +198,23 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     assert_eq!(figure("Broker requests"), "2", "two placements reached the paper exchange: {screen}");
     assert!(screen.contains("79.86 of 6000"), "daily loss gauge: {screen}");
     assert!(screen.contains("1 of 5"), "open positions gauge");
+
+    // Closed (the broker already flat): the position stays on the tab, under
+    // the open ones, dimmed, with what it realised and what it cost.
+    let infy = *app.store.positions.keys().next().unwrap();
+    t.close_position(infy, dec!(1505), "asha", "flat at the broker").await.unwrap();
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.on_key(key('2'));
+    let buf = draw(&mut app, 150, 30);
+    let screen = text(&buf).join("\n");
+    let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
+    assert!(
+        row.contains("INFY        MIS        0           1505.00                -73.50     6.36   closed"),
+        "{row}"
+    );
+    assert_eq!(fg_of(&buf, "INFY"), Color::DarkGray);
+    assert!(screen.contains("2 Positions (0)") && screen.contains("Positions — 0 open"), "{screen}");
+    assert!(screen.contains("today: realised -73.50 · unrealised 0.00 · charges 6.36 · net -79.86"), "{screen}");
 }
 
 #[tokio::test]

@@ -165,6 +165,22 @@ pub fn table(
     selected: usize,
     row: impl Fn(usize) -> Vec<Field>,
 ) {
+    table_with_totals(area, buf, title, None, columns, count, selected, row)
+}
+
+/// A table with a line of totals on its bottom border (dropped when the
+/// border is too short for all of it: a total is whole or absent).
+#[allow(clippy::too_many_arguments)]
+pub fn table_with_totals(
+    area: Rect,
+    buf: &mut Buffer,
+    title: String,
+    totals: Option<String>,
+    columns: &[Column],
+    count: usize,
+    selected: usize,
+    row: impl Fn(usize) -> Vec<Field>,
+) {
     let visible = area.height.saturating_sub(3) as usize; // borders and header
     let offset = if visible == 0 { selected } else { selected.saturating_sub(visible - 1) };
     let rows: Vec<Vec<Field>> = (offset..count.min(offset + visible.max(1))).map(row).collect();
@@ -220,7 +236,13 @@ pub fn table(
     let table = Table::new(rows, widths)
         .column_spacing(spacing)
         .header(Row::new(header).style(Style::new().add_modifier(Modifier::BOLD)))
-        .block(Block::new().borders(Borders::ALL).title(title))
+        .block({
+            let block = Block::new().borders(Borders::ALL).title(title);
+            match totals.filter(|t| fit::width(t) <= room as usize) {
+                Some(t) => block.title_bottom(Line::from(t).right_aligned()),
+                None => block,
+            }
+        })
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
     let mut state = TableState::default().with_selected((count > 0).then_some(selected - offset));
     StatefulWidget::render(table, area, buf, &mut state);

@@ -319,7 +319,10 @@ fn detail(app: &App) -> Vec<Line<'static>> {
     let local = |t: chrono::DateTime<chrono::Utc>| app.calendar.local(t).format("%H:%M:%S").to_string();
     match app.tab {
         Tab::Orders => app.selected_order().map(|o| order_detail(app, o, &local)),
-        Tab::Positions => app.selected_position().map(|p| position_detail(p, &local)),
+        Tab::Positions => app.tables[Tab::Positions]
+            .selected_row()
+            .and_then(|id| app.position(id))
+            .map(|p| position_detail(p, &local)),
         Tab::Trades => app.selected_trade().map(trade_detail),
         Tab::Reconciliation => app.selected_issue().map(|i| issue_detail(i, &local)),
         Tab::Stats => None,

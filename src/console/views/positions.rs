@@ -1,4 +1,5 @@
-//! The Positions tab: open positions with live P&L and distance to the stop.
+//! The Positions tab: open positions with live P&L and distance to the stop,
+//! today's closed ones under them (dimmed), and today's totals.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -6,11 +7,13 @@ use ratatui::style::{Color, Modifier, Style};
 
 use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
 use crate::console::app::App;
+use crate::console::tab::Tab;
+use crate::domain::position::Position;
 use crate::domain::position::distance_to_stop;
 
 /// Prices and the unrealised P&L are essential; realised P&L and the stop
 /// (what protects the position) go last.
-const COLUMNS: [Column; 10] = [
+const COLUMNS: [Column; 11] = [
     Column::new("symbol", ESSENTIAL).min(10),
     Column::new("product", 3),
     Column::new("qty", ESSENTIAL).right(),
@@ -18,51 +21,75 @@ const COLUMNS: [Column; 10] = [
     Column::new("ltp", ESSENTIAL).min(7).right(),
     Column::new("unrealised", ESSENTIAL).min(8).right(),
     Column::new("realised", 1).min(8).right(),
+    Column::new("charges", 2).min(7).right(),
     Column::new("stop", 1).min(7).right(),
     Column::new("target", 2).min(7).right(),
     Column::new("to stop", 2).right(),
 ];
 
+/// Today's P&L in parts, as the header and `xcoin status` show it.
+pub fn totals(app: &App) -> String {
+    let p = app.store.summary.pnl.unwrap_or_default();
+    format!(
+        " today: realised {} · unrealised {} · charges {} · net {} ",
+        money(p.realized_pnl),
+        money(p.unrealized_pnl),
+        money(p.charges),
+        money(p.net_pnl)
+    )
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let table = &app.tables[Tab::Positions];
+    let title = super::filtered(app, Tab::Positions, format!("Positions — {} open", app.store.positions.len()));
+    super::table_with_totals(area, buf, title, Some(totals(app)), &COLUMNS, table.rows.len(), table.selected, |i| {
+        app.position(table.rows[i]).map_or_else(Vec::new, row)
+    });
+}
+
+fn row(p: &Position) -> Vec<Field> {
     let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
-    super::table(
-        area,
-        buf,
-        super::filtered(
-            app,
-            crate::console::tab::Tab::Positions,
-            format!("Positions — {} open", app.tables[crate::console::tab::Tab::Positions].rows.len()),
-        ),
-        &COLUMNS,
-        app.tables[crate::console::tab::Tab::Positions].rows.len(),
-        app.tables[crate::console::tab::Tab::Positions].selected,
-        |i| {
-            let p = &app.store.positions[&app.tables[crate::console::tab::Tab::Positions].rows[i]];
-            let to_stop = match (p.last_price, p.stop_loss) {
-                (Some(l), Some(s)) => price(distance_to_stop(p.quantity(), l, s)),
-                _ => String::new(),
-            };
-            // A position with no stop is unprotected (one taken over from the
-            // broker starts without one): its symbol and stop say so in red.
-            let bare = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
-            let symbol =
-                if p.stop_loss.is_none() { Field::styled(p.symbol.clone(), bare) } else { p.symbol.clone().into() };
-            let stop = match p.stop_loss {
-                Some(s) => price(s).into(),
-                None => Field::styled("NONE", bare),
-            };
-            vec![
-                symbol,
-                p.product.to_string().into(),
-                p.quantity().to_string().into(),
-                price(p.average_price()).into(),
-                opt(p.last_price).into(),
-                Field::styled(money(p.unrealized_pnl), pnl_style(p.unrealized_pnl)),
-                Field::styled(money(p.realized_pnl()), pnl_style(p.realized_pnl())),
-                stop,
-                opt(p.take_profit).into(),
-                to_stop.into(),
-            ]
-        },
-    );
+    if p.quantity() == 0 {
+        // Closed today: dimmed, what it realised and what it cost.
+        let dim = Style::new().fg(Color::DarkGray);
+        let cell = |text: String| Field::styled(text, dim);
+        return vec![
+            cell(p.symbol.clone()),
+            cell(p.product.to_string()),
+            cell("0".into()),
+            cell(String::new()),
+            cell(opt(p.last_price)),
+            cell(String::new()),
+            Field::styled(money(p.realized_pnl()), pnl_style(p.realized_pnl()).add_modifier(Modifier::DIM)),
+            cell(money(p.charges)),
+            cell("closed".into()),
+            cell(String::new()),
+            cell(String::new()),
+        ];
+    }
+    let to_stop = match (p.last_price, p.stop_loss) {
+        (Some(l), Some(s)) => price(distance_to_stop(p.quantity(), l, s)),
+        _ => String::new(),
+    };
+    // A position with no stop is unprotected (one taken over from the
+    // broker starts without one): its symbol and stop say so in red.
+    let bare = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
+    let symbol = if p.stop_loss.is_none() { Field::styled(p.symbol.clone(), bare) } else { p.symbol.clone().into() };
+    let stop = match p.stop_loss {
+        Some(s) => price(s).into(),
+        None => Field::styled("NONE", bare),
+    };
+    vec![
+        symbol,
+        p.product.to_string().into(),
+        p.quantity().to_string().into(),
+        price(p.average_price()).into(),
+        opt(p.last_price).into(),
+        Field::styled(money(p.unrealized_pnl), pnl_style(p.unrealized_pnl)),
+        Field::styled(money(p.realized_pnl()), pnl_style(p.realized_pnl())),
+        money(p.charges).into(),
+        stop,
+        opt(p.take_profit).into(),
+        to_stop.into(),
+    ]
 }
