@@ -206,7 +206,7 @@ pub struct Store {
     pub summary: Summary,
     pub strategies: BTreeMap<i64, Strategy>,
     /// (time, net P&L) samples of today, for the chart.
-    pub pnl_series: Vec<(DateTime<Utc>, Decimal)>,
+    pub pnl_series: Vec<(DateTime<Utc>, TodayPnl)>,
     /// Bumped on every change.
     pub version: u64,
     /// What changed since the views last caught up, so they can change
@@ -282,8 +282,8 @@ impl Store {
         if let Some(s) = u.summary {
             if let Some(p) = s.pnl {
                 let now = Utc::now();
-                if self.pnl_series.last().map(|(_, v)| *v) != Some(p.net_pnl) {
-                    self.pnl_series.push((now, p.net_pnl));
+                if self.pnl_series.last().map(|(_, v)| *v) != Some(p) {
+                    self.pnl_series.push((now, p));
                 }
             }
             self.summary = s;

@@ -782,6 +782,10 @@ fn pin_times(app: &mut App) {
     for i in app.store.issues.values_mut() {
         (i.first_seen_at, i.last_seen_at) = (at(20), at(1));
     }
+    let samples = app.store.pnl_series.len() as i64;
+    for (n, (t, _)) in app.store.pnl_series.iter_mut().enumerate() {
+        *t = at(samples - n as i64);
+    }
 }
 
 fn type_keys(app: &mut App, s: &str) {

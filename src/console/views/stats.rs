@@ -131,28 +131,45 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 /// The intraday net P&L as a line.
 fn pnl_chart(app: &App, chart: Rect, buf: &mut Buffer) {
     // Chart coordinates are display-only floats; the numbers stay Decimal.
-    let points: Vec<(f64, f64)> =
-        app.store.pnl_series.iter().map(|(t, v)| (t.timestamp() as f64, v.to_f64().unwrap_or(0.0))).collect();
-    let (x0, x1) = match (points.first(), points.last()) {
+    let series = &app.store.pnl_series;
+    let line = |part: fn(&crate::db::stats::TodayPnl) -> Decimal| -> Vec<(f64, f64)> {
+        series.iter().map(|(t, p)| (t.timestamp() as f64, part(p).to_f64().unwrap_or(0.0))).collect()
+    };
+    let net = line(|p| p.net_pnl);
+    let realised = line(|p| p.realized_pnl);
+    let unrealised = line(|p| p.unrealized_pnl);
+    let (x0, x1) = match (net.first(), net.last()) {
         (Some(a), Some(b)) if b.0 > a.0 => (a.0, b.0),
         (Some(a), _) => (a.0 - 1.0, a.0 + 1.0),
         _ => (0.0, 1.0),
     };
-    let lo = points.iter().map(|p| p.1).fold(0.0_f64, f64::min);
-    let hi = points.iter().map(|p| p.1).fold(0.0_f64, f64::max);
+    let all = || net.iter().chain(&realised).chain(&unrealised).map(|p| p.1);
+    let lo = all().fold(0.0_f64, f64::min);
+    let hi = all().fold(0.0_f64, f64::max);
     let pad = ((hi - lo) * 0.1).max(1.0);
-    let dataset = Dataset::default()
-        .marker(Marker::Braille)
-        .graph_type(GraphType::Line)
-        .style(Style::new().fg(Color::Cyan))
-        .data(&points);
-    Chart::new(vec![dataset])
-        .block(Block::new().borders(Borders::ALL).title("Net P&L today"))
-        .x_axis(Axis::default().bounds([x0, x1]))
-        .y_axis(
-            Axis::default()
-                .bounds([lo - pad, hi + pad])
-                .labels([format!("{:.0}", lo - pad), format!("{:.0}", hi + pad)]),
-        )
-        .render(chart, buf);
+    // The time axis in IST, from the first sample to the last.
+    let ist = |x: f64| {
+        chrono::DateTime::from_timestamp(x as i64, 0)
+            .map_or(String::new(), |t| app.calendar.local(t).format("%H:%M").to_string())
+    };
+    let x_labels = if series.is_empty() { vec![] } else { vec![ist(x0), ist(x1)] };
+    let dataset = |name: &'static str, color: Color, data| {
+        Dataset::default()
+            .name(name)
+            .marker(Marker::Braille)
+            .graph_type(GraphType::Line)
+            .style(Style::new().fg(color))
+            .data(data)
+    };
+    Chart::new(vec![
+        dataset("realised", Color::Green, &realised),
+        dataset("unrealised", Color::Yellow, &unrealised),
+        dataset("net", Color::Cyan, &net),
+    ])
+    .block(Block::new().borders(Borders::ALL).title("P&L today"))
+    .x_axis(Axis::default().bounds([x0, x1]).labels(x_labels))
+    .y_axis(
+        Axis::default().bounds([lo - pad, hi + pad]).labels([format!("{:.0}", lo - pad), format!("{:.0}", hi + pad)]),
+    )
+    .render(chart, buf);
 }
