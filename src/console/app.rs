@@ -226,7 +226,12 @@ impl App {
         let Some(mut popup) = self.popup.take() else { return };
         match &mut popup {
             Popup::NewOrder(form) => {
-                form.verdict = match form.request(&self.limits.ticks, &self.operator) {
+                let request = form.request(&self.limits.ticks, &self.operator);
+                form.context = match &request {
+                    Ok(req) => self.order_context(req),
+                    Err(_) => String::new(),
+                };
+                form.verdict = match request {
                     Err(e) => format!("✗ {e}"),
                     Ok(req) => match self.preview(&req) {
                         Ok(a) => format!(
@@ -1150,7 +1155,6 @@ impl App {
     /// taken out of the position): the prices it is judged on, then the
     /// verdict, each a line for the form and the dialog.
     pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> [String; 2] {
-        let last = self.last_price_of(&order.symbol);
         let modified = match crate::db::orders::modified_request(
             order,
             change,
@@ -1159,12 +1163,7 @@ impl App {
             Ok(m) => m,
             Err(e) => return [String::new(), format!("✗ {e}")],
         };
-        let value = modified.entry_price(last).map(|p| p * Decimal::from(modified.quantity));
-        let context = format!(
-            "last {} · order value {}",
-            last.map_or("—".into(), |l| format!("{l:.2}")),
-            value.map_or("—".into(), crate::domain::money::rupees)
-        );
+        let context = self.order_context(&modified);
         let own = order.side.sign() * order.filled_quantity;
         let verdict = match self.preview_with(&modified, own) {
             Ok(a) => format!(
@@ -1175,6 +1174,18 @@ impl App {
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
         [context, verdict]
+    }
+
+    /// `last 1441.00 · order value ₹14,410.00`: what an order is worth at its
+    /// price, or at the last price for a market order.
+    pub fn order_context(&self, req: &OrderRequest) -> String {
+        let last = self.last_price_of(&req.symbol);
+        let value = req.entry_price(last).map(|p| p * Decimal::from(req.quantity));
+        format!(
+            "last {} · order value {}",
+            last.map_or("—".into(), |l| format!("{l:.2}")),
+            value.map_or("—".into(), crate::domain::money::rupees)
+        )
     }
 
     /// The last price the console knows for a symbol: a held position's,
@@ -1463,6 +1474,9 @@ mod tests {
         }
         typed(&mut a, "1500");
         assert!(verdict(&a).starts_with("✗ max position size"), "{}", verdict(&a));
+        let Some(Popup::NewOrder(f)) = &a.popup else { panic!() };
+        let last = a.last_price_of("INFY").expect("INFY has a reference price");
+        assert_eq!(f.context, format!("last {last:.2} · order value ₹1,50,00,00,000.00"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct OrderForm {
     /// The pre-trade verdict on the values as they are (`✓ …` or `✗ …`),
     /// kept by the console when the form or the desk changes; drawn as is.
     pub verdict: String,
+    /// The symbol's last price and the order's value, beside the verdict.
+    pub context: String,
 }
 
 /// What a key did to a form.
@@ -58,7 +60,7 @@ fn decimal(field: &'static str, text: &str) -> Result<Option<Decimal>, FieldErro
 impl OrderForm {
     pub fn new(symbols: Vec<String>) -> OrderForm {
         let values = ["", "BUY", "", "LIMIT", "MIS", "", "", "", ""].map(String::from);
-        OrderForm { values, focus: 0, symbols, verdict: String::new() }
+        OrderForm { values, focus: 0, symbols, verdict: String::new(), context: String::new() }
     }
 
     /// Symbols that start with what is typed, at most five.

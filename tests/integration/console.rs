@@ -846,7 +846,11 @@ async fn snapshots_of_every_screen_at_three_sizes() {
         snap(&mut app, "modify");
         press(&mut app, KeyCode::Enter);
         snap(&mut app, "confirm_modify");
+        // Esc goes back to the form (values kept), a second Esc closes it.
         press(&mut app, KeyCode::Esc);
+        assert!(matches!(app.popup, Some(Popup::Modify(_))), "{:?}", app.popup);
+        press(&mut app, KeyCode::Esc);
+        assert!(app.popup.is_none());
 
         app.on_key(key('n'));
         type_keys(&mut app, "BAJ");
@@ -867,6 +871,7 @@ async fn snapshots_of_every_screen_at_three_sizes() {
         snap(&mut app, "new_order");
         press(&mut app, KeyCode::Enter);
         snap(&mut app, "confirm_place");
+        press(&mut app, KeyCode::Esc);
         press(&mut app, KeyCode::Esc);
 
         app.on_key(key('2'));

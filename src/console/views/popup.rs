@@ -248,6 +248,9 @@ fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'st
     }
     lines.push(Line::default());
     let verdict = verdict_line(&form.verdict);
+    if !form.context.is_empty() {
+        lines.push(Line::from(form.context.clone()));
+    }
     Dialog {
         title: "New order — Manual Trading".into(),
         body: lines,
