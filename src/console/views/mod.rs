@@ -4,6 +4,7 @@
 
 mod fit;
 mod header;
+mod log;
 mod orders;
 mod popup;
 mod positions;
@@ -366,12 +367,7 @@ impl Widget for &App {
         if self.show_log {
             tui_logger::TuiLoggerWidget::default()
                 .block(Block::new().borders(Borders::ALL).title("Log ([ ] scroll)"))
-                .output_target(false)
-                .output_file(false)
-                .output_line(false)
-                .output_timestamp(Some("%H:%M:%S".into()))
-                .style_error(Style::new().fg(Color::Red))
-                .style_warn(Style::new().fg(Color::Yellow))
+                .formatter(Box::new(log::IstFormatter { calendar: self.calendar.clone() }))
                 .state(&self.log_state)
                 .render(log, buf);
         }
