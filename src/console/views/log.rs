@@ -24,7 +24,8 @@ impl LogFormatter for IstFormatter {
 
     /// The record's text, wrapped to `width`, continuation lines indented.
     fn format(&self, width: usize, evt: &ExtLogRecord) -> Vec<Line<'_>> {
-        let text = log_text(&self.calendar, evt.timestamp.timestamp().as_second(), evt.level.as_str(), evt.msg());
+        let text =
+            log_text(&self.calendar, evt.timestamp.timestamp().as_second(), evt.level.as_str(), evt.msg().trim_start());
         let style = match evt.level.as_str() {
             "ERROR" => Style::new().fg(Color::Red),
             "WARN" => Style::new().fg(Color::Yellow),
