@@ -207,8 +207,6 @@ pub struct Store {
     pub strategies: BTreeMap<i64, Strategy>,
     /// (time, net P&L) samples of today, for the chart.
     pub pnl_series: Vec<(DateTime<Utc>, TodayPnl)>,
-    /// Bumped on every change.
-    pub version: u64,
     /// What changed since the views last caught up, so they can change
     /// only the rows that did (taken by the app when it refreshes them).
     pub pending: Pending,
@@ -238,7 +236,7 @@ impl Store {
     pub fn apply(&mut self, u: Update) -> Vec<CommandRecord> {
         if u.snapshot {
             let series = std::mem::take(&mut self.pnl_series);
-            *self = Store { pnl_series: series, version: self.version, ..Store::default() };
+            *self = Store { pnl_series: series, ..Store::default() };
             self.pending.snapshot = true;
         }
         let p = &mut self.pending;
@@ -291,7 +289,6 @@ impl Store {
         for s in u.strategies {
             self.strategies.insert(s.id, s);
         }
-        self.version += 1;
         finished
     }
 
