@@ -253,14 +253,11 @@ pub fn table_with_totals(
 /// names, numbers with counts, numbers alone. Orders counts working orders
 /// and today's orders (`2·41`): a count of working orders alone read `(0)`
 /// over a list of finished ones.
-fn tab_titles(app: &App, room: u16) -> Vec<Line<'static>> {
+fn tab_titles(app: &App, room: u16, (working, today): (usize, usize)) -> Vec<Line<'static>> {
     let counts: Vec<Option<String>> = Tab::ALL
         .iter()
         .map(|t| match t {
-            Tab::Orders => {
-                let (working, today) = orders::counts(app);
-                Some(format!("{working}·{today}"))
-            }
+            Tab::Orders => Some(format!("{working}·{today}")),
             Tab::Positions => Some(app.store.positions.len().to_string()),
             Tab::Trades => Some(app.store.trades.len().to_string()),
             Tab::Reconciliation => Some(
@@ -351,13 +348,14 @@ impl Widget for &App {
         .areas(area);
         header::render(self, head, buf);
 
-        Tabs::new(tab_titles(self, tabs.width))
+        let order_counts = orders::counts(self);
+        Tabs::new(tab_titles(self, tabs.width, order_counts))
             .select(self.tab.index())
             .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED))
             .render(tabs, buf);
 
         match self.tab {
-            Tab::Orders => orders::render(self, body, buf),
+            Tab::Orders => orders::render(self, body, buf, order_counts),
             Tab::Positions => positions::render(self, body, buf),
             Tab::Trades => trades::render(self, body, buf),
             Tab::Reconciliation => recon::render(self, body, buf),

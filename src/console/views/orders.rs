@@ -38,12 +38,13 @@ const COLUMNS: [Column; 14] = [
     Column::new("broker id", 3),
 ];
 
-/// Working orders, and orders placed today (IST).
+/// Working orders, and orders placed today (IST): one pass over the orders,
+/// comparing instants with the day's bounds. Computed once per frame.
 pub fn counts(app: &App) -> (usize, usize) {
-    let today = app.calendar.trading_day(app.now);
-    let orders = app.store.orders.values();
-    let working = orders.clone().filter(|o| o.status.is_active()).count();
-    (working, orders.filter(|o| app.calendar.trading_day(o.created_at) == today).count())
+    let (start, end) = app.calendar.day_bounds(app.calendar.trading_day(app.now));
+    app.store.orders.values().fold((0, 0), |(working, today), o| {
+        (working + usize::from(o.status.is_active()), today + usize::from(o.created_at >= start && o.created_at < end))
+    })
 }
 
 /// What an order is worth: its filled part at the average fill and, while it
@@ -58,9 +59,9 @@ pub fn value(o: &Order) -> Option<rust_decimal::Decimal> {
     o.price.map(|p| filled + p * rust_decimal::Decimal::from(rest))
 }
 
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+/// The table; `counts` are [`counts`] for this frame.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, (working, today): (usize, usize)) {
     let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
-    let (working, today) = counts(app);
     super::table(
         area,
         buf,
