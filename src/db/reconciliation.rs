@@ -108,6 +108,17 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
     Ok((Issue::from_row(&row)?, inserted))
 }
 
+/// Who resolves an issue, trimmed: every resolution names someone, within
+/// the length of every free-text field.
+fn who_resolved(resolved_by: &str) -> Result<&str> {
+    let who = resolved_by.trim();
+    if who.is_empty() {
+        return Err(FieldError::new("resolved_by", "must name who resolved the issue").into());
+    }
+    crate::domain::command::check_length("resolved_by", who)?;
+    Ok(who)
+}
+
 /// Resolves an open issue inside the caller's transaction.
 pub async fn resolve_issue_in(
     conn: &mut PgConnection,
@@ -117,9 +128,7 @@ pub async fn resolve_issue_in(
     note: Option<&str>,
     adjustment: Option<&serde_json::Value>,
 ) -> Result<Issue> {
-    if resolved_by.trim().is_empty() {
-        return Err(FieldError::new("resolved_by", "must name who resolved the issue").into());
-    }
+    let resolved_by = who_resolved(resolved_by)?;
     let issue: Issue = sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *conn)
@@ -140,7 +149,7 @@ pub async fn resolve_issue_in(
     )
     .bind(id)
     .bind(resolution)
-    .bind(resolved_by.trim())
+    .bind(resolved_by)
     .bind(note)
     .bind(adjustment)
     .fetch_one(&mut *conn)
@@ -163,7 +172,7 @@ impl Db {
         resolved_by: &str,
         note: Option<&str>,
     ) -> Result<Issue> {
-        let actor = super::required("resolved_by", resolved_by)?;
+        let actor = who_resolved(resolved_by)?;
         self.transaction(async |conn| {
             let issue: Issue = sqlx::query_as("SELECT * FROM reconciliation_log WHERE id = $1")
                 .bind(id)
