@@ -901,16 +901,7 @@ async fn snapshots_of_every_screen_at_three_sizes() {
     }
 
     // With the kill switch active: the header's alarm and the re-arm question.
-    t.activate_kill_switch(&xcoin::db::kill_switch::Activation {
-        trigger: xcoin::domain::command::KillSwitchTrigger::Operator,
-        reason: "test",
-        actor: "asha",
-        orders_cancelled: 0,
-        positions_exited: 0,
-        daily_pnl: None,
-    })
-    .await
-    .unwrap();
+    t.activate_kill_switch(&operator_activation("test", "asha")).await.unwrap();
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);
     for (w, h) in SIZES {

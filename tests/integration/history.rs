@@ -6,9 +6,8 @@
 use crate::support::*;
 use chrono::Utc;
 use rust_decimal_macros::dec;
-use xcoin::db::kill_switch::Activation;
 use xcoin::domain::charges::ChargeRates;
-use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
+use xcoin::domain::command::{CommandStatus, OperatorCommand};
 use xcoin::domain::order::{BrokerKind, Order, OrderStatus, Side};
 use xcoin::domain::trade::Fill;
 
@@ -327,17 +326,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
     );
     assert_eq!(t.refused(deactivate).await, not_active);
 
-    let a = t
-        .activate_kill_switch(&Activation {
-            trigger: KillSwitchTrigger::Operator,
-            reason: "stop",
-            actor: "asha",
-            orders_cancelled: 0,
-            positions_exited: 0,
-            daily_pnl: None,
-        })
-        .await
-        .unwrap();
+    let a = t.activate_kill_switch(&operator_activation("stop", "asha")).await.unwrap();
     assert_eq!(
         t.refused(activate).await,
         (

@@ -53,14 +53,7 @@ async fn activate_once_rearm_once_and_state_follows() {
 async fn two_simultaneous_activations_record_one_event() {
     let t = test_db().await;
     let other = t.another_pool().await;
-    let a = Activation {
-        trigger: KillSwitchTrigger::Operator,
-        reason: "panic",
-        actor: "a",
-        orders_cancelled: 0,
-        positions_exited: 0,
-        daily_pnl: None,
-    };
+    let a = operator_activation("panic", "a");
     let (x, y) = tokio::join!(t.activate_kill_switch(&a), other.activate_kill_switch(&a));
     assert_eq!(x.is_ok() as u8 + y.is_ok() as u8, 1);
     assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 1);

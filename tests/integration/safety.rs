@@ -126,16 +126,7 @@ async fn under_the_kill_switch_an_exit_can_be_modified_and_an_entry_cannot() {
 
     // Another process records an activation: the engine reads the state from
     // the table, not from a flag of its own.
-    t.activate_kill_switch(&xcoin::db::kill_switch::Activation {
-        trigger: KillSwitchTrigger::Operator,
-        reason: "recorded elsewhere",
-        actor: "ravi",
-        orders_cancelled: 0,
-        positions_exited: 0,
-        daily_pnl: None,
-    })
-    .await
-    .unwrap();
+    t.activate_kill_switch(&operator_activation("recorded elsewhere", "ravi")).await.unwrap();
     assert!(e.kill_switch_active().await.unwrap());
 
     let moved = e.modify_order(exit.id, OrderModification { price: Some(last + dec!(4)), ..Default::default() });

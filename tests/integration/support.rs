@@ -276,3 +276,15 @@ pub async fn filled_at(
     };
     t.record_fill(&f, &xcoin::domain::charges::ChargeRates::default()).await.unwrap()
 }
+
+/// An operator's kill-switch activation that cancelled and exited nothing.
+pub fn operator_activation<'a>(reason: &'a str, actor: &'a str) -> xcoin::db::kill_switch::Activation<'a> {
+    xcoin::db::kill_switch::Activation {
+        trigger: xcoin::domain::command::KillSwitchTrigger::Operator,
+        reason,
+        actor,
+        orders_cancelled: 0,
+        positions_exited: 0,
+        daily_pnl: None,
+    }
+}
