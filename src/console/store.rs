@@ -56,7 +56,7 @@ pub struct Update {
 
 /// What the console knows of the desk's health: where the engine runs, the
 /// database, the last resync and the Kite ticker.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct DeskStatus {
     /// This process runs the engine (quitting stops it).
     pub engine_in_process: bool,
@@ -68,19 +68,6 @@ pub struct DeskStatus {
     pub last_db_answer: Option<DateTime<Utc>>,
     /// The Kite ticker's health when this console runs a LIVE engine.
     pub ticker: Option<crate::domain::feed::TickerStatus>,
-}
-
-impl Default for DeskStatus {
-    fn default() -> Self {
-        DeskStatus {
-            engine_in_process: false,
-            engine_pid: None,
-            db: DbState::Connecting,
-            last_resync: None,
-            last_db_answer: None,
-            ticker: None,
-        }
-    }
 }
 
 impl DeskStatus {
@@ -105,9 +92,10 @@ impl DeskStatus {
 }
 
 /// How the console's database connection is doing.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum DbState {
     /// Before the first answer.
+    #[default]
     Connecting,
     Live {
         round_trip: Duration,
