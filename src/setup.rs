@@ -402,7 +402,12 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         ratio.map_or("—".to_string(), crate::domain::charges::otr_text)
     )?;
     writeln!(out, "Broker requests today {}", s.app.mode.broker().writes_text(writes))?;
-    writeln!(out, "Open positions {}, reconciliation issues {}", positions.len(), issues.len())?;
+    writeln!(
+        out,
+        "{}, {}",
+        crate::domain::count(positions.len() as i64, "open position", "open positions"),
+        crate::domain::count(issues.len() as i64, "open reconciliation issue", "open reconciliation issues")
+    )?;
     for p in positions.iter().take(10) {
         writeln!(
             out,

@@ -276,7 +276,7 @@ pub const KEYMAP: &[Binding] = &[
     Binding { modifiers: KeyModifiers::SHIFT, ..key(Char('S'), "S", Back, Scope::Strategies, "close") },
     // The first-launch wizard.
     hinted(key(KeyCode::Enter, "Enter", Confirm, Scope::Wizard, "next step")),
-    hinted(key(KeyCode::Esc, "Esc", Back, Scope::Wizard, "previous step (quits on the first)")),
+    hinted(key(KeyCode::Esc, "Esc", Back, Scope::Wizard, "previous step (on the first, asks to quit)")),
     hinted(key(KeyCode::Left, "←/→", ChoicePrev, Scope::Wizard, "choose")),
     key(KeyCode::Right, "→", ChoiceNext, Scope::Wizard, "choose"),
     key(Char(' '), "Space", ChoiceNext, Scope::Wizard, "choose (mode and demo steps)"),

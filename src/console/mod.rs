@@ -151,6 +151,7 @@ pub async fn first_launch(config: Config, read_only: bool, wizard: bool) -> Resu
     let written = run_wizard(&mut terminal, &config).await;
     ratatui::restore();
     if !written? {
+        eprintln!("Setup left: nothing was written. Run `xcoin` again to set up the desk.");
         return Ok(None);
     }
     Ok(Some(Config::load(config.paths.clone()).map_err(|e| ConsoleError::Config(e.to_string()))?))

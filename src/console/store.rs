@@ -36,6 +36,8 @@ pub struct Summary {
     pub orders_today: i64,
     pub trades_today: i64,
     pub order_to_trade: Option<Decimal>,
+    /// Today per strategy, then per instrument.
+    pub breakdown: Vec<crate::db::stats::Breakdown>,
 }
 
 /// Rows that changed, or everything after a resync.
@@ -317,6 +319,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
         orders_today: db.today_order_count().await?,
         trades_today: db.today_trade_count().await?,
         order_to_trade: db.order_to_trade_ratio(None).await?,
+        breakdown: db.today_breakdown().await?,
     })
 }
 

@@ -13,7 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use rust_decimal::Decimal;
 
-use super::action::{Action, Scope, action_for, edit, hint_line};
+use super::action::{Action, Scope, action_for, edit, hints};
 use crate::config::ConfigPaths;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,16 @@ pub enum WizardEffect {
 pub const RISK_FIELDS: [&str; 5] =
     ["capital (₹)", "max risk per trade %", "max daily loss %", "max drawdown %", "max open positions"];
 pub const LIVE_FIELDS: [&str; 4] = ["Kite API key", "Kite API secret", "access token", "type LIVE to confirm"];
-pub const ALERT_FIELDS: [&str; 5] = ["Telegram bot token", "Telegram chat id", "SMTP host", "SMTP from", "SMTP to"];
+pub const ALERT_FIELDS: [&str; 8] = [
+    "Telegram bot token",
+    "Telegram chat id",
+    "SMTP host",
+    "SMTP port",
+    "SMTP user",
+    "SMTP password",
+    "SMTP from",
+    "SMTP to",
+];
 
 pub struct Wizard {
     pub step: Step,
@@ -52,15 +61,39 @@ pub struct Wizard {
     pub live: bool,
     pub kite: [String; 4],
     pub risk: [String; 5],
-    pub alerts: [String; 5],
+    pub alerts: [String; 8],
     pub demo: bool,
     pub focus: usize,
     pub error: Option<String>,
+    /// Esc on the first step asked to leave: a second Esc quits, any other
+    /// key stays.
+    pub quit_asked: bool,
     pub paths: ConfigPaths,
 }
 
 fn masked(s: &str) -> String {
     "•".repeat(s.chars().count())
+}
+
+/// A database URL as it is typed, its password masked: the password is what
+/// follows `user:` up to the last `@`. Before the `@` is typed, `host:5432`
+/// and `user:secret` look alike: what follows the colon is masked unless it
+/// is all digits (a port).
+pub fn masked_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+    let prefix = if url.contains("://") { format!("{scheme}://") } else { String::new() };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = match rest.rfind('@') {
+        Some(at) => rest.split_at(at),
+        None => rest.split_at(authority_end),
+    };
+    let shown = match authority.split_once(':') {
+        Some((user, secret)) if rest.contains('@') || secret.chars().any(|c| !c.is_ascii_digit()) => {
+            format!("{user}:{}", masked(secret))
+        }
+        _ => authority.to_string(),
+    };
+    format!("{prefix}{shown}{tail}")
 }
 
 impl Wizard {
@@ -80,10 +113,20 @@ impl Wizard {
                 d.risk.max_drawdown_pct.to_string(),
                 d.risk.max_open_positions.to_string(),
             ],
-            alerts: Default::default(),
+            alerts: [
+                String::new(),
+                String::new(),
+                String::new(),
+                d.alerts.smtp.port.to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
             demo: true,
             focus: 0,
             error: None,
+            quit_asked: false,
             paths,
         }
     }
@@ -123,11 +166,20 @@ impl Wizard {
     }
 
     fn alerts_error(&self) -> Option<String> {
-        let [token, chat, host, from, to] = &self.alerts;
+        let [token, chat, host, port, user, password, from, to] = &self.alerts;
         if token.trim().is_empty() != chat.trim().is_empty() {
             return Some("Telegram needs both the bot token and the chat id, or neither".into());
         }
-        if !host.trim().is_empty() && (!from.contains('@') || !to.contains('@')) {
+        if host.trim().is_empty() {
+            return None;
+        }
+        if !port.trim().parse::<u16>().is_ok_and(|p| p > 0) {
+            return Some(format!("SMTP port: `{port}` must be a whole number from 1 to 65535 (587 for STARTTLS)"));
+        }
+        if user.trim().is_empty() != password.is_empty() {
+            return Some("SMTP needs both the user and the password, or neither (a relay without login)".into());
+        }
+        if !from.contains('@') || !to.contains('@') {
             return Some("SMTP needs a from and a to e-mail address".into());
         }
         None
@@ -183,7 +235,12 @@ impl Wizard {
         self.error = None;
         self.focus = 0;
         self.step = match self.step {
-            Step::Database => return Some(WizardEffect::Quit),
+            // Leaving asks first (nothing has been written yet); a second
+            // Esc is answered by `on_key`.
+            Step::Database => {
+                self.quit_asked = true;
+                return None;
+            }
             Step::Mode => Step::Database,
             Step::Live => Step::Mode,
             Step::Risk if self.live => Step::Live,
@@ -209,7 +266,8 @@ impl Wizard {
     fn fields(&self) -> usize {
         match self.step {
             Step::Live => 4,
-            Step::Risk | Step::Alerts => 5,
+            Step::Risk => 5,
+            Step::Alerts => ALERT_FIELDS.len(),
             _ => 1,
         }
     }
@@ -228,6 +286,9 @@ impl Wizard {
     /// A key, through the keymap's wizard scope.
     pub fn on_key(&mut self, key: KeyEvent) -> Option<WizardEffect> {
         let action = action_for(&key, Scope::Wizard, false)?;
+        if std::mem::take(&mut self.quit_asked) {
+            return (action == Action::Back).then_some(WizardEffect::Quit);
+        }
         match action {
             Action::Back => return self.back(),
             Action::Confirm => return self.next(),
@@ -241,6 +302,8 @@ impl Wizard {
                 }
             }
             Action::Erase | Action::Type(_) => {
+                // The refusal was about the value before this edit.
+                self.error = None;
                 if let Some(f) = self.field() {
                     edit(f, action, usize::MAX, |c| c);
                 }
@@ -291,7 +354,7 @@ impl Wizard {
             }
             root.insert("zerodha".into(), Value::Table(z));
         }
-        let [token, chat, host, from, to] = &self.alerts;
+        let [token, chat, host, port, user, password, from, to] = &self.alerts;
         let mut alerts = Table::new();
         if !token.trim().is_empty() {
             let mut t = Table::new();
@@ -302,6 +365,11 @@ impl Wizard {
         if !host.trim().is_empty() {
             let mut s = Table::new();
             s.insert("host".into(), Value::String(host.trim().into()));
+            s.insert("port".into(), Value::Integer(port.trim().parse().unwrap_or(587)));
+            if !user.trim().is_empty() {
+                s.insert("username".into(), Value::String(user.trim().into()));
+                s.insert("password".into(), Value::String(password.clone()));
+            }
             s.insert("from".into(), Value::String(from.trim().into()));
             s.insert("to".into(), Value::String(to.trim().into()));
             alerts.insert("smtp".into(), Value::Table(s));
@@ -318,6 +386,44 @@ impl Wizard {
     /// Writes the configuration file, readable by its owner only.
     pub fn write(&self) -> std::io::Result<()> {
         crate::config::write_private(&self.paths.local_file, &self.config_toml())
+    }
+}
+
+/// Whole rupees with Indian grouping: `₹1,00,000`.
+fn whole_rupees(amount: Decimal) -> String {
+    let text = crate::domain::money::rupees(amount);
+    text.strip_suffix(".00").map_or(text.clone(), str::to_string)
+}
+
+impl Wizard {
+    /// Which alert channels the review lists.
+    fn alerts_summary(&self) -> String {
+        let [token, _, host, port, _, _, _, to] = &self.alerts;
+        let mut on = Vec::new();
+        if !token.trim().is_empty() {
+            on.push("Telegram".to_string());
+        }
+        if !host.trim().is_empty() {
+            on.push(format!("e-mail to {} through {}:{}", to.trim(), host.trim(), port.trim()));
+        }
+        if on.is_empty() { "none".into() } else { on.join(", ") }
+    }
+
+    /// The key line of this step: choices where there are choices, fields
+    /// where there are fields.
+    fn hint_line(&self) -> String {
+        let choices = matches!(self.step, Step::Database | Step::Mode | Step::Demo);
+        let fields = self.fields() > 1;
+        hints(Scope::Wizard, false)
+            .iter()
+            .filter(|h| match h.what {
+                "choose" => choices,
+                "field" => fields,
+                _ => true,
+            })
+            .map(|h| format!("{} {}", h.key, h.what))
+            .collect::<Vec<_>>()
+            .join("  ")
     }
 }
 
@@ -362,7 +468,7 @@ impl Wizard {
             ]),
         ];
         if self.use_url {
-            l.push(Line::from(format!("  URL: {}▏", self.url)));
+            l.push(Line::from(format!("  URL: {}▏", masked_url(&self.url))));
             l.push(
                 Line::from("  e.g. postgres://user:password@host:5432/xcoin").style(Style::new().fg(Color::DarkGray)),
             );
@@ -401,9 +507,14 @@ impl Wizard {
             )),
             Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
             Line::from(format!(
-                "Capital ₹{}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
-                self.risk[0], self.risk[1], self.risk[2], self.risk[3], self.risk[4]
+                "Capital {}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
+                self.risk[0].trim().parse().map_or(self.risk[0].clone(), whole_rupees),
+                self.risk[1],
+                self.risk[2],
+                self.risk[3],
+                self.risk[4]
             )),
+            Line::from(format!("Alerts: {}", self.alerts_summary())),
             Line::from(format!("Demo: {}", if !self.live && self.demo { "yes" } else { "no" })),
             Line::default(),
             Line::from(format!("Enter writes {} (mode 0600) and opens the desk.", self.paths.local_file.display())),
@@ -441,14 +552,15 @@ impl Wizard {
             Step::Risk => {
                 let mut l = vec![Line::from("Capital and risk limits (defaults shown):"), Line::default()];
                 l.extend(self.field_lines(&RISK_FIELDS, &self.risk, &[]));
-                if let Some(e) = self.risk_error() {
+                // Checked as typed; a refused Enter shows the same line below.
+                if let Some(e) = self.risk_error().filter(|_| self.error.is_none()) {
                     l.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
                 }
                 ("3/6 Capital and risk", l)
             }
             Step::Alerts => {
                 let mut l = vec![Line::from("Alerts (optional; leave empty for none):"), Line::default()];
-                l.extend(self.field_lines(&ALERT_FIELDS, &self.alerts, &[true, false, false, false, false]));
+                l.extend(self.field_lines(&ALERT_FIELDS, &self.alerts, &[true, false, false, false, false, true]));
                 ("4/6 Alerts", l)
             }
             Step::Demo => (
@@ -471,8 +583,15 @@ impl Widget for &Wizard {
             lines.push(Line::default());
             lines.push(Line::from(Span::styled(format!("✗ {e}"), Style::new().fg(Color::Red))));
         }
+        if self.quit_asked {
+            lines.push(Line::default());
+            lines.push(Line::from(Span::styled(
+                "Leave the setup? Nothing has been written. Esc again quits; any other key stays.",
+                bold().fg(Color::Yellow),
+            )));
+        }
         lines.push(Line::default());
-        lines.push(Line::from(hint_line(Scope::Wizard, false)).style(Style::new().fg(Color::DarkGray)));
+        lines.push(Line::from(self.hint_line()).style(Style::new().fg(Color::DarkGray)));
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(Block::new().borders(Borders::ALL).title(format!("XCoin first-launch setup — {title}")))
@@ -570,7 +689,96 @@ mod tests {
             assert_eq!(press(&mut w, KeyCode::Esc), None);
             assert_eq!(w.step, step);
         }
+        assert_eq!(press(&mut w, KeyCode::Esc), None, "the first step asks before quitting");
+        assert!(w.quit_asked);
+        press(&mut w, KeyCode::Char('x'));
+        assert!(!w.quit_asked && w.step == Step::Database, "any other key stays, and is not typed");
+        press(&mut w, KeyCode::Esc);
         assert_eq!(press(&mut w, KeyCode::Esc), Some(WizardEffect::Quit));
+    }
+
+    #[test]
+    fn a_fixed_value_drops_its_error() {
+        let mut w = prepared();
+        press(&mut w, KeyCode::Enter);
+        for _ in 0..6 {
+            press(&mut w, KeyCode::Backspace);
+        }
+        typed(&mut w, "x");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.error.as_deref(), Some("capital: `x` must be an amount in rupees greater than 0"));
+        press(&mut w, KeyCode::Backspace);
+        typed(&mut w, "250000");
+        assert_eq!(w.error, None, "the refusal was about the old value");
+        let text = rendered(&w);
+        assert!(!text.contains('✗'), "no error left on screen: {text}");
+        assert!(text.contains("↑/↓ field") && !text.contains("choose"), "a text step has no choice: {text}");
+        press(&mut w, KeyCode::Enter);
+        press(&mut w, KeyCode::Enter);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Review);
+        assert!(rendered(&w).contains("Capital ₹2,50,000,"), "{}", rendered(&w));
+    }
+
+    fn rendered(w: &Wizard) -> String {
+        let area = Rect::new(0, 0, 100, 30);
+        let mut buf = Buffer::empty(area);
+        w.render(area, &mut buf);
+        (0..area.height)
+            .map(|y| (0..area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn smtp_asks_port_user_and_password() {
+        let mut w = prepared();
+        press(&mut w, KeyCode::Enter);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Alerts);
+        for _ in 0..2 {
+            press(&mut w, KeyCode::Down);
+        }
+        typed(&mut w, "smtp.example.in");
+        press(&mut w, KeyCode::Down);
+        press(&mut w, KeyCode::Backspace);
+        press(&mut w, KeyCode::Backspace);
+        press(&mut w, KeyCode::Backspace);
+        typed(&mut w, "465x");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(
+            w.error.as_deref(),
+            Some("SMTP port: `465x` must be a whole number from 1 to 65535 (587 for STARTTLS)")
+        );
+        press(&mut w, KeyCode::Backspace);
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "desk");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(
+            w.error.as_deref(),
+            Some("SMTP needs both the user and the password, or neither (a relay without login)")
+        );
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "s3cret");
+        assert!(rendered(&w).contains("SMTP password          ••••••"), "{}", rendered(&w));
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "desk@example.in");
+        press(&mut w, KeyCode::Down);
+        typed(&mut w, "ops@example.in");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!((w.step, w.error.as_deref()), (Step::Demo, None));
+        let toml = w.config_toml();
+        for key in ["port = 465", "username = \"desk\"", "password = \"s3cret\"", "to = \"ops@example.in\""] {
+            assert!(toml.contains(key), "{key} in {toml}");
+        }
+    }
+
+    #[test]
+    fn the_database_password_is_masked_as_typed() {
+        assert_eq!(masked_url("postgres://desk:s3cret@db:5432/xcoin"), "postgres://desk:••••••@db:5432/xcoin");
+        assert_eq!(masked_url("postgres://desk:s3c"), "postgres://desk:•••", "before the @ it may be a password");
+        assert_eq!(masked_url("postgres://db:5432/xcoin"), "postgres://db:5432/xcoin", "a port stays");
+        assert_eq!(masked_url("postgres://desk@db/xcoin"), "postgres://desk@db/xcoin");
+        assert_eq!(masked_url("postgres://a:p@ss@db/x"), "postgres://a:••••@db/x", "the last @ ends it");
     }
 
     #[test]

@@ -63,6 +63,39 @@ impl DailyStats {
     }
 }
 
+/// Whether a breakdown row is one strategy's or one instrument's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "lowercase")]
+pub enum BreakdownKind {
+    Strategy,
+    Instrument,
+}
+
+/// Today's figures of one strategy or one instrument: fills, round trips
+/// (positions that went back to flat today) and how many of them won net of
+/// their charges, and the day's P&L in parts as [`TodayPnl`] counts it, so
+/// the rows of each kind add up to the day's totals.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Breakdown {
+    pub kind: BreakdownKind,
+    /// The strategy's name, or the instrument's `SYMBOL` (and `:BSE` when not NSE).
+    pub name: String,
+    pub trades: i64,
+    pub round_trips: i64,
+    pub wins: i64,
+    pub realized_pnl: Decimal,
+    pub unrealized_pnl: Decimal,
+    pub charges: Decimal,
+    pub net_pnl: Decimal,
+}
+
+impl Breakdown {
+    /// Winning round trips over round trips, if any closed.
+    pub fn win_rate(&self) -> Option<Decimal> {
+        (self.round_trips > 0).then(|| Decimal::from(self.wins) / Decimal::from(self.round_trips))
+    }
+}
+
 /// What the pre-trade validator reads from the database, in one round trip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
 pub struct RiskInputs {
@@ -176,6 +209,46 @@ impl Db {
              RETURNING *",
         )
         .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Today's figures per strategy and per instrument, each kind ordered by
+    /// net P&L, best first. Parts are counted as `get_today_pnl()` counts
+    /// them: today's fills, today's adjustments, and the day's move of every
+    /// position the day touched.
+    pub async fn today_breakdown(&self) -> Result<Vec<Breakdown>> {
+        Ok(sqlx::query_as(
+            "WITH d AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
+                               xcoin_day_start(xcoin_today() + 1) AS e),
+                  parts AS (
+                    SELECT t.strategy_id, t.symbol, t.exchange, 1 AS fills, 0 AS trips, 0 AS wins,
+                           t.realized_pnl AS realised, 0 AS unrealised, t.total_charges AS charges
+                      FROM trades t, d WHERE t.traded_at >= d.s AND t.traded_at < d.e
+                    UNION ALL
+                    SELECT p.strategy_id, a.symbol, a.exchange, 0, 0, 0, a.realized_pnl, 0, 0
+                      FROM position_adjustments a JOIN positions p ON p.id = a.position_id, d
+                     WHERE a.created_at >= d.s AND a.created_at < d.e
+                    UNION ALL
+                    SELECT p.strategy_id, p.symbol, p.exchange, 0,
+                           CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e THEN 1 ELSE 0 END,
+                           CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e
+                                     AND p.realized_pnl - p.charges > 0 THEN 1 ELSE 0 END,
+                           0, p.unrealized_pnl - p.day_ref_unrealized, 0
+                      FROM positions p, d WHERE p.day_ref_day = d.day),
+                  sums AS (
+                    SELECT CASE WHEN GROUPING(s.name) = 0 THEN 'strategy' ELSE 'instrument' END AS kind,
+                           coalesce(s.name, parts.symbol || CASE WHEN parts.exchange = 'NSE' THEN ''
+                                                                 ELSE ':' || parts.exchange END) AS name,
+                           sum(fills)::bigint AS trades, sum(trips)::bigint AS round_trips, sum(wins)::bigint AS wins,
+                           sum(realised) AS realized_pnl, sum(unrealised) AS unrealized_pnl,
+                           sum(charges) AS charges
+                      FROM parts JOIN strategies s ON s.id = parts.strategy_id
+                     GROUP BY GROUPING SETS ((s.name), (parts.symbol, parts.exchange)))
+             SELECT kind, name, trades, round_trips, wins, realized_pnl, unrealized_pnl, charges,
+                    realized_pnl + unrealized_pnl - charges AS net_pnl
+               FROM sums ORDER BY kind DESC, net_pnl DESC, name",
+        )
+        .fetch_all(&self.pool)
         .await?)
     }
 

@@ -24,6 +24,20 @@ pub use money::to_paisa;
 
 use rust_decimal::Decimal;
 
+/// A count with its noun, singular or plural: `1 order`, `3 orders`.
+pub fn count(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// How often: `once`, `twice`, `5 times`.
+pub fn times(n: i64) -> String {
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
+    }
+}
+
 /// True when `price` is a whole multiple of `tick`.
 pub fn is_on_tick(price: Decimal, tick: Decimal) -> bool {
     !tick.is_zero() && (price % tick).is_zero()
@@ -45,5 +59,15 @@ mod tests {
                 assert!(!used, "{} uses {krate}", path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod words {
+    #[test]
+    fn counts_read_right() {
+        assert_eq!(super::count(1, "open issue", "open issues"), "1 open issue");
+        assert_eq!(super::count(0, "order", "orders"), "0 orders");
+        assert_eq!([1, 2, 7].map(super::times), ["once", "twice", "7 times"]);
     }
 }

@@ -6,6 +6,7 @@ use crate::broker::Broker;
 use crate::db::commands::CommandRecord;
 use crate::db::orders::OrderModification;
 use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
+use crate::domain::count;
 use crate::domain::money::rupees;
 use crate::domain::order::{Order, OrderStatus};
 
@@ -109,9 +110,9 @@ impl<B: Broker> Engine<B> {
             OperatorCommand::KillSwitchOn { reason } => {
                 let e = self.activate_kill_switch(KillSwitchTrigger::Operator, &reason, who).await.map_err(text)?;
                 Ok(format!(
-                    "kill switch ACTIVE: {} orders cancelled, {} positions exited, today's P&L {}",
-                    e.orders_cancelled,
-                    e.positions_exited,
+                    "kill switch ACTIVE: {} cancelled, {} exited, today's P&L {}",
+                    count(e.orders_cancelled, "order", "orders"),
+                    count(e.positions_exited, "position", "positions"),
                     rupees(e.daily_pnl.unwrap_or_default())
                 ))
             }

@@ -156,8 +156,8 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     let pnl = app.store.summary.pnl.unwrap();
     assert!(
         screen.contains(&format!(
-            "today: realised 0.00 · unrealised -73.50 · charges 6.36 · net {}",
-            xcoin::domain::money::paisa(pnl.net_pnl)
+            "today: realised ₹0.00 · unrealised -₹73.50 · charges ₹6.36 · net {}",
+            xcoin::domain::money::rupees(pnl.net_pnl)
         )),
         "{screen}"
     );
@@ -192,11 +192,19 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
             .unwrap_or_else(|| panic!("{label}: {screen}"));
         row.trim_start_matches('│').strip_prefix(label).unwrap().split('│').next().unwrap().trim().to_string()
     };
-    assert_eq!(figure("Net P&L"), "-79.86", "{screen}");
-    assert_eq!(figure("Charges paid"), "6.36", "{screen}");
+    assert_eq!(figure("Net P&L"), "-₹79.86", "{screen}");
+    assert_eq!(figure("Charges paid"), "₹6.36", "{screen}");
     assert_eq!(figure("Orders"), "3", "{screen}");
     assert_eq!(figure("Broker requests"), "2", "two placements reached the paper exchange: {screen}");
-    assert!(screen.contains("79.86 of 6000"), "daily loss gauge: {screen}");
+    assert!(screen.contains("₹79.86 of ₹6,000"), "daily loss gauge: {screen}");
+    // The day per strategy, then per instrument: fills, round trips, win
+    // rate, realised, charges, net.
+    for row in [
+        "Manual Trading          1      0     —      0.00     6.36    -79.86",
+        "INFY                    1      0     —      0.00     6.36    -79.86",
+    ] {
+        assert!(screen.contains(row), "{row}: {screen}");
+    }
     assert!(screen.contains("1 of 5"), "open positions gauge");
 
     // Closed (the broker already flat): the position stays on the tab, under
@@ -214,7 +222,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     );
     assert_eq!(fg_of(&buf, "INFY"), Color::DarkGray);
     assert!(screen.contains("2 Positions (0)") && screen.contains("Positions — 0 open"), "{screen}");
-    assert!(screen.contains("today: realised -73.50 · unrealised 0.00 · charges 6.36 · net -79.86"), "{screen}");
+    assert!(screen.contains("today: realised -₹73.50 · unrealised ₹0.00 · charges ₹6.36 · net -₹79.86"), "{screen}");
 }
 
 #[tokio::test]
@@ -934,7 +942,7 @@ async fn at_80_by_24_numbers_symbols_the_clock_and_the_kill_key_are_whole() {
         ('1', vec!["ADANIPORTS", "BAJAJ-AUTO", "8567", "1420.50", "OPEN", "FILLED", "REJECTED", "c cancel", "K KILL"]),
         ('2', vec!["BAJAJ-AUTO", "8650.00", "8612.35", "-376.50", "x exit", "X exit all", "K KILL"]),
         ('4', vec!["BAJAJ-AUTO", "QUANTITY_MISMATCH", "OPEN", "a accept broker", "k keep local", "i ignore", "K KILL"]),
-        ('5', vec!["Net P&L", "-41114.09", "Charges paid", "901.04", "of 6000000", "of 15000000", "K KILL"]),
+        ('5', vec!["Net P&L", "-₹41,114.09", "Charges paid", "₹901.04", "of ₹60,00,000", "of ₹1,50,00,000", "K KILL"]),
     ] {
         app.on_key(key(tab));
         let screen = text(&draw(&mut app, 80, 24)).join("\n");

@@ -559,7 +559,7 @@ async fn commands_run_in_the_engine_loop_and_report_results() {
     let kill = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "test".into() }, "asha").await.unwrap();
     let killed = wait(kill.id).await;
     assert!(
-        killed.result.as_deref().unwrap().starts_with("kill switch ACTIVE: 0 orders cancelled, 1 positions exited"),
+        killed.result.as_deref().unwrap().starts_with("kill switch ACTIVE: 0 orders cancelled, 1 position exited"),
         "{:?}",
         killed.result
     );

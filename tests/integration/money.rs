@@ -216,3 +216,50 @@ async fn order_to_trade_counts_entries_modifications_and_cancellations() {
     assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(5)));
     assert_eq!(xcoin::domain::charges::otr_text(dec!(5)), "5 <50 nil");
 }
+
+#[tokio::test]
+async fn the_day_per_strategy_and_per_instrument_adds_up_to_the_day() {
+    use xcoin::db::stats::BreakdownKind;
+    use xcoin::domain::strategy::{StrategyType, TradingMode};
+    let t = test_db().await;
+    let scalper = t.ensure_strategy("Scalper", StrategyType::Scalping, TradingMode::Paper).await;
+    let scalper = scalper.unwrap().id;
+    let now = Utc::now();
+    // Manual: INFY bought 10 @ 100 and sold @ 101, a won round trip; TCS
+    // bought 5 @ 200 and still open.
+    filled_for(&t, 1, "INFY", Side::Buy, 10, dec!(100), "T1", now).await;
+    filled_for(&t, 1, "INFY", Side::Sell, 10, dec!(101), "T2", now).await;
+    filled_for(&t, 1, "TCS", Side::Buy, 5, dec!(200), "T3", now).await;
+    // Scalper: INFY bought 10 @ 102 and sold @ 101, a lost round trip.
+    filled_for(&t, scalper, "INFY", Side::Buy, 10, dec!(102), "T4", now).await;
+    filled_for(&t, scalper, "INFY", Side::Sell, 10, dec!(101), "T5", now).await;
+
+    let rows = t.today_breakdown().await.unwrap();
+    let row = |kind, name: &str| rows.iter().find(|r| r.kind == kind && r.name == name).unwrap().clone();
+    let charges = |ids: &[&str]| {
+        let ids: Vec<String> = ids.iter().map(|s| s.to_string()).collect();
+        sqlx::query_scalar::<_, Decimal>("SELECT sum(total_charges) FROM trades WHERE broker_trade_id = ANY($1)")
+            .bind(ids)
+            .fetch_one(t.pool())
+    };
+    let manual = row(BreakdownKind::Strategy, "Manual Trading");
+    assert_eq!((manual.trades, manual.round_trips, manual.wins), (3, 1, 1));
+    assert_eq!(manual.realized_pnl, dec!(10));
+    assert_eq!(manual.charges, charges(&["T1", "T2", "T3"]).await.unwrap());
+    assert_eq!(manual.net_pnl, dec!(10) - manual.charges);
+    assert_eq!(manual.win_rate(), Some(dec!(1)));
+    let scalp = row(BreakdownKind::Strategy, "Scalper");
+    assert_eq!((scalp.trades, scalp.round_trips, scalp.wins, scalp.realized_pnl), (2, 1, 0, dec!(-10)));
+    let infy = row(BreakdownKind::Instrument, "INFY");
+    assert_eq!((infy.trades, infy.round_trips, infy.wins, infy.realized_pnl), (4, 2, 1, dec!(0)));
+    assert_eq!(infy.charges, charges(&["T1", "T2", "T4", "T5"]).await.unwrap());
+    let tcs = row(BreakdownKind::Instrument, "TCS");
+    assert_eq!((tcs.trades, tcs.round_trips, tcs.win_rate()), (1, 0, None));
+    // Strategies first, best first; each kind adds up to the day.
+    assert_eq!(rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["Manual Trading", "Scalper", "TCS", "INFY"]);
+    let day = t.today_pnl().await.unwrap();
+    for kind in [BreakdownKind::Strategy, BreakdownKind::Instrument] {
+        let net: Decimal = rows.iter().filter(|r| r.kind == kind).map(|r| r.net_pnl).sum();
+        assert_eq!(net, day.net_pnl, "{kind:?} rows add up to the day's net");
+    }
+}

@@ -24,6 +24,11 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     ];
     let tmux = Tmux::start(dir.path(), &env);
     tmux.wait_for("XCoin first-launch setup — 1/6 Database");
+    // Esc on the first step asks before leaving; another key stays.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("Leave the setup? Nothing has been written.");
+    tmux.keys(&["Down"]);
+    tmux.wait_gone("Leave the setup?");
     tmux.keys(&["Right"]);
     tmux.keys(&["-l", &url]);
     tmux.keys(&["Enter"]);

@@ -263,8 +263,24 @@ pub async fn filled_at(
     trade_id: &str,
     traded_at: chrono::DateTime<chrono::Utc>,
 ) -> xcoin::db::trades::FillOutcome {
+    filled_for(t, 1, symbol, side, qty, price, trade_id, traded_at).await
+}
+
+/// [`filled_at`], for strategy `strategy_id`.
+#[allow(clippy::too_many_arguments)]
+pub async fn filled_for(
+    t: &TestDb,
+    strategy_id: i64,
+    symbol: &str,
+    side: Side,
+    qty: i64,
+    price: Decimal,
+    trade_id: &str,
+    traded_at: chrono::DateTime<chrono::Utc>,
+) -> xcoin::db::trades::FillOutcome {
     use xcoin::domain::order::{BrokerKind, OrderStatus};
-    let o = t.create_order(&market(symbol, side, qty), BrokerKind::Paper, TICK, Some(price)).await.unwrap();
+    let req = OrderRequest { strategy_id, ..market(symbol, side, qty) };
+    let o = t.create_order(&req, BrokerKind::Paper, TICK, Some(price)).await.unwrap();
     t.update_order_status(o.id, OrderStatus::Submitted, None, Some(&format!("B-{trade_id}"))).await.unwrap();
     let f = xcoin::domain::trade::Fill {
         order_id: o.id,

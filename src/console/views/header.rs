@@ -10,7 +10,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::fit::{Part, fit_parts};
-use super::{money, pnl_style};
+use super::{pnl_style, rupees};
 use crate::console::app::App;
 use crate::console::store::DbState;
 use crate::domain::feed::TickerState;
@@ -101,7 +101,7 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
 fn second_line(app: &App) -> Vec<Part<'_>> {
     let (green, yellow, alarm) = (green(), yellow(), alarm());
     let pnl = match app.net_pnl() {
-        Some(v) => Span::styled(money(v), pnl_style(v).add_modifier(Modifier::BOLD)),
+        Some(v) => Span::styled(rupees(v), pnl_style(v).add_modifier(Modifier::BOLD)),
         None => Span::raw("—"),
     };
     let mut second = vec![

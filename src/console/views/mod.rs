@@ -37,9 +37,13 @@ pub fn filtered(app: &App, tab: Tab, title: String) -> String {
     }
 }
 
-/// A signed amount to the paisa, as table cells show it (the domain's one
-/// money module formats every amount).
+/// A signed amount to the paisa, as table cells show it: `-1518.18`. A cell
+/// sits under a column that names the amount, and the table is sized from
+/// its content, so the cells leave out the `₹` and the grouping. Everywhere
+/// else (header, Stats, totals, details, messages) amounts are [`rupees`].
+/// The domain's one money module formats both.
 pub use crate::domain::money::paisa as money;
+pub use crate::domain::money::rupees;
 
 /// A price, always with two decimals (1441.00, never 1441.0).
 pub fn price(v: Decimal) -> String {
@@ -153,7 +157,7 @@ pub fn fit_columns(columns: &[Column], widths: &[u16], room: u16) -> Result<(Vec
 }
 
 /// Draws `count` rows (already in display order) with the selected one
-/// highlighted and scrolled into view. Only the visible rows are built.
+/// highlighted and scrolled into view (none when `selected` is past them). Only the visible rows are built.
 /// Columns that do not fit go whole, lowest priority first; when even the
 /// essential ones do not fit, the table says how wide the terminal must be
 /// instead of showing cut values.
@@ -183,7 +187,12 @@ pub fn table_with_totals(
     row: impl Fn(usize) -> Vec<Field>,
 ) {
     let visible = area.height.saturating_sub(3) as usize; // borders and header
-    let offset = if visible == 0 { selected } else { selected.saturating_sub(visible - 1) };
+    // A `selected` past the rows (usize::MAX) selects nothing: a read-only list.
+    let offset = match selected {
+        s if s >= count => 0,
+        s if visible == 0 => s,
+        s => s.saturating_sub(visible - 1),
+    };
     let rows: Vec<Vec<Field>> = (offset..count.min(offset + visible.max(1))).map(row).collect();
     let widths: Vec<u16> = columns
         .iter()
@@ -245,7 +254,7 @@ pub fn table_with_totals(
             }
         })
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected((count > 0).then_some(selected - offset));
+    let mut state = TableState::default().with_selected((selected < count).then(|| selected - offset));
     StatefulWidget::render(table, area, buf, &mut state);
 }
 

@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use super::{fit, money, price};
+use super::{fit, price, rupees};
 use crate::console::action::{Scope, bindings, hint_line};
 use crate::console::app::{App, KILL_WORD, Popup, Tab};
 use crate::console::form::{FIELDS, MODIFY_FIELDS};
@@ -347,7 +347,7 @@ fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec
         o.trigger_price.map_or("—".into(), price),
         o.stop_loss.map_or("—".into(), price),
         o.take_profit.map_or("—".into(), price),
-        o.risk_amount.map_or("—".into(), money),
+        o.risk_amount.map_or("—".into(), rupees),
     )));
     lines.push(Line::from(format!(
         "placed by {}  broker id {}",
@@ -383,7 +383,7 @@ fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec
             local(t.traded_at),
             t.quantity,
             price(t.price),
-            money(t.total_charges),
+            rupees(t.total_charges),
             t.broker_trade_id
         )));
     }
@@ -401,9 +401,9 @@ fn position_detail(p: &crate::domain::position::Position, local: Local) -> Vec<L
     )));
     lines.push(Line::from(format!(
         "unrealised {}  realised {}  charges {}",
-        money(p.unrealized_pnl),
-        money(p.realized_pnl()),
-        money(p.charges)
+        rupees(p.unrealized_pnl),
+        rupees(p.realized_pnl()),
+        rupees(p.charges)
     )));
     lines.push(Line::from(format!(
         "high {}  low {}  opened {}",
@@ -424,22 +424,22 @@ fn trade_detail(t: &crate::domain::trade::Trade) -> Vec<Line<'static>> {
         t.quantity,
         t.symbol,
         price(t.price),
-        money(t.turnover)
+        rupees(t.turnover)
     )));
     lines.push(Line::from(format!(
         "brokerage {}  STT {}  exchange {}  SEBI {}  GST {}  stamp {}",
-        money(c.brokerage),
-        money(c.stt),
-        money(c.exchange),
-        money(c.sebi),
-        money(c.gst),
-        money(c.stamp_duty)
+        rupees(c.brokerage),
+        rupees(c.stt),
+        rupees(c.exchange),
+        rupees(c.sebi),
+        rupees(c.gst),
+        rupees(c.stamp_duty)
     )));
     lines.push(Line::from(format!(
         "charges {}  net value {}  realised {}",
-        money(t.total_charges),
-        money(t.net_value),
-        money(t.realized_pnl)
+        rupees(t.total_charges),
+        rupees(t.net_value),
+        rupees(t.realized_pnl)
     )));
     lines
 }
@@ -449,8 +449,8 @@ fn issue_detail(i: &crate::domain::reconciliation::Issue, local: Local) -> Vec<L
     lines.push(Line::from(format!("Issue {}  {}  {} {} {}", i.id, i.issue_type, i.symbol, i.exchange, i.product)));
     lines.push(Line::from(i.details.clone()));
     lines.push(Line::from(format!(
-        "seen {} times, first {}, last {}",
-        i.seen_count,
+        "seen {}, first {}, last {}",
+        crate::domain::times(i.seen_count),
         local(i.first_seen_at),
         local(i.last_seen_at)
     )));

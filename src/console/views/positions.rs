@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
-use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
+use super::{Column, ESSENTIAL, Field, money, pnl_style, price, rupees};
 use crate::console::app::App;
 use crate::console::tab::Tab;
 use crate::domain::position::Position;
@@ -32,10 +32,10 @@ pub fn totals(app: &App) -> String {
     let p = app.store.summary.pnl.unwrap_or_default();
     format!(
         " today: realised {} · unrealised {} · charges {} · net {} ",
-        money(p.realized_pnl),
-        money(p.unrealized_pnl),
-        money(p.charges),
-        money(p.net_pnl)
+        rupees(p.realized_pnl),
+        rupees(p.unrealized_pnl),
+        rupees(p.charges),
+        rupees(p.net_pnl)
     )
 }
 

@@ -3,7 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, Gauge, GraphType, Paragraph, Widget, Wrap};
@@ -11,8 +11,9 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
 use super::fit::width;
-use super::{money, pnl_style};
+use super::{Column, ESSENTIAL, Field, money, pnl_style, rupees};
 use crate::console::app::App;
+use crate::db::stats::{Breakdown, BreakdownKind};
 
 fn ratio(used: Decimal, limit: Decimal) -> f64 {
     if limit <= Decimal::ZERO { 0.0 } else { (used / limit).to_f64().unwrap_or(0.0).clamp(0.0, 1.0) }
@@ -30,44 +31,75 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let win_rate =
         stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
     vec![
-        ("Net P&L", money(pnl.net_pnl), pnl_style(pnl.net_pnl)),
-        ("Gross P&L", money(gross), pnl_style(gross)),
-        ("  realised", money(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
-        ("  unrealised", money(pnl.unrealized_pnl), pnl_style(pnl.unrealized_pnl)),
-        ("Charges paid", money(pnl.charges), Style::new()),
+        ("Net P&L", rupees(pnl.net_pnl), pnl_style(pnl.net_pnl)),
+        ("Gross P&L", rupees(gross), pnl_style(gross)),
+        ("  realised", rupees(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
+        ("  unrealised", rupees(pnl.unrealized_pnl), pnl_style(pnl.unrealized_pnl)),
+        ("Charges paid", rupees(pnl.charges), Style::new()),
         // Open positions since each opened: for one carried from an earlier
         // day this differs from its share of today's unrealised.
-        ("Open P&L, all days", money(pnl.open_unrealized_pnl), pnl_style(pnl.open_unrealized_pnl)),
+        ("Open P&L, all days", rupees(pnl.open_unrealized_pnl), pnl_style(pnl.open_unrealized_pnl)),
         ("Orders", s.orders_today.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
         ("Broker requests", app.mode.broker().writes_text(stats.map_or(0, |st| st.broker_writes)), Style::new()),
         ("Order-to-trade", s.order_to_trade.map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
         ("Win rate", win_rate, Style::new()),
-        ("Largest win", stats.map_or("—".into(), |st| money(st.largest_win)), Style::new().fg(Color::Green)),
-        ("Largest loss", stats.map_or("—".into(), |st| money(st.largest_loss)), Style::new().fg(Color::Red)),
+        ("Largest win", stats.map_or("—".into(), |st| rupees(st.largest_win)), Style::new().fg(Color::Green)),
+        ("Largest loss", stats.map_or("—".into(), |st| rupees(st.largest_loss)), Style::new().fg(Color::Red)),
     ]
 }
 
-/// How much of each risk limit is used: title, fraction, label.
+/// How much of each risk limit is used: title, fraction, label. Kite's
+/// daily request cap is shown where the broker has one.
 fn gauges(app: &App) -> Vec<(&'static str, f64, String)> {
     let s = &app.store.summary;
     let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let limits = &app.limits;
+    let whole = |v: Decimal| {
+        let text = rupees(v);
+        text.strip_suffix(".00").map_or(text.clone(), str::to_string)
+    };
+    let amount = |used: Decimal, limit: Decimal| (ratio(used, limit), format!("{} of {}", whole(used), whole(limit)));
+    let counted = |used: i64, limit: i64| (ratio(used.into(), limit.into()), format!("{used} of {limit}"));
     let loss = (-pnl.net_pnl).max(Decimal::ZERO);
     let drawdown = stats.map_or(Decimal::ZERO, |st| (st.peak_pnl.max(Decimal::ZERO) - pnl.net_pnl).max(Decimal::ZERO));
-    let open = Decimal::from(app.store.positions.len());
-    [
-        ("Daily loss", loss, limits.max_daily_loss()),
-        ("Drawdown", drawdown, limits.max_drawdown()),
-        ("Open positions", open, Decimal::from(limits.max_open_positions)),
+    let mut out = vec![
+        ("Daily loss", amount(loss, limits.max_daily_loss())),
+        ("Drawdown", amount(drawdown, limits.max_drawdown())),
+        ("Open positions", counted(app.store.positions.len() as i64, i64::from(limits.max_open_positions))),
+    ];
+    if let Some(cap) = app.mode.broker().daily_write_cap() {
+        out.push(("Kite requests", counted(stats.map_or(0, |st| st.broker_writes), i64::from(cap))));
+    }
+    out.into_iter().map(|(title, (r, label))| (title, r, label)).collect()
+}
+
+/// The breakdown's columns: a strategy's or an instrument's name and its day.
+const BREAKDOWN: [Column; 7] = [
+    Column::new("strategy · symbol", ESSENTIAL).min(10),
+    Column::new("trades", 2).right(),
+    Column::new("trips", 3).right(),
+    Column::new("win", 1).min(4).right(),
+    Column::new("realised", 4).right(),
+    Column::new("charges", 5).right(),
+    Column::new("net", ESSENTIAL).min(8).right(),
+];
+
+fn breakdown_row(b: &Breakdown) -> Vec<Field> {
+    let name = match b.kind {
+        BreakdownKind::Strategy => Field::styled(b.name.clone(), Style::new().add_modifier(Modifier::BOLD)),
+        BreakdownKind::Instrument => b.name.clone().into(),
+    };
+    vec![
+        name,
+        b.trades.to_string().into(),
+        b.round_trips.to_string().into(),
+        b.win_rate().map_or("—".into(), |w| format!("{:.0}%", w * Decimal::ONE_HUNDRED)).into(),
+        Field::styled(money(b.realized_pnl), pnl_style(b.realized_pnl)),
+        money(b.charges).into(),
+        Field::styled(money(b.net_pnl), pnl_style(b.net_pnl)),
     ]
-    .into_iter()
-    .map(|(title, used, limit)| {
-        let label = format!("{} of {}", money(used).trim_end_matches(".00"), money(limit).trim_end_matches(".00"));
-        (title, ratio(used, limit), label)
-    })
-    .collect()
 }
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
@@ -97,20 +129,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .render(area, buf);
         return;
     }
-    let spare = area.width - numbers_w - gauges_w;
-    let chart_w = if spare >= CHART_MIN { spare } else { 0 };
-    let [numbers, chart, gauge_area] = Layout::horizontal([
-        Constraint::Length(numbers_w),
-        Constraint::Length(chart_w),
-        Constraint::Length(area.width - numbers_w - chart_w),
-    ])
-    .areas(area);
+    let [numbers, right] = Layout::horizontal([Constraint::Length(numbers_w), Constraint::Fill(1)]).areas(area);
     Paragraph::new(text).block(Block::new().borders(Borders::ALL).title("Today")).render(numbers, buf);
+
+    // Beside the numbers: the chart and the gauges on top, the day per
+    // strategy and per instrument below, as tall as its rows (the chart
+    // takes the rest).
+    let day = &app.store.summary.breakdown;
+    let gauges_h = 3 * gauges.len() as u16;
+    let bottom_h = (day.len() as u16 + 3).max(4).min(right.height.saturating_sub(gauges_h));
+    let [top, bottom] = Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom_h)]).areas(right);
+    let spare = right.width - gauges_w;
+    let chart_w = if spare >= CHART_MIN { spare } else { 0 };
+    let [chart, gauge_area] = Layout::horizontal([Constraint::Length(chart_w), Constraint::Fill(1)]).areas(top);
     if chart_w > 0 {
         pnl_chart(app, chart, buf);
     }
-
-    let rows = Layout::vertical([Constraint::Length(3); 3]).split(gauge_area);
+    let rows = Layout::vertical(vec![Constraint::Length(3); gauges.len()]).split(gauge_area);
     for (i, (title, r, label)) in gauges.into_iter().enumerate() {
         let color = if r >= 0.8 {
             Color::Red
@@ -125,6 +160,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             .ratio(r)
             .label(label)
             .render(rows[i], buf);
+    }
+    if bottom.height >= 4 {
+        super::table(bottom, buf, "By strategy, then instrument".into(), &BREAKDOWN, day.len(), usize::MAX, |i| {
+            breakdown_row(&day[i])
+        });
     }
 }
 
