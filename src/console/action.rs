@@ -33,6 +33,8 @@ pub enum Action {
     ModifyOrder,
     CancelOrder,
     ExitPosition,
+    /// Set or move the selected position's stop loss and target.
+    SetLevels,
     ExitAll,
     KillSwitch,
     Rearm,
@@ -192,6 +194,13 @@ pub const KEYMAP: &[Binding] = &[
     ))),
     hinted(dangerous(key(Char('c'), "c", CancelOrder, Scope::Orders, "cancel the selected order"))),
     hinted(dangerous(key(Char('x'), "x", ExitPosition, Scope::Positions, "exit the selected position at market"))),
+    hinted(dangerous(key(
+        Char('s'),
+        "s",
+        SetLevels,
+        Scope::Positions,
+        "set or move the selected position's stop loss and target",
+    ))),
     hinted(dangerous(Binding {
         modifiers: KeyModifiers::SHIFT,
         ..key(Char('X'), "X", ExitAll, Scope::Positions, "exit every position at market")
@@ -399,6 +408,7 @@ fn short(a: Action, scope: Scope) -> &'static str {
         ModifyOrder => "modify",
         CancelOrder => "cancel",
         ExitPosition => "exit",
+        SetLevels => "stop/target",
         ExitAll => "exit all",
         KillSwitch => "KILL",
         Rearm => "re-arm",

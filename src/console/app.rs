@@ -9,7 +9,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit};
-use super::form::{FormKey, ModifyForm, OrderForm};
+use super::form::{FormKey, LevelsForm, ModifyForm, OrderForm};
 use super::store::{Answer, DeskStatus, Health, Store, Update};
 pub use super::tab::Tab;
 use super::tables::Tables;
@@ -70,6 +70,8 @@ pub enum Popup {
     },
     NewOrder(Box<OrderForm>),
     Modify(Box<ModifyForm>),
+    /// A position's stop loss and target, set or moved.
+    Levels(Box<LevelsForm>),
     /// The strategies with their state; `p` pauses or resumes the selected one.
     Strategies {
         selected: usize,
@@ -85,7 +87,8 @@ impl Popup {
             Popup::Confirm { .. } => Scope::Confirm,
             Popup::KillSwitch { .. } | Popup::Note { .. } => Scope::TextEntry,
             Popup::NewOrder(_) => Scope::OrderForm,
-            Popup::Modify(_) => Scope::ModifyForm,
+            // Typed price fields, as the modify form's.
+            Popup::Modify(_) | Popup::Levels(_) => Scope::ModifyForm,
             Popup::Strategies { .. } => Scope::Strategies,
         }
     }
@@ -249,6 +252,11 @@ impl App {
                         Ok(change) => self.modify_verdict(order, change),
                         Err(e) => [String::new(), format!("✗ {e}")],
                     };
+                }
+            }
+            Popup::Levels(form) => {
+                if let Some(p) = self.store.positions.get(&form.position_id) {
+                    form.verdict = self.levels_verdict(p, form.levels());
                 }
             }
             _ => {}
@@ -573,7 +581,7 @@ impl App {
         let of_command = |c: &OperatorCommand| match c {
             OperatorCommand::CancelOrder { order_id } => Some((Tab::Orders, *order_id, order_ok(*order_id, false))),
             OperatorCommand::ModifyOrder { order_id, .. } => Some((Tab::Orders, *order_id, order_ok(*order_id, true))),
-            OperatorCommand::ExitPosition { position_id } => {
+            OperatorCommand::ExitPosition { position_id } | OperatorCommand::SetPositionLevels { position_id, .. } => {
                 Some((Tab::Positions, *position_id, position_ok(*position_id)))
             }
             OperatorCommand::ResolveReconciliation { issue_id, .. } => {
@@ -587,6 +595,7 @@ impl App {
                 _ => None,
             },
             Popup::Modify(form) => Some((Tab::Orders, form.order_id, order_ok(form.order_id, true))),
+            Popup::Levels(form) => Some((Tab::Positions, form.position_id, position_ok(form.position_id))),
             Popup::Note { issue_id, .. } => Some((Tab::Reconciliation, *issue_id, issue_ok(*issue_id))),
             Popup::Detail if self.tab.is_table() => {
                 self.tables[self.tab].selected_id.map(|id| (self.tab, id, self.view(self.tab).contains(&id)))
@@ -752,6 +761,12 @@ impl App {
             Action::ModifyOrder => self.open_modify(),
             Action::CancelOrder => self.ask_cancel(),
             Action::ExitPosition => self.ask_exit(),
+            Action::SetLevels => {
+                if let Some(p) = self.selected_position() {
+                    self.popup = Some(Popup::Levels(Box::new(LevelsForm::for_position(p))));
+                    self.refresh_verdict();
+                }
+            }
             Action::ExitAll => self.ask_exit_all(),
             Action::Strategies => self.popup = Some(Popup::Strategies { selected: 0 }),
             Action::KillSwitch => {
@@ -843,19 +858,8 @@ impl App {
     fn ask_exit(&mut self) {
         let Some(p) = self.selected_position() else { return };
         let id = p.id;
-        let (held, exit) = if p.quantity() > 0 { ("long", "SELL") } else { ("short", "BUY") };
-        let body = vec![
-            format!(
-                "Position {id}: {} {} {} {} {held} @ {}, last {}",
-                p.symbol,
-                p.exchange,
-                p.product,
-                p.quantity().abs(),
-                super::views::money(p.average_price()),
-                p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
-            ),
-            format!("{exit} {} {} at market", p.quantity().abs(), p.symbol),
-        ];
+        let exit = if p.quantity() > 0 { "SELL" } else { "BUY" };
+        let body = vec![describe_position(p), format!("{exit} {} {} at market", p.quantity().abs(), p.symbol)];
         let effect = Effect::Send(OperatorCommand::ExitPosition { position_id: id }, format!("exit position {id}"));
         self.confirm("Exit position?", body, effect);
     }
@@ -956,6 +960,17 @@ impl App {
                 }
                 FormKey::Submit => {
                     self.review_modify(form);
+                    None
+                }
+            },
+            Popup::Levels(mut form) => match form.on_action(action) {
+                FormKey::Cancel => None,
+                FormKey::Editing => {
+                    self.popup = Some(Popup::Levels(form));
+                    None
+                }
+                FormKey::Submit => {
+                    self.review_levels(form);
                     None
                 }
             },
@@ -1078,6 +1093,67 @@ impl App {
         ];
         body.extend(self.modify_verdict(&order, change).into_iter().filter(|l| !l.is_empty()));
         self.confirm_from("Modify order?", body, Effect::Send(cmd, format!("modify order {id}")), Popup::Modify(form));
+    }
+
+    fn review_levels(&mut self, form: Box<LevelsForm>) {
+        let Some(p) = self.store.positions.get(&form.position_id).cloned() else { return };
+        let (stop, target) = match form.levels() {
+            Ok(levels) => levels,
+            Err(e) => {
+                self.flash(format!("✗ {e}"), FlashKind::Failed);
+                self.popup = Some(Popup::Levels(form));
+                return;
+            }
+        };
+        let id = p.id;
+        let was = |v: Option<Decimal>| v.map_or("none".into(), |p| format!("{p:.2}"));
+        let mut body = vec![
+            describe_position(&p),
+            format!("stop {} → {}, target {} → {}", was(p.stop_loss), was(Some(stop)), was(p.take_profit), was(target)),
+        ];
+        body.extend(self.levels_verdict(&p, Ok((stop, target))).into_iter().filter(|l| !l.is_empty()));
+        let cmd = OperatorCommand::SetPositionLevels { position_id: id, stop_loss: stop, take_profit: target };
+        let effect = Effect::Send(cmd, format!("set the levels of position {id}"));
+        self.confirm_from("Set stop and target?", body, effect, Popup::Levels(form));
+    }
+
+    /// The risk validator's verdict on a position's new levels, judged from
+    /// the last price the console knows (the engine judges again from its
+    /// own): the prices, then the verdict, a line each.
+    pub fn levels_verdict(
+        &self,
+        p: &Position,
+        levels: Result<(Decimal, Option<Decimal>), crate::domain::order::FieldError>,
+    ) -> [String; 2] {
+        let (stop, target) = match levels {
+            Ok(l) => l,
+            Err(e) => return [String::new(), format!("✗ {e}")],
+        };
+        let last = p.last_price.or_else(|| self.last_price_of(&p.symbol));
+        let context = format!(
+            "last {} · stop now {} · target now {}",
+            last.map_or("—".into(), |l| format!("{l:.2}")),
+            p.stop_loss.map_or("none".into(), |v| format!("{v:.2}")),
+            p.take_profit.map_or("none".into(), |v| format!("{v:.2}"))
+        );
+        let levels = crate::domain::risk::Levels {
+            symbol: &p.symbol,
+            exchange: p.exchange,
+            quantity: p.quantity(),
+            last_price: last,
+            stop_loss: Some(stop),
+            take_profit: target,
+            current_stop: p.stop_loss,
+        };
+        let verdict = match crate::domain::risk::validate_levels(&levels, &self.limits) {
+            Ok(a) => format!(
+                "✓ passes risk checks: risk at the stop {}, reward:risk {}",
+                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+                a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
+            ),
+            Err(d) => format!("✗ {d} — the engine will refuse it"),
+        };
+        [context, verdict]
     }
 
     fn review_resolution(&mut self, issue_id: i64, resolution: Resolution, input: String) {
@@ -1289,6 +1365,22 @@ fn issue_text(i: &Issue) -> String {
 }
 
 /// An order named fully: id, side, quantity, symbol, type, price, trigger.
+/// `Position 42: INFY NSE MIS 10 long @ 1512.35, last 1505.00`: a position
+/// named fully, for the dialogs that act on it.
+pub fn describe_position(p: &Position) -> String {
+    format!(
+        "Position {}: {} {} {} {} {} @ {}, last {}",
+        p.id,
+        p.symbol,
+        p.exchange,
+        p.product,
+        p.quantity().abs(),
+        if p.quantity() > 0 { "long" } else { "short" },
+        super::views::price(p.average_price()),
+        p.last_price.map_or("—".into(), |l| format!("{l:.2}"))
+    )
+}
+
 pub fn describe_order(o: &Order) -> String {
     let px = |label: &str, v: Option<Decimal>| v.map(|p| format!(" {label} {p:.2}")).unwrap_or_default();
     format!(

@@ -153,6 +153,62 @@ impl OrderForm {
     }
 }
 
+/// A key on a form of typed fields only (modify, levels): Enter reviews,
+/// Esc cancels, ↑/↓ move, the rest edits the focused field.
+fn price_fields(values: &mut [String], focus: &mut usize, action: Action) -> FormKey {
+    let n = values.len();
+    match action {
+        Action::Back => return FormKey::Cancel,
+        Action::Confirm => return FormKey::Submit,
+        Action::NextField => *focus = (*focus + 1) % n,
+        Action::PrevField => *focus = (*focus + n - 1) % n,
+        _ => edit(&mut values[*focus], action, usize::MAX, |c| c),
+    }
+    FormKey::Editing
+}
+
+/// A price as a form shows it to be edited: two decimals, or empty.
+fn editable(v: Option<Decimal>) -> String {
+    v.map(|p| format!("{p:.2}")).unwrap_or_default()
+}
+
+/// The stop loss and target of an open position, set or moved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelsForm {
+    pub position_id: i64,
+    pub values: [String; 2],
+    pub focus: usize,
+    /// The position and the prices it is judged on, then the verdict; kept
+    /// by the console when the form or the desk changes.
+    pub verdict: [String; 2],
+}
+
+pub const LEVEL_FIELDS: [&str; 2] = ["stop loss", "target"];
+
+impl LevelsForm {
+    /// The form with the position's levels as they are.
+    pub fn for_position(p: &crate::domain::position::Position) -> LevelsForm {
+        LevelsForm {
+            position_id: p.id,
+            values: [editable(p.stop_loss), editable(p.take_profit)],
+            focus: 0,
+            verdict: Default::default(),
+        }
+    }
+
+    pub fn on_action(&mut self, action: Action) -> FormKey {
+        price_fields(&mut self.values, &mut self.focus, action)
+    }
+
+    /// The stop (required: every position keeps one) and the target (empty:
+    /// none), or the field that is wrong.
+    pub fn levels(&self) -> Result<(Decimal, Option<Decimal>), FieldError> {
+        let stop = decimal("stop_loss", &self.values[0])?
+            .ok_or_else(|| FieldError::new("stop_loss", "every position keeps a stop: give a price, e.g. 1495.00"))?;
+        Ok((stop, decimal("take_profit", &self.values[1])?))
+    }
+}
+
 /// The modify form: quantity, price and trigger of a working order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModifyForm {
@@ -168,10 +224,9 @@ pub const MODIFY_FIELDS: [&str; 3] = ["quantity", "price", "trigger"];
 
 impl ModifyForm {
     pub fn for_order(o: &Order) -> ModifyForm {
-        let price = |v: Option<Decimal>| v.map(|p| p.to_string()).unwrap_or_default();
         ModifyForm {
             order_id: o.id,
-            values: [o.quantity.to_string(), price(o.price), price(o.trigger_price)],
+            values: [o.quantity.to_string(), editable(o.price), editable(o.trigger_price)],
             focus: 0,
             verdict: Default::default(),
         }
@@ -183,14 +238,7 @@ impl ModifyForm {
     }
 
     pub fn on_action(&mut self, action: Action) -> FormKey {
-        match action {
-            Action::Back => return FormKey::Cancel,
-            Action::Confirm => return FormKey::Submit,
-            Action::NextField => self.focus = (self.focus + 1) % 3,
-            Action::PrevField => self.focus = (self.focus + 2) % 3,
-            _ => edit(&mut self.values[self.focus], action, usize::MAX, |c| c),
-        }
-        FormKey::Editing
+        price_fields(&mut self.values, &mut self.focus, action)
     }
 
     /// The change against `o`: only fields that differ are sent.

@@ -21,6 +21,7 @@ string_enum!(
         ResolveReconciliation => "RESOLVE_RECONCILIATION",
         PauseStrategy => "PAUSE_STRATEGY",
         ResumeStrategy => "RESUME_STRATEGY",
+        SetPositionLevels => "SET_POSITION_LEVELS",
     }
 );
 
@@ -92,6 +93,14 @@ pub enum OperatorCommand {
         strategy_id: i64,
         reason: String,
     },
+    /// Sets or moves an open position's stop loss and target (no target:
+    /// none). Judged by [`crate::domain::risk::validate_levels`].
+    SetPositionLevels {
+        position_id: i64,
+        stop_loss: Decimal,
+        #[serde(default)]
+        take_profit: Option<Decimal>,
+    },
 }
 
 /// A stored payload that does not match its command.
@@ -141,6 +150,7 @@ impl OperatorCommand {
             OperatorCommand::ResolveReconciliation { .. } => CommandKind::ResolveReconciliation,
             OperatorCommand::PauseStrategy { .. } => CommandKind::PauseStrategy,
             OperatorCommand::ResumeStrategy { .. } => CommandKind::ResumeStrategy,
+            OperatorCommand::SetPositionLevels { .. } => CommandKind::SetPositionLevels,
         }
     }
 
@@ -171,6 +181,15 @@ impl OperatorCommand {
             | OperatorCommand::ResumeStrategy { strategy_id, reason } => {
                 check_id("strategy_id", *strategy_id)?;
                 check_text("reason", reason, true)
+            }
+            OperatorCommand::SetPositionLevels { position_id, stop_loss, take_profit } => {
+                check_id("position_id", *position_id)?;
+                for (field, v) in [("stop_loss", Some(*stop_loss)), ("take_profit", *take_profit)] {
+                    if v.is_some_and(|v| v <= Decimal::ZERO) {
+                        return Err(FieldError::new(field, "must be a price greater than 0"));
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -95,20 +95,68 @@ impl RiskSnapshot {
 pub enum Denial {
     KillSwitch,
     StrategyPaused,
-    MarketHours { state: MarketState },
-    Quantity { limit: u32, value: i64 },
-    PositionSize { limit: u32, held: i64, value: i64 },
-    OffTick { field: &'static str, tick: Decimal, value: Decimal },
+    MarketHours {
+        state: MarketState,
+    },
+    Quantity {
+        limit: u32,
+        value: i64,
+    },
+    PositionSize {
+        limit: u32,
+        held: i64,
+        value: i64,
+    },
+    OffTick {
+        field: &'static str,
+        tick: Decimal,
+        value: Decimal,
+    },
     NoLastPrice,
-    PriceBand { field: &'static str, limit_pct: Decimal, last_price: Decimal, value: Decimal },
+    PriceBand {
+        field: &'static str,
+        limit_pct: Decimal,
+        last_price: Decimal,
+        value: Decimal,
+    },
     StopLossMissing,
-    StopLossWrongSide { side: Side, entry: Decimal, stop: Decimal },
-    RiskPerTrade { limit: Decimal, value: Decimal },
-    RiskReward { limit: Decimal, value: Decimal },
-    OpenPositions { limit: u32, value: u32 },
-    DailyLoss { limit: Decimal, value: Decimal },
-    Drawdown { limit: Decimal, value: Decimal },
-    OrderRate { limit: u32, value: u32 },
+    StopLossWrongSide {
+        side: Side,
+        entry: Decimal,
+        stop: Decimal,
+    },
+    /// An open position's stop or target on the wrong side of the last
+    /// price: it would fire at once.
+    LevelWrongSide {
+        level: &'static str,
+        long: bool,
+        last_price: Decimal,
+        value: Decimal,
+    },
+    RiskPerTrade {
+        limit: Decimal,
+        value: Decimal,
+    },
+    RiskReward {
+        limit: Decimal,
+        value: Decimal,
+    },
+    OpenPositions {
+        limit: u32,
+        value: u32,
+    },
+    DailyLoss {
+        limit: Decimal,
+        value: Decimal,
+    },
+    Drawdown {
+        limit: Decimal,
+        value: Decimal,
+    },
+    OrderRate {
+        limit: u32,
+        value: u32,
+    },
 }
 
 fn r2(v: Decimal) -> Decimal {
@@ -132,10 +180,21 @@ impl fmt::Display for Denial {
             Denial::PriceBand { field, limit_pct, last_price, value } => {
                 write!(f, "price sanity: {field} {value} is more than {limit_pct}% from the last price {last_price}")
             }
-            Denial::StopLossMissing => write!(f, "stop loss: required on every new position"),
+            Denial::StopLossMissing => write!(f, "stop loss: required on every position"),
             Denial::StopLossWrongSide { side, entry, stop } => {
                 let relation = if *side == Side::Buy { "below" } else { "above" };
                 write!(f, "stop loss: a {side} stop must be {relation} the entry {entry}, got {stop}")
+            }
+            Denial::LevelWrongSide { level, long, last_price, value } => {
+                let below = (*level == "stop loss") == *long;
+                write!(
+                    f,
+                    "{level}: a {} position's {level} must be {} the last price {}, got {}",
+                    if *long { "long" } else { "short" },
+                    if below { "below" } else { "above" },
+                    r2(*last_price),
+                    r2(*value)
+                )
             }
             Denial::RiskPerTrade { limit, value } => {
                 write!(f, "max risk per trade: limit ₹{}, order risks ₹{}", r2(*limit), r2(*value))
@@ -277,12 +336,71 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
     Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
 }
 
+/// An open position's stop loss and target, as an operator sets or moves
+/// them: the same rules as a new order's, judged from the last price (what
+/// the position risks and may gain from here).
+pub struct Levels<'a> {
+    pub symbol: &'a str,
+    pub exchange: super::order::Exchange,
+    /// Signed: long above 0.
+    pub quantity: i64,
+    pub last_price: Option<Decimal>,
+    pub stop_loss: Option<Decimal>,
+    pub take_profit: Option<Decimal>,
+    /// The stop the position has now, if any.
+    pub current_stop: Option<Decimal>,
+}
+
+/// Checks levels for an open position, the first failure returned: each on
+/// the instrument's tick; a last price to judge from; a stop (every
+/// position keeps one), below the last price for a long and above it for a
+/// short; a target, if any, on the other side; the risk at the stop within
+/// the per-trade limit — unless the stop only moves closer than the one the
+/// position has, which always lowers the risk and is never refused; and,
+/// with a target, reward:risk from the last price at least the minimum.
+/// The kill switch and a paused strategy do not block levels: protecting an
+/// open position must stay possible when new risk is not.
+pub fn validate_levels(l: &Levels, limits: &RiskLimits) -> Result<Assessment, Denial> {
+    let tick = limits.ticks.of(l.symbol, l.exchange);
+    for (field, value) in [("stop loss", l.stop_loss), ("target", l.take_profit)] {
+        if let Some(v) = value
+            && !is_on_tick(v, tick)
+        {
+            return Err(Denial::OffTick { field, tick, value: v });
+        }
+    }
+    let last = l.last_price.ok_or(Denial::NoLastPrice)?;
+    let stop = l.stop_loss.ok_or(Denial::StopLossMissing)?;
+    let long = l.quantity > 0;
+    let beyond = |level: &'static str, value: Decimal, below: bool| {
+        let ok = if below { value < last } else { value > last };
+        if ok { Ok(()) } else { Err(Denial::LevelWrongSide { level, long, last_price: last, value }) }
+    };
+    beyond("stop loss", stop, long)?;
+    if let Some(target) = l.take_profit {
+        beyond("target", target, !long)?;
+    }
+    let size = Decimal::from(l.quantity.abs());
+    let risk = (last - stop).abs() * size;
+    let closer = l.current_stop.is_some_and(|now| (last - stop).abs() <= (last - now).abs());
+    if risk > limits.max_risk_per_trade() && !closer {
+        return Err(Denial::RiskPerTrade { limit: limits.max_risk_per_trade(), value: risk });
+    }
+    let risk_reward = l.take_profit.map(|t| (t - last).abs() / (last - stop).abs());
+    if let Some(ratio) = risk_reward
+        && ratio < limits.min_risk_reward
+    {
+        return Err(Denial::RiskReward { limit: limits.min_risk_reward, value: ratio });
+    }
+    Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::order::{Exchange, OrderType, Product, Validity};
 
-    fn limits() -> RiskLimits {
+    pub(super) fn limits() -> RiskLimits {
         RiskLimits {
             capital: dec!(100000),
             max_risk_per_trade_pct: dec!(2),
@@ -421,7 +539,7 @@ mod tests {
                 "stop missing",
                 Box::new(|_, _| {}),
                 Box::new(|r, _| r.stop_loss = None),
-                "stop loss: required on every new position",
+                "stop loss: required on every position",
             ),
             (
                 "stop side",
@@ -565,5 +683,94 @@ mod tests {
         let closed = RiskSnapshot { market_state: MarketState::Closed, ..snap() };
         assert!(validate(&req(), &closed, &limits()).is_err());
         assert!(validate(&req(), &closed, &RiskLimits { enforce_market_hours: false, ..limits() }).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod levels {
+    use super::tests::limits;
+    use super::*;
+    use crate::domain::order::Exchange;
+
+    /// Long 100 INFY at a last price of 1000, no stop yet.
+    fn long() -> Levels<'static> {
+        Levels {
+            symbol: "INFY",
+            exchange: Exchange::Nse,
+            quantity: 100,
+            last_price: Some(dec!(1000)),
+            stop_loss: Some(dec!(990)),
+            take_profit: Some(dec!(1020)),
+            current_stop: None,
+        }
+    }
+
+    fn verdict(l: Levels) -> Result<Assessment, String> {
+        validate_levels(&l, &limits()).map_err(|d| d.to_string())
+    }
+
+    #[test]
+    fn a_stop_and_target_on_the_right_sides_pass_with_their_risk() {
+        let a = verdict(long()).unwrap();
+        assert_eq!((a.risk_amount, a.risk_reward), (Some(dec!(1000)), Some(dec!(2))));
+        let short = Levels { quantity: -100, stop_loss: Some(dec!(1010)), take_profit: Some(dec!(980)), ..long() };
+        assert_eq!(verdict(short).unwrap().risk_reward, Some(dec!(2)));
+        assert_eq!(verdict(Levels { take_profit: None, ..long() }).unwrap().risk_reward, None);
+    }
+
+    #[test]
+    fn each_rule_names_itself() {
+        let cases = [
+            (Levels { stop_loss: Some(dec!(990.02)), ..long() }, "tick size: stop loss 990.02 is not on the 0.05 tick"),
+            (Levels { last_price: None, ..long() }, "price sanity: no last traded price for the instrument yet"),
+            (Levels { stop_loss: None, ..long() }, "stop loss: required on every position"),
+            (
+                Levels { stop_loss: Some(dec!(1001)), ..long() },
+                "stop loss: a long position's stop loss must be below the last price 1000, got 1001",
+            ),
+            (
+                Levels { quantity: -5, stop_loss: Some(dec!(995)), ..long() },
+                "stop loss: a short position's stop loss must be above the last price 1000, got 995",
+            ),
+            (
+                Levels { take_profit: Some(dec!(999)), ..long() },
+                "target: a long position's target must be above the last price 1000, got 999",
+            ),
+            (
+                Levels { stop_loss: Some(dec!(970)), take_profit: Some(dec!(1100)), ..long() },
+                "max risk per trade: limit ₹2000, order risks ₹3000",
+            ),
+            (Levels { take_profit: Some(dec!(1015)), ..long() }, "min risk:reward: limit 2:1, order 1.5:1"),
+        ];
+        for (levels, why) in cases {
+            assert_eq!(verdict(levels).unwrap_err(), why);
+        }
+    }
+
+    #[test]
+    fn moving_a_stop_closer_is_never_refused_for_its_risk() {
+        // An adopted position of 1000 shares: any stop risks more than ₹2,000
+        // unless it is within 2 rupees, but a closer stop lowers the risk.
+        let big = Levels { quantity: 1000, stop_loss: Some(dec!(980)), take_profit: None, ..long() };
+        assert_eq!(
+            verdict(Levels { current_stop: None, ..big }).unwrap_err(),
+            "max risk per trade: limit ₹2000, order risks ₹20000"
+        );
+        let big = Levels {
+            quantity: 1000,
+            stop_loss: Some(dec!(980)),
+            take_profit: None,
+            current_stop: Some(dec!(950)),
+            ..long()
+        };
+        assert_eq!(verdict(big).unwrap().risk_amount, Some(dec!(20000)));
+        let wider = Levels {
+            quantity: 1000,
+            stop_loss: Some(dec!(940)),
+            take_profit: None,
+            current_stop: Some(dec!(950)),
+            ..long()
+        };
+        assert!(verdict(wider).is_err(), "moving it further away is judged by the limit");
     }
 }

@@ -7,7 +7,7 @@ use crate::db::commands::CommandRecord;
 use crate::db::orders::OrderModification;
 use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
 use crate::domain::count;
-use crate::domain::money::rupees;
+use crate::domain::money::{paisa, rupees};
 use crate::domain::order::{Order, OrderStatus};
 
 fn describe(o: &Order) -> String {
@@ -133,6 +133,18 @@ impl<B: Broker> Engine<B> {
                 let s = self.db.resume_strategy(strategy_id).await.map_err(|e| e.to_string())?;
                 tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy resumed");
                 Ok(format!("strategy {} \"{}\" resumed", s.id, s.name))
+            }
+            OperatorCommand::SetPositionLevels { position_id, stop_loss, take_profit } => {
+                let (p, a) = self.set_position_levels(position_id, stop_loss, take_profit).await.map_err(text)?;
+                Ok(format!(
+                    "position {} {}: stop {}, target {}; risk {}{}",
+                    p.id,
+                    p.symbol,
+                    paisa(stop_loss),
+                    take_profit.map_or("none".into(), paisa),
+                    a.risk_amount.map_or("—".into(), rupees),
+                    a.risk_reward.map_or(String::new(), |r| format!(", reward:risk {r:.2}:1"))
+                ))
             }
         }
     }

@@ -193,6 +193,34 @@ impl<B: Broker> Engine<B> {
 
     /// Exits a position at market: an opposite MARKET order for its whole
     /// quantity, in its product, IOC-free (DAY) so it keeps working.
+    /// Sets or moves an open position's stop loss and target, after the
+    /// levels rules of the risk validator, judged from the freshest last
+    /// price the engine has. Nothing is written when they refuse.
+    pub async fn set_position_levels(
+        &mut self,
+        position_id: i64,
+        stop_loss: Decimal,
+        take_profit: Option<Decimal>,
+    ) -> Result<(Position, crate::domain::risk::Assessment)> {
+        let p = self.db.get_position(position_id).await?;
+        if p.quantity() == 0 {
+            return Err(EngineError::Refused(format!("position {position_id} is closed: nothing to protect")));
+        }
+        let levels = crate::domain::risk::Levels {
+            symbol: &p.symbol,
+            exchange: p.exchange,
+            quantity: p.quantity(),
+            last_price: self.last_price(&p.symbol, p.exchange).or(p.last_price),
+            stop_loss: Some(stop_loss),
+            take_profit,
+            current_stop: p.stop_loss,
+        };
+        let assessment = crate::domain::risk::validate_levels(&levels, &self.cfg.limits)
+            .map_err(|d| EngineError::Refused(format!("levels of position {position_id} refused: {d}")))?;
+        let updated = self.db.update_position_levels(position_id, Some(stop_loss), take_profit).await?;
+        Ok((updated, assessment))
+    }
+
     pub async fn exit_position(&mut self, position_id: i64, placed_by: &str) -> Result<Order> {
         let position = self.db.get_position(position_id).await?;
         if position.quantity() == 0 {

@@ -21,6 +21,7 @@ use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::db::kill_switch::{Activation, KillSwitchEvent};
 use crate::domain::command::KillSwitchTrigger;
+use crate::domain::money::paisa;
 use crate::domain::position::Position;
 
 /// Why the monitor exits a position, if it does.
@@ -30,12 +31,12 @@ pub fn exit_reason(p: &Position, max_loss: Decimal) -> Option<String> {
     if let Some(stop) = p.stop_loss
         && ((long && last <= stop) || (!long && last >= stop))
     {
-        return Some(format!("stop loss {stop} reached at {last}"));
+        return Some(format!("stop loss {} reached at {}", paisa(stop), paisa(last)));
     }
     if let Some(target) = p.take_profit
         && ((long && last >= target) || (!long && last <= target))
     {
-        return Some(format!("target {target} reached at {last}"));
+        return Some(format!("target {} reached at {}", paisa(target), paisa(last)));
     }
     if p.unrealized_pnl <= -max_loss {
         return Some(format!(

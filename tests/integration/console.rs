@@ -459,10 +459,7 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Down);
     let screen = text(&draw(&mut app, 150, 40)).join("\n");
-    assert!(
-        screen.contains("✗ stop loss: required on every new position"),
-        "the validator's verdict as typed: {screen}"
-    );
+    assert!(screen.contains("✗ stop loss: required on every position"), "the validator's verdict as typed: {screen}");
     for c in "3100.75".chars() {
         app.on_key(key(c));
     }
@@ -522,6 +519,71 @@ async fn modify_sends_only_the_fields_that_changed() {
     app.on_key(key('m'));
     assert!(app.popup.is_none());
     assert!(app.flash.as_ref().unwrap().0.contains("only OPEN or PARTIALLY_FILLED orders can be modified"));
+}
+
+#[tokio::test]
+async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() {
+    let t = test_db().await;
+    let mut app = desk(&t).await;
+    app.on_key(key('2'));
+    let p = app.selected_position().unwrap().clone();
+    assert_eq!((p.symbol.as_str(), p.stop_loss, p.take_profit), ("INFY", Some(dec!(1500)), None));
+    app.on_key(key('s'));
+    let Some(Popup::Levels(form)) = &app.popup else { panic!("{:?}", app.popup) };
+    assert_eq!(form.values, ["1500.00".to_string(), String::new()], "the levels as they are");
+    let screen = text(&draw(&mut app, 100, 30)).join("\n");
+    for line in [
+        &format!("Stop and target — position {}", p.id),
+        &format!("Position {}: INFY NSE MIS 10 long @ 1512.35, last 1505.00", p.id),
+        "last 1505.00 · stop now 1500.00 · target now none",
+        "✓ passes risk checks: risk at the stop ₹50.00, reward:risk —",
+    ] {
+        assert!(screen.contains(line), "{line}:\n{screen}");
+    }
+    // A stop above the last price of a long would fire at once.
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_keys(&mut app, "10.00");
+    let screen = text(&draw(&mut app, 100, 30)).join("\n");
+    assert!(
+        screen.contains("stop loss: a long position's stop loss must be below the last price 1505, got 1510"),
+        "{screen}"
+    );
+    for _ in 0..5 {
+        press(&mut app, KeyCode::Backspace);
+    }
+    type_keys(&mut app, "01.00");
+    press(&mut app, KeyCode::Down);
+    type_keys(&mut app, "1513.00");
+    let Some(Popup::Levels(form)) = &app.popup else { panic!() };
+    assert_eq!(form.verdict[1], "✓ passes risk checks: risk at the stop ₹40.00, reward:risk 2.00:1");
+    press(&mut app, KeyCode::Enter);
+    let screen = text(&draw(&mut app, 100, 30)).join("\n");
+    assert!(
+        screen.contains("Set stop and target?") && screen.contains("stop 1500.00 → 1501.00, target none → 1513.00"),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("Position {}: INFY NSE MIS 10 long", p.id)), "the dialog names the position");
+    press(&mut app, KeyCode::Right);
+    assert_eq!(
+        press(&mut app, KeyCode::Enter),
+        Some(Effect::Send(
+            OperatorCommand::SetPositionLevels {
+                position_id: p.id,
+                stop_loss: dec!(1501.00),
+                take_profit: Some(dec!(1513.00))
+            },
+            format!("set the levels of position {}", p.id)
+        ))
+    );
+    // A read-only console has no such key.
+    let mut viewer = new_app(true);
+    viewer.apply(store::snapshot(&t.db).await.unwrap());
+    viewer.refresh_views();
+    viewer.on_key(key('2'));
+    viewer.on_key(key('s'));
+    assert!(viewer.popup.is_none());
 }
 
 fn draw_wizard(w: &xcoin::console::wizard::Wizard) -> String {
@@ -859,6 +921,14 @@ async fn snapshots_of_every_screen_at_three_sizes() {
         assert!(matches!(app.popup, Some(Popup::Modify(_))), "{:?}", app.popup);
         press(&mut app, KeyCode::Esc);
         assert!(app.popup.is_none());
+
+        // Positions: the stop and target of the first.
+        app.on_key(key('2'));
+        press(&mut app, KeyCode::Home);
+        app.on_key(key('s'));
+        snap(&mut app, "levels");
+        press(&mut app, KeyCode::Esc);
+        app.on_key(key('1'));
 
         app.on_key(key('n'));
         type_keys(&mut app, "BAJ");

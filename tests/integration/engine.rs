@@ -223,7 +223,7 @@ async fn every_validator_rule_is_stored_on_the_rejected_order() {
     let base = buy(&e, "INFY", 10, OrderType::Limit);
     let last = e.last_price("INFY", Exchange::Nse).unwrap();
     let cases: Vec<(OrderRequest, String)> = vec![
-        (OrderRequest { stop_loss: None, ..base.clone() }, "stop loss: required on every new position".into()),
+        (OrderRequest { stop_loss: None, ..base.clone() }, "stop loss: required on every position".into()),
         (OrderRequest { quantity: 1001, ..base.clone() }, "max position size: limit 1000 shares, order 1001".into()),
         (
             OrderRequest { price: Some(last + dec!(200)), ..base.clone() },

@@ -358,3 +358,80 @@ async fn the_kill_switch_and_exit_all_pause_strategies_and_only_an_operator_resu
     assert_eq!(c.status, CommandStatus::Failed);
     assert!(c.result.unwrap().contains("is manual"));
 }
+
+#[tokio::test]
+async fn an_operator_sets_and_moves_a_positions_stop_and_target_through_the_validator() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    let mut req = buy(&e, "INFY", 10, OrderType::Market);
+    // Adopted without levels, as after accepting the broker's side.
+    (req.stop_loss, req.take_profit) = (Some(req.stop_loss.unwrap()), None);
+    e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let p = t.open_positions().await.unwrap().remove(0);
+    t.update_position_levels(p.id, None, None).await.unwrap();
+    let last = e.last_price("INFY", Exchange::Nse).unwrap();
+    let set = |stop: Decimal, target: Option<Decimal>| OperatorCommand::SetPositionLevels {
+        position_id: p.id,
+        stop_loss: stop,
+        take_profit: target,
+    };
+    let run = |cmd: OperatorCommand| {
+        let t = &t;
+        async move { t.enqueue_command(&cmd, "asha").await.unwrap().id }
+    };
+
+    // Refused: each with its rule, and the position keeps no stop.
+    for (cmd, why) in [
+        (
+            set(last + dec!(1), None),
+            format!(
+                "stop loss: a long position's stop loss must be below the last price {last}, got {}",
+                last + dec!(1)
+            ),
+        ),
+        (set(last - dec!(1), Some(last + dec!(1))), "min risk:reward: limit 2:1, order 1:1".to_string()),
+        (set(last - dec!(300), None), "max risk per trade: limit ₹2000, order risks ₹3000".to_string()),
+    ] {
+        let id = run(cmd).await;
+        e.process_commands().await;
+        let c = t.get_command(id).await.unwrap();
+        assert_eq!(c.status, CommandStatus::Failed);
+        assert_eq!(c.result.unwrap(), format!("levels of position {} refused: {why}", p.id));
+        let now = t.get_position(p.id).await.unwrap();
+        assert_eq!((now.stop_loss, now.take_profit), (None, None), "nothing written");
+    }
+
+    // Set: stop 5 under, target 10 over (2:1); the result says what it risks.
+    let id = run(set(last - dec!(5), Some(last + dec!(10)))).await;
+    e.process_commands().await;
+    let c = t.get_command(id).await.unwrap();
+    assert_eq!(c.status, CommandStatus::Done, "{:?}", c.result);
+    assert_eq!(
+        c.result.unwrap(),
+        format!(
+            "position {} INFY: stop {:.2}, target {:.2}; risk ₹50.00, reward:risk 2.00:1",
+            p.id,
+            last - dec!(5),
+            last + dec!(10)
+        )
+    );
+    assert_eq!(c.requested_by, "asha");
+    let now = t.get_position(p.id).await.unwrap();
+    assert_eq!((now.stop_loss, now.take_profit), (Some(last - dec!(5)), Some(last + dec!(10))));
+
+    // Moved up and the target dropped; then the monitor acts on the new stop.
+    run(set(last - dec!(2), None)).await;
+    e.process_commands().await;
+    assert_eq!(t.get_position(p.id).await.unwrap().stop_loss, Some(last - dec!(2)));
+    tick(&mut e, "INFY", last - dec!(2)).await;
+    e.monitor_risk().await;
+    let exits = t.active_orders().await.unwrap();
+    assert_eq!((exits.len(), exits[0].side, exits[0].placed_by.as_str()), (1, Side::Sell, "risk-monitor"));
+
+    // A malformed payload is refused before anything acts.
+    let (status, why) = run_raw(&t, &mut e, "SET_POSITION_LEVELS", &format!(r#"{{"position_id": {}}}"#, p.id)).await;
+    assert_eq!(status, CommandStatus::Failed);
+    assert!(why.contains("missing field `stop_loss`"), "{why}");
+}

@@ -167,6 +167,7 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
         ),
         Popup::NewOrder(form) => order_dialog(app, form),
         Popup::Modify(form) => modify_dialog(app, form),
+        Popup::Levels(form) => levels_dialog(app, form),
         Popup::Strategies { selected } => strategies_dialog(app, *selected),
         Popup::Note { issue_id, resolution, input } => text_dialog(
             app,
@@ -260,33 +261,48 @@ fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'st
     }
 }
 
-fn modify_dialog(app: &App, form: &crate::console::form::ModifyForm) -> Dialog<'static> {
+/// A form of typed fields: what it acts on, the fields, the prices it is
+/// judged on, then the verdict and the keys.
+fn fields_dialog(
+    app: &App,
+    title: String,
+    target: Option<String>,
+    (names, values, focus): (&[&str], &[String], usize),
+    verdict: &[String; 2],
+) -> Dialog<'static> {
     let bold = bold();
     let mut lines = Vec::new();
-    for (i, name) in MODIFY_FIELDS.iter().enumerate() {
-        let focused = i == form.focus;
+    for (i, name) in names.iter().enumerate() {
+        let focused = i == focus;
         let style = if focused { bold } else { Style::new() };
         lines.push(Line::from(Span::styled(
-            format!(
-                "{} {name:<9} {}{}",
-                if focused { "▶" } else { " " },
-                form.values[i],
-                if focused { "▏" } else { "" }
-            ),
+            format!("{} {name:<9} {}{}", if focused { "▶" } else { " " }, values[i], if focused { "▏" } else { "" }),
             style,
         )));
     }
     let mut footer = Vec::new();
-    if let Some(order) = app.store.orders.get(&form.order_id) {
-        lines.insert(0, Line::from(crate::console::app::describe_order(order)));
-        let [context, verdict] = &form.verdict;
+    if let Some(target) = target {
+        lines.insert(0, Line::from(target));
+        let [context, verdict] = verdict;
         if !context.is_empty() {
             lines.push(Line::from(context.clone()));
         }
         footer.push(verdict_line(verdict));
     }
     footer.push(keys(Scope::ModifyForm, app.read_only));
-    Dialog { title: format!("Modify order {}", form.order_id), body: lines, footer, border: Color::Cyan, min_width: 44 }
+    Dialog { title, body: lines, footer, border: Color::Cyan, min_width: 44 }
+}
+
+fn modify_dialog(app: &App, form: &crate::console::form::ModifyForm) -> Dialog<'static> {
+    let order = app.store.orders.get(&form.order_id).map(crate::console::app::describe_order);
+    let fields = (&MODIFY_FIELDS[..], &form.values[..], form.focus);
+    fields_dialog(app, format!("Modify order {}", form.order_id), order, fields, &form.verdict)
+}
+
+fn levels_dialog(app: &App, form: &crate::console::form::LevelsForm) -> Dialog<'static> {
+    let position = app.store.positions.get(&form.position_id).map(crate::console::app::describe_position);
+    let fields = (&crate::console::form::LEVEL_FIELDS[..], &form.values[..], form.focus);
+    fields_dialog(app, format!("Stop and target — position {}", form.position_id), position, fields, &form.verdict)
 }
 
 fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
