@@ -28,6 +28,8 @@ pub enum Action {
     ToggleLog,
     LogUp,
     LogDown,
+    /// Switch the log pane between the desk log and this process's diagnostics.
+    LogSource,
     ToggleResolved,
     NewOrder,
     ModifyOrder,
@@ -177,13 +179,17 @@ pub const KEYMAP: &[Binding] = &[
     key(KeyCode::PageUp, "PgUp", PageUp, Scope::Global, "a page up"),
     key(KeyCode::PageDown, "PgDn", PageDown, Scope::Global, "a page down"),
     key(KeyCode::Home, "Home", Top, Scope::Global, "first row"),
-    key(KeyCode::End, "End", Bottom, Scope::Global, "last row"),
+    key(KeyCode::End, "End", Bottom, Scope::Global, "the last row; with the desk log scrolled back, follow it again"),
     hinted(key(KeyCode::Enter, "Enter", Detail, Scope::Global, "details of the selected row")),
     key(KeyCode::Esc, "Esc", Back, Scope::Global, "back out: close, clear the filter"),
     hinted(key(Char('/'), "/", Filter, Scope::Global, "filter the table")),
     hinted(key(Char('l'), "l", ToggleLog, Scope::Global, "show or hide the log")),
     key(Char('['), "[", LogUp, Scope::Global, "scroll the log back"),
-    key(Char(']'), "]", LogDown, Scope::Global, "scroll the log forward"),
+    key(Char(']'), "]", LogDown, Scope::Global, "scroll the log forward (to the newest: follow it again)"),
+    Binding {
+        modifiers: KeyModifiers::SHIFT,
+        ..key(Char('L'), "L", LogSource, Scope::Global, "the log pane: the desk log or this console's diagnostics")
+    },
     hinted(dangerous(key(Char('n'), "n", NewOrder, Scope::Global, "new order (Manual Trading)"))),
     hinted(dangerous(key(
         Char('m'),
@@ -403,6 +409,7 @@ fn short(a: Action, scope: Scope) -> &'static str {
         Filter => "filter",
         ToggleLog => "log",
         LogUp | LogDown => "scroll log",
+        LogSource => "log source",
         ToggleResolved => "resolved",
         NewOrder => "new order",
         ModifyOrder => "modify",

@@ -128,6 +128,12 @@ pub struct App {
     /// Commands this console sent that have not finished.
     pub pending: HashSet<i64>,
     pub log_state: tui_logger::TuiWidgetState,
+    /// The log pane shows this process's diagnostics (tui-logger) instead
+    /// of the desk log.
+    pub log_diagnostics: bool,
+    /// The desk log scrolled back: the id of the line at the pane's bottom.
+    /// `None` follows the newest line.
+    pub log_anchor: Option<i64>,
     /// The filters and resolved-toggle the views were built with (`None`: never built).
     view_of: Option<(String, bool)>,
     /// How many of `orders_view`'s first rows are working orders.
@@ -173,6 +179,8 @@ impl App {
             screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),
+            log_diagnostics: false,
+            log_anchor: None,
             view_of: None,
             orders_active: 0,
             dirty: true,
@@ -740,6 +748,10 @@ impl App {
             Action::PageUp => self.move_selection(-20),
             Action::PageDown => self.move_selection(20),
             Action::Top => self.select_index(self.tab, 0),
+            // End follows the desk log again when it is scrolled back.
+            Action::Bottom if self.show_log && !self.log_diagnostics && self.log_anchor.is_some() => {
+                self.log_anchor = None
+            }
             Action::Bottom => self.select_index(self.tab, self.rows_in_tab().saturating_sub(1)),
             Action::Detail => self.open_detail(),
             Action::Back => {
@@ -748,8 +760,13 @@ impl App {
             }
             Action::Filter => self.filter_editing = true,
             Action::ToggleLog => self.show_log = !self.show_log,
-            Action::LogUp => self.log_state.transition(tui_logger::TuiWidgetEvent::PrevPageKey),
-            Action::LogDown => self.log_state.transition(tui_logger::TuiWidgetEvent::NextPageKey),
+            Action::LogUp if self.log_diagnostics => self.log_state.transition(tui_logger::TuiWidgetEvent::PrevPageKey),
+            Action::LogDown if self.log_diagnostics => {
+                self.log_state.transition(tui_logger::TuiWidgetEvent::NextPageKey)
+            }
+            Action::LogUp => self.scroll_log(-(LOG_STEP as i64)),
+            Action::LogDown => self.scroll_log(LOG_STEP as i64),
+            Action::LogSource => self.log_diagnostics = !self.log_diagnostics,
             Action::ToggleResolved => {
                 self.show_resolved = !self.show_resolved;
                 self.refresh_views();
@@ -1180,6 +1197,28 @@ impl App {
         self.confirm_from("Resolve the issue?", body, effect, back);
     }
 
+    /// The index in the desk log of the line at the pane's bottom.
+    pub fn log_bottom(&self) -> usize {
+        let events = &self.store.events;
+        match self.log_anchor {
+            None => events.len().saturating_sub(1),
+            // A line dropped from the front since: the oldest kept.
+            Some(id) => events.partition_point(|e| e.id <= id).saturating_sub(1),
+        }
+    }
+
+    /// Moves the desk log's bottom line by `by` lines; reaching the newest
+    /// follows it again.
+    fn scroll_log(&mut self, by: i64) {
+        let events = &self.store.events;
+        if events.is_empty() {
+            return;
+        }
+        let last = events.len() - 1;
+        let to = (self.log_bottom() as i64 + by).clamp(0, last as i64) as usize;
+        self.log_anchor = (to < last).then(|| events[to].id);
+    }
+
     /// Drops a flash message whose time is up; returns whether one was dropped.
     pub fn expire_flash(&mut self) -> bool {
         if self.flash.as_ref().is_some_and(|(_, _, at)| at.elapsed() >= FLASH_FOR) {
@@ -1365,6 +1404,9 @@ fn issue_text(i: &Issue) -> String {
 }
 
 /// An order named fully: id, side, quantity, symbol, type, price, trigger.
+/// Lines the desk log moves per `[` or `]`.
+pub const LOG_STEP: usize = 5;
+
 /// `Position 42: INFY NSE MIS 10 long @ 1512.35, last 1505.00`: a position
 /// named fully, for the dialogs that act on it.
 pub fn describe_position(p: &Position) -> String {

@@ -8,7 +8,7 @@
 //! are recomputed by SQL after changes to orders, trades or positions,
 //! debounced. Rendering reads the store and never touches the database.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use crate::db::changes::{Change, ChangeEvent, ChangeFeed, Op, Table};
 use crate::db::commands::CommandRecord;
+use crate::db::events::DeskEvent;
 use crate::db::kill_switch::KillSwitchState;
 use crate::db::stats::{DailyStats, TodayPnl};
 use crate::db::{Db, DbError};
@@ -54,6 +55,8 @@ pub struct Update {
     pub kill_switch: Option<KillSwitchState>,
     pub summary: Option<Summary>,
     pub strategies: Vec<Strategy>,
+    /// New lines of the desk log, oldest first.
+    pub events: Vec<DeskEvent>,
 }
 
 /// What the console knows of the desk's health: where the engine runs, the
@@ -181,6 +184,9 @@ fn thin(requests: Vec<Request>) -> Vec<Request> {
         .collect()
 }
 
+/// How many lines of the desk log a console keeps (and loads at start).
+pub const EVENTS_KEPT: usize = 1000;
+
 /// Everything the console shows, in memory.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
@@ -197,6 +203,8 @@ pub struct Store {
     pub strategies: BTreeMap<i64, Strategy>,
     /// (time, net P&L) samples of today, for the chart.
     pub pnl_series: Vec<(DateTime<Utc>, TodayPnl)>,
+    /// The newest lines of the desk log, oldest first, at most [`EVENTS_KEPT`].
+    pub events: VecDeque<DeskEvent>,
     /// What changed since the views last caught up, so they can change
     /// only the rows that did (taken by the app when it refreshes them).
     pub pending: Pending,
@@ -279,6 +287,16 @@ impl Store {
         for s in u.strategies {
             self.strategies.insert(s.id, s);
         }
+        for e in u.events {
+            // Ids only grow: a line already here (a snapshot racing a
+            // notification) is not shown twice.
+            if self.events.back().is_none_or(|last| e.id > last.id) {
+                self.events.push_back(e);
+            }
+        }
+        while self.events.len() > EVENTS_KEPT {
+            self.events.pop_front();
+        }
         finished
     }
 
@@ -307,6 +325,7 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
         kill_switch: Some(db.kill_switch_state().await?),
         summary: Some(summary(db).await?),
         strategies: db.all_strategies().await?,
+        events: db.recent_events(EVENTS_KEPT as i64).await?,
         ..Update::default()
     })
 }
@@ -359,6 +378,10 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
     }
     if changes.iter().any(|c| c.table == Table::Strategies) {
         u.strategies = db.all_strategies().await?;
+    }
+    let events = ids(Table::DeskEvents);
+    if !events.is_empty() {
+        u.events = db.events_by_ids(&events).await?;
     }
     Ok(u)
 }

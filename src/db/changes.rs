@@ -34,6 +34,8 @@ pub enum Table {
     OperatorCommands,
     /// Changes of a position without a trade (it changes `positions` too).
     PositionAdjustments,
+    /// The desk log (insert only).
+    DeskEvents,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]

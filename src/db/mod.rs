@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod changes;
 pub mod commands;
+pub mod events;
 pub mod kill_switch;
 pub mod local;
 pub mod lock;
@@ -305,6 +306,7 @@ macro_rules! text_enum {
 }
 
 use crate::domain::command::{CommandKind, CommandStatus, KillSwitchAction, KillSwitchTrigger};
+use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
 use crate::domain::position::PositionStatus;
 use crate::domain::reconciliation::{IssueStatus, IssueType, Resolution};
@@ -328,4 +330,6 @@ text_enum!(
     CommandStatus,
     KillSwitchAction,
     KillSwitchTrigger,
+    EventLevel,
+    EventKind,
 );

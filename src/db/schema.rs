@@ -20,6 +20,7 @@ pub const TABLES: &[&str] = &[
     "daily_stats",
     "operator_commands",
     "position_adjustments",
+    "desk_events",
 ];
 
 pub const VIEWS: &[&str] = &["v_active_positions", "v_reconciliation_issues", "v_today_orders"];

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod charges;
 pub mod command;
 pub mod enums;
+pub mod event;
 pub mod feed;
 pub mod instrument;
 pub mod money;

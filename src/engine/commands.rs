@@ -7,6 +7,7 @@ use crate::db::commands::CommandRecord;
 use crate::db::orders::OrderModification;
 use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
 use crate::domain::count;
+use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::{paisa, rupees};
 use crate::domain::order::{Order, OrderStatus};
 
@@ -45,13 +46,18 @@ impl<B: Broker> Engine<B> {
                 Ok(done) => self.db.complete_command(claimed.id, done).await,
                 Err(why) => self.db.fail_command(claimed.id, why).await,
             };
+            let (by, kind) = (&claimed.requested_by, claimed.command);
             match (recorded, outcome) {
                 (Err(e), _) => tracing::error!(command = claimed.id, error = %e, "cannot record a command's result"),
                 (Ok(_), Ok(done)) => {
-                    tracing::info!(command = claimed.id, kind = %claimed.command, by = %claimed.requested_by, %done, "command done")
+                    tracing::info!(command = claimed.id, %kind, %by, %done, "command done");
+                    let line = format!("{by}: {kind} done: {done}");
+                    self.journal(EventLevel::Info, EventKind::Command, line).await;
                 }
                 (Ok(_), Err(why)) => {
-                    tracing::warn!(command = claimed.id, kind = %claimed.command, by = %claimed.requested_by, %why, "command failed")
+                    tracing::warn!(command = claimed.id, %kind, %by, %why, "command failed");
+                    let line = format!("{by}: {kind} failed: {why}");
+                    self.journal(EventLevel::Warn, EventKind::Command, line).await;
                 }
             }
         }
@@ -127,11 +133,15 @@ impl<B: Broker> Engine<B> {
             OperatorCommand::PauseStrategy { strategy_id, reason } => {
                 let s = self.db.pause_strategy(strategy_id, who, &reason).await.map_err(|e| e.to_string())?;
                 tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy paused");
+                let line = format!("strategy {} \"{}\" paused by {who}: {reason}", s.id, s.name);
+                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
                 Ok(format!("strategy {} \"{}\" paused: no new orders until resumed", s.id, s.name))
             }
             OperatorCommand::ResumeStrategy { strategy_id, reason } => {
                 let s = self.db.resume_strategy(strategy_id).await.map_err(|e| e.to_string())?;
                 tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy resumed");
+                let line = format!("strategy {} \"{}\" resumed by {who}: {reason}", s.id, s.name);
+                self.journal(EventLevel::Info, EventKind::Strategy, line).await;
                 Ok(format!("strategy {} \"{}\" resumed", s.id, s.name))
             }
             OperatorCommand::SetPositionLevels { position_id, stop_loss, take_profit } => {

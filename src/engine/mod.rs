@@ -19,6 +19,7 @@ pub mod reconciler;
 pub mod risk;
 pub mod runner;
 
+use crate::domain::event::{EventKind, EventLevel};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -229,31 +230,44 @@ impl<B: Broker> Engine<B> {
     /// Acts on a failed operation: an expired broker session stops trading
     /// and asks for a new login; a broker that stopped answering is said
     /// once, until it answers again.
-    pub fn note_failure(&mut self, e: &EngineError) {
+    pub async fn note_failure(&mut self, e: &EngineError) {
         match e {
             EngineError::Broker(BrokerError::Session(message)) if !self.session_expired => {
                 self.session_expired = true;
                 tracing::error!(%message, "the broker session expired: trading stops until a new login");
                 self.alerts.raise(Alert::token_expired(message));
+                let line = format!("the broker session expired ({message}): trading stops until a new login");
+                self.journal(EventLevel::Error, EventKind::Broker, line).await;
             }
             EngineError::Broker(BrokerError::Unavailable(_)) if self.broker_reachable => {
                 self.broker_reachable = false;
                 self.alerts.raise(Alert::broker_lost(&e.to_string()));
+                self.journal(EventLevel::Error, EventKind::Broker, format!("the broker does not answer: {e}")).await;
             }
             _ => {}
         }
     }
 
     /// A broker call went through.
-    pub fn broker_answered(&mut self) {
+    pub async fn broker_answered(&mut self) {
         if !self.broker_reachable {
             tracing::info!("the broker answers again");
+            self.journal(EventLevel::Info, EventKind::Broker, "the broker answers again").await;
         }
         self.broker_reachable = true;
     }
 
     pub fn session_expired(&self) -> bool {
         self.session_expired
+    }
+
+    /// Appends a line to the desk log every console shows. A line that
+    /// cannot be written is logged here, and trading goes on.
+    pub async fn journal(&self, level: EventLevel, kind: EventKind, message: impl Into<String>) {
+        let message = message.into();
+        if let Err(e) = self.db.record_event(level, kind, &message).await {
+            tracing::warn!(error = %e, %message, "desk log line not written");
+        }
     }
 
     pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
@@ -266,6 +280,9 @@ impl<B: Broker> Engine<B> {
         self.trading_enabled = self.lock.check().await;
         if was_held && !self.trading_enabled {
             self.alerts.raise(Alert::database_lost("the engine's lock connection to the database was lost"));
+            // Written when the database takes it (a lost lock may be a lost database).
+            let line = "the engine lost its database lock: no orders until it holds it again";
+            self.journal(EventLevel::Error, EventKind::Engine, line).await;
         }
         if !self.trading_enabled {
             // Whatever happened while the lock was away, read the broker's book first.
@@ -275,10 +292,12 @@ impl<B: Broker> Engine<B> {
                 Ok(()) => {
                     self.behind = false;
                     tracing::info!("caught up with the broker's book after the interruption; trading resumes");
+                    let line = "caught up with the broker's book after an interruption; trading resumes";
+                    self.journal(EventLevel::Info, EventKind::Engine, line).await;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up after an interruption failed; trying again");
-                    self.note_failure(&e);
+                    self.note_failure(&e).await;
                 }
             }
         }
@@ -330,6 +349,17 @@ impl<B: Broker> Engine<B> {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         }
         tracing::info!("engine running");
+        self.journal(
+            EventLevel::Info,
+            EventKind::Engine,
+            format!("engine running on the {} broker", self.broker.kind()),
+        )
+        .await;
+        match self.db.prune_events().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "desk log lines older than the retention deleted"),
+            Err(e) => tracing::warn!(error = %e, "desk log not pruned"),
+        }
         self.process_commands().await;
         loop {
             tokio::select! {
@@ -369,6 +399,7 @@ impl<B: Broker> Engine<B> {
             }
         }
         drop(commands);
+        self.journal(EventLevel::Info, EventKind::Engine, "engine stopped").await;
         self.lock.release().await;
         tracing::info!("engine stopped");
         Ok(())

@@ -8,6 +8,8 @@ use super::{Engine, EngineError, Result};
 use crate::alerts::Alert;
 use crate::broker::{Broker, BrokerEvent, BrokerFill, BrokerOrder};
 use crate::db::DbError;
+use crate::domain::event::{EventKind, EventLevel};
+use crate::domain::money::{paisa, rupees};
 use crate::domain::order::{Order, OrderStatus};
 use crate::domain::trade::Fill;
 
@@ -73,6 +75,11 @@ impl<B: Broker> Engine<B> {
         let reason = bo.message.as_deref().map(|m| format!("broker: {m}"));
         let updated = self.db.update_order_status(order.id, to, reason.as_deref(), None).await?;
         tracing::info!(order = order.id, status = %to, "order status from the broker");
+        if to != OrderStatus::Open {
+            let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+            let level = if to == OrderStatus::Rejected { EventLevel::Warn } else { EventLevel::Info };
+            self.journal(level, EventKind::Order, format!("order {} {} {to}{why}", order.id, order.describe())).await;
+        }
         if to == OrderStatus::Rejected {
             let message = bo.message.as_deref().unwrap_or("no reason given");
             self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), message));
@@ -107,6 +114,24 @@ impl<B: Broker> Engine<B> {
             position = outcome.position.id,
             "fill recorded"
         );
+        let t = &outcome.trade;
+        let mut line = format!(
+            "fill: {} {} {} @ {} (order {}, trade {}), charges {}",
+            order.side,
+            t.quantity,
+            t.symbol,
+            paisa(t.price),
+            order.id,
+            t.broker_trade_id,
+            rupees(t.total_charges)
+        );
+        if !t.realized_pnl.is_zero() {
+            line.push_str(&format!(", realised {}", rupees(t.realized_pnl)));
+        }
+        if outcome.position.quantity() == 0 {
+            line.push_str(&format!("; {} flat", t.symbol));
+        }
+        self.journal(EventLevel::Info, EventKind::Fill, line).await;
         if outcome.position.quantity() == 0 {
             self.exiting.remove(&outcome.position.id);
         }

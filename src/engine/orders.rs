@@ -1,6 +1,7 @@
 //! The order manager: validate → persist PENDING → send → SUBMITTED; cancel,
 //! modify, and exits at market.
 
+use crate::domain::event::{EventKind, EventLevel};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -70,6 +71,8 @@ impl<B: Broker> Engine<B> {
             };
             let order = self.db.record_rejected_order(req, kind, tick, last, &reason).await?;
             tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
+            let line = format!("order {} {} refused by {}: {reason}", order.id, order.describe(), order.placed_by);
+            self.journal(EventLevel::Warn, EventKind::Order, line).await;
             return Ok(order);
         }
         let order = self.db.create_order(req, kind, tick, last).await?;
@@ -77,21 +80,36 @@ impl<B: Broker> Engine<B> {
         let sent = self.broker.place(&PlaceRequest::from(&order)).await;
         self.count_broker_write().await;
         if let Err(e) = &sent {
-            self.note_failure(&EngineError::Broker(e.clone()));
+            self.note_failure(&EngineError::Broker(e.clone())).await;
         } else {
-            self.broker_answered();
+            self.broker_answered().await;
         }
         match sent {
             Ok(broker_id) => {
+                let line = format!(
+                    "order {} {} placed by {} (broker {broker_id})",
+                    order.id,
+                    order.describe(),
+                    order.placed_by
+                );
+                self.journal(EventLevel::Info, EventKind::Order, line).await;
                 Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)
             }
             Err(BrokerError::Unavailable(why)) => {
                 tracing::error!(order = order.id, error = %why, "the broker did not answer; the order stays PENDING until found by its tag");
+                let line = format!(
+                    "order {} {}: the broker did not answer ({why}); PENDING until found",
+                    order.id,
+                    order.describe()
+                );
+                self.journal(EventLevel::Error, EventKind::Order, line).await;
                 Ok(order)
             }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(order = order.id, %reason, "order rejected by the broker");
+                let line = format!("order {} {} rejected by the broker: {reason}", order.id, order.describe());
+                self.journal(EventLevel::Warn, EventKind::Order, line).await;
                 self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), &reason));
                 Ok(self.db.update_order_status(order.id, OrderStatus::Rejected, Some(&reason), None).await?)
             }
@@ -178,6 +196,8 @@ impl<B: Broker> Engine<B> {
         let reason: String = why.chars().take(MAX_TEXT_CHARS).collect();
         for s in self.db.pause_automated_strategies(by, &reason).await? {
             tracing::warn!(strategy = s.id, name = %s.name, %by, %reason, "strategy paused");
+            let line = format!("strategy {} \"{}\" paused by {by}: {reason}", s.id, s.name);
+            self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! it persists. A failed broker query skips the cycle: missing data never
 //! means flat.
 
+use crate::domain::event::{EventKind, EventLevel};
 use std::collections::HashSet;
 
 use chrono::Utc;
@@ -22,12 +23,12 @@ impl<B: Broker> Engine<B> {
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
         let broker = match self.broker.positions().await {
             Ok(broker) => {
-                self.broker_answered();
+                self.broker_answered().await;
                 broker
             }
             Err(e) => {
                 let e = EngineError::Broker(e);
-                self.note_failure(&e);
+                self.note_failure(&e).await;
                 return Err(e);
             }
         };
@@ -35,7 +36,7 @@ impl<B: Broker> Engine<B> {
             Ok(book) => book,
             Err(e) => {
                 let e = EngineError::Broker(e);
-                self.note_failure(&e);
+                self.note_failure(&e).await;
                 return Err(e);
             }
         };
@@ -58,6 +59,11 @@ impl<B: Broker> Engine<B> {
             let (issue, new) = self.db.log_reconciliation_issue(&m, position_id).await?;
             if new {
                 tracing::warn!(issue = issue.id, kind = %issue.issue_type, symbol = %issue.symbol, details = %issue.details, "reconciliation issue");
+                let line = format!(
+                    "reconciliation issue {} {} {}: {}",
+                    issue.id, issue.issue_type, issue.symbol, issue.details
+                );
+                self.journal(EventLevel::Warn, EventKind::Reconciliation, line).await;
                 let instrument = format!("{}:{} {}", issue.exchange, issue.symbol, issue.product);
                 self.alerts.raise(Alert::reconciliation_issue(
                     issue.id,

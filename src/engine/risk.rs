@@ -21,6 +21,7 @@ use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::db::kill_switch::{Activation, KillSwitchEvent};
 use crate::domain::command::KillSwitchTrigger;
+use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::paisa;
 use crate::domain::position::Position;
 
@@ -72,12 +73,23 @@ impl<B: Broker> Engine<B> {
                     continue;
                 }
                 tracing::warn!(position = p.id, symbol = %p.symbol, %reason, "exiting position");
-                match self.exit_position(p.id, "risk-monitor").await {
+                let line = match self.exit_position(p.id, "risk-monitor").await {
                     Ok(order) => {
-                        tracing::info!(position = p.id, order = order.id, status = %order.status, "exit placed")
+                        tracing::info!(position = p.id, order = order.id, status = %order.status, "exit placed");
+                        (
+                            EventLevel::Warn,
+                            format!("exit of position {} {}: {reason}; order {}", p.id, p.symbol, order.id),
+                        )
                     }
-                    Err(e) => tracing::error!(position = p.id, error = %e, "exit not placed"),
-                }
+                    Err(e) => {
+                        tracing::error!(position = p.id, error = %e, "exit not placed");
+                        (
+                            EventLevel::Error,
+                            format!("exit of position {} {} NOT placed ({reason}): {e}", p.id, p.symbol),
+                        )
+                    }
+                };
+                self.journal(line.0, EventKind::Exit, line.1).await;
             }
         }
 
@@ -178,6 +190,12 @@ impl<B: Broker> Engine<B> {
             }
         }
         tracing::warn!(exits, time = %at, "MIS square-off");
+        let line = format!(
+            "MIS square-off at {}: {}",
+            at.format("%H:%M"),
+            crate::domain::count(exits, "position exited", "positions exited")
+        );
+        self.journal(EventLevel::Warn, EventKind::Exit, line).await;
         Ok(())
     }
 
@@ -206,6 +224,12 @@ impl<B: Broker> Engine<B> {
             })
             .await?;
         tracing::error!(%trigger, %reason, %actor, "KILL SWITCH ACTIVATED");
+        self.journal(
+            EventLevel::Error,
+            EventKind::KillSwitch,
+            format!("KILL SWITCH ACTIVATED ({trigger}) by {actor}: {reason}"),
+        )
+        .await;
         self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
         let why = format!("kill switch: {reason}");
         // Act on the broker's latest word: fills it reported that are still
@@ -235,6 +259,8 @@ impl<B: Broker> Engine<B> {
     pub async fn rearm_kill_switch(&mut self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
         let event = self.db.deactivate_kill_switch(reason, actor).await?;
         tracing::warn!(%actor, %reason, "kill switch re-armed");
+        self.journal(EventLevel::Warn, EventKind::KillSwitch, format!("kill switch re-armed by {actor}: {reason}"))
+            .await;
         self.alerts.raise(Alert::kill_switch_rearmed(reason, actor));
         Ok(event)
     }

@@ -90,6 +90,9 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
         let book = paper_book(&s.data_dir(), &db).await?;
         paper_broker(s, book).map(|(b, t)| (b, t, None))?
     };
+    if let Some(status) = &ticker {
+        tasks.push(tokio::spawn(journal_ticker(db.clone(), status.clone())));
+    }
     if let AnyBroker::Kite(kite) = &broker {
         let sent = db.broker_writes_today().await?;
         kite.client().count_earlier_writes(u32::try_from(sent).unwrap_or(u32::MAX));
@@ -204,6 +207,36 @@ pub async fn kite_broker(
         }
     });
     Ok((AnyBroker::Kite(broker), vec![ticker], Some(status)))
+}
+
+/// Writes the Kite ticker's changes of state to the desk log, so every
+/// console says when prices stop and start again.
+async fn journal_ticker(db: Db, mut status: watch::Receiver<TickerStatus>) {
+    use crate::domain::event::{EventKind, EventLevel};
+    use crate::domain::feed::TickerState;
+    let mut was = status.borrow().state;
+    while status.changed().await.is_ok() {
+        let now = status.borrow().clone();
+        if now.state == was {
+            continue;
+        }
+        was = now.state;
+        let why = now.last_error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+        let (level, line) = match now.state {
+            TickerState::Connected => {
+                (EventLevel::Info, format!("Kite ticker connected (connection {})", now.connections))
+            }
+            TickerState::Connecting => continue,
+            TickerState::Reconnecting => (EventLevel::Warn, format!("Kite ticker lost; reconnecting{why}")),
+            TickerState::Stopped => (EventLevel::Info, "Kite ticker stopped".to_string()),
+            TickerState::SessionExpired => {
+                (EventLevel::Error, format!("Kite ticker refused the session: log in again{why}"))
+            }
+        };
+        if let Err(e) = db.record_event(level, EventKind::Broker, &line).await {
+            tracing::warn!(error = %e, %line, "desk log line not written");
+        }
+    }
 }
 
 /// Connects, starts the engine and runs it until `shutdown` turns true.

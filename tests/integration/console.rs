@@ -636,7 +636,7 @@ async fn the_wizard_prepares_the_database_validates_and_writes_a_private_file_la
     let screen = draw_wizard(&w);
     assert!(
         screen.contains(" created")
-            && screen.contains("✓ tables                 9/9")
+            && screen.contains("✓ tables                 10/10")
             && screen.contains("The database is ready"),
         "{screen}"
     );
@@ -1153,4 +1153,67 @@ async fn the_loader_answers_the_consoles_requests() {
     app.answer(Answer::Sent { what: "cancel order 7".into(), then_quit: false, result: Err("refused".into()) });
     assert_eq!(app.flash.as_ref().map(|f| f.0.as_str()), Some("cancel order 7 not sent: refused"));
     loader.abort();
+}
+
+/// The log pane's rows of a frame: from its title to its bottom border.
+use xcoin::domain::event::{EventKind, EventLevel};
+
+fn log_pane(screen: &[String]) -> Vec<String> {
+    let top = screen.iter().position(|l| l.contains(" Desk log")).expect("the desk log is on screen");
+    screen[top..].iter().take_while(|l| !l.starts_with(" ?")).cloned().collect()
+}
+
+#[tokio::test]
+async fn every_console_shows_the_same_desk_log_live_in_ist_and_scrolls_back_and_follows() {
+    let t = test_db().await;
+    let broker = PaperBroker::new(&instrument::built_in(), PaperConfig::default()).unwrap();
+    let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&Settings::default())).await.unwrap();
+    // The console in the engine's process and a read-only one elsewhere.
+    let mut consoles = Vec::new();
+    for read_only in [false, true] {
+        let (tx, rx) = mpsc::channel(64);
+        let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
+        let mut app = new_app(read_only);
+        app.show_log = true;
+        app.status.engine_in_process = !read_only;
+        consoles.push((app, rx, loader));
+    }
+    // Nine (the order rate allows ten a second), the last without a stop.
+    for i in 0..9 {
+        let req =
+            order("INFY", Side::Buy, 1 + i, OrderType::Market, None, if i == 8 { None } else { Some(dec!(1400)) });
+        e.place_order(&req).await.unwrap();
+    }
+    let newest = t.recent_events(1).await.unwrap().remove(0);
+    assert!(newest.message.ends_with("refused by asha: stop loss: required on every position"), "{}", newest.message);
+    let mut panes = Vec::new();
+    for (app, rx, loader) in &mut consoles {
+        until(app, rx, |a| a.store.events.back().is_some_and(|l| l.id == newest.id)).await;
+        loader.abort();
+        panes.push(log_pane(&text(&draw(app, 120, 30))));
+    }
+    assert_eq!(panes[0], panes[1], "the same log on both consoles");
+    let pane = panes[0].join("\n");
+    let ist = Settings::default().calendar().local(newest.at).format("%H:%M:%S").to_string();
+    assert!(pane.contains(&format!("{ist} WARN  ORDER          order 9 BUY 9 INFY MARKET refused by asha")), "{pane}");
+    assert!(pane.contains("Desk log · 9 of 9 · following"), "{pane}");
+
+    // Scrolled back, it stays put as lines arrive, says where it is, and End follows again.
+    let app = &mut consoles[1].0;
+    app.on_key(key('['));
+    let pane = log_pane(&text(&draw(app, 120, 30))).join("\n");
+    assert!(pane.contains("Desk log · 4 of 9 · 5 newer below · End follows"), "{pane}");
+    assert!(!pane.contains("order 9 "), "{pane}");
+    t.record_event(EventLevel::Info, EventKind::Engine, "engine stopped").await.unwrap();
+    app.apply(store::Update { events: t.recent_events(1).await.unwrap(), ..Default::default() });
+    let pane = log_pane(&text(&draw(app, 120, 30))).join("\n");
+    assert!(pane.contains("Desk log · 4 of 10 · 6 newer below"), "a new line does not move it: {pane}");
+    press(app, KeyCode::End);
+    let pane = log_pane(&text(&draw(app, 120, 30))).join("\n");
+    assert!(pane.contains("10 of 10 · following") && pane.contains("engine stopped"), "{pane}");
+    // L shows this console's own diagnostics instead, and back.
+    app.on_key(key('L'));
+    assert!(text(&draw(app, 120, 30)).join("\n").contains("This console's diagnostics"));
+    app.on_key(key('L'));
+    assert!(text(&draw(app, 120, 30)).join("\n").contains(" Desk log"));
 }

@@ -9,6 +9,7 @@ mod commands;
 mod console;
 mod corpus;
 mod engine;
+mod events;
 mod fills;
 mod history;
 mod isolation;

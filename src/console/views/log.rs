@@ -1,10 +1,60 @@
-//! The log pane's lines: IST times, like every time on screen.
+//! The log pane: the desk log (the engine's events, from the database, the
+//! same on every console) or this console's own diagnostics; IST times,
+//! like every time on screen.
 
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use tui_logger::{ExtLogRecord, LogFormatter};
 
+use crate::console::app::App;
+use crate::db::events::DeskEvent;
 use crate::domain::calendar::MarketCalendar;
+use crate::domain::event::EventLevel;
+
+/// One desk event as a line: `09:31:02 WARN  ORDER  order 12 … refused: …`.
+pub fn event_line(calendar: &MarketCalendar, e: &DeskEvent) -> Line<'static> {
+    let style = match e.level {
+        EventLevel::Error => Style::new().fg(Color::Red),
+        EventLevel::Warn => Style::new().fg(Color::Yellow),
+        EventLevel::Info => Style::new(),
+    };
+    Line::from(vec![
+        Span::styled(format!("{} {:<5} ", calendar.local(e.at).format("%H:%M:%S"), e.level.as_str()), style),
+        Span::styled(format!("{:<14} ", e.kind.as_str()), Style::new().fg(Color::DarkGray)),
+        Span::styled(e.message.clone(), style),
+    ])
+}
+
+/// The desk log, its newest line (or the line scrolled to) at the bottom,
+/// long lines wrapped whole; the title says where the pane is and how to
+/// follow again.
+pub fn render_desk_log(app: &App, area: Rect, buf: &mut Buffer) {
+    let events = &app.store.events;
+    let room = area.width.saturating_sub(2) as usize;
+    let height = area.height.saturating_sub(2) as usize;
+    let bottom = app.log_bottom();
+    let mut lines: Vec<Line> = Vec::new();
+    for e in events.iter().take(bottom + 1).rev() {
+        let mut wrapped = super::fit::wrap(&event_line(&app.calendar, e), room);
+        // A line shows whole or not at all (the newest always).
+        if lines.len() + wrapped.len() > height && !lines.is_empty() {
+            break;
+        }
+        wrapped.reverse();
+        lines.extend(wrapped);
+    }
+    lines.truncate(height);
+    lines.reverse();
+    let title = match (events.len(), app.log_anchor) {
+        (0, _) => " Desk log · L diagnostics ".to_string(),
+        (n, None) => format!(" Desk log · {n} of {n} · following · [ ] scroll · L diagnostics "),
+        (n, Some(_)) => format!(" Desk log · {} of {n} · {} newer below · End follows ", bottom + 1, n - bottom - 1),
+    };
+    Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(title)).render(area, buf);
+}
 
 /// Formats the process's log records with their time in the market's zone.
 pub struct IstFormatter {

@@ -371,12 +371,14 @@ impl Widget for &App {
             Tab::Stats => stats::render(self, body, buf),
         }
 
-        if self.show_log {
+        if self.show_log && self.log_diagnostics {
             tui_logger::TuiLoggerWidget::default()
-                .block(Block::new().borders(Borders::ALL).title("Log ([ ] scroll)"))
+                .block(Block::new().borders(Borders::ALL).title("This console's diagnostics ([ ] scroll · L desk log)"))
                 .formatter(Box::new(log::IstFormatter { calendar: self.calendar.clone() }))
                 .state(&self.log_state)
                 .render(log, buf);
+        } else if self.show_log {
+            log::render_desk_log(self, log, buf);
         }
 
         Paragraph::new(flash_lines).render(flash, buf);
