@@ -246,11 +246,18 @@ impl Default for ZerodhaSettings {
 pub struct AccountSettings {
     /// Trading capital in rupees; the risk percentages are of this.
     pub capital: Decimal,
+    /// Intraday (MIS) leverage for margins: the paper exchange blocks the
+    /// value over this, and the forms estimate an order's margin with it in
+    /// LIVE too (Kite's own figure is per stock). Delivery (CNC) is at 1×.
+    pub mis_leverage: Decimal,
 }
 
 impl Default for AccountSettings {
     fn default() -> Self {
-        AccountSettings { capital: dec!(100000) }
+        AccountSettings {
+            capital: dec!(100000),
+            mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
+        }
     }
 }
 
@@ -989,6 +996,13 @@ impl Config {
 
         if s.account.capital <= Decimal::ZERO {
             return Err(self.invalid("account.capital", s.account.capital, "an amount in rupees greater than 0"));
+        }
+        if s.account.mis_leverage < Decimal::ONE || s.account.mis_leverage > dec!(50) {
+            return Err(self.invalid(
+                "account.mis_leverage",
+                s.account.mis_leverage,
+                "a leverage from 1 to 50 (Zerodha's equity MIS is 5)",
+            ));
         }
         let r = &s.risk;
         pct("risk.max_risk_per_trade_pct", r.max_risk_per_trade_pct)?;

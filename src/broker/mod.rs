@@ -153,6 +153,11 @@ pub trait Broker: MarketData {
     fn positions(&self) -> impl Future<Output = Result<Vec<Holding>, BrokerError>> + Send;
     /// Order updates, fills and ticks from now on.
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent>;
+    /// The equity segment's funds and margin now. A broker that does not
+    /// report them says so.
+    fn funds(&self) -> impl Future<Output = Result<crate::domain::funds::Funds, BrokerError>> + Send {
+        async { Err(BrokerError::Unavailable("this broker does not report funds".into())) }
+    }
 }
 
 /// The broker the configuration chose: the paper exchange (PAPER) or Kite
@@ -219,6 +224,12 @@ impl Broker for AnyBroker {
         match self {
             AnyBroker::Paper(b) => b.subscribe(),
             AnyBroker::Kite(b) => b.subscribe(),
+        }
+    }
+    async fn funds(&self) -> Result<crate::domain::funds::Funds, BrokerError> {
+        match self {
+            AnyBroker::Paper(b) => b.funds().await,
+            AnyBroker::Kite(b) => b.funds().await,
         }
     }
 }

@@ -18,6 +18,7 @@
 //! survives restarts of the engine as a real broker would. For demos and
 //! tests it can apply an external trade that the local book knows nothing of.
 
+use crate::domain::funds::{Funds, added_exposure, insufficient_funds, margin_for};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,11 +46,24 @@ pub struct PaperConfig {
     pub liquidity_per_tick: i64,
     /// Where the exchange keeps its book between runs; `None` keeps it in memory.
     pub state_file: Option<PathBuf>,
+    /// The account's capital: funds and margin are simulated from it, and an
+    /// order needing more margin than is free is refused as Kite refuses it.
+    /// `None`: no funds are kept and no order is refused for margin.
+    pub capital: Option<Decimal>,
+    /// Intraday (MIS) leverage; delivery (CNC) is at 1×.
+    pub mis_leverage: Decimal,
 }
 
 impl Default for PaperConfig {
     fn default() -> Self {
-        PaperConfig { seed: 1, slippage_ticks: 1, liquidity_per_tick: 500, state_file: None }
+        PaperConfig {
+            seed: 1,
+            slippage_ticks: 1,
+            liquidity_per_tick: 500,
+            state_file: None,
+            capital: None,
+            mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
+        }
     }
 }
 
@@ -81,6 +95,9 @@ struct Book {
     positions: BTreeMap<String, (Exchange, Product, String, i64, Decimal)>,
     next_order: u64,
     next_trade: u64,
+    /// Realised P&L of every fill the book has seen (its cash beside the capital).
+    #[serde(default)]
+    realised: Decimal,
 }
 
 struct State {
@@ -123,8 +140,51 @@ impl State {
         let (_, _, _, held, avg) =
             self.book.positions.get(&key).cloned().unwrap_or((exchange, product, symbol.to_string(), 0, Decimal::ZERO));
         let mut p = PositionBook::holding(held, avg);
-        p.apply_fill(side, qty, price);
+        self.book.realised += p.apply_fill(side, qty, price).realized_pnl;
         self.book.positions.insert(key, (exchange, product, symbol.to_string(), p.quantity, p.average_price));
+    }
+
+    /// The signed quantity held in an instrument and product.
+    fn held(&self, symbol: &str, exchange: Exchange, product: Product) -> i64 {
+        self.book.positions.get(&position_key(symbol, exchange, product)).map_or(0, |p| p.3)
+    }
+
+    fn last(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
+        self.quotes.get(&quote_key(symbol, exchange)).map(|q| q.last)
+    }
+
+    /// Margin a working order blocks: its shares that add exposure, at its
+    /// price (a market order at the last price).
+    fn order_margin(&self, o: &BrokerOrder, mis_leverage: Decimal) -> Decimal {
+        let pending = o.quantity - o.filled_quantity;
+        let added = added_exposure(self.held(&o.symbol, o.exchange, o.product), o.side.sign(), pending);
+        let price = o.price.or(o.trigger_price).or_else(|| self.last(&o.symbol, o.exchange)).unwrap_or_default();
+        margin_for(o.product, price * Decimal::from(added), mis_leverage)
+    }
+
+    /// The account's funds from `capital`: cash is the capital plus what the
+    /// book realised; margin is blocked by open positions (at their average)
+    /// and by working orders; unrealised losses (not gains) reduce what is free.
+    fn funds(&self, capital: Decimal, mis_leverage: Decimal) -> Funds {
+        let mut used = Decimal::ZERO;
+        let mut unrealised = Decimal::ZERO;
+        for (exchange, product, symbol, quantity, average) in self.book.positions.values() {
+            let q = Decimal::from(*quantity);
+            used += margin_for(*product, *average * q, mis_leverage);
+            unrealised += (self.last(symbol, *exchange).unwrap_or(*average) - *average) * q;
+        }
+        for w in self.book.orders.values().filter(|w| !w.order.status.is_terminal()) {
+            used += self.order_margin(&w.order, mis_leverage);
+        }
+        let cash = capital + self.book.realised;
+        Funds {
+            opening_balance: capital,
+            cash,
+            used_margin: used,
+            m2m_realised: self.book.realised,
+            m2m_unrealised: unrealised,
+            available_margin: cash + unrealised.min(Decimal::ZERO) - used,
+        }
     }
 
     /// Matches one working order against the last price; returns events.
@@ -504,6 +564,17 @@ impl Broker for PaperBroker {
             {
                 return Err(BrokerError::Rejected(format!("a {} order has the wrong price fields", req.order_type)));
             }
+            if let Some(capital) = self.config.capital {
+                let lev = self.config.mis_leverage;
+                let free = s.funds(capital, lev).available_margin;
+                let added =
+                    added_exposure(s.held(&req.symbol, req.exchange, req.product), req.side.sign(), req.quantity);
+                let price = req.price.or(req.trigger_price).or_else(|| s.last(&req.symbol, req.exchange));
+                let required = margin_for(req.product, price.unwrap_or_default() * Decimal::from(added), lev);
+                if required > free {
+                    return Err(BrokerError::Rejected(insufficient_funds(required, free)));
+                }
+            }
             s.book.next_order += 1;
             let id = format!("PO{:08}", s.book.next_order);
             let order = BrokerOrder {
@@ -588,6 +659,14 @@ impl Broker for PaperBroker {
 
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
         self.events.subscribe()
+    }
+
+    async fn funds(&self) -> Result<Funds, BrokerError> {
+        let capital = self
+            .config
+            .capital
+            .ok_or_else(|| BrokerError::Unavailable("the paper exchange keeps no funds without a capital".into()))?;
+        Ok(self.lock().funds(capital, self.config.mis_leverage))
     }
 }
 

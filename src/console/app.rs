@@ -119,6 +119,8 @@ pub struct App {
     pub mode: TradingMode,
     pub calendar: MarketCalendar,
     pub limits: RiskLimits,
+    /// Intraday leverage the forms estimate an order's margin with.
+    pub mis_leverage: Decimal,
     pub operator: String,
     /// The instant the screen shows (the clock); set by the runtime each frame.
     pub now: DateTime<Utc>,
@@ -174,6 +176,7 @@ impl App {
             mode,
             calendar,
             limits,
+            mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
             operator,
             now: Utc::now(),
             screen: ratatui::layout::Size::new(80, 24),
@@ -1291,15 +1294,32 @@ impl App {
         [context, verdict]
     }
 
-    /// `last 1441.00 · order value ₹14,410.00`: what an order is worth at its
-    /// price, or at the last price for a market order.
+    /// `last 1441.00 · order value ₹14,410.00 · margin ₹2,882.00 of ₹74,251.80
+    /// free`: what an order is worth at its price (a market order at the last
+    /// price) and the margin its shares that add exposure block, against the
+    /// funds free when the broker reported them.
     pub fn order_context(&self, req: &OrderRequest) -> String {
+        use crate::domain::funds::{added_exposure, margin_for};
+        let rupees = crate::domain::money::rupees;
         let last = self.last_price_of(&req.symbol);
-        let value = req.entry_price(last).map(|p| p * Decimal::from(req.quantity));
+        let price = req.entry_price(last);
+        let value = price.map(|p| p * Decimal::from(req.quantity));
+        let held: i64 = self
+            .store
+            .positions
+            .values()
+            .filter(|p| p.symbol == req.symbol && p.exchange == req.exchange && p.product == req.product)
+            .map(|p| p.quantity())
+            .sum();
+        let added = added_exposure(held, req.side.sign(), req.quantity);
+        let margin = price.map(|p| margin_for(req.product, p * Decimal::from(added), self.mis_leverage));
+        let free = self.store.summary.funds.map(|(f, _)| format!(" of {} free", rupees(f.available_margin)));
         format!(
-            "last {} · order value {}",
+            "last {} · order value {} · margin {}{}",
             last.map_or("—".into(), |l| format!("{l:.2}")),
-            value.map_or("—".into(), crate::domain::money::rupees)
+            value.map_or("—".into(), rupees),
+            margin.map_or("—".into(), rupees),
+            free.unwrap_or_default()
         )
     }
 
@@ -1610,7 +1630,8 @@ mod tests {
         assert!(verdict(&a).starts_with("✗ max position size"), "{}", verdict(&a));
         let Some(Popup::NewOrder(f)) = &a.popup else { panic!() };
         let last = a.last_price_of("INFY").expect("INFY has a reference price");
-        assert_eq!(f.context, format!("last {last:.2} · order value ₹1,50,00,00,000.00"));
+        // MIS at 5×: a fifth of the value; no funds reported yet, so no "free".
+        assert_eq!(f.context, format!("last {last:.2} · order value ₹1,50,00,00,000.00 · margin ₹30,00,00,000.00"));
     }
 
     #[test]

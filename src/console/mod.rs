@@ -162,6 +162,7 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let s = &config.settings;
     let Wiring { db, limits, read_only, engine } = wiring;
     let mut app = App::new(s.app.mode, s.calendar(), limits, s.operator_name(), read_only);
+    app.mis_leverage = s.account.mis_leverage;
     let mut ticker = None;
     match engine {
         EngineHere::InProcess { ticker: feed } => {

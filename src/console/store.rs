@@ -39,6 +39,8 @@ pub struct Summary {
     pub order_to_trade: Option<Decimal>,
     /// Today per strategy, then per instrument.
     pub breakdown: Vec<crate::db::stats::Breakdown>,
+    /// The broker's funds as the engine last read them, and when.
+    pub funds: Option<(crate::domain::funds::Funds, DateTime<Utc>)>,
 }
 
 /// Rows that changed, or everything after a resync.
@@ -339,6 +341,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
         trades_today: db.today_trade_count().await?,
         order_to_trade: db.order_to_trade_ratio(None).await?,
         breakdown: db.today_breakdown().await?,
+        funds: db.today_funds().await?,
     })
 }
 

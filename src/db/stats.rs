@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::FromRow;
 
 use super::{Db, Result};
+use crate::domain::funds::Funds;
 
 /// Today's P&L in parts, exact (round with [`crate::domain::to_paisa`] to show).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
@@ -250,6 +251,44 @@ impl Db {
         )
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Keeps the broker's latest funds on today's row.
+    pub async fn record_funds(&self, f: &Funds) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO daily_stats (trading_day, funds_opening_balance, funds_cash, funds_used_margin,
+                                      funds_m2m_realised, funds_m2m_unrealised, funds_available, funds_at)
+             VALUES (xcoin_today(), $1, $2, $3, $4, $5, $6, now())
+             ON CONFLICT (trading_day) DO UPDATE SET
+                    funds_opening_balance = EXCLUDED.funds_opening_balance, funds_cash = EXCLUDED.funds_cash,
+                    funds_used_margin = EXCLUDED.funds_used_margin, funds_m2m_realised = EXCLUDED.funds_m2m_realised,
+                    funds_m2m_unrealised = EXCLUDED.funds_m2m_unrealised, funds_available = EXCLUDED.funds_available,
+                    funds_at = EXCLUDED.funds_at",
+        )
+        .bind(f.opening_balance)
+        .bind(f.cash)
+        .bind(f.used_margin)
+        .bind(f.m2m_realised)
+        .bind(f.m2m_unrealised)
+        .bind(f.available_margin)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Today's funds as last reported, and when; `None` before any report.
+    pub async fn today_funds(&self) -> Result<Option<(Funds, DateTime<Utc>)>> {
+        type Row = (Decimal, Decimal, Decimal, Decimal, Decimal, Decimal, DateTime<Utc>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT funds_opening_balance, funds_cash, funds_used_margin, funds_m2m_realised, funds_m2m_unrealised,
+                    funds_available, funds_at
+               FROM daily_stats WHERE trading_day = xcoin_today() AND funds_at IS NOT NULL",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(opening_balance, cash, used_margin, m2m_realised, m2m_unrealised, available_margin, at)| {
+            (Funds { opening_balance, cash, used_margin, m2m_realised, m2m_unrealised, available_margin }, at)
+        }))
     }
 
     /// Counts one write request sent to the broker today; returns today's count.

@@ -11,6 +11,7 @@ pub mod command;
 pub mod enums;
 pub mod event;
 pub mod feed;
+pub mod funds;
 pub mod instrument;
 pub mod money;
 pub mod order;

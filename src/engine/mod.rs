@@ -39,6 +39,9 @@ use crate::domain::order::Exchange;
 use crate::domain::risk::RiskLimits;
 use crate::domain::strategy::TradingMode;
 
+/// How often the engine reads the broker's funds besides after each fill.
+pub const FUNDS_EVERY: Duration = Duration::from_secs(30);
+
 /// The engine's settings, taken from the configuration once at start.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -261,6 +264,20 @@ impl<B: Broker> Engine<B> {
         self.session_expired
     }
 
+    /// Reads the broker's funds and keeps them on today's row, for every
+    /// console. A broker that keeps none (the paper exchange without a
+    /// capital) or does not answer is skipped: the next refresh tries again.
+    pub async fn refresh_funds(&mut self) {
+        match self.broker.funds().await {
+            Ok(funds) => {
+                if let Err(e) = self.db.record_funds(&funds).await {
+                    tracing::warn!(error = %e, "funds not recorded");
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "funds not read"),
+        }
+    }
+
     /// Appends a line to the desk log every console shows. A line that
     /// cannot be written is logged here, and trading goes on.
     pub async fn journal(&self, level: EventLevel, kind: EventKind, message: impl Into<String>) {
@@ -345,7 +362,9 @@ impl<B: Broker> Engine<B> {
         let mut mark = tokio::time::interval(self.cfg.mark_every);
         let mut reconcile = tokio::time::interval(self.cfg.reconcile_every);
         reconcile.tick().await; // start-up already reconciled
-        for t in [&mut poll, &mut mark, &mut reconcile] {
+        // Funds at start (the first tick), then every 30 s and after each fill.
+        let mut funds = tokio::time::interval(FUNDS_EVERY);
+        for t in [&mut poll, &mut mark, &mut reconcile, &mut funds] {
             t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         }
         tracing::info!("engine running");
@@ -386,6 +405,7 @@ impl<B: Broker> Engine<B> {
                     self.process_commands().await;
                 }
                 _ = mark.tick() => self.monitor_risk().await,
+                _ = funds.tick() => self.refresh_funds().await,
                 _ = reconcile.tick() => {
                     if let Err(e) = self.reconcile_positions().await {
                         tracing::warn!(error = %e, "reconciliation cycle skipped");

@@ -132,6 +132,7 @@ impl<B: Broker> Engine<B> {
             line.push_str(&format!("; {} flat", t.symbol));
         }
         self.journal(EventLevel::Info, EventKind::Fill, line).await;
+        self.refresh_funds().await;
         if outcome.position.quantity() == 0 {
             self.exiting.remove(&outcome.position.id);
         }

@@ -150,6 +150,8 @@ fn paper_broker(s: &crate::config::Settings, book: PathBuf) -> Result<(AnyBroker
             slippage_ticks: s.paper.slippage_ticks,
             liquidity_per_tick: s.paper.liquidity_per_tick,
             state_file: Some(book),
+            capital: Some(s.account.capital),
+            mis_leverage: s.account.mis_leverage,
         },
     )?;
     let every = Duration::from_millis(s.paper.tick_interval_ms);

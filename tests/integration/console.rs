@@ -783,7 +783,12 @@ fn fixed_now() -> chrono::DateTime<chrono::Utc> {
 /// order, a rejected order and a quantity mismatch at the broker.
 async fn long_desk(t: &TestDb) -> App {
     let settings = big_settings();
-    let paper = PaperConfig { slippage_ticks: 0, liquidity_per_tick: 100_000, ..PaperConfig::default() };
+    let paper = PaperConfig {
+        slippage_ticks: 0,
+        liquidity_per_tick: 100_000,
+        capital: Some(settings.account.capital),
+        ..PaperConfig::default()
+    };
     let broker = PaperBroker::new(&instrument::built_in(), paper).unwrap();
     let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&settings)).await.unwrap();
     let req = order;
@@ -812,6 +817,7 @@ async fn long_desk(t: &TestDb) -> App {
     e.broker.apply_external_trade("BAJAJ-AUTO", Exchange::Nse, Product::Mis, Side::Buy, 3, dec!(8650)).unwrap();
     e.reconcile_positions().await.unwrap();
     e.drain_events().await.unwrap();
+    e.refresh_funds().await;
     t.update_daily_stats().await.unwrap();
 
     let cfg = EngineConfig::from_settings(&settings);

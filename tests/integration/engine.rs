@@ -1043,3 +1043,51 @@ async fn a_working_order_the_broker_does_not_show_is_an_issue_the_operator_resol
     );
     assert!(e.reconcile_positions().await.unwrap().is_empty(), "a cancelled order is not working: settled");
 }
+
+#[tokio::test]
+async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_does_not_cover_as_kite_does() {
+    use xcoin::domain::funds::Funds;
+    let t = test_db().await;
+    let broker = PaperBroker::new(
+        &instrument::built_in(),
+        PaperConfig { liquidity_per_tick: 1000, capital: Some(dec!(100000)), ..PaperConfig::default() },
+    )
+    .unwrap();
+    let mut e = engine_on(&t, broker).await;
+    // 100 INFY intraday: a fifth of the value is blocked.
+    let mis = e.place_order(&buy(&e, "INFY", 100, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let filled = t.get_order(mis.id).await.unwrap();
+    assert_eq!(filled.status, OrderStatus::Filled);
+    let avg = filled.average_price.unwrap();
+    let (funds, _) = t.today_funds().await.unwrap().expect("the fill refreshed the funds");
+    let used = avg * dec!(100) / dec!(5);
+    let unrealised = (e.last_price("INFY", Exchange::Nse).unwrap() - avg) * dec!(100);
+    assert_eq!(
+        funds,
+        Funds {
+            opening_balance: dec!(100000),
+            cash: dec!(100000),
+            used_margin: used,
+            m2m_realised: dec!(0),
+            m2m_unrealised: unrealised,
+            available_margin: dec!(100000) + unrealised.min(dec!(0)) - used,
+        }
+    );
+
+    // The same 100 for delivery needs their whole value: more than is free.
+    let cnc = OrderRequest { product: Product::Cnc, ..buy(&e, "INFY", 100, OrderType::Market) };
+    let refused = e.place_order(&cnc).await.unwrap();
+    assert_eq!(refused.status, OrderStatus::Rejected);
+    let now = e.last_price("INFY", Exchange::Nse).unwrap();
+    let kite = xcoin::domain::funds::insufficient_funds(now * dec!(100), funds.available_margin);
+    // Kite's words, stored as a LIVE refusal is.
+    assert_eq!(refused.status_reason.unwrap(), format!("the broker rejected it: {kite}"));
+    // Selling what is held needs no margin at all.
+    let mut sell = buy(&e, "INFY", 100, OrderType::Market);
+    sell.side = Side::Sell;
+    sell.stop_loss = None;
+    sell.take_profit = None;
+    assert_eq!(e.place_order(&sell).await.unwrap().status, OrderStatus::Submitted);
+}

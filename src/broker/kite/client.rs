@@ -672,6 +672,22 @@ impl Broker for KiteBroker {
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
         self.events.subscribe()
     }
+
+    /// `GET /user/margins`, the equity segment.
+    async fn funds(&self) -> Result<crate::domain::funds::Funds, BrokerError> {
+        let margins = self.client.margins().await?;
+        let e = margins
+            .equity
+            .ok_or_else(|| BrokerError::Unavailable("Kite reported no equity segment in the margins".into()))?;
+        Ok(crate::domain::funds::Funds {
+            opening_balance: e.available.opening_balance,
+            cash: e.available.cash,
+            used_margin: e.utilised.debits,
+            m2m_realised: e.utilised.m2m_realised,
+            m2m_unrealised: e.utilised.m2m_unrealised,
+            available_margin: e.net,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -855,7 +871,7 @@ mod tests {
         let (client, server) = client(vec![
             ("GET /orders/151220000000000", vec![ok(fixture("order_info.json"))]),
             ("GET /orders/151220000000000/trades", vec![ok(fixture("order_trades.json"))]),
-            ("GET /user/margins", vec![ok(fixture("margins.json"))]),
+            ("GET /user/margins", vec![ok(fixture("margins.json")), ok(fixture("margins.json"))]),
         ])
         .await;
         let history = client.order_history("151220000000000").await.unwrap();
@@ -865,7 +881,20 @@ mod tests {
         assert_eq!((trades[0].trade_id.as_str(), trades[0].average_price), ("10000000", dec!(4852)));
         let margins = client.margins().await.unwrap();
         assert_eq!(margins.equity.unwrap().net, dec!(99725.05000000002));
-        assert_eq!(server.seen().len(), 3);
+        // The desk's funds: the equity segment, exactly.
+        let funds = KiteBroker::new(client, vec![]).funds().await.unwrap();
+        assert_eq!(
+            funds,
+            crate::domain::funds::Funds {
+                opening_balance: dec!(245431.6),
+                cash: dec!(245431.6),
+                used_margin: dec!(145706.55),
+                m2m_realised: dec!(761.7),
+                m2m_unrealised: dec!(0),
+                available_margin: dec!(99725.05000000002),
+            }
+        );
+        assert_eq!(server.seen().len(), 4);
     }
 
     #[tokio::test]

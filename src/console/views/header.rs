@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Span;
 use ratatui::widgets::{Paragraph, Widget};
+use rust_decimal::Decimal;
 
 use super::fit::{Part, fit_parts};
 use super::{pnl_style, rupees};
@@ -118,6 +119,24 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
             Part::forms([(Span::styled("kill switch: armed", green), 5), (Span::styled("kill: armed", green), VITAL)])
         },
     ];
+    if let Some((f, _)) = &app.store.summary.funds {
+        let free = Span::styled(rupees(f.available_margin), pnl_style(f.available_margin.min(Decimal::ZERO)));
+        second.push(Part {
+            forms: vec![
+                (
+                    vec![
+                        Span::raw("funds "),
+                        free.clone(),
+                        Span::raw(format!(" free · {} used", rupees(f.used_margin))),
+                    ],
+                    2,
+                ),
+                (vec![Span::raw("free "), free], 3),
+                (vec![], 0),
+            ],
+            glue: false,
+        });
+    }
     if let Some(ticker) = &app.status.ticker {
         // Without the ticker a LIVE desk sees no prices and no fills: say so loudly.
         second.push(match ticker.state {

@@ -28,6 +28,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
+    let funds = s.funds.map(|(f, _)| f);
     let win_rate =
         stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
     vec![
@@ -46,6 +47,9 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| rupees(st.largest_win)), Style::new().fg(Color::Green)),
         ("Largest loss", stats.map_or("—".into(), |st| rupees(st.largest_loss)), Style::new().fg(Color::Red)),
+        ("Funds free", funds.map_or("—".into(), |f| rupees(f.available_margin)), Style::new()),
+        ("Margin used", funds.map_or("—".into(), |f| rupees(f.used_margin)), Style::new()),
+        ("Opening balance", funds.map_or("—".into(), |f| rupees(f.opening_balance)), Style::new()),
     ]
 }
 
@@ -69,6 +73,9 @@ fn gauges(app: &App) -> Vec<(&'static str, f64, String)> {
         ("Drawdown", amount(drawdown, limits.max_drawdown())),
         ("Open positions", counted(app.store.positions.len() as i64, i64::from(limits.max_open_positions))),
     ];
+    if let Some((f, _)) = s.funds {
+        out.push(("Margin used", amount(f.used_margin, f.used_margin + f.available_margin.max(Decimal::ZERO))));
+    }
     if let Some(cap) = app.mode.broker().daily_write_cap() {
         out.push(("Kite requests", counted(stats.map_or(0, |st| st.broker_writes), i64::from(cap))));
     }
