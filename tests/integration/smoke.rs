@@ -66,8 +66,17 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.keys(&["Right", "Enter"]);
     tmux.wait_for("✓ order ");
     tmux.wait_for(&format!("{:<18}Manual Trading", "FILLED")); // status is 16 wide, then two spaces
+    // The desk log says so, and the header shows the paper account's funds.
+    tmux.wait_for("FILL           fill: BUY 5 INFY @ ");
+    tmux.wait_for(" free · ₹");
     tmux.keys(&["2"]);
     tmux.wait_for("Positions —");
+    // The picked position's stop and target, judged as typed.
+    tmux.keys(&["s"]);
+    tmux.wait_for("Stop and target — position ");
+    tmux.wait_for(" · stop now ");
+    tmux.keys(&["Escape"]);
+    tmux.wait_gone("Stop and target — position ");
 
     // An issue appears while the console watches.
     let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
