@@ -248,11 +248,7 @@ impl App {
                 form.verdict = match request {
                     Err(e) => format!("✗ {e}"),
                     Ok(req) => match self.preview(&req) {
-                        Ok(a) => format!(
-                            "✓ passes pre-trade checks: risk {}, reward:risk {}",
-                            a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
-                            a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
-                        ),
+                        Ok(a) => passes("pre-trade checks: risk", &a),
                         Err(d) => format!("✗ {d}"),
                     },
                 };
@@ -1166,11 +1162,7 @@ impl App {
             current_stop: p.stop_loss,
         };
         let verdict = match crate::domain::risk::validate_levels(&levels, &self.limits) {
-            Ok(a) => format!(
-                "✓ passes risk checks: risk at the stop {}, reward:risk {}",
-                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
-                a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
-            ),
+            Ok(a) => passes("risk checks: risk at the stop", &a),
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
         [context, verdict]
@@ -1284,11 +1276,7 @@ impl App {
         let context = self.order_context(&modified);
         let own = order.side.sign() * order.filled_quantity;
         let verdict = match self.preview_with(&modified, own) {
-            Ok(a) => format!(
-                "✓ passes pre-trade checks: risk {}, reward:risk {}",
-                a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
-                a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
-            ),
+            Ok(a) => passes("pre-trade checks: risk", &a),
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
         [context, verdict]
@@ -1424,6 +1412,16 @@ fn issue_text(i: &Issue) -> String {
 }
 
 /// An order named fully: id, side, quantity, symbol, type, price, trigger.
+/// A verdict that passed: `✓ passes pre-trade checks: risk ₹486.00,
+/// reward:risk 2.70:1` (`what` names the checks and the risk).
+fn passes(what: &str, a: &Assessment) -> String {
+    format!(
+        "✓ passes {what} {}, reward:risk {}",
+        a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+        a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
+    )
+}
+
 /// Lines the desk log moves per `[` or `]`.
 pub const LOG_STEP: usize = 5;
 

@@ -29,6 +29,19 @@ fn describe(o: &Order) -> String {
     }
 }
 
+/// `position 7 INFY: stop 1495.00, target 1515.00; risk ₹50.00, reward:risk 2.00:1`.
+fn levels_set(p: &crate::domain::position::Position, a: &crate::domain::risk::Assessment) -> String {
+    format!(
+        "position {} {}: stop {}, target {}; risk {}{}",
+        p.id,
+        p.symbol,
+        p.stop_loss.map_or("none".into(), paisa),
+        p.take_profit.map_or("none".into(), paisa),
+        a.risk_amount.map_or("—".into(), rupees),
+        a.risk_reward.map_or(String::new(), |r| format!(", reward:risk {r:.2}:1"))
+    )
+}
+
 impl<B: Broker> Engine<B> {
     /// Executes every pending command, oldest first.
     pub async fn process_commands(&mut self) {
@@ -131,31 +144,30 @@ impl<B: Broker> Engine<B> {
                 Ok(format!("issue {} {} resolved: {}", issue.id, issue.symbol, resolution))
             }
             OperatorCommand::PauseStrategy { strategy_id, reason } => {
-                let s = self.db.pause_strategy(strategy_id, who, &reason).await.map_err(|e| e.to_string())?;
-                tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy paused");
-                let line = format!("strategy {} \"{}\" paused by {who}: {reason}", s.id, s.name);
-                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
-                Ok(format!("strategy {} \"{}\" paused: no new orders until resumed", s.id, s.name))
+                self.pause_or_resume(strategy_id, true, who, &reason).await.map_err(text)
             }
             OperatorCommand::ResumeStrategy { strategy_id, reason } => {
-                let s = self.db.resume_strategy(strategy_id).await.map_err(|e| e.to_string())?;
-                tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy resumed");
-                let line = format!("strategy {} \"{}\" resumed by {who}: {reason}", s.id, s.name);
-                self.journal(EventLevel::Info, EventKind::Strategy, line).await;
-                Ok(format!("strategy {} \"{}\" resumed", s.id, s.name))
+                self.pause_or_resume(strategy_id, false, who, &reason).await.map_err(text)
             }
             OperatorCommand::SetPositionLevels { position_id, stop_loss, take_profit } => {
                 let (p, a) = self.set_position_levels(position_id, stop_loss, take_profit).await.map_err(text)?;
-                Ok(format!(
-                    "position {} {}: stop {}, target {}; risk {}{}",
-                    p.id,
-                    p.symbol,
-                    paisa(stop_loss),
-                    take_profit.map_or("none".into(), paisa),
-                    a.risk_amount.map_or("—".into(), rupees),
-                    a.risk_reward.map_or(String::new(), |r| format!(", reward:risk {r:.2}:1"))
-                ))
+                Ok(levels_set(&p, &a))
             }
         }
+    }
+
+    /// An operator pauses or resumes a strategy; the desk log says who and why.
+    async fn pause_or_resume(&mut self, id: i64, pause: bool, who: &str, reason: &str) -> Result<String, EngineError> {
+        let s =
+            if pause { self.db.pause_strategy(id, who, reason).await? } else { self.db.resume_strategy(id).await? };
+        let (done, level) = if pause { ("paused", EventLevel::Warn) } else { ("resumed", EventLevel::Info) };
+        tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy {done}");
+        let line = format!("strategy {} \"{}\" {done} by {who}: {reason}", s.id, s.name);
+        self.journal(level, EventKind::Strategy, line).await;
+        Ok(if pause {
+            format!("strategy {} \"{}\" paused: no new orders until resumed", s.id, s.name)
+        } else {
+            format!("strategy {} \"{}\" resumed", s.id, s.name)
+        })
     }
 }
