@@ -188,13 +188,39 @@ pub struct DatabaseSettings {
     pub pool_max: u32,
     pub connect_timeout_secs: u64,
     pub statement_timeout_ms: u64,
+    /// TLS to the server: disable, prefer, require, verify-ca or verify-full
+    /// (empty: the URL's `sslmode`, else prefer). Set here, it wins over the URL.
+    #[serde(deserialize_with = "optional_text")]
+    pub sslmode: Option<String>,
+    /// A PEM file of the certificate authority that signed the server's
+    /// certificate (verify-ca, verify-full); empty: the public web roots.
+    #[serde(deserialize_with = "optional_text")]
+    pub ssl_root_cert: Option<String>,
+    /// A client certificate and its key (PEM), for servers that ask for one.
+    #[serde(deserialize_with = "optional_text")]
+    pub ssl_client_cert: Option<String>,
+    #[serde(deserialize_with = "optional_text")]
+    pub ssl_client_key: Option<String>,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings { url: None, pool_min: 5, pool_max: 20, connect_timeout_secs: 5, statement_timeout_ms: 30_000 }
+        DatabaseSettings {
+            url: None,
+            pool_min: 5,
+            pool_max: 20,
+            connect_timeout_secs: 5,
+            statement_timeout_ms: 30_000,
+            sslmode: None,
+            ssl_root_cert: None,
+            ssl_client_cert: None,
+            ssl_client_key: None,
+        }
     }
 }
+
+/// The TLS modes of `database.sslmode`, as libpq names them.
+pub const SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 /// A database URL with its password replaced by `[REDACTED]`.
 pub fn redacted_url(url: &str) -> String {
@@ -955,6 +981,29 @@ impl Config {
                      managed local database",
                 ));
             }
+        }
+        if let Some(mode) = &s.database.sslmode
+            && !SSL_MODES.contains(&mode.as_str())
+        {
+            return Err(self.invalid("database.sslmode", mode, format!("one of {}", SSL_MODES.join(", "))));
+        }
+        for (key, file) in [
+            ("database.ssl_root_cert", &s.database.ssl_root_cert),
+            ("database.ssl_client_cert", &s.database.ssl_client_cert),
+            ("database.ssl_client_key", &s.database.ssl_client_key),
+        ] {
+            if let Some(path) = file
+                && !std::path::Path::new(path).is_file()
+            {
+                return Err(self.invalid(key, path, "a readable PEM file"));
+            }
+        }
+        if s.database.ssl_client_cert.is_some() != s.database.ssl_client_key.is_some() {
+            return Err(self.invalid(
+                "database.ssl_client_key",
+                s.database.ssl_client_key.as_deref().unwrap_or("(empty)"),
+                "set together with database.ssl_client_cert: a client certificate needs its key",
+            ));
         }
         if !(1..=100).contains(&s.database.pool_min) {
             return Err(self.invalid("database.pool_min", s.database.pool_min, "a whole number from 1 to 100"));

@@ -227,6 +227,7 @@ pub async fn doctor<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Re
         format!("{} — PostgreSQL {}, round trip {}", target.describe(), health.server_version, millis(health.latency)),
     )?;
 
+    check_tls(&db, &target, report).await?;
     check_schema(&db, report).await?;
     let engine = db.engine_lock_holder().await?.map(|h| h.pid);
     match engine {
@@ -329,6 +330,37 @@ async fn connect_for_doctor<W: Write>(
             Ok(None)
         }
     }
+}
+
+/// Whether the connection is encrypted, and how far the server's
+/// certificate was checked (the sslmode decides: verify-full checks the
+/// authority and the host name, verify-ca the authority only).
+async fn check_tls<W: Write>(db: &Db, target: &Target, report: &mut Report<'_, W>) -> Result<(), SetupError> {
+    use sqlx::postgres::PgSslMode;
+    let options = target.connect_options();
+    if options.get_socket().is_some() || matches!(target, Target::Managed(_)) {
+        return Ok(report.ok("connection", "Unix socket on this machine (no network, no TLS needed)")?);
+    }
+    let mode = options.get_ssl_mode();
+    match (db.tls().await?, mode) {
+        (Some((version, cipher)), PgSslMode::VerifyFull) => report.ok(
+            "connection",
+            format!("encrypted ({version}, {cipher}); server certificate verified: trusted authority and host name"),
+        )?,
+        (Some((version, cipher)), PgSslMode::VerifyCa) => report.ok(
+            "connection",
+            format!("encrypted ({version}, {cipher}); server certificate verified: trusted authority (and, in this build, the host name)"),
+        )?,
+        (Some((version, cipher)), _) => report.warn(
+            "connection",
+            format!("encrypted ({version}, {cipher}) but the server's certificate is not verified; set database.sslmode = \"verify-full\" and database.ssl_root_cert"),
+        )?,
+        (None, _) => report.warn(
+            "connection",
+            "NOT encrypted: the desk's traffic and credentials cross the network in clear; set database.sslmode = \"require\" or better",
+        )?,
+    }
+    Ok(())
 }
 
 async fn check_schema<W: Write>(db: &Db, report: &mut Report<'_, W>) -> Result<(), SetupError> {

@@ -208,6 +208,14 @@ impl Db {
         self.pool.connect_options().as_ref().clone()
     }
 
+    /// How this connection is protected: TLS version and cipher as the server
+    /// sees them, or `None` when it is not encrypted.
+    pub async fn tls(&self) -> Result<Option<(String, String)>> {
+        Ok(sqlx::query_as("SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl")
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     /// Closes every connection; waits for checked-out ones to come back.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -26,3 +26,4 @@ mod safety;
 mod schema;
 mod smoke;
 mod stats;
+mod tls;
