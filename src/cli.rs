@@ -2,6 +2,7 @@
 //! library, with one error path (`main` prints the error once and exits 1; a
 //! configuration that does not load exits 2 with what to fix).
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,6 +72,34 @@ enum Command {
     Alert {
         #[command(subcommand)]
         action: AlertAction,
+    },
+    /// The desk's users: database logins that may operate or only view.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Make a login: an operator reads everything and sends commands; a viewer only reads.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["operator", "viewer"])]
+        role: String,
+        /// Read the password from standard input instead of asking (or generating one).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// The desk's users and their roles.
+    List,
+    /// Remove a user.
+    Remove { name: String },
+    /// Set a user's password.
+    Password {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
     },
 }
 
@@ -229,6 +258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .flat()?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::User { action }) => runtime()?.block_on(users(&config, action, &mut stdout)),
         Some(Command::Alert { action: AlertAction::Test }) => runtime()?.block_on(async {
             let sent = xcoin::alerts::test_channels(&config.settings, &mut stdout).await;
             Ok(if sent { ExitCode::SUCCESS } else { ExitCode::FAILURE })
@@ -279,4 +309,98 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `xcoin user …`, as the configured login (one that may create roles).
+async fn users(config: &Config, action: UserAction, out: &mut impl Write) -> Result<ExitCode> {
+    use xcoin::db::users::DeskRole;
+    let target = xcoin::db::Target::from_config(config).flat()?;
+    let pool = xcoin::db::PoolConfig { min: 1, max: 1, ..(&config.settings.database).into() };
+    let db = xcoin::db::Db::connect(target.connect_options(), pool)
+        .await
+        .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))?;
+    match action {
+        UserAction::Add { name, role, password_stdin } => {
+            let role: DeskRole = role.parse().flat()?;
+            let (password, made) = password(password_stdin, &format!("Password for {name} (empty: make one): "))?;
+            db.add_user(&name, role, &password).await.flat()?;
+            writeln!(out, "user {name} added as {}", role.as_str())?;
+            if made {
+                writeln!(out, "password (shown this once): {password}")?;
+            }
+        }
+        UserAction::List => {
+            let users = db.users().await.flat()?;
+            if users.is_empty() {
+                writeln!(out, "no desk users yet; `xcoin user add NAME --role operator|viewer` makes one")?;
+            }
+            for (name, role) in users {
+                writeln!(out, "{name:<24} {}", role.as_str())?;
+            }
+        }
+        UserAction::Remove { name } => {
+            db.remove_user(&name).await.flat()?;
+            writeln!(out, "user {name} removed")?;
+        }
+        UserAction::Password { name, password_stdin } => {
+            let (password, made) = password(password_stdin, &format!("New password for {name} (empty: make one): "))?;
+            db.set_password(&name, &password).await.flat()?;
+            writeln!(out, "password of {name} changed")?;
+            if made {
+                writeln!(out, "password (shown this once): {password}")?;
+            }
+        }
+    }
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A password from standard input, typed at a prompt without echo, or made
+/// (24 letters and digits from the system's random source) when none is
+/// typed; and whether it was made.
+fn password(from_stdin: bool, prompt: &str) -> Result<(String, bool)> {
+    let typed = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        read_hidden(prompt)?
+    } else {
+        String::new()
+    };
+    if !typed.is_empty() {
+        return Ok((typed, false));
+    }
+    let mut bytes = [0u8; 24];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    Ok((bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect(), true))
+}
+
+/// A line typed at the terminal with nothing echoed.
+fn read_hidden(prompt: &str) -> Result<String> {
+    use crossterm::event::{Event, KeyCode, KeyEventKind, read};
+    eprint!("{prompt}");
+    crossterm::terminal::enable_raw_mode()?;
+    let mut text = String::new();
+    let result = loop {
+        match read() {
+            Ok(Event::Key(k)) if k.kind == KeyEventKind::Press => match k.code {
+                KeyCode::Enter => break Ok(()),
+                KeyCode::Backspace => {
+                    text.pop();
+                }
+                KeyCode::Char('c') if k.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                    break Err(eyre!("cancelled"));
+                }
+                KeyCode::Char(c) => text.push(c),
+                _ => {}
+            },
+            Ok(_) => {}
+            Err(e) => break Err(e.into()),
+        }
+    };
+    crossterm::terminal::disable_raw_mode()?;
+    eprintln!();
+    result.map(|()| text)
 }

@@ -28,6 +28,15 @@ pub enum DeskError {
     Db(#[from] crate::db::DbError),
 }
 
+/// What the configured login may do, if the database can say yet.
+async fn session_role(target: &Target, s: &crate::config::Settings) -> Option<crate::db::users::SessionRole> {
+    let pool = PoolConfig { min: 1, max: 1, ..PoolConfig::from(&s.database) };
+    let db = Db::connect(target.connect_options(), pool).await.ok()?;
+    let role = db.session_role().await.ok();
+    db.close().await;
+    role
+}
+
 /// How long a stopping console waits for its in-process engine.
 const ENGINE_STOP: Duration = Duration::from_secs(10);
 
@@ -36,7 +45,18 @@ const ENGINE_STOP: Duration = Duration::from_secs(10);
 pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<(), DeskError> {
     let Some(config) = console::first_launch(config, read_only, wizard).await? else { return Ok(()) };
     let s = &config.settings;
-    if !read_only {
+    let target = Target::from_config(&config)?;
+    // The database says what this login may do: a viewer's console is
+    // read-only by itself, an operator's sends commands, and only a role
+    // that may write the trading tables prepares the database and runs the
+    // engine. (No answer: not set up yet, which the owner's setup does.)
+    let role = session_role(&target, s).await;
+    let may_trade = role.as_ref().is_none_or(|r| r.may_trade);
+    let read_only = read_only || role.as_ref().is_some_and(|r| !r.may_command);
+    if let Some(r) = role.as_ref().filter(|r| !r.may_trade) {
+        tracing::info!(user = %r.user, may_command = r.may_command, "this login does not run the engine");
+    }
+    if !read_only && may_trade {
         // Make the database ready (quietly: the log pane has the steps).
         let mut out = Vec::new();
         let db = setup::setup(&config, &mut Report::new(&mut out, false)).await?;
@@ -45,13 +65,12 @@ pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<()
             tracing::info!("{}", line.trim());
         }
     }
-    let target = Target::from_config(&config)?;
     let pool = PoolConfig { min: 1, max: 4, ..PoolConfig::from(&s.database) };
     let db = Db::connect(target.connect_options(), pool).await?;
 
     let (stop_engine, engine_stopped) = watch::channel(false);
     let mut engine_task = None;
-    let engine = if read_only {
+    let engine = if read_only || !may_trade {
         EngineHere::NotStarted
     } else {
         match runner::start(&config, s.app.demo).await {
@@ -71,7 +90,8 @@ pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<()
         }
     };
 
-    let wiring = Wiring { db: db.clone(), limits: s.risk_limits(), read_only, engine };
+    let operator = role.filter(|r| r.named_by_role).map(|r| r.user);
+    let wiring = Wiring { db: db.clone(), limits: s.risk_limits(), read_only, engine, operator };
     let result = console::run(&config, wiring).await;
     if let Some(task) = engine_task {
         let _ = stop_engine.send(true);

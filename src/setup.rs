@@ -154,6 +154,12 @@ pub async fn setup<W: Write>(config: &Config, report: &mut Report<'_, W>) -> Res
             if strategy.is_active { "active" } else { "paused" }
         ),
     )?;
+    match db.ensure_roles().await {
+        Ok(()) => report.ok("roles", "xcoin_engine, xcoin_operator, xcoin_viewer (`xcoin user add` makes logins)")?,
+        Err(e) => {
+            report.warn("roles", format!("not set up ({e}); run `xcoin setup` as a role that may create roles"))?
+        }
+    }
     report.line("")?;
     report.line("Ready. Start the desk with `xcoin` (or `cargo run --release`).")?;
     Ok(db)

@@ -138,6 +138,9 @@ pub struct Wiring {
     pub limits: RiskLimits,
     pub read_only: bool,
     pub engine: EngineHere,
+    /// The operator's name when the database binds it to the login role
+    /// (else the configured `app.operator`).
+    pub operator: Option<String>,
 }
 
 /// The first-launch wizard, when XCoin is not configured (or when asked
@@ -160,8 +163,9 @@ pub async fn first_launch(config: Config, read_only: bool, wizard: bool) -> Resu
 /// Runs the console until the operator quits (or a stop signal).
 pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let s = &config.settings;
-    let Wiring { db, limits, read_only, engine } = wiring;
-    let mut app = App::new(s.app.mode, s.calendar(), limits, s.operator_name(), read_only);
+    let Wiring { db, limits, read_only, engine, operator } = wiring;
+    let operator = operator.unwrap_or_else(|| s.operator_name());
+    let mut app = App::new(s.app.mode, s.calendar(), limits, operator, read_only);
     app.mis_leverage = s.account.mis_leverage;
     let mut ticker = None;
     match engine {

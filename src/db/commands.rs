@@ -58,7 +58,9 @@ impl Db {
             );
         }
         Ok(sqlx::query_as(concat!(
-            "INSERT INTO operator_commands (command, payload, requested_by) VALUES ($1, $2, $3) RETURNING ",
+            // An operator's login role names itself: the database refuses any other name.
+            "INSERT INTO operator_commands (command, payload, requested_by)
+             VALUES ($1, $2, CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $3 END) RETURNING ",
             command_columns!()
         ))
         .bind(command.kind())

@@ -25,6 +25,7 @@ pub mod stats;
 pub mod strategies;
 pub mod target;
 pub mod trades;
+pub mod users;
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};

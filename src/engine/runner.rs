@@ -78,6 +78,14 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             schema.missing().join(", ")
         )));
     }
+    let role = db.session_role().await?;
+    if !role.may_trade {
+        return Err(EngineError::Refused(format!(
+            "the database role {} may not write the trading tables, so it cannot run the engine; run the engine \
+             with the engine's credentials (the database owner or a member of xcoin_engine)",
+            role.user
+        )));
+    }
     s.ensure_dirs().map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", s.data_dir().display())))?;
     let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
     let alerts = Alerts::start(channels, Policy::default(), s.app.mode);

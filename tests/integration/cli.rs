@@ -44,6 +44,10 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
     );
     assert_eq!(lines[10], "  ✓ table count            10 of 10");
     assert_eq!(lines[11], "  ✓ default strategy       #1 \"Manual Trading\" (manual, PAPER, active)");
+    assert_eq!(
+        lines[12],
+        "  ✓ roles                  xcoin_engine, xcoin_operator, xcoin_viewer (`xcoin user add` makes logins)"
+    );
     assert!(dir.path().join("data/logs").is_dir(), "data and log directories are created");
 
     let second = xcoin(dir.path(), &["setup"], &env);
@@ -243,6 +247,10 @@ fn the_managed_database_starts_serves_and_stops() {
     assert!(lines[3].ends_with("(already running)"), "{}", lines[3]);
     assert_eq!(lines[4], "  ✓ database               xcoin created");
     assert_eq!(lines[11], "  ✓ default strategy       #1 \"Manual Trading\" (manual, PAPER, active)");
+    assert_eq!(
+        lines[12],
+        "  ✓ roles                  xcoin_engine, xcoin_operator, xcoin_viewer (`xcoin user add` makes logins)"
+    );
     // Unix socket only: the configuration turns TCP off.
     let conf = std::fs::read_to_string(dir.path().join("data/postgres/postgresql.auto.conf")).unwrap();
     assert!(conf.contains("listen_addresses = ''"), "{conf}");

@@ -1,0 +1,149 @@
+//! Database roles: an operator may only enqueue commands and cannot forge
+//! who asked, a viewer may only read, the engine does everything, and the
+//! `xcoin user` verbs round-trip. (Roles are cluster-wide: each test names
+//! its users after its own database.)
+
+use crate::procs::{Tmux, stdout, xcoin};
+use crate::support::*;
+use sqlx::postgres::PgConnectOptions;
+use xcoin::db::Db;
+use xcoin::db::users::DeskRole;
+use xcoin::domain::command::OperatorCommand;
+
+/// A login of the test's own in `role`, connected.
+async fn login(t: &TestDb, name: &str, role: DeskRole) -> (Db, PgConnectOptions) {
+    let _ = t.remove_user(name).await;
+    t.add_user(name, role, "correct horse battery").await.unwrap();
+    let options = t.options.clone().username(name);
+    (Db::connect(options.clone(), small_pool()).await.unwrap(), options)
+}
+
+/// The database's refusal of `sql` run as `db`: (SQLSTATE, constraint, message).
+async fn refused(db: &Db, sql: &str) -> (String, String, String) {
+    let err = sqlx::raw_sql(sql).execute(db.pool()).await.expect_err(sql);
+    let e = err.as_database_error().unwrap_or_else(|| panic!("{sql}: {err}"));
+    (e.code().unwrap_or_default().to_string(), e.constraint().unwrap_or_default().to_string(), e.message().to_string())
+}
+
+fn unique(t: &TestDb, who: &str) -> String {
+    format!("{who}_{}", t.options.get_database().unwrap().trim_start_matches("xcoin_t_"))
+}
+
+const WRITES: [&str; 7] = [
+    "INSERT INTO orders (strategy_id, symbol, exchange, side, order_type, product, quantity, broker) VALUES (1, 'INFY', 'NSE', 'BUY', 'MARKET', 'MIS', 1, 'paper')",
+    "UPDATE positions SET quantity = 0",
+    "DELETE FROM trades",
+    "UPDATE reconciliation_log SET status = 'RESOLVED'",
+    "INSERT INTO kill_switch_events (action, trigger, reason, actor) VALUES ('DEACTIVATED', 'OPERATOR', 'x', 'x')",
+    "UPDATE daily_stats SET net_pnl = 0",
+    "UPDATE operator_commands SET status = 'DONE'",
+];
+
+#[tokio::test]
+async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_does_everything() {
+    let t = test_db().await;
+    let (op_name, viewer_name) = (unique(&t, "op"), unique(&t, "view"));
+    let (operator, _) = login(&t, &op_name, DeskRole::Operator).await;
+    let (viewer, _) = login(&t, &viewer_name, DeskRole::Viewer).await;
+
+    // The operator: reads, enqueues under its own name whatever it says, writes nothing else.
+    let me = operator.session_role().await.unwrap();
+    assert_eq!(
+        (me.user.as_str(), me.may_command, me.may_trade, me.named_by_role),
+        (op_name.as_str(), true, false, true)
+    );
+    assert_eq!(operator.today_orders().await.unwrap().len(), 0);
+    let c = operator.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
+    assert_eq!(c.requested_by, op_name, "the database names who asked");
+    let forged = refused(
+        &operator,
+        "INSERT INTO operator_commands (command, payload, requested_by) VALUES ('EXIT_ALL', '{}', 'asha')",
+    )
+    .await;
+    assert_eq!((forged.0.as_str(), forged.1.as_str()), ("42501", "operator_commands_requested_by_is_session"));
+    assert_eq!(forged.2, format!("requested_by must be your database role \"{op_name}\", not \"asha\""));
+    for sql in WRITES {
+        let (code, _, message) = refused(&operator, sql).await;
+        assert_eq!(code, "42501", "{sql}: {message}");
+        assert!(message.starts_with("permission denied for table"), "{sql}: {message}");
+    }
+
+    // The viewer: reads only, commands included.
+    let me = viewer.session_role().await.unwrap();
+    assert_eq!((me.may_command, me.may_trade), (false, false));
+    assert_eq!(viewer.get_command(c.id).await.unwrap().requested_by, op_name);
+    let err = viewer.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap_err().to_string();
+    assert!(err.contains("permission denied for table operator_commands"), "{err}");
+    for sql in WRITES {
+        assert_eq!(refused(&viewer, sql).await.0, "42501", "{sql}");
+    }
+
+    // The engine (the owner, or a member of xcoin_engine) does everything and names the operator itself.
+    let me = t.session_role().await.unwrap();
+    assert_eq!((me.may_command, me.may_trade, me.named_by_role), (true, true, false));
+    assert_eq!(t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap().requested_by, "asha");
+    let engine_name = unique(&t, "eng");
+    t.sql(&format!("DROP ROLE IF EXISTS {engine_name}; CREATE ROLE {engine_name} LOGIN IN ROLE xcoin_engine")).await;
+    let engine = Db::connect(t.options.clone().username(&engine_name), small_pool()).await.unwrap();
+    assert!(engine.session_role().await.unwrap().may_trade);
+    let o = engine
+        .create_order(
+            &limit_buy("INFY", 1, rust_decimal_macros::dec!(1500)),
+            xcoin::domain::order::BrokerKind::Paper,
+            TICK,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.symbol, "INFY");
+    for db in [operator, viewer, engine] {
+        db.close().await;
+    }
+    t.sql(&format!("DROP ROLE {engine_name}")).await;
+    t.remove_user(&op_name).await.unwrap();
+    t.remove_user(&viewer_name).await.unwrap();
+}
+
+#[tokio::test]
+async fn user_verbs_round_trip_and_a_viewers_console_is_read_only_by_itself() {
+    let t = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("postgres://postgres@127.0.0.1:5432/{}", t.options.get_database().unwrap());
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let name = unique(&t, "cli");
+    let _ = t.remove_user(&name).await;
+
+    let added = xcoin(dir.path(), &["user", "add", &name, "--role", "viewer"], &env);
+    let text = stdout(&added);
+    assert!(added.status.success(), "{text}{}", String::from_utf8_lossy(&added.stderr));
+    assert!(text.starts_with(&format!("user {name} added as viewer\npassword (shown this once): ")), "{text}");
+    let password = text.lines().nth(1).unwrap().rsplit(' ').next().unwrap();
+    assert_eq!(password.len(), 24);
+    let list = stdout(&xcoin(dir.path(), &["user", "list"], &env));
+    assert!(list.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "viewer"]), "{list}");
+    let again = xcoin(dir.path(), &["user", "add", &name, "--role", "operator"], &env);
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("a database role named {name} already exists")));
+    let changed = xcoin(dir.path(), &["user", "password", &name], &env);
+    assert!(stdout(&changed).starts_with(&format!("password of {name} changed\npassword (shown this once): ")));
+    let bad = xcoin(dir.path(), &["user", "add", "Bad-Name", "--role", "viewer"], &env);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("name: `Bad-Name` must be 1 to 63 lowercase letters"));
+
+    // The console with the viewer's login: no engine, no writing keys, READ-ONLY, without being told.
+    let viewer_url = format!("postgres://{name}:{password}@127.0.0.1:5432/{}", t.options.get_database().unwrap());
+    let console_env = [
+        ("DATABASE_URL", viewer_url.as_str()),
+        ("XCOIN_APP__DATA_DIR", env[1].1),
+        ("XCOIN_APP__OPERATOR", "smoke"),
+        ("HOME", dir.path().to_str().unwrap()),
+    ];
+    std::fs::write(dir.path().join("local.toml"), "[app]\nmode = \"PAPER\"\n").unwrap();
+    let tmux = Tmux::start(dir.path(), &console_env);
+    let screen = tmux.wait_for("READ-ONLY");
+    assert!(!screen.contains("n new order") && !screen.contains("K KILL"), "{screen}");
+    tmux.keys(&["q"]);
+    drop(tmux);
+
+    let removed = xcoin(dir.path(), &["user", "remove", &name], &env);
+    assert!(stdout(&removed).contains(&format!("user {name} removed")));
+    assert!(!stdout(&xcoin(dir.path(), &["user", "list"], &env)).contains(&name));
+}
