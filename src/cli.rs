@@ -38,8 +38,35 @@ enum Command {
     Doctor,
     /// Print the effective configuration and where each value came from.
     Config,
-    /// Today's P&L, counts, positions and issues as text.
-    Status,
+    /// Today's P&L, counts, positions and issues as text; `--date` a past trading day's report.
+    Status {
+        /// A past trading day (YYYY-MM-DD, IST): its report.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
+    /// The end-of-day report: P&L with charges by component, per strategy and
+    /// instrument, round trips, order-to-trade, kill switch, reconciliation.
+    Report {
+        /// The trading day (YYYY-MM-DD, IST); today when absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        #[arg(long, default_value = "text", value_parser = ["text", "markdown", "json"])]
+        format: String,
+    },
+    /// Trades (Zerodha's tradebook columns plus charges) or orders as CSV.
+    Export {
+        #[arg(value_parser = ["trades", "orders"])]
+        what: String,
+        /// First trading day (YYYY-MM-DD, IST); today when absent.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last trading day, included; `--from` when absent.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// The file to write (mode 0600); standard output when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Measure this build against the configured database server (in a scratch database).
     Bench {
         /// Print the figures as JSON.
@@ -220,16 +247,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let failures = runtime()?.block_on(setup::doctor(&config, &mut report)).flat()?;
             Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Some(Command::Status) => runtime()?.block_on(async {
-            let target = xcoin::db::Target::from_config(&config).flat()?;
-            let pool = xcoin::db::PoolConfig { min: 1, max: 2, ..(&config.settings.database).into() };
-            let db = xcoin::db::Db::connect(target.connect_options(), pool)
-                .await
-                .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))?;
+        Some(Command::Status { date: None }) => runtime()?.block_on(async {
+            let db = connect(&config).await?;
             setup::status(&config, &db, &mut stdout).await.flat()?;
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }),
+        Some(Command::Status { date: Some(day) }) => {
+            runtime()?.block_on(report(&config, Some(day), "text", &mut stdout))
+        }
+        Some(Command::Report { date, format }) => runtime()?.block_on(report(&config, date, &format, &mut stdout)),
+        Some(Command::Export { what, from, to, out }) => {
+            runtime()?.block_on(export(&config, (&what, from, to, out), &mut stdout))
+        }
         Some(Command::Bench { json, orders, feed_seconds }) => {
             runtime()?.block_on(crate::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
             Ok(ExitCode::SUCCESS)
@@ -403,4 +433,78 @@ fn read_hidden(prompt: &str) -> Result<String> {
     crossterm::terminal::disable_raw_mode()?;
     eprintln!();
     result.map(|()| text)
+}
+
+async fn connect(config: &Config) -> Result<xcoin::db::Db> {
+    let target = xcoin::db::Target::from_config(config).flat()?;
+    let pool = xcoin::db::PoolConfig { min: 1, max: 2, ..(&config.settings.database).into() };
+    xcoin::db::Db::connect(target.connect_options(), pool)
+        .await
+        .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))
+}
+
+/// A trading day the calendar knows: a weekend or an exchange holiday is
+/// refused with the reason.
+fn trading_day(config: &Config, day: Option<chrono::NaiveDate>) -> Result<chrono::NaiveDate> {
+    let calendar = config.settings.calendar();
+    let day = day.unwrap_or_else(|| calendar.today());
+    if !calendar.is_trading_day(day) {
+        return Err(eyre!("date: {day} is not a trading day (a weekend or an exchange holiday)"));
+    }
+    if day > calendar.today() {
+        return Err(eyre!("date: {day} has not happened yet; give today or an earlier trading day"));
+    }
+    Ok(day)
+}
+
+/// `xcoin report` (and `xcoin status --date`).
+async fn report(
+    config: &Config,
+    day: Option<chrono::NaiveDate>,
+    format: &str,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let day = trading_day(config, day)?;
+    let db = connect(config).await?;
+    let r = xcoin::report::day_report(&db, &config.settings.calendar(), day).await.flat()?;
+    db.close().await;
+    let text = match format {
+        "json" => r.json(),
+        "markdown" => r.markdown(),
+        _ => r.text(),
+    };
+    writeln!(out, "{}", text.trim_end())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `xcoin export trades|orders`.
+type ExportArgs<'a> = (&'a str, Option<chrono::NaiveDate>, Option<chrono::NaiveDate>, Option<PathBuf>);
+
+async fn export(config: &Config, (what, from, to, out): ExportArgs<'_>, stdout: &mut impl Write) -> Result<ExitCode> {
+    let calendar = config.settings.calendar();
+    let from = from.unwrap_or_else(|| calendar.today());
+    let to = to.unwrap_or(from);
+    if to < from {
+        return Err(eyre!("to: {to} is before from ({from}); give a range that runs forward"));
+    }
+    let db = connect(config).await?;
+    let mut bytes = Vec::new();
+    let rows = if what == "orders" {
+        let orders = db.orders_between(from, to).await.flat()?;
+        xcoin::export::orders_csv(&orders, &calendar, &mut bytes)?;
+        orders.len()
+    } else {
+        let trades = db.trades_between(from, to).await.flat()?;
+        xcoin::export::trades_csv(&trades, &calendar, &mut bytes)?;
+        trades.len()
+    };
+    db.close().await;
+    match out {
+        Some(path) => {
+            xcoin::files::replace_private(&path, &bytes).wrap_err_with(|| format!("writing {}", path.display()))?;
+            eprintln!("{rows} {what} from {from} to {to} written to {}", path.display());
+        }
+        None => stdout.write_all(&bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -12,7 +12,9 @@ pub mod db;
 pub mod desk;
 pub mod domain;
 pub mod engine;
+pub mod export;
 pub mod files;
+pub mod report;
 pub mod setup;
 pub mod signals;
 #[cfg(any(test, feature = "test-support"))]

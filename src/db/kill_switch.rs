@@ -129,6 +129,17 @@ impl Db {
     }
 
     /// Kill switch events, newest first, at most `limit`.
+    /// The kill switch's events of an IST trading day, in order.
+    pub async fn kill_switch_events_on(&self, day: chrono::NaiveDate) -> Result<Vec<KillSwitchEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM kill_switch_events
+              WHERE created_at >= xcoin_day_start($1) AND created_at < xcoin_day_start($1 + 1) ORDER BY id",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub async fn kill_switch_events(&self, limit: i64) -> Result<Vec<KillSwitchEvent>> {
         Ok(sqlx::query_as("SELECT * FROM kill_switch_events ORDER BY id DESC LIMIT $1")
             .bind(limit)

@@ -336,6 +336,19 @@ impl Db {
             .await?)
     }
 
+    /// Orders made on the IST trading days `from` to `to`, both included, by id.
+    pub async fn orders_between(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE created_at >= xcoin_day_start($1) AND created_at < xcoin_day_start($2 + 1) ORDER BY id"
+        ))
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Today's orders (IST trading day) that reached this broker.
     pub async fn orders_sent_today(&self, broker: BrokerKind) -> Result<i64> {
         Ok(sqlx::query_scalar(

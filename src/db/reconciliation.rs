@@ -226,6 +226,19 @@ impl Db {
             .await?)
     }
 
+    /// Issues of an IST trading day: first seen, or resolved, that day; by id.
+    pub async fn issues_on(&self, day: chrono::NaiveDate) -> Result<Vec<Issue>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM reconciliation_log
+              WHERE (first_seen_at >= xcoin_day_start($1) AND first_seen_at < xcoin_day_start($1 + 1))
+                 OR (resolved_at >= xcoin_day_start($1) AND resolved_at < xcoin_day_start($1 + 1))
+              ORDER BY id",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Resolved issues, most recently resolved first, at most `limit`.
     pub async fn resolved_issues(&self, limit: i64) -> Result<Vec<Issue>> {
         Ok(sqlx::query_as(

@@ -213,14 +213,20 @@ impl Db {
         .await?)
     }
 
-    /// Today's figures per strategy and per instrument, each kind ordered by
-    /// net P&L, best first. Parts are counted as `get_today_pnl()` counts
-    /// them: today's fills, today's adjustments, and the day's move of every
-    /// position the day touched.
+    /// Today's figures per strategy and per instrument; see [`day_breakdown`](Self::day_breakdown).
     pub async fn today_breakdown(&self) -> Result<Vec<Breakdown>> {
+        self.day_breakdown(None).await
+    }
+
+    /// A trading day's figures per strategy and per instrument (today when
+    /// `None`), each kind ordered by net P&L, best first. Parts are counted
+    /// as `get_today_pnl()` counts them: the day's fills, the day's
+    /// adjustments, and — today only — the day's move of every position the
+    /// day touched (a past day's positions have moved on since).
+    pub async fn day_breakdown(&self, day: Option<NaiveDate>) -> Result<Vec<Breakdown>> {
         Ok(sqlx::query_as(
-            "WITH d AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
-                               xcoin_day_start(xcoin_today() + 1) AS e),
+            "WITH d AS (SELECT coalesce($1, xcoin_today()) AS day, xcoin_day_start(coalesce($1, xcoin_today())) AS s,
+                               xcoin_day_start(coalesce($1, xcoin_today()) + 1) AS e),
                   parts AS (
                     SELECT t.strategy_id, t.symbol, t.exchange, 1 AS fills, 0 AS trips, 0 AS wins,
                            t.realized_pnl AS realised, 0 AS unrealised, t.total_charges AS charges
@@ -234,8 +240,12 @@ impl Db {
                            CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e THEN 1 ELSE 0 END,
                            CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e
                                      AND p.realized_pnl - p.charges > 0 THEN 1 ELSE 0 END,
-                           0, p.unrealized_pnl - p.day_ref_unrealized, 0
-                      FROM positions p, d WHERE p.day_ref_day = d.day),
+                           0,
+                           CASE WHEN p.day_ref_day = d.day AND d.day = xcoin_today()
+                                THEN p.unrealized_pnl - p.day_ref_unrealized ELSE 0 END,
+                           0
+                      FROM positions p, d
+                     WHERE p.day_ref_day = d.day OR (p.closed_at >= d.s AND p.closed_at < d.e)),
                   sums AS (
                     SELECT CASE WHEN GROUPING(s.name) = 0 THEN 'strategy' ELSE 'instrument' END AS kind,
                            coalesce(s.name, parts.symbol || CASE WHEN parts.exchange = 'NSE' THEN ''
@@ -249,7 +259,32 @@ impl Db {
                     realized_pnl + unrealized_pnl - charges AS net_pnl
                FROM sums ORDER BY kind DESC, net_pnl DESC, name",
         )
+        .bind(day)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// A trading day's round trips (positions that went back to flat that
+    /// day), each net of its charges, in the order they closed.
+    pub async fn round_trips(&self, day: NaiveDate) -> Result<Vec<Decimal>> {
+        Ok(sqlx::query_scalar(
+            "SELECT realized_pnl - charges FROM positions
+              WHERE status = 'CLOSED' AND closed_at >= xcoin_day_start($1) AND closed_at < xcoin_day_start($1 + 1)
+              ORDER BY closed_at, id",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Realised P&L of a day's position adjustments (changes without a fill).
+    pub async fn adjustments_realised(&self, day: NaiveDate) -> Result<Decimal> {
+        Ok(sqlx::query_scalar(
+            "SELECT coalesce(sum(realized_pnl), 0) FROM position_adjustments
+              WHERE created_at >= xcoin_day_start($1) AND created_at < xcoin_day_start($1 + 1)",
+        )
+        .bind(day)
+        .fetch_one(&self.pool)
         .await?)
     }
 

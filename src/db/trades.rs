@@ -288,6 +288,18 @@ impl Db {
         .await?)
     }
 
+    /// Trades of the IST trading days `from` to `to`, both included, in the order they happened.
+    pub async fn trades_between(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<Trade>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM trades WHERE traded_at >= xcoin_day_start($1) AND traded_at < xcoin_day_start($2 + 1)
+              ORDER BY traded_at, id",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The trades with these ids (for refreshing changed rows).
     pub async fn trades_by_ids(&self, ids: &[i64]) -> Result<Vec<Trade>> {
         Ok(sqlx::query_as("SELECT * FROM trades WHERE id = ANY($1) ORDER BY id")

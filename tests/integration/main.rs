@@ -22,6 +22,7 @@ mod positions;
 mod procs;
 mod raw;
 mod reconciliation;
+mod report;
 mod roles;
 mod safety;
 mod schema;

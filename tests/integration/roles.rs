@@ -108,7 +108,7 @@ async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_
 async fn user_verbs_round_trip_and_a_viewers_console_is_read_only_by_itself() {
     let t = test_db().await;
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{}", t.options.get_database().unwrap());
+    let url = t.url();
     let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
     let name = unique(&t, "cli");
     let _ = t.remove_user(&name).await;
@@ -129,7 +129,10 @@ async fn user_verbs_round_trip_and_a_viewers_console_is_read_only_by_itself() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("name: `Bad-Name` must be 1 to 63 lowercase letters"));
 
     // The console with the viewer's login: no engine, no writing keys, READ-ONLY, without being told.
-    let viewer_url = format!("postgres://{name}:{password}@127.0.0.1:5432/{}", t.options.get_database().unwrap());
+    let mut viewer_url = url::Url::parse(&url).unwrap();
+    viewer_url.set_username(&name).unwrap();
+    viewer_url.set_password(Some(password)).unwrap();
+    let viewer_url = viewer_url.to_string();
     let console_env = [
         ("DATABASE_URL", viewer_url.as_str()),
         ("XCOIN_APP__DATA_DIR", env[1].1),

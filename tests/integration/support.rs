@@ -162,6 +162,12 @@ impl std::ops::Deref for TestDb {
 }
 
 impl TestDb {
+    /// The database's URL, for running the `xcoin` binary against it.
+    pub fn url(&self) -> String {
+        let server = SERVER.get().expect("a test database was made");
+        with_database(&server.admin_url, self.options.get_database().expect("a test database has a name"))
+    }
+
     /// A second, independent pool on the same database (another process's view).
     pub async fn another_pool(&self) -> Db {
         Db::connect(self.options.clone(), small_pool()).await.unwrap()

@@ -1,0 +1,152 @@
+//! The trading day, closed and kept: the end-of-day report (its figures
+//! equal the database's own to the paisa), the CSV exports (parsed back) and
+//! a past day's report.
+
+use crate::procs::{stdout, xcoin};
+use crate::support::*;
+use chrono::{NaiveTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+use xcoin::domain::money::to_paisa;
+use xcoin::domain::order::{Exchange, Product, Side};
+use xcoin::domain::reconciliation::{Holding, Resolution, compare};
+use xcoin::domain::strategy::{StrategyType, TradingMode};
+
+/// A day of two strategies: Manual wins on INFY and holds TCS, the Scalper
+/// loses on INFY; a kill switch on and off; an issue ignored with a note.
+async fn a_day(t: &TestDb, at: chrono::DateTime<Utc>) -> i64 {
+    let scalper = t.ensure_strategy("Scalper", StrategyType::Scalping, TradingMode::Paper).await.unwrap().id;
+    filled_for(t, 1, "INFY", Side::Buy, 10, dec!(1500), "T1", at).await;
+    filled_for(t, 1, "INFY", Side::Sell, 10, dec!(1512.35), "T2", at).await;
+    filled_for(t, 1, "TCS", Side::Buy, 5, dec!(3120.75), "T3", at).await;
+    filled_for(t, scalper, "INFY", Side::Buy, 7, dec!(1510), "T4", at).await;
+    filled_for(t, scalper, "INFY", Side::Sell, 7, dec!(1504.05), "T5", at).await;
+    scalper
+}
+
+#[tokio::test]
+async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
+    let t = test_db().await;
+    a_day(&t, Utc::now()).await;
+    t.activate_kill_switch(&operator_activation("desk check", "asha")).await.unwrap();
+    t.deactivate_kill_switch("checked", "asha").await.unwrap();
+    let broker = Holding {
+        symbol: "WIPRO".into(),
+        exchange: Exchange::Nse,
+        product: Product::Cnc,
+        quantity: 7,
+        average_price: dec!(248.65),
+    };
+    let (issue, _) = t.log_reconciliation_issue(&compare(&[], &[broker], dec!(0.1))[0], None).await.unwrap();
+    t.resolve_issue(issue.id, Resolution::Ignore, "asha", Some("held at another broker")).await.unwrap();
+    t.update_daily_stats().await.unwrap();
+
+    let calendar = xcoin::config::Settings::default().calendar();
+    let r = xcoin::report::day_report(&t.db, &calendar, calendar.today()).await.unwrap();
+    let pnl = t.today_pnl().await.unwrap();
+    let trades = t.today_trades().await.unwrap();
+    assert_eq!(
+        (r.realised, r.unrealised, r.net),
+        (to_paisa(pnl.realized_pnl), to_paisa(pnl.unrealized_pnl), to_paisa(pnl.net_pnl))
+    );
+    assert_eq!(r.charges.total, to_paisa(pnl.charges));
+    let sum = |f: fn(&xcoin::domain::trade::Trade) -> Decimal| to_paisa(trades.iter().map(f).sum());
+    assert_eq!(r.charges.stt, sum(|t| t.charges.stt));
+    assert_eq!(r.charges.stamp_duty, sum(|t| t.charges.stamp_duty));
+    assert_eq!(r.charges.brokerage, sum(|t| t.charges.brokerage));
+    // 123.50 won on INFY, 41.65 lost by the Scalper: each net of its own charges.
+    assert_eq!(r.realised, dec!(81.85));
+    assert_eq!((r.trades, r.round_trips, r.wins, r.losses, r.win_rate), (5, 2, 1, 1, Some(dec!(0.5))));
+    let charges_of = |ids: &[&str]| {
+        trades.iter().filter(|t| ids.contains(&t.broker_trade_id.as_str())).map(|t| t.total_charges).sum::<Decimal>()
+    };
+    assert_eq!(r.average_win, Some(to_paisa(dec!(123.50) - charges_of(&["T1", "T2"]))));
+    assert_eq!(r.average_loss, Some(to_paisa(dec!(-41.65) - charges_of(&["T4", "T5"]))));
+    assert_eq!(r.largest_loss, r.average_loss.unwrap());
+    assert_eq!(r.by_strategy.iter().map(|l| l.name.as_str()).collect::<Vec<_>>(), ["Manual Trading", "Scalper"]);
+    // Each line is rounded once on its own; unrounded, the strategies add up to the day exactly.
+    let exact = t.day_breakdown(None).await.unwrap();
+    let strategies = exact.iter().filter(|b| b.kind == xcoin::db::stats::BreakdownKind::Strategy);
+    assert_eq!(strategies.map(|b| b.net_pnl).sum::<Decimal>(), pnl.net_pnl);
+    assert_eq!(r.kill_switch.iter().map(|k| k.action.as_str()).collect::<Vec<_>>(), ["ACTIVATED", "DEACTIVATED"]);
+    assert!(
+        r.issues[0].outcome.starts_with("IGNORE by asha at ")
+            && r.issues[0].outcome.ends_with(" (held at another broker)")
+    );
+
+    // The same through the binary, in each format.
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let json = stdout(&xcoin(dir.path(), &["report", "--format", "json"], &env));
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(parsed["net"], serde_json::Value::String(r.net.to_string()));
+    assert_eq!(parsed["charges"]["stt"], serde_json::Value::String(r.charges.stt.to_string()));
+    let text = stdout(&xcoin(dir.path(), &["report"], &env));
+    assert!(text.contains(&format!("  Net                 {}", xcoin::domain::money::rupees(r.net))), "{text}");
+    assert!(text.contains("  Round trips         2 (1 won, 1 lost)"), "{text}");
+    let md = stdout(&xcoin(dir.path(), &["report", "--format", "markdown"], &env));
+    assert!(md.contains(&format!("| Net | {} |", xcoin::domain::money::rupees(r.net))), "{md}");
+}
+
+#[tokio::test]
+async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
+    let t = test_db().await;
+    let calendar = xcoin::config::Settings::default().calendar();
+    // The last trading day before today, at 10:00 IST.
+    let mut past = calendar.today().pred_opt().unwrap();
+    while !calendar.is_trading_day(past) {
+        past = past.pred_opt().unwrap();
+    }
+    let at = calendar.instant(past, NaiveTime::from_hms_opt(10, 0, 0).unwrap());
+    a_day(&t, at).await;
+    filled_for(&t, 1, "ITC", Side::Buy, 3, dec!(410.25), "T6", Utc::now()).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let file = dir.path().join("tradebook.csv");
+    let from = past.to_string();
+    let out = xcoin(
+        dir.path(),
+        &["export", "trades", "--from", &from, "--to", &calendar.today().to_string(), "--out", file.to_str().unwrap()],
+        &env,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("6 trades from "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut reader = csv::Reader::from_path(&file).unwrap();
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), xcoin::export::TRADE_COLUMNS);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let trades = t.trades_between(past, calendar.today()).await.unwrap();
+    assert_eq!(rows.len(), trades.len());
+    for (row, trade) in rows.iter().zip(&trades) {
+        assert_eq!(row[0], trade.symbol);
+        assert_eq!(row[2], calendar.local(trade.traded_at).format("%Y-%m-%d").to_string());
+        assert_eq!(row[6], trade.side.as_str().to_ascii_lowercase());
+        assert_eq!(row[8].parse::<i64>().unwrap(), trade.quantity);
+        assert_eq!(row[9].parse::<Decimal>().unwrap(), trade.price);
+        assert_eq!(row[10], trade.broker_trade_id);
+        assert_eq!(row[20].parse::<Decimal>().unwrap(), trade.total_charges, "charges exact");
+        assert_eq!(row[21].parse::<Decimal>().unwrap(), trade.net_value);
+    }
+    assert_eq!(rows[0][12], format!("{past}T10:00:00"), "execution time in IST");
+    // (The helper makes each filled order now, whatever its fill's time.)
+    let orders = stdout(&xcoin(dir.path(), &["export", "orders"], &env));
+    assert_eq!(orders.lines().count(), 1 + 6, "the header and today's six orders: {orders}");
+    assert!(orders.lines().nth(1).unwrap().contains(",INFY,NSE,BUY,MARKET,MIS,DAY,10,"), "{orders}");
+
+    // The past day, read back: its own trades only.
+    let text = stdout(&xcoin(dir.path(), &["status", "--date", &from], &env));
+    assert!(text.starts_with(&format!("XCoin — the trading day {past}")), "{text}");
+    // (Its round trips count where positions closed when recorded: today, in this test.)
+    assert!(text.contains("  Trades              5\n") && text.contains("    realised          ₹81.85\n"), "{text}");
+    let mut weekend = calendar.today();
+    while calendar.is_trading_day(weekend) {
+        weekend = weekend.pred_opt().unwrap();
+    }
+    let refused = xcoin(dir.path(), &["report", "--date", &weekend.to_string()], &env);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(&format!("date: {weekend} is not a trading day")));
+}
