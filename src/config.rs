@@ -502,6 +502,72 @@ pub struct Settings {
     pub charges: ChargeRates,
     pub alerts: AlertSettings,
     pub dashboard: DashboardSettings,
+    pub goals: GoalsSettings,
+}
+
+/// One scope's daily goals as written: each empty or 0 when not set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoalSettings {
+    /// The day's net P&L that ends it: rupees (`5000`) or a share of the
+    /// capital (`2%`).
+    #[serde(deserialize_with = "optional_text")]
+    pub profit_target: Option<String>,
+    pub max_trades: u32,
+    pub max_losing_streak: u32,
+    /// Percent of the day's peak net P&L that may be given back.
+    pub give_back_pct: Decimal,
+    /// notify, pause or exit_pause.
+    pub action: crate::domain::goals::GoalAction,
+}
+
+// Not derived: the closed vocabularies come from one macro.
+#[allow(clippy::derivable_impls)]
+impl Default for crate::domain::goals::GoalAction {
+    fn default() -> Self {
+        crate::domain::goals::GoalAction::Notify
+    }
+}
+
+/// The desk's goals and each strategy's (by its name).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoalsSettings {
+    pub desk: GoalSettings,
+    pub strategy: std::collections::BTreeMap<String, GoalSettings>,
+}
+
+impl GoalSettings {
+    /// The goals in rupees and counts, or what is wrong with a value.
+    pub fn limits(&self, capital: Decimal) -> Result<crate::domain::goals::GoalLimits, String> {
+        let profit_target = match self.profit_target.as_deref().map(str::trim) {
+            None => None,
+            Some(t) => {
+                let (number, share) = match t.strip_suffix('%') {
+                    Some(n) => (n.trim(), true),
+                    None => (t, false),
+                };
+                let v: Decimal = number.parse().map_err(|_| {
+                    format!("profit_target: `{t}` must be rupees (5000) or a share of the capital (2%)")
+                })?;
+                if v <= Decimal::ZERO || (share && v > Decimal::ONE_HUNDRED) {
+                    return Err(format!("profit_target: `{t}` must be above 0 (a share at most 100%)"));
+                }
+                Some(if share { capital * v / Decimal::ONE_HUNDRED } else { v })
+            }
+        };
+        if self.give_back_pct < Decimal::ZERO || self.give_back_pct > Decimal::ONE_HUNDRED {
+            return Err(format!("give_back_pct: `{}` must be a percent from 0 (off) to 100", self.give_back_pct));
+        }
+        let count = |n: u32| (n > 0).then_some(i64::from(n));
+        Ok(crate::domain::goals::GoalLimits {
+            profit_target,
+            max_trades: count(self.max_trades),
+            max_losing_streak: count(self.max_losing_streak),
+            give_back_pct: (self.give_back_pct > Decimal::ZERO).then_some(self.give_back_pct),
+            action: self.action,
+        })
+    }
 }
 
 /// Keys that hold secrets, as dotted paths.
@@ -1004,6 +1070,14 @@ impl Config {
                 s.database.ssl_client_key.as_deref().unwrap_or("(empty)"),
                 "set together with database.ssl_client_cert: a client certificate needs its key",
             ));
+        }
+        let goals = std::iter::once(("goals.desk".to_string(), &s.goals.desk))
+            .chain(s.goals.strategy.iter().map(|(name, g)| (format!("goals.strategy.\"{name}\""), g)));
+        for (key, g) in goals {
+            if let Err(why) = g.limits(s.account.capital) {
+                let (field, what) = why.split_once(": ").unwrap_or(("", why.as_str()));
+                return Err(self.invalid(&format!("{key}.{field}"), "", what.to_string()));
+            }
         }
         if !(1..=100).contains(&s.database.pool_min) {
             return Err(self.invalid("database.pool_min", s.database.pool_min, "a whole number from 1 to 100"));

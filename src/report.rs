@@ -85,6 +85,8 @@ pub struct DayReport {
     pub by_instrument: Vec<Line>,
     pub kill_switch: Vec<KillSwitchLine>,
     pub issues: Vec<IssueLine>,
+    /// Daily goals reached: `HH:MM:SS GOAL (scope): figures; action`.
+    pub goals: Vec<String>,
 }
 
 fn line(b: &Breakdown) -> Line {
@@ -173,6 +175,15 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
     let decided = wins.len() + losses.len();
     let breakdown = db.day_breakdown(Some(day)).await?;
     let (kill_switch, issues) = incidents(db, calendar, day).await?;
+    let goals = db
+        .goals_on(day)
+        .await?
+        .into_iter()
+        .map(|g| {
+            let at = calendar.local(g.reached_at).format("%H:%M:%S");
+            format!("{at} {} ({}): {}; action {}", g.goal, g.scope, g.figures, g.action)
+        })
+        .collect();
     Ok(DayReport {
         day,
         realised: to_paisa(realised),
@@ -203,6 +214,7 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
         by_instrument: breakdown.iter().filter(|b| b.kind == BreakdownKind::Instrument).map(line).collect(),
         kill_switch,
         issues,
+        goals,
     })
 }
 
@@ -278,6 +290,7 @@ impl DayReport {
                     .map(|k| (k.at.clone(), format!("{} ({}) by {}: {}", k.action, k.trigger, k.actor, k.reason)))
                     .collect(),
             ),
+            ("Goals reached", self.goals.iter().map(|g| (String::new(), g.clone())).collect()),
             (
                 "Reconciliation",
                 self.issues

@@ -446,6 +446,10 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         crate::domain::count(positions.len() as i64, "open position", "open positions"),
         crate::domain::count(issues.len() as i64, "open reconciliation issue", "open reconciliation issues")
     )?;
+    for g in db.goals_on(calendar.today()).await? {
+        let at = calendar.local(g.reached_at).format("%H:%M:%S");
+        writeln!(out, "Goal reached {at}: {} ({}): {}; action {}", g.goal, g.scope, g.figures, g.action)?;
+    }
     for p in positions.iter().take(10) {
         writeln!(
             out,

@@ -41,6 +41,8 @@ pub enum AlertKind {
     DatabaseLost,
     BrokerLost,
     TokenExpired,
+    /// A daily goal was reached.
+    Goal,
     Test,
 }
 
@@ -65,6 +67,15 @@ impl Alert {
             "kill-switch",
             "KILL SWITCH ACTIVATED",
             format!("{reason} ({trigger}, by {actor}). New orders are blocked; working orders were cancelled."),
+        )
+    }
+
+    pub fn goal_reached(scope: &str, goal: &str, figures: &str, action: &str) -> Alert {
+        Alert::new(
+            AlertKind::Goal,
+            format!("goal-{scope}-{goal}"),
+            format!("Daily goal reached: {goal} ({scope})"),
+            format!("{figures}. Action: {action}."),
         )
     }
 

@@ -121,6 +121,8 @@ pub struct App {
     pub limits: RiskLimits,
     /// Intraday leverage the forms estimate an order's margin with.
     pub mis_leverage: Decimal,
+    /// The desk's daily goals, for Stats (none set by default).
+    pub goals: Option<crate::domain::goals::GoalLimits>,
     pub operator: String,
     /// The instant the screen shows (the clock); set by the runtime each frame.
     pub now: DateTime<Utc>,
@@ -177,6 +179,7 @@ impl App {
             calendar,
             limits,
             mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
+            goals: None,
             operator,
             now: Utc::now(),
             screen: ratatui::layout::Size::new(80, 24),

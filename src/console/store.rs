@@ -41,6 +41,8 @@ pub struct Summary {
     pub breakdown: Vec<crate::db::stats::Breakdown>,
     /// The broker's funds as the engine last read them, and when.
     pub funds: Option<(crate::domain::funds::Funds, DateTime<Utc>)>,
+    /// Daily goals reached today.
+    pub goals: Vec<crate::db::stats::GoalEvent>,
 }
 
 /// Rows that changed, or everything after a resync.
@@ -342,6 +344,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
         order_to_trade: db.order_to_trade_ratio(None).await?,
         breakdown: db.today_breakdown().await?,
         funds: db.today_funds().await?,
+        goals: db.goals_on(day).await?,
     })
 }
 
@@ -551,7 +554,12 @@ impl Loader {
         self.summary_due |= changes.iter().any(|c| {
             matches!(
                 c.table,
-                Table::Orders | Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments
+                Table::Orders
+                    | Table::Trades
+                    | Table::Positions
+                    | Table::DailyStats
+                    | Table::PositionAdjustments
+                    | Table::GoalEvents
             )
         });
         match fetch(&self.db, &changes).await {

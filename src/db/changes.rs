@@ -36,6 +36,8 @@ pub enum Table {
     PositionAdjustments,
     /// The desk log (insert only).
     DeskEvents,
+    /// Daily goals reached (insert only).
+    GoalEvents,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]

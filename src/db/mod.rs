@@ -316,6 +316,7 @@ macro_rules! text_enum {
 
 use crate::domain::command::{CommandKind, CommandStatus, KillSwitchAction, KillSwitchTrigger};
 use crate::domain::event::{EventKind, EventLevel};
+use crate::domain::goals::{Goal, GoalAction};
 use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
 use crate::domain::position::PositionStatus;
 use crate::domain::reconciliation::{IssueStatus, IssueType, Resolution};
@@ -341,4 +342,6 @@ text_enum!(
     KillSwitchTrigger,
     EventLevel,
     EventKind,
+    Goal,
+    GoalAction,
 );

@@ -21,6 +21,7 @@ pub const TABLES: &[&str] = &[
     "operator_commands",
     "position_adjustments",
     "desk_events",
+    "goal_events",
 ];
 
 pub const VIEWS: &[&str] = &["v_active_positions", "v_reconciliation_issues", "v_today_orders"];

@@ -64,6 +64,19 @@ impl DailyStats {
     }
 }
 
+/// A daily goal reached.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct GoalEvent {
+    pub id: i64,
+    pub trading_day: NaiveDate,
+    /// `desk`, or the strategy's name.
+    pub scope: String,
+    pub goal: crate::domain::goals::Goal,
+    pub figures: String,
+    pub action: crate::domain::goals::GoalAction,
+    pub reached_at: DateTime<Utc>,
+}
+
 /// Whether a breakdown row is one strategy's or one instrument's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "lowercase")]
@@ -286,6 +299,76 @@ impl Db {
         .bind(day)
         .fetch_one(&self.pool)
         .await?)
+    }
+
+    /// Records a goal reached today, once: `None` when it already was.
+    pub async fn record_goal(
+        &self,
+        scope: &str,
+        goal: crate::domain::goals::Goal,
+        figures: &str,
+        action: crate::domain::goals::GoalAction,
+    ) -> Result<Option<GoalEvent>> {
+        Ok(sqlx::query_as(
+            "INSERT INTO goal_events (trading_day, scope, goal, figures, action) VALUES (xcoin_today(), $1, $2, $3, $4)
+             ON CONFLICT ON CONSTRAINT goal_events_once_a_day DO NOTHING RETURNING *",
+        )
+        .bind(scope)
+        .bind(goal)
+        .bind(figures)
+        .bind(action)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Goals reached on a trading day, in order.
+    pub async fn goals_on(&self, day: NaiveDate) -> Result<Vec<GoalEvent>> {
+        Ok(sqlx::query_as("SELECT * FROM goal_events WHERE trading_day = $1 ORDER BY id")
+            .bind(day)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Where today's goals stand for the whole desk (`None`) or one
+    /// strategy: its fills, its net P&L (as [`day_breakdown`](Self::day_breakdown)
+    /// counts it) and its losing round trips in a row. `peak` is the desk's
+    /// recorded peak; a strategy's peak is kept by the caller (0 here).
+    pub async fn goal_progress(&self, strategy: Option<(i64, &str)>) -> Result<crate::domain::goals::Progress> {
+        let trips: Vec<Decimal> = sqlx::query_scalar(
+            "SELECT realized_pnl - charges FROM positions
+              WHERE status = 'CLOSED' AND closed_at >= xcoin_day_start(xcoin_today())
+                AND closed_at < xcoin_day_start(xcoin_today() + 1) AND ($1::bigint IS NULL OR strategy_id = $1)
+              ORDER BY closed_at, id",
+        )
+        .bind(strategy.map(|(id, _)| id))
+        .fetch_all(&self.pool)
+        .await?;
+        let losing_streak = crate::domain::goals::losing_streak(&trips);
+        match strategy {
+            None => {
+                let net = self.today_pnl().await?.net_pnl;
+                let peak = self.daily_stats(crate::domain::calendar::MarketCalendar::default().today()).await?;
+                Ok(crate::domain::goals::Progress {
+                    net,
+                    peak: peak.map_or(Decimal::ZERO, |s| s.peak_pnl).max(net),
+                    trades: self.today_trade_count().await?,
+                    losing_streak,
+                })
+            }
+            Some((_, name)) => {
+                let row = self
+                    .today_breakdown()
+                    .await?
+                    .into_iter()
+                    .find(|b| b.kind == BreakdownKind::Strategy && b.name == name);
+                Ok(crate::domain::goals::Progress {
+                    net: row.as_ref().map_or(Decimal::ZERO, |b| b.net_pnl),
+                    peak: Decimal::ZERO,
+                    trades: row.map_or(0, |b| b.trades),
+                    losing_streak,
+                })
+            }
+        }
     }
 
     /// Keeps the broker's latest funds on today's row.

@@ -12,6 +12,7 @@ pub mod enums;
 pub mod event;
 pub mod feed;
 pub mod funds;
+pub mod goals;
 pub mod instrument;
 pub mod money;
 pub mod order;

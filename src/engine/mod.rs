@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod demo;
+pub mod goals;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
@@ -39,6 +40,16 @@ use crate::domain::order::Exchange;
 use crate::domain::risk::RiskLimits;
 use crate::domain::strategy::TradingMode;
 
+/// The configured goals that set anything (validated with the configuration).
+fn goals_of(s: &Settings) -> Vec<(Option<String>, crate::domain::goals::GoalLimits)> {
+    let desk = std::iter::once((None, &s.goals.desk));
+    let strategies = s.goals.strategy.iter().map(|(name, g)| (Some(name.clone()), g));
+    desk.chain(strategies)
+        .filter_map(|(scope, g)| g.limits(s.account.capital).ok().map(|l| (scope, l)))
+        .filter(|(_, l)| !l.is_empty())
+        .collect()
+}
+
 /// How often the engine reads the broker's funds besides after each fill.
 pub const FUNDS_EVERY: Duration = Duration::from_secs(30);
 
@@ -60,6 +71,8 @@ pub struct EngineConfig {
     pub poll_every: Duration,
     /// How often changed prices are written to positions and risk is checked.
     pub mark_every: Duration,
+    /// Daily goals: the desk's (scope `None`) and each strategy's by name.
+    pub goals: Vec<(Option<String>, crate::domain::goals::GoalLimits)>,
 }
 
 impl EngineConfig {
@@ -76,6 +89,7 @@ impl EngineConfig {
             price_tolerance_pct: s.reconciliation.price_tolerance_pct,
             poll_every: Duration::from_secs(1),
             mark_every: Duration::from_millis(500),
+            goals: goals_of(s),
         }
     }
 }
@@ -133,6 +147,8 @@ pub struct Engine<B: Broker> {
     exiting: HashSet<i64>,
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
+    /// Each strategy's best net P&L today, for its give-back goal.
+    strategy_peaks: HashMap<String, (NaiveDate, Decimal)>,
     risk_check_due: bool,
     demo: Option<demo::Demo>,
 }
@@ -171,6 +187,7 @@ impl<B: Broker> Engine<B> {
             exiting: HashSet::new(),
             recent_orders: VecDeque::new(),
             squared_off: None,
+            strategy_peaks: HashMap::new(),
             risk_check_due: true,
             demo: None,
         };

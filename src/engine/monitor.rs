@@ -133,6 +133,7 @@ impl<B: Broker> Engine<B> {
         }
         self.journal(EventLevel::Info, EventKind::Fill, line).await;
         self.refresh_funds().await;
+        self.check_goals().await;
         if outcome.position.quantity() == 0 {
             self.exiting.remove(&outcome.position.id);
         }

@@ -35,14 +35,14 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
     assert_eq!(lines[6], format!("  ✓ migrations             applied up to version {version}"));
     assert_eq!(
         lines[7],
-        "  ✓ tables                 10/10 strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands, position_adjustments, desk_events"
+        "  ✓ tables                 11/11 strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands, position_adjustments, desk_events, goal_events"
     );
     assert_eq!(lines[8], "  ✓ views                  3/3 v_active_positions, v_reconciliation_issues, v_today_orders");
     assert_eq!(
         lines[9],
         "  ✓ functions              4/4 calculate_trade_values, get_order_to_trade_ratio, get_today_pnl, update_position_pnl"
     );
-    assert_eq!(lines[10], "  ✓ table count            10 of 10");
+    assert_eq!(lines[10], "  ✓ table count            11 of 11");
     assert_eq!(lines[11], "  ✓ default strategy       #1 \"Manual Trading\" (manual, PAPER, active)");
     assert_eq!(
         lines[12],
@@ -61,7 +61,7 @@ async fn setup_creates_migrates_verifies_and_is_idempotent() {
     assert!(doctor.status.success(), "{}", stdout(&doctor));
     let d = steps(&doctor);
     assert!(
-        d.contains(&format!("  ✓ schema                 version {version}; 10 tables, 3 views, 4 functions")),
+        d.contains(&format!("  ✓ schema                 version {version}; 11 tables, 3 views, 4 functions")),
         "{d:?}"
     );
     assert!(
@@ -118,7 +118,7 @@ async fn doctor_says_what_to_do() {
     let bare = xcoin(dir.path(), &["doctor"], &[("DATABASE_URL", empty.as_str())]);
     assert_eq!(bare.status.code(), Some(1));
     let text = stdout(&bare);
-    assert!(text.contains("  ✗ schema                 missing strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands, position_adjustments, desk_events, v_active_positions, v_reconciliation_issues, v_today_orders, calculate_trade_values, get_order_to_trade_ratio, get_today_pnl, update_position_pnl; run `xcoin setup`"), "{text}");
+    assert!(text.contains("  ✗ schema                 missing strategies, orders, trades, positions, reconciliation_log, kill_switch_events, daily_stats, operator_commands, position_adjustments, desk_events, goal_events, v_active_positions, v_reconciliation_issues, v_today_orders, calculate_trade_values, get_order_to_trade_ratio, get_today_pnl, update_position_pnl; run `xcoin setup`"), "{text}");
 }
 
 #[test]

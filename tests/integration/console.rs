@@ -636,7 +636,7 @@ async fn the_wizard_prepares_the_database_validates_and_writes_a_private_file_la
     let screen = draw_wizard(&w);
     assert!(
         screen.contains(" created")
-            && screen.contains("✓ tables                 10/10")
+            && screen.contains("✓ tables                 11/11")
             && screen.contains("The database is ready"),
         "{screen}"
     );
@@ -825,6 +825,14 @@ async fn long_desk(t: &TestDb) -> App {
     app.show_log = false;
     app.status.engine_in_process = true;
     app.now = fixed_now();
+    // The desk's goals, as Stats shows them (none reached here).
+    app.goals = Some(xcoin::domain::goals::GoalLimits {
+        profit_target: Some(dec!(25000)),
+        max_trades: Some(40),
+        max_losing_streak: Some(3),
+        give_back_pct: None,
+        action: xcoin::domain::goals::GoalAction::Pause,
+    });
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);
     // The charge model makes the fill cost ₹1,23,45,488-odd; its stamp duty is

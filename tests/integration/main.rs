@@ -11,6 +11,7 @@ mod corpus;
 mod engine;
 mod events;
 mod fills;
+mod goals;
 mod history;
 mod isolation;
 mod kill_switch;

@@ -10,17 +10,17 @@ async fn every_table_view_and_function_exists_and_migrating_again_changes_nothin
     let t = test_db().await;
     let report = t.verify_schema().await.unwrap();
     assert!(report.is_complete(), "missing: {:?}", report.missing());
-    assert_eq!(report.tables.len(), 10);
+    assert_eq!(report.tables.len(), 11);
     assert_eq!(report.views.len(), 3);
     assert_eq!(report.functions.len(), 4);
     assert_eq!(report.version, Some(expected_version()));
-    assert_eq!((TABLES.len(), VIEWS.len(), FUNCTIONS.len()), (10, 3, 4));
+    assert_eq!((TABLES.len(), VIEWS.len(), FUNCTIONS.len()), (11, 3, 4));
 
     t.migrate().await.unwrap();
     assert_eq!(t.verify_schema().await.unwrap(), report);
 
     let health = t.health().await.unwrap();
-    assert_eq!(health.table_count, 10);
+    assert_eq!(health.table_count, 11);
     assert!(health.server_version.split('.').next().unwrap().parse::<u32>().unwrap() >= 13);
 }
 

@@ -31,7 +31,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let funds = s.funds.map(|(f, _)| f);
     let win_rate =
         stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
-    vec![
+    let mut rows = vec![
         ("Net P&L", rupees(pnl.net_pnl), pnl_style(pnl.net_pnl)),
         ("Gross P&L", rupees(gross), pnl_style(gross)),
         ("  realised", rupees(pnl.realized_pnl), pnl_style(pnl.realized_pnl)),
@@ -50,7 +50,42 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
         ("Funds free", funds.map_or("—".into(), |f| rupees(f.available_margin)), Style::new()),
         ("Margin used", funds.map_or("—".into(), |f| rupees(f.used_margin)), Style::new()),
         ("Opening balance", funds.map_or("—".into(), |f| rupees(f.opening_balance)), Style::new()),
-    ]
+    ];
+    rows.extend(goal_rows(app));
+    rows
+}
+
+/// The desk's goals: where each stands, or when it was reached.
+fn goal_rows(app: &App) -> Vec<(&'static str, String, Style)> {
+    use crate::domain::goals::Goal;
+    let Some(g) = &app.goals else { return Vec::new() };
+    let s = &app.store.summary;
+    let net = s.pnl.unwrap_or_default().net_pnl;
+    let reached = |goal: Goal| {
+        s.goals
+            .iter()
+            .find(|e| e.goal == goal && e.scope == "desk")
+            .map(|e| format!("✓ reached {}", app.calendar.local(e.reached_at).format("%H:%M")))
+    };
+    let done = Style::new().fg(Color::Yellow);
+    let mut rows = Vec::new();
+    let mut push = |label, goal, progress: String| {
+        let (text, style) = reached(goal).map_or((progress, Style::new()), |r| (r, done));
+        rows.push((label, text, style));
+    };
+    if let Some(t) = g.profit_target {
+        push("Goal: profit", Goal::ProfitTarget, format!("{} of {}", rupees(net), rupees(t)));
+    }
+    if let Some(m) = g.max_trades {
+        push("Goal: trades", Goal::MaxTrades, format!("{} of {m}", s.trades_today));
+    }
+    if let Some(m) = g.max_losing_streak {
+        push("Goal: losing run", Goal::LosingStreak, format!("at most {m} in a row"));
+    }
+    if let Some(p) = g.give_back_pct {
+        push("Goal: give-back", Goal::GiveBack, format!("at most {p}% of the peak"));
+    }
+    rows
 }
 
 /// How much of each risk limit is used: title, fraction, label. Kite's

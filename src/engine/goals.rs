@@ -1,0 +1,90 @@
+//! Daily goals on every fill: where each scope stands, the goals it
+//! reached recorded once a day, an alert, a line in the desk log, and the
+//! configured action.
+
+use rust_decimal::Decimal;
+
+use super::{Engine, Result};
+use crate::alerts::Alert;
+use crate::broker::Broker;
+use crate::domain::event::{EventKind, EventLevel};
+use crate::domain::goals::{GoalAction, reached};
+
+/// How the desk's own scope is named in `goal_events`.
+pub const DESK: &str = "desk";
+
+impl<B: Broker> Engine<B> {
+    /// Checks every configured goal after a fill. A goal already recorded
+    /// today does nothing again; a failure is logged and trading goes on.
+    pub async fn check_goals(&mut self) {
+        if let Err(e) = self.goals_cycle().await {
+            tracing::warn!(error = %e, "goals not checked");
+        }
+    }
+
+    async fn goals_cycle(&mut self) -> Result<()> {
+        if self.cfg.goals.is_empty() {
+            return Ok(());
+        }
+        let strategies = self.db.all_strategies().await?;
+        let today = self.cfg.calendar.today();
+        for (scope, limits) in self.cfg.goals.clone() {
+            let strategy = match &scope {
+                None => None,
+                Some(name) => match strategies.iter().find(|s| &s.name == name) {
+                    Some(s) => Some((s.id, s.name.as_str())),
+                    None => continue, // not registered (yet): nothing traded under it
+                },
+            };
+            let mut progress = self.db.goal_progress(strategy).await?;
+            if let Some(name) = &scope {
+                let peak = self.strategy_peaks.entry(name.clone()).or_insert((today, Decimal::ZERO));
+                if peak.0 != today {
+                    *peak = (today, Decimal::ZERO);
+                }
+                peak.1 = peak.1.max(progress.net);
+                progress.peak = peak.1;
+            }
+            let name = scope.as_deref().unwrap_or(DESK);
+            for (goal, figures) in reached(&limits, &progress) {
+                let Some(event) = self.db.record_goal(name, goal, &figures, limits.action).await? else { continue };
+                tracing::warn!(scope = name, %goal, %figures, action = %limits.action, "daily goal reached");
+                self.alerts.raise(Alert::goal_reached(name, goal.as_str(), &figures, limits.action.as_str()));
+                let line = format!("daily goal {goal} reached ({name}): {figures}; action {}", limits.action);
+                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
+                self.act_on_goal(strategy.map(|(id, _)| id), event.action, &format!("goal {goal}: {figures}")).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pauses (and for exit_pause first exits) the scope's automated
+    /// strategies: the whole desk's, or the one strategy's.
+    async fn act_on_goal(&mut self, strategy: Option<i64>, action: GoalAction, why: &str) -> Result<()> {
+        match (action, strategy) {
+            (GoalAction::Notify, _) => {}
+            (GoalAction::Pause, None) => self.pause_automated_strategies("goal", why).await?,
+            (GoalAction::ExitPause, None) => {
+                self.exit_all("goal", why).await?;
+            }
+            (action, Some(id)) => {
+                // The operators' own strategy is never paused by a goal: it is told.
+                if self.db.get_strategy(id).await?.strategy_type == crate::domain::strategy::StrategyType::Manual {
+                    return Ok(());
+                }
+                if action == GoalAction::ExitPause {
+                    for p in self.db.open_positions().await?.into_iter().filter(|p| p.strategy_id == id) {
+                        if let Err(e) = self.exit_position(p.id, "goal").await {
+                            tracing::error!(position = p.id, error = %e, "goal: exit not placed");
+                        }
+                    }
+                }
+                let reason: String = why.chars().take(crate::domain::command::MAX_TEXT_CHARS).collect();
+                let s = self.db.pause_strategy(id, "goal", &reason).await?;
+                let line = format!("strategy {} \"{}\" paused by goal: {reason}", s.id, s.name);
+                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
+            }
+        }
+        Ok(())
+    }
+}
