@@ -43,6 +43,8 @@ pub enum AlertKind {
     TokenExpired,
     /// A daily goal was reached.
     Goal,
+    /// The end-of-day report.
+    DayReport,
     Test,
 }
 
@@ -68,6 +70,10 @@ impl Alert {
             "KILL SWITCH ACTIVATED",
             format!("{reason} ({trigger}, by {actor}). New orders are blocked; working orders were cancelled."),
         )
+    }
+
+    pub fn day_report(day: chrono::NaiveDate, text: &str) -> Alert {
+        Alert::new(AlertKind::DayReport, format!("day-report-{day}"), format!("XCoin: the trading day {day}"), text)
     }
 
     pub fn goal_reached(scope: &str, goal: &str, figures: &str, action: &str) -> Alert {

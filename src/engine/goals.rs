@@ -1,6 +1,7 @@
-//! Daily goals on every fill: where each scope stands, the goals it
-//! reached recorded once a day, an alert, a line in the desk log, and the
-//! configured action.
+//! The trading day's own events: daily goals on every fill (where each
+//! scope stands, the goals it reached recorded once a day, an alert, a line
+//! in the desk log, and the configured action), and the end-of-day report
+//! sent once through the alert channels.
 
 use rust_decimal::Decimal;
 
@@ -9,6 +10,10 @@ use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::goals::{GoalAction, reached};
+
+/// When the end-of-day report goes out at the latest (IST), if the desk was
+/// not flat after the square-off before.
+pub const REPORT_AT: (u32, u32) = (15, 35);
 
 /// How the desk's own scope is named in `goal_events`.
 pub const DESK: &str = "desk";
@@ -86,5 +91,32 @@ impl<B: Broker> Engine<B> {
             }
         }
         Ok(())
+    }
+
+    /// Sends the day's report through the alert channels once: after the
+    /// square-off once no intraday position is open, or at 15:35 IST. Once
+    /// across restarts too: the desk log keeps that it went.
+    pub async fn report_if_due(&mut self, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        let calendar = self.cfg.calendar.clone();
+        let day = calendar.trading_day(now);
+        if self.reported == Some(day) || !calendar.is_trading_day(day) {
+            return Ok(false);
+        }
+        let late =
+            calendar.local(now).time() >= chrono::NaiveTime::from_hms_opt(REPORT_AT.0, REPORT_AT.1, 0).expect("a time");
+        let flat =
+            self.squared_off == Some(day) && !self.db.open_positions().await?.iter().any(|p| p.product.is_intraday());
+        if !late && !flat {
+            return Ok(false);
+        }
+        let marker = format!("end-of-day report for {day} sent");
+        self.reported = Some(day);
+        if self.db.recent_events(200).await?.iter().any(|e| e.message == marker) {
+            return Ok(false);
+        }
+        let report = crate::report::day_report(&self.db, &calendar, day).await?;
+        self.alerts.raise(Alert::day_report(day, &report.text()));
+        self.journal(EventLevel::Info, EventKind::Engine, marker).await;
+        Ok(true)
     }
 }

@@ -147,6 +147,8 @@ pub struct Engine<B: Broker> {
     exiting: HashSet<i64>,
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
+    /// The day whose end-of-day report went out.
+    reported: Option<NaiveDate>,
     /// Each strategy's best net P&L today, for its give-back goal.
     strategy_peaks: HashMap<String, (NaiveDate, Decimal)>,
     risk_check_due: bool,
@@ -188,6 +190,7 @@ impl<B: Broker> Engine<B> {
             recent_orders: VecDeque::new(),
             squared_off: None,
             strategy_peaks: HashMap::new(),
+            reported: None,
             risk_check_due: true,
             demo: None,
         };

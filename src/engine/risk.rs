@@ -58,6 +58,9 @@ impl<B: Broker> Engine<B> {
         if let Err(e) = self.run_demo().await {
             tracing::warn!(error = %e, "demo strategy");
         }
+        if let Err(e) = self.report_if_due(Utc::now()).await {
+            tracing::warn!(error = %e, "end-of-day report not sent");
+        }
     }
 
     async fn risk_cycle(&mut self) -> Result<()> {

@@ -1091,3 +1091,44 @@ async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_doe
     sell.take_profit = None;
     assert_eq!(e.place_order(&sell).await.unwrap().status, OrderStatus::Submitted);
 }
+
+/// After the square-off, once flat (or at 15:35 IST), the day's report goes
+/// out through the alert channels once, across restarts too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_days_report_goes_out_once_after_the_square_off() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let inbox = Arc::new(Inbox::default());
+    e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Paper);
+    e.cfg.square_off_time = Some(chrono::NaiveTime::from_hms_opt(15, 15, 0).unwrap());
+    e.place_order(&buy(&e, "INFY", 4, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let at = |hm: &str| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-11-25T{hm}:00+05:30")).unwrap().with_timezone(&chrono::Utc)
+    };
+    assert!(!e.report_if_due(at("15:14")).await.unwrap(), "the day is not over");
+    e.square_off_if_due(at("15:15")).await.unwrap();
+    assert!(!e.report_if_due(at("15:15")).await.unwrap(), "the square-off's exit has not filled yet");
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert!(e.report_if_due(at("15:16")).await.unwrap(), "flat after the square-off");
+    assert!(!e.report_if_due(at("15:40")).await.unwrap(), "once");
+    let sent = inbox.read(1).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("XCoin — the trading day 2026-11-25") && sent[0].contains("\nP&L\n  Net"), "{}", sent[0]);
+    // A restarted engine knows it went (once the first one's lock is gone).
+    drop(e);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut again = loop {
+        match Engine::start(t.db.clone(), paper(500), config()).await {
+            Ok(e) => break e,
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                let _ = err;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("{err}"),
+        }
+    };
+    assert!(!again.report_if_due(at("15:40")).await.unwrap());
+}
