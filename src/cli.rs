@@ -43,6 +43,9 @@ enum Command {
         /// A past trading day (YYYY-MM-DD, IST): its report.
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
+        /// Today's summary as JSON (what the dashboard's /api/today serves).
+        #[arg(long, conflicts_with = "date")]
+        json: bool,
     },
     /// The end-of-day report: P&L with charges by component, per strategy and
     /// instrument, round trips, order-to-trade, kill switch, reconciliation.
@@ -247,13 +250,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let failures = runtime()?.block_on(setup::doctor(&config, &mut report)).flat()?;
             Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        Some(Command::Status { date: None }) => runtime()?.block_on(async {
+        Some(Command::Status { date: None, json }) => runtime()?.block_on(async {
             let db = connect(&config).await?;
-            setup::status(&config, &db, &mut stdout).await.flat()?;
+            if json {
+                let today = setup::today_json(&config, &db).await.flat()?;
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&today)?)?;
+            } else {
+                setup::status(&config, &db, &mut stdout).await.flat()?;
+            }
             db.close().await;
             Ok(ExitCode::SUCCESS)
         }),
-        Some(Command::Status { date: Some(day) }) => {
+        Some(Command::Status { date: Some(day), .. }) => {
             runtime()?.block_on(report(&config, Some(day), "text", &mut stdout))
         }
         Some(Command::Report { date, format }) => runtime()?.block_on(report(&config, date, &format, &mut stdout)),

@@ -453,22 +453,34 @@ impl Default for SmtpSettings {
     }
 }
 
-/// The address of the desk's health and metrics endpoint (the original
-/// system's dashboard: `DASHBOARD_HOST`, `DASHBOARD_PORT`). Accepted and
-/// validated now so an original `.env` carries over; nothing listens on it yet
-/// in this version.
+/// The desk's health and metrics endpoint (the original system's dashboard:
+/// `DASHBOARD_HOST`, `DASHBOARD_PORT`), served by the engine when enabled.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DashboardSettings {
+    /// Serve the read-only HTTP endpoint from the engine.
+    pub enabled: bool,
     /// Host name or IP address to listen on; 127.0.0.1 keeps it on this machine.
     pub host: String,
     #[serde(deserialize_with = "port")]
     pub port: u16,
+    /// A bearer token every request must carry; required to listen anywhere
+    /// but the loopback address.
+    #[serde(deserialize_with = "optional_secret")]
+    pub token: Option<Secret>,
 }
 
 impl Default for DashboardSettings {
     fn default() -> Self {
-        DashboardSettings { host: "127.0.0.1".into(), port: 8050 }
+        DashboardSettings { enabled: false, host: "127.0.0.1".into(), port: 8050, token: None }
+    }
+}
+
+impl DashboardSettings {
+    /// Whether the address stays on this machine.
+    pub fn is_loopback(&self) -> bool {
+        matches!(self.host.as_str(), "127.0.0.1" | "localhost" | "::1")
+            || self.host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     }
 }
 
@@ -577,6 +589,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "zerodha.access_token",
     "alerts.telegram.bot_token",
     "alerts.smtp.password",
+    "dashboard.token",
 ];
 
 /// How a value written under one of the original system's names is read.
@@ -1238,6 +1251,16 @@ impl Config {
                 "dashboard.host",
                 shown,
                 "a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path",
+            ));
+        }
+        if s.dashboard.enabled && !s.dashboard.is_loopback() && s.dashboard.token.is_none() {
+            return Err(self.invalid(
+                "dashboard.token",
+                "(empty)",
+                format!(
+                    "a bearer token: the dashboard listens on {host}, beyond this machine",
+                    host = s.dashboard.host
+                ),
             ));
         }
         Ok(())

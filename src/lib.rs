@@ -8,6 +8,7 @@ pub mod alerts;
 pub mod broker;
 pub mod config;
 pub mod console;
+pub mod dashboard;
 pub mod db;
 pub mod desk;
 pub mod domain;

@@ -399,6 +399,50 @@ pub fn print_config<W: Write>(config: &Config, out: &mut W) -> std::io::Result<(
     Ok(())
 }
 
+/// Today's summary as JSON (`xcoin status --json`, the dashboard's
+/// `/api/today`): amounts rounded once, to the paisa, as strings.
+pub async fn today_json(config: &Config, db: &Db) -> Result<serde_json::Value, SetupError> {
+    use crate::domain::to_paisa;
+    let s = &config.settings;
+    let calendar = s.calendar();
+    let now = chrono::Utc::now();
+    let pnl = db.today_pnl().await?;
+    let positions = db.open_positions().await?;
+    let goals = db.goals_on(calendar.today()).await?;
+    Ok(serde_json::json!({
+        "mode": s.app.mode.to_string(),
+        "trading_day": calendar.today().to_string(),
+        "market": calendar.state(now).to_string(),
+        "kill_switch_active": db.kill_switch_state().await?.active,
+        "pnl": {
+            "realised": to_paisa(pnl.realized_pnl),
+            "unrealised": to_paisa(pnl.unrealized_pnl),
+            "charges": to_paisa(pnl.charges),
+            "net": to_paisa(pnl.net_pnl),
+            "open_since_opened": to_paisa(pnl.open_unrealized_pnl),
+        },
+        "orders": db.today_order_count().await?,
+        "active_orders": db.active_orders().await?.len(),
+        "trades": db.today_trade_count().await?,
+        "order_to_trade": db.order_to_trade_ratio(None).await?,
+        "broker_writes": db.broker_writes_today().await?,
+        "funds": db.today_funds().await?.map(|(f, at)| serde_json::json!({
+            "available": to_paisa(f.available_margin), "used": to_paisa(f.used_margin),
+            "opening_balance": to_paisa(f.opening_balance), "at": at,
+        })),
+        "open_positions": positions.iter().map(|p| serde_json::json!({
+            "id": p.id, "symbol": p.symbol, "exchange": p.exchange.to_string(), "product": p.product.to_string(),
+            "quantity": p.quantity(), "average_price": to_paisa(p.average_price()),
+            "last_price": p.last_price.map(to_paisa), "unrealised": to_paisa(p.unrealized_pnl),
+            "stop_loss": p.stop_loss, "target": p.take_profit,
+        })).collect::<Vec<_>>(),
+        "open_reconciliation_issues": db.unresolved_issues().await?.len(),
+        "goals_reached": goals.iter().map(|g| serde_json::json!({
+            "scope": g.scope, "goal": g.goal.to_string(), "figures": g.figures, "at": g.reached_at,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
 /// A short text picture of the desk: mode, market, kill switch, today's P&L,
 /// counts, open positions and issues, the latest orders.
 pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(), SetupError> {

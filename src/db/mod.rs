@@ -16,6 +16,7 @@ pub mod events;
 pub mod kill_switch;
 pub mod local;
 pub mod lock;
+pub mod metrics;
 pub mod orders;
 pub mod positions;
 pub mod raw;

@@ -50,6 +50,20 @@ fn goals_of(s: &Settings) -> Vec<(Option<String>, crate::domain::goals::GoalLimi
         .collect()
 }
 
+/// What the engine knows of its own health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineHealth {
+    pub lock_held: bool,
+    pub broker_reachable: bool,
+    pub session_expired: bool,
+}
+
+impl Default for EngineHealth {
+    fn default() -> Self {
+        EngineHealth { lock_held: true, broker_reachable: true, session_expired: false }
+    }
+}
+
 /// How often the engine reads the broker's funds besides after each fill.
 pub const FUNDS_EVERY: Duration = Duration::from_secs(30);
 
@@ -147,6 +161,8 @@ pub struct Engine<B: Broker> {
     exiting: HashSet<i64>,
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
+    /// The engine's health as it changes, for the dashboard's `/healthz`.
+    pub health: watch::Sender<EngineHealth>,
     /// The day whose end-of-day report went out.
     reported: Option<NaiveDate>,
     /// Each strategy's best net P&L today, for its give-back goal.
@@ -191,6 +207,7 @@ impl<B: Broker> Engine<B> {
             squared_off: None,
             strategy_peaks: HashMap::new(),
             reported: None,
+            health: watch::Sender::new(EngineHealth::default()),
             risk_check_due: true,
             demo: None,
         };
@@ -269,6 +286,7 @@ impl<B: Broker> Engine<B> {
             }
             _ => {}
         }
+        self.publish_health();
     }
 
     /// A broker call went through.
@@ -278,6 +296,17 @@ impl<B: Broker> Engine<B> {
             self.journal(EventLevel::Info, EventKind::Broker, "the broker answers again").await;
         }
         self.broker_reachable = true;
+        self.publish_health();
+    }
+
+    /// Publishes the health the dashboard reads (only when it changed).
+    fn publish_health(&self) {
+        let now = EngineHealth {
+            lock_held: self.lock.is_held(),
+            broker_reachable: self.broker_reachable,
+            session_expired: self.session_expired,
+        };
+        self.health.send_if_modified(|h| std::mem::replace(h, now) != now);
     }
 
     pub fn session_expired(&self) -> bool {
@@ -315,6 +344,7 @@ impl<B: Broker> Engine<B> {
     pub async fn check_lock(&mut self) -> bool {
         let was_held = self.lock.is_held();
         self.trading_enabled = self.lock.check().await;
+        self.publish_health();
         if was_held && !self.trading_enabled {
             self.alerts.raise(Alert::database_lost("the engine's lock connection to the database was lost"));
             // Written when the database takes it (a lost lock may be a lost database).

@@ -34,13 +34,24 @@ pub struct Started {
     /// The Kite ticker's health (LIVE only), for the console's header.
     pub ticker: Option<watch::Receiver<TickerStatus>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The dashboard port, bound, when enabled.
+    dashboard: Option<(tokio::net::TcpListener, crate::dashboard::Dashboard)>,
 }
 
 impl Started {
     /// Runs the engine until `shutdown` turns true, then stops its feed.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
+        let mut tasks = self.tasks;
+        if let Some((listener, dashboard)) = self.dashboard {
+            let stop = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = crate::dashboard::serve(listener, dashboard, stop).await {
+                    tracing::error!(error = %e, "the dashboard stopped");
+                }
+            }));
+        }
         let result = self.engine.run(shutdown).await;
-        for t in self.tasks {
+        for t in tasks {
             t.abort();
         }
         result
@@ -126,7 +137,24 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             tracing::warn!(database = %target.describe(), "engine started LIVE on Kite Connect: real orders, real money")
         }
     }
-    Ok(Started { engine, ticker, tasks })
+    let dashboard = match s.dashboard.enabled {
+        false => None,
+        true => {
+            let address = format!("{}:{}", s.dashboard.host, s.dashboard.port);
+            let listener = tokio::net::TcpListener::bind(&address)
+                .await
+                .map_err(|e| EngineError::Refused(format!("the dashboard cannot listen on {address}: {e}")))?;
+            tracing::info!(%address, "dashboard listening (/healthz, /metrics, /api/today)");
+            let d = crate::dashboard::Dashboard {
+                db: engine.db.clone(),
+                config: Config::with_settings(s.clone(), config.paths.clone()),
+                engine: engine.health.subscribe(),
+                ticker: ticker.clone(),
+            };
+            Some((listener, d))
+        }
+    };
+    Ok(Started { engine, ticker, tasks, dashboard })
 }
 
 /// Where the paper exchange keeps its book for the database `db`:

@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod console;
 mod corpus;
+mod dashboard;
 mod engine;
 mod events;
 mod fills;

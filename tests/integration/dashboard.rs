@@ -1,0 +1,159 @@
+//! The dashboard port: health with its status codes, a Prometheus scrape
+//! read back by a Prometheus text parser, today as JSON, and the bearer token.
+
+use crate::support::*;
+use std::collections::HashMap;
+use tokio::sync::watch;
+use xcoin::config::{Config, ConfigPaths, Settings};
+use xcoin::dashboard::{Dashboard, serve};
+use xcoin::domain::command::OperatorCommand;
+use xcoin::engine::EngineHealth;
+
+fn settings(t: &TestDb, port: u16, token: Option<&str>) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = Some(t.url());
+    s.dashboard.enabled = true;
+    s.dashboard.port = port;
+    s.dashboard.token = token.map(xcoin::config::Secret::new);
+    s
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The samples of a scrape by name and labels, as Prometheus reads them.
+fn samples(text: &str) -> HashMap<String, f64> {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus reads the exposition");
+    scrape
+        .samples
+        .into_iter()
+        .filter_map(|s| {
+            let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let value = match s.value {
+                prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(h) => h.iter().map(|b| b.count).fold(0.0, f64::max),
+                _ => return None,
+            };
+            Some((format!("{}{{{}}}", s.metric, labels.join(",")), value))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_them() {
+    let t = test_db().await;
+    let port = free_port();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let (health, engine) = watch::channel(EngineHealth::default());
+    let (stop, stopped) = watch::channel(false);
+    let config = Config::with_settings(
+        settings(&t, port, Some("s3cret-token")),
+        ConfigPaths::for_checkout(None, None, std::path::Path::new(".")),
+    );
+    let d = Dashboard { db: t.db.clone(), config, engine, ticker: None };
+    let server = tokio::spawn(serve(listener, d, stopped));
+    // A refused order and a command, so there is something to count.
+    let mut no_stop = limit_buy("INFY", 1, rust_decimal_macros::dec!(1500));
+    no_stop.stop_loss = None;
+    t.record_rejected_order(
+        &no_stop,
+        xcoin::domain::order::BrokerKind::Paper,
+        TICK,
+        None,
+        "stop loss: required on every position",
+    )
+    .await
+    .unwrap();
+    t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap();
+
+    let http = reqwest::Client::new();
+    let get = |path: &str, token: Option<&str>| {
+        let mut r = http.get(format!("http://127.0.0.1:{port}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    // The token: none or a wrong one is refused, the right one passes.
+    assert_eq!(get("/healthz", None).await.unwrap().status(), 401);
+    assert_eq!(get("/healthz", Some("guess")).await.unwrap().status(), 401);
+    let ok = get("/healthz", Some("s3cret-token")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let body: serde_json::Value = ok.text().await.unwrap().parse::<serde_json::Value>().unwrap();
+    assert_eq!(
+        (body["status"].as_str(), body["database"]["state"].as_str(), body["lock"]["state"].as_str()),
+        (Some("ok"), Some("ok"), Some("held"))
+    );
+    assert_eq!(body["broker"]["state"], "ok");
+
+    let text = get("/metrics", Some("s3cret-token")).await.unwrap().text().await.unwrap();
+    let m = samples(&text);
+    assert_eq!(m.get("xcoin_orders{status=REJECTED}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_rejections{rule=stop loss}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_commands{status=RUNNING}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_kill_switch_active{}"), Some(&0.0), "{text}");
+    assert_eq!(m.get("xcoin_net_pnl_rupees{}"), Some(&0.0), "{text}");
+    assert_eq!(m.get("xcoin_command_pickup_seconds{}"), Some(&1.0), "one pickup observed: {text}");
+
+    let today: serde_json::Value = get("/api/today", Some("s3cret-token"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .parse::<serde_json::Value>()
+        .unwrap();
+    assert_eq!((today["orders"].as_i64(), today["kill_switch_active"].as_bool()), (Some(1), Some(false)));
+    assert_eq!(today["pnl"]["net"], "0");
+
+    // The engine loses its lock (or the broker): 503, saying which.
+    health.send_replace(EngineHealth { lock_held: false, ..EngineHealth::default() });
+    let down = get("/healthz", Some("s3cret-token")).await.unwrap();
+    assert_eq!(down.status(), 503);
+    let body: serde_json::Value = down.text().await.unwrap().parse::<serde_json::Value>().unwrap();
+    assert_eq!((body["status"].as_str(), body["lock"]["state"].as_str()), (Some("degraded"), Some("lost")));
+    stop.send_replace(true);
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn the_engine_serves_the_port_when_enabled_and_beyond_loopback_only_with_a_token() {
+    let t = test_db().await;
+    let port = free_port();
+    let config = Config::with_settings(
+        settings(&t, port, None),
+        ConfigPaths::for_checkout(None, None, std::path::Path::new(".")),
+    );
+    let started = xcoin::engine::runner::start(&config, false).await.unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let engine = tokio::spawn(started.run(stopped));
+    let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let body: serde_json::Value = health.text().await.unwrap().parse::<serde_json::Value>().unwrap();
+    assert_eq!(body["ticker"]["state"], "none (paper exchange)");
+    stop.send_replace(true);
+    engine.await.unwrap().unwrap();
+
+    // Configured to listen beyond this machine without a token: refused by name.
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::procs::xcoin(
+        dir.path(),
+        &["doctor"],
+        &[
+            ("XCOIN_DASHBOARD__ENABLED", "true"),
+            ("DASHBOARD_HOST", "0.0.0.0"),
+            ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config key `dashboard.token`")
+            && err.contains("the dashboard listens on 0.0.0.0, beyond this machine"),
+        "{err}"
+    );
+}
