@@ -22,6 +22,9 @@ pub struct Cli {
     /// A console without any action that writes, and without an engine.
     #[arg(long)]
     read_only: bool,
+    /// Open a past trading day (YYYY-MM-DD, IST) in the console, read-only.
+    #[arg(long)]
+    date: Option<chrono::NaiveDate>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -234,7 +237,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Setup { interactive: true }) => {
             drop(stdout);
-            runtime()?.block_on(xcoin::desk::console(config, false, true)).flat()?;
+            runtime()?.block_on(xcoin::desk::console(config, false, true, None)).flat()?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Setup { interactive: false }) => {
@@ -343,7 +346,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         None => {
             drop(stdout);
-            runtime()?.block_on(xcoin::desk::console(config, cli.read_only, false)).flat()?;
+            // A past day must be one the exchange traded (and not today's future).
+            let past = cli.date.map(|d| trading_day(&config, Some(d))).transpose()?;
+            runtime()?.block_on(xcoin::desk::console(config, cli.read_only, false, past)).flat()?;
             Ok(ExitCode::SUCCESS)
         }
     }

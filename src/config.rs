@@ -334,7 +334,7 @@ pub struct MarketSettings {
     /// The tick of an instrument without one of its own (each instrument's
     /// comes from the instrument list).
     pub tick_size: Decimal,
-    /// Exchange holidays, "YYYY-MM-DD".
+    /// Holidays besides the exchange's own in `assets/holidays.csv`, "YYYY-MM-DD".
     pub holidays: Vec<chrono::NaiveDate>,
 }
 
@@ -1297,7 +1297,11 @@ impl Settings {
             pre_open: self.market.pre_open.0,
             open: self.market.open.0,
             close: self.market.close.0,
-            holidays: self.market.holidays.iter().copied().collect(),
+            // The exchange's own (assets/holidays.csv) and any configured.
+            holidays: crate::domain::calendar::exchange_holidays()
+                .into_iter()
+                .chain(self.market.holidays.iter().copied())
+                .collect(),
         }
     }
 

@@ -42,7 +42,15 @@ const ENGINE_STOP: Duration = Duration::from_secs(10);
 
 /// Opens the console on the configured desk and runs it until the operator
 /// quits; the engine it started (if any) stops with it.
-pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<(), DeskError> {
+/// With `past_day`, the console opens that trading day read-only, with no
+/// engine.
+pub async fn console(
+    config: Config,
+    read_only: bool,
+    wizard: bool,
+    past_day: Option<chrono::NaiveDate>,
+) -> Result<(), DeskError> {
+    let read_only = read_only || past_day.is_some();
     let Some(config) = console::first_launch(config, read_only, wizard).await? else { return Ok(()) };
     let s = &config.settings;
     let target = Target::from_config(&config)?;
@@ -91,7 +99,7 @@ pub async fn console(config: Config, read_only: bool, wizard: bool) -> Result<()
     };
 
     let operator = role.filter(|r| r.named_by_role).map(|r| r.user);
-    let wiring = Wiring { db: db.clone(), limits: s.risk_limits(), read_only, engine, operator };
+    let wiring = Wiring { db: db.clone(), limits: s.risk_limits(), read_only, engine, operator, past_day };
     let result = console::run(&config, wiring).await;
     if let Some(task) = engine_task {
         let _ = stop_engine.send(true);

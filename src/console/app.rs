@@ -121,6 +121,8 @@ pub struct App {
     pub limits: RiskLimits,
     /// Intraday leverage the forms estimate an order's margin with.
     pub mis_leverage: Decimal,
+    /// A past trading day opened read-only (`xcoin --date`), else today.
+    pub past_day: Option<chrono::NaiveDate>,
     /// The desk's daily goals, for Stats (none set by default).
     pub goals: Option<crate::domain::goals::GoalLimits>,
     pub operator: String,
@@ -180,6 +182,7 @@ impl App {
             limits,
             mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
             goals: None,
+            past_day: None,
             operator,
             now: Utc::now(),
             screen: ratatui::layout::Size::new(80, 24),
@@ -1215,6 +1218,11 @@ impl App {
         let last = events.len() - 1;
         let to = (self.log_bottom() as i64 + by).clamp(0, last as i64) as usize;
         self.log_anchor = (to < last).then(|| events[to].id);
+    }
+
+    /// The trading day the console shows: a past one, or today's.
+    pub fn day(&self) -> chrono::NaiveDate {
+        self.past_day.unwrap_or_else(|| self.calendar.trading_day(self.now))
     }
 
     /// Drops a flash message whose time is up; returns whether one was dropped.

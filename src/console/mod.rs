@@ -141,6 +141,8 @@ pub struct Wiring {
     /// The operator's name when the database binds it to the login role
     /// (else the configured `app.operator`).
     pub operator: Option<String>,
+    /// A past trading day to show read-only instead of today.
+    pub past_day: Option<chrono::NaiveDate>,
 }
 
 /// The first-launch wizard, when XCoin is not configured (or when asked
@@ -163,10 +165,11 @@ pub async fn first_launch(config: Config, read_only: bool, wizard: bool) -> Resu
 /// Runs the console until the operator quits (or a stop signal).
 pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let s = &config.settings;
-    let Wiring { db, limits, read_only, engine, operator } = wiring;
+    let Wiring { db, limits, read_only, engine, operator, past_day } = wiring;
     let operator = operator.unwrap_or_else(|| s.operator_name());
     let mut app = App::new(s.app.mode, s.calendar(), limits, operator, read_only);
     app.mis_leverage = s.account.mis_leverage;
+    app.past_day = past_day;
     app.goals = s.goals.desk.limits(s.account.capital).ok().filter(|g| !g.is_empty());
     let mut ticker = None;
     match engine {
@@ -183,7 +186,10 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
 
     let (loader_tx, mut loader_rx) = mpsc::channel(256);
     let (requests, requests_rx) = mpsc::channel(REQUESTS);
-    let loader = tokio::spawn(store::run_loader(db.clone(), loader_tx, requests_rx));
+    let loader = match past_day {
+        Some(day) => tokio::spawn(store::run_past_loader(db.clone(), day, loader_tx, requests_rx)),
+        None => tokio::spawn(store::run_loader(db.clone(), loader_tx, requests_rx)),
+    };
 
     // Registered before the terminal changes, so a signal at any moment
     // after this point ends in a restored terminal.

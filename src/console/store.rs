@@ -309,6 +309,68 @@ impl Store {
     }
 }
 
+/// A past trading day as the console shows it, read-only: its orders,
+/// trades, the positions it held (as they stand now: closed ones as they
+/// closed), its reconciliation issues, its desk log and its figures.
+pub async fn past_day(db: &Db, day: chrono::NaiveDate) -> Result<Update, DbError> {
+    let calendar = crate::domain::calendar::MarketCalendar::default();
+    let report = crate::report::day_report(db, &calendar, day).await?;
+    let pnl = TodayPnl {
+        realized_pnl: report.realised,
+        unrealized_pnl: report.unrealised,
+        charges: report.charges.total,
+        net_pnl: report.net,
+        open_unrealized_pnl: Decimal::ZERO,
+    };
+    Ok(Update {
+        snapshot: true,
+        orders: db.orders_between(day, day).await?,
+        trades: db.trades_between(day, day).await?,
+        positions: db.positions_on(day).await?,
+        issues: db.issues_on(day).await?,
+        strategies: db.all_strategies().await?,
+        events: db.events_on(day).await?,
+        summary: Some(Summary {
+            pnl: Some(pnl),
+            stats: db.daily_stats(day).await?,
+            orders_today: report.orders,
+            trades_today: report.trades,
+            order_to_trade: report.order_to_trade,
+            breakdown: db.day_breakdown(Some(day)).await?,
+            funds: None,
+            goals: db.goals_on(day).await?,
+        }),
+        ..Update::default()
+    })
+}
+
+/// The loader of a past day: one snapshot, then order histories on request
+/// (a past day changes no more; nothing is sent from it).
+pub async fn run_past_loader(
+    db: Db,
+    day: chrono::NaiveDate,
+    tx: mpsc::Sender<LoaderMsg>,
+    mut requests: mpsc::Receiver<Request>,
+) {
+    let started = Instant::now();
+    match past_day(&db, day).await {
+        Ok(u) => {
+            let live = LoaderMsg::Health(Health::Db(DbState::Live { round_trip: started.elapsed() }));
+            if tx.send(LoaderMsg::Update(Box::new(u))).await.is_err() || tx.send(live).await.is_err() {
+                return;
+            }
+        }
+        Err(e) => tracing::error!(error = %e, %day, "the past day could not be read"),
+    }
+    while let Some(r) = requests.recv().await {
+        if let Request::History { .. } = r
+            && tx.send(LoaderMsg::Answer(answer(&db, r).await)).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
 /// Reads everything the console shows.
 pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
     let mut orders = db.today_orders().await?;

@@ -44,6 +44,16 @@ impl Db {
             .await?)
     }
 
+    /// The desk log of an IST trading day, oldest first.
+    pub async fn events_on(&self, day: chrono::NaiveDate) -> Result<Vec<DeskEvent>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM desk_events WHERE at >= xcoin_day_start($1) AND at < xcoin_day_start($1 + 1) ORDER BY id",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Events by id, oldest first (what a batch of notifications names).
     pub async fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<DeskEvent>> {
         Ok(sqlx::query_as("SELECT * FROM desk_events WHERE id = ANY($1) ORDER BY id")

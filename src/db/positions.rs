@@ -232,6 +232,18 @@ impl Db {
             .await?)
     }
 
+    /// Positions held during an IST trading day: opened before its end and
+    /// not closed before its start; by id.
+    pub async fn positions_on(&self, day: chrono::NaiveDate) -> Result<Vec<Position>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM positions WHERE opened_at < xcoin_day_start($1 + 1)
+                AND (closed_at IS NULL OR closed_at >= xcoin_day_start($1)) ORDER BY id",
+        )
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Sets the stop loss and target of an open position (`None` clears one).
     pub async fn update_position_levels(
         &self,

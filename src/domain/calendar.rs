@@ -43,15 +43,25 @@ fn hm(h: u32, m: u32) -> NaiveTime {
     NaiveTime::from_hms_opt(h, m, 0).expect("valid time")
 }
 
+/// NSE's trading holidays on weekdays (the exchange's circular), shipped in
+/// `assets/holidays.csv`: `date,weekday,holiday`.
+pub const HOLIDAYS_CSV: &str = include_str!("../../assets/holidays.csv");
+
+/// The exchange's holidays from [`HOLIDAYS_CSV`].
+pub fn exchange_holidays() -> BTreeSet<NaiveDate> {
+    HOLIDAYS_CSV.lines().skip(1).filter_map(|l| l.split(',').next()?.parse().ok()).collect()
+}
+
 impl Default for MarketCalendar {
-    /// NSE cash market: pre-open 09:00, open 09:15, close 15:30 Asia/Kolkata.
+    /// NSE cash market: pre-open 09:00, open 09:15, close 15:30 Asia/Kolkata,
+    /// closed on the exchange's holidays.
     fn default() -> Self {
         MarketCalendar {
             timezone: chrono_tz::Asia::Kolkata,
             pre_open: hm(9, 0),
             open: hm(9, 15),
             close: hm(15, 30),
-            holidays: BTreeSet::new(),
+            holidays: exchange_holidays(),
         }
     }
 }
@@ -114,6 +124,15 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_exchanges_holidays_are_shipped() {
+        let h = exchange_holidays();
+        assert_eq!(h.len(), 16, "every line of assets/holidays.csv is read");
+        let cal = MarketCalendar::default();
+        assert!(!cal.is_trading_day(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()), "Guru Nanak Jayanti");
+        assert!(cal.is_trading_day(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()));
     }
 
     #[test]

@@ -83,14 +83,19 @@ impl Tmux {
     }
 
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Tmux {
-        Tmux::start_with(dir, env, false)
+        Tmux::start_with(dir, env, false, &[])
+    }
+
+    /// As [`start`](Self::start), with arguments for `xcoin`.
+    pub fn start_with_args(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Tmux {
+        Tmux::start_with(dir, env, false, args)
     }
 
     /// As [`start`](Self::start), with `xcoin` run by a shell that, after it
     /// exits, prints its exit code and the terminal's modes (`stty -a`) and
     /// stays, so a test can see how the terminal was left.
     pub fn start_in_shell(dir: &Path, env: &[(&str, &str)]) -> Tmux {
-        Tmux::start_with(dir, env, true)
+        Tmux::start_with(dir, env, true, &[])
     }
 
     /// The pid of the `xcoin` process the pane runs.
@@ -107,7 +112,7 @@ impl Tmux {
         child.unwrap_or(pane).parse().expect("a pid")
     }
 
-    fn start_with(dir: &Path, env: &[(&str, &str)], shell: bool) -> Tmux {
+    fn start_with(dir: &Path, env: &[(&str, &str)], shell: bool, args: &[&str]) -> Tmux {
         let t = Tmux {
             socket: format!("xcoin-test-{}-{}", std::process::id(), SOCKETS.fetch_add(1, Ordering::SeqCst)),
             session: "desk",
@@ -127,6 +132,7 @@ impl Tmux {
             ]);
         }
         cmd.push(env!("CARGO_BIN_EXE_xcoin").into());
+        cmd.extend(args.iter().map(|a| a.to_string()));
         let status = t
             .tmux()
             .args(["new-session", "-d", "-s", t.session, "-x", "160", "-y", "48", "-c"])

@@ -143,6 +143,19 @@ async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
     assert!(text.starts_with(&format!("XCoin — the trading day {past}")), "{text}");
     // (Its round trips count where positions closed when recorded: today, in this test.)
     assert!(text.contains("  Trades              5\n") && text.contains("    realised          ₹81.85\n"), "{text}");
+    // The console opens the past day read-only, saying which day, with that day's trades only.
+    let console_env = [env[0], env[1], ("HOME", env[1].1)];
+    let tmux = crate::procs::Tmux::start_with_args(dir.path(), &console_env, &["--date", &from]);
+    let screen = tmux.wait_for(&format!("PAST DAY {past} · read-only"));
+    assert!(screen.contains("READ-ONLY") && !screen.contains("n new order"), "{screen}");
+    tmux.wait_for(&format!("{past} net P&L ₹48.12"));
+    tmux.keys(&["3"]);
+    let screen = tmux.wait_for("Trades —");
+    assert!(screen.contains("3 Trades (5)") && screen.contains("INFY"), "{screen}");
+    assert!(!screen.contains("ITC"), "today's ITC is not that day's: {screen}");
+    tmux.keys(&["q"]);
+    drop(tmux);
+
     let mut weekend = calendar.today();
     while calendar.is_trading_day(weekend) {
         weekend = weekend.pred_opt().unwrap();

@@ -85,6 +85,17 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
     };
     let market = app.calendar.state(app.now);
     let clock = app.calendar.local(app.now).format("%H:%M:%S IST").to_string();
+    if let Some(day) = app.past_day {
+        // A past day: which day, loudly, in place of the engine and the market.
+        let shown = Span::styled(format!(" PAST DAY {day} · read-only "), bold.fg(Color::Black).bg(Color::Yellow));
+        return vec![
+            Part::droppable(vec![Span::styled("XCoin ", bold)], 5),
+            Part::fixed(mode, VITAL).glued(),
+            Part::fixed(shown, VITAL),
+            db,
+            Part::forms([(Span::raw(clock), CLOCK)]),
+        ];
+    }
     vec![
         Part::droppable(vec![Span::styled("XCoin ", bold)], 5),
         Part::fixed(mode, VITAL).glued(),
@@ -105,9 +116,10 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
         Some(v) => Span::styled(rupees(v), pnl_style(v).add_modifier(Modifier::BOLD)),
         None => Span::raw("—"),
     };
+    let day = app.past_day.map_or("Today".to_string(), |d| d.to_string());
     let mut second = vec![
         Part {
-            forms: [("Today net P&L ", 4), ("net P&L ", 6), ("P&L ", VITAL)]
+            forms: [(format!("{day} net P&L "), 4), ("net P&L ".to_string(), 6), ("P&L ".to_string(), VITAL)]
                 .into_iter()
                 .map(|(label, keep)| (vec![Span::raw(label), pnl.clone()], keep))
                 .collect(),

@@ -41,7 +41,7 @@ const COLUMNS: [Column; 14] = [
 /// Working orders, and orders placed today (IST): one pass over the orders,
 /// comparing instants with the day's bounds. Computed once per frame.
 pub fn counts(app: &App) -> (usize, usize) {
-    let (start, end) = app.calendar.day_bounds(app.calendar.trading_day(app.now));
+    let (start, end) = app.calendar.day_bounds(app.day());
     app.store.orders.values().fold((0, 0), |(working, today), o| {
         (working + usize::from(o.status.is_active()), today + usize::from(o.created_at >= start && o.created_at < end))
     })
