@@ -106,6 +106,11 @@ enum Command {
         #[command(subcommand)]
         action: AlertAction,
     },
+    /// Orders from a shell or a script: place, modify, cancel, exit, list.
+    Order {
+        #[command(subcommand)]
+        action: crate::order_cmd::OrderAction,
+    },
     /// The desk's users: database logins that may operate or only view.
     User {
         #[command(subcommand)]
@@ -300,6 +305,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::User { action }) => runtime()?.block_on(users(&config, action, &mut stdout)),
+        Some(Command::Order { action }) => runtime()?.block_on(async {
+            let db = connect(&config).await?;
+            let code = crate::order_cmd::run(&config, &db, action, &mut stdout).await;
+            db.close().await;
+            code
+        }),
         Some(Command::Alert { action: AlertAction::Test }) => runtime()?.block_on(async {
             let sent = xcoin::alerts::test_channels(&config.settings, &mut stdout).await;
             Ok(if sent { ExitCode::SUCCESS } else { ExitCode::FAILURE })

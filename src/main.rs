@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 mod bench;
 mod cli;
+mod order_cmd;
 
 fn main() -> ExitCode {
     cli::main()

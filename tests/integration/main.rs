@@ -19,6 +19,7 @@ mod kill_switch;
 mod live;
 mod money;
 mod operator;
+mod order_cli;
 mod orders;
 mod positions;
 mod procs;

@@ -1,0 +1,199 @@
+//! `xcoin order place|modify|cancel|exit|list`: the commands a console
+//! sends, from a shell or a script, through the same queue, validation and
+//! audit (`requested_by`), waiting for the engine's result. Exit codes: 0
+//! done, 1 refused or failed (the reason printed), 3 no result in time (is
+//! the engine running?).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use color_eyre::eyre::{Result, eyre};
+use rust_decimal::Decimal;
+use xcoin::config::Config;
+use xcoin::db::Db;
+use xcoin::domain::command::{CommandStatus, OperatorCommand};
+use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+
+#[derive(Subcommand)]
+pub enum OrderAction {
+    /// Place an order (the operators' strategy unless --strategy says otherwise).
+    Place(Place),
+    /// Change a working order's quantity, price or trigger.
+    Modify {
+        order_id: i64,
+        #[arg(long)]
+        qty: Option<i64>,
+        #[arg(long)]
+        price: Option<Decimal>,
+        #[arg(long)]
+        trigger: Option<Decimal>,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Cancel a working order.
+    Cancel {
+        order_id: i64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Exit an open position at market.
+    Exit {
+        position_id: i64,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Today's orders.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct Output {
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for the engine's result.
+    #[arg(long, default_value_t = 10)]
+    wait: u64,
+}
+
+#[derive(Args)]
+pub struct Place {
+    symbol: String,
+    #[arg(long, value_parser = ["BUY", "SELL", "buy", "sell"])]
+    side: String,
+    #[arg(long)]
+    qty: i64,
+    #[arg(long = "type", default_value = "LIMIT")]
+    order_type: String,
+    #[arg(long, default_value = "MIS")]
+    product: String,
+    #[arg(long, default_value = "NSE")]
+    exchange: String,
+    #[arg(long)]
+    price: Option<Decimal>,
+    #[arg(long)]
+    trigger: Option<Decimal>,
+    #[arg(long)]
+    stop: Option<Decimal>,
+    #[arg(long)]
+    target: Option<Decimal>,
+    #[arg(long, default_value_t = xcoin::domain::strategy::MANUAL_STRATEGY_ID)]
+    strategy: i64,
+    #[command(flatten)]
+    out: Output,
+}
+
+fn field<T: std::str::FromStr<Err = xcoin::domain::ParseEnumError>>(text: &str) -> Result<T> {
+    text.to_ascii_uppercase().parse::<T>().map_err(|e| eyre!("{e}"))
+}
+
+impl Place {
+    /// The request, or the first field that is wrong (as the console's form checks it).
+    fn request(&self, config: &Config, placed_by: &str) -> Result<OrderRequest> {
+        let req = OrderRequest {
+            strategy_id: self.strategy,
+            symbol: self.symbol.trim().to_ascii_uppercase(),
+            exchange: field::<Exchange>(&self.exchange)?,
+            side: field::<Side>(&self.side)?,
+            order_type: field::<OrderType>(&self.order_type)?,
+            product: field::<Product>(&self.product)?,
+            validity: Validity::Day,
+            quantity: self.qty,
+            price: self.price,
+            trigger_price: self.trigger,
+            stop_loss: self.stop,
+            take_profit: self.target,
+            parent_order_id: None,
+            placed_by: placed_by.to_string(),
+        };
+        let ticks = config.settings.risk_limits().ticks;
+        req.validate(ticks.of(&req.symbol, req.exchange)).map_err(|e| eyre!("{e}"))?;
+        Ok(req)
+    }
+}
+
+/// Runs one verb against the configured database.
+pub async fn run(config: &Config, db: &Db, action: OrderAction, out: &mut impl Write) -> Result<ExitCode> {
+    let who = config.settings.operator_name();
+    let (command, output) = match action {
+        OrderAction::List { json } => return list(config, db, json, out).await,
+        OrderAction::Place(p) => (OperatorCommand::PlaceOrder(p.request(config, &who)?), p.out),
+        OrderAction::Modify { order_id, qty, price, trigger, out } => {
+            (OperatorCommand::ModifyOrder { order_id, quantity: qty, price, trigger_price: trigger }, out)
+        }
+        OrderAction::Cancel { order_id, out } => (OperatorCommand::CancelOrder { order_id }, out),
+        OrderAction::Exit { position_id, out } => (OperatorCommand::ExitPosition { position_id }, out),
+    };
+    let sent = db.enqueue_command(&command, &who).await.map_err(|e| eyre!("{e}"))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(output.wait);
+    let done = loop {
+        let c = db.get_command(sent.id).await.map_err(|e| eyre!("{e}"))?;
+        if matches!(c.status, CommandStatus::Done | CommandStatus::Failed) || tokio::time::Instant::now() >= deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let code = match done.status {
+        CommandStatus::Done => 0,
+        CommandStatus::Failed => 1,
+        _ => 3,
+    };
+    let text = done.result.clone().unwrap_or_else(|| {
+        format!(
+            "command {} is {} after {} s: is the engine running? (`xcoin doctor`)",
+            done.id, done.status, output.wait
+        )
+    });
+    if output.json {
+        let v = serde_json::json!({
+            "command": done.id, "kind": done.command.to_string(), "status": done.status.to_string(),
+            "requested_by": done.requested_by, "result": text,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "{text}")?;
+    }
+    Ok(ExitCode::from(code))
+}
+
+async fn list(config: &Config, db: &Db, json: bool, out: &mut impl Write) -> Result<ExitCode> {
+    let calendar = config.settings.calendar();
+    let today = calendar.today();
+    let orders = db.orders_between(today, today).await.map_err(|e| eyre!("{e}"))?;
+    if json {
+        let rows: Vec<serde_json::Value> = orders
+            .iter()
+            .map(|o| {
+                serde_json::json!({
+                    "id": o.id, "symbol": o.symbol, "side": o.side.to_string(), "quantity": o.quantity,
+                    "order_type": o.order_type.to_string(), "price": o.price, "status": o.status.to_string(),
+                    "filled_quantity": o.filled_quantity, "average_price": o.average_price,
+                    "placed_by": o.placed_by,
+                })
+            })
+            .collect();
+        writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    } else {
+        for o in &orders {
+            writeln!(
+                out,
+                "{:>6} {} {:<12} {:<4} {:>6} {:<8} {:>10} {:<16} {}",
+                o.id,
+                calendar.local(o.created_at).format("%H:%M:%S"),
+                o.symbol,
+                o.side.to_string(),
+                o.quantity,
+                o.order_type.to_string(),
+                o.price.map_or("—".into(), xcoin::domain::money::paisa),
+                o.status.to_string(),
+                o.placed_by
+            )?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
