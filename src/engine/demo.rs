@@ -103,6 +103,22 @@ impl Demo {
     }
 }
 
+/// The demo is one strategy among any: prices in, at most one entry out.
+impl super::strategy::Strategy for Demo {
+    fn name(&self) -> &str {
+        STRATEGY_NAME
+    }
+    fn strategy_type(&self) -> crate::domain::strategy::StrategyType {
+        crate::domain::strategy::StrategyType::Scalping
+    }
+    fn on_tick(&mut self, tick: &crate::broker::Tick) {
+        self.on_price(&tick.symbol, tick.exchange, tick.last_price);
+    }
+    fn decide(&mut self, view: &super::strategy::View) -> Vec<super::strategy::Intent> {
+        self.signal(view.busy, view.limits).map(super::strategy::Intent::Place).into_iter().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@ pub mod orders;
 pub mod reconciler;
 pub mod risk;
 pub mod runner;
+pub mod strategy;
 
 use crate::domain::event::{EventKind, EventLevel};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -168,7 +169,8 @@ pub struct Engine<B: Broker> {
     /// Each strategy's best net P&L today, for its give-back goal.
     strategy_peaks: HashMap<String, (NaiveDate, Decimal)>,
     risk_check_due: bool,
-    demo: Option<demo::Demo>,
+    /// The strategies the engine runs (the demo is one).
+    strategies: Vec<strategy::Running>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -209,7 +211,7 @@ impl<B: Broker> Engine<B> {
             reported: None,
             health: watch::Sender::new(EngineHealth::default()),
             risk_check_due: true,
-            demo: None,
+            strategies: Vec::new(),
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {
@@ -227,35 +229,10 @@ impl<B: Broker> Engine<B> {
 
     /// Runs the demo strategy (PAPER only) under its own strategy row.
     pub async fn enable_demo(&mut self) -> Result<i64> {
-        use crate::domain::strategy::StrategyType;
         if self.broker.kind() != crate::domain::order::BrokerKind::Paper {
             return Err(EngineError::Refused("the demo strategy runs only on the paper exchange".into()));
         }
-        let s = self.db.ensure_strategy(demo::STRATEGY_NAME, StrategyType::Scalping, TradingMode::Paper).await?;
-        self.demo = Some(demo::Demo::new(s.id));
-        Ok(s.id)
-    }
-
-    /// One demo decision: at most one entry per call, none while the kill
-    /// switch is active or the demo's strategy is paused.
-    pub async fn run_demo(&mut self) -> Result<()> {
-        let Some(strategy_id) = self.demo.as_ref().map(|d| d.strategy_id) else { return Ok(()) };
-        if !self.trading_enabled()
-            || self.kill_switch_active().await?
-            || !self.db.get_strategy(strategy_id).await?.is_active
-        {
-            return Ok(());
-        }
-        let mut held: Vec<Instrument> =
-            self.db.open_positions().await?.into_iter().map(|p| (p.symbol, p.exchange)).collect();
-        held.extend(self.db.active_orders().await?.into_iter().map(|o| (o.symbol, o.exchange)));
-        held.sort();
-        held.dedup();
-        let limits = self.cfg.limits.clone();
-        let Some(req) = self.demo.as_mut().and_then(|d| d.signal(&held, &limits)) else { return Ok(()) };
-        let order = self.place_order(&req).await?;
-        tracing::info!(order = order.id, symbol = %order.symbol, side = %order.side, quantity = order.quantity, status = %order.status, "demo entry");
-        Ok(())
+        self.add_strategy(Box::new(demo::Demo::new(0))).await
     }
 
     /// The kill switch as the database records it (the one source of truth).

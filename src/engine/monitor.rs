@@ -19,9 +19,7 @@ impl<B: Broker> Engine<B> {
     pub async fn handle_event(&mut self, event: BrokerEvent) {
         let result = match event {
             BrokerEvent::Tick(t) => {
-                if let Some(demo) = self.demo.as_mut() {
-                    demo.on_price(&t.symbol, t.exchange, t.last_price);
-                }
+                self.strategies_on_tick(&t);
                 let key = (t.symbol, t.exchange);
                 if self.last_prices.insert(key.clone(), t.last_price) != Some(t.last_price) {
                     self.dirty.insert(key);
@@ -84,6 +82,7 @@ impl<B: Broker> Engine<B> {
             let message = bo.message.as_deref().unwrap_or("no reason given");
             self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), message));
         }
+        self.strategies_on_order(&updated, None);
         Ok(Some(updated))
     }
 
@@ -132,6 +131,7 @@ impl<B: Broker> Engine<B> {
             line.push_str(&format!("; {} flat", t.symbol));
         }
         self.journal(EventLevel::Info, EventKind::Fill, line).await;
+        self.strategies_on_order(&order, Some(&outcome.trade));
         self.refresh_funds().await;
         self.check_goals().await;
         if outcome.position.quantity() == 0 {

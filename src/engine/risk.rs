@@ -55,8 +55,8 @@ impl<B: Broker> Engine<B> {
         if let Err(e) = self.risk_cycle().await {
             tracing::error!(error = %e, "risk cycle failed");
         }
-        if let Err(e) = self.run_demo().await {
-            tracing::warn!(error = %e, "demo strategy");
+        if let Err(e) = self.run_strategies().await {
+            tracing::warn!(error = %e, "strategies");
         }
         if let Err(e) = self.report_if_due(Utc::now()).await {
             tracing::warn!(error = %e, "end-of-day report not sent");

@@ -31,4 +31,5 @@ mod safety;
 mod schema;
 mod smoke;
 mod stats;
+mod strategies;
 mod tls;

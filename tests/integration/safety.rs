@@ -316,7 +316,7 @@ async fn the_kill_switch_and_exit_all_pause_strategies_and_only_an_operator_resu
             let p = rising(e) + dec!(0.05);
             tick(e, "INFY", p).await;
         }
-        e.run_demo().await.unwrap();
+        e.run_strategies().await.unwrap();
     };
 
     let exit_all = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
