@@ -14,15 +14,11 @@ use crate::domain::charges::otr_text;
 use crate::domain::count;
 use crate::domain::money::{rupees, to_paisa};
 
-/// Charges of the day's fills, by component.
+/// Charges of the day's fills, by component, and their total.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChargesByComponent {
-    pub brokerage: Decimal,
-    pub stt: Decimal,
-    pub exchange: Decimal,
-    pub sebi: Decimal,
-    pub gst: Decimal,
-    pub stamp_duty: Decimal,
+    #[serde(flatten)]
+    pub lines: crate::domain::charges::Charges,
     pub total: Decimal,
 }
 
@@ -154,12 +150,13 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
     let stats = db.daily_stats(day).await?;
     let mut c = ChargesByComponent::default();
     for t in &trades {
-        c.brokerage += t.charges.brokerage;
-        c.stt += t.charges.stt;
-        c.exchange += t.charges.exchange;
-        c.sebi += t.charges.sebi;
-        c.gst += t.charges.gst;
-        c.stamp_duty += t.charges.stamp_duty;
+        let (sum, fill) = (&mut c.lines, &t.charges);
+        sum.brokerage += fill.brokerage;
+        sum.stt += fill.stt;
+        sum.exchange += fill.exchange;
+        sum.sebi += fill.sebi;
+        sum.gst += fill.gst;
+        sum.stamp_duty += fill.stamp_duty;
         c.total += t.total_charges;
     }
     let realised = trades.iter().map(|t| t.realized_pnl).sum::<Decimal>() + db.adjustments_realised(day).await?;
@@ -190,12 +187,14 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
         unrealised: to_paisa(unrealised),
         gross: to_paisa(realised + unrealised),
         charges: ChargesByComponent {
-            brokerage: to_paisa(c.brokerage),
-            stt: to_paisa(c.stt),
-            exchange: to_paisa(c.exchange),
-            sebi: to_paisa(c.sebi),
-            gst: to_paisa(c.gst),
-            stamp_duty: to_paisa(c.stamp_duty),
+            lines: crate::domain::charges::Charges {
+                brokerage: to_paisa(c.lines.brokerage),
+                stt: to_paisa(c.lines.stt),
+                exchange: to_paisa(c.lines.exchange),
+                sebi: to_paisa(c.lines.sebi),
+                gst: to_paisa(c.lines.gst),
+                stamp_duty: to_paisa(c.lines.stamp_duty),
+            },
             total: to_paisa(c.total),
         },
         net: to_paisa(net),
@@ -229,7 +228,7 @@ fn money(v: Option<Decimal>) -> String {
 impl DayReport {
     /// The report as rows of (label, value) sections, shared by text and Markdown.
     fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
-        let c = &self.charges;
+        let c = &self.charges.lines;
         let pair = |l: &str, v: String| (l.to_string(), v);
         let lines = |ls: &[Line]| -> Vec<(String, String)> {
             ls.iter()
@@ -258,7 +257,7 @@ impl DayReport {
                     pair("Gross", rupees(self.gross)),
                     pair("  realised", rupees(self.realised)),
                     pair("  unrealised", rupees(self.unrealised)),
-                    pair("Charges", rupees(c.total)),
+                    pair("Charges", rupees(self.charges.total)),
                     pair("  brokerage", rupees(c.brokerage)),
                     pair("  STT", rupees(c.stt)),
                     pair("  exchange", rupees(c.exchange)),

@@ -139,22 +139,30 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
     }
     let dashboard = match s.dashboard.enabled {
         false => None,
-        true => {
-            let address = format!("{}:{}", s.dashboard.host, s.dashboard.port);
-            let listener = tokio::net::TcpListener::bind(&address)
-                .await
-                .map_err(|e| EngineError::Refused(format!("the dashboard cannot listen on {address}: {e}")))?;
-            tracing::info!(%address, "dashboard listening (/healthz, /metrics, /api/today)");
-            let d = crate::dashboard::Dashboard {
-                db: engine.db.clone(),
-                config: Config::with_settings(s.clone(), config.paths.clone()),
-                engine: engine.health.subscribe(),
-                ticker: ticker.clone(),
-            };
-            Some((listener, d))
-        }
+        true => Some(bind_dashboard(config, &engine, ticker.clone()).await?),
     };
     Ok(Started { engine, ticker, tasks, dashboard })
+}
+
+/// The dashboard port, bound (a port that cannot be had refuses the start).
+async fn bind_dashboard(
+    config: &Config,
+    engine: &Engine<AnyBroker>,
+    ticker: Option<watch::Receiver<TickerStatus>>,
+) -> Result<(tokio::net::TcpListener, crate::dashboard::Dashboard), EngineError> {
+    let s = &config.settings;
+    let address = format!("{}:{}", s.dashboard.host, s.dashboard.port);
+    let listener = tokio::net::TcpListener::bind(&address)
+        .await
+        .map_err(|e| EngineError::Refused(format!("the dashboard cannot listen on {address}: {e}")))?;
+    tracing::info!(%address, "dashboard listening (/healthz, /metrics, /api/today)");
+    let d = crate::dashboard::Dashboard {
+        db: engine.db.clone(),
+        config: Config::with_settings(s.clone(), config.paths.clone()),
+        engine: engine.health.subscribe(),
+        ticker,
+    };
+    Ok((listener, d))
 }
 
 /// Where the paper exchange keeps its book for the database `db`:

@@ -316,14 +316,17 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
     assert!(screen.contains("BUY 5 INFY LIMIT MIS @ 1400.00"), "{screen}");
     tmux.keys(&["Escape"]);
     tmux.wait_gone("Cancel order?");
-    // The demo keeps adding rows; the selection stays on the same order.
-    let count = |s: &str| s.lines().filter(|l| l.contains("Demo Scalper")).count();
-    let before = count(&tmux.screen());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while count(&tmux.screen()) <= before {
+    // The demo keeps adding rows (counted in the database: a full screen
+    // shows no more of them); the selection stays on the same order.
+    let orders = || async { db.today_order_count().await.unwrap() };
+    let before = orders().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    while orders().await <= before {
         assert!(std::time::Instant::now() < deadline, "no new rows arrived:\n{}", tmux.screen());
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // Drawn by now: the console follows every change within a frame.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     tmux.keys(&["c"]);
     tmux.wait_for(&format!("Order {named}: BUY 5 INFY LIMIT MIS @ 1400.00"));
     // (Esc then a letter at once would read as Alt-letter: wait in between.)

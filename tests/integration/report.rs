@@ -51,9 +51,9 @@ async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
     );
     assert_eq!(r.charges.total, to_paisa(pnl.charges));
     let sum = |f: fn(&xcoin::domain::trade::Trade) -> Decimal| to_paisa(trades.iter().map(f).sum());
-    assert_eq!(r.charges.stt, sum(|t| t.charges.stt));
-    assert_eq!(r.charges.stamp_duty, sum(|t| t.charges.stamp_duty));
-    assert_eq!(r.charges.brokerage, sum(|t| t.charges.brokerage));
+    assert_eq!(r.charges.lines.stt, sum(|t| t.charges.stt));
+    assert_eq!(r.charges.lines.stamp_duty, sum(|t| t.charges.stamp_duty));
+    assert_eq!(r.charges.lines.brokerage, sum(|t| t.charges.brokerage));
     // 123.50 won on INFY, 41.65 lost by the Scalper: each net of its own charges.
     assert_eq!(r.realised, dec!(81.85));
     assert_eq!((r.trades, r.round_trips, r.wins, r.losses, r.win_rate), (5, 2, 1, 1, Some(dec!(0.5))));
@@ -81,7 +81,7 @@ async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
     let json = stdout(&xcoin(dir.path(), &["report", "--format", "json"], &env));
     let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(parsed["net"], serde_json::Value::String(r.net.to_string()));
-    assert_eq!(parsed["charges"]["stt"], serde_json::Value::String(r.charges.stt.to_string()));
+    assert_eq!(parsed["charges"]["stt"], serde_json::Value::String(r.charges.lines.stt.to_string()));
     let text = stdout(&xcoin(dir.path(), &["report"], &env));
     assert!(text.contains(&format!("  Net                 {}", xcoin::domain::money::rupees(r.net))), "{text}");
     assert!(text.contains("  Round trips         2 (1 won, 1 lost)"), "{text}");
