@@ -111,12 +111,14 @@ impl<B: Broker> Engine<B> {
         }
         let marker = format!("end-of-day report for {day} sent");
         self.reported = Some(day);
+        self.flush_journal().await;
         if self.db.recent_events(200).await?.iter().any(|e| e.message == marker) {
             return Ok(false);
         }
         let report = crate::report::day_report(&self.db, &calendar, day).await?;
         self.alerts.raise(Alert::day_report(day, &report.text()));
         self.journal(EventLevel::Info, EventKind::Engine, marker).await;
+        self.flush_journal().await;
         Ok(true)
     }
 }

@@ -14,6 +14,7 @@
 pub mod commands;
 pub mod demo;
 pub mod goals;
+pub mod journal;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
@@ -162,6 +163,8 @@ pub struct Engine<B: Broker> {
     exiting: HashSet<i64>,
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
+    /// The desk log's writer.
+    journal: journal::Journal,
     /// The engine's health as it changes, for the dashboard's `/healthz`.
     pub health: watch::Sender<EngineHealth>,
     /// The day whose end-of-day report went out.
@@ -189,6 +192,7 @@ impl<B: Broker> Engine<B> {
         for c in &abandoned {
             tracing::warn!(command = c.id, kind = %c.command, "failed a command left running by a stopped engine");
         }
+        let journal = journal::Journal::start(db.clone());
         let mut engine = Engine {
             db,
             broker,
@@ -210,6 +214,7 @@ impl<B: Broker> Engine<B> {
             strategy_peaks: HashMap::new(),
             reported: None,
             health: watch::Sender::new(EngineHealth::default()),
+            journal,
             risk_check_due: true,
             strategies: Vec::new(),
         };
@@ -306,11 +311,15 @@ impl<B: Broker> Engine<B> {
 
     /// Appends a line to the desk log every console shows. A line that
     /// cannot be written is logged here, and trading goes on.
+    /// The line is written by the journal's own task, in order: trading
+    /// never waits for it ([`flush_journal`](Self::flush_journal) does).
     pub async fn journal(&self, level: EventLevel, kind: EventKind, message: impl Into<String>) {
-        let message = message.into();
-        if let Err(e) = self.db.record_event(level, kind, &message).await {
-            tracing::warn!(error = %e, %message, "desk log line not written");
-        }
+        self.journal.write(level, kind, message.into());
+    }
+
+    /// Waits until every desk-log line sent so far is in the database.
+    pub async fn flush_journal(&self) {
+        self.journal.flush().await;
     }
 
     pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {
@@ -447,6 +456,7 @@ impl<B: Broker> Engine<B> {
         }
         drop(commands);
         self.journal(EventLevel::Info, EventKind::Engine, "engine stopped").await;
+        self.flush_journal().await;
         self.lock.release().await;
         tracing::info!("engine stopped");
         Ok(())

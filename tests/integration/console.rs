@@ -1198,6 +1198,7 @@ async fn every_console_shows_the_same_desk_log_live_in_ist_and_scrolls_back_and_
             order("INFY", Side::Buy, 1 + i, OrderType::Market, None, if i == 8 { None } else { Some(dec!(1400)) });
         e.place_order(&req).await.unwrap();
     }
+    e.flush_journal().await;
     let newest = t.recent_events(1).await.unwrap().remove(0);
     assert!(newest.message.ends_with("refused by asha: stop loss: required on every position"), "{}", newest.message);
     let mut panes = Vec::new();

@@ -29,6 +29,7 @@ async fn the_engine_logs_orders_refusals_fills_commands_and_the_kill_switch_for_
     let trade = t.today_trades().await.unwrap().remove(0);
     t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "desk check".into() }, "asha").await.unwrap();
     e.process_commands().await;
+    e.flush_journal().await; // the log's own task writes it
     let got = lines(&log(&t).await);
     let want = [
         (

@@ -63,6 +63,7 @@ async fn the_desks_trade_limit_fires_once_at_its_fill_and_pauses_the_automated_s
     // More fills: recorded once a day, not again.
     fill(&mut e, 1, Side::Buy, 5).await;
     assert_eq!(t.goals_on(today).await.unwrap().len(), 1);
+    e.flush_journal().await;
     let log = t.recent_events(50).await.unwrap();
     assert!(log.iter().any(
         |l| l.message == "daily goal MAX_TRADES reached (desk): 3 trades, the most for the day is 3; action pause"
