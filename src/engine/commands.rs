@@ -65,12 +65,12 @@ impl<B: Broker> Engine<B> {
                 (Ok(_), Ok(done)) => {
                     tracing::info!(command = claimed.id, %kind, %by, %done, "command done");
                     let line = format!("{by}: {kind} done: {done}");
-                    self.journal(EventLevel::Info, EventKind::Command, line).await;
+                    self.journal(EventLevel::Info, EventKind::Command, line);
                 }
                 (Ok(_), Err(why)) => {
                     tracing::warn!(command = claimed.id, %kind, %by, %why, "command failed");
                     let line = format!("{by}: {kind} failed: {why}");
-                    self.journal(EventLevel::Warn, EventKind::Command, line).await;
+                    self.journal(EventLevel::Warn, EventKind::Command, line);
                 }
             }
         }
@@ -160,10 +160,7 @@ impl<B: Broker> Engine<B> {
     async fn pause_or_resume(&mut self, id: i64, pause: bool, who: &str, reason: &str) -> Result<String, EngineError> {
         let s =
             if pause { self.db.pause_strategy(id, who, reason).await? } else { self.db.resume_strategy(id).await? };
-        let (done, level) = if pause { ("paused", EventLevel::Warn) } else { ("resumed", EventLevel::Info) };
-        tracing::warn!(strategy = s.id, name = %s.name, %who, %reason, "strategy {done}");
-        let line = format!("strategy {} \"{}\" {done} by {who}: {reason}", s.id, s.name);
-        self.journal(level, EventKind::Strategy, line).await;
+        self.strategy_changed(&s, pause, who, reason);
         Ok(if pause {
             format!("strategy {} \"{}\" paused: no new orders until resumed", s.id, s.name)
         } else {

@@ -56,7 +56,7 @@ impl<B: Broker> Engine<B> {
                 tracing::warn!(scope = name, %goal, %figures, action = %limits.action, "daily goal reached");
                 self.alerts.raise(Alert::goal_reached(name, goal.as_str(), &figures, limits.action.as_str()));
                 let line = format!("daily goal {goal} reached ({name}): {figures}; action {}", limits.action);
-                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
+                self.journal(EventLevel::Warn, EventKind::Strategy, line);
                 self.act_on_goal(strategy.map(|(id, _)| id), event.action, &format!("goal {goal}: {figures}")).await?;
             }
         }
@@ -86,8 +86,7 @@ impl<B: Broker> Engine<B> {
                 }
                 let reason: String = why.chars().take(crate::domain::command::MAX_TEXT_CHARS).collect();
                 let s = self.db.pause_strategy(id, "goal", &reason).await?;
-                let line = format!("strategy {} \"{}\" paused by goal: {reason}", s.id, s.name);
-                self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
+                self.strategy_changed(&s, true, "goal", &reason);
             }
         }
         Ok(())
@@ -117,7 +116,7 @@ impl<B: Broker> Engine<B> {
         }
         let report = crate::report::day_report(&self.db, &calendar, day).await?;
         self.alerts.raise(Alert::day_report(day, &report.text()));
-        self.journal(EventLevel::Info, EventKind::Engine, marker).await;
+        self.journal(EventLevel::Info, EventKind::Engine, marker);
         self.flush_journal().await;
         Ok(true)
     }

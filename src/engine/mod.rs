@@ -252,19 +252,19 @@ impl<B: Broker> Engine<B> {
     /// Acts on a failed operation: an expired broker session stops trading
     /// and asks for a new login; a broker that stopped answering is said
     /// once, until it answers again.
-    pub async fn note_failure(&mut self, e: &EngineError) {
+    pub fn note_failure(&mut self, e: &EngineError) {
         match e {
             EngineError::Broker(BrokerError::Session(message)) if !self.session_expired => {
                 self.session_expired = true;
                 tracing::error!(%message, "the broker session expired: trading stops until a new login");
                 self.alerts.raise(Alert::token_expired(message));
                 let line = format!("the broker session expired ({message}): trading stops until a new login");
-                self.journal(EventLevel::Error, EventKind::Broker, line).await;
+                self.journal(EventLevel::Error, EventKind::Broker, line);
             }
             EngineError::Broker(BrokerError::Unavailable(_)) if self.broker_reachable => {
                 self.broker_reachable = false;
                 self.alerts.raise(Alert::broker_lost(&e.to_string()));
-                self.journal(EventLevel::Error, EventKind::Broker, format!("the broker does not answer: {e}")).await;
+                self.journal(EventLevel::Error, EventKind::Broker, format!("the broker does not answer: {e}"));
             }
             _ => {}
         }
@@ -272,10 +272,10 @@ impl<B: Broker> Engine<B> {
     }
 
     /// A broker call went through.
-    pub async fn broker_answered(&mut self) {
+    pub fn broker_answered(&mut self) {
         if !self.broker_reachable {
             tracing::info!("the broker answers again");
-            self.journal(EventLevel::Info, EventKind::Broker, "the broker answers again").await;
+            self.journal(EventLevel::Info, EventKind::Broker, "the broker answers again");
         }
         self.broker_reachable = true;
         self.publish_health();
@@ -313,7 +313,7 @@ impl<B: Broker> Engine<B> {
     /// cannot be written is logged here, and trading goes on.
     /// The line is written by the journal's own task, in order: trading
     /// never waits for it ([`flush_journal`](Self::flush_journal) does).
-    pub async fn journal(&self, level: EventLevel, kind: EventKind, message: impl Into<String>) {
+    pub fn journal(&self, level: EventLevel, kind: EventKind, message: impl Into<String>) {
         self.journal.write(level, kind, message.into());
     }
 
@@ -335,7 +335,7 @@ impl<B: Broker> Engine<B> {
             self.alerts.raise(Alert::database_lost("the engine's lock connection to the database was lost"));
             // Written when the database takes it (a lost lock may be a lost database).
             let line = "the engine lost its database lock: no orders until it holds it again";
-            self.journal(EventLevel::Error, EventKind::Engine, line).await;
+            self.journal(EventLevel::Error, EventKind::Engine, line);
         }
         if !self.trading_enabled {
             // Whatever happened while the lock was away, read the broker's book first.
@@ -346,11 +346,11 @@ impl<B: Broker> Engine<B> {
                     self.behind = false;
                     tracing::info!("caught up with the broker's book after the interruption; trading resumes");
                     let line = "caught up with the broker's book after an interruption; trading resumes";
-                    self.journal(EventLevel::Info, EventKind::Engine, line).await;
+                    self.journal(EventLevel::Info, EventKind::Engine, line);
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up after an interruption failed; trying again");
-                    self.note_failure(&e).await;
+                    self.note_failure(&e);
                 }
             }
         }
@@ -408,8 +408,7 @@ impl<B: Broker> Engine<B> {
             EventLevel::Info,
             EventKind::Engine,
             format!("engine running on the {} broker", self.broker.kind()),
-        )
-        .await;
+        );
         match self.db.prune_events().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(events = n, "desk log lines older than the retention deleted"),
@@ -455,7 +454,7 @@ impl<B: Broker> Engine<B> {
             }
         }
         drop(commands);
-        self.journal(EventLevel::Info, EventKind::Engine, "engine stopped").await;
+        self.journal(EventLevel::Info, EventKind::Engine, "engine stopped");
         self.flush_journal().await;
         self.lock.release().await;
         tracing::info!("engine stopped");

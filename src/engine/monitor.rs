@@ -76,7 +76,7 @@ impl<B: Broker> Engine<B> {
         if to != OrderStatus::Open {
             let why = reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
             let level = if to == OrderStatus::Rejected { EventLevel::Warn } else { EventLevel::Info };
-            self.journal(level, EventKind::Order, format!("order {} {} {to}{why}", order.id, order.describe())).await;
+            self.journal(level, EventKind::Order, format!("order {} {} {to}{why}", order.id, order.describe()));
         }
         if to == OrderStatus::Rejected {
             let message = bo.message.as_deref().unwrap_or("no reason given");
@@ -130,7 +130,7 @@ impl<B: Broker> Engine<B> {
         if outcome.position.quantity() == 0 {
             line.push_str(&format!("; {} flat", t.symbol));
         }
-        self.journal(EventLevel::Info, EventKind::Fill, line).await;
+        self.journal(EventLevel::Info, EventKind::Fill, line);
         self.strategies_on_order(&order, Some(&outcome.trade));
         self.refresh_funds().await;
         self.check_goals().await;

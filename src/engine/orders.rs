@@ -72,7 +72,7 @@ impl<B: Broker> Engine<B> {
             let order = self.db.record_rejected_order(req, kind, tick, last, &reason).await?;
             tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
             let line = format!("order {} {} refused by {}: {reason}", order.id, order.describe(), order.placed_by);
-            self.journal(EventLevel::Warn, EventKind::Order, line).await;
+            self.journal(EventLevel::Warn, EventKind::Order, line);
             return Ok(order);
         }
         let order = self.db.create_order(req, kind, tick, last).await?;
@@ -80,9 +80,9 @@ impl<B: Broker> Engine<B> {
         let sent = self.broker.place(&PlaceRequest::from(&order)).await;
         self.count_broker_write().await;
         if let Err(e) = &sent {
-            self.note_failure(&EngineError::Broker(e.clone())).await;
+            self.note_failure(&EngineError::Broker(e.clone()));
         } else {
-            self.broker_answered().await;
+            self.broker_answered();
         }
         match sent {
             Ok(broker_id) => {
@@ -92,7 +92,7 @@ impl<B: Broker> Engine<B> {
                     order.describe(),
                     order.placed_by
                 );
-                self.journal(EventLevel::Info, EventKind::Order, line).await;
+                self.journal(EventLevel::Info, EventKind::Order, line);
                 Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)
             }
             Err(BrokerError::Unavailable(why)) => {
@@ -102,14 +102,14 @@ impl<B: Broker> Engine<B> {
                     order.id,
                     order.describe()
                 );
-                self.journal(EventLevel::Error, EventKind::Order, line).await;
+                self.journal(EventLevel::Error, EventKind::Order, line);
                 Ok(order)
             }
             Err(e) => {
                 let reason = e.to_string();
                 tracing::warn!(order = order.id, %reason, "order rejected by the broker");
                 let line = format!("order {} {} rejected by the broker: {reason}", order.id, order.describe());
-                self.journal(EventLevel::Warn, EventKind::Order, line).await;
+                self.journal(EventLevel::Warn, EventKind::Order, line);
                 self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), &reason));
                 Ok(self.db.update_order_status(order.id, OrderStatus::Rejected, Some(&reason), None).await?)
             }
@@ -195,11 +195,18 @@ impl<B: Broker> Engine<B> {
     pub(super) async fn pause_automated_strategies(&self, by: &str, why: &str) -> Result<()> {
         let reason: String = why.chars().take(MAX_TEXT_CHARS).collect();
         for s in self.db.pause_automated_strategies(by, &reason).await? {
-            tracing::warn!(strategy = s.id, name = %s.name, %by, %reason, "strategy paused");
-            let line = format!("strategy {} \"{}\" paused by {by}: {reason}", s.id, s.name);
-            self.journal(EventLevel::Warn, EventKind::Strategy, line).await;
+            self.strategy_changed(&s, true, by, &reason);
         }
         Ok(())
+    }
+
+    /// Says a strategy was paused or resumed, by whom and why: in the
+    /// process's log and in the desk log.
+    pub(super) fn strategy_changed(&self, s: &crate::domain::strategy::Strategy, paused: bool, by: &str, reason: &str) {
+        let (done, level) = if paused { ("paused", EventLevel::Warn) } else { ("resumed", EventLevel::Info) };
+        tracing::warn!(strategy = s.id, name = %s.name, %by, %reason, "strategy {done}");
+        let line = format!("strategy {} \"{}\" {done} by {by}: {reason}", s.id, s.name);
+        self.journal(level, EventKind::Strategy, line);
     }
 
     /// Counts a write request sent to the broker in today's row, where it

@@ -23,12 +23,12 @@ impl<B: Broker> Engine<B> {
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
         let broker = match self.broker.positions().await {
             Ok(broker) => {
-                self.broker_answered().await;
+                self.broker_answered();
                 broker
             }
             Err(e) => {
                 let e = EngineError::Broker(e);
-                self.note_failure(&e).await;
+                self.note_failure(&e);
                 return Err(e);
             }
         };
@@ -36,7 +36,7 @@ impl<B: Broker> Engine<B> {
             Ok(book) => book,
             Err(e) => {
                 let e = EngineError::Broker(e);
-                self.note_failure(&e).await;
+                self.note_failure(&e);
                 return Err(e);
             }
         };
@@ -63,7 +63,7 @@ impl<B: Broker> Engine<B> {
                     "reconciliation issue {} {} {}: {}",
                     issue.id, issue.issue_type, issue.symbol, issue.details
                 );
-                self.journal(EventLevel::Warn, EventKind::Reconciliation, line).await;
+                self.journal(EventLevel::Warn, EventKind::Reconciliation, line);
                 let instrument = format!("{}:{} {}", issue.exchange, issue.symbol, issue.product);
                 self.alerts.raise(Alert::reconciliation_issue(
                     issue.id,

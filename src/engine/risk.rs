@@ -92,7 +92,7 @@ impl<B: Broker> Engine<B> {
                         )
                     }
                 };
-                self.journal(line.0, EventKind::Exit, line.1).await;
+                self.journal(line.0, EventKind::Exit, line.1);
             }
         }
 
@@ -198,7 +198,7 @@ impl<B: Broker> Engine<B> {
             at.format("%H:%M"),
             crate::domain::count(exits, "position exited", "positions exited")
         );
-        self.journal(EventLevel::Warn, EventKind::Exit, line).await;
+        self.journal(EventLevel::Warn, EventKind::Exit, line);
         Ok(())
     }
 
@@ -231,8 +231,7 @@ impl<B: Broker> Engine<B> {
             EventLevel::Error,
             EventKind::KillSwitch,
             format!("KILL SWITCH ACTIVATED ({trigger}) by {actor}: {reason}"),
-        )
-        .await;
+        );
         self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
         let why = format!("kill switch: {reason}");
         // Act on the broker's latest word: fills it reported that are still
@@ -262,8 +261,7 @@ impl<B: Broker> Engine<B> {
     pub async fn rearm_kill_switch(&mut self, reason: &str, actor: &str) -> Result<KillSwitchEvent> {
         let event = self.db.deactivate_kill_switch(reason, actor).await?;
         tracing::warn!(%actor, %reason, "kill switch re-armed");
-        self.journal(EventLevel::Warn, EventKind::KillSwitch, format!("kill switch re-armed by {actor}: {reason}"))
-            .await;
+        self.journal(EventLevel::Warn, EventKind::KillSwitch, format!("kill switch re-armed by {actor}: {reason}"));
         self.alerts.raise(Alert::kill_switch_rearmed(reason, actor));
         Ok(event)
     }
