@@ -389,12 +389,6 @@ impl Wizard {
     }
 }
 
-/// Whole rupees with Indian grouping: `₹1,00,000`.
-fn whole_rupees(amount: Decimal) -> String {
-    let text = crate::domain::money::rupees(amount);
-    text.strip_suffix(".00").map_or(text.clone(), str::to_string)
-}
-
 impl Wizard {
     /// Which alert channels the review lists.
     fn alerts_summary(&self) -> String {
@@ -508,7 +502,7 @@ impl Wizard {
             Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
             Line::from(format!(
                 "Capital {}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
-                self.risk[0].trim().parse().map_or(self.risk[0].clone(), whole_rupees),
+                self.risk[0].trim().parse().map_or(self.risk[0].clone(), crate::domain::money::whole_rupees),
                 self.risk[1],
                 self.risk[2],
                 self.risk[3],

@@ -41,10 +41,23 @@ pub fn rupees(amount: Decimal) -> String {
     format!("{}₹{grouped}.{frac}", if negative { "-" } else { "" })
 }
 
+/// [`rupees`] without the paisa when there are none: `₹1,00,000` but
+/// `₹41,114.09` (limits and capital read better whole).
+pub fn whole_rupees(amount: Decimal) -> String {
+    let text = rupees(amount);
+    text.strip_suffix(".00").map_or(text.clone(), str::to_string)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rust_decimal_macros::dec;
+
+    #[test]
+    fn whole_rupees_drop_only_zero_paisa() {
+        assert_eq!(whole_rupees(dec!(100000)), "₹1,00,000");
+        assert_eq!(whole_rupees(dec!(41114.09)), "₹41,114.09");
+    }
 
     #[test]
     fn plain_paisa_for_cells() {

@@ -219,7 +219,7 @@ pub fn table_with_totals(
     };
     let hidden = keep.iter().filter(|k| !**k).count();
     let mut title = title;
-    let note = format!(" · {hidden} column{} hidden", if hidden == 1 { "" } else { "s" });
+    let note = format!(" · {} hidden", crate::domain::count(hidden as i64, "column", "columns"));
     if hidden > 0 && fit::width(&title) + fit::width(&note) <= room as usize {
         title.push_str(&note);
     }

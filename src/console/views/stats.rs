@@ -95,10 +95,7 @@ fn gauges(app: &App) -> Vec<(&'static str, f64, String)> {
     let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let limits = &app.limits;
-    let whole = |v: Decimal| {
-        let text = rupees(v);
-        text.strip_suffix(".00").map_or(text.clone(), str::to_string)
-    };
+    let whole = crate::domain::money::whole_rupees;
     let amount = |used: Decimal, limit: Decimal| (ratio(used, limit), format!("{} of {}", whole(used), whole(limit)));
     let counted = |used: i64, limit: i64| (ratio(used.into(), limit.into()), format!("{used} of {limit}"));
     let loss = (-pnl.net_pnl).max(Decimal::ZERO);
