@@ -118,6 +118,7 @@ pub fn validation_ns(cfg: &EngineConfig, n: u64) -> f64 {
         drawdown: dec!(300),
         orders_last_second: 3,
         strategy_paused: false,
+        strategy: Default::default(),
     };
     let started = Instant::now();
     for _ in 0..n {

@@ -111,6 +111,11 @@ enum Command {
         #[command(subcommand)]
         action: crate::order_cmd::OrderAction,
     },
+    /// The desk's strategies: mode, instruments, parameters, limits, webhook token.
+    Strategy {
+        #[command(subcommand)]
+        action: crate::strategy_cmd::StrategyAction,
+    },
     /// The desk's users: database logins that may operate or only view.
     User {
         #[command(subcommand)]
@@ -308,6 +313,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Order { action }) => runtime()?.block_on(async {
             let db = connect(&config).await?;
             let code = crate::order_cmd::run(&config, &db, action, &mut stdout).await;
+            db.close().await;
+            code
+        }),
+        Some(Command::Strategy { action }) => runtime()?.block_on(async {
+            let db = connect(&config).await?;
+            let code = crate::strategy_cmd::run(&db, action, &mut stdout).await;
             db.close().await;
             code
         }),

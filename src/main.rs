@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod bench;
 mod cli;
 mod order_cmd;
+mod strategy_cmd;
 
 fn main() -> ExitCode {
     cli::main()

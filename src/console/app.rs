@@ -1266,6 +1266,7 @@ impl App {
             drawdown: (peak.max(net) - net).max(Decimal::ZERO),
             orders_last_second: 0,
             strategy_paused: self.store.strategies.get(&req.strategy_id).is_some_and(|s| !s.is_active),
+            strategy: Default::default(),
         }
         .without_own_fills(own);
         crate::domain::risk::validate(req, &snapshot, &self.limits)

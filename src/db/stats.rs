@@ -124,6 +124,13 @@ pub struct RiskInputs {
     pub kill_switch_active: bool,
     /// Whether the order's strategy is paused.
     pub strategy_paused: bool,
+    /// The strategy's own limits, and its figures now.
+    pub max_positions: Option<i32>,
+    pub max_daily_loss: Option<Decimal>,
+    pub capital_allocated: Option<Decimal>,
+    pub strategy_open_positions: i64,
+    pub strategy_exposure: Decimal,
+    pub strategy_net_pnl: Decimal,
 }
 
 impl Db {
@@ -143,7 +150,20 @@ impl Db {
                     coalesce((SELECT peak_pnl FROM daily_stats WHERE trading_day = xcoin_today()), 0) AS peak_pnl,
                     coalesce((SELECT action = 'ACTIVATED' FROM kill_switch_events ORDER BY id DESC LIMIT 1), false)
                         AS kill_switch_active,
-                    coalesce((SELECT NOT is_active FROM strategies WHERE id = $4), false) AS strategy_paused",
+                    coalesce(NOT s.is_active, false) AS strategy_paused,
+                    s.max_positions, s.max_daily_loss, s.capital_allocated,
+                    (SELECT count(*) FROM positions WHERE status = 'OPEN' AND strategy_id = $4)
+                        AS strategy_open_positions,
+                    (SELECT coalesce(sum(abs(quantity) * average_price), 0) FROM positions
+                      WHERE status = 'OPEN' AND strategy_id = $4) AS strategy_exposure,
+                    (SELECT coalesce(sum(realized_pnl - total_charges), 0) FROM trades
+                      WHERE strategy_id = $4 AND traded_at >= xcoin_day_start(xcoin_today()))
+                    + (SELECT coalesce(sum(a.realized_pnl), 0) FROM position_adjustments a
+                         JOIN positions p ON p.id = a.position_id
+                        WHERE p.strategy_id = $4 AND a.created_at >= xcoin_day_start(xcoin_today()))
+                    + (SELECT coalesce(sum(unrealized_pnl - day_ref_unrealized), 0) FROM positions
+                        WHERE strategy_id = $4 AND day_ref_day = xcoin_today()) AS strategy_net_pnl
+               FROM (SELECT 1) one LEFT JOIN strategies s ON s.id = $4",
         )
         .bind(symbol)
         .bind(exchange)

@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Row};
 
 use super::{Db, DbError, Result};
-use crate::domain::strategy::{Strategy, StrategyType, TradingMode};
+use crate::domain::strategy::{Registration, Strategy, StrategyType, TradingMode};
 
 impl<'r> FromRow<'r, PgRow> for Strategy {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
@@ -23,6 +23,11 @@ impl<'r> FromRow<'r, PgRow> for Strategy {
             paused_at: row.try_get("paused_at")?,
             paused_by: row.try_get("paused_by")?,
             paused_reason: row.try_get("paused_reason")?,
+            instruments: row.try_get("instruments")?,
+            max_positions: row.try_get("max_positions")?,
+            max_daily_loss: row.try_get("max_daily_loss")?,
+            last_decision: row.try_get("last_decision")?,
+            last_decision_at: row.try_get("last_decision_at")?,
         })
     }
 }
@@ -118,5 +123,92 @@ impl Db {
         .bind(reason.trim())
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    pub async fn strategy_named(&self, name: &str) -> Result<Option<Strategy>> {
+        Ok(sqlx::query_as("SELECT * FROM strategies WHERE name = $1")
+            .bind(name.trim())
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Registers a strategy or changes its registration (its state, paused
+    /// or active, is left as it is). Refused whole when a field is wrong, or
+    /// when it would make a manual strategy automated or the other way round.
+    pub async fn register_strategy(&self, r: &Registration) -> Result<Strategy> {
+        r.validate()?;
+        let mut tx = self.pool.begin().await?;
+        let before: Option<Strategy> = sqlx::query_as("SELECT * FROM strategies WHERE name = $1 FOR UPDATE")
+            .bind(&r.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(b) = &before
+            && (b.strategy_type == StrategyType::Manual) != (r.strategy_type == StrategyType::Manual)
+        {
+            let why = format!(
+                "strategy \"{}\" is {}; manual stays manual and an automated strategy stays automated",
+                b.name, b.strategy_type
+            );
+            return Err(crate::domain::order::FieldError::new("type", why).into());
+        }
+        let row = sqlx::query_as(
+            "INSERT INTO strategies (name, strategy_type, mode, instruments, parameters, capital_allocated,
+                                     max_positions, max_daily_loss)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (name) DO UPDATE SET strategy_type = EXCLUDED.strategy_type, mode = EXCLUDED.mode,
+                    instruments = EXCLUDED.instruments, parameters = EXCLUDED.parameters,
+                    capital_allocated = EXCLUDED.capital_allocated, max_positions = EXCLUDED.max_positions,
+                    max_daily_loss = EXCLUDED.max_daily_loss, updated_at = now()
+             RETURNING *",
+        )
+        .bind(&r.name)
+        .bind(r.strategy_type)
+        .bind(r.mode)
+        .bind(&r.instruments)
+        .bind(&r.parameters)
+        .bind(r.capital_allocated)
+        .bind(r.max_positions)
+        .bind(r.max_daily_loss)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Gives a strategy a new webhook token (any earlier one stops working)
+    /// and returns it: only its sha256 is kept.
+    pub async fn new_webhook_token(&self, name: &str) -> Result<String> {
+        let token: Option<String> = sqlx::query_scalar(
+            "WITH t AS (SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') AS token)
+             UPDATE strategies SET webhook_token_sha256 = encode(sha256(convert_to(t.token, 'UTF8')), 'hex'),
+                    updated_at = now()
+               FROM t WHERE name = $1 RETURNING t.token",
+        )
+        .bind(name.trim())
+        .fetch_optional(&self.pool)
+        .await?;
+        token.ok_or_else(|| DbError::not_found("strategy", name.trim()))
+    }
+
+    /// The strategy a webhook token belongs to, if the token is its current one.
+    pub async fn strategy_by_token(&self, name: &str, token: &str) -> Result<Option<Strategy>> {
+        Ok(sqlx::query_as(
+            "SELECT * FROM strategies WHERE name = $1
+                AND webhook_token_sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex')",
+        )
+        .bind(name.trim())
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// What a strategy last decided, for the console.
+    pub async fn record_decision(&self, id: i64, decision: &str) -> Result<()> {
+        sqlx::query("UPDATE strategies SET last_decision = $2, last_decision_at = now() WHERE id = $1")
+            .bind(id)
+            .bind(decision)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

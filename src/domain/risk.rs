@@ -74,6 +74,25 @@ pub struct RiskSnapshot {
     pub orders_last_second: u32,
     /// The order's strategy is paused (by an operator or the kill switch).
     pub strategy_paused: bool,
+    /// The order's strategy's own limits and where it stands against them.
+    pub strategy: StrategyBudget,
+}
+
+/// A strategy's own limits (from its row in `strategies`; `None`: only the
+/// desk's apply) and its figures now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StrategyBudget {
+    pub max_positions: Option<u32>,
+    /// Its open positions.
+    pub open_positions: u32,
+    /// Rupees of today's net loss after which it opens nothing more.
+    pub max_daily_loss: Option<Decimal>,
+    /// Its net P&L today (realised + today's unrealised move − charges).
+    pub today_net_pnl: Decimal,
+    /// Its capital share: the value (average price × quantity) it may hold open.
+    pub capital: Option<Decimal>,
+    /// The value it holds open now.
+    pub exposure: Decimal,
 }
 
 impl RiskSnapshot {
@@ -157,6 +176,19 @@ pub enum Denial {
         limit: u32,
         value: u32,
     },
+    StrategyPositions {
+        limit: u32,
+        value: u32,
+    },
+    StrategyLoss {
+        limit: Decimal,
+        value: Decimal,
+    },
+    StrategyCapital {
+        limit: Decimal,
+        held: Decimal,
+        value: Decimal,
+    },
 }
 
 fn r2(v: Decimal) -> Decimal {
@@ -214,6 +246,19 @@ impl fmt::Display for Denial {
             Denial::OrderRate { limit, value } => {
                 write!(f, "order rate: limit {limit} per second, {value} in the last second")
             }
+            Denial::StrategyPositions { limit, value } => {
+                write!(f, "strategy max positions: limit {limit}, the strategy has {value} open")
+            }
+            Denial::StrategyLoss { limit, value } => {
+                write!(f, "strategy max daily loss: limit ₹{}, the strategy's today ₹{}", r2(*limit), r2(*value))
+            }
+            Denial::StrategyCapital { limit, held, value } => write!(
+                f,
+                "strategy capital: limit ₹{}, holds ₹{} and this order adds ₹{}",
+                r2(*limit),
+                r2(*held),
+                r2(*value)
+            ),
         }
     }
 }
@@ -333,6 +378,24 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
     if snap.drawdown >= limits.max_drawdown() {
         return Err(Denial::Drawdown { limit: limits.max_drawdown(), value: snap.drawdown });
     }
+    let own = &snap.strategy;
+    if let Some(limit) = own.max_positions
+        && new_instrument
+        && own.open_positions >= limit
+    {
+        return Err(Denial::StrategyPositions { limit, value: own.open_positions });
+    }
+    if let Some(limit) = own.max_daily_loss
+        && -own.today_net_pnl >= limit
+    {
+        return Err(Denial::StrategyLoss { limit, value: -own.today_net_pnl });
+    }
+    let value = entry * Decimal::from(req.quantity);
+    if let Some(limit) = own.capital
+        && own.exposure + value > limit
+    {
+        return Err(Denial::StrategyCapital { limit, held: own.exposure, value });
+    }
     Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
 }
 
@@ -427,6 +490,7 @@ mod tests {
             drawdown: dec!(0),
             orders_last_second: 0,
             strategy_paused: false,
+            strategy: Default::default(),
         }
     }
 

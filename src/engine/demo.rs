@@ -18,12 +18,44 @@ use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Val
 use crate::domain::risk::RiskLimits;
 
 pub const STRATEGY_NAME: &str = "Demo Scalper";
-const LOOKBACK: usize = 4;
-const MAX_POSITIONS: usize = 3;
+
+/// The demo's parameters (its row's `parameters`; each absent one keeps its default).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoParameters {
+    /// Prices in a row that must move the same way (2–20; default 4).
+    pub lookback: usize,
+    /// Positions it holds at most (1–20; default 3).
+    pub max_positions: usize,
+    /// The target's distance over the stop's (1–10; default 2.2).
+    pub reward_risk: Decimal,
+}
+
+impl Default for DemoParameters {
+    fn default() -> Self {
+        DemoParameters { lookback: 4, max_positions: 3, reward_risk: dec!(2.2) }
+    }
+}
+
+impl DemoParameters {
+    fn validate(self) -> Result<DemoParameters, String> {
+        if !(2..=20).contains(&self.lookback) {
+            return Err(format!("parameters: lookback: 2 to 20 prices, got {}", self.lookback));
+        }
+        if !(1..=20).contains(&self.max_positions) {
+            return Err(format!("parameters: max_positions: 1 to 20, got {}", self.max_positions));
+        }
+        if self.reward_risk < Decimal::ONE || self.reward_risk > Decimal::TEN {
+            return Err(format!("parameters: reward_risk: 1 to 10, got {}", self.reward_risk));
+        }
+        Ok(self)
+    }
+}
 
 pub struct Demo {
     pub strategy_id: i64,
     history: HashMap<(String, Exchange), VecDeque<Decimal>>,
+    params: DemoParameters,
 }
 
 fn floor_to_tick(v: Decimal, tick: Decimal) -> Decimal {
@@ -32,14 +64,14 @@ fn floor_to_tick(v: Decimal, tick: Decimal) -> Decimal {
 
 impl Demo {
     pub fn new(strategy_id: i64) -> Demo {
-        Demo { strategy_id, history: HashMap::new() }
+        Demo { strategy_id, history: HashMap::new(), params: DemoParameters::default() }
     }
 
     pub fn on_price(&mut self, symbol: &str, exchange: Exchange, price: Decimal) {
         let h = self.history.entry((symbol.to_string(), exchange)).or_default();
         if h.back() != Some(&price) {
             h.push_back(price);
-            if h.len() > LOOKBACK {
+            if h.len() > self.params.lookback {
                 h.pop_front();
             }
         }
@@ -48,13 +80,13 @@ impl Demo {
     /// The next entry, if any: `held` lists the instruments with open positions
     /// or working orders.
     pub fn signal(&mut self, held: &[(String, Exchange)], limits: &RiskLimits) -> Option<OrderRequest> {
-        if held.len() >= MAX_POSITIONS {
+        if held.len() >= self.params.max_positions {
             return None;
         }
         let mut candidates: Vec<(&(String, Exchange), Side, Decimal)> = self
             .history
             .iter()
-            .filter(|(k, h)| h.len() == LOOKBACK && !held.contains(k))
+            .filter(|(k, h)| h.len() == self.params.lookback && !held.contains(k))
             .filter_map(|(k, h)| {
                 let rising = h.iter().zip(h.iter().skip(1)).all(|(a, b)| b > a);
                 let falling = h.iter().zip(h.iter().skip(1)).all(|(a, b)| b < a);
@@ -72,7 +104,7 @@ impl Demo {
         let tick = limits.ticks.of(&symbol, exchange);
 
         let distance = floor_to_tick(last * dec!(0.0005), tick).max(tick * dec!(2));
-        let reward = floor_to_tick(distance * dec!(2.2), tick) + tick;
+        let reward = floor_to_tick(distance * self.params.reward_risk, tick) + tick;
         let budget = limits.max_risk_per_trade() / dec!(4);
         let by_risk = (budget / distance).floor();
         let by_capital = (limits.capital / last).floor();
@@ -110,6 +142,10 @@ impl super::strategy::Strategy for Demo {
     }
     fn strategy_type(&self) -> crate::domain::strategy::StrategyType {
         crate::domain::strategy::StrategyType::Scalping
+    }
+    fn configure(&mut self, parameters: &serde_json::Value) -> Result<(), String> {
+        self.params = super::strategy::parameters_of::<DemoParameters>(parameters)?.validate()?;
+        Ok(())
     }
     fn on_tick(&mut self, tick: &crate::broker::Tick) {
         self.on_price(&tick.symbol, tick.exchange, tick.last_price);
@@ -151,6 +187,7 @@ mod tests {
             drawdown: dec!(0),
             orders_last_second: 0,
             strategy_paused: false,
+            strategy: Default::default(),
         };
         let a = validate(&r, &snap, &limits()).expect("the demo respects every rule");
         assert!(a.risk_reward.unwrap() >= dec!(2));

@@ -42,6 +42,14 @@ impl<B: Broker> Engine<B> {
             today_net_pnl: inputs.today_net_pnl,
             drawdown: (peak.max(inputs.today_net_pnl) - inputs.today_net_pnl).max(Decimal::ZERO),
             orders_last_second: self.orders_last_second(),
+            strategy: crate::domain::risk::StrategyBudget {
+                max_positions: inputs.max_positions.and_then(|n| u32::try_from(n).ok()),
+                open_positions: u32::try_from(inputs.strategy_open_positions).unwrap_or(u32::MAX),
+                max_daily_loss: inputs.max_daily_loss,
+                today_net_pnl: inputs.strategy_net_pnl,
+                capital: inputs.capital_allocated,
+                exposure: inputs.strategy_exposure,
+            },
         })
     }
 

@@ -101,7 +101,14 @@ pub trait Strategy: Send + Sync {
     fn strategy_type(&self) -> StrategyType {
         StrategyType::Custom
     }
-    /// Every price the engine sees.
+    /// Takes its parameters from its row in `strategies` (a JSON object),
+    /// or says which field is wrong and what is allowed: a strategy whose
+    /// parameters are refused is not run. The default takes none.
+    fn configure(&mut self, parameters: &serde_json::Value) -> Result<(), String> {
+        parameters_of::<NoParameters>(parameters).map(|_| ())
+    }
+    /// Every price the engine sees of its instruments (all of them when its
+    /// row lists none).
     fn on_tick(&mut self, _tick: &Tick) {}
     /// A fill of one of its own orders.
     fn on_fill(&mut self, _order: &Order, _fill: &Trade) {}
@@ -112,30 +119,78 @@ pub trait Strategy: Send + Sync {
     fn decide(&mut self, view: &View) -> Vec<Intent>;
 }
 
-/// A strategy the engine runs, with its row's id.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoParameters {}
+
+/// A strategy's parameters read into its own type; an unknown or mistyped
+/// field is named, with the fields there are.
+pub fn parameters_of<T: serde::de::DeserializeOwned>(parameters: &serde_json::Value) -> Result<T, String> {
+    serde_json::from_value(parameters.clone()).map_err(|e| format!("parameters: {e}"))
+}
+
+/// A strategy the engine runs, with its row's id and instruments.
 pub(super) struct Running {
     pub id: i64,
     pub strategy: Box<dyn Strategy>,
+    /// The instruments it is told of; empty: all.
+    pub instruments: Vec<(String, Exchange)>,
+}
+
+/// What a strategy asked for, as the console shows it.
+fn describe(intents: &[Intent]) -> String {
+    let parts: Vec<String> = intents
+        .iter()
+        .map(|i| match i {
+            Intent::Place(r) => {
+                let price = r.price.map_or(String::new(), |p| format!(" @ {}", crate::domain::money::paisa(p)));
+                format!("{} {} {} {}{price}", r.side, r.quantity, r.symbol, r.order_type)
+            }
+            Intent::Modify { order_id, .. } => format!("modify order {order_id}"),
+            Intent::Cancel { order_id } => format!("cancel order {order_id}"),
+            Intent::Exit { position_id } => format!("exit position {position_id}"),
+        })
+        .collect();
+    parts.join("; ")
 }
 
 impl<B: Broker> Engine<B> {
-    /// Registers a strategy (its row made if new) and runs it from now on.
-    /// Returns its id.
-    pub async fn add_strategy(&mut self, strategy: Box<dyn Strategy>) -> Result<i64> {
+    /// Runs a strategy from now on under its row in `strategies` (made,
+    /// in the desk's mode, if new): its parameters are checked on load, it
+    /// is told only of its instruments, and its orders meet its own limits
+    /// beside the desk's. Returns its id.
+    pub async fn add_strategy(&mut self, mut strategy: Box<dyn Strategy>) -> Result<i64> {
         let mode = match self.broker.kind() {
             crate::domain::order::BrokerKind::Paper => TradingMode::Paper,
             crate::domain::order::BrokerKind::Kite => TradingMode::Live,
         };
         let row = self.db.ensure_strategy(strategy.name(), strategy.strategy_type(), mode).await?;
+        if row.mode != mode {
+            return Err(super::EngineError::Refused(format!(
+                "strategy \"{}\" is registered {} but this desk trades {mode}; change its mode with `xcoin strategy set`",
+                row.name, row.mode
+            )));
+        }
+        strategy
+            .configure(&row.parameters)
+            .map_err(|e| super::EngineError::Refused(format!("strategy \"{}\": {e}", row.name)))?;
+        let instruments = row
+            .instruments
+            .iter()
+            .map(|i| crate::domain::strategy::parse_instrument(i))
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map_err(|e| super::EngineError::Refused(format!("strategy \"{}\": instruments: {e}", row.name)))?;
         self.strategies.retain(|r| r.id != row.id);
-        self.strategies.push(Running { id: row.id, strategy });
+        self.strategies.push(Running { id: row.id, strategy, instruments });
         Ok(row.id)
     }
 
-    /// Tells every strategy of a price.
+    /// Tells every strategy of a price of its instruments.
     pub(super) fn strategies_on_tick(&mut self, tick: &Tick) {
         for r in &mut self.strategies {
-            r.strategy.on_tick(tick);
+            if r.instruments.is_empty() || r.instruments.iter().any(|(s, e)| *s == tick.symbol && *e == tick.exchange) {
+                r.strategy.on_tick(tick);
+            }
         }
     }
 
@@ -174,12 +229,24 @@ impl<B: Broker> Engine<B> {
             let view =
                 View { busy: &busy, positions: &own_positions, orders: &own_orders, limits: &limits, now: Utc::now() };
             let intents = r.strategy.decide(&view);
+            if intents.is_empty() {
+                continue;
+            }
             let name = r.strategy.name().to_string();
+            let mut outcomes = Vec::new();
             for intent in intents {
-                if let Err(e) = self.carry_out(r.id, &name, intent, &own_orders, &own_positions).await {
-                    tracing::warn!(strategy = r.id, error = %e, "a strategy's intent was not carried out");
-                    result = Err(e);
+                let asked = describe(std::slice::from_ref(&intent));
+                match self.carry_out(r.id, &name, intent, &own_orders, &own_positions).await {
+                    Ok(done) => outcomes.push(format!("{asked}: {done}")),
+                    Err(e) => {
+                        tracing::warn!(strategy = r.id, error = %e, "a strategy's intent was not carried out");
+                        outcomes.push(format!("{asked}: not done, {e}"));
+                        result = Err(e);
+                    }
                 }
+            }
+            if let Err(e) = self.db.record_decision(r.id, &outcomes.join("; ")).await {
+                tracing::warn!(strategy = r.id, error = %e, "a strategy's decision was not recorded");
             }
         }
         self.strategies = running;
@@ -195,33 +262,39 @@ impl<B: Broker> Engine<B> {
         intent: Intent,
         orders: &[Order],
         positions: &[Position],
-    ) -> Result<()> {
+    ) -> Result<String> {
         let foreign = |what: &str, n: i64| super::EngineError::Refused(format!("{what} {n} is not strategy {id}'s"));
         match intent {
             Intent::Place(mut req) => {
                 (req.strategy_id, req.placed_by) = (id, name.to_string());
                 let order = self.place_order(&req).await?;
                 tracing::info!(strategy = id, order = order.id, status = %order.status, "strategy entry");
+                Ok(match &order.status_reason {
+                    Some(why) => format!("order {} {}: {why}", order.id, order.status),
+                    None => format!("order {} {}", order.id, order.status),
+                })
             }
             Intent::Modify { order_id, change } => {
                 if !orders.iter().any(|o| o.id == order_id) {
                     return Err(foreign("order", order_id));
                 }
                 self.modify_order(order_id, change).await?;
+                Ok(format!("order {order_id} modified"))
             }
             Intent::Cancel { order_id } => {
                 if !orders.iter().any(|o| o.id == order_id) {
                     return Err(foreign("order", order_id));
                 }
                 self.cancel_order(order_id).await?;
+                Ok(format!("order {order_id} cancelled"))
             }
             Intent::Exit { position_id } => {
                 if !positions.iter().any(|p| p.id == position_id) {
                     return Err(foreign("position", position_id));
                 }
-                self.exit_position(position_id, name).await?;
+                let order = self.exit_position(position_id, name).await?;
+                Ok(format!("exit order {} {}", order.id, order.status))
             }
         }
-        Ok(())
     }
 }

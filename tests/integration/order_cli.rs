@@ -110,3 +110,73 @@ async fn each_verb_goes_through_the_engine_with_its_result_and_exit_code() {
     stop.send_replace(true);
     engine.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn strategies_are_registered_listed_and_given_a_token_from_the_shell() {
+    let t = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let run = |args: &[&str]| {
+        let out = xcoin(dir.path(), args, &env);
+        (out.status.code(), stdout(&out), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let (code, out, err) = run(&[
+        "strategy",
+        "set",
+        "Breakout 15m",
+        "--type",
+        "breakout",
+        "--instruments",
+        "infy, BSE:TCS",
+        "--params",
+        r#"{"bars": 3}"#,
+        "--capital",
+        "250000",
+        "--max-positions",
+        "2",
+        "--max-loss",
+        "5000",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.starts_with(
+            "strategy 2 \"Breakout 15m\" registered: PAPER breakout, INFY,BSE:TCS, capital ₹2,50,000.00, \
+             max positions 2, max daily loss ₹5,000.00, parameters {\"bars\":3}"
+        ),
+        "{out}"
+    );
+    // A change keeps what it does not name; 0 removes a limit.
+    let (code, out, _) = run(&["strategy", "set", "Breakout 15m", "--max-positions", "0"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("max positions —, max daily loss ₹5,000.00"), "{out}");
+    // A wrong field is named, nothing written.
+    let (code, _, err) = run(&["strategy", "set", "Breakout 15m", "--mode", "real"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("mode: `REAL` is not allowed; expected one of PAPER, LIVE"), "{err}");
+    let (code, _, err) = run(&["strategy", "set", "Breakout 15m", "--params", "{bars: 3}"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("parameters: not JSON"), "{err}");
+    let s = t.strategy_named("Breakout 15m").await.unwrap().unwrap();
+    assert_eq!((s.max_positions, s.max_daily_loss, s.instruments.len()), (None, Some(Decimal::from(5000)), 2));
+
+    let (code, out, _) = run(&["strategy", "list", "--json"]);
+    assert_eq!(code, Some(0));
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[1]["name"], "Breakout 15m");
+    assert_eq!(rows[1]["instruments"], serde_json::json!(["INFY", "BSE:TCS"]));
+    assert_eq!(rows[1]["active"], true);
+
+    // The token is shown once; only the current one is accepted.
+    let (_, first, _) = run(&["strategy", "token", "Breakout 15m"]);
+    let first = first.trim().rsplit(' ').next().unwrap().to_string();
+    assert_eq!(first.len(), 64);
+    assert_eq!(t.strategy_by_token("Breakout 15m", &first).await.unwrap().unwrap().id, 2);
+    let (_, second, _) = run(&["strategy", "token", "Breakout 15m"]);
+    let second = second.trim().rsplit(' ').next().unwrap().to_string();
+    assert!(t.strategy_by_token("Breakout 15m", &first).await.unwrap().is_none());
+    assert!(t.strategy_by_token("Breakout 15m", &second).await.unwrap().is_some());
+    let (code, _, err) = run(&["strategy", "token", "Nobody"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("strategy Nobody does not exist"), "{err}");
+}

@@ -2,7 +2,7 @@
 //! trait, trades on the paper exchange through the validator under its own
 //! name, hears its own fills, and places nothing while paused.
 
-use crate::engine::{engine_on, paper};
+use crate::engine::{buy, engine_on, paper};
 use crate::support::*;
 use rust_decimal_macros::dec;
 use std::sync::{Arc, Mutex};
@@ -90,4 +90,210 @@ async fn a_strategy_from_outside_trades_through_the_validator_and_a_paused_one_p
     let before = t.today_orders().await.unwrap().len();
     e.run_strategies().await.unwrap();
     assert_eq!(t.today_orders().await.unwrap().len(), before);
+}
+
+/// Buys `quantity` of each instrument it hears of, once each, one a call,
+/// with a stop 1 % under the last price; remembers what it was told of.
+struct EachOnce {
+    quantity: i64,
+    heard: Arc<Mutex<Vec<String>>>,
+    last: Vec<(String, rust_decimal::Decimal)>,
+    bought: Vec<String>,
+    step: i64,
+}
+
+impl EachOnce {
+    fn new(quantity: i64, heard: Arc<Mutex<Vec<String>>>) -> EachOnce {
+        EachOnce { quantity, heard, last: vec![], bought: vec![], step: 1 }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EachOnceParameters {
+    step: i64,
+}
+
+impl Strategy for EachOnce {
+    fn name(&self) -> &str {
+        "Each Once"
+    }
+    fn configure(&mut self, parameters: &serde_json::Value) -> Result<(), String> {
+        if parameters.as_object().is_some_and(|o| o.is_empty()) {
+            return Ok(());
+        }
+        let p: EachOnceParameters = xcoin::engine::strategy::parameters_of(parameters)?;
+        if p.step < 1 {
+            return Err(format!("parameters: step: 1 or more, got {}", p.step));
+        }
+        self.step = p.step;
+        Ok(())
+    }
+    fn on_tick(&mut self, tick: &xcoin::broker::Tick) {
+        self.heard.lock().unwrap().push(tick.symbol.clone());
+        self.last.retain(|(s, _)| *s != tick.symbol);
+        self.last.push((tick.symbol.clone(), tick.last_price));
+        self.last.sort();
+    }
+    fn decide(&mut self, _view: &View) -> Vec<Intent> {
+        let Some((symbol, last)) = self.last.iter().find(|(s, _)| !self.bought.contains(s)).cloned() else {
+            return vec![];
+        };
+        self.bought.push(symbol.clone());
+        let mut req = crate::engine::buy_at(last, &symbol, self.quantity * self.step, OrderType::Market);
+        req.take_profit = None;
+        vec![Intent::Place(req)]
+    }
+}
+
+#[tokio::test]
+async fn a_registered_strategy_meets_its_own_limits_hears_only_its_instruments_and_records_its_decisions() {
+    use xcoin::domain::strategy::{Registration, StrategyType};
+    let t = test_db().await;
+    let mut r = Registration::new("Each Once", StrategyType::Momentum);
+    r.instruments = vec!["INFY".into(), "TCS".into(), "SBIN".into()];
+    r.max_positions = Some(2);
+    r.capital_allocated = Some(dec!(10000));
+    let id = t.register_strategy(&r).await.unwrap().id;
+
+    let mut e = engine_on(&t, paper(1000)).await;
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    assert_eq!(e.add_strategy(Box::new(EachOnce::new(1, heard.clone()))).await.unwrap(), id);
+    for symbol in ["INFY", "ITC", "TCS", "SBIN"] {
+        let p = e.broker.last_price(symbol, Exchange::Nse).unwrap();
+        e.broker.set_price(symbol, Exchange::Nse, p).unwrap();
+    }
+    e.drain_events().await.unwrap();
+    assert_eq!(*heard.lock().unwrap(), ["INFY", "TCS", "SBIN"], "ITC is not one of its instruments");
+
+    // INFY (₹1,5xx) then SBIN fill; TCS would be a third position.
+    for _ in 0..3 {
+        e.run_strategies().await.unwrap();
+        e.broker.step();
+        e.drain_events().await.unwrap();
+    }
+    let orders = t.today_orders().await.unwrap();
+    let by_symbol = |s: &str| orders.iter().find(|o| o.symbol == s).unwrap();
+    assert_eq!(by_symbol("INFY").status, OrderStatus::Filled);
+    assert_eq!(by_symbol("SBIN").status, OrderStatus::Filled);
+    let tcs = by_symbol("TCS");
+    assert_eq!(tcs.status, OrderStatus::Rejected);
+    assert_eq!(tcs.status_reason.as_deref(), Some("strategy max positions: limit 2, the strategy has 2 open"));
+    let s = t.get_strategy(id).await.unwrap();
+    let decision = s.last_decision.unwrap();
+    assert!(decision.starts_with(&format!("BUY 1 TCS MARKET: order {} REJECTED: strategy max positions", tcs.id)));
+    assert!(s.last_decision_at.is_some());
+
+    // Capital: ₹10,000 of value; what it holds plus 10 more INFY is over.
+    r.max_positions = None;
+    t.register_strategy(&r).await.unwrap();
+    let held: rust_decimal::Decimal = t
+        .open_positions()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| p.strategy_id == id)
+        .map(|p| p.average_price() * rust_decimal::Decimal::from(p.quantity()))
+        .sum();
+    let mut req = buy(&e, "TCS", 10, OrderType::Market);
+    req.strategy_id = id;
+    req.take_profit = None;
+    let refused = e.place_order(&req).await.unwrap();
+    let entry = e.last_price("TCS", Exchange::Nse).unwrap();
+    assert_eq!(
+        refused.status_reason.unwrap(),
+        format!(
+            "strategy capital: limit ₹10000, holds ₹{} and this order adds ₹{}",
+            xcoin::domain::to_paisa(held).normalize(),
+            xcoin::domain::to_paisa(entry * dec!(10)).normalize()
+        )
+    );
+
+    // Its loss for the day: past the limit, it opens nothing more.
+    r.capital_allocated = None;
+    r.max_daily_loss = Some(dec!(0.01));
+    t.register_strategy(&r).await.unwrap();
+    let infy = t.open_positions().await.unwrap().into_iter().find(|p| p.symbol == "INFY").unwrap();
+    let down = infy.average_price() - dec!(5);
+    e.broker.set_price("INFY", Exchange::Nse, down).unwrap();
+    e.drain_events().await.unwrap();
+    e.monitor_risk().await;
+    let refused = e.place_order(&req).await.unwrap();
+    assert!(
+        refused
+            .status_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("strategy max daily loss: limit ₹0.01, the strategy's today ₹"),
+        "{:?}",
+        refused.status_reason
+    );
+    // The operators' own orders meet only the desk's limits.
+    let mut manual = req.clone();
+    manual.strategy_id = xcoin::domain::strategy::MANUAL_STRATEGY_ID;
+    assert_ne!(e.place_order(&manual).await.unwrap().status, OrderStatus::Rejected);
+}
+
+#[tokio::test]
+async fn parameters_and_registrations_are_checked_and_a_bad_one_names_its_field() {
+    use xcoin::domain::strategy::{Registration, StrategyType};
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+
+    // The demo's parameters: each wrong one named with what is allowed.
+    let mut demo = Registration::new(xcoin::engine::demo::STRATEGY_NAME, StrategyType::Scalping);
+    for (params, error) in [
+        (serde_json::json!({"lookback": 1}), "parameters: lookback: 2 to 20 prices, got 1"),
+        (serde_json::json!({"reward_risk": "12"}), "parameters: reward_risk: 1 to 10, got 12"),
+        (
+            serde_json::json!({"lookbak": 5}),
+            "parameters: unknown field `lookbak`, expected one of `lookback`, `max_positions`, `reward_risk`",
+        ),
+    ] {
+        demo.parameters = params;
+        t.register_strategy(&demo).await.unwrap();
+        let refused = e.enable_demo().await.unwrap_err().to_string();
+        assert_eq!(refused, format!("strategy \"Demo Scalper\": {error}"));
+    }
+    demo.parameters = serde_json::json!({"lookback": 3, "max_positions": 1, "reward_risk": 2.5});
+    t.register_strategy(&demo).await.unwrap();
+    e.enable_demo().await.unwrap();
+
+    // A strategy that takes no parameters refuses any.
+    let mut r = Registration::new("One Shot", StrategyType::Custom);
+    r.parameters = serde_json::json!({"size": 3});
+    t.register_strategy(&r).await.unwrap();
+    let fills = Arc::new(Mutex::new(Vec::new()));
+    let refused = e.add_strategy(Box::new(OneShot { last: None, sent: false, fills })).await.unwrap_err();
+    assert_eq!(refused.to_string(), "strategy \"One Shot\": parameters: unknown field `size`, there are no fields");
+
+    // A LIVE strategy does not run on a PAPER desk.
+    r.parameters = serde_json::json!({});
+    r.mode = xcoin::domain::strategy::TradingMode::Live;
+    t.register_strategy(&r).await.unwrap();
+    let fills = Arc::new(Mutex::new(Vec::new()));
+    let refused = e.add_strategy(Box::new(OneShot { last: None, sent: false, fills })).await.unwrap_err();
+    assert!(refused.to_string().contains("is registered LIVE but this desk trades PAPER"), "{refused}");
+
+    // Registrations: each wrong field named, nothing written.
+    for (change, error) in [
+        (
+            Registration { instruments: vec!["infy".into()], ..r.clone() },
+            "instruments: `infy` is not SYMBOL or EXCHANGE:SYMBOL",
+        ),
+        (
+            Registration { instruments: vec!["NYSE:IBM".into()], ..r.clone() },
+            "instruments: exchange: `NYSE` is not allowed",
+        ),
+        (Registration { parameters: serde_json::json!([1]), ..r.clone() }, "parameters: a JSON object"),
+        (Registration { capital_allocated: Some(dec!(-1)), ..r.clone() }, "capital: rupees above 0, got -1"),
+        (Registration { max_positions: Some(0), ..r.clone() }, "max positions: 1 to 1000, got 0"),
+        (Registration { max_daily_loss: Some(dec!(0)), ..r.clone() }, "max daily loss: rupees above 0, got 0"),
+        (Registration { strategy_type: StrategyType::Manual, ..r.clone() }, "type: strategy \"One Shot\" is custom"),
+        (Registration { name: " x".into(), ..r.clone() }, "name: 1 to 64 characters"),
+    ] {
+        let refused = t.register_strategy(&change).await.unwrap_err().to_string();
+        assert!(refused.starts_with(error), "{refused} / {error}");
+    }
+    assert_eq!(t.strategy_named("One Shot").await.unwrap().unwrap().mode, xcoin::domain::strategy::TradingMode::Live);
 }
