@@ -468,11 +468,13 @@ pub struct DashboardSettings {
     /// but the loopback address.
     #[serde(deserialize_with = "optional_secret")]
     pub token: Option<Secret>,
+    /// Webhook signals (`POST /api/signal`) one strategy may send a minute.
+    pub signals_per_minute: u32,
 }
 
 impl Default for DashboardSettings {
     fn default() -> Self {
-        DashboardSettings { enabled: false, host: "127.0.0.1".into(), port: 8050, token: None }
+        DashboardSettings { enabled: false, host: "127.0.0.1".into(), port: 8050, token: None, signals_per_minute: 30 }
     }
 }
 
@@ -1252,6 +1254,10 @@ impl Config {
                 shown,
                 "a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path",
             ));
+        }
+        let rate = s.dashboard.signals_per_minute;
+        if !(1..=600).contains(&rate) {
+            return Err(self.invalid("dashboard.signals_per_minute", rate, "1 to 600 signals a minute per strategy"));
         }
         if s.dashboard.enabled && !s.dashboard.is_loopback() && s.dashboard.token.is_none() {
             return Err(self.invalid(

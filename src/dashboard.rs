@@ -4,6 +4,8 @@
 //! `/metrics` is the Prometheus exposition (prometheus-client), read from
 //! the database at each scrape; `/api/today` is `xcoin status --json`.
 //! With a token configured, every request carries `Authorization: Bearer`.
+//! `POST /api/signal` takes orders from outside (see [`crate::webhook`]);
+//! each signal carries its strategy's own token instead.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -33,6 +35,8 @@ pub struct Dashboard {
     pub config: Config,
     pub engine: watch::Receiver<EngineHealth>,
     pub ticker: Option<watch::Receiver<TickerStatus>>,
+    /// The broker's prices, for a signal sized by risk at market.
+    pub market: Option<crate::broker::AnyBroker>,
 }
 
 /// Serves until `shutdown` turns true.
@@ -42,12 +46,16 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let token = dashboard.config.settings.dashboard.token.as_ref().map(|t| t.expose().to_string());
+    let limit = Arc::new(crate::webhook::RateLimit::new(dashboard.config.settings.dashboard.signals_per_minute));
+    let dashboard = Arc::new(dashboard);
+    let hook = dashboard.clone();
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/today", get(today))
-        .layer(middleware::from_fn_with_state(Arc::new(token), bearer))
-        .with_state(Arc::new(dashboard));
+        .route_layer(middleware::from_fn_with_state(Arc::new(token), bearer))
+        .route("/api/signal", post(move |body: axum::body::Bytes| async move { signal(&hook, &limit, &body).await }))
+        .with_state(dashboard);
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             while !*shutdown.borrow() {
@@ -194,4 +202,15 @@ async fn today(State(d): State<Arc<Dashboard>>) -> Response {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
     }
+}
+
+async fn signal(d: &Dashboard, limit: &crate::webhook::RateLimit, body: &[u8]) -> Response {
+    use crate::broker::MarketData;
+    let ticks = d.config.settings.risk_limits().ticks;
+    let last_price = async |symbol: &str, exchange: crate::domain::order::Exchange| {
+        let market = d.market.as_ref()?;
+        let prices = market.last_prices().await.ok()?;
+        prices.into_iter().find(|t| t.symbol == symbol && t.exchange == exchange).map(|t| t.last_price)
+    };
+    crate::webhook::handle(&d.db, limit, &ticks, last_price, body).await
 }

@@ -20,3 +20,4 @@ pub mod setup;
 pub mod signals;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testkit;
+pub mod webhook;

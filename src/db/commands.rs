@@ -45,6 +45,31 @@ impl Db {
     /// Enqueues a command after checking what it carries: a command that
     /// could never run is refused here, with the field named, and not stored.
     pub async fn enqueue_command(&self, command: &OperatorCommand, requested_by: &str) -> Result<CommandRecord> {
+        let (record, _) = self.enqueue(command, requested_by, None).await?;
+        Ok(record)
+    }
+
+    /// Enqueues a command carrying its sender's own id (a webhook signal's):
+    /// the same id from the same sender again is the first command, returned
+    /// with `true`, and nothing new is queued.
+    pub async fn enqueue_once(
+        &self,
+        command: &OperatorCommand,
+        requested_by: &str,
+        client_id: &str,
+    ) -> Result<(CommandRecord, bool)> {
+        if client_id.is_empty() || client_id.chars().count() > 64 {
+            return Err(FieldError::new("id", "the signal's own id, 1 to 64 characters").into());
+        }
+        self.enqueue(command, requested_by, Some(client_id)).await
+    }
+
+    async fn enqueue(
+        &self,
+        command: &OperatorCommand,
+        requested_by: &str,
+        client_id: Option<&str>,
+    ) -> Result<(CommandRecord, bool)> {
         let who = requested_by.trim();
         if who.is_empty() || who.chars().count() > 64 {
             return Err(FieldError::new("requested_by", "must name the operator in 1 to 64 characters").into());
@@ -57,17 +82,34 @@ impl Db {
                 FieldError::new("payload", format!("{bytes} bytes, at most {MAX_PAYLOAD_BYTES} are allowed")).into()
             );
         }
-        Ok(sqlx::query_as(concat!(
+        let inserted: Option<CommandRecord> = sqlx::query_as(concat!(
             // An operator's login role names itself: the database refuses any other name.
-            "INSERT INTO operator_commands (command, payload, requested_by)
-             VALUES ($1, $2, CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $3 END) RETURNING ",
+            "INSERT INTO operator_commands (command, payload, requested_by, client_id)
+             VALUES ($1, $2, CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $3 END, $4)
+             ON CONFLICT (requested_by, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING ",
             command_columns!()
         ))
         .bind(command.kind())
         .bind(payload)
         .bind(who)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(record) = inserted {
+            return Ok((record, false));
+        }
+        let first = sqlx::query_as(concat!(
+            "SELECT ",
+            command_columns!(),
+            " FROM operator_commands
+             WHERE requested_by = CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $1 END
+               AND client_id = $2"
+        ))
+        .bind(who)
+        .bind(client_id)
         .fetch_one(&self.pool)
-        .await?)
+        .await?;
+        Ok((first, true))
     }
 
     /// Claims the oldest PENDING command (marks it RUNNING), if any.

@@ -155,12 +155,13 @@ async fn bind_dashboard(
     let listener = tokio::net::TcpListener::bind(&address)
         .await
         .map_err(|e| EngineError::Refused(format!("the dashboard cannot listen on {address}: {e}")))?;
-    tracing::info!(%address, "dashboard listening (/healthz, /metrics, /api/today)");
+    tracing::info!(%address, "dashboard listening (/healthz, /metrics, /api/today, POST /api/signal)");
     let d = crate::dashboard::Dashboard {
         db: engine.db.clone(),
         config: Config::with_settings(s.clone(), config.paths.clone()),
         engine: engine.health.subscribe(),
         ticker,
+        market: Some(engine.broker.clone()),
     };
     Ok((listener, d))
 }

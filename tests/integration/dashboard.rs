@@ -54,7 +54,7 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
         settings(&t, port, Some("s3cret-token")),
         ConfigPaths::for_checkout(None, None, std::path::Path::new(".")),
     );
-    let d = Dashboard { db: t.db.clone(), config, engine, ticker: None };
+    let d = Dashboard { db: t.db.clone(), config, engine, ticker: None, market: None };
     let server = tokio::spawn(serve(listener, d, stopped));
     // A refused order and a command, so there is something to count.
     let mut no_stop = limit_buy("INFY", 1, rust_decimal_macros::dec!(1500));
@@ -156,4 +156,102 @@ async fn the_engine_serves_the_port_when_enabled_and_beyond_loopback_only_with_a
             && err.contains("the dashboard listens on 0.0.0.0, beyond this machine"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_signal_is_placed_once_by_its_strategy_and_a_wrong_one_is_refused_by_name() {
+    use xcoin::domain::order::{Exchange, OrderStatus};
+    use xcoin::domain::strategy::{Registration, StrategyType};
+    let t = test_db().await;
+    let port = free_port();
+    let mut s = settings(&t, port, Some("dashboard-token"));
+    s.dashboard.signals_per_minute = 3;
+    s.paper.tick_interval_ms = 50;
+    let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
+    let id = t.register_strategy(&Registration::new("Breakout", StrategyType::Breakout)).await.unwrap().id;
+    let token = t.new_webhook_token("Breakout").await.unwrap();
+    let started = xcoin::engine::runner::start(&config, false).await.unwrap();
+    let last = started.engine.last_price("INFY", Exchange::Nse).unwrap();
+    let (stop, stopped) = watch::channel(false);
+    let engine = tokio::spawn(started.run(stopped));
+
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/api/signal");
+    let send = |body: serde_json::Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let r =
+                http.post(&url).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+            let code = r.status().as_u16();
+            let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
+            (code, serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap()).unwrap(), retry)
+        }
+    };
+    let tick = rust_decimal::Decimal::new(5, 2);
+    let stop_at = (last * rust_decimal::Decimal::new(99, 2) / tick).floor() * tick;
+    let signal = serde_json::json!({
+        "strategy": "Breakout", "token": token, "id": "alert-0931-INFY",
+        "symbol": "INFY", "side": "BUY", "risk": 500, "stop": stop_at,
+    });
+
+    // Right token: placed as the strategy's, sized by risk from the last price,
+    // without the dashboard's bearer token (a signal carries its own).
+    let (code, first, _) = send(signal.clone()).await;
+    assert_eq!(code, 200, "{first}");
+    assert_eq!((first["status"].as_str(), first["repeat"].as_bool()), (Some("DONE"), Some(false)));
+    assert!(first["result"].as_str().unwrap().starts_with("order 1 SUBMITTED BUY "), "{first}");
+    assert_eq!(first["requested_by"], "webhook:Breakout");
+    let order = t.get_order(1).await.unwrap();
+    assert_eq!((order.strategy_id, order.placed_by.as_str()), (id, "webhook:Breakout"));
+    let expected = (rust_decimal::Decimal::from(500) / (last - stop_at)).floor();
+    assert_eq!(rust_decimal::Decimal::from(order.quantity), expected);
+
+    // The same id again: the first result, nothing placed twice.
+    let (code, again, _) = send(signal.clone()).await;
+    assert_eq!(code, 200);
+    assert_eq!((again["command"].clone(), again["repeat"].as_bool()), (first["command"].clone(), Some(true)));
+    assert_eq!(t.today_orders().await.unwrap().len(), 1);
+
+    // A wrong token, a body that is not the shape, an order the validator refuses.
+    let mut wrong = signal.clone();
+    wrong["token"] = "guess".into();
+    wrong["id"] = "x1".into();
+    let (code, body, _) = send(wrong).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (401, Some("token: not the current webhook token of strategy \"Breakout\""))
+    );
+    let mut malformed = signal.clone();
+    malformed["side"] = "HOLD".into();
+    let (code, body, _) = send(malformed).await;
+    assert_eq!((code, body["error"].as_str()), (400, Some("side: `HOLD` is not allowed; expected one of BUY, SELL")));
+    let (code, body, _) = send(serde_json::json!({"strategy": "Breakout"})).await;
+    assert_eq!(code, 400);
+    assert!(body["error"].as_str().unwrap().starts_with("missing field `token`"), "{body}");
+    let mut no_stop = signal.clone();
+    no_stop.as_object_mut().unwrap().remove("risk");
+    no_stop.as_object_mut().unwrap().remove("stop");
+    no_stop["quantity"] = 1.into();
+    no_stop["id"] = "alert-0932-INFY".into();
+    let (code, body, _) = send(no_stop).await;
+    assert_eq!(code, 422, "{body}");
+    assert!(body["result"].as_str().unwrap().contains("stop loss: required on every position"), "{body}");
+    assert_eq!(t.get_order(2).await.unwrap().status, OrderStatus::Rejected);
+
+    // Three a minute: the first, its repeat and the refused one counted (a
+    // wrong token or a malformed body never reaches the strategy's count);
+    // the fourth is told when to come back.
+    let mut more = signal.clone();
+    more["id"] = "alert-0933-INFY".into();
+    let (code, body, retry) = send(more).await;
+    assert_eq!(code, 429, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("rate: at most 3 signals a minute for strategy \"Breakout\""));
+    assert!(retry.unwrap().parse::<u64>().unwrap() <= 60);
+
+    // The read-only routes still want the dashboard's bearer token.
+    let health = http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 401);
+    stop.send(true).unwrap();
+    engine.await.unwrap().unwrap();
 }
