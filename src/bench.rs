@@ -56,6 +56,22 @@ pub struct BenchReport {
     /// With 100,000 orders in the day, 1,000 of them working: p50 ms.
     pub active_orders_p50_ms: f64,
     pub today_orders_p50_ms: f64,
+    /// `xcoin replay` at full speed on a synthetic recording.
+    pub replay: ReplayBench,
+}
+
+/// A replay of the demo at full speed: every built-in instrument ticking
+/// ten times a second of recorded time.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplayBench {
+    pub ticks: usize,
+    pub instruments: usize,
+    pub recorded_seconds: u32,
+    /// Engine cycles (every 500 ms of recorded time).
+    pub cycles: usize,
+    pub fills: i64,
+    pub seconds: f64,
+    pub ticks_per_second: f64,
 }
 
 /// The change feed under one writer load.
@@ -168,6 +184,53 @@ async fn engine_run(db: Db, cfg: EngineConfig, orders: usize) -> Result<(Vec<Dur
     let elapsed = started.elapsed();
     latencies.sort();
     Ok((latencies, elapsed))
+}
+
+/// The demo replayed on a synthetic recording (a seeded random walk of every
+/// built-in instrument, ten ticks a second for five recorded minutes), in a
+/// scratch database dropped after.
+async fn replay_run(target: &Target, settings: &xcoin::config::Settings) -> Result<ReplayBench, EngineError> {
+    use xcoin::replay::{Options, RecordedTick, Speed};
+    let instruments = instrument::built_in();
+    let recorded_seconds = 300u32;
+    let start =
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 27).and_then(|d| d.and_hms_opt(9, 15, 0)).expect("a valid time");
+    let mut prices: Vec<Decimal> = instruments.iter().map(|i| i.reference_price).collect();
+    let mut rng: u64 = 0x5eed;
+    let mut ticks = Vec::with_capacity(instruments.len() * recorded_seconds as usize * 10);
+    for step in 0..recorded_seconds * 10 {
+        for (n, i) in instruments.iter().enumerate() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let moves = [-1i64, 0, 0, 1][(rng >> 62) as usize];
+            prices[n] = (prices[n] + i.tick_size * Decimal::from(moves)).max(i.tick_size);
+            let at = start + chrono::Duration::milliseconds(i64::from(step) * 100 + n as i64);
+            ticks.push(RecordedTick { at, symbol: i.symbol.clone(), exchange: i.exchange, price: prices[n] });
+        }
+    }
+    let options = target.connect_options().database(&xcoin::replay::scratch_name());
+    let opts = Options { from: None, to: None, speed: Speed::Max, seed: 1, parameters: serde_json::json!({}) };
+    let strategy = xcoin::engine::strategy::built_in("demo").map_err(EngineError::Refused)?;
+    let outcome = xcoin::replay::run(options.clone(), settings, &ticks, strategy, &opts).await;
+    let fills = match &outcome {
+        Ok(_) => {
+            let db = Db::connect(options.clone(), PoolConfig { min: 1, max: 1, ..Default::default() }).await?;
+            let n = db.today_trade_count().await;
+            db.close().await;
+            n?
+        }
+        Err(_) => 0,
+    };
+    xcoin::db::bench::drop_database(&options).await?;
+    let outcome = outcome?;
+    Ok(ReplayBench {
+        ticks: outcome.ticks,
+        instruments: instruments.len(),
+        recorded_seconds,
+        cycles: outcome.cycles,
+        fills,
+        seconds: outcome.elapsed.as_secs_f64(),
+        ticks_per_second: outcome.ticks_per_second(),
+    })
 }
 
 const FEED_WRITERS: usize = 4;
@@ -514,7 +577,9 @@ pub async fn run<W: Write>(
     .await;
     db.close().await;
     xcoin::db::bench::drop_database(&options).await?;
+    let replay = replay_run(&target, s).await;
     let (latencies, elapsed) = measured?;
+    let replay = replay?;
     let (feed, quiet, feed_unpaced) = feeds?;
     let (create_order, active_orders_p50_ms, today_orders_p50_ms) = writes?;
 
@@ -542,6 +607,7 @@ pub async fn run<W: Write>(
         create_order,
         active_orders_p50_ms,
         today_orders_p50_ms,
+        replay,
     };
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report).expect("the report serialises")).ok();
@@ -600,6 +666,13 @@ pub async fn run<W: Write>(
             out,
             "  queries, 100,000 orders today    active orders (1,000) p50 {:.2} ms; today's orders p50 {:.0} ms",
             report.active_orders_p50_ms, report.today_orders_p50_ms
+        )
+        .ok();
+        let r = &report.replay;
+        writeln!(
+            out,
+            "  replay at full speed             {:>10.0} ticks/s ({} ticks of {} instruments over {} recorded s, {} cycles, {} fills, {:.2} s)",
+            r.ticks_per_second, r.ticks, r.instruments, r.recorded_seconds, r.cycles, r.fills, r.seconds
         )
         .ok();
         for (tab, p50, p99) in &report.render_ms {

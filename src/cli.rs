@@ -111,6 +111,34 @@ enum Command {
         #[command(subcommand)]
         action: crate::order_cmd::OrderAction,
     },
+    /// Run a strategy against recorded ticks on the paper exchange, in a
+    /// scratch database, and print the day's report.
+    Replay {
+        /// The recording: `time,symbol,exchange,price` lines (IST times).
+        #[arg(long)]
+        ticks: PathBuf,
+        /// The strategy (`demo`).
+        #[arg(long)]
+        strategy: String,
+        /// Its parameters, a JSON object.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// Only ticks from this IST time (HH:MM or HH:MM:SS).
+        #[arg(long, value_parser = time_of_day)]
+        from: Option<chrono::NaiveTime>,
+        /// Only ticks before this IST time.
+        #[arg(long, value_parser = time_of_day)]
+        to: Option<chrono::NaiveTime>,
+        /// `max`, or times real time.
+        #[arg(long, default_value = "max")]
+        speed: xcoin::replay::Speed,
+        /// The paper exchange's seed (`paper.seed` when absent).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Keep the scratch database (and say how to open it in the console).
+        #[arg(long)]
+        keep: bool,
+    },
     /// The desk's strategies: mode, instruments, parameters, limits, webhook token.
     Strategy {
         #[command(subcommand)]
@@ -206,14 +234,18 @@ fn load(cli: &Cli) -> Result<Config> {
         return Ok(config);
     }
     let level = if matches!(cli.command, Some(Command::Bench { .. })) {
-        // A benchmark prints its table; the engine's per-order lines would drown it.
-        "warn".to_string()
+        // A benchmark prints its table; the engine's per-order lines (and the
+        // scratch database's slow DROP) would drown it.
+        "warn,sqlx::query=error".to_string()
+    } else if matches!(cli.command, Some(Command::Replay { .. })) {
+        // A replay prints its report; each exit's warning is in it already.
+        "error,sqlx::query=error".to_string()
     } else if config.settings.app.debug {
         "debug".to_string()
     } else {
         config.settings.app.log_level.clone()
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(xcoin::config::LOG_FILTER_VAR)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -316,6 +348,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             db.close().await;
             code
         }),
+        Some(Command::Replay { ticks, strategy, params, from, to, speed, seed, keep }) => {
+            let text = std::fs::read_to_string(&ticks).wrap_err_with(|| format!("reading {}", ticks.display()))?;
+            let recorded = xcoin::replay::read_ticks(&text, &xcoin::domain::instrument::built_in())
+                .map_err(|e| eyre!("{}: {e}", ticks.display()))?;
+            let strategy = xcoin::engine::strategy::built_in(&strategy).flat()?;
+            let parameters = serde_json::from_str(&params).map_err(|e| eyre!("parameters: not JSON ({e})"))?;
+            let opts = xcoin::replay::Options {
+                from,
+                to,
+                speed,
+                seed: seed.unwrap_or(config.settings.paper.seed),
+                parameters,
+            };
+            runtime()?.block_on(replay(&config, &recorded, strategy, &opts, keep, &mut stdout))
+        }
         Some(Command::Strategy { action }) => runtime()?.block_on(async {
             let db = connect(&config).await?;
             let code = crate::strategy_cmd::run(&db, action, &mut stdout).await;
@@ -374,6 +421,59 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn time_of_day(text: &str) -> std::result::Result<chrono::NaiveTime, String> {
+    chrono::NaiveTime::parse_from_str(text, "%H:%M:%S")
+        .or_else(|_| chrono::NaiveTime::parse_from_str(text, "%H:%M"))
+        .map_err(|_| format!("`{text}` is not an IST time of day, HH:MM or HH:MM:SS"))
+}
+
+/// `xcoin replay`: the run, its pace, the day's report; the scratch
+/// database dropped unless kept.
+async fn replay(
+    config: &Config,
+    ticks: &[xcoin::replay::RecordedTick],
+    strategy: Box<dyn xcoin::engine::strategy::Strategy>,
+    opts: &xcoin::replay::Options,
+    keep: bool,
+    out: &mut impl Write,
+) -> Result<ExitCode> {
+    let target = xcoin::db::Target::from_config(config).flat()?;
+    let options = target.connect_options().database(&xcoin::replay::scratch_name());
+    let name = strategy.name().to_string();
+    let result = xcoin::replay::run(options.clone(), &config.settings, ticks, strategy, opts).await;
+    let done = async {
+        let outcome = result.flat()?;
+        let db = xcoin::db::Db::connect(
+            options.clone(),
+            xcoin::db::PoolConfig { min: 1, max: 1, ..(&config.settings.database).into() },
+        )
+        .await
+        .flat()?;
+        let calendar = config.settings.calendar();
+        let report = xcoin::report::day_report(&db, &calendar, calendar.today()).await.flat()?;
+        db.close().await;
+        writeln!(
+            out,
+            "replayed {} ticks for {name} in {:.2} s ({:.0} ticks/s, {} engine cycles)\n",
+            outcome.ticks,
+            outcome.elapsed.as_secs_f64(),
+            outcome.ticks_per_second(),
+            outcome.cycles
+        )?;
+        write!(out, "{}", report.text())?;
+        Ok::<_, color_eyre::Report>(())
+    }
+    .await;
+    let database = options.get_database().unwrap_or_default().to_string();
+    if keep {
+        let url = xcoin::replay::url_of(&options);
+        writeln!(out, "\nkept the scratch database {database}; open it with: DATABASE_URL='{url}' xcoin --read-only")?;
+    } else {
+        xcoin::db::bench::drop_database(&options).await.flat()?;
+    }
+    done.map(|()| ExitCode::SUCCESS)
 }
 
 /// `xcoin user …`, as the configured login (one that may create roles).

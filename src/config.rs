@@ -651,8 +651,14 @@ const LEGACY_ENV: &[(&str, &str, Reading)] = &[
 
 const ENV_PREFIX: &str = "XCOIN_";
 
+/// The log filter (`XCOIN_LOG=xcoin=debug`), read by the logger: not a config key.
+pub const LOG_FILTER_VAR: &str = "XCOIN_LOG";
+
 /// Maps an environment variable name to a dotted key, or `None` when it is not ours.
 pub fn env_key(name: &str) -> Option<String> {
+    if name == LOG_FILTER_VAR {
+        return None;
+    }
     if let Some(rest) = name.strip_prefix(ENV_PREFIX) {
         let parts: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
         if parts.iter().any(|p| p.is_empty()) {
@@ -1989,6 +1995,7 @@ mod tests {
         assert_eq!(env_key("MAX_POSITIONS").as_deref(), Some("risk.max_open_positions"));
         assert_eq!(env_key("DB_MIN_CONNECTIONS").as_deref(), Some("database.pool_min"));
         assert_eq!(env_key("DASHBOARD_PORT").as_deref(), Some("dashboard.port"));
+        assert_eq!(env_key("XCOIN_LOG"), None, "the log filter is the logger's");
         assert_eq!(env_key("XCOIN___X"), None);
         assert_eq!(env_key("PATH"), None);
     }

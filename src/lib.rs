@@ -15,6 +15,7 @@ pub mod domain;
 pub mod engine;
 pub mod export;
 pub mod files;
+pub mod replay;
 pub mod report;
 pub mod setup;
 pub mod signals;

@@ -105,7 +105,7 @@ pub fn init_logging(config: &Config) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let level = if config.settings.app.debug { "debug" } else { config.settings.app.log_level.as_str() };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("XCOIN_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::config::LOG_FILTER_VAR)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
     let _ = config.settings.ensure_dirs();
     let file = crate::files::append_private(&config.settings.log_dir().join("xcoin.log"));

@@ -52,14 +52,21 @@ pub fn exit_reason(p: &Position, max_loss: Decimal) -> Option<String> {
 impl<B: Broker> Engine<B> {
     /// One risk cycle. Errors are logged; the next cycle tries again.
     pub async fn monitor_risk(&mut self) {
+        self.trading_cycle().await;
+        if let Err(e) = self.report_if_due(Utc::now()).await {
+            tracing::warn!(error = %e, "end-of-day report not sent");
+        }
+    }
+
+    /// Marks positions, exits what reached its stop or target, checks the
+    /// loss limits, then asks the strategies (the clock-free part of a
+    /// cycle, which a replay drives on recorded time).
+    pub async fn trading_cycle(&mut self) {
         if let Err(e) = self.risk_cycle().await {
             tracing::error!(error = %e, "risk cycle failed");
         }
         if let Err(e) = self.run_strategies().await {
             tracing::warn!(error = %e, "strategies");
-        }
-        if let Err(e) = self.report_if_due(Utc::now()).await {
-            tracing::warn!(error = %e, "end-of-day report not sent");
         }
     }
 

@@ -25,6 +25,7 @@ mod positions;
 mod procs;
 mod raw;
 mod reconciliation;
+mod replay;
 mod report;
 mod roles;
 mod safety;
