@@ -354,3 +354,39 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
     }
     assert!(!modes.contains("-icanon") && !modes.contains(" -echo "), "{screen}");
 }
+
+#[tokio::test]
+async fn the_strategies_list_shows_each_ones_positions_pnl_and_last_decision() {
+    let t = test_db().await;
+    let mut e = engine(&t).await;
+    let demo = e.enable_demo().await.unwrap();
+    let price = e.broker.last_price("INFY", xcoin::domain::order::Exchange::Nse).unwrap();
+    e.broker.set_price("INFY", xcoin::domain::order::Exchange::Nse, price).unwrap();
+    e.drain_events().await.unwrap();
+    let mut req = limit(price);
+    req.order_type = OrderType::Market;
+    req.price = None;
+    req.strategy_id = demo;
+    let order = e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    t.record_decision(demo, &format!("BUY 5 INFY MARKET: order {} SUBMITTED", order.id)).await.unwrap();
+    let mut app = console();
+    reload(&t, &mut e, &mut app).await;
+    let net = app.store.summary.breakdown.iter().find(|b| b.name == "Demo Scalper").unwrap().net_pnl;
+    assert!(net < Decimal::ZERO, "charges at least: {net}");
+
+    press(&mut app, KeyCode::Char('S'));
+    let screen = crate::console::text(&crate::console::draw(&mut app, 80, 24)).join("\n");
+    assert!(screen.contains("1    Manual Trading       manual   PAPER active"), "{screen}");
+    assert!(screen.contains("0 positions · today ₹0.00 · nothing decided yet"), "{screen}");
+    assert!(screen.contains(&format!("{demo}    Demo Scalper         scalping PAPER active")), "{screen}");
+    let at = app.store.strategies[&demo].last_decision_at.unwrap();
+    let line = format!(
+        "1 position · today {} · last {} BUY 5 INFY MARKET: order {} SUBMITTED",
+        xcoin::domain::money::rupees(net),
+        app.calendar.local(at).format("%H:%M:%S"),
+        order.id
+    );
+    assert!(screen.replace("│", " ").split_whitespace().collect::<Vec<_>>().join(" ").contains(&line), "{screen}");
+}

@@ -305,6 +305,8 @@ fn levels_dialog(app: &App, form: &crate::console::form::LevelsForm) -> Dialog<'
     fields_dialog(app, format!("Stop and target — position {}", form.position_id), position, fields, &form.verdict)
 }
 
+/// Each strategy in two lines: who it is and its state, then what it holds,
+/// its net P&L today and the last thing it decided.
 fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
     let mut lines = Vec::new();
     for (i, s) in app.store.strategies.values().enumerate() {
@@ -322,6 +324,24 @@ fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
         lines.push(Line::from(vec![
             Span::styled(format!(" {:<4} {:<20} {:<8} {:<5} ", s.id, s.name, s.strategy_type, s.mode), style),
             Span::styled(state, state_style),
+        ]));
+        let held = app.store.positions.values().filter(|p| p.strategy_id == s.id).count() as i64;
+        let net = app
+            .store
+            .summary
+            .breakdown
+            .iter()
+            .find(|b| b.kind == crate::db::stats::BreakdownKind::Strategy && b.name == s.name)
+            .map_or(rust_decimal::Decimal::ZERO, |b| b.net_pnl);
+        let net_style = Style::new().fg(if net < rust_decimal::Decimal::ZERO { Color::Red } else { Color::Green });
+        let last = match (&s.last_decision, s.last_decision_at) {
+            (Some(d), Some(at)) => format!(" · last {} {d}", app.calendar.local(at).format("%H:%M:%S")),
+            _ => " · nothing decided yet".to_string(),
+        };
+        lines.push(Line::from(vec![
+            Span::raw(format!("      {} · today ", crate::domain::count(held, "position", "positions"))),
+            Span::styled(crate::domain::money::rupees(net), net_style),
+            Span::raw(last),
         ]));
     }
     Dialog {
