@@ -156,25 +156,19 @@ impl<B: Broker> Engine<B> {
         }
     }
 
-    /// Writes changed prices to open positions; returns how many rows moved.
-    /// Only instruments with an open position are written: one query finds
-    /// them, then one update per instrument whose price moved.
+    /// Writes changed prices to open positions, in one statement for every
+    /// instrument that moved; returns how many rows moved.
     pub async fn mark_positions(&mut self) -> Result<i64> {
         let dirty = std::mem::take(&mut self.dirty);
         if dirty.is_empty() {
             return Ok(0);
         }
-        let mut held: Vec<(String, crate::domain::order::Exchange)> =
-            self.db.open_positions().await?.into_iter().map(|p| (p.symbol, p.exchange)).collect();
-        held.sort();
-        held.dedup();
-        let mut moved = 0;
-        for (symbol, exchange) in held.into_iter().filter(|k| dirty.contains(k)) {
-            if let Some(price) = self.last_price(&symbol, exchange) {
-                moved += self.db.mark_to_market(&symbol, exchange, price).await?;
-            }
-        }
-        Ok(moved)
+        let mut prices: Vec<(String, crate::domain::order::Exchange, Decimal)> = dirty
+            .into_iter()
+            .filter_map(|(symbol, exchange)| self.last_price(&symbol, exchange).map(|p| (symbol, exchange, p)))
+            .collect();
+        prices.sort();
+        Ok(self.db.mark_many(&prices).await?)
     }
 
     /// Squares off MIS positions and cancels working MIS orders once a trading

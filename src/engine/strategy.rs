@@ -218,10 +218,11 @@ impl<B: Broker> Engine<B> {
         busy.sort();
         busy.dedup();
         let limits = self.cfg.limits.clone();
+        let active: Vec<i64> = self.db.active_strategies().await?.into_iter().map(|s| s.id).collect();
         let mut running = std::mem::take(&mut self.strategies);
         let mut result = Ok(());
         for r in &mut running {
-            if !self.db.get_strategy(r.id).await?.is_active {
+            if !active.contains(&r.id) {
                 continue;
             }
             let own_positions: Vec<Position> = positions.iter().filter(|p| p.strategy_id == r.id).cloned().collect();
