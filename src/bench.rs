@@ -88,6 +88,43 @@ pub struct FeedReport {
     pub max_ms: f64,
     /// Changes committed but not yet in the model one second after the writers stopped.
     pub backlog: usize,
+    /// Each stage of the trip: commit → the loader takes the notification →
+    /// rows fetched → applied to the view model → drawn (the next frame).
+    pub stages: Vec<Figures>,
+    /// Commit → applied, per 10 s of the run (by commit time).
+    pub windows: Vec<Figures>,
+}
+
+/// p50 / p99 / max of one stage or window, in ms.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Figures {
+    pub name: String,
+    pub changes: usize,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl Figures {
+    fn of(name: String, mut d: Vec<Duration>) -> Figures {
+        d.sort();
+        Figures {
+            name,
+            changes: d.len(),
+            p50_ms: percentile(&d, 0.50),
+            p99_ms: percentile(&d, 0.99),
+            max_ms: d.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
+        }
+    }
+}
+
+/// When one change passed each stage on its way to the screen.
+#[derive(Debug, Clone, Copy, Default)]
+struct Stamps {
+    notified: Option<Instant>,
+    fetched: Option<Instant>,
+    applied: Option<Instant>,
+    drawn: Option<Instant>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -245,7 +282,7 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     use std::sync::{Arc, Mutex};
 
     let committed: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
-    let received: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let received: Arc<Mutex<HashMap<i64, Stamps>>> = Arc::default();
     let mut consumer = None;
     if listen {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
@@ -259,14 +296,42 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
         consumer = Some((
             loader,
             tokio::spawn(async move {
-                while let Some(msg) = rx.recv().await {
-                    if let xcoin::console::store::LoaderMsg::Update(u) = msg {
-                        let ids: Vec<i64> = u.orders.iter().map(|o| o.id).collect();
-                        app.apply(*u);
-                        let now = Instant::now();
-                        let mut seen = seen.lock().expect("not poisoned");
-                        for id in ids {
-                            seen.entry(id).or_insert(now);
+                // The console's frame: what was applied is drawn at the next one.
+                let mut frame = tokio::time::interval(Duration::from_millis(16));
+                let mut terminal =
+                    ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).expect("a test terminal");
+                let mut undrawn: Vec<i64> = Vec::new();
+                loop {
+                    tokio::select! {
+                        msg = rx.recv() => {
+                            let Some(msg) = msg else { break };
+                            if let xcoin::console::store::LoaderMsg::Update(u) = msg {
+                                let ids: Vec<i64> = u.orders.iter().map(|o| o.id).collect();
+                                let stages = u.stages;
+                                app.apply(*u);
+                                let now = Instant::now();
+                                let mut seen = seen.lock().expect("not poisoned");
+                                for id in ids {
+                                    let st = seen.entry(id).or_default();
+                                    if st.applied.is_none() {
+                                        st.notified = stages.map(|s| s.0);
+                                        st.fetched = stages.map(|s| s.1);
+                                        st.applied = Some(now);
+                                        undrawn.push(id);
+                                    }
+                                }
+                            }
+                        }
+                        _ = frame.tick(), if !undrawn.is_empty() => {
+                            app.refresh_views();
+                            terminal.draw(|f| f.render_widget(&app, f.area())).expect("draws");
+                            let now = Instant::now();
+                            let mut seen = seen.lock().expect("not poisoned");
+                            for id in undrawn.drain(..) {
+                                if let Some(st) = seen.get_mut(&id) {
+                                    st.drawn = Some(now);
+                                }
+                            }
                         }
                     }
                 }
@@ -308,9 +373,33 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     }
     let committed = committed.lock().expect("not poisoned").clone();
     let received = received.lock().expect("not poisoned").clone();
-    let mut latencies: Vec<Duration> =
-        committed.iter().filter_map(|(id, at)| received.get(id).map(|r| r.saturating_duration_since(*at))).collect();
+    let mut latencies: Vec<Duration> = Vec::new();
+    let mut stages: [Vec<Duration>; 4] = Default::default();
+    let mut windows: Vec<Vec<Duration>> = Vec::new();
+    for (id, at) in &committed {
+        let Some(st) = received.get(id) else { continue };
+        let Some(applied) = st.applied else { continue };
+        let total = applied.saturating_duration_since(*at);
+        latencies.push(total);
+        let window = (at.saturating_duration_since(started).as_secs() / 10) as usize;
+        if windows.len() <= window {
+            windows.resize(window + 1, Vec::new());
+        }
+        windows[window].push(total);
+        if let (Some(n), Some(f)) = (st.notified, st.fetched) {
+            stages[0].push(n.saturating_duration_since(*at));
+            stages[1].push(f.saturating_duration_since(n));
+            stages[2].push(applied.saturating_duration_since(f));
+        }
+        if let Some(d) = st.drawn {
+            stages[3].push(d.saturating_duration_since(applied));
+        }
+    }
     latencies.sort();
+    let names = ["commit → notified", "notified → fetched", "fetched → applied", "applied → drawn"];
+    let stages = names.iter().zip(stages).map(|(n, d)| Figures::of(n.to_string(), d)).collect();
+    let windows =
+        windows.into_iter().enumerate().map(|(i, d)| Figures::of(format!("{}–{} s", i * 10, i * 10 + 10), d)).collect();
     Ok(FeedReport {
         target_per_second: rate,
         seconds: elapsed,
@@ -322,6 +411,8 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
         p99_ms: percentile(&latencies, 0.99),
         max_ms: latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         backlog: if listen { committed.len() - latencies.len() } else { 0 },
+        stages,
+        windows,
     })
 }
 
@@ -646,6 +737,14 @@ pub async fn run<W: Write>(
             f.backlog
         )
         .ok();
+        for g in f.stages.iter().chain(&f.windows) {
+            writeln!(
+                out,
+                "    {:<28}   p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} changes)",
+                g.name, g.p50_ms, g.p99_ms, g.max_ms, g.changes
+            )
+            .ok();
+        }
         let u = &report.feed_unpaced;
         writeln!(
             out,

@@ -233,12 +233,10 @@ fn load(cli: &Cli) -> Result<Config> {
         xcoin::console::init_logging(&config);
         return Ok(config);
     }
-    let level = if matches!(cli.command, Some(Command::Bench { .. })) {
-        // A benchmark prints its table; the engine's per-order lines (and the
-        // scratch database's slow DROP) would drown it.
-        "warn,sqlx::query=error".to_string()
-    } else if matches!(cli.command, Some(Command::Replay { .. })) {
-        // A replay prints its report; each exit's warning is in it already.
+    let level = if matches!(cli.command, Some(Command::Bench { .. } | Command::Replay { .. })) {
+        // A benchmark prints its table and a replay its report; the engine's
+        // per-order lines and each exit's warning (in the report already),
+        // and the scratch database's slow DROP, would drown them.
         "error,sqlx::query=error".to_string()
     } else if config.settings.app.debug {
         "debug".to_string()

@@ -61,6 +61,9 @@ pub struct Update {
     pub strategies: Vec<Strategy>,
     /// New lines of the desk log, oldest first.
     pub events: Vec<DeskEvent>,
+    /// When the loader took the batch of notifications behind this update,
+    /// and when its rows had been fetched (the bench's per-stage timings).
+    pub stages: Option<(Instant, Instant)>,
 }
 
 /// What the console knows of the desk's health: where the engine runs, the
@@ -504,20 +507,28 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
     let mut events = feed.spawn();
     let mut requests_open = true;
     let mut health = tokio::time::interval(HEALTH_EVERY);
-    let mut l = Loader {
-        db,
-        tx,
-        need_snapshot: true,
-        gap_started: None,
-        summary_due: false,
-        last_summary: Instant::now() - SUMMARY_EVERY,
-        answers_in_gap: 0,
-    };
+    // Today's numbers are recomputed by a task of their own, so their
+    // queries over the growing day never hold up the next refetch.
+    let (summary, wanted) = tokio::sync::watch::channel(0u64);
+    let summaries = tokio::spawn(summarise(db.clone(), tx.clone(), wanted));
+    let mut l = Loader { db, tx, need_snapshot: true, gap_started: None, summary, answers_in_gap: 0 };
+    let served = serve_loop(&mut l, &mut events, &mut requests, &mut requests_open, &mut health).await;
+    summaries.abort();
+    served
+}
+
+/// The loader's loop: snapshots when needed, changes, requests and health.
+async fn serve_loop(
+    l: &mut Loader,
+    events: &mut crate::db::changes::ChangeStream,
+    requests: &mut mpsc::Receiver<Request>,
+    requests_open: &mut bool,
+    health: &mut tokio::time::Interval,
+) -> Result<Infallible, Gone> {
     loop {
         if l.need_snapshot && !l.snapshot().await? {
             continue;
         }
-        let summary_at = tokio::time::Instant::from_std(l.last_summary + SUMMARY_EVERY);
         tokio::select! {
             event = events.recv() => {
                 let Some(first) = event else { return Err(Gone) };
@@ -530,9 +541,9 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
                 }
                 l.on_changes(batch).await?;
             }
-            request = requests.recv(), if requests_open => {
+            request = requests.recv(), if *requests_open => {
                 let Some(first) = request else {
-                    requests_open = false;
+                    *requests_open = false;
                     continue;
                 };
                 let mut queued = vec![first];
@@ -543,13 +554,30 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
                     l.send(LoaderMsg::Answer(answer(&l.db, r).await)).await?;
                 }
             }
-            // A change that came too soon after the last summary gets one
-            // as soon as the interval allows: the header is never more than
-            // SUMMARY_EVERY behind the last change.
-            _ = tokio::time::sleep_until(summary_at), if l.summary_due => {}
             _ = health.tick() => l.on_health().await?,
         }
-        l.summary_if_due().await?;
+    }
+}
+
+/// Sends today's numbers again each time the loader asks (many asks while
+/// one is computed make one more), at most every [`SUMMARY_EVERY`]: the
+/// header is never more than that behind the last change.
+async fn summarise(db: Db, tx: mpsc::Sender<LoaderMsg>, mut wanted: tokio::sync::watch::Receiver<u64>) {
+    let mut last = Instant::now() - SUMMARY_EVERY;
+    while wanted.changed().await.is_ok() {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(last + SUMMARY_EVERY)).await;
+        wanted.mark_unchanged();
+        last = Instant::now();
+        match summary(&db).await {
+            Ok(s) => {
+                let update = Update { summary: Some(s), ..Update::default() };
+                if tx.send(LoaderMsg::Update(Box::new(update))).await.is_err() {
+                    return;
+                }
+            }
+            // The loader notices the outage and reloads everything (with a summary).
+            Err(e) => tracing::debug!(error = %e, "summary not recomputed"),
+        }
     }
 }
 
@@ -563,8 +591,8 @@ struct Loader {
     need_snapshot: bool,
     /// When the console lost the database (or the feed), until it reloaded.
     gap_started: Option<(Instant, DateTime<Utc>)>,
-    summary_due: bool,
-    last_summary: Instant,
+    /// Asks the summary task for today's numbers again.
+    summary: tokio::sync::watch::Sender<u64>,
     /// Health checks answered since the gap began.
     answers_in_gap: u32,
 }
@@ -584,6 +612,9 @@ impl Loader {
             Ok(u) => {
                 self.need_snapshot = false;
                 self.send(LoaderMsg::Update(Box::new(u))).await?;
+                // A summary computed before this snapshot may still arrive:
+                // one more, computed after, follows it.
+                self.summary.send_modify(|n| *n += 1);
                 self.answers_in_gap = 0;
                 if let Some((started, _)) = self.gap_started.take() {
                     self.send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() })).await?;
@@ -601,6 +632,7 @@ impl Loader {
     /// A batch of the feed's events: the changed rows refetched, or, after a
     /// resync, everything reloaded.
     async fn on_changes(&mut self, batch: Vec<ChangeEvent>) -> Result<(), Gone> {
+        let taken = Instant::now();
         if batch.contains(&ChangeEvent::Resync) {
             self.lost();
             self.need_snapshot = true;
@@ -613,7 +645,7 @@ impl Loader {
                 ChangeEvent::Resync => None,
             })
             .collect();
-        self.summary_due |= changes.iter().any(|c| {
+        let moves_summary = changes.iter().any(|c| {
             matches!(
                 c.table,
                 Table::Orders
@@ -624,8 +656,14 @@ impl Loader {
                     | Table::GoalEvents
             )
         });
+        if moves_summary {
+            self.summary.send_modify(|n| *n += 1);
+        }
         match fetch(&self.db, &changes).await {
-            Ok(u) => self.send(LoaderMsg::Update(Box::new(u))).await,
+            Ok(mut u) => {
+                u.stages = Some((taken, Instant::now()));
+                self.send(LoaderMsg::Update(Box::new(u))).await
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "refetch failed; reloading everything");
                 self.lost();
@@ -657,19 +695,6 @@ impl Loader {
         }
         let state = db_state(answered, self.gap_started.map(|g| g.1), Utc::now());
         self.send(LoaderMsg::Health(Health::Db(state))).await
-    }
-
-    /// Today's numbers again, when a change asked for them and the interval allows.
-    async fn summary_if_due(&mut self) -> Result<(), Gone> {
-        if !self.summary_due || self.last_summary.elapsed() < SUMMARY_EVERY {
-            return Ok(());
-        }
-        if let Ok(s) = summary(&self.db).await {
-            self.summary_due = false;
-            self.last_summary = Instant::now();
-            self.send(LoaderMsg::Update(Box::new(Update { summary: Some(s), ..Update::default() }))).await?;
-        }
-        Ok(())
     }
 }
 
