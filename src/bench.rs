@@ -48,7 +48,12 @@ pub struct BenchReport {
     pub database_writes_per_second: f64,
     /// Milliseconds to draw each tab (p50, p99) with the large store loaded.
     pub render_ms: Vec<(String, f64, f64)>,
+    /// A console process's resident memory with the large store loaded and
+    /// drawn (measured in a process of its own), and with nothing loaded.
     pub resident_mb: f64,
+    pub resident_empty_mb: f64,
+    /// What 100,000 orders (and 10,000 trades) add.
+    pub mb_per_100k_orders: f64,
     pub loaded_orders: usize,
     pub loaded_trades: usize,
     /// (writers, through the database layer per second, plain SQL per second).
@@ -416,6 +421,29 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     })
 }
 
+/// A console's memory with `orders` orders (and a tenth as many trades)
+/// loaded and one frame drawn: run in a process of its own (`xcoin bench
+/// --memory-probe N`), so what the bench itself holds is not counted.
+fn probe(orders: usize) -> Result<f64, EngineError> {
+    let exe = std::env::current_exe().map_err(|e| EngineError::Refused(format!("the bench's own binary: {e}")))?;
+    let out = std::process::Command::new(exe)
+        .args(["bench", "--memory-probe", &orders.to_string()])
+        .output()
+        .map_err(|e| EngineError::Refused(format!("the memory probe did not run: {e}")))?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| {
+        EngineError::Refused(format!("the memory probe said: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    })
+}
+
+/// The probe itself: the store loaded, its tables built, one frame drawn.
+pub fn memory_probe(orders: usize) -> f64 {
+    let mut app = large_app(orders, orders / 10);
+    app.refresh_views();
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).expect("a test terminal");
+    terminal.draw(|f| f.render_widget(&app, f.area())).expect("draws");
+    resident_mb()
+}
+
 /// The resident set size of this process, in MB (Linux).
 pub fn resident_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -677,7 +705,9 @@ pub async fn run<W: Write>(
     let (loaded_orders, loaded_trades) = (100_000, 10_000);
     let mut app = large_app(loaded_orders, loaded_trades);
     let render_ms = render_times(&mut app, 60);
-    let resident_mb = resident_mb();
+    drop(app);
+    let resident_mb = probe(loaded_orders)?;
+    let resident_empty_mb = probe(0)?;
 
     let report = BenchReport {
         database: target.describe(),
@@ -693,6 +723,8 @@ pub async fn run<W: Write>(
         database_writes_per_second: quiet.committed_per_second,
         render_ms,
         resident_mb,
+        resident_empty_mb,
+        mb_per_100k_orders: (resident_mb - resident_empty_mb) * 100_000.0 / loaded_orders as f64,
         loaded_orders,
         loaded_trades,
         create_order,
@@ -784,8 +816,8 @@ pub async fn run<W: Write>(
         }
         writeln!(
             out,
-            "  resident memory                  {:.0} MB with {} orders and {} trades loaded",
-            report.resident_mb, report.loaded_orders, report.loaded_trades
+            "  resident memory, console         {:.0} MB with {} orders and {} trades loaded ({:.0} MB empty: {:.0} MB per 100,000 orders)",
+            report.resident_mb, report.loaded_orders, report.loaded_trades, report.resident_empty_mb, report.mb_per_100k_orders
         )
         .ok();
     }

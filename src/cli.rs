@@ -84,6 +84,10 @@ enum Command {
         /// Seconds the change-feed writers run (paced; unpaced runs at most 5).
         #[arg(long, default_value_t = 10.0)]
         feed_seconds: f64,
+        /// (The bench's own child:) load a console with this many orders,
+        /// draw a frame, print the resident memory in MB.
+        #[arg(long, hide = true)]
+        memory_probe: Option<usize>,
     },
     /// Run the trading engine alone (headless) until Ctrl-C.
     Engine {
@@ -311,7 +315,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Export { what, from, to, out }) => {
             runtime()?.block_on(export(&config, (&what, from, to, out), &mut stdout))
         }
-        Some(Command::Bench { json, orders, feed_seconds }) => {
+        Some(Command::Bench { memory_probe: Some(orders), .. }) => {
+            writeln!(stdout, "{:.1}", crate::bench::memory_probe(orders))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Bench { json, orders, feed_seconds, memory_probe: None }) => {
             runtime()?.block_on(crate::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
             Ok(ExitCode::SUCCESS)
         }

@@ -509,8 +509,8 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
     let mut health = tokio::time::interval(HEALTH_EVERY);
     // Today's numbers are recomputed by a task of their own, so their
     // queries over the growing day never hold up the next refetch.
-    let (summary, wanted) = tokio::sync::watch::channel(0u64);
-    let summaries = tokio::spawn(summarise(db.clone(), tx.clone(), wanted));
+    let summary = SummaryWanted::default();
+    let summaries = tokio::spawn(summarise(db.clone(), tx.clone(), summary.clone()));
     let mut l = Loader { db, tx, need_snapshot: true, gap_started: None, summary, answers_in_gap: 0 };
     let served = serve_loop(&mut l, &mut events, &mut requests, &mut requests_open, &mut health).await;
     summaries.abort();
@@ -559,17 +559,54 @@ async fn serve_loop(
     }
 }
 
+/// What of today's numbers changes asked for since the summary task last
+/// ran: the order figures only (an order placed moves no money), or the
+/// money too (fills, positions, the day's stats, adjustments, goals).
+#[derive(Clone, Default)]
+struct SummaryWanted {
+    parts: std::sync::Arc<std::sync::atomic::AtomicU8>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+}
+
+const COUNTS: u8 = 1;
+const MONEY: u8 = 2;
+
+impl SummaryWanted {
+    fn ask(&self, parts: u8) {
+        self.parts.fetch_or(parts, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+}
+
 /// Sends today's numbers again each time the loader asks (many asks while
 /// one is computed make one more), at most every [`SUMMARY_EVERY`]: the
-/// header is never more than that behind the last change.
-async fn summarise(db: Db, tx: mpsc::Sender<LoaderMsg>, mut wanted: tokio::sync::watch::Receiver<u64>) {
+/// header is never more than that behind the last change. When only orders
+/// changed, only their count and the order-to-trade ratio are read again.
+async fn summarise(db: Db, tx: mpsc::Sender<LoaderMsg>, wanted: SummaryWanted) {
     let mut last = Instant::now() - SUMMARY_EVERY;
-    while wanted.changed().await.is_ok() {
+    let mut current: Option<Summary> = None;
+    loop {
+        wanted.wake.notified().await;
         tokio::time::sleep_until(tokio::time::Instant::from_std(last + SUMMARY_EVERY)).await;
-        wanted.mark_unchanged();
+        let parts = wanted.parts.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if parts == 0 {
+            continue;
+        }
         last = Instant::now();
-        match summary(&db).await {
+        let computed = match current.take() {
+            Some(mut s) if parts & MONEY == 0 => {
+                async {
+                    s.orders_today = db.today_order_count().await?;
+                    s.order_to_trade = db.order_to_trade_ratio(None).await?;
+                    Ok(s)
+                }
+                .await
+            }
+            _ => summary(&db).await,
+        };
+        match computed {
             Ok(s) => {
+                current = Some(s.clone());
                 let update = Update { summary: Some(s), ..Update::default() };
                 if tx.send(LoaderMsg::Update(Box::new(update))).await.is_err() {
                     return;
@@ -592,7 +629,7 @@ struct Loader {
     /// When the console lost the database (or the feed), until it reloaded.
     gap_started: Option<(Instant, DateTime<Utc>)>,
     /// Asks the summary task for today's numbers again.
-    summary: tokio::sync::watch::Sender<u64>,
+    summary: SummaryWanted,
     /// Health checks answered since the gap began.
     answers_in_gap: u32,
 }
@@ -614,7 +651,7 @@ impl Loader {
                 self.send(LoaderMsg::Update(Box::new(u))).await?;
                 // A summary computed before this snapshot may still arrive:
                 // one more, computed after, follows it.
-                self.summary.send_modify(|n| *n += 1);
+                self.summary.ask(MONEY);
                 self.answers_in_gap = 0;
                 if let Some((started, _)) = self.gap_started.take() {
                     self.send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() })).await?;
@@ -645,19 +682,16 @@ impl Loader {
                 ChangeEvent::Resync => None,
             })
             .collect();
-        let moves_summary = changes.iter().any(|c| {
+        let money = changes.iter().any(|c| {
             matches!(
                 c.table,
-                Table::Orders
-                    | Table::Trades
-                    | Table::Positions
-                    | Table::DailyStats
-                    | Table::PositionAdjustments
-                    | Table::GoalEvents
+                Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments | Table::GoalEvents
             )
         });
-        if moves_summary {
-            self.summary.send_modify(|n| *n += 1);
+        if money {
+            self.summary.ask(MONEY);
+        } else if changes.iter().any(|c| c.table == Table::Orders) {
+            self.summary.ask(COUNTS);
         }
         match fetch(&self.db, &changes).await {
             Ok(mut u) => {
