@@ -61,6 +61,10 @@ pub struct BenchReport {
     /// With 100,000 orders in the day, 1,000 of them working: p50 ms.
     pub active_orders_p50_ms: f64,
     pub today_orders_p50_ms: f64,
+    /// With those 100,000 orders: a console's loader started → its first
+    /// frame drawn, and → every order of the day in.
+    pub first_frame_ms: f64,
+    pub all_orders_ms: f64,
     /// `xcoin replay` at full speed on a synthetic recording.
     pub replay: ReplayBench,
 }
@@ -655,6 +659,43 @@ pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Resu
     Ok((percentile(&active, 0.5), percentile(&today, 0.5)))
 }
 
+/// A console starting on the day `query_times` left: its loader started →
+/// the first frame drawn (working orders, positions, the newest page of
+/// the day), and → the rest of the day's orders streamed in.
+async fn first_frame(db: &Db) -> Result<(f64, f64), EngineError> {
+    use xcoin::console::store::LoaderMsg;
+    let s = Settings::default();
+    let limits = EngineConfig::from_settings(&s).limits;
+    let mut app = xcoin::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 45)).expect("a test terminal");
+    let started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    let loader = tokio::spawn(xcoin::console::store::run_loader(db.clone(), tx, tokio::sync::mpsc::channel(1).1));
+    let mut first = None;
+    let deadline = started + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await else { break };
+        if let LoaderMsg::Update(u) = msg {
+            app.apply(*u);
+            app.refresh_views();
+            if first.is_none() {
+                terminal.draw(|f| f.render_widget(&app, f.area())).expect("draws");
+                first = Some(started.elapsed());
+            }
+            if !app.store.history_loading {
+                break;
+            }
+        }
+    }
+    let all = started.elapsed();
+    loader.abort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    match first {
+        Some(f) if !app.store.history_loading => Ok((ms(f), ms(all))),
+        _ => Err(EngineError::Refused("the console did not load the day within 30 s".into())),
+    }
+}
+
 /// Runs every measurement and prints a table (or JSON): the whole protocol
 /// in order, in one place.
 pub async fn run<W: Write>(
@@ -691,7 +732,8 @@ pub async fn run<W: Write>(
             rows.push((writers, layer, plain));
         }
         let (active, today) = query_times(&db, 100_000, 1_000, 200).await?;
-        Ok::<_, EngineError>((rows, active, today))
+        let first = first_frame(&db).await?;
+        Ok::<_, EngineError>((rows, active, today, first))
     }
     .await;
     db.close().await;
@@ -700,7 +742,7 @@ pub async fn run<W: Write>(
     let (latencies, elapsed) = measured?;
     let replay = replay?;
     let (feed, quiet, feed_unpaced) = feeds?;
-    let (create_order, active_orders_p50_ms, today_orders_p50_ms) = writes?;
+    let (create_order, active_orders_p50_ms, today_orders_p50_ms, (first_frame_ms, all_orders_ms)) = writes?;
 
     let (loaded_orders, loaded_trades) = (100_000, 10_000);
     let mut app = large_app(loaded_orders, loaded_trades);
@@ -730,6 +772,8 @@ pub async fn run<W: Write>(
         create_order,
         active_orders_p50_ms,
         today_orders_p50_ms,
+        first_frame_ms,
+        all_orders_ms,
         replay,
     };
     if json {
@@ -797,6 +841,12 @@ pub async fn run<W: Write>(
             out,
             "  queries, 100,000 orders today    active orders (1,000) p50 {:.2} ms; today's orders p50 {:.0} ms",
             report.active_orders_p50_ms, report.today_orders_p50_ms
+        )
+        .ok();
+        writeln!(
+            out,
+            "  console start, 100,000 orders    first frame {:.0} ms; every order of the day in {:.0} ms",
+            report.first_frame_ms, report.all_orders_ms
         )
         .ok();
         let r = &report.replay;

@@ -360,7 +360,9 @@ impl App {
         let f = Tab::TABLES.map(|t| self.filter_of(t));
         let key = Some((f.join("\u{1f}"), self.show_resolved));
         let pending = std::mem::take(&mut self.store.pending);
-        if key != self.view_of || pending.snapshot || pending.strategies {
+        // Many rows at once (a page of the day's history) are placed faster
+        // by one rebuild than one by one.
+        if key != self.view_of || pending.snapshot || pending.strategies || pending.orders.len() > 2_000 {
             self.rebuild_views(&f);
             self.view_of = key;
         } else if pending.is_empty() {

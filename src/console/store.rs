@@ -64,6 +64,9 @@ pub struct Update {
     /// When the loader took the batch of notifications behind this update,
     /// and when its rows had been fetched (the bench's per-stage timings).
     pub stages: Option<(Instant, Instant)>,
+    /// Whether today's earlier orders are still being streamed in (set by
+    /// the first snapshot and by each page of them).
+    pub history_loading: Option<bool>,
 }
 
 /// What the console knows of the desk's health: where the engine runs, the
@@ -215,6 +218,8 @@ pub struct Store {
     /// What changed since the views last caught up, so they can change
     /// only the rows that did (taken by the app when it refreshes them).
     pub pending: Pending,
+    /// Today's earlier orders are still coming in (after the first frame).
+    pub history_loading: bool,
 }
 
 /// The rows changed since the views last caught up.
@@ -243,6 +248,9 @@ impl Store {
             let series = std::mem::take(&mut self.pnl_series);
             *self = Store { pnl_series: series, ..Store::default() };
             self.pending.snapshot = true;
+        }
+        if let Some(loading) = u.history_loading {
+            self.history_loading = loading;
         }
         let p = &mut self.pending;
         p.positions |= !u.positions.is_empty();
@@ -374,10 +382,27 @@ pub async fn run_past_loader(
     }
 }
 
+/// Today's orders are streamed after the first frame in pages of this many.
+pub const HISTORY_PAGE: i64 = 5_000;
+
 /// Reads everything the console shows.
 pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
-    let mut orders = db.today_orders().await?;
-    // Active orders from earlier days still matter.
+    let (mut u, mut before) = first_snapshot(db).await?;
+    while let Some(id) = before {
+        let (page, next) = history_page(db, id).await?;
+        u.orders.extend(page.orders);
+        before = next;
+    }
+    u.history_loading = Some(false);
+    Ok(u)
+}
+
+/// What the first frame needs: everything but today's earlier orders (the
+/// newest page of them is in it), and where the rest begins, if there is
+/// more. Working orders from any day are always in it.
+pub async fn first_snapshot(db: &Db) -> Result<(Update, Option<i64>), DbError> {
+    let mut orders = db.today_orders_before(None, HISTORY_PAGE).await?;
+    let before = (orders.len() as i64 == HISTORY_PAGE).then(|| orders.last().map(|o| o.id)).flatten();
     for o in db.active_orders().await? {
         if !orders.iter().any(|x| x.id == o.id) {
             orders.push(o);
@@ -385,7 +410,7 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
     }
     let mut issues = db.unresolved_issues().await?;
     issues.extend(db.resolved_issues(200).await?);
-    Ok(Update {
+    let u = Update {
         snapshot: true,
         orders,
         trades: db.today_trades().await?,
@@ -395,8 +420,18 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
         summary: Some(summary(db).await?),
         strategies: db.all_strategies().await?,
         events: db.recent_events(EVENTS_KEPT as i64).await?,
+        history_loading: Some(before.is_some()),
         ..Update::default()
-    })
+    };
+    Ok((u, before))
+}
+
+/// The next page of today's orders older than `before`, and where the one
+/// after begins.
+pub async fn history_page(db: &Db, before: i64) -> Result<(Update, Option<i64>), DbError> {
+    let orders = db.today_orders_before(Some(before), HISTORY_PAGE).await?;
+    let next = (orders.len() as i64 == HISTORY_PAGE).then(|| orders.last().map(|o| o.id)).flatten();
+    Ok((Update { orders, history_loading: Some(next.is_some()), ..Update::default() }, next))
 }
 
 pub async fn summary(db: &Db) -> Result<Summary, DbError> {
@@ -511,7 +546,7 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
     // queries over the growing day never hold up the next refetch.
     let summary = SummaryWanted::default();
     let summaries = tokio::spawn(summarise(db.clone(), tx.clone(), summary.clone()));
-    let mut l = Loader { db, tx, need_snapshot: true, gap_started: None, summary, answers_in_gap: 0 };
+    let mut l = Loader { db, tx, need_snapshot: true, gap_started: None, summary, answers_in_gap: 0, history: None };
     let served = serve_loop(&mut l, &mut events, &mut requests, &mut requests_open, &mut health).await;
     summaries.abort();
     served
@@ -555,6 +590,10 @@ async fn serve_loop(
                 }
             }
             _ = health.tick() => l.on_health().await?,
+            // Taken in turn with changes (the select picks among the ready
+            // branches at random), so a busy feed neither waits for the
+            // history nor starves it.
+            _ = std::future::ready(()), if l.history.is_some() => l.next_page().await?,
         }
     }
 }
@@ -630,6 +669,8 @@ struct Loader {
     gap_started: Option<(Instant, DateTime<Utc>)>,
     /// Asks the summary task for today's numbers again.
     summary: SummaryWanted,
+    /// Where today's earlier orders continue, while they are streamed in.
+    history: Option<i64>,
     /// Health checks answered since the gap began.
     answers_in_gap: u32,
 }
@@ -645,9 +686,10 @@ impl Loader {
 
     /// Loads everything; `Ok(false)` when it failed and is to be tried again.
     async fn snapshot(&mut self) -> Result<bool, Gone> {
-        match snapshot(&self.db).await {
-            Ok(u) => {
+        match first_snapshot(&self.db).await {
+            Ok((u, history)) => {
                 self.need_snapshot = false;
+                self.history = history;
                 self.send(LoaderMsg::Update(Box::new(u))).await?;
                 // A summary computed before this snapshot may still arrive:
                 // one more, computed after, follows it.
@@ -662,6 +704,24 @@ impl Loader {
                 tracing::warn!(error = %e, "console snapshot failed; retrying");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 Ok(false)
+            }
+        }
+    }
+
+    /// The next page of today's earlier orders. Pages and refetches are sent
+    /// in the order they were read, so a page never undoes a newer change.
+    async fn next_page(&mut self) -> Result<(), Gone> {
+        let Some(before) = self.history else { return Ok(()) };
+        match history_page(&self.db, before).await {
+            Ok((u, next)) => {
+                self.history = next;
+                self.send(LoaderMsg::Update(Box::new(u))).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "today's earlier orders not read; reloading everything");
+                self.lost();
+                self.need_snapshot = true;
+                Ok(())
             }
         }
     }

@@ -336,6 +336,20 @@ impl Db {
             .await?)
     }
 
+    /// Today's orders older than `before` (all when `None`), newest first,
+    /// at most `limit`: the console streams the day in pages after its first frame.
+    pub async fn today_orders_before(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM v_today_orders WHERE $1::bigint IS NULL OR id < $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Orders made on the IST trading days `from` to `to`, both included, by id.
     pub async fn orders_between(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(

@@ -1238,3 +1238,38 @@ async fn every_console_shows_the_same_desk_log_live_in_ist_and_scrolls_back_and_
     app.on_key(key('L'));
     assert!(text(&draw(app, 120, 30)).join("\n").contains(" Desk log"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_day_draws_first_and_streams_the_earlier_orders_in_after() {
+    let t = test_db().await;
+    t.bench_fill_day(12_000, 10).await.unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
+    let mut app = new_app(true);
+    let first = next_update(&mut rx).await;
+    assert!(first.snapshot);
+    assert_eq!(first.history_loading, Some(true));
+    let newest = t.today_orders().await.unwrap().iter().map(|o| o.id).max().unwrap();
+    assert!(first.orders.iter().any(|o| o.id == newest), "the newest page is in the first frame");
+    assert!(first.orders.len() <= store::HISTORY_PAGE as usize + 10, "{}", first.orders.len());
+    app.apply(first);
+    app.refresh_views();
+    let title = text(&draw(&mut app, 100, 30)).join("\n");
+    assert!(title.contains("today, loading more…"), "{title}");
+
+    // An old order changes while the day streams in: its newest state stays.
+    let oldest = t.today_orders().await.unwrap().iter().map(|o| o.id).min().unwrap();
+    let writer = t.another_pool().await;
+    sqlx::query("UPDATE orders SET placed_by = 'changed' WHERE id = $1")
+        .bind(oldest)
+        .execute(writer.pool())
+        .await
+        .unwrap();
+    until(&mut app, &mut rx, |a| !a.store.history_loading).await;
+    until(&mut app, &mut rx, |a| a.store.orders.get(&oldest).is_some_and(|o| o.placed_by == "changed")).await;
+    assert_eq!(app.store.orders.len(), 12_000);
+    assert_eq!(app.tables[Tab::Orders].rows.len(), 12_000);
+    let title = text(&draw(&mut app, 100, 30)).join("\n");
+    assert!(title.contains("Orders — working 10 · 12000 today"), "{title}");
+    loader.abort();
+}

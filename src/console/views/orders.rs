@@ -65,7 +65,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, (working, today): (usize,
     super::table(
         area,
         buf,
-        super::filtered(app, crate::console::tab::Tab::Orders, format!("Orders — working {working} · {today} today")),
+        super::filtered(
+            app,
+            crate::console::tab::Tab::Orders,
+            if app.store.history_loading {
+                format!("Orders — working {working} · {today} today, loading more…")
+            } else {
+                format!("Orders — working {working} · {today} today")
+            },
+        ),
         &COLUMNS,
         app.tables[crate::console::tab::Tab::Orders].rows.len(),
         app.tables[crate::console::tab::Tab::Orders].selected,
