@@ -296,8 +296,15 @@ pub async fn feed_run(db: &Db, rate: Option<u32>, seconds: f64, listen: bool) ->
     if listen {
         let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
         let loader = tokio::spawn(xcoin::console::store::run_loader(db.clone(), tx, tokio::sync::mpsc::channel(1).1));
-        // The first message is the snapshot: from then on the console listens.
-        let _ = rx.recv().await;
+        // The snapshot, then the day's earlier orders: from then on the
+        // console listens, in its steady state.
+        while let Some(msg) = rx.recv().await {
+            if let xcoin::console::store::LoaderMsg::Update(u) = msg
+                && u.history_loading == Some(false)
+            {
+                break;
+            }
+        }
         let seen = received.clone();
         let s = Settings::default();
         let limits = EngineConfig::from_settings(&s).limits;

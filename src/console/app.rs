@@ -123,6 +123,9 @@ pub struct App {
     pub mis_leverage: Decimal,
     /// A past trading day opened read-only (`xcoin --date`), else today.
     pub past_day: Option<chrono::NaiveDate>,
+    /// (working, today's) orders and the day they count, kept as orders
+    /// arrive so a frame never walks the whole day.
+    order_counts: (usize, usize, Option<chrono::NaiveDate>),
     /// The desk's daily goals, for Stats (none set by default).
     pub goals: Option<crate::domain::goals::GoalLimits>,
     pub operator: String,
@@ -183,6 +186,7 @@ impl App {
             mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
             goals: None,
             past_day: None,
+            order_counts: (0, 0, None),
             operator,
             now: Utc::now(),
             screen: ratatui::layout::Size::new(80, 24),
@@ -286,6 +290,27 @@ impl App {
     /// commands. The sorted tables are rebuilt lazily, once per frame
     /// ([`refresh_views`](Self::refresh_views)), not once per update.
     pub fn apply(&mut self, update: Update) {
+        if update.snapshot {
+            // Counted again from the new store at the next refresh.
+            self.order_counts.2 = None;
+        } else if self.order_counts.2 == Some(self.day()) {
+            let (start, end) = self.calendar.day_bounds(self.day());
+            let weigh = |o: &crate::domain::order::Order| {
+                (usize::from(o.status.is_active()), usize::from(o.created_at >= start && o.created_at < end))
+            };
+            let (mut working, mut today) = (self.order_counts.0, self.order_counts.1);
+            let gone = update.orders.iter().map(|o| o.id).chain(update.deleted_orders.iter().copied());
+            for old in gone.filter_map(|id| self.store.orders.get(&id)) {
+                let (w, t) = weigh(old);
+                (working, today) = (working.saturating_sub(w), today.saturating_sub(t));
+            }
+            for new in &update.orders {
+                let (w, t) = weigh(new);
+                (working, today) = (working + w, today + t);
+            }
+            self.order_counts.0 = working;
+            self.order_counts.1 = today;
+        }
         for c in self.store.apply(update) {
             self.command_changed(&c);
         }
@@ -383,6 +408,10 @@ impl App {
                 self.tables[Tab::Reconciliation].unfiltered = n;
                 self.tables[Tab::Reconciliation].rows = view;
             }
+        }
+        if pending.snapshot || self.order_counts.2 != Some(self.day()) {
+            let (working, today) = crate::console::views::orders::counts(self);
+            self.order_counts = (working, today, Some(self.day()));
         }
         let s = &self.store;
         let counts =
@@ -1223,6 +1252,11 @@ impl App {
     }
 
     /// The trading day the console shows: a past one, or today's.
+    /// Working orders, and the day's orders (kept as orders arrive).
+    pub fn order_counts(&self) -> (usize, usize) {
+        (self.order_counts.0, self.order_counts.1)
+    }
+
     pub fn day(&self) -> chrono::NaiveDate {
         self.past_day.unwrap_or_else(|| self.calendar.trading_day(self.now))
     }

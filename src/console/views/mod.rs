@@ -5,7 +5,7 @@
 mod fit;
 mod header;
 mod log;
-mod orders;
+pub(crate) mod orders;
 mod popup;
 mod positions;
 mod recon;
@@ -357,7 +357,7 @@ impl Widget for &App {
         .areas(area);
         header::render(self, head, buf);
 
-        let order_counts = orders::counts(self);
+        let order_counts = self.order_counts();
         Tabs::new(tab_titles(self, tabs.width, order_counts))
             .select(self.tab.index())
             .highlight_style(Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED))
