@@ -246,6 +246,32 @@ impl Db {
         .await?)
     }
 
+    /// Today's P&L, peak and drawdown on today's row, its counts left as
+    /// [`update_daily_stats`](Self::update_daily_stats) last set them: what
+    /// the loss limits need, without counting the day's orders.
+    pub async fn update_daily_pnl(&self) -> Result<DailyStats> {
+        Ok(sqlx::query_as(
+            "WITH p AS (SELECT * FROM get_today_pnl())
+             INSERT INTO daily_stats (trading_day, gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl,
+                                      max_drawdown)
+             SELECT xcoin_today(), p.realized_pnl, p.unrealized_pnl, p.charges, p.net_pnl, greatest(0, p.net_pnl),
+                    greatest(0, -p.net_pnl)
+               FROM p
+             ON CONFLICT (trading_day) DO UPDATE SET
+                    gross_pnl = EXCLUDED.gross_pnl,
+                    unrealized_pnl = EXCLUDED.unrealized_pnl,
+                    total_charges = EXCLUDED.total_charges,
+                    net_pnl = EXCLUDED.net_pnl,
+                    peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
+                    max_drawdown = greatest(daily_stats.max_drawdown,
+                                            greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),
+                    updated_at = now()
+             RETURNING *",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Today's figures per strategy and per instrument; see [`day_breakdown`](Self::day_breakdown).
     pub async fn today_breakdown(&self) -> Result<Vec<Breakdown>> {
         self.day_breakdown(None).await

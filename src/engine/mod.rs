@@ -172,6 +172,8 @@ pub struct Engine<B: Broker> {
     /// Each strategy's best net P&L today, for its give-back goal.
     strategy_peaks: HashMap<String, (NaiveDate, Decimal)>,
     risk_check_due: bool,
+    /// When the day's counts in `daily_stats` were last recounted.
+    stats_counted: Option<std::time::Instant>,
     /// The strategies the engine runs (the demo is one).
     strategies: Vec<strategy::Running>,
 }
@@ -216,6 +218,7 @@ impl<B: Broker> Engine<B> {
             health: watch::Sender::new(EngineHealth::default()),
             journal,
             risk_check_due: true,
+            stats_counted: None,
             strategies: Vec::new(),
         };
         engine.catch_up().await?;

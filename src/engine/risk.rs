@@ -25,6 +25,9 @@ use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::paisa;
 use crate::domain::position::Position;
 
+/// How often the day's counts are recounted when no fill asks sooner.
+pub const STATS_RECOUNT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Why the monitor exits a position, if it does.
 pub fn exit_reason(p: &Position, max_loss: Decimal) -> Option<String> {
     let last = p.last_price?;
@@ -75,7 +78,7 @@ impl<B: Broker> Engine<B> {
         if marked == 0 && !self.risk_check_due {
             return self.square_off_if_due(Utc::now()).await;
         }
-        self.risk_check_due = false;
+        let filled = std::mem::replace(&mut self.risk_check_due, false);
 
         for p in self.db.open_positions().await? {
             if let Some(reason) = exit_reason(&p, self.cfg.max_position_loss) {
@@ -103,7 +106,17 @@ impl<B: Broker> Engine<B> {
             }
         }
 
-        let stats = self.db.update_daily_stats().await?;
+        // The loss limits need only the day's P&L, read each cycle; the
+        // counts (orders, trades, wins, order-to-trade) are for the screen,
+        // recounted after a fill and otherwise once a second, so a busy
+        // day's counting never runs twice a second.
+        let recount = filled || self.stats_counted.is_none_or(|at| at.elapsed() >= STATS_RECOUNT);
+        let stats = if recount {
+            self.stats_counted = Some(std::time::Instant::now());
+            self.db.update_daily_stats().await?
+        } else {
+            self.db.update_daily_pnl().await?
+        };
         let loss = -stats.net_pnl;
         self.alert_daily_loss(loss);
         if !self.db.kill_switch_state().await?.active {

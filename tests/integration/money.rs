@@ -263,3 +263,29 @@ async fn the_day_per_strategy_and_per_instrument_adds_up_to_the_day() {
         assert_eq!(net, day.net_pnl, "{kind:?} rows add up to the day's net");
     }
 }
+
+#[tokio::test]
+async fn the_cycles_pnl_update_keeps_the_counts_and_moves_peak_and_drawdown() {
+    let t = test_db().await;
+    fill(&t, "INFY", Side::Buy, 10, dec!(1500), "T1").await;
+    let full = t.update_daily_stats().await.unwrap();
+    assert_eq!((full.total_trades, full.total_orders), (1, 1));
+    let charges = full.total_charges;
+
+    // Up ₹5 a share: the P&L and its peak move; the counts stay.
+    t.mark_many(&[("INFY".into(), xcoin::domain::order::Exchange::Nse, dec!(1505))]).await.unwrap();
+    let up = t.update_daily_pnl().await.unwrap();
+    assert_eq!(up.unrealized_pnl, dec!(50));
+    assert_eq!(up.net_pnl, dec!(50) - charges);
+    assert_eq!(up.peak_pnl, dec!(50) - charges);
+    assert_eq!((up.total_trades, up.total_orders), (1, 1));
+    // Down ₹3 a share from the entry: drawdown is from that peak.
+    t.mark_many(&[("INFY".into(), xcoin::domain::order::Exchange::Nse, dec!(1497))]).await.unwrap();
+    let down = t.update_daily_pnl().await.unwrap();
+    assert_eq!(down.net_pnl, dec!(-30) - charges);
+    assert_eq!(down.peak_pnl, dec!(50) - charges);
+    assert_eq!(down.max_drawdown, dec!(80));
+    // The full recount agrees on every figure the cycle keeps.
+    let again = t.update_daily_stats().await.unwrap();
+    assert_eq!((again.net_pnl, again.peak_pnl, again.max_drawdown), (down.net_pnl, down.peak_pnl, down.max_drawdown));
+}
