@@ -65,23 +65,32 @@ impl<B: Broker> Engine<B> {
     /// loss limits, then asks the strategies (the clock-free part of a
     /// cycle, which a replay drives on recorded time).
     pub async fn trading_cycle(&mut self) {
-        if let Err(e) = self.risk_cycle().await {
-            tracing::error!(error = %e, "risk cycle failed");
-        }
-        if let Err(e) = self.run_strategies().await {
+        let seen = match self.risk_cycle().await {
+            Ok(seen) => seen,
+            Err(e) => {
+                tracing::error!(error = %e, "risk cycle failed");
+                None
+            }
+        };
+        if let Err(e) = self.run_strategies_seen(seen).await {
             tracing::warn!(error = %e, "strategies");
         }
     }
 
-    async fn risk_cycle(&mut self) -> Result<()> {
+    /// The risk half of a cycle; returns what it read of the desk (the open
+    /// positions, marked, and the kill switch) when it read it, for the
+    /// strategies' half.
+    async fn risk_cycle(&mut self) -> Result<Option<super::strategy::Seen>> {
         let marked = self.mark_positions().await?;
         if marked == 0 && !self.risk_check_due {
-            return self.square_off_if_due(Utc::now()).await;
+            self.square_off_if_due(Utc::now()).await?;
+            return Ok(None);
         }
         let filled = std::mem::replace(&mut self.risk_check_due, false);
 
-        for p in self.db.open_positions().await? {
-            if let Some(reason) = exit_reason(&p, self.cfg.max_position_loss) {
+        let positions = self.db.open_positions().await?;
+        for p in &positions {
+            if let Some(reason) = exit_reason(p, self.cfg.max_position_loss) {
                 if self.exiting.contains(&p.id) {
                     continue;
                 }
@@ -119,7 +128,8 @@ impl<B: Broker> Engine<B> {
         };
         let loss = -stats.net_pnl;
         self.alert_daily_loss(loss);
-        if !self.db.kill_switch_state().await?.active {
+        let mut kill_switch_active = self.db.kill_switch_state().await?.active;
+        if !kill_switch_active {
             let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
             let breach = if loss >= self.cfg.limits.max_daily_loss() {
                 Some((
@@ -145,9 +155,11 @@ impl<B: Broker> Engine<B> {
             if let Some((trigger, reason)) = breach {
                 let actor = self.actor.clone();
                 self.activate_kill_switch(trigger, &reason, &actor).await?;
+                kill_switch_active = true;
             }
         }
-        self.square_off_if_due(Utc::now()).await
+        self.square_off_if_due(Utc::now()).await?;
+        Ok(Some(super::strategy::Seen { positions, kill_switch_active }))
     }
 
     /// Raises the daily-loss alert once per threshold (50 %, then 80 % of the

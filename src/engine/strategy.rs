@@ -129,6 +129,13 @@ pub fn parameters_of<T: serde::de::DeserializeOwned>(parameters: &serde_json::Va
     serde_json::from_value(parameters.clone()).map_err(|e| format!("parameters: {e}"))
 }
 
+/// What a cycle's risk half read of the desk, for its strategies' half: no
+/// fill is applied between the two, so the open positions are the same.
+pub(super) struct Seen {
+    pub positions: Vec<Position>,
+    pub kill_switch_active: bool,
+}
+
 /// A strategy the engine runs, with its row's id and instruments.
 pub(super) struct Running {
     pub id: i64,
@@ -208,10 +215,21 @@ impl<B: Broker> Engine<B> {
     /// the validator. Nothing is asked while trading is stopped or the kill
     /// switch is active; a paused strategy is not asked at all.
     pub async fn run_strategies(&mut self) -> Result<()> {
-        if self.strategies.is_empty() || !self.trading_enabled() || self.kill_switch_active().await? {
+        self.run_strategies_seen(None).await
+    }
+
+    /// [`run_strategies`](Self::run_strategies), with what the cycle's risk
+    /// half already read of the desk in this cycle (read here when `None`).
+    pub(super) async fn run_strategies_seen(&mut self, seen: Option<Seen>) -> Result<()> {
+        if self.strategies.is_empty() || !self.trading_enabled() {
             return Ok(());
         }
-        let positions = self.db.open_positions().await?;
+        let positions = match seen {
+            Some(Seen { kill_switch_active: true, .. }) => return Ok(()),
+            Some(seen) => seen.positions,
+            None if self.kill_switch_active().await? => return Ok(()),
+            None => self.db.open_positions().await?,
+        };
         let orders = self.db.active_orders().await?;
         let mut busy: Vec<(String, Exchange)> = positions.iter().map(|p| (p.symbol.clone(), p.exchange)).collect();
         busy.extend(orders.iter().map(|o| (o.symbol.clone(), o.exchange)));
