@@ -133,6 +133,20 @@ pub struct RiskInputs {
     pub strategy_net_pnl: Decimal,
 }
 
+/// Today's row takes the day's P&L, keeping its peak and its deepest
+/// drawdown from that peak (the full recount and the cycle's update alike).
+macro_rules! pnl_set {
+    () => {
+        " gross_pnl = EXCLUDED.gross_pnl,
+          unrealized_pnl = EXCLUDED.unrealized_pnl,
+          total_charges = EXCLUDED.total_charges,
+          net_pnl = EXCLUDED.net_pnl,
+          peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
+          max_drawdown = greatest(daily_stats.max_drawdown,
+                                  greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),"
+    };
+}
+
 impl Db {
     /// The desk's state for one order's risk check, in a single statement.
     pub async fn risk_inputs(
@@ -203,7 +217,7 @@ impl Db {
     /// Recomputes today's daily_stats row from orders, trades and positions,
     /// keeping the day's peak net P&L and its deepest drawdown from that peak.
     pub async fn update_daily_stats(&self) -> Result<DailyStats> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "WITH b AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
                                xcoin_day_start(xcoin_today() + 1) AS e),
                   o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
@@ -228,20 +242,14 @@ impl Db {
                     total_orders = EXCLUDED.total_orders,
                     total_trades = EXCLUDED.total_trades,
                     winning_trades = EXCLUDED.winning_trades,
-                    losing_trades = EXCLUDED.losing_trades,
-                    gross_pnl = EXCLUDED.gross_pnl,
-                    unrealized_pnl = EXCLUDED.unrealized_pnl,
-                    total_charges = EXCLUDED.total_charges,
-                    net_pnl = EXCLUDED.net_pnl,
-                    peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
-                    max_drawdown = greatest(daily_stats.max_drawdown,
-                                            greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),
-                    largest_win = EXCLUDED.largest_win,
+                    losing_trades = EXCLUDED.losing_trades,",
+            pnl_set!(),
+            "      largest_win = EXCLUDED.largest_win,
                     largest_loss = EXCLUDED.largest_loss,
                     order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
                     updated_at = now()
-             RETURNING *",
-        )
+             RETURNING *"
+        ))
         .fetch_one(&self.pool)
         .await?)
     }
@@ -250,24 +258,18 @@ impl Db {
     /// [`update_daily_stats`](Self::update_daily_stats) last set them: what
     /// the loss limits need, without counting the day's orders.
     pub async fn update_daily_pnl(&self) -> Result<DailyStats> {
-        Ok(sqlx::query_as(
+        Ok(sqlx::query_as(concat!(
             "WITH p AS (SELECT * FROM get_today_pnl())
              INSERT INTO daily_stats (trading_day, gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl,
                                       max_drawdown)
              SELECT xcoin_today(), p.realized_pnl, p.unrealized_pnl, p.charges, p.net_pnl, greatest(0, p.net_pnl),
                     greatest(0, -p.net_pnl)
                FROM p
-             ON CONFLICT (trading_day) DO UPDATE SET
-                    gross_pnl = EXCLUDED.gross_pnl,
-                    unrealized_pnl = EXCLUDED.unrealized_pnl,
-                    total_charges = EXCLUDED.total_charges,
-                    net_pnl = EXCLUDED.net_pnl,
-                    peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
-                    max_drawdown = greatest(daily_stats.max_drawdown,
-                                            greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),
-                    updated_at = now()
-             RETURNING *",
-        )
+             ON CONFLICT (trading_day) DO UPDATE SET",
+            pnl_set!(),
+            "       updated_at = now()
+             RETURNING *"
+        ))
         .fetch_one(&self.pool)
         .await?)
     }
