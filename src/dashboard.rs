@@ -1,5 +1,5 @@
-//! The dashboard port (`DASHBOARD_HOST`, `DASHBOARD_PORT`): read-only HTTP
-//! served by the engine. `/healthz` says how the database, the engine lock,
+//! The dashboard port (`DASHBOARD_HOST`, `DASHBOARD_PORT`): HTTP served by
+//! the engine. `/healthz` says how the database, the engine lock,
 //! the broker and the Kite ticker are (200 when all are well, else 503);
 //! `/metrics` is the Prometheus exposition (prometheus-client), read from
 //! the database at each scrape; `/api/today` is `xcoin status --json`.
