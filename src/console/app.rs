@@ -123,9 +123,10 @@ pub struct App {
     pub mis_leverage: Decimal,
     /// A past trading day opened read-only (`xcoin --date`), else today.
     pub past_day: Option<chrono::NaiveDate>,
-    /// (working, today's) orders and the day they count, kept as orders
-    /// arrive so a frame never walks the whole day.
-    order_counts: (usize, usize, Option<chrono::NaiveDate>),
+    /// (working, today's orders, their messages to the exchange) and the
+    /// day they count, kept as orders arrive so neither a frame nor the
+    /// loader walks the whole day.
+    order_counts: ((usize, usize, usize), Option<chrono::NaiveDate>),
     /// The desk's daily goals, for Stats (none set by default).
     pub goals: Option<crate::domain::goals::GoalLimits>,
     pub operator: String,
@@ -186,7 +187,7 @@ impl App {
             mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
             goals: None,
             past_day: None,
-            order_counts: (0, 0, None),
+            order_counts: ((0, 0, 0), None),
             operator,
             now: Utc::now(),
             screen: ratatui::layout::Size::new(80, 24),
@@ -292,24 +293,21 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         if update.snapshot {
             // Counted again from the new store at the next refresh.
-            self.order_counts.2 = None;
-        } else if self.order_counts.2 == Some(self.day()) {
+            self.order_counts.1 = None;
+        } else if self.order_counts.1 == Some(self.day()) {
             let (start, end) = self.calendar.day_bounds(self.day());
-            let weigh = |o: &crate::domain::order::Order| {
-                (usize::from(o.status.is_active()), usize::from(o.created_at >= start && o.created_at < end))
-            };
-            let (mut working, mut today) = (self.order_counts.0, self.order_counts.1);
+            let weigh = |o: &crate::domain::order::Order| crate::console::views::orders::weigh(o, start, end);
+            let (mut w, mut t, mut m) = self.order_counts.0;
             let gone = update.orders.iter().map(|o| o.id).chain(update.deleted_orders.iter().copied());
             for old in gone.filter_map(|id| self.store.orders.get(&id)) {
-                let (w, t) = weigh(old);
-                (working, today) = (working.saturating_sub(w), today.saturating_sub(t));
+                let (dw, dt, dm) = weigh(old);
+                (w, t, m) = (w.saturating_sub(dw), t.saturating_sub(dt), m.saturating_sub(dm));
             }
             for new in &update.orders {
-                let (w, t) = weigh(new);
-                (working, today) = (working + w, today + t);
+                let (dw, dt, dm) = weigh(new);
+                (w, t, m) = (w + dw, t + dt, m + dm);
             }
-            self.order_counts.0 = working;
-            self.order_counts.1 = today;
+            self.order_counts.0 = (w, t, m);
         }
         for c in self.store.apply(update) {
             self.command_changed(&c);
@@ -409,9 +407,8 @@ impl App {
                 self.tables[Tab::Reconciliation].rows = view;
             }
         }
-        if pending.snapshot || self.order_counts.2 != Some(self.day()) {
-            let (working, today) = crate::console::views::orders::counts(self);
-            self.order_counts = (working, today, Some(self.day()));
+        if pending.snapshot || self.order_counts.1 != Some(self.day()) {
+            self.order_counts = (crate::console::views::orders::counts(self), Some(self.day()));
         }
         let s = &self.store;
         let counts =
@@ -1254,7 +1251,18 @@ impl App {
     /// The trading day the console shows: a past one, or today's.
     /// Working orders, and the day's orders (kept as orders arrive).
     pub fn order_counts(&self) -> (usize, usize) {
-        (self.order_counts.0, self.order_counts.1)
+        (self.order_counts.0.0, self.order_counts.0.1)
+    }
+
+    /// The day's order-to-trade ratio as `get_order_to_trade_ratio()`
+    /// computes it (messages per trade, 4 places, half away from zero), from
+    /// the orders this console holds; `None` before the first trade.
+    pub fn order_to_trade(&self) -> Option<Decimal> {
+        let trades = self.store.summary.trades_today;
+        (trades > 0).then(|| {
+            (Decimal::from(self.order_counts.0.2 as u64) / Decimal::from(trades))
+                .round_dp_with_strategy(4, rust_decimal::RoundingStrategy::MidpointAwayFromZero)
+        })
     }
 
     pub fn day(&self) -> chrono::NaiveDate {

@@ -598,54 +598,28 @@ async fn serve_loop(
     }
 }
 
-/// What of today's numbers changes asked for since the summary task last
-/// ran: the order figures only (an order placed moves no money), or the
-/// money too (fills, positions, the day's stats, adjustments, goals).
+/// Asks the summary task for today's numbers again (asks while one is
+/// computed make one more).
 #[derive(Clone, Default)]
-struct SummaryWanted {
-    parts: std::sync::Arc<std::sync::atomic::AtomicU8>,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-}
-
-const COUNTS: u8 = 1;
-const MONEY: u8 = 2;
+struct SummaryWanted(std::sync::Arc<tokio::sync::Notify>);
 
 impl SummaryWanted {
-    fn ask(&self, parts: u8) {
-        self.parts.fetch_or(parts, std::sync::atomic::Ordering::SeqCst);
-        self.wake.notify_one();
+    fn ask(&self) {
+        self.0.notify_one();
     }
 }
 
-/// Sends today's numbers again each time the loader asks (many asks while
-/// one is computed make one more), at most every [`SUMMARY_EVERY`]: the
-/// header is never more than that behind the last change. When only orders
-/// changed, only their count and the order-to-trade ratio are read again.
+/// Sends today's numbers again each time the loader asks, at most every
+/// [`SUMMARY_EVERY`]: the header is never more than that behind the last
+/// change that moved money.
 async fn summarise(db: Db, tx: mpsc::Sender<LoaderMsg>, wanted: SummaryWanted) {
     let mut last = Instant::now() - SUMMARY_EVERY;
-    let mut current: Option<Summary> = None;
     loop {
-        wanted.wake.notified().await;
+        wanted.0.notified().await;
         tokio::time::sleep_until(tokio::time::Instant::from_std(last + SUMMARY_EVERY)).await;
-        let parts = wanted.parts.swap(0, std::sync::atomic::Ordering::SeqCst);
-        if parts == 0 {
-            continue;
-        }
         last = Instant::now();
-        let computed = match current.take() {
-            Some(mut s) if parts & MONEY == 0 => {
-                async {
-                    s.orders_today = db.today_order_count().await?;
-                    s.order_to_trade = db.order_to_trade_ratio(None).await?;
-                    Ok(s)
-                }
-                .await
-            }
-            _ => summary(&db).await,
-        };
-        match computed {
+        match summary(&db).await {
             Ok(s) => {
-                current = Some(s.clone());
                 let update = Update { summary: Some(s), ..Update::default() };
                 if tx.send(LoaderMsg::Update(Box::new(update))).await.is_err() {
                     return;
@@ -693,7 +667,7 @@ impl Loader {
                 self.send(LoaderMsg::Update(Box::new(u))).await?;
                 // A summary computed before this snapshot may still arrive:
                 // one more, computed after, follows it.
-                self.summary.ask(MONEY);
+                self.summary.ask();
                 self.answers_in_gap = 0;
                 if let Some((started, _)) = self.gap_started.take() {
                     self.send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() })).await?;
@@ -748,10 +722,10 @@ impl Loader {
                 Table::Trades | Table::Positions | Table::DailyStats | Table::PositionAdjustments | Table::GoalEvents
             )
         });
+        // An order placed moves no money, and the console counts orders
+        // (and their messages) itself as they arrive.
         if money {
-            self.summary.ask(MONEY);
-        } else if changes.iter().any(|c| c.table == Table::Orders) {
-            self.summary.ask(COUNTS);
+            self.summary.ask();
         }
         match fetch(&self.db, &changes).await {
             Ok(mut u) => {

@@ -215,6 +215,43 @@ async fn order_to_trade_counts_entries_modifications_and_cancellations() {
     // Was 3 orders ÷ 1 trade; the exchange counts 1 + 1 + 2 + 1 messages.
     assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(5)));
     assert_eq!(xcoin::domain::charges::otr_text(dec!(5)), "5 <50 nil");
+
+    // A console counts the same from the orders it holds, loaded whole and
+    // then order by order as they change.
+    let s = xcoin::config::Settings::default();
+    let limits = xcoin::engine::EngineConfig::from_settings(&s).limits;
+    let mut app = xcoin::console::app::App::new(s.app.mode, s.calendar(), limits, "asha".into(), true);
+    app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
+    app.refresh_views();
+    assert_eq!(app.order_to_trade(), Some(dec!(5)));
+    assert_eq!(app.order_counts().1 as i64, t.today_order_count().await.unwrap());
+    let more = t.create_order(&limit_buy("TCS", 1, dec!(3100)), BrokerKind::Paper, TICK, None).await.unwrap();
+    t.update_order_status(more.id, OrderStatus::Submitted, None, Some("B-R2")).await.unwrap();
+    t.sql(&format!("UPDATE orders SET modifications = 1 WHERE id = {}", more.id)).await;
+    let changed = t.orders_by_ids(&[more.id]).await.unwrap();
+    app.apply(xcoin::console::store::Update { orders: changed, ..Default::default() });
+    app.refresh_views();
+    // 5 + 1 + 1 messages over 1 trade, and 4 orders today.
+    assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(7)));
+    assert_eq!(app.order_to_trade(), Some(dec!(7)));
+    assert_eq!(app.order_counts().1, 4);
+    // Two more fills, each its own order at the broker: 9 messages ÷ 3
+    // trades in both, once the console has their rows and the new summary.
+    fill(&t, "INFY", Side::Sell, 5, dec!(1501), "T2").await;
+    fill(&t, "INFY", Side::Sell, 4, dec!(1502), "T3").await;
+    app.apply(xcoin::console::store::Update {
+        orders: t.today_orders().await.unwrap(),
+        summary: Some(xcoin::console::store::summary(&t.db).await.unwrap()),
+        ..Default::default()
+    });
+    assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(3)));
+    assert_eq!(app.order_to_trade(), Some(dec!(3)));
+    // One more modification: 10 ÷ 3 rounds to 3.3333 in both.
+    t.sql(&format!("UPDATE orders SET modifications = 2 WHERE id = {}", more.id)).await;
+    let changed = t.orders_by_ids(&[more.id]).await.unwrap();
+    app.apply(xcoin::console::store::Update { orders: changed, ..Default::default() });
+    assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), Some(dec!(3.3333)));
+    assert_eq!(app.order_to_trade(), Some(dec!(3.3333)));
 }
 
 #[tokio::test]

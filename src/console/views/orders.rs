@@ -40,11 +40,30 @@ const COLUMNS: [Column; 14] = [
 
 /// Working orders, and orders placed today (IST): one pass over the orders,
 /// comparing instants with the day's bounds. Computed once per frame.
-pub fn counts(app: &App) -> (usize, usize) {
+pub fn counts(app: &App) -> (usize, usize, usize) {
     let (start, end) = app.calendar.day_bounds(app.day());
-    app.store.orders.values().fold((0, 0), |(working, today), o| {
-        (working + usize::from(o.status.is_active()), today + usize::from(o.created_at >= start && o.created_at < end))
+    app.store.orders.values().fold((0, 0, 0), |(w, t, m), o| {
+        let (dw, dt, dm) = weigh(o, start, end);
+        (w + dw, t + dt, m + dm)
     })
+}
+
+/// What one order adds to the counts: working, made on the day, and the
+/// messages it sent the exchange as `get_order_to_trade_ratio()` counts
+/// them (an order that reached the broker, each modification, a cancellation).
+pub fn weigh(
+    o: &crate::domain::order::Order,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> (usize, usize, usize) {
+    let on_day = o.created_at >= start && o.created_at < end;
+    let messages = if on_day && o.broker_order_id.is_some() {
+        1 + usize::try_from(o.modifications).unwrap_or(0)
+            + usize::from(o.status == crate::domain::order::OrderStatus::Cancelled)
+    } else {
+        0
+    };
+    (usize::from(o.status.is_active()), usize::from(on_day), messages)
 }
 
 /// What an order is worth: its filled part at the average fill and, while it

@@ -40,10 +40,10 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
         // Open positions since each opened: for one carried from an earlier
         // day this differs from its share of today's unrealised.
         ("Open P&L, all days", rupees(pnl.open_unrealized_pnl), pnl_style(pnl.open_unrealized_pnl)),
-        ("Orders", s.orders_today.to_string(), Style::new()),
+        ("Orders", app.order_counts().1.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
         ("Broker requests", app.mode.broker().writes_text(stats.map_or(0, |st| st.broker_writes)), Style::new()),
-        ("Order-to-trade", s.order_to_trade.map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
+        ("Order-to-trade", app.order_to_trade().map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| rupees(st.largest_win)), Style::new().fg(Color::Green)),
         ("Largest loss", stats.map_or("—".into(), |st| rupees(st.largest_loss)), Style::new().fg(Color::Red)),
