@@ -130,14 +130,7 @@ pub async fn run(config: &Config, db: &Db, action: OrderAction, out: &mut impl W
         OrderAction::Exit { position_id, out } => (OperatorCommand::ExitPosition { position_id }, out),
     };
     let sent = db.enqueue_command(&command, &who).await.map_err(|e| eyre!("{e}"))?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(output.wait);
-    let done = loop {
-        let c = db.get_command(sent.id).await.map_err(|e| eyre!("{e}"))?;
-        if matches!(c.status, CommandStatus::Done | CommandStatus::Failed) || tokio::time::Instant::now() >= deadline {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let done = db.command_result(sent.id, Duration::from_secs(output.wait)).await.map_err(|e| eyre!("{e}"))?;
     let code = match done.status {
         CommandStatus::Done => 0,
         CommandStatus::Failed => 1,

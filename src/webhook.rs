@@ -38,7 +38,6 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::db::Db;
-use crate::db::commands::CommandRecord;
 use crate::domain::command::{CommandStatus, OperatorCommand};
 use crate::domain::instrument::Ticks;
 use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
@@ -181,16 +180,6 @@ fn refused(code: StatusCode, error: impl Into<String>) -> Response {
     answer(code, serde_json::json!({"error": error.into()}))
 }
 
-/// Waits for the engine's result of a queued command (up to [`WAIT`]).
-async fn result_of(db: &Db, mut c: CommandRecord) -> Result<CommandRecord, crate::db::DbError> {
-    let deadline = Instant::now() + WAIT;
-    while !matches!(c.status, CommandStatus::Done | CommandStatus::Failed) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        c = db.get_command(c.id).await?;
-    }
-    Ok(c)
-}
-
 /// One signal, start to end: parse, authenticate, rate, queue once, answer
 /// with the engine's result.
 pub async fn handle(
@@ -238,7 +227,7 @@ pub async fn handle(
         Err(crate::db::DbError::Invalid(e)) => return refused(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
-    let c = match result_of(db, c).await {
+    let c = match db.command_result(c.id, WAIT).await {
         Ok(c) => c,
         Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };

@@ -34,9 +34,7 @@ use crate::domain::trade::Trade;
 pub struct Summary {
     pub pnl: Option<TodayPnl>,
     pub stats: Option<DailyStats>,
-    pub orders_today: i64,
     pub trades_today: i64,
-    pub order_to_trade: Option<Decimal>,
     /// Today per strategy, then per instrument.
     pub breakdown: Vec<crate::db::stats::Breakdown>,
     /// The broker's funds as the engine last read them, and when.
@@ -344,9 +342,7 @@ pub async fn past_day(db: &Db, day: chrono::NaiveDate) -> Result<Update, DbError
         summary: Some(Summary {
             pnl: Some(pnl),
             stats: db.daily_stats(day).await?,
-            orders_today: report.orders,
             trades_today: report.trades,
-            order_to_trade: report.order_to_trade,
             breakdown: db.day_breakdown(Some(day)).await?,
             funds: None,
             goals: db.goals_on(day).await?,
@@ -402,7 +398,7 @@ pub async fn snapshot(db: &Db) -> Result<Update, DbError> {
 /// more. Working orders from any day are always in it.
 pub async fn first_snapshot(db: &Db) -> Result<(Update, Option<i64>), DbError> {
     let mut orders = db.today_orders_before(None, HISTORY_PAGE).await?;
-    let before = (orders.len() as i64 == HISTORY_PAGE).then(|| orders.last().map(|o| o.id)).flatten();
+    let before = page_end(&orders);
     for o in db.active_orders().await? {
         if !orders.iter().any(|x| x.id == o.id) {
             orders.push(o);
@@ -426,11 +422,16 @@ pub async fn first_snapshot(db: &Db) -> Result<(Update, Option<i64>), DbError> {
     Ok((u, before))
 }
 
+/// Where the page after a full one begins (its oldest id); `None` after the last.
+fn page_end(page: &[Order]) -> Option<i64> {
+    (page.len() as i64 == HISTORY_PAGE).then(|| page.last().map(|o| o.id)).flatten()
+}
+
 /// The next page of today's orders older than `before`, and where the one
 /// after begins.
 pub async fn history_page(db: &Db, before: i64) -> Result<(Update, Option<i64>), DbError> {
     let orders = db.today_orders_before(Some(before), HISTORY_PAGE).await?;
-    let next = (orders.len() as i64 == HISTORY_PAGE).then(|| orders.last().map(|o| o.id)).flatten();
+    let next = page_end(&orders);
     Ok((Update { orders, history_loading: Some(next.is_some()), ..Update::default() }, next))
 }
 
@@ -439,9 +440,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
     Ok(Summary {
         pnl: Some(db.today_pnl().await?),
         stats: db.daily_stats(day).await?,
-        orders_today: db.today_order_count().await?,
         trades_today: db.today_trade_count().await?,
-        order_to_trade: db.order_to_trade_ratio(None).await?,
         breakdown: db.today_breakdown().await?,
         funds: db.today_funds().await?,
         goals: db.goals_on(day).await?,
@@ -658,6 +657,12 @@ impl Loader {
         self.gap_started.get_or_insert((Instant::now(), Utc::now()));
     }
 
+    /// What the console holds can no longer be trusted: everything is read again.
+    fn reload(&mut self) {
+        self.lost();
+        self.need_snapshot = true;
+    }
+
     /// Loads everything; `Ok(false)` when it failed and is to be tried again.
     async fn snapshot(&mut self) -> Result<bool, Gone> {
         match first_snapshot(&self.db).await {
@@ -693,8 +698,7 @@ impl Loader {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "today's earlier orders not read; reloading everything");
-                self.lost();
-                self.need_snapshot = true;
+                self.reload();
                 Ok(())
             }
         }
@@ -705,8 +709,7 @@ impl Loader {
     async fn on_changes(&mut self, batch: Vec<ChangeEvent>) -> Result<(), Gone> {
         let taken = Instant::now();
         if batch.contains(&ChangeEvent::Resync) {
-            self.lost();
-            self.need_snapshot = true;
+            self.reload();
             return Ok(());
         }
         let changes: Vec<Change> = batch
@@ -734,8 +737,7 @@ impl Loader {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "refetch failed; reloading everything");
-                self.lost();
-                self.need_snapshot = true;
+                self.reload();
                 Ok(())
             }
         }

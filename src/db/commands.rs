@@ -176,6 +176,22 @@ impl Db {
             .ok_or_else(|| DbError::not_found("operator command", id))
     }
 
+    /// The command once the engine has answered it (DONE or FAILED), or as
+    /// it stands when `within` has passed: what a caller outside the console
+    /// (`xcoin order`, a webhook signal) waits for.
+    pub async fn command_result(&self, id: i64, within: std::time::Duration) -> Result<CommandRecord> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let c = self.get_command(id).await?;
+            if matches!(c.status, CommandStatus::Done | CommandStatus::Failed)
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(c);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn commands_by_ids(&self, ids: &[i64]) -> Result<Vec<CommandRecord>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
