@@ -156,7 +156,11 @@ pub async fn run(
     let first = ticks.first().ok_or_else(|| refused("no recorded tick between --from and --to".into()))?;
 
     crate::db::schema::create_database_if_missing(&options).await?;
-    let db = Db::connect(options.clone(), PoolConfig { min: 1, max: 4, ..(&settings.database).into() }).await?;
+    // A replay is a simulation in a scratch database, made again from the
+    // recording at will: its commits need not wait for the disk, as the
+    // desk's own must. Six connections: a cycle's independent reads run at once.
+    let session = options.clone().options([("synchronous_commit", "off")]);
+    let db = Db::connect(session, PoolConfig { min: 1, max: 6, ..(&settings.database).into() }).await?;
     db.migrate().await?;
     let instruments = instrument::built_in();
     let paper = PaperConfig {

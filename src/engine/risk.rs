@@ -87,8 +87,22 @@ impl<B: Broker> Engine<B> {
             return Ok(None);
         }
         let filled = std::mem::replace(&mut self.risk_check_due, false);
-
-        let positions = self.db.open_positions().await?;
+        // The loss limits need only the day's P&L, read each cycle; the
+        // counts (orders, trades, wins, order-to-trade) are for the screen,
+        // recounted after a fill and otherwise once a second, so a busy
+        // day's counting never runs twice a second.
+        let recount = filled || self.stats_counted.is_none_or(|at| at.elapsed() >= STATS_RECOUNT);
+        if recount {
+            self.stats_counted = Some(std::time::Instant::now());
+        }
+        // Three reads that do not wait on each other, on three connections:
+        // the cycle waits for the slowest, not for their sum.
+        let db = &self.db;
+        let (positions, stats, kill_switch) = tokio::try_join!(
+            db.open_positions(),
+            async { if recount { db.update_daily_stats().await } else { db.update_daily_pnl().await } },
+            db.kill_switch_state(),
+        )?;
         for p in &positions {
             if let Some(reason) = exit_reason(p, self.cfg.max_position_loss) {
                 if self.exiting.contains(&p.id) {
@@ -115,20 +129,9 @@ impl<B: Broker> Engine<B> {
             }
         }
 
-        // The loss limits need only the day's P&L, read each cycle; the
-        // counts (orders, trades, wins, order-to-trade) are for the screen,
-        // recounted after a fill and otherwise once a second, so a busy
-        // day's counting never runs twice a second.
-        let recount = filled || self.stats_counted.is_none_or(|at| at.elapsed() >= STATS_RECOUNT);
-        let stats = if recount {
-            self.stats_counted = Some(std::time::Instant::now());
-            self.db.update_daily_stats().await?
-        } else {
-            self.db.update_daily_pnl().await?
-        };
         let loss = -stats.net_pnl;
         self.alert_daily_loss(loss);
-        let mut kill_switch_active = self.db.kill_switch_state().await?.active;
+        let mut kill_switch_active = kill_switch.active;
         if !kill_switch_active {
             let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
             let breach = if loss >= self.cfg.limits.max_daily_loss() {

@@ -224,19 +224,34 @@ impl<B: Broker> Engine<B> {
         if self.strategies.is_empty() || !self.trading_enabled() {
             return Ok(());
         }
-        let positions = match seen {
+        // The reads a decision needs do not wait on each other: they run at
+        // once, on connections of their own.
+        let db = &self.db;
+        let (positions, orders, active) = match seen {
             Some(Seen { kill_switch_active: true, .. }) => return Ok(()),
-            Some(seen) => seen.positions,
-            None if self.kill_switch_active().await? => return Ok(()),
-            None => self.db.open_positions().await?,
+            Some(seen) => {
+                let (orders, active) = tokio::try_join!(db.active_orders(), db.active_strategies())?;
+                (seen.positions, orders, active)
+            }
+            None => {
+                let (kill_switch, positions, orders, active) = tokio::try_join!(
+                    db.kill_switch_state(),
+                    db.open_positions(),
+                    db.active_orders(),
+                    db.active_strategies()
+                )?;
+                if kill_switch.active {
+                    return Ok(());
+                }
+                (positions, orders, active)
+            }
         };
-        let orders = self.db.active_orders().await?;
         let mut busy: Vec<(String, Exchange)> = positions.iter().map(|p| (p.symbol.clone(), p.exchange)).collect();
         busy.extend(orders.iter().map(|o| (o.symbol.clone(), o.exchange)));
         busy.sort();
         busy.dedup();
         let limits = self.cfg.limits.clone();
-        let active: Vec<i64> = self.db.active_strategies().await?.into_iter().map(|s| s.id).collect();
+        let active: Vec<i64> = active.into_iter().map(|s| s.id).collect();
         let mut running = std::mem::take(&mut self.strategies);
         let mut result = Ok(());
         for r in &mut running {
