@@ -20,6 +20,7 @@ pub mod orders;
 pub mod reconciler;
 pub mod risk;
 pub mod runner;
+pub mod shadow;
 pub mod strategy;
 
 use crate::domain::event::{EventKind, EventLevel};
@@ -176,6 +177,8 @@ pub struct Engine<B: Broker> {
     stats_counted: Option<std::time::Instant>,
     /// The strategies the engine runs (the demo is one).
     strategies: Vec<strategy::Running>,
+    /// On a LIVE desk, the paper book its PAPER strategies trade in.
+    shadow: Option<Box<shadow::Shadow>>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -220,6 +223,7 @@ impl<B: Broker> Engine<B> {
             risk_check_due: true,
             stats_counted: None,
             strategies: Vec::new(),
+            shadow: None,
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {

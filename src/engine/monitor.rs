@@ -20,6 +20,9 @@ impl<B: Broker> Engine<B> {
         let result = match event {
             BrokerEvent::Tick(t) => {
                 self.strategies_on_tick(&t);
+                if let Some(shadow) = self.shadow.as_mut() {
+                    shadow.tick(&t).await;
+                }
                 let key = (t.symbol, t.exchange);
                 if self.last_prices.insert(key.clone(), t.last_price) != Some(t.last_price) {
                     self.dirty.insert(key);

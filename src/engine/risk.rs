@@ -72,8 +72,12 @@ impl<B: Broker> Engine<B> {
                 None
             }
         };
+        let killed = seen.as_ref().map(|s| s.kill_switch_active);
         if let Err(e) = self.run_strategies_seen(seen).await {
             tracing::warn!(error = %e, "strategies");
+        }
+        if let Err(e) = self.paper_book_cycle(killed).await {
+            tracing::warn!(error = %e, "paper book");
         }
     }
 

@@ -69,7 +69,7 @@ use crate::db::orders::OrderModification;
 use crate::domain::order::{Exchange, Order, OrderRequest};
 use crate::domain::position::Position;
 use crate::domain::risk::RiskLimits;
-use crate::domain::strategy::{StrategyType, TradingMode};
+use crate::domain::strategy::{Strategy as StrategyRow, StrategyType, TradingMode};
 use crate::domain::trade::Trade;
 
 /// What a strategy wants done.
@@ -165,13 +165,18 @@ impl<B: Broker> Engine<B> {
     /// Runs a strategy from now on under its row in `strategies` (made,
     /// in the desk's mode, if new): its parameters are checked on load, it
     /// is told only of its instruments, and its orders meet its own limits
-    /// beside the desk's. Returns its id.
+    /// beside the desk's. A strategy registered PAPER on a LIVE desk runs
+    /// in the paper book ([`super::shadow`]); one registered LIVE on a PAPER
+    /// desk is refused. Returns its id (the desk's row).
     pub async fn add_strategy(&mut self, mut strategy: Box<dyn Strategy>) -> Result<i64> {
         let mode = match self.broker.kind() {
             crate::domain::order::BrokerKind::Paper => TradingMode::Paper,
             crate::domain::order::BrokerKind::Kite => TradingMode::Live,
         };
         let row = self.db.ensure_strategy(strategy.name(), strategy.strategy_type(), mode).await?;
+        if row.mode == TradingMode::Paper && mode == TradingMode::Live {
+            return self.add_paper_strategy(&row, strategy).await;
+        }
         if row.mode != mode {
             return Err(super::EngineError::Refused(format!(
                 "strategy \"{}\" is registered {} but this desk trades {mode}; change its mode with `xcoin strategy set`",
@@ -190,6 +195,73 @@ impl<B: Broker> Engine<B> {
         self.strategies.retain(|r| r.id != row.id);
         self.strategies.push(Running { id: row.id, strategy, instruments });
         Ok(row.id)
+    }
+
+    /// A PAPER strategy on a LIVE desk: checked as any other, then run in
+    /// the paper book beside the desk (see [`super::shadow`]).
+    async fn add_paper_strategy(&mut self, row: &StrategyRow, mut strategy: Box<dyn Strategy>) -> Result<i64> {
+        strategy
+            .configure(&row.parameters)
+            .map_err(|e| super::EngineError::Refused(format!("strategy \"{}\": {e}", row.name)))?;
+        let id = self.paper_book().await?.add(row, strategy).await?;
+        tracing::info!(strategy = row.id, paper_book_strategy = id, name = %row.name, "PAPER strategy runs in the paper book");
+        Ok(row.id)
+    }
+
+    /// The paper book, started on first use.
+    async fn paper_book(&mut self) -> Result<&mut super::shadow::Shadow> {
+        if self.shadow.is_none() {
+            self.shadow = Some(Box::new(super::shadow::Shadow::start(&self.db, &self.cfg).await?));
+        }
+        Ok(self.shadow.as_mut().expect("the paper book was just started"))
+    }
+
+    /// An order for a PAPER strategy on a LIVE desk (a command, the webhook,
+    /// `xcoin order place`) goes to the paper book, never to the broker:
+    /// `None` when the order is the desk's own. The desk's kill switch stops
+    /// it as it stops the desk's orders; the paper book's validator judges it.
+    pub(super) async fn place_in_paper_book(&mut self, req: &OrderRequest) -> Result<Option<Order>> {
+        if self.broker.kind() != crate::domain::order::BrokerKind::Kite {
+            return Ok(None);
+        }
+        let row = self.db.get_strategy(req.strategy_id).await?;
+        if row.mode != TradingMode::Paper {
+            return Ok(None);
+        }
+        if self.kill_switch_active().await? {
+            return Err(super::EngineError::Refused(format!(
+                "kill switch is active: no order for strategy \"{}\" (PAPER), even in the paper book",
+                row.name
+            )));
+        }
+        let shadow = self.paper_book().await?;
+        let id = shadow.register(&row).await?;
+        let paper = OrderRequest { strategy_id: id, ..req.clone() };
+        Ok(Some(Box::pin(shadow.engine.place_order(&paper)).await?))
+    }
+
+    /// The paper book's cycle, after the desk's: its strategies run as the
+    /// desk allows (active at the desk, the desk trading, no kill switch).
+    pub(super) async fn paper_book_cycle(&mut self, kill_switch_active: Option<bool>) -> Result<()> {
+        if self.shadow.is_none() {
+            return Ok(());
+        }
+        let killed = match kill_switch_active {
+            Some(k) => k,
+            None => self.kill_switch_active().await?,
+        };
+        let (active, why_not) = if killed {
+            (Vec::new(), "the desk's kill switch is active")
+        } else if !self.trading_enabled() {
+            (Vec::new(), "the desk is not trading")
+        } else {
+            (self.db.active_strategies().await?.into_iter().map(|s| s.id).collect(), "paused at the desk")
+        };
+        let shadow = self.shadow.as_mut().expect("checked above");
+        for (desk_id, decision) in shadow.cycle(&active, why_not).await? {
+            self.db.record_decision(desk_id, &decision).await?;
+        }
+        Ok(())
     }
 
     /// Tells every strategy of a price of its instruments.

@@ -389,4 +389,17 @@ async fn the_strategies_list_shows_each_ones_positions_pnl_and_last_decision() {
         order.id
     );
     assert!(screen.replace("│", " ").split_whitespace().collect::<Vec<_>>().join(" ").contains(&line), "{screen}");
+
+    // On a LIVE desk a PAPER strategy trades in the paper book: none of the
+    // desk's positions or P&L are its, and the list says where it trades.
+    app.mode = xcoin::domain::strategy::TradingMode::Live;
+    let screen = crate::console::text(&crate::console::draw(&mut app, 80, 24)).join("\n");
+    let words = screen.replace("│", " ").split_whitespace().collect::<Vec<_>>().join(" ");
+    let line = format!(
+        "trades in the paper book · last {} BUY 5 INFY MARKET: order {} SUBMITTED",
+        app.calendar.local(at).format("%H:%M:%S"),
+        order.id
+    );
+    assert!(words.contains(&line), "{screen}");
+    assert!(!words.contains("1 position · today"), "{screen}");
 }

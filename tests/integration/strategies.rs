@@ -297,3 +297,117 @@ async fn parameters_and_registrations_are_checked_and_a_bad_one_names_its_field(
     }
     assert_eq!(t.strategy_named("One Shot").await.unwrap().unwrap().mode, xcoin::domain::strategy::TradingMode::Live);
 }
+
+/// The desk's broker is Kite; here the paper exchange stands in for it (the
+/// broker is remote: a stand-in is fair). Only its kind is Kite's.
+#[derive(Clone)]
+struct Live(xcoin::broker::paper::PaperBroker);
+
+impl xcoin::broker::MarketData for Live {
+    async fn last_prices(&self) -> Result<Vec<xcoin::broker::Tick>, xcoin::broker::BrokerError> {
+        self.0.last_prices().await
+    }
+}
+
+impl xcoin::broker::Broker for Live {
+    fn kind(&self) -> xcoin::domain::order::BrokerKind {
+        xcoin::domain::order::BrokerKind::Kite
+    }
+    async fn place(&self, req: &xcoin::broker::PlaceRequest) -> Result<String, xcoin::broker::BrokerError> {
+        self.0.place(req).await
+    }
+    async fn modify(&self, id: &str, change: xcoin::broker::Modify) -> Result<(), xcoin::broker::BrokerError> {
+        self.0.modify(id, change).await
+    }
+    async fn cancel(&self, id: &str) -> Result<(), xcoin::broker::BrokerError> {
+        self.0.cancel(id).await
+    }
+    async fn orders(&self) -> Result<Vec<xcoin::broker::BrokerOrder>, xcoin::broker::BrokerError> {
+        self.0.orders().await
+    }
+    async fn trades(&self) -> Result<Vec<xcoin::broker::BrokerFill>, xcoin::broker::BrokerError> {
+        self.0.trades().await
+    }
+    async fn positions(&self) -> Result<Vec<xcoin::domain::reconciliation::Holding>, xcoin::broker::BrokerError> {
+        self.0.positions().await
+    }
+    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<xcoin::broker::BrokerEvent> {
+        self.0.subscribe()
+    }
+}
+
+#[tokio::test]
+async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_allows() {
+    use xcoin::domain::command::OperatorCommand;
+    let t = test_db().await;
+    let market = paper(1000);
+    let mut e =
+        xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), crate::engine::config()).await.unwrap();
+    // Registered PAPER (a registration's default) on a desk that trades LIVE.
+    let registration =
+        xcoin::domain::strategy::Registration::new("One Shot", xcoin::domain::strategy::StrategyType::Custom);
+    t.register_strategy(&registration).await.unwrap();
+    let fills = Arc::new(Mutex::new(Vec::new()));
+    let id = e.add_strategy(Box::new(OneShot { last: None, sent: false, fills: fills.clone() })).await.unwrap();
+    let desk_name = t.options.get_database().unwrap().to_string();
+    let book_options = t.options.clone().database(&xcoin::engine::shadow::database_name(&desk_name));
+    let book = xcoin::db::Db::connect(book_options.clone(), xcoin::db::PoolConfig::default()).await.unwrap();
+    let in_book = book.strategy_named("One Shot").await.unwrap().expect("registered in the paper book");
+    assert_eq!(in_book.mode, xcoin::domain::strategy::TradingMode::Paper);
+
+    // Live ticks reach it through the paper exchange of the paper book; its
+    // order goes there, never to the desk's broker.
+    market.step();
+    e.drain_events().await.unwrap();
+    e.trading_cycle().await;
+    assert!(t.today_orders().await.unwrap().is_empty(), "nothing at the desk");
+    assert!(xcoin::broker::Broker::orders(&market).await.unwrap().is_empty(), "nothing at the desk's broker");
+    let orders = book.today_orders().await.unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!((orders[0].strategy_id, orders[0].placed_by.as_str(), orders[0].quantity), (in_book.id, "One Shot", 2));
+    assert_eq!(orders[0].broker, xcoin::domain::order::BrokerKind::Paper);
+
+    // The next live tick fills it on the paper exchange; the paper book holds
+    // the position, the desk's book does not.
+    market.step();
+    e.drain_events().await.unwrap();
+    assert_eq!(book.get_order(orders[0].id).await.unwrap().status, OrderStatus::Filled);
+    assert_eq!(*fills.lock().unwrap(), [2], "it hears its own fill");
+    assert_eq!(book.open_positions().await.unwrap().len(), 1);
+    assert!(t.open_positions().await.unwrap().is_empty());
+    let decision = t.get_strategy(id).await.unwrap().last_decision.unwrap();
+    assert_eq!(decision, format!("paper book: BUY 2 INFY MARKET: order {} SUBMITTED", orders[0].id));
+
+    // Paused at the desk: paused in the paper book; its exit is not placed.
+    t.pause_strategy(id, "asha", "watching").await.unwrap();
+    e.trading_cycle().await;
+    let paused = book.strategy_named("One Shot").await.unwrap().unwrap();
+    assert_eq!((paused.is_active, paused.paused_reason.as_deref()), (false, Some("paused at the desk")));
+    assert!(book.active_orders().await.unwrap().is_empty());
+    t.resume_strategy(id).await.unwrap();
+    e.trading_cycle().await;
+    assert_eq!(book.active_orders().await.unwrap().len(), 1, "resumed: its exit goes out");
+
+    // An operator's (or the webhook's) order for it goes to the paper book too.
+    let mut req = crate::engine::buy_at(market.last_price("TCS", Exchange::Nse).unwrap(), "TCS", 1, OrderType::Limit);
+    req.strategy_id = id;
+    t.enqueue_command(&OperatorCommand::PlaceOrder(req.clone()), "asha").await.unwrap();
+    e.process_commands().await;
+    assert!(t.today_orders().await.unwrap().is_empty(), "still nothing at the desk");
+    let placed = book.today_orders().await.unwrap();
+    let tcs = placed.iter().find(|o| o.symbol == "TCS").expect("the command's order, in the paper book");
+    assert_eq!((tcs.strategy_id, tcs.placed_by.as_str()), (in_book.id, "asha"));
+
+    // The desk's kill switch stops it in the paper book as well.
+    t.activate_kill_switch(&operator_activation("stop", "asha")).await.unwrap();
+    t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
+    e.process_commands().await;
+    assert_eq!(book.today_orders().await.unwrap().len(), placed.len());
+    e.trading_cycle().await;
+    let stopped = book.strategy_named("One Shot").await.unwrap().unwrap();
+    assert_eq!(stopped.paused_reason.as_deref(), Some("the desk's kill switch is active"));
+
+    drop(e);
+    book.close().await;
+    xcoin::db::bench::drop_database(&book_options).await.unwrap();
+}

@@ -2,6 +2,7 @@
 //! confirmations whose default is Cancel, the kill switch's typed word, and
 //! notes. Each is sized from its content and wraps within the screen.
 
+use crate::domain::strategy::TradingMode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
@@ -325,6 +326,15 @@ fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
             Span::styled(format!(" {:<4} {:<20} {:<8} {:<5} ", s.id, s.name, s.strategy_type, s.mode), style),
             Span::styled(state, state_style),
         ]));
+        let last = match (&s.last_decision, s.last_decision_at) {
+            (Some(d), Some(at)) => format!(" · last {} {d}", app.calendar.local(at).format("%H:%M:%S")),
+            _ => " · nothing decided yet".to_string(),
+        };
+        if app.mode == TradingMode::Live && s.mode == TradingMode::Paper {
+            // It trades in the paper book: nothing of it is in this desk's.
+            lines.push(Line::from(format!("      trades in the paper book{last}")));
+            continue;
+        }
         let held = app.store.positions.values().filter(|p| p.strategy_id == s.id).count() as i64;
         let net = app
             .store
@@ -334,10 +344,6 @@ fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
             .find(|b| b.kind == crate::db::stats::BreakdownKind::Strategy && b.name == s.name)
             .map_or(rust_decimal::Decimal::ZERO, |b| b.net_pnl);
         let net_style = Style::new().fg(if net < rust_decimal::Decimal::ZERO { Color::Red } else { Color::Green });
-        let last = match (&s.last_decision, s.last_decision_at) {
-            (Some(d), Some(at)) => format!(" · last {} {d}", app.calendar.local(at).format("%H:%M:%S")),
-            _ => " · nothing decided yet".to_string(),
-        };
         lines.push(Line::from(vec![
             Span::raw(format!("      {} · today ", crate::domain::count(held, "position", "positions"))),
             Span::styled(crate::domain::money::rupees(net), net_style),

@@ -1,0 +1,142 @@
+//! PAPER strategies on a LIVE desk: the paper book beside the real one.
+//!
+//! A strategy registered PAPER on a desk that trades LIVE runs beside the
+//! live ones, on the paper exchange fed by the live market's ticks, so a new
+//! strategy can shadow the market before it risks money. Its orders, fills
+//! and positions are kept apart from the desk's, in a database of their own
+//! on the same server (the desk's name with `_paper` after it, created and
+//! migrated on first use) by an engine of its own over the paper exchange:
+//!
+//! * the real book keeps one position per instrument as the broker nets it,
+//!   and a paper order can never net against a real position;
+//! * the desk's loss limits, drawdown and kill-switch triggers count only
+//!   real money, and reconciliation with the broker sees only real orders;
+//! * the paper book has the desk's validator and limits of its own, and its
+//!   own journal, reports and console (`DATABASE_URL=…/<desk>_paper xcoin
+//!   --read-only`).
+//!
+//! The desk's operators still rule it: pausing it at the desk (by key, by
+//! command, by a goal, or the kill switch pausing every strategy) pauses it
+//! in the paper book, and while the desk's kill switch is active or the desk
+//! does not trade, it places nothing. Its last decision is copied to its row
+//! at the desk, marked `paper book:`.
+//!
+//! The paper exchange lists the instruments of `assets/instruments.csv`; a
+//! live tick of any other instrument is not heard by the paper book.
+
+use std::collections::HashMap;
+
+use super::{Engine, EngineConfig, Result};
+use crate::broker::Tick;
+use crate::broker::paper::{PaperBroker, PaperConfig};
+use crate::db::{Db, PoolConfig};
+use crate::domain::instrument;
+use crate::domain::strategy::{Registration, Strategy as StrategyRow};
+
+/// What a decision copied to the desk starts with.
+pub const DECISION_MARK: &str = "paper book: ";
+
+/// The paper book's engine and exchange, and which of its strategies is
+/// which of the desk's.
+pub struct Shadow {
+    pub engine: Engine<PaperBroker>,
+    pub broker: PaperBroker,
+    /// The desk's strategy id → the paper book's.
+    pub ids: HashMap<i64, i64>,
+    /// The decision last copied to the desk, per desk strategy id.
+    copied: HashMap<i64, String>,
+}
+
+/// The paper book's database name for a desk's.
+pub fn database_name(desk: &str) -> String {
+    format!("{desk}_paper")
+}
+
+impl Shadow {
+    /// Creates (if missing), migrates and opens the paper book beside the
+    /// desk's database, and starts its engine over a paper exchange.
+    pub async fn start(desk: &Db, cfg: &EngineConfig) -> Result<Shadow> {
+        let desk_options = desk.connect_options();
+        let name = database_name(desk_options.get_database().unwrap_or("xcoin"));
+        let options = desk_options.database(&name);
+        crate::db::schema::create_database_if_missing(&options).await?;
+        let db = Db::connect(options, PoolConfig { min: 1, max: 6, ..PoolConfig::default() }).await?;
+        db.migrate().await?;
+        let paper = PaperConfig { capital: Some(cfg.limits.capital), ..PaperConfig::default() };
+        let broker = PaperBroker::new(&instrument::built_in(), paper)?;
+        let mut cfg = cfg.clone();
+        // The paper exchange does not keep the broker's count of orders per
+        // second: the desk's rule guards the real broker.
+        cfg.limits.max_orders_per_second = u32::MAX;
+        let mut engine = Engine::start(db, broker.clone(), cfg).await?;
+        engine.actor = "engine (paper book)".into();
+        tracing::info!(database = %name, "paper book started beside the live desk");
+        Ok(Shadow { engine, broker, ids: HashMap::new(), copied: HashMap::new() })
+    }
+
+    /// Registers the desk's strategy row in the paper book (same name, type,
+    /// instruments, parameters and limits; PAPER) and runs the strategy there.
+    pub async fn add(&mut self, row: &StrategyRow, strategy: Box<dyn super::strategy::Strategy>) -> Result<i64> {
+        self.register(row).await?;
+        let id = Box::pin(self.engine.add_strategy(strategy)).await?;
+        self.ids.insert(row.id, id);
+        Ok(id)
+    }
+
+    /// The paper book's id of the desk's strategy row, registered there (same
+    /// name, type, instruments, parameters and limits; PAPER) as it is now.
+    pub async fn register(&mut self, row: &StrategyRow) -> Result<i64> {
+        let registration = Registration {
+            name: row.name.clone(),
+            strategy_type: row.strategy_type,
+            mode: crate::domain::strategy::TradingMode::Paper,
+            instruments: row.instruments.clone(),
+            parameters: row.parameters.clone(),
+            capital_allocated: row.capital_allocated,
+            max_positions: row.max_positions,
+            max_daily_loss: row.max_daily_loss,
+        };
+        let id = self.engine.db.register_strategy(&registration).await?.id;
+        self.ids.insert(row.id, id);
+        Ok(id)
+    }
+
+    /// A live tick, on the paper exchange (which fills what it crosses).
+    pub async fn tick(&mut self, tick: &Tick) {
+        if self.broker.set_price(&tick.symbol, tick.exchange, tick.last_price).is_ok()
+            && let Err(e) = Box::pin(self.engine.drain_events()).await
+        {
+            tracing::warn!(error = %e, "paper book: events not applied");
+        }
+    }
+
+    /// One cycle of the paper book, its strategies active as the desk says
+    /// (`active`: the desk's active strategy ids, empty while the desk does
+    /// not trade or its kill switch is active); returns the decisions to copy
+    /// to the desk's rows.
+    pub async fn cycle(&mut self, active: &[i64], why_not: &str) -> Result<Vec<(i64, String)>> {
+        let rows = self.engine.db.all_strategies().await?;
+        for (desk_id, id) in &self.ids {
+            let Some(row) = rows.iter().find(|r| r.id == *id) else { continue };
+            let wanted = active.contains(desk_id);
+            if wanted && !row.is_active {
+                self.engine.db.resume_strategy(*id).await?;
+            } else if !wanted && row.is_active {
+                self.engine.db.pause_strategy(*id, "desk", why_not).await?;
+            }
+        }
+        Box::pin(self.engine.trading_cycle()).await;
+        let rows = self.engine.db.all_strategies().await?;
+        let mut decisions = Vec::new();
+        for (desk_id, id) in &self.ids {
+            let Some(decision) = rows.iter().find(|r| r.id == *id).and_then(|r| r.last_decision.clone()) else {
+                continue;
+            };
+            if self.copied.get(desk_id) != Some(&decision) {
+                self.copied.insert(*desk_id, decision.clone());
+                decisions.push((*desk_id, format!("{DECISION_MARK}{decision}")));
+            }
+        }
+        Ok(decisions)
+    }
+}
