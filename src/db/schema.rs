@@ -69,6 +69,28 @@ impl Db {
         Ok(())
     }
 
+    /// Numbers this database's orders and positions from `first` while it
+    /// has none (a paper book: its ids never name one of the desk's, so an
+    /// id from one book given to the other is not found instead of acting on
+    /// something else). Returns whether it renumbered.
+    pub async fn number_from(&self, first: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("LOCK TABLE orders, positions IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let empty: bool =
+            sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM orders) AND NOT EXISTS (SELECT 1 FROM positions)")
+                .fetch_one(&mut *tx)
+                .await?;
+        if empty {
+            for table in ["orders", "positions"] {
+                sqlx::query(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {first}"))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(empty)
+    }
+
     /// Checks every table, view and function by name, and the migration version.
     pub async fn verify_schema(&self) -> Result<SchemaReport> {
         let present = |rows: Vec<(String,)>, wanted: &[&str]| -> Vec<(String, bool)> {

@@ -90,6 +90,12 @@ pub struct EngineConfig {
     pub mark_every: Duration,
     /// Daily goals: the desk's (scope `None`) and each strategy's by name.
     pub goals: Vec<(Option<String>, crate::domain::goals::GoalLimits)>,
+    /// The paper exchange a LIVE desk's paper book trades on (its PAPER
+    /// strategies), as `paper.*` and `account.*` configure it.
+    pub paper_book: crate::broker::paper::PaperConfig,
+    /// Where the paper book's exchange keeps its book between runs
+    /// (`app.data_dir`); `None` keeps it in memory.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl EngineConfig {
@@ -107,7 +113,22 @@ impl EngineConfig {
             poll_every: Duration::from_secs(1),
             mark_every: Duration::from_millis(500),
             goals: goals_of(s),
+            paper_book: paper_config(s, None),
+            data_dir: Some(s.data_dir()),
         }
+    }
+}
+
+/// The paper exchange as `paper.*` and `account.*` configure it, keeping
+/// its book in `state_file` (`None`: in memory).
+pub fn paper_config(s: &Settings, state_file: Option<std::path::PathBuf>) -> crate::broker::paper::PaperConfig {
+    crate::broker::paper::PaperConfig {
+        seed: s.paper.seed,
+        slippage_ticks: s.paper.slippage_ticks,
+        liquidity_per_tick: s.paper.liquidity_per_tick,
+        state_file,
+        capital: Some(s.account.capital),
+        mis_leverage: s.account.mis_leverage,
     }
 }
 
@@ -327,6 +348,9 @@ impl<B: Broker> Engine<B> {
     /// Waits until every desk-log line sent so far is in the database.
     pub async fn flush_journal(&self) {
         self.journal.flush().await;
+        if let Some(shadow) = &self.shadow {
+            Box::pin(shadow.engine.flush_journal()).await;
+        }
     }
 
     pub fn last_price(&self, symbol: &str, exchange: Exchange) -> Option<Decimal> {

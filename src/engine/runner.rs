@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use super::{Engine, EngineConfig, EngineError};
 use crate::alerts::{Alerts, Policy};
 use crate::broker::kite::{KiteBroker, TickerConfig, TickerStatus, TickerStream, token_map};
-use crate::broker::paper::{PaperBroker, PaperConfig};
+use crate::broker::paper::PaperBroker;
 use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
 use crate::db::Target;
@@ -188,17 +188,7 @@ pub async fn paper_book(data_dir: &Path, db: &Db) -> Result<PathBuf, EngineError
 /// The paper exchange with its book in `book`, and the task that moves its
 /// prices (a random walk or a replayed file).
 fn paper_broker(s: &crate::config::Settings, book: PathBuf) -> Result<(AnyBroker, Vec<JoinHandle<()>>), EngineError> {
-    let broker = PaperBroker::new(
-        &instrument::built_in(),
-        PaperConfig {
-            seed: s.paper.seed,
-            slippage_ticks: s.paper.slippage_ticks,
-            liquidity_per_tick: s.paper.liquidity_per_tick,
-            state_file: Some(book),
-            capital: Some(s.account.capital),
-            mis_leverage: s.account.mis_leverage,
-        },
-    )?;
+    let broker = PaperBroker::new(&instrument::built_in(), super::paper_config(s, Some(book)))?;
     let every = Duration::from_millis(s.paper.tick_interval_ms);
     let feed = match &s.paper.replay_file {
         Some(path) => {

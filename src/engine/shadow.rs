@@ -13,7 +13,9 @@
 //!   real money, and reconciliation with the broker sees only real orders;
 //! * the paper book has the desk's validator and limits of its own, and its
 //!   own journal, reports and console (`DATABASE_URL=…/<desk>_paper xcoin
-//!   --read-only`).
+//!   --read-only`);
+//! * its orders and positions are numbered from 900000001, so an id of one
+//!   book given to the other names nothing rather than another.
 //!
 //! The desk's operators still rule it: pausing it at the desk (by key, by
 //! command, by a goal, or the kill switch pausing every strategy) pauses it
@@ -32,6 +34,11 @@ use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
 use crate::domain::strategy::{Registration, Strategy as StrategyRow};
+
+/// The paper book's first order and position id: its ids never name one of
+/// the desk's, so `xcoin order cancel 900000001` at the desk answers that the
+/// order does not exist, never acts on another.
+pub const FIRST_ID: i64 = 900_000_001;
 
 /// What a decision copied to the desk starts with.
 pub const DECISION_MARK: &str = "paper book: ";
@@ -62,7 +69,14 @@ impl Shadow {
         crate::db::schema::create_database_if_missing(&options).await?;
         let db = Db::connect(options, PoolConfig { min: 1, max: 6, ..PoolConfig::default() }).await?;
         db.migrate().await?;
-        let paper = PaperConfig { capital: Some(cfg.limits.capital), ..PaperConfig::default() };
+        db.number_from(FIRST_ID).await?;
+        // Its exchange keeps its book in the data directory, named by the
+        // paper book's database, so a restart finds what was working there.
+        let state_file = match &cfg.data_dir {
+            Some(dir) => Some(super::runner::paper_book(dir, &db).await?),
+            None => None,
+        };
+        let paper = PaperConfig { state_file, ..cfg.paper_book.clone() };
         let broker = PaperBroker::new(&instrument::built_in(), paper)?;
         let mut cfg = cfg.clone();
         // The paper exchange does not keep the broker's count of orders per

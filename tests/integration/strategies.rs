@@ -341,8 +341,10 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     use xcoin::domain::command::OperatorCommand;
     let t = test_db().await;
     let market = paper(1000);
-    let mut e =
-        xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), crate::engine::config()).await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = crate::engine::config();
+    cfg.data_dir = Some(data.path().to_path_buf());
+    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg).await.unwrap();
     // Registered PAPER (a registration's default) on a desk that trades LIVE.
     let registration =
         xcoin::domain::strategy::Registration::new("One Shot", xcoin::domain::strategy::StrategyType::Custom);
@@ -366,6 +368,7 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     assert_eq!(orders.len(), 1);
     assert_eq!((orders[0].strategy_id, orders[0].placed_by.as_str(), orders[0].quantity), (in_book.id, "One Shot", 2));
     assert_eq!(orders[0].broker, xcoin::domain::order::BrokerKind::Paper);
+    assert_eq!(orders[0].id, xcoin::engine::shadow::FIRST_ID, "numbered apart from the desk's");
 
     // The next live tick fills it on the paper exchange; the paper book holds
     // the position, the desk's book does not.
@@ -398,6 +401,14 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     let tcs = placed.iter().find(|o| o.symbol == "TCS").expect("the command's order, in the paper book");
     assert_eq!((tcs.strategy_id, tcs.placed_by.as_str()), (in_book.id, "asha"));
 
+    // A paper book's id given to the desk names nothing there.
+    let working = book.active_orders().await.unwrap()[0].id;
+    let cancel = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: working }, "asha").await.unwrap();
+    e.process_commands().await;
+    let failed = t.get_command(cancel.id).await.unwrap();
+    assert_eq!(failed.result, Some(format!("order {working} does not exist")));
+    assert!(book.get_order(working).await.unwrap().status.is_active());
+
     // The desk's kill switch stops it in the paper book as well.
     t.activate_kill_switch(&operator_activation("stop", "asha")).await.unwrap();
     t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
@@ -408,6 +419,13 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     assert_eq!(stopped.paused_reason.as_deref(), Some("the desk's kill switch is active"));
 
     drop(e);
+    // The paper book's exchange keeps its book in the data directory, named
+    // by the paper book's database: a restart finds what was working there.
+    let kept: Vec<String> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(kept.iter().any(|f| f.starts_with("paper-exchange-") && f.ends_with(".json")), "{kept:?}");
     book.close().await;
     xcoin::db::bench::drop_database(&book_options).await.unwrap();
 }
