@@ -40,6 +40,9 @@ use crate::domain::strategy::{Registration, Strategy as StrategyRow};
 /// order does not exist, never acts on another.
 pub const FIRST_ID: i64 = 900_000_001;
 
+/// Who a pause the desk asked for is by, in the paper book.
+const PAUSED_BY: &str = "desk";
+
 /// What a decision copied to the desk starts with.
 pub const DECISION_MARK: &str = "paper book: ";
 
@@ -132,11 +135,13 @@ impl Shadow {
         let rows = self.engine.db.all_strategies().await?;
         for (desk_id, id) in &self.ids {
             let Some(row) = rows.iter().find(|r| r.id == *id) else { continue };
+            // Only what the desk paused is resumed by the desk: a pause of
+            // the paper book's own (a goal, its kill switch) stays.
             let wanted = active.contains(desk_id);
-            if wanted && !row.is_active {
+            if wanted && !row.is_active && row.paused_by.as_deref() == Some(PAUSED_BY) {
                 self.engine.db.resume_strategy(*id).await?;
             } else if !wanted && row.is_active {
-                self.engine.db.pause_strategy(*id, "desk", why_not).await?;
+                self.engine.db.pause_strategy(*id, PAUSED_BY, why_not).await?;
             }
         }
         Box::pin(self.engine.trading_cycle()).await;

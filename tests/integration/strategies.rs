@@ -409,6 +409,13 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     assert_eq!(failed.result, Some(format!("order {working} does not exist")));
     assert!(book.get_order(working).await.unwrap().status.is_active());
 
+    // A pause of the paper book's own (a goal there) is not undone by the desk.
+    book.pause_strategy(in_book.id, "goal", "paper target reached").await.unwrap();
+    e.trading_cycle().await;
+    let own = book.strategy_named("One Shot").await.unwrap().unwrap();
+    assert_eq!((own.is_active, own.paused_by.as_deref()), (false, Some("goal")));
+    book.resume_strategy(in_book.id).await.unwrap();
+
     // The desk's kill switch stops it in the paper book as well.
     t.activate_kill_switch(&operator_activation("stop", "asha")).await.unwrap();
     t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
