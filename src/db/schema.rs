@@ -72,15 +72,16 @@ impl Db {
     /// Numbers this database's orders and positions from `first` while it
     /// has none (a paper book: its ids never name one of the desk's, so an
     /// id from one book given to the other is not found instead of acting on
-    /// something else). Returns whether it renumbered.
+    /// something else). Returns whether every order and position is numbered
+    /// from `first` now; `false` for a database that already holds lower ids.
     pub async fn number_from(&self, first: i64) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("LOCK TABLE orders, positions IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-        let empty: bool =
-            sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM orders) AND NOT EXISTS (SELECT 1 FROM positions)")
+        let lowest: Option<i64> =
+            sqlx::query_scalar("SELECT least((SELECT min(id) FROM orders), (SELECT min(id) FROM positions))")
                 .fetch_one(&mut *tx)
                 .await?;
-        if empty {
+        if lowest.is_none() {
             for table in ["orders", "positions"] {
                 sqlx::query(&format!("ALTER TABLE {table} ALTER COLUMN id RESTART WITH {first}"))
                     .execute(&mut *tx)
@@ -88,7 +89,7 @@ impl Db {
             }
         }
         tx.commit().await?;
-        Ok(empty)
+        Ok(lowest.is_none_or(|id| id >= first))
     }
 
     /// Checks every table, view and function by name, and the migration version.

@@ -257,6 +257,11 @@ impl<B: Broker> Engine<B> {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "start-up position reconciliation skipped"),
         }
+        // The paper book's trouble is not the desk's: it is opened again on
+        // first use.
+        if let Err(e) = engine.open_paper_book().await {
+            tracing::error!(error = %e, "the paper book did not open");
+        }
         Ok(engine)
     }
 

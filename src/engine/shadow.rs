@@ -72,7 +72,12 @@ impl Shadow {
         crate::db::schema::create_database_if_missing(&options).await?;
         let db = Db::connect(options, PoolConfig { min: 1, max: 6, ..PoolConfig::default() }).await?;
         db.migrate().await?;
-        db.number_from(FIRST_ID).await?;
+        if !db.number_from(FIRST_ID).await? {
+            return Err(super::EngineError::Refused(format!(
+                "database {name} holds orders or positions numbered below {FIRST_ID}, as a desk's are: it is not a \
+                 paper book; move it aside, and the paper book is made anew"
+            )));
+        }
         // Its exchange keeps its book in the data directory, named by the
         // paper book's database, so a restart finds what was working there.
         let state_file = match &cfg.data_dir {
@@ -85,7 +90,7 @@ impl Shadow {
         // The paper exchange does not keep the broker's count of orders per
         // second: the desk's rule guards the real broker.
         cfg.limits.max_orders_per_second = u32::MAX;
-        let mut engine = Engine::start(db, broker.clone(), cfg).await?;
+        let mut engine = Box::pin(Engine::start(db, broker.clone(), cfg)).await?;
         engine.actor = "engine (paper book)".into();
         tracing::info!(database = %name, "paper book started beside the live desk");
         Ok(Shadow { engine, broker, ids: HashMap::new(), copied: HashMap::new() })
@@ -129,33 +134,42 @@ impl Shadow {
 
     /// One cycle of the paper book, its strategies active as the desk says
     /// (`active`: the desk's active strategy ids, empty while the desk does
-    /// not trade or its kill switch is active); returns the decisions to copy
-    /// to the desk's rows.
+    /// not trade or its kill switch is active), then its own commands (its
+    /// console's); returns the decisions not yet copied to the desk's rows,
+    /// to be marked [`copied`](Self::copied) once written.
     pub async fn cycle(&mut self, active: &[i64], why_not: &str) -> Result<Vec<(i64, String)>> {
         let rows = self.engine.db.all_strategies().await?;
         for (desk_id, id) in &self.ids {
-            let Some(row) = rows.iter().find(|r| r.id == *id) else { continue };
+            let Some(row) = rows.iter().find(|r| r.id == *id).filter(|r| r.is_automated()) else { continue };
             // Only what the desk paused is resumed by the desk: a pause of
             // the paper book's own (a goal, its kill switch) stays.
             let wanted = active.contains(desk_id);
-            if wanted && !row.is_active && row.paused_by.as_deref() == Some(PAUSED_BY) {
-                self.engine.db.resume_strategy(*id).await?;
+            let mirrored = if wanted && !row.is_active && row.paused_by.as_deref() == Some(PAUSED_BY) {
+                self.engine.db.resume_strategy(*id).await.map(|_| ())
             } else if !wanted && row.is_active {
-                self.engine.db.pause_strategy(*id, PAUSED_BY, why_not).await?;
+                self.engine.db.pause_strategy(*id, PAUSED_BY, why_not).await.map(|_| ())
+            } else {
+                Ok(())
+            };
+            if let Err(e) = mirrored {
+                tracing::warn!(strategy = id, error = %e, "paper book: the desk's pause not mirrored");
             }
         }
         Box::pin(self.engine.trading_cycle()).await;
+        Box::pin(self.engine.process_commands()).await;
         let rows = self.engine.db.all_strategies().await?;
-        let mut decisions = Vec::new();
-        for (desk_id, id) in &self.ids {
-            let Some(decision) = rows.iter().find(|r| r.id == *id).and_then(|r| r.last_decision.clone()) else {
-                continue;
-            };
-            if self.copied.get(desk_id) != Some(&decision) {
-                self.copied.insert(*desk_id, decision.clone());
-                decisions.push((*desk_id, format!("{DECISION_MARK}{decision}")));
-            }
-        }
-        Ok(decisions)
+        Ok(self
+            .ids
+            .iter()
+            .filter_map(|(desk_id, id)| {
+                let decision = rows.iter().find(|r| r.id == *id)?.last_decision.clone()?;
+                (self.copied.get(desk_id) != Some(&decision)).then_some((*desk_id, decision))
+            })
+            .collect())
+    }
+
+    /// A decision [`cycle`](Self::cycle) returned, written to the desk.
+    pub fn copied(&mut self, desk_id: i64, decision: String) {
+        self.copied.insert(desk_id, decision);
     }
 }

@@ -174,7 +174,7 @@ impl<B: Broker> Engine<B> {
             crate::domain::order::BrokerKind::Kite => TradingMode::Live,
         };
         let row = self.db.ensure_strategy(strategy.name(), strategy.strategy_type(), mode).await?;
-        if row.mode == TradingMode::Paper && mode == TradingMode::Live {
+        if row.mode == TradingMode::Paper && mode == TradingMode::Live && row.is_automated() {
             return self.add_paper_strategy(&row, strategy).await;
         }
         if row.mode != mode {
@@ -216,6 +216,26 @@ impl<B: Broker> Engine<B> {
         Ok(self.shadow.as_mut().expect("the paper book was just started"))
     }
 
+    /// On a LIVE desk with automated PAPER strategies registered, opens the
+    /// paper book at start, so what it holds is marked, stopped and squared
+    /// off, and what works there is filled, before any of them runs again.
+    pub(super) async fn open_paper_book(&mut self) -> Result<()> {
+        if self.broker.kind() != crate::domain::order::BrokerKind::Kite {
+            return Ok(());
+        }
+        let rows = self.db.all_strategies().await?;
+        let paper: Vec<&StrategyRow> =
+            rows.iter().filter(|r| r.mode == TradingMode::Paper && r.is_automated()).collect();
+        if paper.is_empty() {
+            return Ok(());
+        }
+        let shadow = self.paper_book().await?;
+        for row in paper {
+            shadow.register(row).await?;
+        }
+        Ok(())
+    }
+
     /// An order for a PAPER strategy on a LIVE desk (a command, the webhook,
     /// `xcoin order place`) goes to the paper book, never to the broker:
     /// `None` when the order is the desk's own. The desk's kill switch stops
@@ -225,7 +245,9 @@ impl<B: Broker> Engine<B> {
             return Ok(None);
         }
         let row = self.db.get_strategy(req.strategy_id).await?;
-        if row.mode != TradingMode::Paper {
+        // Manual Trading is the operators' own: its orders are the desk's,
+        // in the desk's mode, whatever its row says.
+        if row.mode != TradingMode::Paper || !row.is_automated() {
             return Ok(None);
         }
         if self.kill_switch_active().await? {
@@ -257,9 +279,11 @@ impl<B: Broker> Engine<B> {
         } else {
             (self.db.active_strategies().await?.into_iter().map(|s| s.id).collect(), "paused at the desk")
         };
-        let shadow = self.shadow.as_mut().expect("checked above");
+        let Some(shadow) = self.shadow.as_mut() else { return Ok(()) };
         for (desk_id, decision) in shadow.cycle(&active, why_not).await? {
-            self.db.record_decision(desk_id, &decision).await?;
+            let marked = format!("{}{decision}", super::shadow::DECISION_MARK);
+            self.db.record_decision(desk_id, &marked).await?;
+            shadow.copied(desk_id, decision);
         }
         Ok(())
     }

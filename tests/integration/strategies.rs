@@ -344,7 +344,7 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     let data = tempfile::tempdir().unwrap();
     let mut cfg = crate::engine::config();
     cfg.data_dir = Some(data.path().to_path_buf());
-    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg).await.unwrap();
+    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg.clone()).await.unwrap();
     // Registered PAPER (a registration's default) on a desk that trades LIVE.
     let registration =
         xcoin::domain::strategy::Registration::new("One Shot", xcoin::domain::strategy::StrategyType::Custom);
@@ -425,6 +425,29 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     let stopped = book.strategy_named("One Shot").await.unwrap().unwrap();
     assert_eq!(stopped.paused_reason.as_deref(), Some("the desk's kill switch is active"));
 
+    // Operators' orders (Manual Trading, registered PAPER as the schema
+    // seeds it) are the desk's own: they go to the desk's broker.
+    let mut manual =
+        crate::engine::buy_at(market.last_price("SBIN", Exchange::Nse).unwrap(), "SBIN", 1, OrderType::Limit);
+    manual.strategy_id = 1;
+    t.deactivate_kill_switch("checked", "asha").await.unwrap();
+    t.enqueue_command(&OperatorCommand::PlaceOrder(manual), "asha").await.unwrap();
+    e.process_commands().await;
+    let desk = t.today_orders().await.unwrap();
+    assert_eq!(
+        (desk.len(), desk[0].symbol.as_str(), desk[0].broker),
+        (1, "SBIN", xcoin::domain::order::BrokerKind::Kite)
+    );
+    assert!(book.today_orders().await.unwrap().iter().all(|o| o.symbol != "SBIN"));
+
+    // A restart opens the paper book at once: the exit working there before
+    // fills on the next live tick, on the paper exchange kept on disk.
+    assert!(book.open_positions().await.unwrap().iter().any(|p| p.symbol == "INFY"));
+    drop(e);
+    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg).await.unwrap();
+    market.step();
+    e.drain_events().await.unwrap();
+    assert!(book.open_positions().await.unwrap().iter().all(|p| p.symbol != "INFY"), "the exit filled");
     drop(e);
     // The paper book's exchange keeps its book in the data directory, named
     // by the paper book's database: a restart finds what was working there.

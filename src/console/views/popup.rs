@@ -330,7 +330,7 @@ fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
             (Some(d), Some(at)) => format!(" · last {} {d}", app.calendar.local(at).format("%H:%M:%S")),
             _ => " · nothing decided yet".to_string(),
         };
-        if app.mode == TradingMode::Live && s.mode == TradingMode::Paper {
+        if app.mode == TradingMode::Live && s.mode == TradingMode::Paper && s.is_automated() {
             // It trades in the paper book: nothing of it is in this desk's.
             lines.push(Line::from(format!("      trades in the paper book{last}")));
             continue;
