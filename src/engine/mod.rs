@@ -415,7 +415,11 @@ impl<B: Broker> Engine<B> {
                 }
                 Err(broadcast::error::TryRecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "broker events were dropped; catching up from the broker's book");
-                    self.catch_up().await?;
+                    if let Err(e) = self.catch_up().await {
+                        // The stream stays the engine's: the next drain goes on from here.
+                        self.events = Some(rx);
+                        return Err(e);
+                    }
                 }
                 Err(_) => break,
             }

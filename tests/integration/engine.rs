@@ -1132,3 +1132,20 @@ async fn the_days_report_goes_out_once_after_the_square_off() {
     };
     assert!(!again.report_if_due(at("15:40")).await.unwrap());
 }
+
+#[tokio::test]
+async fn a_failed_catch_up_after_dropped_events_keeps_the_event_stream() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    // More ticks than the stream holds: the engine must catch up from the book.
+    for _ in 0..400 {
+        e.broker.step();
+    }
+    // …and its catch-up cannot read the database.
+    t.db.close().await;
+    let failed = e.drain_events().await.unwrap_err();
+    assert!(matches!(&failed, EngineError::Db(d) if d.is_unavailable()), "{failed}");
+    // The stream is still the engine's: the next drain applies what is left.
+    let applied = e.drain_events().await.unwrap();
+    assert!(applied > 1000, "{applied} events applied after the gap");
+}
