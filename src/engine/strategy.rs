@@ -250,9 +250,16 @@ impl<B: Broker> Engine<B> {
         if row.mode != TradingMode::Paper || !row.is_automated() {
             return Ok(None);
         }
-        if self.kill_switch_active().await? {
+        let stopped = if !self.trading_enabled() {
+            Some("the desk is not trading")
+        } else if self.kill_switch_active().await? {
+            Some("kill switch is active")
+        } else {
+            None
+        };
+        if let Some(why) = stopped {
             return Err(super::EngineError::Refused(format!(
-                "kill switch is active: no order for strategy \"{}\" (PAPER), even in the paper book",
+                "{why}: no order for strategy \"{}\" (PAPER), even in the paper book",
                 row.name
             )));
         }

@@ -418,9 +418,13 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
 
     // The desk's kill switch stops it in the paper book as well.
     t.activate_kill_switch(&operator_activation("stop", "asha")).await.unwrap();
-    t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
+    let refused = t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
     e.process_commands().await;
     assert_eq!(book.today_orders().await.unwrap().len(), placed.len());
+    assert_eq!(
+        t.get_command(refused.id).await.unwrap().result.as_deref(),
+        Some("kill switch is active: no order for strategy \"One Shot\" (PAPER), even in the paper book")
+    );
     e.trading_cycle().await;
     let stopped = book.strategy_named("One Shot").await.unwrap().unwrap();
     assert_eq!(stopped.paused_reason.as_deref(), Some("the desk's kill switch is active"));
