@@ -87,12 +87,11 @@ impl<B: Broker> Engine<B> {
         match command {
             OperatorCommand::PlaceOrder(mut req) => {
                 req.placed_by = who.to_string();
-                if let Some(order) = self.place_in_paper_book(&req).await.map_err(text)? {
-                    let line = format!("{}{}", super::shadow::DECISION_MARK, describe(&order));
-                    return if order.status == OrderStatus::Rejected { Err(line) } else { Ok(line) };
-                }
-                let order = self.place_order(&req).await.map_err(text)?;
-                let line = describe(&order);
+                let (order, book) = match self.place_in_paper_book(&req).await.map_err(text)? {
+                    Some(order) => (order, super::shadow::DECISION_MARK),
+                    None => (self.place_order(&req).await.map_err(text)?, ""),
+                };
+                let line = format!("{book}{}", describe(&order));
                 if order.status == OrderStatus::Rejected { Err(line) } else { Ok(line) }
             }
             OperatorCommand::CancelOrder { order_id } => {

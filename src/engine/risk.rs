@@ -99,8 +99,9 @@ impl<B: Broker> Engine<B> {
         if recount {
             self.stats_counted = Some(std::time::Instant::now());
         }
-        // Three reads that do not wait on each other, on three connections:
-        // the cycle waits for the slowest, not for their sum.
+        // Three statements that do not wait on each other (today's P&L is
+        // written as it is read), on three connections: the cycle waits for
+        // the slowest, not for their sum.
         let db = &self.db;
         let (positions, stats, kill_switch) = tokio::try_join!(
             db.open_positions(),

@@ -33,7 +33,7 @@ use crate::broker::Tick;
 use crate::broker::paper::{PaperBroker, PaperConfig};
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
-use crate::domain::strategy::{Registration, Strategy as StrategyRow};
+use crate::domain::strategy::{Registration, Strategy as StrategyRow, TradingMode};
 
 /// The paper book's first order and position id: its ids never name one of
 /// the desk's, so `xcoin order cancel 900000001` at the desk answers that the
@@ -50,9 +50,9 @@ pub const DECISION_MARK: &str = "paper book: ";
 /// which of the desk's.
 pub struct Shadow {
     pub engine: Engine<PaperBroker>,
-    pub broker: PaperBroker,
+    broker: PaperBroker,
     /// The desk's strategy id → the paper book's.
-    pub ids: HashMap<i64, i64>,
+    ids: HashMap<i64, i64>,
     /// The decision last copied to the desk, per desk strategy id.
     copied: HashMap<i64, String>,
 }
@@ -108,16 +108,8 @@ impl Shadow {
     /// The paper book's id of the desk's strategy row, registered there (same
     /// name, type, instruments, parameters and limits; PAPER) as it is now.
     pub async fn register(&mut self, row: &StrategyRow) -> Result<i64> {
-        let registration = Registration {
-            name: row.name.clone(),
-            strategy_type: row.strategy_type,
-            mode: crate::domain::strategy::TradingMode::Paper,
-            instruments: row.instruments.clone(),
-            parameters: row.parameters.clone(),
-            capital_allocated: row.capital_allocated,
-            max_positions: row.max_positions,
-            max_daily_loss: row.max_daily_loss,
-        };
+        // Registered PAPER there, whatever it is at the desk (it is PAPER).
+        let registration = Registration { mode: TradingMode::Paper, ..Registration::of(row) };
         let id = self.engine.db.register_strategy(&registration).await?.id;
         self.ids.insert(row.id, id);
         Ok(id)
