@@ -473,7 +473,7 @@ pub fn large_app(orders: usize, trades: usize) -> xcoin::console::app::App {
     let s = Settings::default();
     let limits = EngineConfig::from_settings(&s).limits;
     let mut app = xcoin::console::app::App::new(s.app.mode, s.calendar(), limits, "bench".into(), true);
-    let now = chrono::Utc::now();
+    let now = xcoin::domain::clock::now();
     let symbols: Vec<String> = instrument::built_in().into_iter().map(|i| i.symbol).collect();
     let mut update = xcoin::console::store::Update { snapshot: true, ..Default::default() };
     for i in 0..orders {

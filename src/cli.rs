@@ -584,11 +584,24 @@ async fn connect(config: &Config) -> Result<xcoin::db::Db> {
         .wrap_err_with(|| format!("connecting to {}; run `xcoin doctor`", target.describe()))
 }
 
-/// A trading day the calendar knows: a weekend or an exchange holiday is
-/// refused with the reason.
+/// A trading day the calendar knows: a weekend or an exchange holiday given
+/// by date is refused with the reason. With no date, the last trading day up
+/// to today: on a Saturday, a Sunday or a holiday "the report" is the last
+/// day the market traded, and stderr says which day that is.
 fn trading_day(config: &Config, day: Option<chrono::NaiveDate>) -> Result<chrono::NaiveDate> {
     let calendar = config.settings.calendar();
-    let day = day.unwrap_or_else(|| calendar.today());
+    let today = calendar.today();
+    let Some(day) = day else {
+        let last = calendar.last_trading_day(today);
+        if last != today {
+            eprintln!(
+                "today ({}) is not a trading day: the last trading day is {}",
+                today.format("%a %Y-%m-%d"),
+                last.format("%a %Y-%m-%d")
+            );
+        }
+        return Ok(last);
+    };
     if !calendar.is_trading_day(day) {
         return Err(eyre!("date: {day} is not a trading day (a weekend or an exchange holiday)"));
     }

@@ -656,7 +656,7 @@ pub const LOG_FILTER_VAR: &str = "XCOIN_LOG";
 
 /// Maps an environment variable name to a dotted key, or `None` when it is not ours.
 pub fn env_key(name: &str) -> Option<String> {
-    if name == LOG_FILTER_VAR {
+    if name == LOG_FILTER_VAR || name == crate::domain::clock::SHIFT_VAR {
         return None;
     }
     if let Some(rest) = name.strip_prefix(ENV_PREFIX) {

@@ -294,7 +294,10 @@ mod tests {
     fn speed_is_max_or_a_multiple_of_real_time() {
         assert_eq!("max".parse::<Speed>(), Ok(Speed::Max));
         assert_eq!("20".parse::<Speed>(), Ok(Speed::Times(20.0)));
-        assert!("0".parse::<Speed>().unwrap_err().starts_with("speed: `max` or a number"));
-        assert!("fast".parse::<Speed>().is_err());
+        let refused =
+            |s: &str| Err(format!("speed: `max` or a number of times real time above 0 and at most 10000, got `{s}`"));
+        for bad in ["0", "fast", "10000.5", "inf", "NaN"] {
+            assert_eq!(bad.parse::<Speed>(), refused(bad), "{bad}");
+        }
     }
 }

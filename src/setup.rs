@@ -405,7 +405,7 @@ pub async fn today_json(config: &Config, db: &Db) -> Result<serde_json::Value, S
     use crate::domain::to_paisa;
     let s = &config.settings;
     let calendar = s.calendar();
-    let now = chrono::Utc::now();
+    let now = crate::domain::clock::now();
     let pnl = db.today_pnl().await?;
     let positions = db.open_positions().await?;
     let goals = db.goals_on(calendar.today()).await?;
@@ -448,7 +448,7 @@ pub async fn today_json(config: &Config, db: &Db) -> Result<serde_json::Value, S
 pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(), SetupError> {
     let s = &config.settings;
     let calendar = s.calendar();
-    let now = chrono::Utc::now();
+    let now = crate::domain::clock::now();
     let market = calendar.state(now);
     let ks = db.kill_switch_state().await?;
     let pnl = db.today_pnl().await?;

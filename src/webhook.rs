@@ -292,10 +292,12 @@ mod tests {
     fn the_rate_is_per_strategy_per_minute() {
         let limit = RateLimit::new(2);
         let t0 = Instant::now();
-        assert!(limit.admit(1, t0).is_ok());
-        assert!(limit.admit(1, t0 + Duration::from_secs(10)).is_ok());
+        assert_eq!(limit.admit(1, t0), Ok(()));
+        assert_eq!(limit.admit(1, t0 + Duration::from_secs(10)), Ok(()));
         assert_eq!(limit.admit(1, t0 + Duration::from_secs(20)), Err(Duration::from_secs(40)));
-        assert!(limit.admit(2, t0 + Duration::from_secs(20)).is_ok(), "another strategy has its own");
-        assert!(limit.admit(1, t0 + Duration::from_secs(60)).is_ok());
+        assert_eq!(limit.admit(2, t0 + Duration::from_secs(20)), Ok(()), "another strategy has its own");
+        // The first signal is a minute old: its place is free again, and only its.
+        assert_eq!(limit.admit(1, t0 + Duration::from_secs(60)), Ok(()));
+        assert_eq!(limit.admit(1, t0 + Duration::from_secs(60)), Err(Duration::from_secs(10)));
     }
 }

@@ -563,7 +563,7 @@ mod tests {
             }
         })
         .await;
-        assert!(raised.is_ok());
+        assert_eq!(raised, Ok(()), "raising waited for the stuck channel");
         assert!(!Alerts::disabled().is_enabled());
         Alerts::disabled().raise(Alert::test("nobody"));
     }

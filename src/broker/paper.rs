@@ -24,7 +24,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -223,7 +222,7 @@ impl State {
                 marketable.then_some(price)
             }
         };
-        let now = Utc::now();
+        let now = crate::domain::clock::now();
         if let Some(price) = fill_price {
             let remaining = w.order.quantity - w.order.filled_quantity;
             let qty = remaining.min(liquidity.max(1));
@@ -349,7 +348,7 @@ impl PaperBroker {
             let mut s = self.lock();
             let mut events = Vec::new();
             let keys: Vec<String> = s.quotes.keys().cloned().collect();
-            let now = Utc::now();
+            let now = crate::domain::clock::now();
             for key in &keys {
                 let step = s.next_step();
                 let q = s.quotes.get_mut(key).expect("quote exists");
@@ -391,7 +390,7 @@ impl PaperBroker {
                 symbol: symbol.to_string(),
                 exchange,
                 last_price: price,
-                at: Utc::now(),
+                at: crate::domain::clock::now(),
             })];
             s.match_symbol(&key, self.config.liquidity_per_tick, self.config.slippage_ticks, &mut events);
             if events.len() > 1 {
@@ -409,7 +408,7 @@ impl PaperBroker {
 
     /// Every instrument's last price.
     pub fn snapshot(&self) -> Vec<Tick> {
-        let now = Utc::now();
+        let now = crate::domain::clock::now();
         self.lock()
             .quotes
             .values()
@@ -443,7 +442,7 @@ impl PaperBroker {
             product,
             quantity,
             price,
-            at: Utc::now(),
+            at: crate::domain::clock::now(),
         };
         s.book.trades.push(fill);
         self.persist(&s.book);
@@ -515,7 +514,7 @@ impl PaperBroker {
                 return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
             }
             change(&mut w.order)?;
-            w.order.updated_at = Utc::now();
+            w.order.updated_at = crate::domain::clock::now();
             let order = w.order.clone();
             self.persist(&s.book);
             order
@@ -593,7 +592,7 @@ impl Broker for PaperBroker {
                 trigger_price: req.trigger_price,
                 status: OrderStatus::Open,
                 message: None,
-                updated_at: Utc::now(),
+                updated_at: crate::domain::clock::now(),
             };
             s.book.orders.insert(id, WorkingOrder { order: order.clone(), triggered: false, rested: false });
             self.persist(&s.book);

@@ -189,7 +189,7 @@ impl App {
             past_day: None,
             order_counts: ((0, 0, 0), None),
             operator,
-            now: Utc::now(),
+            now: crate::domain::clock::now(),
             screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),

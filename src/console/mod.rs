@@ -328,7 +328,7 @@ async fn event_loop(
                 None => return Ok(()),
             },
             _ = frame.tick() => {
-                app.now = chrono::Utc::now();
+                app.now = crate::domain::clock::now();
                 let second = app.now.timestamp();
                 if app.expire_flash() || second != shown_second {
                     shown_second = second;

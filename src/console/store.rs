@@ -89,7 +89,7 @@ impl DeskStatus {
         match h {
             Health::Db(state) => {
                 if matches!(state, DbState::Live { .. }) {
-                    self.last_db_answer = Some(Utc::now());
+                    self.last_db_answer = Some(crate::domain::clock::now());
                 }
                 self.db = state;
             }
@@ -290,7 +290,7 @@ impl Store {
         }
         if let Some(s) = u.summary {
             if let Some(p) = s.pnl {
-                let now = Utc::now();
+                let now = crate::domain::clock::now();
                 if self.pnl_series.last().map(|(_, v)| *v) != Some(p) {
                     self.pnl_series.push((now, p));
                 }
@@ -530,7 +530,9 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
         match ChangeFeed::changes(&db).await {
             Ok(feed) => break feed,
             Err(e) => {
-                let _ = tx.send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: Utc::now() }))).await;
+                let _ = tx
+                    .send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: crate::domain::clock::now() })))
+                    .await;
                 tracing::warn!(error = %e, "console cannot listen for changes yet");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
@@ -654,7 +656,7 @@ impl Loader {
     }
 
     fn lost(&mut self) {
-        self.gap_started.get_or_insert((Instant::now(), Utc::now()));
+        self.gap_started.get_or_insert((Instant::now(), crate::domain::clock::now()));
     }
 
     /// What the console holds can no longer be trusted: everything is read again.
@@ -675,7 +677,11 @@ impl Loader {
                 self.summary.ask();
                 self.answers_in_gap = 0;
                 if let Some((started, _)) = self.gap_started.take() {
-                    self.send(LoaderMsg::Health(Health::Resynced { gap: started.elapsed(), at: Utc::now() })).await?;
+                    self.send(LoaderMsg::Health(Health::Resynced {
+                        gap: started.elapsed(),
+                        at: crate::domain::clock::now(),
+                    }))
+                    .await?;
                 }
                 Ok(true)
             }
@@ -763,7 +769,7 @@ impl Loader {
                 self.need_snapshot = true;
             }
         }
-        let state = db_state(answered, self.gap_started.map(|g| g.1), Utc::now());
+        let state = db_state(answered, self.gap_started.map(|g| g.1), crate::domain::clock::now());
         self.send(LoaderMsg::Health(Health::Db(state))).await
     }
 }

@@ -115,7 +115,7 @@ impl Db {
     /// Claims the oldest PENDING command (marks it RUNNING), if any.
     pub async fn claim_next_command(&self) -> Result<Option<CommandRecord>> {
         Ok(sqlx::query_as(concat!(
-            "UPDATE operator_commands SET status = 'RUNNING', claimed_at = now()
+            "UPDATE operator_commands SET status = 'RUNNING', claimed_at = xcoin_now()
               WHERE id = (SELECT id FROM operator_commands WHERE status = 'PENDING'
                            ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
               RETURNING ",
@@ -127,7 +127,7 @@ impl Db {
 
     async fn finish_command(&self, id: i64, status: CommandStatus, result: &str) -> Result<CommandRecord> {
         let finished: Option<CommandRecord> = sqlx::query_as(concat!(
-            "UPDATE operator_commands SET status = $2, result = $3, completed_at = now()
+            "UPDATE operator_commands SET status = $2, result = $3, completed_at = xcoin_now()
               WHERE id = $1 AND status = 'RUNNING' RETURNING ",
             command_columns!()
         ))
@@ -159,7 +159,7 @@ impl Db {
     /// the operator sees it and decides whether to send it again.
     pub async fn fail_abandoned_commands(&self, reason: &str) -> Result<Vec<CommandRecord>> {
         Ok(sqlx::query_as(concat!(
-            "UPDATE operator_commands SET status = 'FAILED', result = $1, completed_at = now()
+            "UPDATE operator_commands SET status = 'FAILED', result = $1, completed_at = xcoin_now()
               WHERE status = 'RUNNING' RETURNING ",
             command_columns!()
         ))

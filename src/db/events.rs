@@ -64,7 +64,7 @@ impl Db {
 
     /// Deletes events older than the retention; returns how many went.
     pub async fn prune_events(&self) -> Result<u64> {
-        Ok(sqlx::query("DELETE FROM desk_events WHERE at < now() - make_interval(days => $1::int)")
+        Ok(sqlx::query("DELETE FROM desk_events WHERE at < xcoin_now() - make_interval(days => $1::int)")
             .bind(RETENTION_DAYS as i32)
             .execute(&self.pool)
             .await?

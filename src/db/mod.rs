@@ -186,7 +186,14 @@ impl Db {
     pub async fn connect(options: PgConnectOptions, pool: PoolConfig) -> Result<Db> {
         probe(&options, pool.connect_timeout).await?;
         let statement_timeout = pool.statement_timeout.as_millis().to_string();
-        let options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        let mut options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        // The desk's clock, shifted for a test run: xcoin_now() reads it.
+        // (A test that pins a database's clock of its own has set it already.)
+        let shift = crate::domain::clock::shift();
+        let pinned = options.get_options().is_some_and(|o| o.contains("xcoin.clock_shift_ms"));
+        if !shift.is_zero() && !pinned {
+            options = options.options([("xcoin.clock_shift_ms", shift.num_milliseconds().to_string().as_str())]);
+        }
         let pool = PgPoolOptions::new()
             .min_connections(pool.min)
             .max_connections(pool.max)

@@ -85,14 +85,14 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
                                 charges, stop_loss, take_profit, highest_price, lowest_price, cost_basis, status,
                                 closed_at)
          VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                 CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END, CASE WHEN $6 = 0 THEN now() END)
+                 CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END, CASE WHEN $6 = 0 THEN xcoin_now() END)
          RETURNING *"
     } else {
         "UPDATE positions SET quantity = $6, average_price = $7, realized_pnl = $8, buy_quantity = $9,
                 sell_quantity = $10, buy_value = $11, sell_value = $12, last_price = $13, unrealized_pnl = $14,
                 charges = $15, stop_loss = $16, take_profit = $17, highest_price = $18, lowest_price = $19,
                 cost_basis = $20, status = CASE WHEN $6 = 0 THEN 'CLOSED' ELSE 'OPEN' END,
-                closed_at = CASE WHEN $6 = 0 THEN now() END, updated_at = now()
+                closed_at = CASE WHEN $6 = 0 THEN xcoin_now() END, updated_at = xcoin_now()
           WHERE id = $1 RETURNING *"
     };
     Ok(sqlx::query_as(query)
@@ -122,7 +122,7 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
 
 /// A fresh, empty position in an instrument (id 0: not stored yet).
 pub fn empty_position(strategy_id: i64, symbol: &str, exchange: Exchange, product: Product) -> Position {
-    let now = chrono::Utc::now();
+    let now = crate::domain::clock::now();
     Position {
         id: 0,
         strategy_id,
@@ -257,7 +257,7 @@ impl Db {
             }
         }
         sqlx::query_as(
-            "UPDATE positions SET stop_loss = $2, take_profit = $3, updated_at = now()
+            "UPDATE positions SET stop_loss = $2, take_profit = $3, updated_at = xcoin_now()
               WHERE id = $1 AND status = 'OPEN' RETURNING *",
         )
         .bind(id)

@@ -51,7 +51,7 @@ impl<'r> FromRow<'r, PgRow> for Issue {
 /// issue.
 pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Option<i64>) -> Result<(Issue, bool)> {
     let still_resolved: Option<Issue> = sqlx::query_as(
-        "UPDATE reconciliation_log SET seen_count = seen_count + 1, last_seen_at = now()
+        "UPDATE reconciliation_log SET seen_count = seen_count + 1, last_seen_at = xcoin_now()
           WHERE id = (SELECT id FROM reconciliation_log
                        WHERE issue_type = $1 AND symbol = $2 AND exchange = $3 AND product = $4
                          AND order_id IS NOT DISTINCT FROM $9
@@ -82,7 +82,7 @@ pub async fn log_issue_in(conn: &mut PgConnection, m: &Mismatch, position_id: Op
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (issue_type, symbol, exchange, product, (coalesce(order_id, 0))) WHERE status = 'OPEN'
          DO UPDATE SET seen_count = reconciliation_log.seen_count + 1,
-                       last_seen_at = now(),
+                       last_seen_at = xcoin_now(),
                        position_id = EXCLUDED.position_id,
                        local_quantity = EXCLUDED.local_quantity,
                        broker_quantity = EXCLUDED.broker_quantity,
@@ -143,7 +143,7 @@ pub async fn resolve_issue_in(
     }
     let note = note.map(str::trim).filter(|n| !n.is_empty());
     Ok(sqlx::query_as(
-        "UPDATE reconciliation_log SET status = 'RESOLVED', resolution = $2, resolved_by = $3, resolved_at = now(),
+        "UPDATE reconciliation_log SET status = 'RESOLVED', resolution = $2, resolved_by = $3, resolved_at = xcoin_now(),
                 resolution_note = $4, adjustment = $5
           WHERE id = $1 RETURNING *",
     )

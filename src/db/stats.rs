@@ -247,7 +247,7 @@ impl Db {
             "      largest_win = EXCLUDED.largest_win,
                     largest_loss = EXCLUDED.largest_loss,
                     order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
-                    updated_at = now()
+                    updated_at = xcoin_now()
              RETURNING *"
         ))
         .fetch_one(&self.pool)
@@ -267,7 +267,7 @@ impl Db {
                FROM p
              ON CONFLICT (trading_day) DO UPDATE SET",
             pnl_set!(),
-            "       updated_at = now()
+            "       updated_at = xcoin_now()
              RETURNING *"
         ))
         .fetch_one(&self.pool)
@@ -424,7 +424,7 @@ impl Db {
         sqlx::query(
             "INSERT INTO daily_stats (trading_day, funds_opening_balance, funds_cash, funds_used_margin,
                                       funds_m2m_realised, funds_m2m_unrealised, funds_available, funds_at)
-             VALUES (xcoin_today(), $1, $2, $3, $4, $5, $6, now())
+             VALUES (xcoin_today(), $1, $2, $3, $4, $5, $6, xcoin_now())
              ON CONFLICT (trading_day) DO UPDATE SET
                     funds_opening_balance = EXCLUDED.funds_opening_balance, funds_cash = EXCLUDED.funds_cash,
                     funds_used_margin = EXCLUDED.funds_used_margin, funds_m2m_realised = EXCLUDED.funds_m2m_realised,

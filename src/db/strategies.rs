@@ -78,8 +78,8 @@ impl Db {
             )));
         }
         let paused: Option<Strategy> = sqlx::query_as(
-            "UPDATE strategies SET is_active = false, paused_at = now(), paused_by = $2, paused_reason = $3,
-                    updated_at = now()
+            "UPDATE strategies SET is_active = false, paused_at = xcoin_now(), paused_by = $2, paused_reason = $3,
+                    updated_at = xcoin_now()
               WHERE id = $1 AND is_active RETURNING *",
         )
         .bind(id)
@@ -102,7 +102,7 @@ impl Db {
         let s = self.get_strategy(id).await?;
         let resumed: Option<Strategy> = sqlx::query_as(
             "UPDATE strategies SET is_active = true, paused_at = NULL, paused_by = NULL, paused_reason = NULL,
-                    updated_at = now()
+                    updated_at = xcoin_now()
               WHERE id = $1 AND NOT is_active RETURNING *",
         )
         .bind(id)
@@ -115,8 +115,8 @@ impl Db {
     /// returns those it paused.
     pub async fn pause_automated_strategies(&self, by: &str, reason: &str) -> Result<Vec<Strategy>> {
         Ok(sqlx::query_as(
-            "UPDATE strategies SET is_active = false, paused_at = now(), paused_by = $1, paused_reason = $2,
-                    updated_at = now()
+            "UPDATE strategies SET is_active = false, paused_at = xcoin_now(), paused_by = $1, paused_reason = $2,
+                    updated_at = xcoin_now()
               WHERE is_active AND strategy_type <> 'manual' RETURNING *",
         )
         .bind(by.trim())
@@ -158,7 +158,7 @@ impl Db {
              ON CONFLICT (name) DO UPDATE SET strategy_type = EXCLUDED.strategy_type, mode = EXCLUDED.mode,
                     instruments = EXCLUDED.instruments, parameters = EXCLUDED.parameters,
                     capital_allocated = EXCLUDED.capital_allocated, max_positions = EXCLUDED.max_positions,
-                    max_daily_loss = EXCLUDED.max_daily_loss, updated_at = now()
+                    max_daily_loss = EXCLUDED.max_daily_loss, updated_at = xcoin_now()
              RETURNING *",
         )
         .bind(&r.name)
@@ -181,7 +181,7 @@ impl Db {
         let token: Option<String> = sqlx::query_scalar(
             "WITH t AS (SELECT replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') AS token)
              UPDATE strategies SET webhook_token_sha256 = encode(sha256(convert_to(t.token, 'UTF8')), 'hex'),
-                    updated_at = now()
+                    updated_at = xcoin_now()
                FROM t WHERE name = $1 RETURNING t.token",
         )
         .bind(name.trim())
@@ -204,7 +204,7 @@ impl Db {
 
     /// What a strategy last decided, for the console.
     pub async fn record_decision(&self, id: i64, decision: &str) -> Result<()> {
-        sqlx::query("UPDATE strategies SET last_decision = $2, last_decision_at = now() WHERE id = $1")
+        sqlx::query("UPDATE strategies SET last_decision = $2, last_decision_at = xcoin_now() WHERE id = $1")
             .bind(id)
             .bind(decision)
             .execute(&self.pool)

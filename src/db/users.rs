@@ -182,11 +182,21 @@ impl Db {
 mod tests {
     #[test]
     fn user_names_are_plain_role_names() {
-        for ok in ["asha", "ravi_2", "_ops"] {
-            assert!(super::check_name(ok).is_ok(), "{ok}");
+        for ok in ["asha", "ravi_2", "_ops", &"x".repeat(63)] {
+            if let Err(e) = super::check_name(ok) {
+                panic!("{ok}: {e}");
+            }
         }
         for bad in ["", "Asha", "2ravi", "pg_monitor", "xcoin_engine", "a-b", "a b", &"x".repeat(64)] {
-            assert!(super::check_name(bad).is_err(), "{bad}");
+            let err = super::check_name(bad).expect_err(bad);
+            assert!(matches!(err, super::DbError::Invalid(_)), "{bad}: {err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "name: `{bad}` must be 1 to 63 lowercase letters, digits or _, start with a letter, and not \
+                     begin with pg_ or xcoin_"
+                )
+            );
         }
     }
 }

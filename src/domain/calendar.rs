@@ -74,7 +74,7 @@ impl MarketCalendar {
 
     /// Today's trading day.
     pub fn today(&self) -> NaiveDate {
-        self.trading_day(Utc::now())
+        self.trading_day(crate::domain::clock::now())
     }
 
     /// The instant a local wall-clock time on `day` happens.
@@ -95,6 +95,16 @@ impl MarketCalendar {
     /// Weekdays that are not holidays.
     pub fn is_trading_day(&self, day: NaiveDate) -> bool {
         !matches!(day.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&day)
+    }
+
+    /// The last trading day on or before `day`: `day` itself when the market
+    /// trades on it, else the trading day before the weekend or holiday.
+    pub fn last_trading_day(&self, day: NaiveDate) -> NaiveDate {
+        let mut d = day;
+        while !self.is_trading_day(d) {
+            d = d.pred_opt().expect("date in range");
+        }
+        d
     }
 
     pub fn state(&self, at: DateTime<Utc>) -> MarketState {
@@ -133,6 +143,17 @@ mod tests {
         let cal = MarketCalendar::default();
         assert!(!cal.is_trading_day(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()), "Guru Nanak Jayanti");
         assert!(cal.is_trading_day(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()));
+    }
+
+    #[test]
+    fn the_last_trading_day_skips_weekends_and_holidays() {
+        let cal = MarketCalendar::default();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(cal.last_trading_day(d("2026-12-04")), d("2026-12-04"), "a Friday is its own");
+        assert_eq!(cal.last_trading_day(d("2026-12-05")), d("2026-12-04"), "Saturday: Friday");
+        assert_eq!(cal.last_trading_day(d("2026-12-06")), d("2026-12-04"), "Sunday: Friday");
+        // Guru Nanak Jayanti (Tuesday 2026-11-24): the Monday before.
+        assert_eq!(cal.last_trading_day(d("2026-11-24")), d("2026-11-23"));
     }
 
     #[test]

@@ -285,9 +285,12 @@ mod tests {
             resolution: Resolution::Ignore,
             note: Some("é".repeat(500)),
         };
-        assert!(note.check().is_ok());
+        assert_eq!(note.check(), Ok(()), "500 characters are allowed");
         let nothing = OperatorCommand::ModifyOrder { order_id: 3, quantity: None, price: None, trigger_price: None };
-        assert!(nothing.check().unwrap_err().to_string().contains("nothing to change"));
+        assert_eq!(
+            nothing.check(),
+            Err(FieldError::new("quantity", "nothing to change: give a quantity, price or trigger"))
+        );
         let pause = OperatorCommand::PauseStrategy { strategy_id: 0, reason: "lunch".into() };
         assert_eq!(pause.check().unwrap_err().to_string(), "strategy_id: must be a positive id, got 0");
     }

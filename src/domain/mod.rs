@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod charges;
+pub mod clock;
 pub mod command;
 pub mod enums;
 pub mod event;

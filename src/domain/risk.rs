@@ -514,6 +514,12 @@ mod tests {
         }
     }
 
+    /// An order that opens new risk, accepted: what it risks at its stop and
+    /// its reward:risk.
+    fn passes(risk: Decimal, reward: Decimal) -> Assessment {
+        Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward: Some(reward) }
+    }
+
     #[test]
     fn a_good_order_passes_with_its_risk() {
         let a = validate(&req(), &snap(), &limits()).unwrap();
@@ -529,19 +535,24 @@ mod tests {
         type Case = (
             &'static str,
             Box<dyn Fn(&mut OrderRequest, &mut RiskSnapshot)>,
+            Assessment,
             Box<dyn Fn(&mut OrderRequest, &mut RiskSnapshot)>,
             &'static str,
         );
+        // What the base order risks, and its reward:risk.
+        let base = passes(dec!(1000), dec!(2));
         let cases: Vec<Case> = vec![
             (
                 "kill switch",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|_, s| s.kill_switch_active = true),
                 "kill switch: active; re-arm it before new orders",
             ),
             (
                 "paused",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|_, s| s.strategy_paused = true),
                 "strategy paused: resume it before new orders",
             ),
@@ -552,12 +563,14 @@ mod tests {
                     r.stop_loss = Some(dec!(999));
                     r.take_profit = Some(dec!(1002))
                 }),
+                passes(dec!(100), dec!(2)),
                 Box::new(|_, s| s.position_quantity = 901),
                 "max position size: limit 1000 shares, position would be 1001 (holds 901)",
             ),
             (
                 "market hours",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|_, s| s.market_state = MarketState::PreOpen),
                 "market hours: the market is pre-open",
             ),
@@ -568,12 +581,14 @@ mod tests {
                     r.stop_loss = Some(dec!(999));
                     r.take_profit = Some(dec!(1002))
                 }),
+                passes(dec!(1000), dec!(2)),
                 Box::new(|r, _| r.quantity = 1001),
                 "max position size: limit 1000 shares, order 1001",
             ),
             (
                 "tick",
                 Box::new(|r, _| r.price = Some(dec!(999.95))),
+                passes(dec!(995), dec!(20.05) / dec!(9.95)),
                 Box::new(|r, _| r.stop_loss = Some(dec!(990.02))),
                 "tick size: stop loss 990.02 is not on the 0.05 tick",
             ),
@@ -584,30 +599,35 @@ mod tests {
                     r.stop_loss = Some(dec!(1095));
                     r.take_profit = Some(dec!(1110))
                 }),
+                passes(dec!(500), dec!(2)),
                 Box::new(|r, _| r.price = Some(dec!(1100.05))),
                 "price sanity: price 1100.05 is more than 10% from the last price 1000",
             ),
             (
                 "last price",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|_, s| s.last_price = None),
                 "price sanity: no last traded price for the instrument yet",
             ),
             (
                 "rate",
                 Box::new(|_, s| s.orders_last_second = 9),
+                base,
                 Box::new(|_, s| s.orders_last_second = 10),
                 "order rate: limit 10 per second, 10 in the last second",
             ),
             (
                 "stop missing",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|r, _| r.stop_loss = None),
                 "stop loss: required on every position",
             ),
             (
                 "stop side",
                 Box::new(|r, _| r.stop_loss = Some(dec!(999.95))),
+                passes(dec!(5), dec!(400)),
                 Box::new(|r, _| r.stop_loss = Some(dec!(1000))),
                 "stop loss: a BUY stop must be below the entry 1000, got 1000",
             ),
@@ -617,38 +637,43 @@ mod tests {
                     r.quantity = 400;
                     r.stop_loss = Some(dec!(995));
                 }),
+                passes(dec!(2000), dec!(4)),
                 Box::new(|r, _| r.quantity = 401),
                 "max risk per trade: limit ₹2000, order risks ₹2005",
             ),
             (
                 "reward",
                 Box::new(|_, _| {}),
+                base,
                 Box::new(|r, _| r.take_profit = Some(dec!(1019.50))),
                 "min risk:reward: limit 2:1, order 1.95:1",
             ),
             (
                 "positions",
                 Box::new(|_, s| s.open_positions = 4),
+                base,
                 Box::new(|_, s| s.open_positions = 5),
                 "max open positions: limit 5, open 5",
             ),
             (
                 "daily loss",
                 Box::new(|_, s| s.today_net_pnl = dec!(-5999.99)),
+                base,
                 Box::new(|_, s| s.today_net_pnl = dec!(-6000)),
                 "max daily loss: limit ₹6000, today ₹6000",
             ),
             (
                 "drawdown",
                 Box::new(|_, s| s.drawdown = dec!(14999.99)),
+                base,
                 Box::new(|_, s| s.drawdown = dec!(15000)),
                 "max drawdown: limit ₹15000, now ₹15000",
             ),
         ];
-        for (rule, pass, fail, reason) in cases {
+        for (rule, pass, assessed, fail, reason) in cases {
             let (mut r, mut s) = (req(), snap());
             pass(&mut r, &mut s);
-            assert!(validate(&r, &s, &limits()).is_ok(), "{rule} should pass: {:?}", validate(&r, &s, &limits()));
+            assert_eq!(validate(&r, &s, &limits()), Ok(assessed), "{rule} should pass");
             fail(&mut r, &mut s);
             let denial = validate(&r, &s, &limits()).expect_err(rule);
             assert_eq!(denial.to_string(), reason, "{rule}");
@@ -661,7 +686,7 @@ mod tests {
         r.side = Side::Sell;
         r.stop_loss = Some(dec!(1010));
         r.take_profit = Some(dec!(980));
-        assert!(validate(&r, &snap(), &limits()).is_ok());
+        assert_eq!(validate(&r, &snap(), &limits()), Ok(passes(dec!(1000), dec!(2))));
         r.take_profit = Some(dec!(1030));
         assert_eq!(validate(&r, &snap(), &limits()).unwrap_err().to_string(), "min risk:reward: limit 2:1, order 0:1");
         r.stop_loss = Some(dec!(990));
@@ -688,13 +713,14 @@ mod tests {
             drawdown: dec!(20000),
             ..snap()
         };
-        let a = validate(&exit, &s, &limits()).unwrap();
-        assert!(a.reduces_position);
+        // No stop: nothing to say about its risk, and an exit has no reward:risk.
+        let exits = Assessment { reduces_position: true, risk_amount: None, risk_reward: None };
+        assert_eq!(validate(&exit, &s, &limits()), Ok(exits));
         exit.quantity = 101; // more than held: it would open a short, so it is new risk
         assert_eq!(validate(&exit, &s, &limits()).unwrap_err(), Denial::KillSwitch);
         exit.quantity = 100;
         let blind = RiskSnapshot { last_price: None, ..s.clone() };
-        assert!(validate(&exit, &blind, &limits()).is_ok(), "an exit at market needs no last price");
+        assert_eq!(validate(&exit, &blind, &limits()), Ok(exits), "an exit at market needs no last price");
         let busy = RiskSnapshot { orders_last_second: 10, ..s.clone() };
         assert_eq!(
             validate(&exit, &busy, &limits()).unwrap_err().to_string(),
@@ -713,7 +739,8 @@ mod tests {
         r.stop_loss = Some(dec!(157.11));
         r.take_profit = Some(dec!(162.01));
         let s = RiskSnapshot { last_price: Some(dec!(158.75)), ..snap() };
-        assert!(validate(&r, &s, &limits()).is_ok(), "{:?}", validate(&r, &s, &limits()));
+        // Risk 1.62 × 10; reward 3.28 a share.
+        assert_eq!(validate(&r, &s, &limits()), Ok(passes(dec!(16.20), dec!(3.28) / dec!(1.62))));
         let mut infy = req();
         infy.price = Some(dec!(1000.03));
         assert_eq!(
@@ -745,8 +772,9 @@ mod tests {
     #[test]
     fn market_hours_can_be_waived() {
         let closed = RiskSnapshot { market_state: MarketState::Closed, ..snap() };
-        assert!(validate(&req(), &closed, &limits()).is_err());
-        assert!(validate(&req(), &closed, &RiskLimits { enforce_market_hours: false, ..limits() }).is_ok());
+        assert_eq!(validate(&req(), &closed, &limits()), Err(Denial::MarketHours { state: MarketState::Closed }));
+        let waived = RiskLimits { enforce_market_hours: false, ..limits() };
+        assert_eq!(validate(&req(), &closed, &waived), Ok(passes(dec!(1000), dec!(2))));
     }
 }
 
@@ -835,6 +863,10 @@ mod levels {
             current_stop: Some(dec!(950)),
             ..long()
         };
-        assert!(verdict(wider).is_err(), "moving it further away is judged by the limit");
+        assert_eq!(
+            verdict(wider).unwrap_err(),
+            "max risk per trade: limit ₹2000, order risks ₹60000",
+            "moving it further away is judged by the limit"
+        );
     }
 }

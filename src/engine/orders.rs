@@ -4,7 +4,6 @@
 use crate::domain::event::{EventKind, EventLevel};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use rust_decimal::Decimal;
 
 use super::{Engine, EngineError, Result};
@@ -35,7 +34,7 @@ impl<B: Broker> Engine<B> {
         Ok(RiskSnapshot {
             kill_switch_active: inputs.kill_switch_active,
             strategy_paused: inputs.strategy_paused,
-            market_state: self.cfg.calendar.state(Utc::now()),
+            market_state: self.cfg.calendar.state(crate::domain::clock::now()),
             last_price: self.last_price(&req.symbol, req.exchange),
             position_quantity: inputs.held,
             open_positions: u32::try_from(inputs.open_positions).unwrap_or(u32::MAX),

@@ -7,8 +7,6 @@
 use crate::domain::event::{EventKind, EventLevel};
 use std::collections::HashSet;
 
-use chrono::Utc;
-
 use super::{Engine, EngineError, Result};
 use crate::alerts::Alert;
 use crate::broker::Broker;
@@ -47,7 +45,7 @@ impl<B: Broker> Engine<B> {
         // broker mapping cannot read is left out of the book too): the
         // operator sees each one, never only a log line.
         let in_book: HashSet<&str> = book.iter().map(|b| b.broker_order_id.as_str()).collect();
-        let settled = Utc::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
+        let settled = crate::domain::clock::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
         mismatches.extend(orders_missing_at_broker(&self.db.active_orders().await?, &in_book, settled));
         let mut found = Vec::new();
         for m in mismatches {

@@ -56,7 +56,7 @@ impl<B: Broker> Engine<B> {
     /// One risk cycle. Errors are logged; the next cycle tries again.
     pub async fn monitor_risk(&mut self) {
         self.trading_cycle().await;
-        if let Err(e) = self.report_if_due(Utc::now()).await {
+        if let Err(e) = self.report_if_due(crate::domain::clock::now()).await {
             tracing::warn!(error = %e, "end-of-day report not sent");
         }
     }
@@ -87,7 +87,7 @@ impl<B: Broker> Engine<B> {
     async fn risk_cycle(&mut self) -> Result<Option<super::strategy::Seen>> {
         let marked = self.mark_positions().await?;
         if marked == 0 && !self.risk_check_due {
-            self.square_off_if_due(Utc::now()).await?;
+            self.square_off_if_due(crate::domain::clock::now()).await?;
             return Ok(None);
         }
         let filled = std::mem::replace(&mut self.risk_check_due, false);
@@ -166,7 +166,7 @@ impl<B: Broker> Engine<B> {
                 kill_switch_active = true;
             }
         }
-        self.square_off_if_due(Utc::now()).await?;
+        self.square_off_if_due(crate::domain::clock::now()).await?;
         Ok(Some(super::strategy::Seen { positions, kill_switch_active }))
     }
 

@@ -363,8 +363,13 @@ impl<B: Broker> Engine<B> {
             }
             let own_positions: Vec<Position> = positions.iter().filter(|p| p.strategy_id == r.id).cloned().collect();
             let own_orders: Vec<Order> = orders.iter().filter(|o| o.strategy_id == r.id).cloned().collect();
-            let view =
-                View { busy: &busy, positions: &own_positions, orders: &own_orders, limits: &limits, now: Utc::now() };
+            let view = View {
+                busy: &busy,
+                positions: &own_positions,
+                orders: &own_orders,
+                limits: &limits,
+                now: crate::domain::clock::now(),
+            };
             let intents = r.strategy.decide(&view);
             if intents.is_empty() {
                 continue;

@@ -32,7 +32,6 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use chrono_tz::Asia::Kolkata;
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use reqwest::{Method, RequestBuilder};
@@ -305,13 +304,13 @@ impl KiteClient {
     /// Counts the write requests this desk sent today before this client
     /// started, so Kite's daily cap holds across engine restarts.
     pub fn count_earlier_writes(&self, sent: u32) {
-        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
         self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner()).already_used(today, sent);
     }
 
     /// Write requests counted today, and the day's cap.
     pub fn writes_today(&self) -> (u32, u32) {
-        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
         let cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
         (cap.used_on(today), cap.limit())
     }
@@ -393,7 +392,7 @@ impl KiteClient {
     /// Every write counts toward the cap — placements, modifications and
     /// cancellations, refused by Kite's risk system or not — as Kite counts them.
     async fn write(&self, method: Method, path: &str, form: &[(&str, String)]) -> Result<String, ClientError> {
-        let today = Utc::now().with_timezone(&Kolkata).date_naive();
+        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
         {
             let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
             if !cap.take(today) {
@@ -626,7 +625,7 @@ impl MarketData for KiteBroker {
         let mut ticks = Vec::with_capacity(self.instruments.len());
         for batch in self.instruments.chunks(QUOTE_BATCH) {
             let prices = self.client.ltp(batch).await?;
-            let received = Utc::now();
+            let received = crate::domain::clock::now();
             for (key, ltp) in &prices {
                 match ltp.to_tick(key, received) {
                     Ok(tick) => ticks.push(tick),
@@ -783,9 +782,9 @@ mod tests {
         // An earlier run of the engine sent all but two of today's requests.
         client.count_earlier_writes(ORDERS_PER_DAY - 2);
         let change = Modify { quantity: Some(5), ..Modify::default() };
-        assert!(client.modify_order("151220000000000", &change).await.is_ok());
+        assert_eq!(client.modify_order("151220000000000", &change).await, Ok("151220000000000".into()));
         assert_eq!(client.writes_today(), (ORDERS_PER_DAY - 1, ORDERS_PER_DAY));
-        assert!(client.cancel_order("151220000000000").await.is_ok());
+        assert_eq!(client.cancel_order("151220000000000").await, Ok("151220000000000".into()));
         assert_eq!(
             client.cancel_order("151220000000000").await.unwrap_err(),
             ClientError::Refused(
@@ -1113,7 +1112,12 @@ mod tests {
         let (client, _server) = client(vec![]).await;
         let broker = KiteBroker::new(client, vec![]);
         let mut events = broker.subscribe();
-        let tick = Tick { symbol: "INFY".into(), exchange: Exchange::Nse, last_price: dec!(1412.95), at: Utc::now() };
+        let tick = Tick {
+            symbol: "INFY".into(),
+            exchange: Exchange::Nse,
+            last_price: dec!(1412.95),
+            at: crate::domain::clock::now(),
+        };
         broker.events().send(BrokerEvent::Tick(tick.clone())).unwrap();
         assert_eq!(events.recv().await.unwrap(), BrokerEvent::Tick(tick));
     }

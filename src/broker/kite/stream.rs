@@ -46,7 +46,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
@@ -367,7 +366,7 @@ impl TickerStream {
                     Some(Ok(message)) => {
                         last_message = Instant::now();
                         self.status.send_if_modified(|s| {
-                            s.last_message_at = Some(Utc::now());
+                            s.last_message_at = Some(crate::domain::clock::now());
                             false
                         });
                         if let Some(ended) = self.handle(message, reads) {
@@ -385,7 +384,7 @@ impl TickerStream {
             Message::Binary(frame) if frame.len() < 2 => {} // heartbeat
             Message::Binary(frame) => match parse_binary(&frame) {
                 Ok(ticks) => {
-                    let received = Utc::now();
+                    let received = crate::domain::clock::now();
                     for tick in ticks {
                         match tick.to_tick(&self.instruments, received) {
                             Some(tick) => {
@@ -494,7 +493,7 @@ async fn publish_fills(
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use rust_decimal::Decimal;
     use rust_decimal_macros::dec;
     use serde_json::json;
@@ -695,9 +694,8 @@ mod tests {
             [r#"{"a":"subscribe","v":[408065,128083204]}"#, r#"{"a":"mode","v":["full",[408065,128083204]]}"#]
         );
 
-        // A heartbeat publishes nothing.
+        // A heartbeat publishes nothing: the next event is the tick sent after it.
         conn.binary(vec![0]).await;
-        run.assert_quiet(Duration::from_millis(150)).await;
 
         // An LTP packet, a quote packet, and a token nobody asked for.
         let mut quote = tick(SBIN_BSE, TickMode::Quote, false, dec!(470.05));
@@ -705,13 +703,18 @@ mod tests {
         quote.average_price = Some(dec!(469.95));
         (quote.volume, quote.buy_quantity, quote.sell_quantity) = (Some(1_000_000), Some(5), Some(7));
         quote.ohlc = Some(Ohlc { open: dec!(468), high: dec!(471.10), low: dec!(467.55), close: dec!(466.20) });
-        let before = Utc::now();
+        let before = crate::domain::clock::now();
         conn.binary(frame(&[ltp(INFY, dec!(1573.15)), encode(&quote), ltp(738561, dec!(2931.45))])).await;
         let BrokerEvent::Tick(infy) = run.next_event().await else { panic!("a tick") };
         assert_eq!((infy.symbol.as_str(), infy.exchange, infy.last_price), ("INFY", Exchange::Nse, dec!(1573.15)));
-        assert!(infy.at >= before && infy.at <= Utc::now(), "an LTP packet is stamped when it arrives");
+        assert!(
+            infy.at >= before && infy.at <= crate::domain::clock::now(),
+            "an LTP packet is stamped when it arrives"
+        );
         assert_eq!(run.next_tick().await, ("SBIN".into(), Exchange::Bse, dec!(470.05)));
-        run.assert_quiet(Duration::from_millis(100)).await;
+        // Nothing for the token nobody asked for: the next event is the next frame's.
+        conn.binary(frame(&[ltp(INFY, dec!(1573.20))])).await;
+        assert_eq!(run.next_tick().await, ("INFY".into(), Exchange::Nse, dec!(1573.20)));
 
         let status = run.status.borrow().clone();
         assert_eq!((status.state, status.connections, status.last_error), (TickerState::Connected, 1, None));
@@ -773,8 +776,10 @@ mod tests {
         conn.send(Message::text(r#"{"type":"order","data":{"order_id":"1"}}"#)).await;
         conn.send(Message::text("not json")).await;
         conn.binary(good).await;
+        // The first event is the good frame's, and the one after is the next frame's.
         assert_eq!(run.next_tick().await, ("INFY".into(), Exchange::Nse, dec!(1573.15)));
-        run.assert_quiet(Duration::from_millis(100)).await;
+        conn.binary(frame(&[ltp(INFY, dec!(1573.20))])).await;
+        assert_eq!(run.next_tick().await, ("INFY".into(), Exchange::Nse, dec!(1573.20)));
         assert_eq!((server.handshakes(), run.status.borrow().state), (1, TickerState::Connected));
         assert_eq!(run.finish().await, Ok(()));
     }
@@ -852,7 +857,8 @@ mod tests {
         );
         assert_eq!(run.http.count(route), 2, "read again while the trades fell short");
 
-        // The same update again: the order, and no read, no fill.
+        // The same update again: the order, and no read, no fill. (A quiet
+        // window: that nothing happens has no event to wait for.)
         conn.send(order_update(1)).await;
         assert_eq!(order_of(run.next_event().await), (ORDER_ID.into(), OrderStatus::PartiallyFilled, 1));
         run.assert_quiet(Duration::from_millis(150)).await;
@@ -862,6 +868,7 @@ mod tests {
         conn.send(order_update(2)).await;
         assert_eq!(order_of(run.next_event().await), (ORDER_ID.into(), OrderStatus::Filled, 2));
         assert_eq!(fill_of(run.next_event().await), (ORDER_ID.into(), "T2".into(), 1, dec!(470.05)));
+        // (A quiet window: T1 is not published again, nor anything else.)
         run.assert_quiet(Duration::from_millis(150)).await;
         assert_eq!(run.http.count(route), 3);
 
@@ -880,7 +887,14 @@ mod tests {
 
         conn.send(order_update(1)).await;
         assert_eq!(order_of(run.next_event().await), (ORDER_ID.into(), OrderStatus::PartiallyFilled, 1));
-        run.assert_quiet(Duration::from_millis(200)).await;
+        let deadline = Instant::now() + WAIT;
+        while run.http.count(route) < 2 {
+            assert!(Instant::now() < deadline, "two reads in time");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // Then it gives up: no third read, no fill. (A quiet window: that
+        // nothing more happens has no event to wait for.)
+        run.assert_quiet(Duration::from_millis(100)).await;
         assert_eq!(run.http.count(route), 2, "two reads, then it gives up");
 
         conn.send(order_update(1)).await;
@@ -936,8 +950,8 @@ mod tests {
             status.last_error.as_deref(),
             Some("the Kite ticker refused the access token (HTTP 403): Refused with 403 in this test")
         );
-        // No further attempts, nothing published.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // No further attempts, nothing published: the stream has ended (above),
+        // so there is nothing to wait for.
         assert_eq!(server.handshakes(), 2);
         use broadcast::error::TryRecvError;
         assert!(matches!(run.events.try_recv(), Err(TryRecvError::Empty | TryRecvError::Closed)));

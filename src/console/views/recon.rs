@@ -25,11 +25,12 @@ const COLUMNS: [Column; 10] = [
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let q = |v: Option<i64>| v.map_or("—".to_string(), |q| q.to_string());
-    let title = format!(
-        "Reconciliation — {} {}",
-        app.tables[crate::console::tab::Tab::Reconciliation].rows.len(),
-        if app.show_resolved { "issues, resolved included (r hides)" } else { "open issues (r shows resolved)" }
-    );
+    let n = app.tables[crate::console::tab::Tab::Reconciliation].rows.len() as i64;
+    let title = if app.show_resolved {
+        format!("Reconciliation — {}, resolved included (r hides)", crate::domain::count(n, "issue", "issues"))
+    } else {
+        format!("Reconciliation — {} (r shows resolved)", crate::domain::count(n, "open issue", "open issues"))
+    };
     let title = super::filtered(app, crate::console::tab::Tab::Reconciliation, title);
     super::table(
         area,
