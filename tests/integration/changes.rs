@@ -99,9 +99,13 @@ async fn killing_the_listener_backend_yields_resync_and_the_feed_continues() {
         assert!(killed, "round {round}");
         // A change committed while the listener is down is lost by PostgreSQL...
         let lost = t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
-        // ...so the feed says Resync (the consumer reloads and sees `lost`)...
+        // ...so the feed says Resync, and the consumer's reload (the console
+        // loader's on Resync) has `lost` as it was written...
         assert_eq!(next(&mut feed).await, ChangeEvent::Resync, "round {round}");
-        assert!(t.get_order(lost.id).await.is_ok());
+        let (reloaded, _) = xcoin::console::store::first_snapshot(&t).await.unwrap();
+        assert!(reloaded.snapshot, "a full reload replaces everything");
+        let found: Vec<_> = reloaded.orders.iter().filter(|o| o.id == lost.id).collect();
+        assert_eq!(found, vec![&lost], "round {round}");
         // ...and keeps delivering changes after it.
         let after = t.create_order(&limit_buy("SBIN", 2, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
         let mut seen = Vec::new();

@@ -272,8 +272,19 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
 
     assert!(stdout(&xcoin(dir.path(), &["db", "stop"], &[])).starts_with("stopped the database in "));
     console.wait_for("db: RECONNECTING");
-    // Down long enough for the engine to notice and for the demo to want to trade.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Down long enough for the engine to notice: it has lost its lock and
+    // raised the alert (from then on it asks the demo for nothing and
+    // places nothing until it has caught up).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let noticed = ["the engine lock connection was lost", "alert title=Engine lost its database"];
+    loop {
+        let log_text = std::fs::read_to_string(&log).unwrap();
+        if noticed.iter().all(|line| log_text.contains(line)) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the engine notices the outage:\n{log_text}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let started = std::time::Instant::now();
     assert!(xcoin(dir.path(), &["db", "start"], &[]).status.success());
     console.wait_for("db: live");
@@ -299,9 +310,6 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
         assert!(tokio::time::Instant::now() < deadline, "the demo trades again after the restart");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(log_text.contains("the engine lock connection was lost"), "the engine noticed the outage:\n{log_text}");
-    assert!(log_text.contains("alert title=Engine lost its database"), "and raised the alert:\n{log_text}");
 
     assert!(std::process::Command::new("kill").args(["-INT", &engine.id().to_string()]).status().unwrap().success());
     let out = engine.wait_with_output().unwrap();

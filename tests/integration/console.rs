@@ -56,14 +56,6 @@ fn fg_of(buf: &Buffer, needle: &str) -> Color {
     panic!("{needle} not on screen:\n{}", text(buf).join("\n"));
 }
 
-fn key(c: char) -> KeyEvent {
-    KeyEvent::new(KeyCode::Char(c), if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE })
-}
-
-fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
 /// An operator's MIS order on NSE.
 fn order(
     symbol: &str,
@@ -550,7 +542,7 @@ async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() 
     for _ in 0..5 {
         press(&mut app, KeyCode::Backspace);
     }
-    type_keys(&mut app, "10.00");
+    typed(&mut app, "10.00");
     let screen = text(&draw(&mut app, 100, 30)).join("\n");
     assert!(
         screen.contains("stop loss: a long position's stop loss must be below the last price 1505, got 1510"),
@@ -559,9 +551,9 @@ async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() 
     for _ in 0..5 {
         press(&mut app, KeyCode::Backspace);
     }
-    type_keys(&mut app, "01.00");
+    typed(&mut app, "01.00");
     press(&mut app, KeyCode::Down);
-    type_keys(&mut app, "1513.00");
+    typed(&mut app, "1513.00");
     let Some(Popup::Levels(form)) = &app.popup else { panic!() };
     assert_eq!(form.verdict[1], "✓ passes risk checks: risk at the stop ₹40.00, reward:risk 2.00:1");
     press(&mut app, KeyCode::Enter);
@@ -750,9 +742,9 @@ fn the_header_tells_live_from_stale_and_reconnecting() {
     let header = |app: &mut App| text(&draw(app, 120, 20))[0].clone();
     assert!(header(&mut app).contains("db: connecting…"));
     app.health(Health::Db(DbState::Live { round_trip: Duration::from_micros(1400) }));
-    app.now = chrono::Utc::now();
+    app.now = xcoin::domain::clock::now();
     assert!(header(&mut app).contains("db: live 1.4 ms"), "{}", header(&mut app));
-    app.now = chrono::Utc::now() + chrono::Duration::seconds(9);
+    app.now = xcoin::domain::clock::now() + chrono::Duration::seconds(9);
     assert!(header(&mut app).contains("db: STALE, no answer for 9s"), "{}", header(&mut app));
     let since = app.now - chrono::Duration::seconds(4);
     app.health(Health::Db(DbState::Reconnecting { since }));
@@ -785,8 +777,11 @@ fn fixed_now() -> chrono::DateTime<chrono::Utc> {
 
 /// A desk with the longest plausible rows, made by the real engine: a long
 /// BAJAJ-AUTO marked below its entry, a short in ADANIENT, 8,567 ADANIPORTS
-/// bought at 1441.00 (a ₹-1,23,45,678.90 fill), a working ADANIPORTS limit
-/// order, a rejected order and a quantity mismatch at the broker.
+/// bought at 1441.00 (a ₹1,23,45,000-odd fill, charges and all as the real
+/// fill path records them), a working ADANIPORTS limit
+/// order, a rejected order and a quantity mismatch at the broker. Its tests
+/// pin their database and thread to a trading morning (`test_db_at`), so the
+/// day's rows are today's whatever the hour or the day of the run.
 async fn long_desk(t: &TestDb) -> App {
     let settings = big_settings();
     let paper = PaperConfig {
@@ -841,18 +836,19 @@ async fn long_desk(t: &TestDb) -> App {
     });
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);
-    // The charge model makes the fill cost ₹1,23,45,488-odd; its stamp duty is
-    // set on screen (trades are append-only in the database) so the net value
-    // is exactly the longest amount the issue names.
-    for fill in app.store.trades.values_mut().filter(|t| t.symbol == "ADANIPORTS") {
-        let c = &mut fill.charges;
-        c.stamp_duty = dec!(631.90) - (c.brokerage + c.stt + c.exchange + c.sebi + c.gst);
-        fill.total_charges = c.total();
-        fill.net_value = -(fill.turnover + fill.total_charges);
-    }
     app.store.pending.snapshot = true;
     app.refresh_views();
     app
+}
+
+/// The open popup as its variant names it, with a confirmation's title in
+/// quotes (`Confirm "Quit XCoin?"`); `None` when the table has the keys.
+fn showing(app: &App) -> String {
+    match &app.popup {
+        None => "None".into(),
+        Some(Popup::Confirm { title, .. }) => format!("Confirm {title:?}"),
+        Some(p) => format!("{p:?}").split(|c: char| !c.is_alphanumeric()).next().unwrap_or_default().to_string(),
+    }
 }
 
 /// Sets every time the screen shows to a fixed time of the fixed day, so
@@ -878,19 +874,13 @@ fn pin_times(app: &mut App) {
     }
 }
 
-fn type_keys(app: &mut App, s: &str) {
-    for c in s.chars() {
-        app.on_key(key(c));
-    }
-}
-
 const SIZES: [(u16, u16); 3] = [(80, 24), (100, 30), (160, 45)];
 
 /// Every tab, every popup and the help at 80×24, 100×30 and 160×45, with
 /// the longest plausible rows.
 #[tokio::test]
 async fn snapshots_of_every_screen_at_three_sizes() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = long_desk(&t).await;
     let order = app.tables[Tab::Orders].rows[0];
     let mut history = t.order_history(order).await.unwrap();
@@ -900,42 +890,45 @@ async fn snapshots_of_every_screen_at_three_sizes() {
     app.history_loaded(order, app.store.orders[&order].status, Ok(history));
 
     for (w, h) in SIZES {
-        let snap = |app: &mut App, name: &str| {
+        // Each snapshot is of what it is named for: the dialog it shows is
+        // asserted open (the variant, and a confirmation's title) first.
+        let snap = |app: &mut App, name: &str, open: &str| {
+            assert!(showing(app).starts_with(open), "{w}x{h}_{name}: expected {open}, showing {}", showing(app));
             insta::assert_snapshot!(format!("{w}x{h}_{name}"), text(&draw(app, w, h)).join("\n"));
         };
         for (tab, name) in ["orders", "positions", "trades", "reconciliation", "stats"].iter().enumerate() {
             app.on_key(key(char::from(b'1' + tab as u8)));
             press(&mut app, KeyCode::Home);
-            snap(&mut app, &format!("tab_{name}"));
+            snap(&mut app, &format!("tab_{name}"), "None");
         }
 
         app.on_key(key('?'));
-        snap(&mut app, "help");
+        snap(&mut app, "help", "Help");
         press(&mut app, KeyCode::End);
-        snap(&mut app, "help_end");
+        snap(&mut app, "help_end", "Help");
         press(&mut app, KeyCode::Esc);
 
         for (tab, name) in ["orders", "positions", "trades", "reconciliation"].iter().enumerate() {
             app.on_key(key(char::from(b'1' + tab as u8)));
             press(&mut app, KeyCode::Enter);
-            snap(&mut app, &format!("detail_{name}"));
+            snap(&mut app, &format!("detail_{name}"), "Detail");
             press(&mut app, KeyCode::Esc);
         }
 
         // Orders: the working ADANIPORTS limit order is first.
         app.on_key(key('1'));
         app.on_key(key('c'));
-        snap(&mut app, "confirm_cancel");
+        snap(&mut app, "confirm_cancel", "Confirm \"Cancel order?");
         press(&mut app, KeyCode::Esc);
         app.on_key(key('m'));
         press(&mut app, KeyCode::Down);
         for _ in 0..7 {
             press(&mut app, KeyCode::Backspace);
         }
-        type_keys(&mut app, "1425.5");
-        snap(&mut app, "modify");
+        typed(&mut app, "1425.5");
+        snap(&mut app, "modify", "Modify");
         press(&mut app, KeyCode::Enter);
-        snap(&mut app, "confirm_modify");
+        snap(&mut app, "confirm_modify", "Confirm \"Modify order?");
         // Esc goes back to the form (values kept), a second Esc closes it.
         press(&mut app, KeyCode::Esc);
         assert!(matches!(app.popup, Some(Popup::Modify(_))), "{:?}", app.popup);
@@ -946,55 +939,63 @@ async fn snapshots_of_every_screen_at_three_sizes() {
         app.on_key(key('2'));
         press(&mut app, KeyCode::Home);
         app.on_key(key('s'));
-        snap(&mut app, "levels");
+        snap(&mut app, "levels", "Levels");
         press(&mut app, KeyCode::Esc);
         app.on_key(key('1'));
 
         app.on_key(key('n'));
-        type_keys(&mut app, "BAJ");
-        snap(&mut app, "new_order_completing");
-        type_keys(&mut app, "AJ-AUTO");
+        typed(&mut app, "BAJ");
+        snap(&mut app, "new_order_completing", "NewOrder");
+        typed(&mut app, "AJ-AUTO");
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Down);
-        type_keys(&mut app, "12");
+        typed(&mut app, "12");
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Down);
-        type_keys(&mut app, "8640.50");
+        typed(&mut app, "8640.50");
         press(&mut app, KeyCode::Down);
         press(&mut app, KeyCode::Down);
-        type_keys(&mut app, "8600.00");
+        typed(&mut app, "8600.00");
         press(&mut app, KeyCode::Down);
-        type_keys(&mut app, "8750.00");
-        snap(&mut app, "new_order");
+        typed(&mut app, "8750.00");
+        snap(&mut app, "new_order", "NewOrder");
         press(&mut app, KeyCode::Enter);
-        snap(&mut app, "confirm_place");
+        snap(&mut app, "confirm_place", "Confirm \"Place order?");
         press(&mut app, KeyCode::Esc);
         press(&mut app, KeyCode::Esc);
 
         app.on_key(key('2'));
         app.on_key(key('x'));
-        snap(&mut app, "confirm_exit");
+        snap(&mut app, "confirm_exit", "Confirm \"Exit position?");
         press(&mut app, KeyCode::Esc);
         app.on_key(key('X'));
-        snap(&mut app, "confirm_exit_all");
+        snap(&mut app, "confirm_exit_all", "Confirm \"Exit ALL positions?");
         press(&mut app, KeyCode::Esc);
 
         app.on_key(key('4'));
         app.on_key(key('a'));
-        type_keys(&mut app, "bought on Kite web");
-        snap(&mut app, "note");
+        typed(&mut app, "bought on Kite web");
+        snap(&mut app, "note", "Note");
         press(&mut app, KeyCode::Enter);
-        snap(&mut app, "confirm_resolve");
+        snap(&mut app, "confirm_resolve", "Confirm \"Resolve the issue?");
+        // Esc goes back to the note (kept), a second Esc closes it.
         press(&mut app, KeyCode::Esc);
+        assert!(
+            matches!(&app.popup, Some(Popup::Note { input, .. }) if input == "bought on Kite web"),
+            "{:?}",
+            app.popup
+        );
+        press(&mut app, KeyCode::Esc);
+        assert!(app.popup.is_none(), "{:?}", app.popup);
 
         app.on_key(key('1'));
         app.on_key(key('K'));
-        type_keys(&mut app, "KI");
-        snap(&mut app, "kill_switch");
+        typed(&mut app, "KI");
+        snap(&mut app, "kill_switch", "KillSwitch");
         press(&mut app, KeyCode::Esc);
         app.on_key(key('q'));
-        snap(&mut app, "confirm_quit");
+        snap(&mut app, "confirm_quit", "Confirm \"Quit XCoin?");
         press(&mut app, KeyCode::Esc);
     }
 
@@ -1002,8 +1003,10 @@ async fn snapshots_of_every_screen_at_three_sizes() {
     t.activate_kill_switch(&operator_activation("test", "asha")).await.unwrap();
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);
+    app.on_key(key('1'));
     for (w, h) in SIZES {
         app.on_key(key('R'));
+        assert!(showing(&app).starts_with("Confirm \"Re-arm trading?"), "{}", showing(&app));
         insta::assert_snapshot!(format!("{w}x{h}_confirm_rearm"), text(&draw(&mut app, w, h)).join("\n"));
         press(&mut app, KeyCode::Esc);
     }
@@ -1012,12 +1015,16 @@ async fn snapshots_of_every_screen_at_three_sizes() {
 /// At 80×24 the values the issue saw cut are whole, in the buffer itself.
 #[tokio::test]
 async fn at_80_by_24_numbers_symbols_the_clock_and_the_kill_key_are_whole() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = long_desk(&t).await;
     let clock = app.calendar.local(app.now).format("%H:%M:%S IST").to_string();
+    // The big fill's net value as the fill path recorded it (charges and all).
+    let big = app.store.trades.values().find(|t| t.symbol == "ADANIPORTS").unwrap().net_value;
+    let big = format!("{:.2}", big);
+    assert_eq!(big.len(), 12, "the longest plausible amount: {big}");
     app.on_key(key('3'));
     let screen = text(&draw(&mut app, 80, 24)).join("\n");
-    for whole in ["ADANIPORTS", "ADANIENT", "BAJAJ-AUTO", "-12345678.90", "1441.00", "K KILL", "R re-arm", &clock] {
+    for whole in ["ADANIPORTS", "ADANIENT", "BAJAJ-AUTO", &big, "1441.00", "K KILL", "R re-arm", &clock] {
         assert!(screen.contains(whole), "{whole} whole at 80×24:\n{screen}");
     }
     assert_eq!(
@@ -1055,19 +1062,21 @@ async fn at_80_by_24_numbers_symbols_the_clock_and_the_kill_key_are_whole() {
 /// terminal must be instead of showing cut values.
 #[tokio::test]
 async fn a_table_too_narrow_for_its_essential_columns_says_how_wide_to_go() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = long_desk(&t).await;
+    let big = app.store.trades.values().find(|t| t.symbol == "ADANIPORTS").unwrap().net_value;
+    let big = format!("{:.2}", big);
     // Orders: id 2 ("id"), symbol 10, side 4, qty 4 ("8567"), price 7, status
     // 16 (PARTIALLY_FILLED, its floor), five spaces between, two borders: 50.
     let screen = text(&draw(&mut app, 50, 24)).join("\n");
     assert!(screen.contains("ADANIPORTS") && !screen.contains("widen the terminal"), "{screen}");
     let screen = text(&draw(&mut app, 49, 24)).join("\n");
     assert!(screen.contains("widen the terminal to 50 columns") && !screen.contains("ADANIPORTS"), "{screen}");
-    // Trades: symbol 10, side 4, qty 4, price 7, net value 12 ("-12345678.90"),
+    // Trades: symbol 10, side 4, qty 4, price 7, net value 12 (the big fill's),
     // four spaces, two borders: 43.
     app.on_key(key('3'));
     let screen = text(&draw(&mut app, 43, 24)).join("\n");
-    assert!(screen.contains("-12345678.90") && !screen.contains("widen the terminal"), "{screen}");
+    assert!(screen.contains(&big) && !screen.contains("widen the terminal"), "{screen}");
     let screen = text(&draw(&mut app, 42, 24)).join("\n");
     assert!(screen.contains("widen the terminal to 43 columns") && !screen.contains("-1234"), "{screen}");
 }
@@ -1075,7 +1084,7 @@ async fn a_table_too_narrow_for_its_essential_columns_says_how_wide_to_go() {
 /// The help scrolls through every key of the keymap, and says where it is.
 #[tokio::test]
 async fn help_scrolls_to_every_key() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = long_desk(&t).await;
     app.on_key(key('?'));
     let first = text(&draw(&mut app, 80, 24)).join("\n");

@@ -9,17 +9,37 @@ use xcoin::dashboard::{Dashboard, serve};
 use xcoin::domain::command::OperatorCommand;
 use xcoin::engine::EngineHealth;
 
-fn settings(t: &TestDb, port: u16, token: Option<&str>) -> Settings {
+fn settings(t: &TestDb, token: Option<&str>) -> Settings {
     let mut s = Settings::default();
     s.database.url = Some(t.url());
     s.dashboard.enabled = true;
-    s.dashboard.port = port;
     s.dashboard.token = token.map(xcoin::config::Secret::new);
     s
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// The engine started with its dashboard on a free port, and the port. The
+/// engine binds the port itself from the configured address, so the whole
+/// start is tried again on another port when one is taken in between.
+async fn engine_serving(t: &TestDb, s: Settings) -> (xcoin::engine::runner::Started, u16) {
+    on_a_free_port(|port| {
+        let mut s = s.clone();
+        s.dashboard.port = port;
+        let db = t.db.clone();
+        async move {
+            let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
+            let started = xcoin::engine::runner::start(&config, false).await;
+            if started.is_err() {
+                // The engine of the failed start let go of its lock: the next start takes it.
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+                while db.engine_lock_holder().await.unwrap().is_some() {
+                    assert!(tokio::time::Instant::now() < deadline, "the failed start's engine lock is released");
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+            started
+        }
+    })
+    .await
 }
 
 /// The samples of a scrape by name and labels, as Prometheus reads them.
@@ -46,14 +66,13 @@ fn samples(text: &str) -> HashMap<String, f64> {
 #[tokio::test]
 async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_them() {
     let t = test_db().await;
-    let port = free_port();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
     let (health, engine) = watch::channel(EngineHealth::default());
     let (stop, stopped) = watch::channel(false);
-    let config = Config::with_settings(
-        settings(&t, port, Some("s3cret-token")),
-        ConfigPaths::for_checkout(None, None, std::path::Path::new(".")),
-    );
+    let mut s = settings(&t, Some("s3cret-token"));
+    s.dashboard.port = port;
+    let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
     let d = Dashboard { db: t.db.clone(), config, engine, ticker: None, market: None };
     let server = tokio::spawn(serve(listener, d, stopped));
     // A refused order and a command, so there is something to count.
@@ -124,12 +143,7 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
 #[tokio::test]
 async fn the_engine_serves_the_port_when_enabled_and_beyond_loopback_only_with_a_token() {
     let t = test_db().await;
-    let port = free_port();
-    let config = Config::with_settings(
-        settings(&t, port, None),
-        ConfigPaths::for_checkout(None, None, std::path::Path::new(".")),
-    );
-    let started = xcoin::engine::runner::start(&config, false).await.unwrap();
+    let (started, port) = engine_serving(&t, settings(&t, None)).await;
     let (stop, stopped) = watch::channel(false);
     let engine = tokio::spawn(started.run(stopped));
     let health = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await.unwrap();
@@ -163,14 +177,12 @@ async fn a_webhook_signal_is_placed_once_by_its_strategy_and_a_wrong_one_is_refu
     use xcoin::domain::order::{Exchange, OrderStatus};
     use xcoin::domain::strategy::{Registration, StrategyType};
     let t = test_db().await;
-    let port = free_port();
-    let mut s = settings(&t, port, Some("dashboard-token"));
+    let mut s = settings(&t, Some("dashboard-token"));
     s.dashboard.signals_per_minute = 3;
     s.paper.tick_interval_ms = 50;
-    let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
     let id = t.register_strategy(&Registration::new("Breakout", StrategyType::Breakout)).await.unwrap().id;
     let token = t.new_webhook_token("Breakout").await.unwrap();
-    let started = xcoin::engine::runner::start(&config, false).await.unwrap();
+    let (started, port) = engine_serving(&t, s).await;
     let last = started.engine.last_price("INFY", Exchange::Nse).unwrap();
     let (stop, stopped) = watch::channel(false);
     let engine = tokio::spawn(started.run(stopped));

@@ -6,16 +6,15 @@ use std::time::Duration;
 use crate::support::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use tokio::sync::broadcast;
 use xcoin::alerts::{Alerter, Alerts, Policy, SendFuture};
 use xcoin::broker::paper::{PaperBroker, PaperConfig};
-use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest};
+use xcoin::broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, PlaceRequest};
 use xcoin::config::Settings;
 use xcoin::db::orders::OrderModification;
 use xcoin::domain::command::{CommandStatus, KillSwitchTrigger, OperatorCommand};
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, OrderType, Product, Side, Validity};
-use xcoin::domain::reconciliation::{Holding, IssueType, Resolution};
+use xcoin::domain::reconciliation::{IssueType, Resolution};
 use xcoin::domain::strategy::TradingMode;
 use xcoin::engine::{Engine, EngineConfig, EngineError};
 
@@ -388,68 +387,10 @@ async fn reconciliation_logs_each_mismatch_once_and_resolves_by_command() {
     assert!(t.unresolved_issues().await.unwrap().is_empty());
 }
 
-/// The paper exchange behind a switch that makes position queries and
-/// placements fail with a given error, as a broker outage, a refusal or an
-/// expired session would.
-#[derive(Clone)]
-struct Outage {
-    inner: PaperBroker,
-    failing: Arc<std::sync::Mutex<Option<BrokerError>>>,
-}
-
-impl Outage {
-    fn new(inner: PaperBroker) -> Outage {
-        Outage { inner, failing: Arc::default() }
-    }
-
-    fn fail_with(&self, e: Option<BrokerError>) {
-        *self.failing.lock().unwrap() = e;
-    }
-
-    fn failure(&self) -> Result<(), BrokerError> {
-        self.failing.lock().unwrap().clone().map_or(Ok(()), Err)
-    }
-}
-
-impl MarketData for Outage {
-    async fn last_prices(&self) -> Result<Vec<xcoin::broker::Tick>, BrokerError> {
-        self.inner.last_prices().await
-    }
-}
-
-impl Broker for Outage {
-    fn kind(&self) -> BrokerKind {
-        BrokerKind::Paper
-    }
-    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
-        self.failure()?;
-        self.inner.place(req).await
-    }
-    async fn modify(&self, id: &str, change: Modify) -> Result<(), BrokerError> {
-        self.inner.modify(id, change).await
-    }
-    async fn cancel(&self, id: &str) -> Result<(), BrokerError> {
-        self.inner.cancel(id).await
-    }
-    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
-        self.inner.orders().await
-    }
-    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
-        self.inner.trades().await
-    }
-    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
-        self.failure()?;
-        self.inner.positions().await
-    }
-    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
-        self.inner.subscribe()
-    }
-}
-
 #[tokio::test]
 async fn a_failed_broker_query_skips_the_cycle_instead_of_reading_flat() {
     let t = test_db().await;
-    let broker = Outage::new(paper(500));
+    let broker = StandIn::new(paper(500), BrokerKind::Paper);
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
     t.create_position(&xcoin::db::positions::NewPosition {
         strategy_id: 1,
@@ -822,7 +763,7 @@ async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
         product: Product::Mis,
         quantity,
         price: o.price.unwrap(),
-        at: chrono::Utc::now(),
+        at: xcoin::domain::clock::now(),
     };
     let backwards = BrokerOrder {
         broker_order_id: id.clone(),
@@ -840,7 +781,7 @@ async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
         trigger_price: None,
         status: OrderStatus::Submitted,
         message: None,
-        updated_at: chrono::Utc::now(),
+        updated_at: xcoin::domain::clock::now(),
     };
     for event in [
         BrokerEvent::Fill(fill("NOT-OURS-1", "T-1", 5)),
@@ -900,7 +841,7 @@ impl Inbox {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
     let t = test_db().await;
-    let broker = Outage::new(paper(500));
+    let broker = StandIn::new(paper(500), BrokerKind::Paper);
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
     let inbox = Arc::new(Inbox::default());
     e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Paper);
@@ -926,10 +867,14 @@ async fn the_engine_raises_an_alert_for_each_thing_the_desk_must_hear() {
     }
 
     broker.fail_with(Some(BrokerError::Unavailable("connect timeout".into())));
-    assert!(e.reconcile_positions().await.is_err());
-    assert!(e.reconcile_positions().await.is_err(), "said once, not on every cycle");
+    let unavailable = |r: Result<_, EngineError>| {
+        assert!(matches!(&r, Err(EngineError::Broker(BrokerError::Unavailable(w))) if w == "connect timeout"), "{r:?}")
+    };
+    unavailable(e.reconcile_positions().await);
+    unavailable(e.reconcile_positions().await); // said once, not on every cycle (the inbox below)
     broker.fail_with(Some(BrokerError::Session("Incorrect `api_key` or `access_token`.".into())));
-    assert!(e.reconcile_positions().await.is_err());
+    let expired = e.reconcile_positions().await;
+    assert!(matches!(&expired, Err(EngineError::Broker(BrokerError::Session(_)))), "{expired:?}");
     assert!(e.session_expired() && !e.trading_enabled(), "an expired session stops trading");
     let refused = e.place_order(&req).await.unwrap_err();
     assert!(refused.to_string().contains("no orders"), "{refused}");
@@ -1012,7 +957,7 @@ async fn a_working_order_the_broker_does_not_show_is_an_issue_the_operator_resol
     // The broker's book no longer lists it (gone there, or in a status the
     // mapping cannot read), well after it was sent.
     t.sql(&format!(
-        "UPDATE orders SET broker_order_id = 'PO-GONE', submitted_at = now() - interval '1 minute' WHERE id = {}",
+        "UPDATE orders SET broker_order_id = 'PO-GONE', submitted_at = xcoin_now() - interval '1 minute' WHERE id = {}",
         o.id
     ))
     .await;
@@ -1096,7 +1041,10 @@ async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_doe
 /// out through the alert channels once, across restarts too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_days_report_goes_out_once_after_the_square_off() {
-    let t = test_db().await;
+    // The engine trades on a known trading day, so the day's report holds its fills.
+    let t = test_db_at(a_trading_morning()).await;
+    let calendar = xcoin::config::Settings::default().calendar();
+    let day = calendar.trading_day(t.now());
     let mut e = engine_on(&t, paper(500)).await;
     let inbox = Arc::new(Inbox::default());
     e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Paper);
@@ -1104,9 +1052,7 @@ async fn the_days_report_goes_out_once_after_the_square_off() {
     e.place_order(&buy(&e, "INFY", 4, OrderType::Market)).await.unwrap();
     e.broker.step();
     e.drain_events().await.unwrap();
-    let at = |hm: &str| {
-        chrono::DateTime::parse_from_rfc3339(&format!("2026-11-25T{hm}:00+05:30")).unwrap().with_timezone(&chrono::Utc)
-    };
+    let at = |hm: &str| calendar.instant(day, chrono::NaiveTime::parse_from_str(hm, "%H:%M").unwrap());
     assert!(!e.report_if_due(at("15:14")).await.unwrap(), "the day is not over");
     e.square_off_if_due(at("15:15")).await.unwrap();
     assert!(!e.report_if_due(at("15:15")).await.unwrap(), "the square-off's exit has not filled yet");
@@ -1116,7 +1062,21 @@ async fn the_days_report_goes_out_once_after_the_square_off() {
     assert!(!e.report_if_due(at("15:40")).await.unwrap(), "once");
     let sent = inbox.read(1).await;
     assert_eq!(sent.len(), 1, "{sent:?}");
-    assert!(sent[0].contains("XCoin — the trading day 2026-11-25") && sent[0].contains("\nP&L\n  Net"), "{}", sent[0]);
+    // The day's report: its figures are the day's own, to the paisa.
+    let report = xcoin::report::day_report(&t.db, &calendar, day).await.unwrap();
+    assert!(sent[0].contains(report.text().trim_end()), "{}\n---\n{}", sent[0], report.text());
+    let trades = t.trades_between(day, day).await.unwrap();
+    assert_eq!((report.trades, report.round_trips), (2, 1), "the buy and the square-off's sale");
+    let (bought, sold) = (&trades[0], &trades[1]);
+    assert_eq!((bought.quantity, sold.quantity, sold.side), (4, 4, Side::Sell));
+    let charges = bought.total_charges + sold.total_charges;
+    assert_eq!(report.net, xcoin::domain::to_paisa((sold.price - bought.price) * dec!(4) - charges));
+    assert!(
+        sent[0].contains(&format!("XCoin — the trading day {day}"))
+            && sent[0].contains(&format!("  Net                 {}", xcoin::domain::money::rupees(report.net))),
+        "{}",
+        sent[0]
+    );
     // A restarted engine knows it went (once the first one's lock is gone).
     drop(e);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

@@ -84,7 +84,7 @@ async fn the_desk_log_is_append_only_and_kept_thirty_days() {
     let (constraint, _) = t.refused(&format!("DELETE FROM desk_events WHERE id = {}", e.id)).await;
     assert_eq!(constraint, "desk_events_append_only", "a line younger than 30 days stays");
     // A line from 31 days ago goes at the engine's next start.
-    t.sql("INSERT INTO desk_events (at, level, kind, message) VALUES (now() - interval '31 days', 'INFO', 'ENGINE', 'old')")
+    t.sql("INSERT INTO desk_events (at, level, kind, message) VALUES (xcoin_now() - interval '31 days', 'INFO', 'ENGINE', 'old')")
         .await;
     assert_eq!(t.prune_events().await.unwrap(), 1);
     assert_eq!(

@@ -1,30 +1,11 @@
 //! Fills: charges, positions and orders in one transaction, exactly once.
 
 use crate::support::*;
-use chrono::Utc;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
-use xcoin::db::Db;
 use xcoin::domain::charges::ChargeRates;
-use xcoin::domain::order::{BrokerKind, Order, OrderRequest, OrderStatus, Side};
+use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
 use xcoin::domain::position::PositionStatus;
-use xcoin::domain::trade::Fill;
-
-async fn submitted(db: &Db, req: &OrderRequest, broker_id: &str) -> Order {
-    let o = db.create_order(req, BrokerKind::Paper, TICK, Some(dec!(100))).await.unwrap();
-    db.update_order_status(o.id, OrderStatus::Submitted, None, Some(broker_id)).await.unwrap()
-}
-
-fn fill(order: &Order, trade_id: &str, quantity: i64, price: Decimal) -> Fill {
-    Fill {
-        order_id: order.id,
-        broker: BrokerKind::Paper,
-        broker_trade_id: trade_id.into(),
-        quantity,
-        price,
-        traded_at: Utc::now(),
-    }
-}
 
 #[tokio::test]
 async fn an_intraday_round_trip_to_the_paisa() {
@@ -33,7 +14,7 @@ async fn an_intraday_round_trip_to_the_paisa() {
     let mut buy_req = market("RELIANCE", Side::Buy, 100);
     buy_req.stop_loss = Some(dec!(2480));
     buy_req.take_profit = Some(dec!(2540));
-    let buy = submitted(&t, &buy_req, "B1").await;
+    let buy = submitted(&t, &buy_req, dec!(100), "B1").await;
 
     let first = t.record_fill(&fill(&buy, "T1", 40, dec!(2500)), &rates).await.unwrap();
     assert!(!first.duplicate);
@@ -50,7 +31,7 @@ async fn an_intraday_round_trip_to_the_paisa() {
     assert_eq!(second.trade.charges.brokerage, dec!(0), "the ₹20 cap is per order, already used");
     assert_eq!((second.position.quantity(), second.position.average_price()), (100, dec!(2500)));
 
-    let sell = submitted(&t, &market("RELIANCE", Side::Sell, 100), "S1").await;
+    let sell = submitted(&t, &market("RELIANCE", Side::Sell, 100), dec!(100), "S1").await;
     let out = t.record_fill(&fill(&sell, "T3", 100, dec!(2510)), &rates).await.unwrap();
     assert_eq!(out.trade.realized_pnl, dec!(1000));
     assert_eq!(out.position.status, PositionStatus::Closed);
@@ -80,7 +61,7 @@ async fn an_intraday_round_trip_to_the_paisa() {
 async fn a_repeated_fill_changes_nothing() {
     let t = test_db().await;
     let rates = ChargeRates::default();
-    let o = submitted(&t, &market("SBIN", Side::Buy, 10), "B7").await;
+    let o = submitted(&t, &market("SBIN", Side::Buy, 10), dec!(100), "B7").await;
     let first = t.record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates).await.unwrap();
     let again = t.record_fill(&fill(&o, "T-9", 10, dec!(800)), &rates).await.unwrap();
     assert!(again.duplicate);
@@ -92,7 +73,7 @@ async fn a_repeated_fill_changes_nothing() {
 
     // Delivered concurrently from two connections: still exactly one trade.
     let other = t.another_pool().await;
-    let o2 = submitted(&t, &market("SBIN", Side::Buy, 5), "B8").await;
+    let o2 = submitted(&t, &market("SBIN", Side::Buy, 5), dec!(100), "B8").await;
     let f = fill(&o2, "T-10", 5, dec!(801));
     let (a, b) = tokio::join!(t.record_fill(&f, &rates), other.record_fill(&f, &rates));
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -112,7 +93,7 @@ async fn fills_that_cannot_be_are_refused_and_write_nothing() {
         format!("order {} is PENDING (never sent); a fill cannot arrive before it is SUBMITTED", pending.id)
     );
 
-    let o = submitted(&t, &market("ITC", Side::Buy, 10), "B1").await;
+    let o = submitted(&t, &market("ITC", Side::Buy, 10), dec!(100), "B1").await;
     let err = t.record_fill(&fill(&o, "T2", 11, dec!(450)), &rates).await.unwrap_err();
     assert_eq!(err.to_string(), format!("a fill of 11 would take order {} past its quantity (0 of 10 filled)", o.id));
     let err = t.record_fill(&fill(&o, "T3", 0, dec!(450)), &rates).await.unwrap_err();
@@ -133,7 +114,7 @@ async fn fills_that_cannot_be_are_refused_and_write_nothing() {
 async fn a_fill_after_cancel_is_recorded_and_the_order_stays_cancelled() {
     let t = test_db().await;
     let rates = ChargeRates::default();
-    let o = submitted(&t, &limit_buy("WIPRO", 100, dec!(250)), "B1").await;
+    let o = submitted(&t, &limit_buy("WIPRO", 100, dec!(250)), dec!(100), "B1").await;
     t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
     t.record_fill(&fill(&o, "T1", 30, dec!(250)), &rates).await.unwrap();
     t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator"), None).await.unwrap();
@@ -149,13 +130,13 @@ async fn a_short_that_flips_long_takes_the_new_orders_levels() {
     let rates = ChargeRates::default();
     let mut short = market("TATAMOTORS", Side::Sell, 50);
     short.stop_loss = Some(dec!(710));
-    let s = submitted(&t, &short, "S1").await;
+    let s = submitted(&t, &short, dec!(100), "S1").await;
     let opened = t.record_fill(&fill(&s, "T1", 50, dec!(700)), &rates).await.unwrap();
     assert_eq!((opened.position.quantity(), opened.position.stop_loss), (-50, Some(dec!(710))));
 
     let mut long = market("TATAMOTORS", Side::Buy, 80);
     long.stop_loss = Some(dec!(680));
-    let b = submitted(&t, &long, "B1").await;
+    let b = submitted(&t, &long, dec!(100), "B1").await;
     let flipped = t.record_fill(&fill(&b, "T2", 80, dec!(690)), &rates).await.unwrap();
     assert_eq!(flipped.trade.realized_pnl, dec!(500));
     assert_eq!(flipped.position.id, opened.position.id, "the same open row carries through the flip");
@@ -163,16 +144,6 @@ async fn a_short_that_flips_long_takes_the_new_orders_levels() {
     assert_eq!(flipped.position.stop_loss, Some(dec!(680)));
     assert_eq!(flipped.position.realized_pnl(), dec!(500));
     assert_eq!(flipped.position.unrealized_pnl, dec!(0));
-}
-
-/// A small deterministic generator, so a failing seed can be replayed.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self, n: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
 }
 
 #[tokio::test]
@@ -183,14 +154,14 @@ async fn random_fill_sequences_match_a_recomputation_from_the_trades() {
         let mut rng = Lcg(seed);
         let symbol = format!("SEED{seed}");
         for n in 0..30 {
-            let side = if rng.next(2) == 0 { Side::Buy } else { Side::Sell };
-            let qty = 1 + rng.next(300) as i64;
-            let o = submitted(&t, &market(&symbol, side, qty), &format!("{symbol}-O{n}")).await;
+            let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            let qty = 1 + rng.below(300) as i64;
+            let o = submitted(&t, &market(&symbol, side, qty), dec!(100), &format!("{symbol}-O{n}")).await;
             // Filled in one or two parts at prices on the tick around ₹500.
-            let first = if qty > 1 && rng.next(2) == 0 { 1 + rng.next(qty as u64 - 1) as i64 } else { qty };
+            let first = if qty > 1 && rng.below(2) == 0 { 1 + rng.below(qty as u64 - 1) as i64 } else { qty };
             for (part, q) in [(0, first), (1, qty - first)] {
                 if q > 0 {
-                    let price = dec!(500) + Decimal::from(rng.next(400) as i64 - 200) * dec!(0.05);
+                    let price = dec!(500) + Decimal::from(rng.below(400) as i64 - 200) * dec!(0.05);
                     t.record_fill(&fill(&o, &format!("{symbol}-T{n}-{part}"), q, price), &rates).await.unwrap();
                 }
             }

@@ -42,6 +42,13 @@ async fn fill(e: &mut Engine<PaperBroker>, strategy: i64, side: Side, qty: i64) 
     e.drain_events().await.unwrap();
 }
 
+/// The IST trading day of the newest fill.
+async fn fills_day(t: &TestDb) -> chrono::NaiveDate {
+    let trades = t.trades_between("2000-01-01".parse().unwrap(), "2100-01-01".parse().unwrap()).await.unwrap();
+    let newest = trades.iter().map(|t| t.traded_at).max().expect("a fill");
+    Settings::default().calendar().trading_day(newest)
+}
+
 #[tokio::test]
 async fn the_desks_trade_limit_fires_once_at_its_fill_and_pauses_the_automated_strategies() {
     let t = test_db().await;
@@ -50,9 +57,10 @@ async fn the_desks_trade_limit_fires_once_at_its_fill_and_pauses_the_automated_s
     let mut e = engine(&t, vec![(None, desk)]).await;
     fill(&mut e, 1, Side::Buy, 10).await;
     fill(&mut e, 1, Side::Buy, 10).await;
-    assert!(t.goals_on(t.today_trades().await.unwrap()[0].traded_at.date_naive()).await.unwrap().is_empty(), "2 of 3");
+    // "Today" is the day of the fills (the IST trading day, not the UTC date).
+    let today = fills_day(&t).await;
+    assert_eq!(t.goals_on(today).await.unwrap().len(), 0, "2 of 3");
     fill(&mut e, 1, Side::Sell, 20).await;
-    let today = xcoin::config::Settings::default().calendar().today();
     let goals = t.goals_on(today).await.unwrap();
     assert_eq!(goals.len(), 1);
     assert_eq!((goals[0].scope.as_str(), goals[0].goal, goals[0].action), ("desk", Goal::MaxTrades, GoalAction::Pause));
@@ -81,13 +89,13 @@ async fn a_strategys_profit_target_and_losing_streak_count_its_own_fills_and_exi
         ..none()
     };
     let mut e = engine(&t, vec![(Some("Scalper".into()), mine)]).await;
-    let today = xcoin::config::Settings::default().calendar().today();
     // Two losing round trips of the operators' own: not the Scalper's.
     for _ in 0..2 {
         fill(&mut e, 1, Side::Buy, 10).await;
         fill(&mut e, 1, Side::Sell, 10).await;
     }
-    assert!(t.goals_on(today).await.unwrap().is_empty(), "manual fills do not count for the Scalper");
+    let today = fills_day(&t).await;
+    assert_eq!(t.goals_on(today).await.unwrap().len(), 0, "manual fills do not count for the Scalper");
     // The Scalper buys 100 and the price runs up: its net passes ₹50 at the sale.
     fill(&mut e, scalper, Side::Buy, 100).await;
     let last = e.last_price("INFY", Exchange::Nse).unwrap();

@@ -4,28 +4,10 @@
 //! alternate. The application's own paths still pass.
 
 use crate::support::*;
-use chrono::Utc;
 use rust_decimal_macros::dec;
 use xcoin::domain::charges::ChargeRates;
 use xcoin::domain::command::{CommandStatus, OperatorCommand};
 use xcoin::domain::order::{BrokerKind, Order, OrderStatus, Side};
-use xcoin::domain::trade::Fill;
-
-async fn submitted(t: &TestDb, symbol: &str, side: Side, quantity: i64, broker_id: &str) -> Order {
-    let o = t.create_order(&market(symbol, side, quantity), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
-    t.update_order_status(o.id, OrderStatus::Submitted, None, Some(broker_id)).await.unwrap()
-}
-
-fn fill(order: &Order, trade_id: &str, quantity: i64) -> Fill {
-    Fill {
-        order_id: order.id,
-        broker: BrokerKind::Paper,
-        broker_trade_id: trade_id.into(),
-        quantity,
-        price: dec!(1500),
-        traded_at: Utc::now(),
-    }
-}
 
 /// A trade row for `order` as direct SQL would write it.
 fn trade_sql(order: &Order, symbol: &str, exchange: &str, side: &str, quantity: i64, trade_id: &str) -> String {
@@ -77,7 +59,7 @@ async fn a_trade_needs_an_order_that_was_sent() {
 #[tokio::test]
 async fn a_trade_matches_its_order() {
     let t = test_db().await;
-    let o = submitted(&t, "INFY", Side::Buy, 10, "B1").await;
+    let o = submitted(&t, &market("INFY", Side::Buy, 10), dec!(1500), "B1").await;
     let id = o.id;
     let cases = [
         (
@@ -119,7 +101,7 @@ async fn a_trade_matches_its_order() {
 #[tokio::test]
 async fn trades_never_add_up_past_their_order() {
     let t = test_db().await;
-    let o = submitted(&t, "INFY", Side::Buy, 10, "B1").await;
+    let o = submitted(&t, &market("INFY", Side::Buy, 10), dec!(1500), "B1").await;
     assert_eq!(
         t.refused(&trade_sql(&o, "INFY", "NSE", "BUY", 11, "X1")).await,
         (
@@ -127,7 +109,7 @@ async fn trades_never_add_up_past_their_order() {
             format!("order {} is for 10 and has 0 traded: a trade of 11 would take it past its quantity", o.id)
         )
     );
-    t.record_fill(&fill(&o, "T1", 6), &ChargeRates::default()).await.unwrap();
+    t.record_fill(&fill(&o, "T1", 6, dec!(1500)), &ChargeRates::default()).await.unwrap();
     assert_eq!(
         t.refused(&trade_sql(&o, "INFY", "NSE", "BUY", 5, "X2")).await,
         (
@@ -160,15 +142,15 @@ async fn trades_never_add_up_past_their_order() {
 #[tokio::test]
 async fn trades_are_append_only_and_keep_their_orders() {
     let t = test_db().await;
-    let o = submitted(&t, "INFY", Side::Buy, 10, "B1").await;
-    let trade = t.record_fill(&fill(&o, "T1", 4), &ChargeRates::default()).await.unwrap().trade;
+    let o = submitted(&t, &market("INFY", Side::Buy, 10), dec!(1500), "B1").await;
+    let trade = t.record_fill(&fill(&o, "T1", 4, dec!(1500)), &ChargeRates::default()).await.unwrap().trade;
     let id = trade.id;
     assert_eq!(
         t.refused(&format!("UPDATE trades SET quantity = 1 WHERE id = {id}")).await,
         ("trades_append_only".into(), format!("trade {id} cannot be updated: trades are append-only"))
     );
     assert_eq!(
-        t.refused(&format!("UPDATE trades SET traded_at = now() - interval '1 day' WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE trades SET traded_at = xcoin_now() - interval '1 day' WHERE id = {id}")).await,
         ("trades_append_only".into(), format!("trade {id} cannot be updated: trades are append-only"))
     );
     assert_eq!(
@@ -206,21 +188,21 @@ async fn trades_are_append_only_and_keep_their_orders() {
     // An order without trades can still be deleted, and one with trades can move on.
     let spare = t.create_order(&limit_buy("TCS", 1, dec!(3000)), BrokerKind::Paper, TICK, None).await.unwrap();
     t.sql(&format!("DELETE FROM orders WHERE id = {}", spare.id)).await;
-    let done = t.record_fill(&fill(&o, "T2", 6), &ChargeRates::default()).await.unwrap().order;
+    let done = t.record_fill(&fill(&o, "T2", 6, dec!(1500)), &ChargeRates::default()).await.unwrap().order;
     assert_eq!((done.status, done.filled_quantity), (OrderStatus::Filled, 10));
 }
 
 #[tokio::test]
 async fn a_fill_after_a_cancel_is_still_recorded() {
     let t = test_db().await;
-    let o = submitted(&t, "INFY", Side::Buy, 10, "B1").await;
+    let o = submitted(&t, &market("INFY", Side::Buy, 10), dec!(1500), "B1").await;
     t.update_order_status(o.id, OrderStatus::Cancelled, Some("operator"), None).await.unwrap();
-    let out = t.record_fill(&fill(&o, "T1", 3), &ChargeRates::default()).await.unwrap();
+    let out = t.record_fill(&fill(&o, "T1", 3, dec!(1500)), &ChargeRates::default()).await.unwrap();
     assert_eq!((out.order.status, out.order.filled_quantity, out.trade.quantity), (OrderStatus::Cancelled, 3, 3));
     // The application's own check still speaks first for its callers.
     let pending =
         t.create_order(&market("INFY", Side::Buy, 1), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
-    let err = t.record_fill(&fill(&pending, "T2", 1), &ChargeRates::default()).await.unwrap_err();
+    let err = t.record_fill(&fill(&pending, "T2", 1, dec!(1500)), &ChargeRates::default()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("order {} is PENDING (never sent); a fill cannot arrive before it is SUBMITTED", pending.id)
@@ -233,7 +215,7 @@ async fn finished_commands_are_kept_as_they_finished() {
     let c = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 7 }, "asha").await.unwrap();
     let id = c.id;
     assert_eq!(
-        t.refused(&format!("UPDATE operator_commands SET status = 'DONE', claimed_at = now(), completed_at = now(), result = 'x' WHERE id = {id}")).await,
+        t.refused(&format!("UPDATE operator_commands SET status = 'DONE', claimed_at = xcoin_now(), completed_at = xcoin_now(), result = 'x' WHERE id = {id}")).await,
         (
             "operator_commands_lifecycle".into(),
             format!("command {id} cannot go from PENDING to DONE (a command goes PENDING → RUNNING → DONE or FAILED)")
@@ -344,9 +326,12 @@ async fn kill_switch_events_alternate_and_are_kept() {
         "kill switch event {}: only an activation's orders_cancelled, positions_exited and daily_pnl can be written after it",
         a.id
     );
-    for change in
-        ["reason = 'nothing'", "action = 'DEACTIVATED'", "actor = 'ravi'", "created_at = now() - interval '1 hour'"]
-    {
+    for change in [
+        "reason = 'nothing'",
+        "action = 'DEACTIVATED'",
+        "actor = 'ravi'",
+        "created_at = xcoin_now() - interval '1 hour'",
+    ] {
         assert_eq!(
             t.refused(&format!("UPDATE kill_switch_events SET {change} WHERE id = {}", a.id)).await,
             ("kill_switch_events_kept".into(), only_effect.clone()),

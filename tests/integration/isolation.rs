@@ -13,10 +13,6 @@ use xcoin::domain::instrument;
 use xcoin::domain::order::{OrderStatus, OrderType};
 use xcoin::engine::runner::paper_book;
 
-fn mode(path: &Path) -> u32 {
-    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 /// Every directory and file under `dir`, with its mode, sorted by path.
 fn modes_under(dir: &Path) -> Vec<(String, u32)> {
     let mut found = Vec::new();
@@ -94,11 +90,11 @@ fn the_data_directory_is_private_and_passable_only_by_the_managed_server() {
     s.database.url = None;
     s.ensure_dirs().unwrap();
     let postgres = xcoin::files::primary_group("postgres");
-    let meta = std::fs::metadata(s.data_dir()).unwrap();
+    let gid = std::fs::metadata(s.data_dir()).unwrap().gid();
     if xcoin::config::running_as_root() && postgres.is_some() {
-        assert_eq!((meta.permissions().mode() & 0o777, Some(meta.gid())), (0o710, postgres));
+        assert_eq!((mode(&s.data_dir()), Some(gid)), (0o710, postgres));
     } else {
-        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        assert_eq!(mode(&s.data_dir()), 0o700);
     }
     assert_eq!(mode(&s.log_dir()), 0o700);
 }

@@ -2,6 +2,7 @@
 
 use crate::support::*;
 use rust_decimal_macros::dec;
+use xcoin::db::DbError;
 use xcoin::db::kill_switch::Activation;
 use xcoin::domain::command::{KillSwitchAction, KillSwitchTrigger};
 
@@ -53,8 +54,18 @@ async fn activate_once_rearm_once_and_state_follows() {
 async fn two_simultaneous_activations_record_one_event() {
     let t = test_db().await;
     let other = t.another_pool().await;
-    let a = operator_activation("panic", "a");
-    let (x, y) = tokio::join!(t.activate_kill_switch(&a), other.activate_kill_switch(&a));
-    assert_eq!(x.is_ok() as u8 + y.is_ok() as u8, 1);
-    assert_eq!(t.kill_switch_events(10).await.unwrap().len(), 1);
+    let (asha, ravi) = (operator_activation("panic", "asha"), operator_activation("fat finger", "ravi"));
+    let (x, y) = tokio::join!(t.activate_kill_switch(&asha), other.activate_kill_switch(&ravi));
+    // One wins; the other is refused because the winner's switch is active.
+    let (won, lost) = match (x, y) {
+        (Ok(won), Err(lost)) | (Err(lost), Ok(won)) => (won, lost),
+        (x, y) => panic!("exactly one activation wins: {x:?} / {y:?}"),
+    };
+    let since = won.created_at.with_timezone(&chrono_tz::Asia::Kolkata).format("%Y-%m-%d %H:%M:%S");
+    assert!(matches!(lost, DbError::Conflict(_)), "{lost:?}");
+    assert_eq!(
+        lost.to_string(),
+        format!("the kill switch is already active (since {since} IST by {}: {})", won.actor, won.reason)
+    );
+    assert_eq!(t.kill_switch_events(10).await.unwrap(), vec![won]);
 }

@@ -3,7 +3,6 @@
 //! positions carried from an earlier day, and the order-to-trade ratio.
 
 use crate::support::*;
-use chrono::Utc;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use xcoin::db::positions::{AdjustmentReason, NewPosition};
@@ -16,7 +15,7 @@ use xcoin::domain::trade::Fill;
 
 /// A filled market order of `qty` at `price` in `symbol` (NSE MIS), now.
 async fn fill(t: &TestDb, symbol: &str, side: Side, qty: i64, price: Decimal, id: &str) -> FillOutcome {
-    filled_at(t, symbol, side, qty, price, id, Utc::now()).await
+    filled_at(t, symbol, side, qty, price, id, xcoin::domain::clock::now()).await
 }
 
 #[tokio::test]
@@ -189,7 +188,7 @@ async fn a_carried_position_counts_today_from_the_previous_close() {
         broker_trade_id: "S1".into(),
         quantity: 10,
         price: dec!(125),
-        traded_at: Utc::now(),
+        traded_at: xcoin::domain::clock::now(),
     };
     let out = t.record_fill(&f, &ChargeRates::default()).await.unwrap();
     assert_eq!(out.trade.realized_pnl, dec!(250), "realised since bought");
@@ -261,7 +260,7 @@ async fn the_day_per_strategy_and_per_instrument_adds_up_to_the_day() {
     let t = test_db().await;
     let scalper = t.ensure_strategy("Scalper", StrategyType::Scalping, TradingMode::Paper).await;
     let scalper = scalper.unwrap().id;
-    let now = Utc::now();
+    let now = xcoin::domain::clock::now();
     // Manual: INFY bought 10 @ 100 and sold @ 101, a won round trip; TCS
     // bought 5 @ 200 and still open.
     filled_for(&t, 1, "INFY", Side::Buy, 10, dec!(100), "T1", now).await;

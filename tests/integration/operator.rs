@@ -41,16 +41,6 @@ async fn reload(t: &TestDb, e: &mut Engine<PaperBroker>, app: &mut App) {
     app.refresh_views();
 }
 
-fn press(app: &mut App, code: KeyCode) -> Option<Effect> {
-    app.on_key(KeyEvent::new(code, KeyModifiers::NONE))
-}
-
-fn typed(app: &mut App, text: &str) {
-    for c in text.chars() {
-        press(app, KeyCode::Char(c));
-    }
-}
-
 fn confirm_body(app: &App) -> String {
     match &app.popup {
         Some(Popup::Confirm { title, body, .. }) => format!("{title}\n{}", body.join("\n")),
@@ -288,6 +278,13 @@ async fn the_headless_engine_stops_cleanly_on_term_int_and_hup() {
     }
 }
 
+/// Today's orders as the orders table's title counts them ("Orders — working
+/// 2 · 17 today"), if it is on `screen`.
+fn shown_today(screen: &str) -> Option<i64> {
+    let title = screen.split("Orders — working ").nth(1)?;
+    title.split(" · ").nth(1)?.split(" today").next()?.trim().parse().ok()
+}
+
 /// The real console in a terminal while the demo trades: the selection stays
 /// on its order as rows arrive, a modification beyond the limits is refused
 /// with its reason, and SIGTERM leaves a sane terminal.
@@ -325,8 +322,13 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
         assert!(std::time::Instant::now() < deadline, "no new rows arrived:\n{}", tmux.screen());
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    // Drawn by now: the console follows every change within a frame.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The console has drawn at least one of them: its orders title counts
+    // more of today's orders than there were.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while shown_today(&tmux.screen()).is_none_or(|shown| shown <= before) {
+        assert!(std::time::Instant::now() < deadline, "the new rows are not drawn:\n{}", tmux.screen());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     tmux.keys(&["c"]);
     tmux.wait_for(&format!("Order {named}: BUY 5 INFY LIMIT MIS @ 1400.00"));
     // (Esc then a letter at once would read as Alt-letter: wait in between.)
@@ -373,8 +375,28 @@ async fn the_strategies_list_shows_each_ones_positions_pnl_and_last_decision() {
     t.record_decision(demo, &format!("BUY 5 INFY MARKET: order {} SUBMITTED", order.id)).await.unwrap();
     let mut app = console();
     reload(&t, &mut e, &mut app).await;
-    let net = app.store.summary.breakdown.iter().find(|b| b.name == "Demo Scalper").unwrap().net_pnl;
-    assert!(net < Decimal::ZERO, "charges at least: {net}");
+    // Bought 5 and not marked since (the tick came before the fill): the
+    // strategy's day is exactly the buy's charges.
+    let bought = t.today_trades().await.unwrap();
+    assert_eq!(bought.len(), 1);
+    let charges = xcoin::domain::charges::ChargeRates::default()
+        .compute(&xcoin::domain::charges::ChargeInput {
+            side: xcoin::domain::order::Side::Buy,
+            product: xcoin::domain::order::Product::Mis,
+            exchange: xcoin::domain::order::Exchange::Nse,
+            quantity: 5,
+            price: bought[0].price,
+            order_brokerage_so_far: Decimal::ZERO,
+        })
+        .total();
+    let demo_row = app.store.summary.breakdown.iter().find(|b| b.name == "Demo Scalper").unwrap();
+    assert_eq!(
+        (demo_row.realized_pnl, demo_row.unrealized_pnl, demo_row.charges, demo_row.net_pnl),
+        (Decimal::ZERO, Decimal::ZERO, charges, -charges),
+        "bought 5 at {}",
+        bought[0].price
+    );
+    let net = demo_row.net_pnl;
 
     press(&mut app, KeyCode::Char('S'));
     let screen = crate::console::text(&crate::console::draw(&mut app, 80, 24)).join("\n");

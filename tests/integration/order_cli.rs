@@ -6,6 +6,7 @@ use crate::support::*;
 use rust_decimal::Decimal;
 use tokio::sync::watch;
 use xcoin::config::{Config, ConfigPaths, Settings};
+use xcoin::db::DbError;
 use xcoin::domain::order::{Exchange, OrderStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -67,7 +68,10 @@ async fn each_verb_goes_through_the_engine_with_its_result_and_exit_code() {
         run(&["order", "place", "INFY", "--side", "BUY", "--qty", "5", "--price", "1480.03", "--stop", "1470"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("price: 1480.03 is not on the 0.05 tick"), "{err}");
-    assert!(t.get_command(3).await.is_err(), "nothing was enqueued");
+    // Nothing was enqueued: the two commands above are the only ones.
+    let none = t.get_command(3).await.unwrap_err();
+    assert!(matches!(none, DbError::NotFound { entity: "operator command", .. }), "{none:?}");
+    assert_eq!(none.to_string(), "operator command 3 does not exist");
 
     // Modify, list, cancel.
     let new_price = price - Decimal::from(1);

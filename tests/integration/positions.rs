@@ -2,6 +2,7 @@
 
 use crate::support::*;
 use rust_decimal_macros::dec;
+use xcoin::db::DbError;
 use xcoin::db::positions::NewPosition;
 use xcoin::domain::order::{Exchange, Product};
 use xcoin::domain::position::PositionStatus;
@@ -106,7 +107,10 @@ async fn levels_update_and_close_with_final_pnl() {
         t.close_position(p.id, dec!(448), "asha", "again").await.unwrap_err().to_string(),
         format!("position {} is already closed", p.id)
     );
-    assert!(t.update_position_levels(p.id, None, None).await.is_err(), "a closed position has no levels to set");
+    // A closed position has no levels to set.
+    let closed_levels = t.update_position_levels(p.id, None, None).await.unwrap_err();
+    assert!(matches!(closed_levels, DbError::NotFound { entity: "open position", .. }), "{closed_levels:?}");
+    assert_eq!(closed_levels.to_string(), format!("open position {} does not exist", p.id));
     assert_eq!(t.open_position_count().await.unwrap(), 0);
     // The instrument can open again as a new row.
     let again = t.create_position(&new("ITC", 1, dec!(449))).await.unwrap();

@@ -72,13 +72,14 @@ fn refusal(err: DbError) -> String {
 
 /// A database migrated on its own (not cloned from the test template), as
 /// each desk's database is.
-async fn own_database() -> Db {
+/// A migrated database of the test's own, and the guard that removes it.
+async fn own_database() -> (Db, UnusedDb) {
     let url = unused_database_url().await;
     let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
     create_database_if_missing(&options).await.unwrap();
     let db = Db::connect(options, small_pool()).await.unwrap();
     db.migrate().await.unwrap();
-    db
+    (db, url)
 }
 
 #[tokio::test]
@@ -158,7 +159,23 @@ async fn no_advisory_lock_of_any_kind_so_a_raw_query_never_stops_an_engine() {
             async move { db.raw_query(&format!("SELECT pg_advisory_lock_shared({key}), pg_sleep(3)"), T).await },
         )
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The engine starts once the attack has reached the server: refused, or
+    // holding an advisory lock.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+                             WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database())",
+        )
+        .fetch_one(t.pool())
+        .await
+        .unwrap();
+        if held || attack.is_finished() {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the attack reaches the server within 10 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let lock = EngineLock::acquire(t.options.clone()).await.expect("the engine takes its lock");
     lock.release().await;
     assert_eq!(refusal(attack.await.unwrap().unwrap_err()), "permission denied for function pg_advisory_lock_shared");
@@ -199,7 +216,7 @@ async fn a_raw_query_cannot_signal_the_engine_or_read_another_desk() {
 
     // Another desk's database on the same server has a reader of its own;
     // this desk's reader, connecting there, reads nothing.
-    let other = own_database().await;
+    let (other, _other_db) = own_database().await;
     let mine = t.raw_query("SELECT current_user::text", T).await.unwrap().rows[0][0].clone();
     let theirs = other.raw_query("SELECT current_user::text", T).await.unwrap().rows[0][0].clone();
     assert_ne!(mine, theirs);

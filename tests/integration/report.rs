@@ -4,9 +4,10 @@
 
 use crate::procs::{stdout, xcoin};
 use crate::support::*;
-use chrono::{NaiveTime, Utc};
+use chrono::{NaiveDate, NaiveTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
+use xcoin::domain::calendar::MarketCalendar;
 use xcoin::domain::money::to_paisa;
 use xcoin::domain::order::{Exchange, Product, Side};
 use xcoin::domain::reconciliation::{Holding, Resolution, compare};
@@ -24,10 +25,24 @@ async fn a_day(t: &TestDb, at: chrono::DateTime<Utc>) -> i64 {
     scalper
 }
 
+/// The last trading day before the latest weekend or holiday up to today
+/// (on the run's clock): the day a report asked for on that weekend or
+/// holiday shows, and the first day off after it.
+fn a_day_before_a_day_off(calendar: &MarketCalendar) -> (NaiveDate, NaiveDate) {
+    let mut off = calendar.today();
+    while calendar.is_trading_day(off) {
+        off = off.pred_opt().unwrap();
+    }
+    let day = calendar.last_trading_day(off);
+    (day, day.succ_opt().unwrap())
+}
+
 #[tokio::test]
 async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
-    let t = test_db().await;
-    a_day(&t, Utc::now()).await;
+    let calendar = xcoin::config::Settings::default().calendar();
+    let (day, off) = a_day_before_a_day_off(&calendar);
+    let t = test_db_at(calendar.instant(day, NaiveTime::from_hms_opt(11, 0, 0).unwrap())).await;
+    a_day(&t, t.now()).await;
     t.activate_kill_switch(&operator_activation("desk check", "asha")).await.unwrap();
     t.deactivate_kill_switch("checked", "asha").await.unwrap();
     let broker = Holding {
@@ -41,8 +56,7 @@ async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
     t.resolve_issue(issue.id, Resolution::Ignore, "asha", Some("held at another broker")).await.unwrap();
     t.update_daily_stats().await.unwrap();
 
-    let calendar = xcoin::config::Settings::default().calendar();
-    let r = xcoin::report::day_report(&t.db, &calendar, calendar.today()).await.unwrap();
+    let r = xcoin::report::day_report(&t.db, &calendar, day).await.unwrap();
     let pnl = t.today_pnl().await.unwrap();
     let trades = t.today_trades().await.unwrap();
     assert_eq!(
@@ -77,9 +91,15 @@ async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
     // The same through the binary, in each format.
     let dir = tempfile::tempdir().unwrap();
     let url = t.url();
-    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let clock = t.clock_env();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
+        (clock.0, clock.1.as_str()),
+    ];
     let json = stdout(&xcoin(dir.path(), &["report", "--format", "json"], &env));
-    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&json).expect(&json);
+    assert_eq!(parsed["day"], serde_json::Value::String(day.to_string()));
     assert_eq!(parsed["net"], serde_json::Value::String(r.net.to_string()));
     assert_eq!(parsed["charges"]["stt"], serde_json::Value::String(r.charges.lines.stt.to_string()));
     let text = stdout(&xcoin(dir.path(), &["report"], &env));
@@ -87,29 +107,51 @@ async fn the_report_equals_the_days_pnl_and_trades_to_the_paisa() {
     assert!(text.contains("  Round trips         2 (1 won, 1 lost)"), "{text}");
     let md = stdout(&xcoin(dir.path(), &["report", "--format", "markdown"], &env));
     assert!(md.contains(&format!("| Net | {} |", xcoin::domain::money::rupees(r.net))), "{md}");
+
+    // On the day off after it (a Saturday, a Sunday or a holiday), "the
+    // report" is that trading day's, the same to the paisa, and says so.
+    let noon_off = calendar.instant(off, NaiveTime::from_hms_opt(12, 0, 0).unwrap());
+    // (A shift is from the wall clock, not from this thread's pinned one.)
+    let shift = (noon_off - chrono::Utc::now()).num_milliseconds().to_string();
+    let env_off = [env[0], env[1], (clock.0, shift.as_str())];
+    let out = xcoin(dir.path(), &["report", "--format", "json"], &env_off);
+    assert_eq!(stdout(&out), json, "the day off's report is the trading day's");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "today ({}) is not a trading day: the last trading day is {}\n",
+            off.format("%a %Y-%m-%d"),
+            day.format("%a %Y-%m-%d")
+        )
+    );
 }
 
 #[tokio::test]
 async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
-    let t = test_db().await;
+    // Today is a known trading day (its morning), so no step of the test
+    // meets a weekend or IST midnight.
+    let t = test_db_at(a_trading_morning()).await;
     let calendar = xcoin::config::Settings::default().calendar();
+    let today = calendar.trading_day(t.now());
     // The last trading day before today, at 10:00 IST.
-    let mut past = calendar.today().pred_opt().unwrap();
-    while !calendar.is_trading_day(past) {
-        past = past.pred_opt().unwrap();
-    }
+    let past = calendar.last_trading_day(today.pred_opt().unwrap());
     let at = calendar.instant(past, NaiveTime::from_hms_opt(10, 0, 0).unwrap());
     a_day(&t, at).await;
-    filled_for(&t, 1, "ITC", Side::Buy, 3, dec!(410.25), "T6", Utc::now()).await;
+    filled_for(&t, 1, "ITC", Side::Buy, 3, dec!(410.25), "T6", t.now()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let url = t.url();
-    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap())];
+    let clock = t.clock_env();
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
+        (clock.0, clock.1.as_str()),
+    ];
     let file = dir.path().join("tradebook.csv");
     let from = past.to_string();
     let out = xcoin(
         dir.path(),
-        &["export", "trades", "--from", &from, "--to", &calendar.today().to_string(), "--out", file.to_str().unwrap()],
+        &["export", "trades", "--from", &from, "--to", &today.to_string(), "--out", file.to_str().unwrap()],
         &env,
     );
     assert!(
@@ -120,7 +162,7 @@ async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
     let mut reader = csv::Reader::from_path(&file).unwrap();
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), xcoin::export::TRADE_COLUMNS);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-    let trades = t.trades_between(past, calendar.today()).await.unwrap();
+    let trades = t.trades_between(past, today).await.unwrap();
     assert_eq!(rows.len(), trades.len());
     for (row, trade) in rows.iter().zip(&trades) {
         assert_eq!(row[0], trade.symbol);
@@ -144,7 +186,7 @@ async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
     // (Its round trips count where positions closed when recorded: today, in this test.)
     assert!(text.contains("  Trades              5\n") && text.contains("    realised          ₹81.85\n"), "{text}");
     // The console opens the past day read-only, saying which day, with that day's trades only.
-    let console_env = [env[0], env[1], ("HOME", env[1].1)];
+    let console_env = [env[0], env[1], env[2], ("HOME", env[1].1)];
     let tmux = crate::procs::Tmux::start_with_args(dir.path(), &console_env, &["--date", &from]);
     let screen = tmux.wait_for(&format!("PAST DAY {past} · read-only"));
     assert!(screen.contains("READ-ONLY") && !screen.contains("n new order"), "{screen}");
@@ -156,7 +198,7 @@ async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
     tmux.keys(&["q"]);
     drop(tmux);
 
-    let mut weekend = calendar.today();
+    let mut weekend = today;
     while calendar.is_trading_day(weekend) {
         weekend = weekend.pred_opt().unwrap();
     }

@@ -18,13 +18,6 @@ async fn login(t: &TestDb, name: &str, role: DeskRole) -> (Db, PgConnectOptions)
     (Db::connect(options.clone(), small_pool()).await.unwrap(), options)
 }
 
-/// The database's refusal of `sql` run as `db`: (SQLSTATE, constraint, message).
-async fn refused(db: &Db, sql: &str) -> (String, String, String) {
-    let err = sqlx::raw_sql(sql).execute(db.pool()).await.expect_err(sql);
-    let e = err.as_database_error().unwrap_or_else(|| panic!("{sql}: {err}"));
-    (e.code().unwrap_or_default().to_string(), e.constraint().unwrap_or_default().to_string(), e.message().to_string())
-}
-
 fn unique(t: &TestDb, who: &str) -> String {
     format!("{who}_{}", t.options.get_database().unwrap().trim_start_matches("xcoin_t_"))
 }
@@ -55,7 +48,7 @@ async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_
     assert_eq!(operator.today_orders().await.unwrap().len(), 0);
     let c = operator.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
     assert_eq!(c.requested_by, op_name, "the database names who asked");
-    let forged = refused(
+    let forged = refusal(
         &operator,
         "INSERT INTO operator_commands (command, payload, requested_by) VALUES ('EXIT_ALL', '{}', 'asha')",
     )
@@ -63,7 +56,7 @@ async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_
     assert_eq!((forged.0.as_str(), forged.1.as_str()), ("42501", "operator_commands_requested_by_is_session"));
     assert_eq!(forged.2, format!("requested_by must be your database role \"{op_name}\", not \"asha\""));
     for sql in WRITES {
-        let (code, _, message) = refused(&operator, sql).await;
+        let (code, _, message) = refusal(&operator, sql).await;
         assert_eq!(code, "42501", "{sql}: {message}");
         assert!(message.starts_with("permission denied for table"), "{sql}: {message}");
     }
@@ -75,7 +68,7 @@ async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_
     let err = viewer.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap_err().to_string();
     assert!(err.contains("permission denied for table operator_commands"), "{err}");
     for sql in WRITES {
-        assert_eq!(refused(&viewer, sql).await.0, "42501", "{sql}");
+        assert_eq!(refusal(&viewer, sql).await.0, "42501", "{sql}");
     }
 
     // The engine (the owner, or a member of xcoin_engine) does everything and names the operator itself.

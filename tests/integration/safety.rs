@@ -221,7 +221,7 @@ async fn a_payload_that_cannot_be_decoded_fails_its_command_and_never_blocks_a_s
     let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     sqlx::query(
         "INSERT INTO operator_commands (command, payload, requested_by, status, claimed_at)
-         VALUES ('MODIFY_ORDER', '{\"order_id\": 1, \"price\": 1e400}', 'mallory', 'RUNNING', now())",
+         VALUES ('MODIFY_ORDER', '{\"order_id\": 1, \"price\": 1e400}', 'mallory', 'RUNNING', xcoin_now())",
     )
     .execute(t.pool())
     .await

@@ -35,7 +35,7 @@ async fn the_manual_strategy_is_seeded() {
     assert_eq!(t.all_strategies().await.unwrap().len(), 1);
     t.sql(
         "INSERT INTO strategies (name, strategy_type, is_active, paused_at, paused_by, paused_reason)
-         VALUES ('Scalper', 'scalping', false, now(), 'asha', 'lunch')",
+         VALUES ('Scalper', 'scalping', false, xcoin_now(), 'asha', 'lunch')",
     )
     .await;
     let all = t.all_strategies().await.unwrap();

@@ -21,7 +21,7 @@ async fn filled(
 
 #[tokio::test]
 async fn views_and_functions_cut_the_day_at_ist_midnight_not_utc() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     // 30 s after and 30 s before IST midnight: the same UTC date (18:30 UTC is
     // IST midnight), different trading days. Trades are append-only, so each
     // fill carries its time from the start.
@@ -56,17 +56,38 @@ async fn views_and_functions_cut_the_day_at_ist_midnight_not_utc() {
     assert_eq!(pnl.charges, today_trades[0].total_charges);
 
     let db_today: chrono::NaiveDate = sqlx::query_scalar("SELECT xcoin_today()").fetch_one(t.pool()).await.unwrap();
-    assert_eq!(db_today, MarketCalendar::default().today(), "SQL and Rust agree on today");
+    assert_eq!(db_today, MarketCalendar::default().trading_day(t.now()), "SQL and Rust agree on today");
     let yesterday_day = db_today.pred_opt().unwrap();
     assert_eq!(t.order_to_trade_ratio(Some(yesterday_day)).await.unwrap(), Some(dec!(1)));
 }
 
+/// On the run's own clock (a Saturday, a holiday, IST midnight in the CI's
+/// shifted passes): the database's today is the calendar's.
+#[tokio::test]
+async fn sql_and_rust_agree_on_today_on_the_runs_clock() {
+    let t = test_db().await;
+    let calendar = MarketCalendar::default();
+    let (rust, sql) = loop {
+        let before = calendar.today();
+        let sql: chrono::NaiveDate = sqlx::query_scalar("SELECT xcoin_today()").fetch_one(t.pool()).await.unwrap();
+        // (Read again if IST midnight passed between the two reads.)
+        if calendar.today() == before {
+            break (before, sql);
+        }
+    };
+    assert_eq!(sql, rust);
+    let stamped: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT xcoin_now()").fetch_one(t.pool()).await.unwrap();
+    let drift = (stamped - xcoin::domain::clock::now()).num_milliseconds().abs();
+    assert!(drift < 5_000, "the database's clock is the desk's (off by {drift} ms)");
+}
+
 #[tokio::test]
 async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     assert_eq!(t.order_to_trade_ratio(None).await.unwrap(), None, "no trades: no ratio");
-    filled(&t, Side::Buy, 10, dec!(100), "T1", Utc::now()).await;
-    filled(&t, Side::Sell, 10, dec!(110), "T2", Utc::now()).await; // +100
+    filled(&t, Side::Buy, 10, dec!(100), "T1", t.now()).await;
+    filled(&t, Side::Sell, 10, dec!(110), "T2", t.now()).await; // +100
     // Two orders resting at the broker: messages without trades.
     for n in 0..2 {
         let o = t.create_order(&limit_buy("SBIN", 1, dec!(800)), BrokerKind::Paper, TICK, None).await.unwrap();
@@ -89,8 +110,8 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
     assert_eq!(s1.win_rate(), Some(dec!(1)));
 
     // A losing round trip: net falls below the peak, drawdown is the fall.
-    filled(&t, Side::Buy, 10, dec!(110), "T3", Utc::now()).await;
-    filled(&t, Side::Sell, 10, dec!(90), "T4", Utc::now()).await; // −200
+    filled(&t, Side::Buy, 10, dec!(110), "T3", t.now()).await;
+    filled(&t, Side::Sell, 10, dec!(90), "T4", t.now()).await; // −200
     let s2 = t.update_daily_stats().await.unwrap();
     let second_charges = t.today_pnl().await.unwrap().charges - charges;
     assert_eq!(s2.id, s1.id, "one row per day");
@@ -103,7 +124,7 @@ async fn counts_ratio_and_daily_stats_with_peak_and_drawdown() {
 
 #[tokio::test]
 async fn wins_and_losses_count_round_trips_not_fills() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     // One round trip in five fills: bought in three parts, sold in two, at a profit.
     let part = |order_id: i64, quantity: i64, price, id: &str| Fill {
         order_id,
@@ -111,7 +132,7 @@ async fn wins_and_losses_count_round_trips_not_fills() {
         broker_trade_id: id.into(),
         quantity,
         price,
-        traded_at: Utc::now(),
+        traded_at: t.now(),
     };
     let buy = t.create_order(&market("INFY", Side::Buy, 10), BrokerKind::Paper, TICK, Some(dec!(100))).await.unwrap();
     t.update_order_status(buy.id, OrderStatus::Submitted, None, Some("B-1")).await.unwrap();
@@ -130,7 +151,7 @@ async fn wins_and_losses_count_round_trips_not_fills() {
     assert_eq!(s.win_rate(), Some(dec!(1)));
 
     // A position still open is not a round trip yet.
-    filled(&t, Side::Buy, 2, dec!(100), "F6", Utc::now()).await;
+    filled(&t, Side::Buy, 2, dec!(100), "F6", t.now()).await;
     let s = t.update_daily_stats().await.unwrap();
     assert_eq!((s.winning_trades, s.losing_trades), (1, 0));
 }

@@ -298,44 +298,6 @@ async fn parameters_and_registrations_are_checked_and_a_bad_one_names_its_field(
     assert_eq!(t.strategy_named("One Shot").await.unwrap().unwrap().mode, xcoin::domain::strategy::TradingMode::Live);
 }
 
-/// The desk's broker is Kite; here the paper exchange stands in for it (the
-/// broker is remote: a stand-in is fair). Only its kind is Kite's.
-#[derive(Clone)]
-struct Live(xcoin::broker::paper::PaperBroker);
-
-impl xcoin::broker::MarketData for Live {
-    async fn last_prices(&self) -> Result<Vec<xcoin::broker::Tick>, xcoin::broker::BrokerError> {
-        self.0.last_prices().await
-    }
-}
-
-impl xcoin::broker::Broker for Live {
-    fn kind(&self) -> xcoin::domain::order::BrokerKind {
-        xcoin::domain::order::BrokerKind::Kite
-    }
-    async fn place(&self, req: &xcoin::broker::PlaceRequest) -> Result<String, xcoin::broker::BrokerError> {
-        self.0.place(req).await
-    }
-    async fn modify(&self, id: &str, change: xcoin::broker::Modify) -> Result<(), xcoin::broker::BrokerError> {
-        self.0.modify(id, change).await
-    }
-    async fn cancel(&self, id: &str) -> Result<(), xcoin::broker::BrokerError> {
-        self.0.cancel(id).await
-    }
-    async fn orders(&self) -> Result<Vec<xcoin::broker::BrokerOrder>, xcoin::broker::BrokerError> {
-        self.0.orders().await
-    }
-    async fn trades(&self) -> Result<Vec<xcoin::broker::BrokerFill>, xcoin::broker::BrokerError> {
-        self.0.trades().await
-    }
-    async fn positions(&self) -> Result<Vec<xcoin::domain::reconciliation::Holding>, xcoin::broker::BrokerError> {
-        self.0.positions().await
-    }
-    fn subscribe(&self) -> tokio::sync::broadcast::Receiver<xcoin::broker::BrokerEvent> {
-        self.0.subscribe()
-    }
-}
-
 #[tokio::test]
 async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_allows() {
     use xcoin::domain::command::OperatorCommand;
@@ -344,7 +306,9 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     let data = tempfile::tempdir().unwrap();
     let mut cfg = crate::engine::config();
     cfg.data_dir = Some(data.path().to_path_buf());
-    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg.clone()).await.unwrap();
+    // The desk's broker is Kite; here the paper exchange stands in for it.
+    let kite = StandIn::new(market.clone(), xcoin::domain::order::BrokerKind::Kite);
+    let mut e = xcoin::engine::Engine::start(t.db.clone(), kite.clone(), cfg.clone()).await.unwrap();
     // Registered PAPER (a registration's default) on a desk that trades LIVE.
     let registration =
         xcoin::domain::strategy::Registration::new("One Shot", xcoin::domain::strategy::StrategyType::Custom);
@@ -448,7 +412,7 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     // fills on the next live tick, on the paper exchange kept on disk.
     assert!(book.open_positions().await.unwrap().iter().any(|p| p.symbol == "INFY"));
     drop(e);
-    let mut e = xcoin::engine::Engine::start(t.db.clone(), Live(market.clone()), cfg).await.unwrap();
+    let mut e = xcoin::engine::Engine::start(t.db.clone(), kite, cfg).await.unwrap();
     market.step();
     e.drain_events().await.unwrap();
     assert!(book.open_positions().await.unwrap().iter().all(|p| p.symbol != "INFY"), "the exit filled");

@@ -12,6 +12,7 @@ use xcoin::db::local::LocalDb;
 use xcoin::db::{Db, PoolConfig};
 
 use crate::procs::{stdout, xcoin};
+use crate::support::on_a_free_port;
 
 struct TlsServer {
     cluster: LocalDb,
@@ -52,12 +53,8 @@ fn certificates(dir: &Path) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 impl TlsServer {
-    fn start() -> TlsServer {
+    async fn start() -> TlsServer {
         // Reachable by the `postgres` user when the tests run as root.
         let dir = tempfile::Builder::new().prefix("xcoin-tls-").tempdir().unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -82,14 +79,25 @@ impl TlsServer {
                 .unwrap();
             assert!(out.status.success());
         }
-        let port = free_port();
-        let mut conf = std::fs::read_to_string(data.join("postgresql.auto.conf")).unwrap();
-        conf.push_str(&format!("listen_addresses = '127.0.0.1'\nport = {port}\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n"));
-        std::fs::write(data.join("postgresql.auto.conf"), conf).unwrap();
         // TLS only over TCP: a clear-text connection is refused.
         let hba = "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n";
         std::fs::write(data.join("pg_hba.conf"), hba).unwrap();
-        cluster.ensure_running().unwrap();
+        // The server binds its port itself: started again on another port
+        // when the one it was given is taken before it binds it.
+        let auto_conf = data.join("postgresql.auto.conf");
+        let conf = std::fs::read_to_string(&auto_conf).unwrap();
+        let (_, port) = on_a_free_port(|port| {
+            let tls = format!("listen_addresses = '127.0.0.1'\nport = {port}\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+            std::fs::write(&auto_conf, format!("{conf}{tls}")).unwrap();
+            // (Why the server did not start is in its log, not in pg_ctl's answer.)
+            let log = data.join("server.log");
+            let _ = std::fs::remove_file(&log);
+            let started = cluster.ensure_running().map_err(|e| {
+                format!("{e}\nserver log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+            });
+            std::future::ready(started)
+        })
+        .await;
         TlsServer { cluster, port, ca: certs.join("ca.crt"), other_ca: certs.join("other-ca.crt"), _dir: dir }
     }
 
@@ -107,7 +115,7 @@ async fn connect(url: &str) -> Result<Db, String> {
 
 #[tokio::test]
 async fn tls_require_and_verify_full_connect_and_a_certificate_that_does_not_verify_is_refused() {
-    let server = TlsServer::start();
+    let server = TlsServer::start().await;
     let ca = server.ca.display().to_string();
 
     // require: encrypted; the server's certificate is not checked.
