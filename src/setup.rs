@@ -466,7 +466,11 @@ pub async fn status<W: Write>(config: &Config, db: &Db, out: &mut W) -> Result<(
         s.app.mode,
         market,
         calendar.local(now).format("%Y-%m-%d %H:%M:%S"),
-        if ks.active { "ACTIVE" } else { "armed" }
+        match (ks.active, ks.flattening()) {
+            (true, true) => "ACTIVE — flattening",
+            (true, false) => "ACTIVE",
+            _ => "armed",
+        }
     )?;
     writeln!(
         out,

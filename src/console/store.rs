@@ -316,6 +316,11 @@ impl Store {
     pub fn kill_switch_active(&self) -> bool {
         self.kill_switch.as_ref().is_some_and(|k| k.active)
     }
+
+    /// Active with its cancels and exits not yet recorded done.
+    pub fn kill_switch_flattening(&self) -> bool {
+        self.kill_switch.as_ref().is_some_and(|k| k.flattening())
+    }
 }
 
 /// A past trading day as the console shows it, read-only: its orders,

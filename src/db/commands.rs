@@ -155,15 +155,15 @@ impl Db {
         self.finish_command(id, CommandStatus::Failed, reason).await
     }
 
-    /// Fails every command left RUNNING by an engine that stopped mid-way, so
-    /// the operator sees it and decides whether to send it again.
-    pub async fn fail_abandoned_commands(&self, reason: &str) -> Result<Vec<CommandRecord>> {
+    /// The commands claimed and not finished, oldest first: under a running
+    /// engine only the one it is executing; at its start, what a stopped
+    /// engine left, each to be given its outcome (looked up, not guessed).
+    pub async fn running_commands(&self) -> Result<Vec<CommandRecord>> {
         Ok(sqlx::query_as(concat!(
-            "UPDATE operator_commands SET status = 'FAILED', result = $1, completed_at = xcoin_now()
-              WHERE status = 'RUNNING' RETURNING ",
-            command_columns!()
+            "SELECT ",
+            command_columns!(),
+            " FROM operator_commands WHERE status = 'RUNNING' ORDER BY id"
         ))
-        .bind(reason)
         .fetch_all(&self.pool)
         .await?)
     }

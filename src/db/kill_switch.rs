@@ -20,6 +20,10 @@ pub struct KillSwitchEvent {
     pub positions_exited: i64,
     pub daily_pnl: Option<Decimal>,
     pub created_at: DateTime<Utc>,
+    /// When an activation's flattening (cancels and exits) was done; `None`
+    /// while it is not (an engine stopped or lost the database mid-way: the
+    /// next engine to run finishes it first).
+    pub flattened_at: Option<DateTime<Utc>>,
 }
 
 /// Whether trading is blocked, and the event that made it so.
@@ -27,6 +31,14 @@ pub struct KillSwitchEvent {
 pub struct KillSwitchState {
     pub active: bool,
     pub last_event: Option<KillSwitchEvent>,
+}
+
+impl KillSwitchState {
+    /// Active, and its working orders and positions not yet all cancelled
+    /// and exited: "kill switch ACTIVE — flattening".
+    pub fn flattening(&self) -> bool {
+        self.active && self.last_event.as_ref().is_some_and(|e| e.flattened_at.is_none())
+    }
 }
 
 /// What an activation records.
@@ -85,7 +97,7 @@ impl Db {
     }
 
     /// Writes what an activation did (orders cancelled, positions exited,
-    /// the day's P&L afterwards) on its event.
+    /// the day's P&L afterwards) on its event, and that it is done.
     pub async fn record_kill_switch_effect(
         &self,
         event_id: i64,
@@ -94,7 +106,8 @@ impl Db {
         daily_pnl: Decimal,
     ) -> Result<KillSwitchEvent> {
         sqlx::query_as(
-            "UPDATE kill_switch_events SET orders_cancelled = $2, positions_exited = $3, daily_pnl = $4
+            "UPDATE kill_switch_events SET orders_cancelled = $2, positions_exited = $3, daily_pnl = $4,
+                    flattened_at = coalesce(flattened_at, xcoin_now())
               WHERE id = $1 AND action = 'ACTIVATED' RETURNING *",
         )
         .bind(event_id)

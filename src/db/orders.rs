@@ -316,6 +316,33 @@ impl Db {
         .await?)
     }
 
+    /// The order an operator's placement made once it was claimed: the
+    /// first order of `placed_by` for that symbol, side and quantity created
+    /// since `claimed_at` (the engine executes one command at a time and
+    /// stamps the order with the command's sender). `None`: none was made.
+    pub async fn order_placed_for_command(
+        &self,
+        placed_by: &str,
+        claimed_at: chrono::DateTime<chrono::Utc>,
+        symbol: &str,
+        side: crate::domain::order::Side,
+        quantity: i64,
+    ) -> Result<Option<Order>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE placed_by = $1 AND created_at >= $2 AND symbol = $3 AND side = $4 AND quantity = $5
+              ORDER BY id LIMIT 1"
+        ))
+        .bind(placed_by)
+        .bind(claimed_at)
+        .bind(symbol)
+        .bind(side)
+        .bind(quantity)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// A strategy's orders, newest first, at most `limit`.
     pub async fn orders_by_strategy(&self, strategy_id: i64, limit: i64) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(

@@ -42,9 +42,17 @@ fn levels_set(p: &crate::domain::position::Position, a: &crate::domain::risk::As
     )
 }
 
+/// What the engine says of a command it cannot account for after a stop.
+const UNKNOWN_AFTER_STOP: &str =
+    "the engine stopped while running this command; check its effect before sending it again";
+
 impl<B: Broker> Engine<B> {
-    /// Executes every pending command, oldest first.
+    /// Executes every pending command, oldest first — after writing any
+    /// outcome an interruption kept from the database.
     pub async fn process_commands(&mut self) {
+        if !self.write_unwritten_outcomes().await {
+            return;
+        }
         loop {
             let claimed = match self.db.claim_next_command().await {
                 Ok(Some(c)) => c,
@@ -55,25 +63,121 @@ impl<B: Broker> Engine<B> {
                 }
             };
             let outcome = self.execute(&claimed).await;
-            let recorded = match &outcome {
-                Ok(done) => self.db.complete_command(claimed.id, done).await,
-                Err(why) => self.db.fail_command(claimed.id, why).await,
-            };
-            let (by, kind) = (&claimed.requested_by, claimed.command);
-            match (recorded, outcome) {
-                (Err(e), _) => tracing::error!(command = claimed.id, error = %e, "cannot record a command's result"),
-                (Ok(_), Ok(done)) => {
-                    tracing::info!(command = claimed.id, %kind, %by, %done, "command done");
-                    let line = format!("{by}: {kind} done: {done}");
-                    self.journal(EventLevel::Info, EventKind::Command, line);
-                }
-                (Ok(_), Err(why)) => {
-                    tracing::warn!(command = claimed.id, %kind, %by, %why, "command failed");
-                    let line = format!("{by}: {kind} failed: {why}");
-                    self.journal(EventLevel::Warn, EventKind::Command, line);
-                }
+            if !self.record_outcome(claimed, outcome).await {
+                return;
             }
         }
+    }
+
+    /// Writes a command's outcome (DONE or FAILED) and says it in the desk
+    /// log. When the database does not take it, the outcome is kept and
+    /// written again before anything else the queue does, so no command
+    /// stays RUNNING under a live engine; `false` then.
+    async fn record_outcome(&mut self, c: CommandRecord, outcome: Result<String, String>) -> bool {
+        let recorded = match &outcome {
+            Ok(done) => self.db.complete_command(c.id, done).await,
+            Err(why) => self.db.fail_command(c.id, why).await,
+        };
+        let (by, kind) = (&c.requested_by, c.command);
+        match (recorded, &outcome) {
+            (Err(e), _) if e.is_unavailable() => {
+                tracing::error!(command = c.id, error = %e, "a command's outcome is not written yet; writing it again");
+                self.unwritten.push((c, outcome));
+                return false;
+            }
+            (Err(e), _) => tracing::error!(command = c.id, error = %e, "cannot record a command's result"),
+            (Ok(_), Ok(done)) => {
+                tracing::info!(command = c.id, %kind, %by, %done, "command done");
+                let line = format!("{by}: {kind} done: {done}");
+                self.journal(EventLevel::Info, EventKind::Command, line);
+            }
+            (Ok(_), Err(why)) => {
+                tracing::warn!(command = c.id, %kind, %by, %why, "command failed");
+                let line = format!("{by}: {kind} failed: {why}");
+                self.journal(EventLevel::Warn, EventKind::Command, line);
+            }
+        }
+        true
+    }
+
+    /// Writes the outcomes an interruption kept from the database, oldest
+    /// first; `true` when none is left.
+    async fn write_unwritten_outcomes(&mut self) -> bool {
+        while !self.unwritten.is_empty() {
+            let (c, outcome) = self.unwritten.remove(0);
+            if !self.record_outcome(c, outcome).await {
+                // (Put back at the front: it went to the end.)
+                let last = self.unwritten.pop().expect("just kept");
+                self.unwritten.insert(0, last);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Gives every command left RUNNING its outcome: those whose outcome
+    /// this engine knows are written; the rest, left by a stopped engine,
+    /// are looked up (the kill switch's state, the order a placement made
+    /// and what the broker's book says of it by its tag), or run again where
+    /// that is what the sender asked and is safe (the kill switch, a cancel).
+    pub(super) async fn resolve_running_commands(&mut self) -> super::Result<()> {
+        if !self.write_unwritten_outcomes().await {
+            return Ok(());
+        }
+        for c in self.db.running_commands().await? {
+            let outcome = self.outcome_after_stop(&c).await?;
+            if !self.record_outcome(c, outcome).await {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a command left RUNNING by a stopped engine did, found out.
+    async fn outcome_after_stop(&mut self, c: &CommandRecord) -> super::Result<Result<String, String>> {
+        let Ok(command) = c.parsed() else { return Ok(self.execute(c).await) };
+        Ok(match command {
+            OperatorCommand::KillSwitchOn { .. } => {
+                let state = self.db.kill_switch_state().await?;
+                match state.last_event.filter(|_| state.active) {
+                    // Activated (and its flattening finished at this start).
+                    Some(e) => Ok(format!(
+                        "kill switch ACTIVE (finished after the engine restarted): {} cancelled, {} exited, today's P&L {}",
+                        count(e.orders_cancelled, "order", "orders"),
+                        count(e.positions_exited, "position", "positions"),
+                        rupees(e.daily_pnl.unwrap_or_default())
+                    )),
+                    None => self.execute(c).await,
+                }
+            }
+            OperatorCommand::CancelOrder { order_id } => match self.db.get_order(order_id).await {
+                Ok(o) if !o.status.is_active() => Ok(describe(&o)),
+                _ => self.execute(c).await,
+            },
+            OperatorCommand::PlaceOrder(req) => {
+                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+                let made = self
+                    .db
+                    .order_placed_for_command(&c.requested_by, claimed_at, &req.symbol, req.side, req.quantity)
+                    .await?;
+                match made {
+                    None => {
+                        Err("never sent: the engine stopped before it made the order; nothing reached the broker"
+                            .into())
+                    }
+                    // The start's catch-up looked for it in the broker's book by its tag.
+                    Some(o) if o.status == OrderStatus::Cancelled && o.broker_order_id.is_none() => Err(format!(
+                        "never sent: order {} ({}) is not in the broker's book under its tag {}; nothing was placed",
+                        o.id,
+                        o.describe(),
+                        o.client_tag()
+                    )),
+                    Some(o) if o.status == OrderStatus::Rejected => Err(describe(&o)),
+                    Some(o) => Ok(format!("{} (found by its tag after the engine restarted)", describe(&o))),
+                }
+            }
+            _ => Err(UNKNOWN_AFTER_STOP.into()),
+        })
     }
 
     /// Runs one command; `Ok` is what it did, `Err` why it did not. The

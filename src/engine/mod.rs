@@ -200,6 +200,9 @@ pub struct Engine<B: Broker> {
     strategies: Vec<strategy::Running>,
     /// On a LIVE desk, the paper book its PAPER strategies trade in.
     shadow: Option<Box<shadow::Shadow>>,
+    /// Command outcomes the database did not take (it went away): written
+    /// again before the queue does anything else.
+    unwritten: Vec<(crate::db::commands::CommandRecord, std::result::Result<String, String>)>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -210,14 +213,6 @@ impl<B: Broker> Engine<B> {
         let options = db.connect_options();
         let lock = EngineLock::acquire(options).await?;
         let events = broker.subscribe();
-        let abandoned = db
-            .fail_abandoned_commands(
-                "the engine stopped while running this command; check its effect before sending it again",
-            )
-            .await?;
-        for c in &abandoned {
-            tracing::warn!(command = c.id, kind = %c.command, "failed a command left running by a stopped engine");
-        }
         let journal = journal::Journal::start(db.clone());
         let mut engine = Engine {
             db,
@@ -245,11 +240,15 @@ impl<B: Broker> Engine<B> {
             stats_counted: None,
             strategies: Vec::new(),
             shadow: None,
+            unwritten: Vec::new(),
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {
             engine.last_prices.insert((tick.symbol, tick.exchange), tick.last_price);
         }
+        // Before anything else: a kill switch whose flattening a stopped
+        // engine left unfinished, and the commands it left RUNNING.
+        engine.finish_in_flight().await?;
         match engine.reconcile_positions().await {
             Ok(found) if !found.is_empty() => {
                 tracing::warn!(issues = found.len(), "positions differ from the broker's at start")
@@ -263,6 +262,14 @@ impl<B: Broker> Engine<B> {
             tracing::error!(error = %e, "the paper book did not open");
         }
         Ok(engine)
+    }
+
+    /// Finishes what a stopped engine (or an interruption of this one) left
+    /// in flight: the kill switch's flattening first, then every command
+    /// left RUNNING is given its outcome.
+    pub async fn finish_in_flight(&mut self) -> Result<()> {
+        self.finish_kill_switch().await?;
+        self.resolve_running_commands().await
     }
 
     /// Runs the demo strategy (PAPER only) under its own strategy row.
@@ -383,6 +390,10 @@ impl<B: Broker> Engine<B> {
                     tracing::info!("caught up with the broker's book after the interruption; trading resumes");
                     let line = "caught up with the broker's book after an interruption; trading resumes";
                     self.journal(EventLevel::Info, EventKind::Engine, line);
+                    // Work the interruption left half done comes first.
+                    if let Err(e) = self.finish_in_flight().await {
+                        tracing::error!(error = %e, "work left in flight by the interruption is not finished yet");
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "catch-up after an interruption failed; trying again");

@@ -108,6 +108,11 @@ impl<B: Broker> Engine<B> {
             async { if recount { db.update_daily_stats().await } else { db.update_daily_pnl().await } },
             db.kill_switch_state(),
         )?;
+        // An activation this engine could not finish (the database went away
+        // mid-way) is finished before the cycle acts on anything else.
+        if kill_switch.flattening() {
+            self.finish_kill_switch().await?;
+        }
         for p in &positions {
             if let Some(reason) = exit_reason(p, self.cfg.max_position_loss) {
                 if self.exiting.contains(&p.id) {
@@ -267,7 +272,37 @@ impl<B: Broker> Engine<B> {
             format!("KILL SWITCH ACTIVATED ({trigger}) by {actor}: {reason}"),
         );
         self.alerts.raise(Alert::kill_switch_activated(&trigger.to_string(), reason, actor));
-        let why = format!("kill switch: {reason}");
+        self.flatten(&event).await
+    }
+
+    /// Finishes an activation whose flattening is not recorded done — left by
+    /// an engine that stopped, or by this one when the database went away
+    /// mid-way — before anything else: every working order cancelled, every
+    /// position exited, the counts and the time written on the event.
+    /// `None` when there is nothing to finish.
+    pub async fn finish_kill_switch(&mut self) -> Result<Option<KillSwitchEvent>> {
+        let state = self.db.kill_switch_state().await?;
+        let flattening = state.flattening();
+        let Some(event) = state.last_event.filter(|_| flattening) else { return Ok(None) };
+        tracing::error!(event = event.id, "kill switch ACTIVE, its flattening unfinished: finishing it");
+        self.journal(
+            EventLevel::Error,
+            EventKind::KillSwitch,
+            format!(
+                "kill switch ACTIVE since {} IST ({}: {}), its flattening unfinished: cancelling and exiting now",
+                event.created_at.with_timezone(&chrono_tz::Asia::Kolkata).format("%H:%M:%S"),
+                event.actor,
+                event.reason
+            ),
+        );
+        self.flatten(&event).await.map(Some)
+    }
+
+    /// An activation's work: cancel every working order, exit every position
+    /// (or pause the automated strategies where exits are off), then record
+    /// what was done and that it is done.
+    async fn flatten(&mut self, event: &KillSwitchEvent) -> Result<KillSwitchEvent> {
+        let why = format!("kill switch: {}", event.reason);
         // Act on the broker's latest word: fills it reported that are still
         // queued for the engine are applied first.
         if let Err(e) = self.catch_up().await {

@@ -337,3 +337,100 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
     db.close().await;
     local.stop().unwrap();
 }
+
+/// The kill switch always finishes: the engine is killed (SIGKILL) 5, 10, 20
+/// and 30 ms after an operator's KILL_SWITCH_ON while it holds three
+/// positions and a working order. Within 10 s of the next engine running, the
+/// switch is ACTIVE with nothing working and nothing open, its event records
+/// the flattening done, and the command is DONE (not FAILED "engine stopped").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
+    use xcoin::domain::command::CommandStatus;
+    use xcoin::domain::order::OrderType;
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let log = dir.path().join("engine.log");
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let within = |secs| tokio::time::Instant::now() + Duration::from_secs(secs);
+    for delay in [5u64, 10, 20, 30] {
+        engine_lock_released(&db).await;
+        let mut engine = spawn_xcoin_logged(dir.path(), &["engine"], &env, &log);
+        // Each with a stop 5 % below its reference price, on the tick.
+        let reference = |symbol: &str| instrument::built_in().into_iter().find(|i| i.symbol == symbol).unwrap();
+        let stopped = |symbol: &str| {
+            let price = reference(symbol).reference_price;
+            let stop = (price * dec!(0.95) / TICK).round() * TICK;
+            xcoin::domain::order::OrderRequest { stop_loss: Some(stop), ..market(symbol, Side::Buy, 2) }
+        };
+        for symbol in ["INFY", "SBIN", "ITC"] {
+            db.enqueue_command(&OperatorCommand::PlaceOrder(stopped(symbol)), "asha").await.unwrap();
+        }
+        // A BUY 7 % below the market: it rests, working, until cancelled.
+        let below = (reference("TCS").reference_price * dec!(0.93) / TICK).round() * TICK;
+        let resting = xcoin::domain::order::OrderRequest {
+            order_type: OrderType::Limit,
+            price: Some(below),
+            quantity: 1,
+            stop_loss: Some(below - dec!(50)),
+            ..stopped("TCS")
+        };
+        db.enqueue_command(&OperatorCommand::PlaceOrder(resting), "asha").await.unwrap();
+        let deadline = within(20);
+        while db.open_positions().await.unwrap().len() < 3 || db.active_orders().await.unwrap().len() != 1 {
+            if tokio::time::Instant::now() >= deadline {
+                let said: Vec<_> = db
+                    .commands_by_ids(&(1..20).collect::<Vec<i64>>())
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| (c.status, c.result))
+                    .collect();
+                panic!("{delay} ms: three positions and a working order; the commands: {said:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+
+        let kill = OperatorCommand::KillSwitchOn { reason: format!("drill {delay} ms") };
+        let command = db.enqueue_command(&kill, "asha").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        engine.kill().unwrap();
+        assert!(!engine.wait().unwrap().success(), "{delay} ms: the engine was killed");
+
+        engine_lock_released(&db).await;
+        let mut engine = spawn_xcoin_logged(dir.path(), &["engine"], &env, &log);
+        let deadline = within(10);
+        let (state, working, open) = loop {
+            let state = db.kill_switch_state().await.unwrap();
+            let (working, open) = (db.active_orders().await.unwrap(), db.open_positions().await.unwrap());
+            if state.active && !state.flattening() && working.is_empty() && open.is_empty() {
+                break (state, working, open);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{delay} ms: kill switch ACTIVE ⇒ nothing working, nothing open within 10 s; \
+                 now active {} flattening {}, {} working, {} open",
+                state.active,
+                state.flattening(),
+                working.len(),
+                open.len()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!((working.len(), open.len()), (0, 0));
+        let event = state.last_event.unwrap();
+        assert_eq!((event.reason.as_str(), event.actor.as_str()), (format!("drill {delay} ms").as_str(), "asha"));
+        assert!(event.flattened_at.is_some(), "{delay} ms: the flattening is recorded done: {event:?}");
+        let done = db.command_result(command.id, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(done.status, CommandStatus::Done, "{delay} ms: {:?}", done.result);
+        assert!(done.result.as_deref().unwrap().starts_with("kill switch ACTIVE"), "{:?}", done.result);
+        // A second activation is refused as already active, and says since when.
+        let again = db.activate_kill_switch(&operator_activation("again", "asha")).await.unwrap_err();
+        assert!(again.to_string().starts_with("the kill switch is already active (since "), "{again}");
+
+        engine.kill().unwrap();
+        engine.wait().unwrap();
+        db.deactivate_kill_switch(&format!("drill {delay} ms over"), "asha").await.unwrap();
+    }
+}

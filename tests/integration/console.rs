@@ -22,7 +22,7 @@ use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, Orde
 use xcoin::domain::reconciliation::Resolution;
 use xcoin::engine::{Engine, EngineConfig};
 
-fn new_app(read_only: bool) -> App {
+pub fn new_app(read_only: bool) -> App {
     let s = Settings::default();
     let cfg = EngineConfig::from_settings(&s);
     let mut app = App::new(s.app.mode, s.calendar(), cfg.limits, "asha".into(), read_only);
@@ -1000,7 +1000,9 @@ async fn snapshots_of_every_screen_at_three_sizes() {
     }
 
     // With the kill switch active: the header's alarm and the re-arm question.
-    t.activate_kill_switch(&operator_activation("test", "asha")).await.unwrap();
+    // (Its cancels and exits recorded done: the switch is ACTIVE, not flattening.)
+    let on = t.activate_kill_switch(&operator_activation("test", "asha")).await.unwrap();
+    t.record_kill_switch_effect(on.id, 0, 0, dec!(0)).await.unwrap();
     app.apply(store::snapshot(&t.db).await.unwrap());
     pin_times(&mut app);
     app.on_key(key('1'));

@@ -1109,3 +1109,143 @@ async fn a_failed_catch_up_after_dropped_events_keeps_the_event_stream() {
     let applied = e.drain_events().await.unwrap();
     assert!(applied > 1000, "{applied} events applied after the gap");
 }
+
+/// Starts an engine on the paper exchange `broker` once the previous one's
+/// lock is gone (a dropped engine's lock connection closes a moment later).
+async fn restarted(t: &TestDb, broker: PaperBroker) -> Engine<PaperBroker> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match Engine::start(t.db.clone(), broker.clone(), config()).await {
+            Ok(e) => return e,
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                let _ = err;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("{err}"),
+        }
+    }
+}
+
+/// Commands a stopped engine left RUNNING are given their outcome from what
+/// happened, not guessed: a placement whose order reached the broker is DONE
+/// with that order (an operator who resent it would double the position);
+/// one whose order never reached it, or was never made, is FAILED "never
+/// sent"; a cancel and the kill switch are run to their end.
+#[tokio::test]
+async fn commands_left_running_by_a_stopped_engine_are_resolved_from_the_broker() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let broker = e.broker.clone();
+    // Sent and filled, its result never written (the engine died there).
+    let mut sent = buy(&e, "INFY", 4, OrderType::Market);
+    sent.placed_by = "asha".into();
+    let filled_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(sent.clone()), "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    let order = e.place_order(&sent).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert_eq!(t.get_order(order.id).await.unwrap().status, OrderStatus::Filled);
+    // Made but never sent: the order row exists, the broker never heard of it.
+    let mut unsent = buy(&e, "SBIN", 3, OrderType::Market);
+    unsent.placed_by = "asha".into();
+    let unsent_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(unsent.clone()), "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    let last = e.last_price("SBIN", Exchange::Nse);
+    let made = t.create_order(&unsent, BrokerKind::Paper, dec!(0.05), last).await.unwrap();
+    // Claimed, and nothing made at all.
+    let never = buy(&e, "TCS", 1, OrderType::Market);
+    let never_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(never), "ravi").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    // A cancel of a working order and the kill switch, both claimed, neither done.
+    let mut resting = buy(&e, "ITC", 5, OrderType::Limit);
+    resting.price = Some(resting.price.unwrap() - dec!(2));
+    let working = e.place_order(&resting).await.unwrap();
+    let cancel_cmd = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: working.id }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    let kill_cmd = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "drill".into() }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    drop(e);
+
+    let e = restarted(&t, broker).await;
+    let t = &t;
+    let outcome = |id| async move {
+        let c = t.get_command(id).await.unwrap();
+        (c.status, c.result.unwrap_or_default())
+    };
+    let (status, result) = outcome(filled_cmd.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.starts_with(&format!("order {} FILLED BUY 4 INFY MARKET (broker ", order.id)), "{result}");
+    assert!(result.ends_with(") (found by its tag after the engine restarted)"), "{result}");
+    assert_eq!(
+        outcome(unsent_cmd.id).await,
+        (
+            CommandStatus::Failed,
+            format!(
+                "never sent: order {} ({}) is not in the broker's book under its tag XC{}; nothing was placed",
+                made.id,
+                made.describe(),
+                made.id
+            )
+        )
+    );
+    assert_eq!(
+        outcome(never_cmd.id).await,
+        (
+            CommandStatus::Failed,
+            "never sent: the engine stopped before it made the order; nothing reached the broker".into()
+        )
+    );
+    let (status, result) = outcome(cancel_cmd.id).await;
+    assert_eq!((status, t.get_order(working.id).await.unwrap().status), (CommandStatus::Done, OrderStatus::Cancelled));
+    assert!(result.starts_with(&format!("order {} CANCELLED BUY 5 ITC LIMIT", working.id)), "{result}");
+    let (status, result) = outcome(kill_cmd.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.starts_with("kill switch ACTIVE: 0 orders cancelled, 1 position exited"), "{result}");
+    assert_eq!(t.running_commands().await.unwrap(), vec![]);
+    drop(e);
+}
+
+/// A command's outcome the database does not take (it went away as the
+/// result was written) is kept and written when it answers again; meanwhile
+/// no other command is claimed and nothing is sent twice.
+#[tokio::test]
+async fn an_outcome_the_database_did_not_take_is_written_when_it_answers_again() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    // The database refuses to finish commands as a server going down does (57P01).
+    t.sql(
+        "CREATE FUNCTION going_down() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = 'admin_shutdown'; END $$;
+         CREATE TRIGGER going_down BEFORE UPDATE ON operator_commands FOR EACH ROW
+             WHEN (NEW.status IN ('DONE', 'FAILED')) EXECUTE FUNCTION going_down();",
+    )
+    .await;
+    let mut req = buy(&e, "INFY", 4, OrderType::Market);
+    req.placed_by = "asha".into();
+    let first = t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
+    let second = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 999 }, "asha").await.unwrap();
+    e.process_commands().await;
+    e.process_commands().await;
+    assert_eq!(t.get_command(first.id).await.unwrap().status, CommandStatus::Running);
+    assert_eq!(t.get_command(second.id).await.unwrap().status, CommandStatus::Pending, "the queue waits");
+    assert_eq!(t.today_orders().await.unwrap().len(), 1, "sent once");
+
+    t.sql("DROP TRIGGER going_down ON operator_commands").await;
+    e.process_commands().await;
+    let done = t.get_command(first.id).await.unwrap();
+    let order = &t.today_orders().await.unwrap()[0];
+    assert_eq!(
+        (done.status, done.result.as_deref().unwrap().to_string()),
+        (
+            CommandStatus::Done,
+            format!(
+                "order {} SUBMITTED BUY 4 INFY MARKET (broker {})",
+                order.id,
+                order.broker_order_id.clone().unwrap()
+            )
+        )
+    );
+    let failed = t.get_command(second.id).await.unwrap();
+    assert_eq!((failed.status, failed.result.as_deref()), (CommandStatus::Failed, Some("order 999 does not exist")));
+    assert_eq!(t.today_orders().await.unwrap().len(), 1, "still once");
+}

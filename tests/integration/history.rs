@@ -276,11 +276,14 @@ async fn finished_commands_are_kept_as_they_finished() {
     );
     assert_eq!(t.get_command(id).await.unwrap(), done);
 
-    // FAILED is as final; the engine's sweep of abandoned commands still works.
+    // FAILED is as final; a command left RUNNING is found and given its outcome.
     let c2 = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 8 }, "asha").await.unwrap();
     t.claim_next_command().await.unwrap().unwrap();
-    let swept = t.fail_abandoned_commands("the engine stopped").await.unwrap();
-    assert_eq!(swept.iter().map(|c| (c.id, c.status)).collect::<Vec<_>>(), vec![(c2.id, CommandStatus::Failed)]);
+    let running = t.running_commands().await.unwrap();
+    assert_eq!(running.iter().map(|c| (c.id, c.status)).collect::<Vec<_>>(), vec![(c2.id, CommandStatus::Running)]);
+    let failed = t.fail_command(c2.id, "order 8 does not exist").await.unwrap();
+    assert_eq!((failed.status, failed.result.as_deref()), (CommandStatus::Failed, Some("order 8 does not exist")));
+    assert_eq!(t.running_commands().await.unwrap(), vec![]);
     assert_eq!(
         t.refused(&format!(
             "UPDATE operator_commands SET status = 'RUNNING', completed_at = NULL WHERE id = {}",
@@ -323,7 +326,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
     let effect = t.record_kill_switch_effect(a.id, 3, 2, dec!(-6120.5)).await.unwrap();
     assert_eq!((effect.orders_cancelled, effect.positions_exited, effect.daily_pnl), (3, 2, Some(dec!(-6120.5))));
     let only_effect = format!(
-        "kill switch event {}: only an activation's orders_cancelled, positions_exited and daily_pnl can be written after it",
+        "kill switch event {}: only an activation's orders_cancelled, positions_exited, daily_pnl and (once) flattened_at can be written after it",
         a.id
     );
     for change in [
@@ -350,7 +353,7 @@ async fn kill_switch_events_alternate_and_are_kept() {
         (
             "kill_switch_events_kept".into(),
             format!(
-                "kill switch event {}: only an activation's orders_cancelled, positions_exited and daily_pnl can be written after it",
+                "kill switch event {}: only an activation's orders_cancelled, positions_exited, daily_pnl and (once) flattened_at can be written after it",
                 d.id
             )
         )

@@ -69,3 +69,38 @@ async fn two_simultaneous_activations_record_one_event() {
     );
     assert_eq!(t.kill_switch_events(10).await.unwrap(), vec![won]);
 }
+
+/// An activation is "flattening" until its cancels and exits are recorded
+/// done: `xcoin status` and the console's header say so, then plain ACTIVE.
+#[tokio::test]
+async fn an_activation_is_flattening_until_its_work_is_recorded_done() {
+    let t = test_db().await;
+    let e = t.activate_kill_switch(&operator_activation("drill", "asha")).await.unwrap();
+    assert_eq!(e.flattened_at, None);
+    let state = t.kill_switch_state().await.unwrap();
+    assert!(state.active && state.flattening());
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let status = |t: &str| t.lines().next().unwrap().rsplit("kill switch ").next().unwrap().to_string();
+    let text = crate::procs::stdout(&crate::procs::xcoin(dir.path(), &["status"], &env));
+    assert_eq!(status(&text), "ACTIVE — flattening", "{text}");
+    let mut app = crate::console::new_app(false);
+    app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
+    let header = crate::console::text(&crate::console::draw(&mut app, 120, 20))[1].clone();
+    assert!(header.contains(" KILL SWITCH ACTIVE — flattening "), "{header}");
+
+    let done = t.record_kill_switch_effect(e.id, 2, 3, dec!(-812.40)).await.unwrap();
+    assert!(done.flattened_at.is_some_and(|at| at >= e.created_at), "{done:?}");
+    assert_eq!((done.orders_cancelled, done.positions_exited, done.daily_pnl), (2, 3, Some(dec!(-812.40))));
+    assert!(!t.kill_switch_state().await.unwrap().flattening());
+    let text = crate::procs::stdout(&crate::procs::xcoin(dir.path(), &["status"], &env));
+    assert_eq!(status(&text), "ACTIVE", "{text}");
+    app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
+    let header = crate::console::text(&crate::console::draw(&mut app, 120, 20))[1].clone();
+    assert!(header.contains(" KILL SWITCH ACTIVE ") && !header.contains("flattening"), "{header}");
+    // Once written, the time it was done stays.
+    let (_, message) =
+        t.refused(&format!("UPDATE kill_switch_events SET flattened_at = now() WHERE id = {}", e.id)).await;
+    assert!(message.ends_with("and (once) flattened_at can be written after it"), "{message}");
+}

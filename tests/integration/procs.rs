@@ -9,10 +9,20 @@ use std::time::{Duration, Instant};
 static SOCKETS: AtomicU32 = AtomicU32::new(0);
 
 /// `xcoin` in `dir` (outside any checkout) with only the given environment.
+/// The run's clock shift (`XCOIN_CLOCK_SHIFT_MS` of the test process), if set.
+fn run_clock() -> Option<String> {
+    std::env::var(xcoin::domain::clock::SHIFT_VAR).ok()
+}
+
 fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xcoin"));
     cmd.args(args).current_dir(dir).env_clear().env("PATH", std::env::var("PATH").unwrap()).env("NO_COLOR", "1");
     cmd.env("HOME", dir).env("XCOIN_APP__DATA_DIR", dir.join("data"));
+    // The run's clock reaches every binary (a test pinned to a day of its own
+    // passes its own shift in `env`, which comes after).
+    if let Some(shift) = run_clock() {
+        cmd.env(xcoin::domain::clock::SHIFT_VAR, shift);
+    }
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -123,6 +133,7 @@ impl Tmux {
             format!("PATH={}", std::env::var("PATH").unwrap()),
             "TERM=xterm-256color".into(),
         ];
+        cmd.extend(run_clock().map(|shift| format!("{}={shift}", xcoin::domain::clock::SHIFT_VAR)));
         cmd.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
         if shell {
             cmd.extend([

@@ -125,7 +125,13 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
                 .collect(),
             glue: false,
         },
-        if app.store.kill_switch_active() {
+        if app.store.kill_switch_flattening() {
+            // Its cancels and exits are not all done yet (an engine is finishing them).
+            Part::forms([
+                (Span::styled(" KILL SWITCH ACTIVE — flattening ", alarm), 5),
+                (Span::styled(" KILL SWITCH ACTIVE · flattening ", alarm), VITAL),
+            ])
+        } else if app.store.kill_switch_active() {
             Part::fixed(Span::styled(" KILL SWITCH ACTIVE ", alarm), VITAL)
         } else {
             Part::forms([(Span::styled("kill switch: armed", green), 5), (Span::styled("kill: armed", green), VITAL)])
