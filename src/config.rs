@@ -501,6 +501,26 @@ pub struct AlertSettings {
     pub smtp: SmtpSettings,
 }
 
+/// The operator command queue (`[commands]`), applied by the database to
+/// every sender (the engine writes it there at start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CommandSettings {
+    /// Seconds a placement or modification may wait for an engine when its
+    /// sender names no deadline (the console, the webhook); past it nothing
+    /// is sent and the command ends EXPIRED. Cancels, exits and the kill
+    /// switch never expire.
+    pub order_ttl_secs: u32,
+    /// Commands one login may have waiting at once; the database refuses more.
+    pub max_pending_per_login: u32,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        CommandSettings { order_ttl_secs: 30, max_pending_per_login: 50 }
+    }
+}
+
 /// Every setting, typed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -516,6 +536,7 @@ pub struct Settings {
     pub charges: ChargeRates,
     pub alerts: AlertSettings,
     pub dashboard: DashboardSettings,
+    pub commands: CommandSettings,
     pub goals: GoalsSettings,
 }
 
@@ -1260,6 +1281,14 @@ impl Config {
                 shown,
                 "a host name or IP address to listen on, such as 127.0.0.1, without a scheme or path",
             ));
+        }
+        let ttl = s.commands.order_ttl_secs;
+        if !(1..=3600).contains(&ttl) {
+            return Err(self.invalid("commands.order_ttl_secs", ttl, "1 to 3600 seconds"));
+        }
+        let most = s.commands.max_pending_per_login;
+        if !(1..=100_000).contains(&most) {
+            return Err(self.invalid("commands.max_pending_per_login", most, "1 to 100000 commands"));
         }
         let rate = s.dashboard.signals_per_minute;
         if !(1..=600).contains(&rate) {

@@ -129,16 +129,27 @@ pub async fn run(config: &Config, db: &Db, action: OrderAction, out: &mut impl W
         OrderAction::Cancel { order_id, out } => (OperatorCommand::CancelOrder { order_id }, out),
         OrderAction::Exit { position_id, out } => (OperatorCommand::ExitPosition { position_id }, out),
     };
-    let sent = db.enqueue_command(&command, &who).await.map_err(|e| eyre!("{e}"))?;
-    let done = db.command_result(sent.id, Duration::from_secs(output.wait)).await.map_err(|e| eyre!("{e}"))?;
+    // A placement or modification is not sent after the wait: the sender
+    // has given up by then (a cancel or an exit waits for an engine).
+    let wait = Duration::from_secs(output.wait);
+    let sent = db.enqueue_command_within(&command, &who, wait).await.map_err(|e| eyre!("{e}"))?;
+    let done = db.command_result(sent.id, wait).await.map_err(|e| eyre!("{e}"))?;
     let code = match done.status {
         CommandStatus::Done => 0,
         CommandStatus::Failed => 1,
         _ => 3,
     };
     let text = done.result.clone().unwrap_or_else(|| {
+        let ist = |t: chrono::DateTime<chrono::Utc>| t.with_timezone(&chrono_tz::Asia::Kolkata).format("%H:%M:%S");
+        let fate = match done.expires_at {
+            Some(at) if at <= xcoin::domain::clock::now() => {
+                format!("it will not be sent: its deadline was {} IST", ist(at))
+            }
+            Some(at) => format!("it is queued until {} IST and will not be sent after", ist(at)),
+            None => "it stays queued until an engine runs it".to_string(),
+        };
         format!(
-            "command {} is {} after {} s: is the engine running? (`xcoin doctor`)",
+            "command {} is {} after {} s: is the engine running? (`xcoin doctor`); {fate}",
             done.id, done.status, output.wait
         )
     });

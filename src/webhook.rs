@@ -234,6 +234,7 @@ pub async fn handle(
     let code = match c.status {
         CommandStatus::Done => StatusCode::OK,
         CommandStatus::Failed => StatusCode::UNPROCESSABLE_ENTITY,
+        CommandStatus::Expired => StatusCode::GATEWAY_TIMEOUT,
         _ => StatusCode::ACCEPTED,
     };
     let result =

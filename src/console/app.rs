@@ -320,7 +320,7 @@ impl App {
         if !self.pending.contains(&c.id) {
             return;
         }
-        if self.quit_after == Some(c.id) && c.status == CommandStatus::Failed {
+        if self.quit_after == Some(c.id) && matches!(c.status, CommandStatus::Failed | CommandStatus::Expired) {
             self.quit_after = None;
         }
         match c.status {
@@ -328,7 +328,7 @@ impl App {
                 self.pending.remove(&c.id);
                 self.flash(format!("✓ {}", c.result.as_deref().unwrap_or("done")), FlashKind::Done);
             }
-            CommandStatus::Failed => {
+            CommandStatus::Failed | CommandStatus::Expired => {
                 self.pending.remove(&c.id);
                 self.flash(format!("✗ {}", c.result.as_deref().unwrap_or("failed")), FlashKind::Failed);
             }

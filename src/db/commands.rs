@@ -16,7 +16,7 @@ use crate::domain::order::FieldError;
 /// The columns a [`CommandRecord`] is read from: the payload as text.
 macro_rules! command_columns {
     () => {
-        "id, command, payload::text AS payload, status, requested_by, requested_at, claimed_at, completed_at, result"
+        "id, command, payload::text AS payload, status, requested_by, requested_at, claimed_at, completed_at, result, expires_at"
     };
 }
 
@@ -32,6 +32,10 @@ pub struct CommandRecord {
     pub claimed_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
     pub result: Option<String>,
+    /// A placement's or modification's deadline (set by the database): past
+    /// it, nothing is sent and the command ends EXPIRED. `None`: a cancel, an
+    /// exit, exit-all or the kill switch, which never expire.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl CommandRecord {
@@ -44,8 +48,23 @@ impl CommandRecord {
 impl Db {
     /// Enqueues a command after checking what it carries: a command that
     /// could never run is refused here, with the field named, and not stored.
+    /// A placement or modification gets the desk's deadline
+    /// (`commands.order_ttl_secs`).
     pub async fn enqueue_command(&self, command: &OperatorCommand, requested_by: &str) -> Result<CommandRecord> {
-        let (record, _) = self.enqueue(command, requested_by, None).await?;
+        let (record, _) = self.enqueue(command, requested_by, None, None).await?;
+        Ok(record)
+    }
+
+    /// [`Db::enqueue_command`] with the sender's own deadline for a placement
+    /// or modification: it is not sent once `ttl` has passed (at most an
+    /// hour; other commands never expire).
+    pub async fn enqueue_command_within(
+        &self,
+        command: &OperatorCommand,
+        requested_by: &str,
+        ttl: std::time::Duration,
+    ) -> Result<CommandRecord> {
+        let (record, _) = self.enqueue(command, requested_by, None, Some(ttl)).await?;
         Ok(record)
     }
 
@@ -61,7 +80,7 @@ impl Db {
         if client_id.is_empty() || client_id.chars().count() > 64 {
             return Err(FieldError::new("id", "the signal's own id, 1 to 64 characters").into());
         }
-        self.enqueue(command, requested_by, Some(client_id)).await
+        self.enqueue(command, requested_by, Some(client_id), None).await
     }
 
     async fn enqueue(
@@ -69,6 +88,7 @@ impl Db {
         command: &OperatorCommand,
         requested_by: &str,
         client_id: Option<&str>,
+        ttl: Option<std::time::Duration>,
     ) -> Result<(CommandRecord, bool)> {
         let who = requested_by.trim();
         if who.is_empty() || who.chars().count() > 64 {
@@ -84,8 +104,9 @@ impl Db {
         }
         let inserted: Option<CommandRecord> = sqlx::query_as(concat!(
             // An operator's login role names itself: the database refuses any other name.
-            "INSERT INTO operator_commands (command, payload, requested_by, client_id)
-             VALUES ($1, $2, CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $3 END, $4)
+            "INSERT INTO operator_commands (command, payload, requested_by, client_id, expires_at)
+             VALUES ($1, $2, CASE WHEN xcoin_session_is_operator() THEN session_user ELSE $3 END, $4,
+                     xcoin_now() + make_interval(secs => $5::float8))
              ON CONFLICT (requested_by, client_id) WHERE client_id IS NOT NULL DO NOTHING RETURNING ",
             command_columns!()
         ))
@@ -93,8 +114,14 @@ impl Db {
         .bind(payload)
         .bind(who)
         .bind(client_id)
+        .bind(ttl.map(|t| t.as_secs_f64()))
         .fetch_optional(&self.pool)
-        .await?;
+        .await
+        .map_err(|e| match e.as_database_error() {
+            // Too many waiting: the database's own words name the limit.
+            Some(d) if d.constraint() == Some("operator_commands_max_pending") => DbError::Conflict(d.message().into()),
+            _ => e.into(),
+        })?;
         if let Some(record) = inserted {
             return Ok((record, false));
         }
@@ -112,17 +139,48 @@ impl Db {
         Ok((first, true))
     }
 
-    /// Claims the oldest PENDING command (marks it RUNNING), if any.
+    /// Claims the most urgent PENDING command within its deadline (marks it
+    /// RUNNING), if any: the kill switch, then exit-all, exits and cancels,
+    /// then placements and modifications, each oldest first
+    /// (`xcoin_command_urgency`), so no queue of orders delays a way out.
     pub async fn claim_next_command(&self) -> Result<Option<CommandRecord>> {
         Ok(sqlx::query_as(concat!(
             "UPDATE operator_commands SET status = 'RUNNING', claimed_at = xcoin_now()
-              WHERE id = (SELECT id FROM operator_commands WHERE status = 'PENDING'
-                           ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
+              WHERE id = (SELECT id FROM operator_commands
+                           WHERE status = 'PENDING' AND (expires_at IS NULL OR expires_at > xcoin_now())
+                           ORDER BY xcoin_command_urgency(command), id FOR UPDATE SKIP LOCKED LIMIT 1)
               RETURNING ",
             command_columns!()
         ))
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// Ends every PENDING command past its deadline EXPIRED, nothing sent,
+    /// with the time it expired (IST) as its result.
+    pub async fn expire_overdue_commands(&self) -> Result<Vec<CommandRecord>> {
+        Ok(sqlx::query_as(concat!(
+            "UPDATE operator_commands
+                SET status = 'EXPIRED', completed_at = xcoin_now(),
+                    result = 'expired at ' || to_char(expires_at AT TIME ZONE 'Asia/Kolkata', 'HH24:MI:SS')
+                             || ' IST before an engine took it: nothing was sent'
+              WHERE status = 'PENDING' AND expires_at <= xcoin_now() RETURNING ",
+            command_columns!()
+        ))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Writes the desk's command settings where the database applies them
+    /// to every sender: at most `max_pending` waiting commands a login, and
+    /// a placement's deadline when its sender names none.
+    pub async fn set_command_limits(&self, max_pending: u32, order_ttl_secs: u32) -> Result<()> {
+        sqlx::query("SELECT xcoin_set_command_limits($1, $2)")
+            .bind(i32::try_from(max_pending).unwrap_or(i32::MAX))
+            .bind(i32::try_from(order_ttl_secs).unwrap_or(i32::MAX))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn finish_command(&self, id: i64, status: CommandStatus, result: &str) -> Result<CommandRecord> {
@@ -183,7 +241,7 @@ impl Db {
         let deadline = tokio::time::Instant::now() + within;
         loop {
             let c = self.get_command(id).await?;
-            if matches!(c.status, CommandStatus::Done | CommandStatus::Failed)
+            if matches!(c.status, CommandStatus::Done | CommandStatus::Failed | CommandStatus::Expired)
                 || tokio::time::Instant::now() >= deadline
             {
                 return Ok(c);

@@ -26,8 +26,11 @@ string_enum!(
 );
 
 string_enum!(
-    /// PENDING → RUNNING (claimed by the engine) → DONE | FAILED.
-    CommandStatus, "status" { Pending => "PENDING", Running => "RUNNING", Done => "DONE", Failed => "FAILED" }
+    /// PENDING → RUNNING (claimed by the engine) → DONE | FAILED, or
+    /// PENDING → EXPIRED (past its deadline before an engine took it: nothing sent).
+    CommandStatus, "status" {
+        Pending => "PENDING", Running => "RUNNING", Done => "DONE", Failed => "FAILED", Expired => "EXPIRED"
+    }
 );
 
 string_enum!(

@@ -53,6 +53,16 @@ impl<B: Broker> Engine<B> {
         if !self.write_unwritten_outcomes().await {
             return;
         }
+        match self.db.expire_overdue_commands().await {
+            Ok(expired) => {
+                for c in expired {
+                    let (by, kind, why) = (&c.requested_by, c.command, c.result.as_deref().unwrap_or_default());
+                    tracing::warn!(command = c.id, %kind, %by, %why, "command expired");
+                    self.journal(EventLevel::Warn, EventKind::Command, format!("{by}: {kind} {why}"));
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot expire overdue commands"),
+        }
         loop {
             let claimed = match self.db.claim_next_command().await {
                 Ok(Some(c)) => c,

@@ -96,6 +96,9 @@ pub struct EngineConfig {
     /// Where the paper book's exchange keeps its book between runs
     /// (`app.data_dir`); `None` keeps it in memory.
     pub data_dir: Option<std::path::PathBuf>,
+    /// The command queue's deadline and per-login limit, written to the
+    /// database at start, where every sender meets them.
+    pub commands: crate::config::CommandSettings,
 }
 
 impl EngineConfig {
@@ -115,6 +118,7 @@ impl EngineConfig {
             goals: goals_of(s),
             paper_book: paper_config(s, None),
             data_dir: Some(s.data_dir()),
+            commands: s.commands.clone(),
         }
     }
 }
@@ -213,6 +217,7 @@ impl<B: Broker> Engine<B> {
         let options = db.connect_options();
         let lock = EngineLock::acquire(options).await?;
         let events = broker.subscribe();
+        db.set_command_limits(cfg.commands.max_pending_per_login, cfg.commands.order_ttl_secs).await?;
         let journal = journal::Journal::start(db.clone());
         let mut engine = Engine {
             db,

@@ -356,7 +356,7 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
     let within = |secs| tokio::time::Instant::now() + Duration::from_secs(secs);
     for delay in [5u64, 10, 20, 30] {
         engine_lock_released(&db).await;
-        let mut engine = spawn_xcoin_logged(dir.path(), &["engine"], &env, &log);
+        let mut engine = Reaped(spawn_xcoin_logged(dir.path(), &["engine"], &env, &log));
         // Each with a stop 5 % below its reference price, on the tick.
         let reference = |symbol: &str| instrument::built_in().into_iter().find(|i| i.symbol == symbol).unwrap();
         let stopped = |symbol: &str| {
@@ -395,11 +395,11 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
         let kill = OperatorCommand::KillSwitchOn { reason: format!("drill {delay} ms") };
         let command = db.enqueue_command(&kill, "asha").await.unwrap();
         tokio::time::sleep(Duration::from_millis(delay)).await;
-        engine.kill().unwrap();
-        assert!(!engine.wait().unwrap().success(), "{delay} ms: the engine was killed");
+        engine.0.kill().unwrap();
+        assert!(!engine.0.wait().unwrap().success(), "{delay} ms: the engine was killed");
 
         engine_lock_released(&db).await;
-        let mut engine = spawn_xcoin_logged(dir.path(), &["engine"], &env, &log);
+        let engine = Reaped(spawn_xcoin_logged(dir.path(), &["engine"], &env, &log));
         let deadline = within(10);
         let (state, working, open) = loop {
             let state = db.kill_switch_state().await.unwrap();
@@ -429,8 +429,73 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
         let again = db.activate_kill_switch(&operator_activation("again", "asha")).await.unwrap_err();
         assert!(again.to_string().starts_with("the kill switch is already active (since "), "{again}");
 
-        engine.kill().unwrap();
-        engine.wait().unwrap();
+        drop(engine);
         db.deactivate_kill_switch(&format!("drill {delay} ms over"), "asha").await.unwrap();
     }
+}
+
+/// The kill switch behind 2,000 queued commands (a login's flood, its limit
+/// raised for the drill): the engine claims it next, before any command
+/// queued ahead of it that it had not yet taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_overtakes_a_flood_of_queued_commands() {
+    use xcoin::domain::command::CommandStatus;
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let log = dir.path().join("engine.log");
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_COMMANDS__MAX_PENDING_PER_LOGIN", "5000")];
+    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
+    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    let _engine = Reaped(spawn_xcoin_logged(dir.path(), &["engine"], &env, &log));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.engine_lock_holder().await.unwrap().is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "the engine starts");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // (The engine has written the raised limit by the time it holds its lock and runs.)
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sqlx::query(
+        "INSERT INTO operator_commands (command, payload, requested_by)
+         SELECT 'CANCEL_ORDER', jsonb_build_object('order_id', 100000 + n), 'mallory' FROM generate_series(1, 2000) n",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    // Once the engine is into the flood, the kill switch.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while db.running_commands().await.unwrap().is_empty()
+        && sqlx::query_scalar::<_, i64>("SELECT count(*) FROM operator_commands WHERE status <> 'PENDING'")
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+            == 0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the engine takes the flood");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let kill = db.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "flood".into() }, "asha").await.unwrap();
+    // Committed, so visible to the engine's next claim, from here.
+    let visible = xcoin::domain::clock::now();
+    let done = db.command_result(kill.id, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(done.status, CommandStatus::Done, "{:?}", done.result);
+    let claimed_between: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM operator_commands
+          WHERE requested_by = 'mallory' AND claimed_at > $1 AND claimed_at < $2",
+    )
+    .bind(visible)
+    .bind(done.claimed_at.unwrap())
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    let waiting: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM operator_commands WHERE requested_by = 'mallory' AND (status = 'PENDING' OR claimed_at > $1)",
+    )
+    .bind(done.claimed_at.unwrap())
+    .fetch_one(db.pool())
+    .await
+    .unwrap();
+    assert!(claimed_between <= 1, "once it was visible, at most the one in hand went before it: {claimed_between}");
+    assert!(waiting > 1000, "it overtook most of the flood: {waiting} of 2,000 still after it");
+    let took = done.completed_at.unwrap() - kill.requested_at;
+    eprintln!("kill switch behind {waiting} queued commands: requested to done in {} ms", took.num_milliseconds());
 }

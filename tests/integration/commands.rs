@@ -17,6 +17,12 @@ async fn enqueue_claim_complete_and_fail() {
     );
     assert_eq!(c1.parsed().unwrap(), place);
 
+    // The cancel, sent after, is more urgent than the placement: claimed first.
+    let next = t.claim_next_command().await.unwrap().unwrap();
+    assert_eq!(next.id, c2.id);
+    let failed = t.fail_command(c2.id, "order 77 does not exist").await.unwrap();
+    assert_eq!(failed.status, CommandStatus::Failed);
+
     let claimed = t.claim_next_command().await.unwrap().unwrap();
     assert_eq!((claimed.id, claimed.status), (c1.id, CommandStatus::Running));
     assert!(claimed.claimed_at.is_some());
@@ -27,12 +33,7 @@ async fn enqueue_claim_complete_and_fail() {
         t.complete_command(c1.id, "twice").await.unwrap_err().to_string(),
         format!("command {} is DONE, not RUNNING", c1.id)
     );
-
-    let next = t.claim_next_command().await.unwrap().unwrap();
-    assert_eq!(next.id, c2.id);
-    let failed = t.fail_command(c2.id, "order 77 does not exist").await.unwrap();
-    assert_eq!(failed.status, CommandStatus::Failed);
-    assert!(t.claim_next_command().await.unwrap().is_none());
+    assert_eq!(t.claim_next_command().await.unwrap(), None);
     assert_eq!(t.commands_by_ids(&[c1.id, c2.id]).await.unwrap().len(), 2);
     assert_eq!(
         t.enqueue_command(&OperatorCommand::ExitAll {}, " ").await.unwrap_err().to_string(),
@@ -61,4 +62,68 @@ async fn concurrent_claimers_never_take_the_same_command() {
     all.dedup();
     assert_eq!(all.len(), 20);
     assert_eq!(a.len() + b.len(), 20, "no command claimed twice");
+}
+
+/// The kill switch, exit-all, exits and cancels are claimed before queued
+/// placements and modifications, each oldest first; a placement past its
+/// deadline is never claimed.
+#[tokio::test]
+async fn the_urgent_are_claimed_first_and_the_overdue_never() {
+    let t = test_db().await;
+    t.set_command_limits(100, 30).await.unwrap();
+    let place = |n| OperatorCommand::PlaceOrder(limit_buy("INFY", n, dec!(1500)));
+    let p1 = t.enqueue_command(&place(1), "asha").await.unwrap();
+    let modify =
+        OperatorCommand::ModifyOrder { order_id: 4, quantity: None, price: Some(dec!(1501)), trigger_price: None };
+    let m = t.enqueue_command(&modify, "asha").await.unwrap();
+    let cancel = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 4 }, "asha").await.unwrap();
+    let exit = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: 2 }, "asha").await.unwrap();
+    let all = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
+    let kill = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "drill".into() }, "asha").await.unwrap();
+    let overdue = t.enqueue_command_within(&place(2), "asha", std::time::Duration::from_millis(1)).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mut order = Vec::new();
+    while let Some(c) = t.claim_next_command().await.unwrap() {
+        order.push(c.id);
+        t.complete_command(c.id, "done").await.unwrap();
+    }
+    assert_eq!(order, [kill.id, all.id, exit.id, cancel.id, p1.id, m.id]);
+    let expired = t.expire_overdue_commands().await.unwrap();
+    assert_eq!(expired.iter().map(|c| (c.id, c.status)).collect::<Vec<_>>(), [(overdue.id, CommandStatus::Expired)]);
+    // Only placements and modifications carry a deadline, 30 s unless the sender names one.
+    let deadline = |c: &xcoin::db::commands::CommandRecord| c.expires_at.map(|at| (at - c.requested_at).num_seconds());
+    assert_eq!([&p1, &m, &cancel, &exit, &all, &kill].map(deadline), [Some(30), Some(30), None, None, None, None]);
+}
+
+/// One login may hold at most `commands.max_pending_per_login` commands
+/// waiting; the database refuses the next at INSERT, naming the limit — a
+/// flood in one statement included — and the kill switch still goes first.
+#[tokio::test]
+async fn a_login_cannot_flood_the_queue() {
+    let t = test_db().await;
+    t.set_command_limits(50, 30).await.unwrap();
+    for n in 0..50 {
+        t.enqueue_command(&OperatorCommand::CancelOrder { order_id: n + 1 }, "mallory").await.unwrap();
+    }
+    let refused = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 99 }, "mallory").await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "mallory already has 50 commands waiting: at most 50 may wait at once (commands.max_pending_per_login)"
+    );
+    let (constraint, message) = t
+        .refused(
+            "INSERT INTO operator_commands (command, payload, requested_by)
+             SELECT 'CANCEL_ORDER', jsonb_build_object('order_id', n), 'eve' FROM generate_series(1, 2000) n",
+        )
+        .await;
+    assert_eq!(
+        (constraint.as_str(), message.as_str()),
+        (
+            "operator_commands_max_pending",
+            "eve already has 50 commands waiting: at most 50 may wait at once (commands.max_pending_per_login)"
+        )
+    );
+    // Another login is not held back by mallory's queue, and its kill switch is next.
+    let kill = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "flood".into() }, "asha").await.unwrap();
+    assert_eq!(t.claim_next_command().await.unwrap().map(|c| c.id), Some(kill.id));
 }

@@ -1223,8 +1223,8 @@ async fn an_outcome_the_database_did_not_take_is_written_when_it_answers_again()
     let mut req = buy(&e, "INFY", 4, OrderType::Market);
     req.placed_by = "asha".into();
     let first = t.enqueue_command(&OperatorCommand::PlaceOrder(req), "asha").await.unwrap();
-    let second = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 999 }, "asha").await.unwrap();
     e.process_commands().await;
+    let second = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: 999 }, "asha").await.unwrap();
     e.process_commands().await;
     assert_eq!(t.get_command(first.id).await.unwrap().status, CommandStatus::Running);
     assert_eq!(t.get_command(second.id).await.unwrap().status, CommandStatus::Pending, "the queue waits");

@@ -218,14 +218,16 @@ async fn finished_commands_are_kept_as_they_finished() {
         t.refused(&format!("UPDATE operator_commands SET status = 'DONE', claimed_at = xcoin_now(), completed_at = xcoin_now(), result = 'x' WHERE id = {id}")).await,
         (
             "operator_commands_lifecycle".into(),
-            format!("command {id} cannot go from PENDING to DONE (a command goes PENDING → RUNNING → DONE or FAILED)")
+            format!("command {id} cannot go from PENDING to DONE (a command goes PENDING → RUNNING → DONE or FAILED, or PENDING → EXPIRED)")
         )
     );
     assert_eq!(
         t.refused(&format!("UPDATE operator_commands SET payload = '{{\"order_id\": 8}}' WHERE id = {id}")).await,
         (
             "operator_commands_request_kept".into(),
-            format!("command {id}: what was requested (command, payload, requested by, requested at) never changes")
+            format!(
+                "command {id}: what was requested (command, payload, requested by, requested at, expires at) never changes"
+            )
         )
     );
     // The refused UPDATE's backend may still hold the row lock for a moment
@@ -245,7 +247,7 @@ async fn finished_commands_are_kept_as_they_finished() {
         (
             "operator_commands_lifecycle".into(),
             format!(
-                "command {id} cannot go from RUNNING to PENDING (a command goes PENDING → RUNNING → DONE or FAILED)"
+                "command {id} cannot go from RUNNING to PENDING (a command goes PENDING → RUNNING → DONE or FAILED, or PENDING → EXPIRED)"
             )
         )
     );

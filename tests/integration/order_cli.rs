@@ -184,3 +184,62 @@ async fn strategies_are_registered_listed_and_given_a_token_from_the_shell() {
     assert_eq!(code, Some(1));
     assert!(err.contains("strategy Nobody does not exist"), "{err}");
 }
+
+/// With no engine running, `xcoin order place --wait 1` exits 3 saying the
+/// order will not be sent after its deadline; an engine that starts later
+/// ends it EXPIRED and sends nothing. A cancel sent the same way stays
+/// queued (it never expires) and runs when the engine starts.
+#[tokio::test]
+async fn a_placement_whose_sender_gave_up_is_never_sent() {
+    use xcoin::domain::command::CommandStatus;
+    let t = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_APP__OPERATOR", "ravi")];
+    let out = xcoin(
+        dir.path(),
+        &["order", "place", "INFY", "--side", "buy", "--qty", "5", "--type", "MARKET", "--stop", "1400", "--wait", "1"],
+        &env,
+    );
+    let text = stdout(&out);
+    let placed = t.get_command(1).await.unwrap();
+    let deadline = placed.expires_at.expect("a placement has a deadline");
+    assert_eq!((deadline - placed.requested_at).num_milliseconds(), 1000, "the sender's own wait is its deadline");
+    let ist = deadline.with_timezone(&chrono_tz::Asia::Kolkata).format("%H:%M:%S");
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert_eq!(
+        text.trim(),
+        format!(
+            "command 1 is PENDING after 1 s: is the engine running? (`xcoin doctor`); it will not be sent: its deadline was {ist} IST"
+        )
+    );
+    // A cancel never expires: it is still queued.
+    let out = xcoin(dir.path(), &["order", "cancel", "1", "--wait", "1"], &env);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(stdout(&out).trim().ends_with("; it stays queued until an engine runs it"), "{}", stdout(&out));
+    assert_eq!(t.get_command(2).await.unwrap().expires_at, None);
+
+    // The engine that starts later: nothing is sent for the placement.
+    let mut e = crate::engine::engine_on(&t, crate::engine::paper(500)).await;
+    e.process_commands().await;
+    let expired = t.get_command(1).await.unwrap();
+    assert_eq!(
+        (expired.status, expired.claimed_at, expired.result.unwrap()),
+        (CommandStatus::Expired, None, format!("expired at {ist} IST before an engine took it: nothing was sent"))
+    );
+    assert_eq!(t.today_orders().await.unwrap().len(), 0, "no order was made, none sent");
+    let cancel = t.get_command(2).await.unwrap();
+    assert_eq!(
+        (cancel.status, cancel.result.as_deref()),
+        (CommandStatus::Failed, Some("order 1 does not exist")),
+        "the cancel ran (there was nothing to cancel)"
+    );
+    let log = {
+        e.flush_journal().await;
+        t.recent_events(20).await.unwrap()
+    };
+    assert!(
+        log.iter().any(|l| l.message
+            == format!("ravi: PLACE_ORDER expired at {ist} IST before an engine took it: nothing was sent"))
+    );
+}

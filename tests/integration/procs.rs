@@ -196,3 +196,14 @@ impl Drop for Tmux {
         let _ = self.tmux().arg("kill-server").output();
     }
 }
+
+/// A child process killed (and reaped) when dropped, so a failing test
+/// leaves no engine running behind it.
+pub struct Reaped(pub std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
