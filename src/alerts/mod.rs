@@ -43,6 +43,8 @@ pub enum AlertKind {
     TokenExpired,
     /// A daily goal was reached.
     Goal,
+    /// The day's placements reached this percentage of the broker's daily limit.
+    OrderLimit(u8),
     /// The end-of-day report.
     DayReport,
     Test,
@@ -91,6 +93,15 @@ impl Alert {
             "kill-switch-rearmed",
             "Kill switch re-armed",
             format!("Trading is allowed again: {reason} (by {actor})."),
+        )
+    }
+
+    pub fn order_limit_near(level: u8, detail: &str) -> Alert {
+        Alert::new(
+            AlertKind::OrderLimit(level),
+            format!("order-limit-{level}"),
+            format!("{level} % of the broker's daily order limit used"),
+            detail,
         )
     }
 

@@ -31,6 +31,10 @@ pub struct PlaceRequest {
     pub quantity: i64,
     pub price: Option<Decimal>,
     pub trigger_price: Option<Decimal>,
+    /// The order only reduces a position (an exit, the kill switch's or the
+    /// square-off's flattening): XCoin's own count of the broker's daily
+    /// limit never refuses it (the broker still may, and is then quoted).
+    pub reduces_position: bool,
 }
 
 impl From<&crate::domain::order::Order> for PlaceRequest {
@@ -47,6 +51,7 @@ impl From<&crate::domain::order::Order> for PlaceRequest {
             quantity: o.quantity,
             price: o.price,
             trigger_price: o.trigger_price,
+            reduces_position: false,
         }
     }
 }

@@ -715,6 +715,7 @@ mod tests {
             quantity,
             price,
             trigger_price: trigger,
+            reduces_position: false,
         }
     }
 

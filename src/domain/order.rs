@@ -72,9 +72,23 @@ string_enum!(
     BrokerKind, "broker" { Paper => "paper", Kite => "kite" }
 );
 
-/// Kite's most order requests a day (placements, modifications and
-/// cancellations together), per user, across every app.
+/// Kite's most orders a day, per user, across every app: every call to the
+/// placement endpoint counts (filled, cancelled or rejected); modifications
+/// and cancellations do not (they have rate limits of their own, and at most
+/// 25 modifications an order).
 pub const KITE_ORDERS_PER_DAY: u32 = 5000;
+
+/// The warning level a day's placements have reached against the broker's
+/// daily limit: 90 or 80 (%), `None` below 80 %.
+pub fn cap_warning(placed: i64, cap: i64) -> Option<u8> {
+    if placed * 10 >= cap * 9 {
+        Some(90)
+    } else if placed * 10 >= cap * 8 {
+        Some(80)
+    } else {
+        None
+    }
+}
 
 impl BrokerKind {
     /// The broker's cap on write requests a day, if it has one.
@@ -85,13 +99,15 @@ impl BrokerKind {
         }
     }
 
-    /// Today's write requests (placements, modifications, cancellations),
-    /// against the daily cap where there is one: `412 of 5000 (8% used)`.
+    /// Today's placements, against the broker's daily limit where there is
+    /// one: `412 of 5000 (8% used)`, and past 80 % a warning.
     pub fn writes_text(self, writes: i64) -> String {
         match self.daily_write_cap() {
             Some(cap) => {
                 let cap = i64::from(cap);
-                format!("{writes} of {cap} ({}% used)", writes * 100 / cap)
+                let warning = cap_warning(writes, cap)
+                    .map_or(String::new(), |_| " — near the limit: new entries refused at it".to_string());
+                format!("{writes} of {cap} ({}% used){warning}", writes * 100 / cap)
             }
             None => writes.to_string(),
         }

@@ -207,6 +207,8 @@ pub struct Engine<B: Broker> {
     /// Command outcomes the database did not take (it went away): written
     /// again before the queue does anything else.
     unwritten: Vec<(crate::db::commands::CommandRecord, std::result::Result<String, String>)>,
+    /// The broker's daily order limit: the last warning level given (80 or 90 %) and its day.
+    cap_warned: Option<(chrono::NaiveDate, u8)>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -246,6 +248,7 @@ impl<B: Broker> Engine<B> {
             strategies: Vec::new(),
             shadow: None,
             unwritten: Vec::new(),
+            cap_warned: None,
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {

@@ -69,7 +69,8 @@ impl<B: Broker> Engine<B> {
         let last = snapshot.last_price;
         let tick = self.cfg.limits.ticks.of(&req.symbol, req.exchange);
         let kind = self.broker.kind();
-        if let Err(denial) = validate(req, &snapshot, &self.cfg.limits) {
+        let verdict = validate(req, &snapshot, &self.cfg.limits);
+        if let Err(denial) = verdict {
             // No price because the broker has never quoted the instrument: say so.
             let reason = if denial == Denial::NoLastPrice {
                 format!("unknown instrument: {}:{} is not quoted by the broker", req.exchange, req.symbol)
@@ -84,8 +85,9 @@ impl<B: Broker> Engine<B> {
         }
         let order = self.db.create_order(req, kind, tick, last).await?;
         self.recent_orders.push_back(Instant::now());
-        let sent = self.broker.place(&PlaceRequest::from(&order)).await;
-        self.count_broker_write().await;
+        let reduces_position = verdict.is_ok_and(|a| a.reduces_position);
+        let sent = self.broker.place(&PlaceRequest { reduces_position, ..PlaceRequest::from(&order) }).await;
+        self.count_placement().await;
         if let Err(e) = &sent {
             self.note_failure(&EngineError::Broker(e.clone()));
         } else {
@@ -138,7 +140,6 @@ impl<B: Broker> Engine<B> {
         // Not at the broker under its tag either: sync cancelled it locally.
         let Some(broker_id) = order.broker_order_id.clone() else { return Ok(order) };
         let cancelled = self.broker.cancel(&broker_id).await;
-        self.count_broker_write().await;
         cancelled?;
         // Apply the broker's confirmation (and any fill that beat it) now.
         self.sync_order(order_id).await
@@ -191,7 +192,6 @@ impl<B: Broker> Engine<B> {
                 },
             )
             .await;
-        self.count_broker_write().await;
         sent?;
         let modified = self.db.modify_order(order_id, change, tick).await?;
         Ok(modified)
@@ -216,13 +216,33 @@ impl<B: Broker> Engine<B> {
         self.journal(level, EventKind::Strategy, line);
     }
 
-    /// Counts a write request sent to the broker in today's row, where it
-    /// outlives the engine (Kite caps them per day). A failure to count is
-    /// logged; it never stops the order it counts.
-    async fn count_broker_write(&self) {
-        if let Err(e) = self.db.count_broker_write().await {
-            tracing::warn!(error = %e, "could not count a broker request");
+    /// Counts a placement sent to the broker in today's row, where it
+    /// outlives the engine (Kite limits orders a day; modifications and
+    /// cancellations do not count there). At 80 % and at 90 % of the
+    /// broker's limit the desk is warned once each (desk log and alert). A
+    /// failure to count is logged; it never stops the order it counts.
+    async fn count_placement(&mut self) {
+        let placed = match self.db.count_broker_write().await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a placement");
+                return;
+            }
+        };
+        let Some(cap) = self.broker.kind().daily_write_cap().map(i64::from) else { return };
+        let Some(level) = crate::domain::order::cap_warning(placed, cap) else { return };
+        let today = self.cfg.calendar.today();
+        if self.cap_warned.is_some_and(|(day, warned)| day == today && warned >= level) {
+            return;
         }
+        self.cap_warned = Some((today, level));
+        let line = format!(
+            "{placed} of the broker's {cap} orders a day placed ({level} %): at the limit new entries are refused; \
+             exits, cancels and the kill switch still go"
+        );
+        tracing::warn!(%placed, %cap, "{line}");
+        self.journal(EventLevel::Warn, EventKind::Engine, line.clone());
+        self.alerts.raise(crate::alerts::Alert::order_limit_near(level, &line));
     }
 
     /// Exits a position at market: an opposite MARKET order for its whole

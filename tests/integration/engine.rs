@@ -930,7 +930,7 @@ async fn resting_tcs(e: &mut Engine<PaperBroker>) -> xcoin::domain::order::Order
 }
 
 #[tokio::test]
-async fn every_write_request_to_the_broker_is_counted_for_the_day() {
+async fn every_placement_sent_to_the_broker_is_counted_for_the_day() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
     let o = resting_tcs(&mut e).await;
@@ -940,11 +940,12 @@ async fn every_write_request_to_the_broker_is_counted_for_the_day() {
     let refused = e.place_order(&buy(&e, "TCS", 1, OrderType::Limit)).await.unwrap();
     e.drain_events().await.unwrap();
     let _ = e.modify_order(refused.id, OrderModification { quantity: Some(1_000_000), ..Default::default() }).await;
-    assert_eq!(t.broker_writes_today().await.unwrap(), 4, "place, modify, cancel, place");
+    // Kite counts placements toward its daily limit, not modifications or cancellations.
+    assert_eq!(t.broker_writes_today().await.unwrap(), 2, "place, place");
     let stats = t.daily_stats(xcoin::domain::calendar::MarketCalendar::default().today()).await.unwrap().unwrap();
-    assert_eq!(stats.broker_writes, 4);
+    assert_eq!(stats.broker_writes, 2);
     // The day's figures are recomputed without losing the count.
-    assert_eq!(t.update_daily_stats().await.unwrap().broker_writes, 4);
+    assert_eq!(t.update_daily_stats().await.unwrap().broker_writes, 2);
 }
 
 #[tokio::test]
@@ -1248,4 +1249,69 @@ async fn an_outcome_the_database_did_not_take_is_written_when_it_answers_again()
     let failed = t.get_command(second.id).await.unwrap();
     assert_eq!((failed.status, failed.result.as_deref()), (CommandStatus::Failed, Some("order 999 does not exist")));
     assert_eq!(t.today_orders().await.unwrap().len(), 1, "still once");
+}
+
+/// The desk counts what Kite counts toward its daily order limit (placements,
+/// not modifications or cancellations), warns at 80 % and 90 % once each, and
+/// marks an exit so that no count of its own ever holds it back.
+#[tokio::test]
+async fn the_daily_order_count_is_placements_and_warns_at_80_and_90_percent() {
+    let t = test_db().await;
+    let broker = StandIn::new(paper(500), BrokerKind::Kite);
+    let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
+    let inbox = Arc::new(Inbox::default());
+    e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Live);
+    for symbol in ["INFY", "SBIN"] {
+        let p = e.broker.inner.last_price(symbol, Exchange::Nse).unwrap();
+        e.broker.inner.set_price(symbol, Exchange::Nse, p).unwrap();
+    }
+    e.drain_events().await.unwrap();
+    // 3,999 of Kite's 5,000 placed earlier today.
+    t.sql("INSERT INTO daily_stats (trading_day, broker_writes) VALUES (xcoin_today(), 3999)").await;
+    let last = e.last_price("INFY", Exchange::Nse).unwrap();
+    let mut resting = buy_at(last, "INFY", 2, OrderType::Limit);
+    resting.price = Some(last - dec!(5));
+    let working = e.place_order(&resting).await.unwrap();
+    assert_eq!(t.broker_writes_today().await.unwrap(), 4000);
+    e.broker.inner.step();
+    e.drain_events().await.unwrap();
+    e.modify_order(working.id, OrderModification { quantity: None, price: Some(last - dec!(6)), trigger_price: None })
+        .await
+        .unwrap();
+    e.cancel_order(working.id).await.unwrap();
+    assert_eq!(t.broker_writes_today().await.unwrap(), 4000, "a modification and a cancel are not counted");
+    // A second placement at 80 % says nothing new; at 90 % the next warning.
+    e.place_order(&buy_at(last, "INFY", 1, OrderType::Market)).await.unwrap();
+    t.sql("UPDATE daily_stats SET broker_writes = 4499 WHERE trading_day = xcoin_today()").await;
+    e.broker.inner.step();
+    e.drain_events().await.unwrap();
+    // The exit of the position just bought is marked as one.
+    let position = t.open_positions().await.unwrap().into_iter().find(|p| p.symbol == "INFY").unwrap();
+    e.exit_position(position.id, "asha").await.unwrap();
+    let sent = broker.placed.lock().unwrap().clone();
+    assert_eq!(sent.iter().map(|p| p.reduces_position).collect::<Vec<_>>(), [false, false, true]);
+    let alerts = inbox.read(2).await;
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    let said = |placed: i64, level: u8| {
+        format!(
+            "{placed} of the broker's 5000 orders a day placed ({level} %): at the limit new entries are refused; \
+             exits, cancels and the kill switch still go"
+        )
+    };
+    assert!(alerts[0].contains(&said(4000, 80)), "{}", alerts[0]);
+    assert!(alerts[1].contains(&said(4500, 90)), "{}", alerts[1]);
+    e.flush_journal().await;
+    let log: Vec<String> = t.recent_events(50).await.unwrap().into_iter().map(|l| l.message).collect();
+    assert_eq!(log.iter().filter(|l| l.contains("of the broker's 5000 orders a day placed")).count(), 2, "{log:?}");
+    assert_eq!(
+        BrokerKind::Kite.writes_text(4500),
+        "4500 of 5000 (90% used) — near the limit: new entries refused at it"
+    );
+    assert_eq!(BrokerKind::Kite.writes_text(3999), "3999 of 5000 (79% used)");
+    // The console's header says it too.
+    let s = Settings::default();
+    let mut app = xcoin::console::app::App::new(TradingMode::Live, s.calendar(), config().limits, "asha".into(), true);
+    app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
+    let header = crate::console::text(&crate::console::draw(&mut app, 160, 20))[1].clone();
+    assert!(header.contains(" orders 4500/5000 today: entries stop at 5000 "), "{header}");
 }

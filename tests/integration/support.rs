@@ -492,11 +492,13 @@ pub struct StandIn {
     pub inner: PaperBroker,
     kind: BrokerKind,
     failing: Arc<Mutex<Option<BrokerError>>>,
+    /// Every placement as the engine sent it.
+    pub placed: Arc<Mutex<Vec<PlaceRequest>>>,
 }
 
 impl StandIn {
     pub fn new(inner: PaperBroker, kind: BrokerKind) -> StandIn {
-        StandIn { inner, kind, failing: Arc::default() }
+        StandIn { inner, kind, failing: Arc::default(), placed: Arc::default() }
     }
 
     /// Makes placements and position queries fail with `e` (`None`: answer again).
@@ -520,6 +522,7 @@ impl Broker for StandIn {
         self.kind
     }
     async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
+        self.placed.lock().unwrap().push(req.clone());
         self.failure()?;
         self.inner.place(req).await
     }

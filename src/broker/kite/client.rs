@@ -388,19 +388,33 @@ impl KiteClient {
         }
     }
 
-    /// An order request, under the order limits and the daily cap, sent once.
-    /// Every write counts toward the cap — placements, modifications and
-    /// cancellations, refused by Kite's risk system or not — as Kite counts them.
-    async fn write(&self, method: Method, path: &str, form: &[(&str, String)]) -> Result<String, ClientError> {
-        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
-        {
+    /// An order request, under the order rate limits, sent once. A
+    /// placement counts toward Kite's daily limit as Kite counts it (every
+    /// call to the placement endpoint, filled, cancelled or rejected);
+    /// modifications and cancellations do not count there. At the limit only
+    /// a new entry is refused here: a placement that reduces a position (an
+    /// exit, the kill switch's flattening), a modification and a cancellation
+    /// always go, and Kite's own answer is what the desk then sees.
+    async fn write(
+        &self,
+        method: Method,
+        path: &str,
+        form: &[(&str, String)],
+        placement: Option<&PlaceRequest>,
+    ) -> Result<String, ClientError> {
+        if let Some(req) = placement {
+            let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
             let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
             if !cap.take(today) {
-                return Err(ClientError::Refused(format!(
-                    "Kite allows {} order requests (placements, modifications, cancellations) a day and all of \
-                     today's are used; new requests can go tomorrow",
-                    cap.limit()
-                )));
+                if req.reduces_position {
+                    cap.count_past_limit();
+                } else {
+                    return Err(ClientError::Refused(format!(
+                        "Kite allows {} orders a day and all of today's are placed; new entries can go tomorrow \
+                     (exits, modifications and cancellations still go)",
+                        cap.limit()
+                    )));
+                }
             }
         }
         self.inner.order_limit.acquire().await;
@@ -416,7 +430,7 @@ impl KiteClient {
     /// documentation for what happens when the outcome is unknown.
     pub async fn place_order(&self, req: &PlaceRequest) -> Result<String, ClientError> {
         let form = place_form(req).map_err(|e| ClientError::Refused(e.to_string()))?;
-        match self.write(Method::POST, ORDERS_PATH, &form).await {
+        match self.write(Method::POST, ORDERS_PATH, &form, Some(req)).await {
             Ok(id) => Ok(id),
             Err(e) if e.outcome_unknown() => self.find_by_tag(req, e).await,
             Err(e) => Err(e),
@@ -461,13 +475,13 @@ impl KiteClient {
     pub async fn modify_order(&self, order_id: &str, change: &Modify) -> Result<String, ClientError> {
         check_order_id(order_id)?;
         let form = modify_form(change).map_err(|e| ClientError::Refused(e.to_string()))?;
-        self.write(Method::PUT, &format!("{ORDERS_PATH}/{order_id}"), &form).await
+        self.write(Method::PUT, &format!("{ORDERS_PATH}/{order_id}"), &form, None).await
     }
 
     /// Cancels a working order; returns its id. Not retried (see the module documentation).
     pub async fn cancel_order(&self, order_id: &str) -> Result<String, ClientError> {
         check_order_id(order_id)?;
-        self.write(Method::DELETE, &format!("{ORDERS_PATH}/{order_id}"), &[]).await
+        self.write(Method::DELETE, &format!("{ORDERS_PATH}/{order_id}"), &[], None).await
     }
 
     /// Today's order book.
@@ -728,6 +742,7 @@ mod tests {
             quantity: 10,
             price: Some(dec!(1500.50)),
             trigger_price: None,
+            reduces_position: false,
         }
     }
 
@@ -772,28 +787,38 @@ mod tests {
         }
     }
 
+    /// Kite counts placements toward its daily limit, not modifications or
+    /// cancellations; at the limit only a new entry is refused here, and an
+    /// exit (or the kill switch's flattening) still goes.
     #[tokio::test]
-    async fn modifications_and_cancellations_count_toward_the_daily_cap() {
+    async fn at_the_daily_limit_only_new_entries_are_refused() {
         let (client, server) = client(vec![
+            ("POST /orders/regular", vec![ok(fixture("order_response.json")), ok(fixture("order_response.json"))]),
             ("PUT /orders/regular/151220000000000", vec![ok(fixture("order_modify.json"))]),
             ("DELETE /orders/regular/151220000000000", vec![ok(fixture("order_cancel.json"))]),
         ])
         .await;
-        // An earlier run of the engine sent all but two of today's requests.
-        client.count_earlier_writes(ORDERS_PER_DAY - 2);
+        // An earlier run of the engine placed all but one of today's orders.
+        client.count_earlier_writes(ORDERS_PER_DAY - 1);
+        assert_eq!(client.place_order(&limit_buy("XC1")).await, Ok("151220000000000".into()));
+        assert_eq!(client.writes_today(), (ORDERS_PER_DAY, ORDERS_PER_DAY));
         let change = Modify { quantity: Some(5), ..Modify::default() };
         assert_eq!(client.modify_order("151220000000000", &change).await, Ok("151220000000000".into()));
-        assert_eq!(client.writes_today(), (ORDERS_PER_DAY - 1, ORDERS_PER_DAY));
         assert_eq!(client.cancel_order("151220000000000").await, Ok("151220000000000".into()));
+        assert_eq!(client.writes_today(), (ORDERS_PER_DAY, ORDERS_PER_DAY), "neither counts toward the limit");
         assert_eq!(
-            client.cancel_order("151220000000000").await.unwrap_err(),
+            client.place_order(&limit_buy("XC2")).await.unwrap_err(),
             ClientError::Refused(
-                "Kite allows 5000 order requests (placements, modifications, cancellations) a day and all of today's \
-                 are used; new requests can go tomorrow"
+                "Kite allows 5000 orders a day and all of today's are placed; new entries can go tomorrow \
+                 (exits, modifications and cancellations still go)"
                     .into()
             )
         );
-        assert_eq!(server.seen().len(), 2, "the refused request never left");
+        let exit = PlaceRequest { side: Side::Sell, reduces_position: true, ..limit_buy("XC3") };
+        assert_eq!(client.place_order(&exit).await, Ok("151220000000000".into()));
+        assert_eq!(client.writes_today(), (ORDERS_PER_DAY + 1, ORDERS_PER_DAY), "Kite counts the exit too");
+        let sent: Vec<_> = server.seen().iter().map(|r| r.method.clone()).collect();
+        assert_eq!(sent, ["POST", "PUT", "DELETE", "POST"], "the refused entry never left");
     }
 
     #[tokio::test]

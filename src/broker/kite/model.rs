@@ -1380,6 +1380,7 @@ mod tests {
             quantity: 10,
             price,
             trigger_price: trigger,
+            reduces_position: false,
         }
     }
 

@@ -111,6 +111,12 @@ impl DailyCap {
         true
     }
 
+    /// Counts a placement sent past the limit (an exit, which is never held
+    /// back): Kite counts it too.
+    pub fn count_past_limit(&mut self) {
+        self.used += 1;
+    }
+
     pub fn limit(&self) -> u32 {
         self.limit
     }

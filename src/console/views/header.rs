@@ -169,6 +169,17 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
             TickerState::Stopped => Part::fixed(Span::styled(" kite: STOPPED ", alarm), ALARM),
         });
     }
+    // Near the broker's daily order limit: from 80 % in yellow, from 90 % as an alarm.
+    let placed = app.store.summary.stats.as_ref().map_or(0, |st| st.broker_writes);
+    if let Some(cap) = app.mode.broker().daily_write_cap().map(i64::from)
+        && let Some(level) = crate::domain::order::cap_warning(placed, cap)
+    {
+        let style = if level >= 90 { alarm } else { yellow };
+        second.push(Part::forms([
+            (Span::styled(format!(" orders {placed}/{cap} today: entries stop at {cap} "), style), 3),
+            (Span::styled(format!(" orders {placed}/{cap} "), style), ALARM),
+        ]));
+    }
     if let Some((gap, at)) = app.status.last_resync {
         let at = app.calendar.local(at).format("%H:%M:%S");
         second.push(Part::forms([
