@@ -521,6 +521,21 @@ impl Default for CommandSettings {
     }
 }
 
+/// The engine's own behaviour (`[engine]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSettings {
+    /// A graceful stop (Ctrl-C, SIGTERM, quitting the console that runs it)
+    /// cancels the working orders first, so none stays live unwatched.
+    pub cancel_orders_on_stop: bool,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings { cancel_orders_on_stop: true }
+    }
+}
+
 /// Every setting, typed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -537,6 +552,7 @@ pub struct Settings {
     pub alerts: AlertSettings,
     pub dashboard: DashboardSettings,
     pub commands: CommandSettings,
+    pub engine: EngineSettings,
     pub goals: GoalsSettings,
 }
 

@@ -39,6 +39,8 @@ pub enum AlertKind {
     /// The day's loss reached this percentage of the daily loss limit.
     DailyLoss(u8),
     DatabaseLost,
+    /// An engine stopped gracefully while positions or orders were open.
+    EngineStopped,
     BrokerLost,
     TokenExpired,
     /// A daily goal was reached.
@@ -130,6 +132,11 @@ impl Alert {
             format!("Daily loss at {percent} % of the limit"),
             format!("Today's loss is {} of the {} limit; the kill switch trips at 100 %.", rupees(loss), rupees(limit)),
         )
+    }
+
+    /// An engine stopped gracefully while positions or orders were open.
+    pub fn engine_stopped_exposed(detail: &str) -> Alert {
+        Alert::new(AlertKind::EngineStopped, "engine-stopped", "Engine stopped with the desk exposed", detail)
     }
 
     pub fn database_lost(error: &str) -> Alert {

@@ -114,6 +114,9 @@ pub struct App {
     pub show_log: bool,
     pub show_resolved: bool,
     pub read_only: bool,
+    /// A graceful stop of the engine cancels its working orders first
+    /// (`engine.cancel_orders_on_stop`), as the quit dialog says.
+    pub cancel_orders_on_stop: bool,
     /// The engine, the database and the ticker, as the console knows them.
     pub status: DeskStatus,
     pub mode: TradingMode,
@@ -180,6 +183,7 @@ impl App {
             show_log: true,
             show_resolved: false,
             read_only,
+            cancel_orders_on_stop: true,
             status: DeskStatus::default(),
             mode,
             calendar,
@@ -849,8 +853,16 @@ impl App {
         if !self.status.engine_in_process {
             return Some(Effect::Quit);
         }
-        let open = self.store.positions.len();
+        let (open, working) = self.exposure();
         let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
+        if working > 0 {
+            let orders = crate::domain::count(working as i64, "working order", "working orders");
+            body.push(if self.cancel_orders_on_stop {
+                format!("{orders} will be cancelled first (engine.cancel_orders_on_stop).")
+            } else {
+                format!("{orders} will stay live at the broker, unwatched.")
+            });
+        }
         if open > 0 {
             let noun = if open == 1 { "open position" } else { "open positions" };
             body.push(format!("{open} {noun} will no longer be watched: stops and targets not enforced."));
@@ -1250,6 +1262,11 @@ impl App {
 
     /// The trading day the console shows: a past one, or today's.
     /// Working orders, and the day's orders (kept as orders arrive).
+    /// The desk's exposure: open positions and working orders.
+    pub fn exposure(&self) -> (usize, usize) {
+        (self.store.positions.len(), self.order_counts().0)
+    }
+
     pub fn order_counts(&self) -> (usize, usize) {
         (self.order_counts.0.0, self.order_counts.0.1)
     }

@@ -168,6 +168,7 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let Wiring { db, limits, read_only, engine, operator, past_day } = wiring;
     let operator = operator.unwrap_or_else(|| s.operator_name());
     let mut app = App::new(s.app.mode, s.calendar(), limits, operator, read_only);
+    app.cancel_orders_on_stop = s.engine.cancel_orders_on_stop;
     app.mis_leverage = s.account.mis_leverage;
     app.past_day = past_day;
     app.goals = s.goals.desk.limits(s.account.capital).ok().filter(|g| !g.is_empty());

@@ -75,6 +75,9 @@ pub struct DeskStatus {
     pub engine_in_process: bool,
     /// Server pid of whichever process holds the engine lock.
     pub engine_pid: Option<i32>,
+    /// Since when no engine holds the lock, as this console saw it (`None`
+    /// while one does, or before the first look).
+    pub engine_gone_since: Option<DateTime<Utc>>,
     pub db: DbState,
     pub last_resync: Option<(Duration, DateTime<Utc>)>,
     /// When the database last answered the console's health check.
@@ -93,7 +96,13 @@ impl DeskStatus {
                 }
                 self.db = state;
             }
-            Health::Engine(pid) => self.engine_pid = pid,
+            Health::Engine(pid) => {
+                self.engine_gone_since = match pid {
+                    Some(_) => None,
+                    None => self.engine_gone_since.or(Some(crate::domain::clock::now())),
+                };
+                self.engine_pid = pid;
+            }
             Health::Resynced { gap, at } => self.last_resync = Some((gap, at)),
         }
     }

@@ -99,6 +99,8 @@ pub struct EngineConfig {
     /// The command queue's deadline and per-login limit, written to the
     /// database at start, where every sender meets them.
     pub commands: crate::config::CommandSettings,
+    /// A graceful stop cancels the working orders first.
+    pub cancel_orders_on_stop: bool,
 }
 
 impl EngineConfig {
@@ -119,6 +121,7 @@ impl EngineConfig {
             paper_book: paper_config(s, None),
             data_dir: Some(s.data_dir()),
             commands: s.commands.clone(),
+            cancel_orders_on_stop: s.engine.cancel_orders_on_stop,
         }
     }
 }
@@ -278,6 +281,46 @@ impl<B: Broker> Engine<B> {
     pub async fn finish_in_flight(&mut self) -> Result<()> {
         self.finish_kill_switch().await?;
         self.resolve_running_commands().await
+    }
+
+    /// A graceful stop: the working orders cancelled first (unless
+    /// `engine.cancel_orders_on_stop` is off), then whatever is left
+    /// unwatched — open positions, orders still working — said in the desk
+    /// log and raised as an alert.
+    async fn stop_safely(&mut self) {
+        if self.cfg.cancel_orders_on_stop {
+            let working = self.db.active_orders().await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "engine stopping: working orders not read, none cancelled");
+                Vec::new()
+            });
+            let mut cancelled = 0;
+            for o in &working {
+                match self.cancel_order(o.id).await {
+                    Ok(_) => cancelled += 1,
+                    Err(e) => tracing::error!(order = o.id, error = %e, "engine stopping: cancel failed"),
+                }
+            }
+            if cancelled > 0 {
+                let line = format!(
+                    "engine stopping: {} cancelled first (engine.cancel_orders_on_stop)",
+                    crate::domain::count(cancelled, "working order", "working orders")
+                );
+                tracing::warn!("{line}");
+                self.journal(EventLevel::Warn, EventKind::Engine, line);
+            }
+        }
+        let positions = self.db.open_positions().await.map_or(0, |p| p.len() as i64);
+        let working = self.db.active_orders().await.map_or(0, |o| o.len() as i64);
+        if positions + working > 0 {
+            let line = format!(
+                "engine stopped with {} and {} unwatched: no stops, targets or kill switch until an engine runs",
+                crate::domain::count(positions, "open position", "open positions"),
+                crate::domain::count(working, "working order", "working orders")
+            );
+            tracing::error!("{line}");
+            self.journal(EventLevel::Error, EventKind::Engine, line.clone());
+            self.alerts.raise(Alert::engine_stopped_exposed(&line));
+        }
     }
 
     /// Runs the demo strategy (PAPER only) under its own strategy row.
@@ -513,6 +556,7 @@ impl<B: Broker> Engine<B> {
             }
         }
         drop(commands);
+        self.stop_safely().await;
         self.journal(EventLevel::Info, EventKind::Engine, "engine stopped");
         self.flush_journal().await;
         self.lock.release().await;

@@ -314,7 +314,16 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
     assert!(std::process::Command::new("kill").args(["-INT", &engine.id().to_string()]).status().unwrap().success());
     let out = engine.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", std::fs::read_to_string(&log).unwrap());
-    console.wait_for("engine: ABSENT");
+    // The engine stopped (its working orders cancelled first): with the
+    // demo's positions open, the console's alarm; flat, the quiet word.
+    assert_eq!(db.active_orders().await.unwrap(), vec![], "no order left working");
+    let open = db.open_positions().await.unwrap().len() as i64;
+    if open > 0 {
+        let positions = xcoin::domain::count(open, "position", "positions");
+        console.wait_for(&format!(" · {positions}, 0 working orders unwatched "));
+    } else {
+        console.wait_for("engine: ABSENT");
+    }
     // With no engine inside it, the console quits without asking.
     console.keys(&["q"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);

@@ -45,15 +45,25 @@ pub fn text(buf: &Buffer) -> Vec<String> {
         .collect()
 }
 
-/// The colour of the first cell where `needle` starts on screen.
-fn fg_of(buf: &Buffer, needle: &str) -> Color {
+/// The first cell where `needle` starts on screen.
+fn cell_of<'a>(buf: &'a Buffer, needle: &str) -> &'a ratatui::buffer::Cell {
     for (y, line) in text(buf).iter().enumerate() {
         if let Some(byte) = line.find(needle) {
             let x = line[..byte].chars().count() as u16;
-            return buf[(x, y as u16)].fg;
+            return &buf[(x, y as u16)];
         }
     }
     panic!("{needle} not on screen:\n{}", text(buf).join("\n"));
+}
+
+/// The colour of the first cell where `needle` starts on screen.
+fn fg_of(buf: &Buffer, needle: &str) -> Color {
+    cell_of(buf, needle).fg
+}
+
+/// The background of the first cell where `needle` starts on screen.
+fn bg_of(buf: &Buffer, needle: &str) -> Color {
+    cell_of(buf, needle).bg
 }
 
 /// An operator's MIS order on NSE.
@@ -1283,4 +1293,57 @@ async fn a_busy_day_draws_first_and_streams_the_earlier_orders_in_after() {
     let title = text(&draw(&mut app, 100, 30)).join("\n");
     assert!(title.contains("Orders — working 10 · 12000 today"), "{title}");
     loader.abort();
+}
+
+/// Leaving is safe and an absent engine is an alarm: the quit dialog of a
+/// console running the engine lists working orders as well as positions;
+/// a console that sees no engine while the desk holds positions or working
+/// orders says so in red, not as a quiet "engine: ABSENT".
+#[tokio::test]
+async fn the_quit_dialog_counts_working_orders_and_an_absent_engine_with_exposure_is_an_alarm() {
+    let t = test_db_at(a_trading_morning()).await;
+    // One working order, no position.
+    let o = t.create_order(&limit_buy("INFY", 5, dec!(1400)), BrokerKind::Paper, TICK, Some(dec!(1500))).await.unwrap();
+    t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-1")).await.unwrap();
+    let mut app = new_app(false);
+    app.status.engine_in_process = true;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.on_key(key('q'));
+    let Some(Popup::Confirm { body, alternative, .. }) = &app.popup else { panic!("{:?}", app.popup) };
+    assert_eq!(
+        body,
+        &[
+            "The engine runs inside this console: quitting stops trading.",
+            "1 working order will be cancelled first (engine.cancel_orders_on_stop)."
+        ]
+    );
+    assert!(alternative.is_none(), "no position to exit");
+    press(&mut app, KeyCode::Esc);
+    app.cancel_orders_on_stop = false;
+    app.on_key(key('q'));
+    let Some(Popup::Confirm { body, .. }) = &app.popup else { panic!("{:?}", app.popup) };
+    assert_eq!(body[1], "1 working order will stay live at the broker, unwatched.");
+    press(&mut app, KeyCode::Esc);
+
+    // Another console, with no engine anywhere: an alarm with the time and the exposure.
+    filled_at(&t, "SBIN", Side::Buy, 3, dec!(812.40), "T1", t.now()).await;
+    let mut watcher = new_app(false);
+    watcher.apply(store::snapshot(&t.db).await.unwrap());
+    watcher.health(store::Health::Engine(None));
+    let since = watcher.calendar.local(watcher.status.engine_gone_since.unwrap()).format("%H:%M:%S").to_string();
+    watcher.now = watcher.status.engine_gone_since.unwrap() + chrono::Duration::seconds(5);
+    let buf = draw(&mut watcher, 160, 20);
+    let header = text(&buf)[0].clone();
+    let alarm = format!(" ENGINE DOWN {since} · 1 position, 1 working order unwatched ");
+    assert!(header.contains(&alarm), "{header}");
+    assert_eq!(fg_of(&buf, "ENGINE DOWN"), Color::White);
+    assert_eq!(bg_of(&buf, "ENGINE DOWN"), Color::Red);
+    // At 80 columns it stays, shorter.
+    let narrow = text(&draw(&mut watcher, 80, 24))[0].clone();
+    assert!(narrow.contains(" ENGINE DOWN · 1 pos, 1 ord "), "{narrow}");
+    // An engine back: the alarm goes.
+    watcher.health(store::Health::Engine(Some(4242)));
+    assert_eq!(watcher.status.engine_gone_since, None);
+    let header = text(&draw(&mut watcher, 160, 20))[0].clone();
+    assert!(header.contains("engine: attached (pid 4242)") && !header.contains("ENGINE DOWN"), "{header}");
 }

@@ -1315,3 +1315,50 @@ async fn the_daily_order_count_is_placements_and_warns_at_80_and_90_percent() {
     let header = crate::console::text(&crate::console::draw(&mut app, 160, 20))[1].clone();
     assert!(header.contains(" orders 4500/5000 today: entries stop at 5000 "), "{header}");
 }
+
+/// A graceful stop cancels the working orders first (unless
+/// `engine.cancel_orders_on_stop` is off) and says what it leaves unwatched,
+/// in the desk log and as an alert.
+#[tokio::test]
+async fn a_graceful_stop_cancels_working_orders_and_raises_what_it_leaves_unwatched() {
+    for cancel in [true, false] {
+        let t = test_db().await;
+        let mut e = engine_on(&t, paper(500)).await;
+        e.cfg.cancel_orders_on_stop = cancel;
+        let inbox = Arc::new(Inbox::default());
+        e.alerts = Alerts::start(vec![inbox.clone()], Policy::default(), TradingMode::Paper);
+        e.place_order(&buy(&e, "INFY", 4, OrderType::Market)).await.unwrap();
+        e.broker.step();
+        e.drain_events().await.unwrap();
+        let working = resting_tcs(&mut e).await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = e.run(stopped);
+        let stopper = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stop.send(true).unwrap();
+        };
+        let (ran, ()) = tokio::join!(running, stopper);
+        ran.unwrap();
+        let status = t.get_order(working.id).await.unwrap().status;
+        let log: Vec<String> = t.recent_events(50).await.unwrap().into_iter().map(|l| l.message).collect();
+        let left = if cancel {
+            assert_eq!(status, OrderStatus::Cancelled);
+            assert!(
+                log.contains(&"engine stopping: 1 working order cancelled first (engine.cancel_orders_on_stop)".into()),
+                "{log:?}"
+            );
+            "engine stopped with 1 open position and 0 working orders unwatched: no stops, targets or kill switch until an engine runs"
+        } else {
+            assert_eq!(status, OrderStatus::Open, "left working, as configured");
+            "engine stopped with 1 open position and 1 working order unwatched: no stops, targets or kill switch until an engine runs"
+        };
+        assert!(log.contains(&left.to_string()), "{log:?}");
+        let alerts = inbox.read(1).await;
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        assert!(
+            alerts[0].contains("Engine stopped with the desk exposed") && alerts[0].contains(left),
+            "{}",
+            alerts[0]
+        );
+    }
+}

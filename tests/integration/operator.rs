@@ -355,6 +355,18 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
         assert!(modes.contains(mode), "`{}` restored:\n{screen}", mode.trim());
     }
     assert!(!modes.contains("-icanon") && !modes.contains(" -echo "), "{screen}");
+    // Its engine stopped gracefully: the working orders were cancelled first,
+    // so none stays live at the broker unwatched.
+    assert_eq!(db.active_orders().await.unwrap(), vec![], "no order stays live");
+    let mine = db.get_order(named.parse().unwrap()).await.unwrap();
+    assert_eq!(mine.status, xcoin::domain::order::OrderStatus::Cancelled);
+    let log: Vec<String> = db.recent_events(100).await.unwrap().into_iter().map(|e| e.message).collect();
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("engine stopping: ")
+                && l.ends_with(" cancelled first (engine.cancel_orders_on_stop)")),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,23 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
             (Span::styled(format!("engine: pid {pid}"), green), 4),
             (Span::raw(""), 0),
         ]),
+        // No engine while the desk holds positions or working orders: they
+        // are unwatched (no stops, no targets, no kill switch) — an alarm.
+        (false, None) if app.exposure() != (0, 0) => {
+            let (positions, working) = app.exposure();
+            let since = app.status.engine_gone_since.unwrap_or(app.now);
+            let since = app.calendar.local(since).format("%H:%M:%S");
+            let what = format!(
+                "{}, {} unwatched",
+                crate::domain::count(positions as i64, "position", "positions"),
+                crate::domain::count(working as i64, "working order", "working orders")
+            );
+            let alarm = alarm();
+            Part::forms([
+                (Span::styled(format!(" ENGINE DOWN {since} · {what} "), alarm), 3),
+                (Span::styled(format!(" ENGINE DOWN · {positions} pos, {working} ord "), alarm), ALARM),
+            ])
+        }
         (false, None) => Part::fixed(Span::styled("engine: ABSENT", bold.fg(Color::Yellow)), ALARM),
     };
     let db = match &app.status.db {
