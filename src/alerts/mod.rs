@@ -289,11 +289,14 @@ const QUEUE: usize = 256;
 #[derive(Debug, Clone, Default)]
 pub struct Alerts {
     tx: Option<mpsc::Sender<Alert>>,
+    /// Deliveries (an alert through one channel) queued and not yet done,
+    /// so a stopping process can let the last alerts go out.
+    unsent: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Alerts {
     pub fn disabled() -> Alerts {
-        Alerts { tx: None }
+        Alerts::default()
     }
 
     /// Starts the dispatcher for these channels (none: a disabled handle).
@@ -302,15 +305,28 @@ impl Alerts {
             return Alerts::disabled();
         }
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(dispatch(rx, channels, policy, mode));
-        Alerts { tx: Some(tx) }
+        let unsent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        tokio::spawn(dispatch(rx, channels, policy, mode, unsent.clone()));
+        Alerts { tx: Some(tx), unsent }
+    }
+
+    /// Waits (at most `within`) until every alert raised so far has been
+    /// sent, given up on, or left out (repeated, rate-limited): what a
+    /// stopping process does so that its last alerts go out.
+    pub async fn settle(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.unsent.load(std::sync::atomic::Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Queues an alert; never waits and never fails the caller.
     pub fn raise(&self, alert: Alert) {
         tracing::warn!(title = %alert.title, detail = %alert.detail, "alert");
         let Some(tx) = &self.tx else { return };
+        self.unsent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if let Err(e) = tx.try_send(alert) {
+            self.unsent.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             tracing::error!(error = %e, "alert not queued: the alert queue is full or closed");
         }
     }
@@ -320,7 +336,14 @@ impl Alerts {
     }
 }
 
-async fn dispatch(mut rx: mpsc::Receiver<Alert>, channels: Vec<Arc<dyn Alerter>>, policy: Policy, mode: TradingMode) {
+async fn dispatch(
+    mut rx: mpsc::Receiver<Alert>,
+    channels: Vec<Arc<dyn Alerter>>,
+    policy: Policy,
+    mode: TradingMode,
+    unsent: Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::Ordering::SeqCst;
     // One worker per channel: each channel gets the alerts in order, and a
     // slow or failing one holds up only itself.
     let workers: Vec<(&'static str, mpsc::Sender<(String, String)>)> = channels
@@ -328,9 +351,11 @@ async fn dispatch(mut rx: mpsc::Receiver<Alert>, channels: Vec<Arc<dyn Alerter>>
         .map(|channel| {
             let (tx, mut rx) = mpsc::channel::<(String, String)>(QUEUE);
             let name = channel.name();
+            let unsent = unsent.clone();
             tokio::spawn(async move {
                 while let Some((subject, text)) = rx.recv().await {
                     send_with_retry(channel.clone(), subject, text, policy).await;
+                    unsent.fetch_sub(1, SeqCst);
                 }
             });
             (name, tx)
@@ -344,6 +369,7 @@ async fn dispatch(mut rx: mpsc::Receiver<Alert>, channels: Vec<Arc<dyn Alerter>>
         last_sent.retain(|_, at| now.duration_since(*at) < policy.dedup_window);
         if last_sent.contains_key(&alert.key) {
             tracing::debug!(key = %alert.key, "alert repeated within the dedup window; not sent again");
+            unsent.fetch_sub(1, SeqCst);
             continue;
         }
         while window.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
@@ -352,6 +378,7 @@ async fn dispatch(mut rx: mpsc::Receiver<Alert>, channels: Vec<Arc<dyn Alerter>>
         if window.len() >= policy.per_minute {
             held_back += 1;
             tracing::warn!(title = %alert.title, "alert held back: {} already sent this minute", policy.per_minute);
+            unsent.fetch_sub(1, SeqCst);
             continue;
         }
         last_sent.insert(alert.key.clone(), now);
@@ -362,8 +389,12 @@ async fn dispatch(mut rx: mpsc::Receiver<Alert>, channels: Vec<Arc<dyn Alerter>>
             text.push_str(&format!("\n({held_back} earlier alerts were held back by the rate limit; see the log.)"));
             held_back = 0;
         }
+        // One delivery a channel, in place of the one raised.
+        unsent.fetch_add(workers.len(), SeqCst);
+        unsent.fetch_sub(1, SeqCst);
         for (name, worker) in &workers {
             if worker.try_send((subject.clone(), text.clone())).is_err() {
+                unsent.fetch_sub(1, SeqCst);
                 tracing::error!(channel = name, %subject, "alert dropped: the channel is too far behind");
             }
         }
@@ -488,6 +519,28 @@ mod tests {
         alerts.raise(Alert::database_lost("down"));
         settle().await;
         assert_eq!(recorder.sent.lock().unwrap().len(), 5);
+    }
+
+    /// A stopping process waits for its last alerts: through every channel,
+    /// retries included; one left out (a repeat) is not waited for.
+    #[tokio::test(start_paused = true)]
+    async fn settle_waits_until_every_raised_alert_is_sent_or_left_out() {
+        let (slow, fine) = (Arc::new(Recorder { failures: 2, ..Recorder::default() }), Arc::new(Recorder::default()));
+        let alerts = Alerts::start(vec![slow.clone(), fine.clone()], Policy::default(), TradingMode::Paper);
+        alerts.raise(Alert::engine_stopped_exposed("engine stopped with 1 open position unwatched"));
+        alerts.raise(Alert::engine_stopped_exposed("again"));
+        let started = Instant::now();
+        alerts.settle(Duration::from_secs(60)).await;
+        // Two failures: 2 s and 4 s of backoff before the slow channel's third attempt.
+        assert_eq!(started.elapsed(), Duration::from_secs(6) + Duration::from_millis(20));
+        for r in [&slow, &fine] {
+            let sent: Vec<String> = r.sent.lock().unwrap().iter().map(|s| s.1.clone()).collect();
+            assert_eq!(
+                sent,
+                ["XCoin PAPER: Engine stopped with the desk exposed\nengine stopped with 1 open position unwatched"]
+            );
+        }
+        assert_eq!(alerts.unsent.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[tokio::test(start_paused = true)]

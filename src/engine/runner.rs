@@ -50,10 +50,13 @@ impl Started {
                 }
             }));
         }
+        let alerts = self.engine.alerts.clone();
         let result = self.engine.run(shutdown).await;
         for t in tasks {
             t.abort();
         }
+        // The stop's own alerts (what it left unwatched) go out before the process ends.
+        alerts.settle(std::time::Duration::from_secs(10)).await;
         result
     }
 }
