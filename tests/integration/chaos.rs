@@ -101,6 +101,24 @@ async fn the_console_model_equals_the_database_after_repeated_listener_kills() {
     loader.abort();
 }
 
+/// A desk of the test's own, set up by `xcoin setup`: its directory, its
+/// database (removed with the guard), the engine's log and a pool on it.
+struct Desk {
+    dir: tempfile::TempDir,
+    url: UnusedDb,
+    log: std::path::PathBuf,
+    db: Db,
+}
+
+async fn desk() -> Desk {
+    let dir = tempfile::tempdir().unwrap();
+    let url = unused_database_url().await;
+    let log = dir.path().join("engine.log");
+    assert!(xcoin(dir.path(), &["setup"], &[("DATABASE_URL", url.as_str())]).status.success());
+    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
+    Desk { dir, url, log, db }
+}
+
 /// Waits until no engine holds the database's engine lock (a killed
 /// engine's session ends when the server notices its socket closed).
 async fn engine_lock_released(db: &Db) {
@@ -164,12 +182,8 @@ async fn assert_local_equals_broker(db: &Db, broker: &PaperBroker) -> (usize, us
 /// equals broker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_killed_at_random_points_recovers_to_equal_the_broker() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = unused_database_url().await;
-    let log = dir.path().join("engine.log");
+    let Desk { dir, url, log, db } = desk().await;
     let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")];
-    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
-    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
     let seed = std::env::var("XCOIN_CHAOS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(17);
     let mut rng = Lcg(seed);
     let instruments: Vec<_> = instrument::built_in()
@@ -356,12 +370,8 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
 async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
     use xcoin::domain::command::CommandStatus;
     use xcoin::domain::order::OrderType;
-    let dir = tempfile::tempdir().unwrap();
-    let url = unused_database_url().await;
-    let log = dir.path().join("engine.log");
+    let Desk { dir, url, log, db } = desk().await;
     let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")];
-    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
-    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
     let within = |secs| tokio::time::Instant::now() + Duration::from_secs(secs);
     for delay in [5u64, 10, 20, 30] {
         engine_lock_released(&db).await;
@@ -449,12 +459,8 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kill_switch_overtakes_a_flood_of_queued_commands() {
     use xcoin::domain::command::CommandStatus;
-    let dir = tempfile::tempdir().unwrap();
-    let url = unused_database_url().await;
-    let log = dir.path().join("engine.log");
+    let Desk { dir, url, log, db } = desk().await;
     let env = [("DATABASE_URL", url.as_str()), ("XCOIN_COMMANDS__MAX_PENDING_PER_LOGIN", "5000")];
-    assert!(xcoin(dir.path(), &["setup"], &env).status.success());
-    let db = Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();
     let _engine = Reaped(spawn_xcoin_logged(dir.path(), &["engine"], &env, &log));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while db.engine_lock_holder().await.unwrap().is_none() {
