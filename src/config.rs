@@ -521,6 +521,9 @@ impl Default for CommandSettings {
     }
 }
 
+/// The shortest bearer token accepted for a dashboard beyond this machine.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
 /// The engine's own behaviour (`[engine]`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1316,6 +1319,20 @@ impl Config {
                 "(empty)",
                 format!(
                     "a bearer token: the dashboard listens on {host}, beyond this machine",
+                    host = s.dashboard.host
+                ),
+            ));
+        }
+        // Beyond this machine a token is all that guards the desk: long enough
+        // not to be guessed (its characters are never shown).
+        let token_chars = s.dashboard.token.as_ref().map_or(0, |t| t.expose().chars().count());
+        if s.dashboard.enabled && !s.dashboard.is_loopback() && token_chars < MIN_TOKEN_CHARS {
+            return Err(self.invalid(
+                "dashboard.token",
+                format!("({token_chars} characters)"),
+                format!(
+                    "at least {MIN_TOKEN_CHARS} characters beyond this machine (the dashboard listens on {host}); \
+                     `openssl rand -hex 32` makes one",
                     host = s.dashboard.host
                 ),
             ));

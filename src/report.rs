@@ -218,7 +218,7 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
 }
 
 fn percent(v: Option<Decimal>) -> String {
-    v.map_or("—".into(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED))
+    v.map_or("—".into(), |w| crate::domain::percent(w, 1))
 }
 
 fn money(v: Option<Decimal>) -> String {

@@ -124,13 +124,30 @@ fn check_text(field: &'static str, value: &str, required: bool) -> Result<(), Fi
 }
 
 /// A text an operator typed is at most [`MAX_TEXT_CHARS`] characters
-/// wherever it is stored (commands, kill-switch events, notes).
+/// wherever it is stored (commands, kill-switch events, notes), and holds no
+/// control characters (a NUL, which the database cannot store; escapes that
+/// would repaint a console).
 pub fn check_length(field: &'static str, value: &str) -> Result<(), FieldError> {
     let chars = value.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(FieldError::new(field, format!("must be at most {MAX_TEXT_CHARS} characters, got {chars}")));
     }
-    Ok(())
+    no_control(field, value)
+}
+
+/// Refuses control characters in a text field, naming the first one.
+pub fn no_control(field: &'static str, value: &str) -> Result<(), FieldError> {
+    match value.chars().position(char::is_control) {
+        Some(at) => Err(FieldError::new(
+            field,
+            format!(
+                "must not hold control characters, found U+{:04X} at character {}",
+                value.chars().nth(at).map_or(0, u32::from),
+                at + 1
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn check_id(field: &'static str, id: i64) -> Result<(), FieldError> {

@@ -33,6 +33,14 @@ pub fn count(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A ratio as a percentage with `places` decimals, rounded half away from
+/// zero (never cut): 2 of 3 is `66.7%`.
+pub fn percent(ratio: Decimal, places: u32) -> String {
+    let p = (ratio * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(places, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+    format!("{p:.prec$}%", prec = places as usize)
+}
+
 /// How often: `once`, `twice`, `5 times`.
 pub fn times(n: i64) -> String {
     match n {
@@ -49,6 +57,20 @@ pub fn is_on_tick(price: Decimal, tick: Decimal) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    #[test]
+    fn a_percentage_is_rounded_not_cut() {
+        let third = Decimal::from(2) / Decimal::from(3);
+        assert_eq!(super::percent(third, 1), "66.7%");
+        assert_eq!(super::percent(third, 0), "67%");
+        assert_eq!(super::percent(Decimal::ONE / Decimal::from(3), 1), "33.3%");
+        assert_eq!(super::percent(dec!(0.5), 1), "50.0%");
+        assert_eq!(super::percent(dec!(0.00049), 1), "0.0%");
+        assert_eq!(super::percent(dec!(0.0005), 1), "0.1%");
+    }
+
     /// The domain is pure: no database, no async runtime, no I/O.
     #[test]
     fn the_domain_uses_no_database_or_runtime() {

@@ -239,6 +239,23 @@ fn default_validity() -> Validity {
 /// limit is usually far lower and is the risk validator's concern).
 pub const MAX_ORDER_QUANTITY: i64 = 1_000_000;
 
+/// The highest price (limit, trigger, stop or target) an order may carry:
+/// ₹1 crore a share, far above any NSE equity.
+pub const MAX_PRICE: Decimal = Decimal::from_parts(10_000_000, 0, 0, false, 0);
+
+/// At most the first 24 characters of what was typed, for an error message
+/// (a 5,000-character field is not echoed back whole).
+pub fn quoted(text: &str) -> String {
+    const SHOWN: usize = 24;
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(SHOWN).collect();
+    if chars.next().is_some() {
+        format!("`{head}…` ({} characters)", text.chars().count())
+    } else {
+        format!("`{head}`")
+    }
+}
+
 impl OrderRequest {
     /// Checks the request's own shape: symbol spelling, a positive quantity,
     /// a price exactly when the type needs one, a trigger exactly when the type
@@ -252,7 +269,17 @@ impl OrderRequest {
         if !symbol_ok {
             return Err(FieldError::new(
                 "symbol",
-                format!("`{}` is not a trading symbol; use 1–32 capital letters, digits or & _ . -", self.symbol),
+                format!(
+                    "{} is not a trading symbol; use 1–32 capital letters, digits or & _ . -",
+                    quoted(&self.symbol)
+                ),
+            ));
+        }
+        // NSE and BSE cash: intraday or delivery; NRML is for futures and options, and Kite refuses it here.
+        if self.product == Product::Nrml {
+            return Err(FieldError::new(
+                "product",
+                format!("NRML is for futures and options; an {} equity order takes MIS or CNC", self.exchange),
             ));
         }
         if self.strategy_id <= 0 {
@@ -298,12 +325,30 @@ impl OrderRequest {
             ("take_profit", self.take_profit),
         ] {
             if let Some(v) = value {
-                if v <= Decimal::ZERO {
-                    return Err(FieldError::new(field, format!("must be greater than 0, got {v}")));
+                if v <= Decimal::ZERO || v > MAX_PRICE {
+                    return Err(FieldError::new(
+                        field,
+                        format!("must be greater than 0 and at most {MAX_PRICE}, got {v}"),
+                    ));
                 }
                 if !is_on_tick(v, tick) {
                     return Err(FieldError::new(field, format!("{v} is not on the {tick} tick")));
                 }
+            }
+        }
+        // A stop-loss order triggers on the way to its limit, as Kite checks:
+        // a BUY's trigger at or below its limit, a SELL's at or above.
+        if let (OrderType::StopLoss, Some(price), Some(trigger)) = (self.order_type, self.price, self.trigger_price) {
+            let wrong_side = match self.side {
+                Side::Buy => trigger > price,
+                Side::Sell => trigger < price,
+            };
+            if wrong_side {
+                let want = if self.side == Side::Buy { "at or below" } else { "at or above" };
+                return Err(FieldError::new(
+                    "trigger_price",
+                    format!("a {} SL order's trigger must be {want} its limit {price}, got {trigger}", self.side),
+                ));
             }
         }
         if self.placed_by.trim().is_empty() || self.placed_by.len() > 64 {
@@ -503,7 +548,43 @@ mod tests {
             (Box::new(|r| r.quantity = -5), "quantity", "must be a whole number from 1 to 1000000, got -5"),
             (Box::new(|r| r.price = Some(dec!(2500.03))), "price", "2500.03 is not on the 0.05 tick"),
             (Box::new(|r| r.price = None), "price", "a LIMIT order needs a limit price"),
-            (Box::new(|r| r.stop_loss = Some(dec!(-1))), "stop_loss", "must be greater than 0, got -1"),
+            (
+                Box::new(|r| r.stop_loss = Some(dec!(-1))),
+                "stop_loss",
+                "must be greater than 0 and at most 10000000, got -1",
+            ),
+            (
+                Box::new(|r| r.stop_loss = Some(dec!(99999999999999999))),
+                "stop_loss",
+                "must be greater than 0 and at most 10000000, got 99999999999999999",
+            ),
+            (
+                Box::new(|r| r.product = Product::Nrml),
+                "product",
+                "NRML is for futures and options; an NSE equity order takes MIS or CNC",
+            ),
+            (
+                Box::new(|r| r.symbol = "X".repeat(5000)),
+                "symbol",
+                "`XXXXXXXXXXXXXXXXXXXXXXXX…` (5000 characters) is not a trading symbol; use 1–32 capital letters, digits or & _ . -",
+            ),
+            (
+                Box::new(|r| {
+                    r.order_type = OrderType::StopLoss;
+                    r.trigger_price = Some(r.price.unwrap() + dec!(1));
+                }),
+                "trigger_price",
+                "a BUY SL order's trigger must be at or below its limit 2500.05, got 2501.05",
+            ),
+            (
+                Box::new(|r| {
+                    r.side = Side::Sell;
+                    r.order_type = OrderType::StopLoss;
+                    r.trigger_price = Some(r.price.unwrap() - dec!(1));
+                }),
+                "trigger_price",
+                "a SELL SL order's trigger must be at or above its limit 2500.05, got 2499.05",
+            ),
             (
                 Box::new(|r| r.symbol = "reliance".into()),
                 "symbol",

@@ -127,3 +127,25 @@ async fn a_login_cannot_flood_the_queue() {
     let kill = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "flood".into() }, "asha").await.unwrap();
     assert_eq!(t.claim_next_command().await.unwrap().map(|c| c.id), Some(kill.id));
 }
+
+/// Text fields refuse control characters by name, before anything is stored
+/// (a NUL in a webhook signal's id used to reach the database and answer 503).
+#[tokio::test]
+async fn control_characters_are_refused_by_field() {
+    let t = test_db().await;
+    let place = OperatorCommand::PlaceOrder(limit_buy("INFY", 5, dec!(1500)));
+    let err = t.enqueue_once(&place, "webhook:Breakout", "abc\u{0}def").await.unwrap_err();
+    assert!(matches!(err, xcoin::db::DbError::Invalid(_)), "{err:?}");
+    assert_eq!(err.to_string(), "id: must not hold control characters, found U+0000 at character 4");
+    let kill = OperatorCommand::KillSwitchOn { reason: "fat\u{1b}[2Jfinger".into() };
+    assert_eq!(
+        t.enqueue_command(&kill, "asha").await.unwrap_err().to_string(),
+        "reason: must not hold control characters, found U+001B at character 4"
+    );
+    assert_eq!(
+        t.enqueue_command(&OperatorCommand::ExitAll {}, "as\nha").await.unwrap_err().to_string(),
+        "requested_by: must not hold control characters, found U+000A at character 3"
+    );
+    assert_eq!(t.running_commands().await.unwrap(), vec![]);
+    assert_eq!(t.claim_next_command().await.unwrap(), None, "nothing was stored");
+}

@@ -170,6 +170,24 @@ async fn the_engine_serves_the_port_when_enabled_and_beyond_loopback_only_with_a
             && err.contains("the dashboard listens on 0.0.0.0, beyond this machine"),
         "{err}"
     );
+    // A token that could be guessed is refused there too, without showing it.
+    let out = crate::procs::xcoin(
+        dir.path(),
+        &["doctor"],
+        &[
+            ("XCOIN_DASHBOARD__ENABLED", "true"),
+            ("DASHBOARD_HOST", "0.0.0.0"),
+            ("XCOIN_DASHBOARD__TOKEN", "short"),
+            ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("config key `dashboard.token` = (5 characters)")
+            && err.contains("at least 32 characters beyond this machine (the dashboard listens on 0.0.0.0)")
+            && !err.contains("short"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

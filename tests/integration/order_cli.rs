@@ -243,3 +243,39 @@ async fn a_placement_whose_sender_gave_up_is_never_sent() {
             == format!("ravi: PLACE_ORDER expired at {ist} IST before an engine took it: nothing was sent"))
     );
 }
+
+/// A price or stop the database could not hold is a field error naming the
+/// field and the range, before anything is sent; a long symbol is quoted by
+/// its start only; NRML is refused on equity.
+#[tokio::test]
+async fn out_of_range_inputs_are_refused_by_field_before_anything_is_stored() {
+    let t = test_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let refused = |args: &[&str]| {
+        let out = xcoin(dir.path(), args, &env);
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).trim().to_string())
+    };
+    let huge = "99999999999999999";
+    assert_eq!(
+        refused(&["order", "place", "INFY", "--side", "buy", "--qty", "1", "--price", huge, "--stop", "1400"]),
+        (Some(1), format!("error: price: must be greater than 0 and at most 10000000, got {huge}"))
+    );
+    assert_eq!(
+        refused(&["order", "place", "INFY", "--side", "buy", "--qty", "1", "--type", "MARKET", "--stop", huge]),
+        (Some(1), format!("error: stop_loss: must be greater than 0 and at most 10000000, got {huge}"))
+    );
+    let long = "A".repeat(5000);
+    let (code, err) = refused(&["order", "place", &long, "--side", "buy", "--qty", "1", "--type", "MARKET"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: symbol: `AAAAAAAAAAAAAAAAAAAAAAAA…` (5000 characters) is not a trading symbol; use 1–32 capital letters, digits or & _ . -"
+    );
+    assert_eq!(
+        refused(&["order", "place", "INFY", "--side", "buy", "--qty", "1", "--type", "MARKET", "--product", "NRML"]),
+        (Some(1), "error: product: NRML is for futures and options; an NSE equity order takes MIS or CNC".into())
+    );
+    assert_eq!(t.claim_next_command().await.unwrap(), None, "nothing was enqueued");
+}

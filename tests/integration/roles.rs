@@ -55,6 +55,32 @@ async fn an_operator_enqueues_as_itself_only_a_viewer_reads_only_and_the_engine_
     .await;
     assert_eq!((forged.0.as_str(), forged.1.as_str()), ("42501", "operator_commands_requested_by_is_session"));
     assert_eq!(forged.2, format!("requested_by must be your database role \"{op_name}\", not \"asha\""));
+    // Only the engine finishes a command: a login cannot send one already done, nor backdate it.
+    let finished = refusal(
+        &operator,
+        &format!(
+            "INSERT INTO operator_commands (command, payload, requested_by, status, claimed_at, completed_at, result)
+             VALUES ('EXIT_ALL', '{{}}', '{op_name}', 'DONE', now(), now(), 'fake')"
+        ),
+    )
+    .await;
+    assert_eq!(
+        finished,
+        (
+            "42501".to_string(),
+            "operator_commands_sent_pending".to_string(),
+            "a command is sent PENDING, with no claim, completion or result: only the engine moves it on".to_string()
+        )
+    );
+    let backdated: (String, chrono::DateTime<chrono::Utc>) = sqlx::query_as(&format!(
+        "INSERT INTO operator_commands (command, payload, requested_by, requested_at)
+         VALUES ('EXIT_ALL', '{{}}', '{op_name}', now() - interval '1 day') RETURNING status, requested_at"
+    ))
+    .fetch_one(operator.pool())
+    .await
+    .unwrap();
+    assert_eq!(backdated.0, "PENDING");
+    assert!((xcoin::domain::clock::now() - backdated.1).num_seconds().abs() < 60, "stamped now: {}", backdated.1);
     for sql in WRITES {
         let (code, _, message) = refusal(&operator, sql).await;
         assert_eq!(code, "42501", "{sql}: {message}");

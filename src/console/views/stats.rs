@@ -29,8 +29,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let stats = s.stats.as_ref();
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
     let funds = s.funds.map(|(f, _)| f);
-    let win_rate =
-        stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| format!("{:.1}%", w * Decimal::ONE_HUNDRED));
+    let win_rate = stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| crate::domain::percent(w, 1));
     let mut rows = vec![
         ("Net P&L", rupees(pnl.net_pnl), pnl_style(pnl.net_pnl)),
         ("Gross P&L", rupees(gross), pnl_style(gross)),
@@ -134,7 +133,7 @@ fn breakdown_row(b: &Breakdown) -> Vec<Field> {
         name,
         b.trades.to_string().into(),
         b.round_trips.to_string().into(),
-        b.win_rate().map_or("—".into(), |w| format!("{:.0}%", w * Decimal::ONE_HUNDRED)).into(),
+        b.win_rate().map_or("—".into(), |w| crate::domain::percent(w, 0)).into(),
         Field::styled(money(b.realized_pnl), pnl_style(b.realized_pnl)),
         money(b.charges).into(),
         Field::styled(money(b.net_pnl), pnl_style(b.net_pnl)),
