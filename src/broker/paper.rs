@@ -79,9 +79,10 @@ struct WorkingOrder {
     order: BrokerOrder,
     /// SL and SL-M: the trigger has been reached.
     triggered: bool,
-    /// A limit that did not fill on arrival rests in the book: when the price
-    /// later trades through it, it fills at its limit. One marketable on
-    /// arrival fills at the market, which is better.
+    /// A limit that is not marketable rests in the book: when the price later
+    /// trades through it, it fills at its limit. While it is marketable
+    /// (on arrival, and part after part while the market stays through its
+    /// limit) it fills at the market, which is better.
     #[serde(default)]
     rested: bool,
 }
@@ -218,7 +219,11 @@ impl State {
                 } else {
                     q.last.max(limit)
                 };
-                w.rested = true;
+                // Only an order the market did not reach rests: a marketable one
+                // takes the market on every part until it does not.
+                if !marketable {
+                    w.rested = true;
+                }
                 marketable.then_some(price)
             }
         };
@@ -764,6 +769,35 @@ mod tests {
         let (fills, _) = drain(&mut rx);
         assert_eq!((fills[0].price, fills[0].quantity), (dec!(1495), 5), "filled at the limit");
         assert_eq!(order(&b, &id).await.status, OrderStatus::Filled);
+    }
+
+    /// A marketable limit fills at the market on every part while the market
+    /// stays through its limit; once the market leaves it, it rests and a
+    /// later part fills at the limit.
+    #[tokio::test]
+    async fn a_marketable_limit_fills_at_the_market_part_after_part() {
+        let b = broker(PaperConfig { liquidity_per_tick: 5, slippage_ticks: 0, ..Default::default() });
+        b.set_price("INFY", Exchange::Nse, dec!(1512.45)).unwrap();
+        let id = b.place(&req(Side::Buy, OrderType::Limit, 30, Some(dec!(1558.00)), None)).await.unwrap();
+        for _ in 0..4 {
+            b.set_price("INFY", Exchange::Nse, dec!(1512.45)).unwrap();
+        }
+        let trades: Vec<(i64, Decimal)> = b
+            .trades()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.broker_order_id == id)
+            .map(|f| (f.quantity, f.price))
+            .collect();
+        assert_eq!(trades, [(5, dec!(1512.45)); 4], "every part at the market, not the 1558.00 limit");
+        // The market moves above the limit: the rest rests, then fills at its limit.
+        b.set_price("INFY", Exchange::Nse, dec!(1560.00)).unwrap();
+        b.set_price("INFY", Exchange::Nse, dec!(1550.00)).unwrap();
+        let o = order(&b, &id).await;
+        assert_eq!(o.filled_quantity, 25);
+        let last = b.trades().await.unwrap().last().unwrap().clone();
+        assert_eq!((last.quantity, last.price), (5, dec!(1558.00)), "a resting order fills at its limit");
     }
 
     #[tokio::test]
