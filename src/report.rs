@@ -61,6 +61,9 @@ pub struct DayReport {
     pub day: NaiveDate,
     /// Realised P&L of the day's fills and adjustments, before charges.
     pub realised: Decimal,
+    /// Of `realised`, what reconciliation and operators' closes without a
+    /// fill booked (position adjustments): outside round trips and win rate.
+    pub adjustments: Decimal,
     /// Today: the day's move of open positions; a past day: as last recorded.
     pub unrealised: Decimal,
     pub gross: Decimal,
@@ -159,7 +162,8 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
         sum.stamp_duty += fill.stamp_duty;
         c.total += t.total_charges;
     }
-    let realised = trades.iter().map(|t| t.realized_pnl).sum::<Decimal>() + db.adjustments_realised(day).await?;
+    let adjustments = db.adjustments_realised(day).await?;
+    let realised = trades.iter().map(|t| t.realized_pnl).sum::<Decimal>() + adjustments;
     let unrealised = if today {
         db.today_pnl().await?.unrealized_pnl
     } else {
@@ -184,6 +188,7 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
     Ok(DayReport {
         day,
         realised: to_paisa(realised),
+        adjustments: to_paisa(adjustments),
         unrealised: to_paisa(unrealised),
         gross: to_paisa(realised + unrealised),
         charges: ChargesByComponent {
@@ -256,6 +261,7 @@ impl DayReport {
                     pair("Net", rupees(self.net)),
                     pair("Gross", rupees(self.gross)),
                     pair("  realised", rupees(self.realised)),
+                    pair("    adjustments", rupees(self.adjustments)),
                     pair("  unrealised", rupees(self.unrealised)),
                     pair("Charges", rupees(self.charges.total)),
                     pair("  brokerage", rupees(c.brokerage)),

@@ -41,6 +41,9 @@ pub struct Summary {
     pub funds: Option<(crate::domain::funds::Funds, DateTime<Utc>)>,
     /// Daily goals reached today.
     pub goals: Vec<crate::db::stats::GoalEvent>,
+    /// Of the realised P&L, what reconciliation adjustments booked (outside
+    /// round trips and the win rate).
+    pub adjustments: Decimal,
 }
 
 /// Rows that changed, or everything after a resync.
@@ -360,6 +363,7 @@ pub async fn past_day(db: &Db, day: chrono::NaiveDate) -> Result<Update, DbError
             breakdown: db.day_breakdown(Some(day)).await?,
             funds: None,
             goals: db.goals_on(day).await?,
+            adjustments: report.adjustments,
         }),
         ..Update::default()
     })
@@ -458,6 +462,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
         breakdown: db.today_breakdown().await?,
         funds: db.today_funds().await?,
         goals: db.goals_on(day).await?,
+        adjustments: db.adjustments_realised(day).await?,
     })
 }
 

@@ -227,7 +227,8 @@ impl Db {
                                coalesce(max(net) FILTER (WHERE net > 0), 0) AS best,
                                coalesce(min(net) FILTER (WHERE net < 0), 0) AS worst
                           FROM (SELECT realized_pnl - charges AS net FROM positions, b
-                                 WHERE status = 'CLOSED' AND closed_at >= b.s AND closed_at < b.e) closed),
+                                 WHERE status = 'CLOSED' AND closed_at >= b.s AND closed_at < b.e
+                                   AND NOT xcoin_closed_by_adjustment(id)) closed),
                   p AS (SELECT * FROM get_today_pnl()),
                   v AS (SELECT b.day, o.n AS orders, t.n, r.*, p.realized_pnl AS gross, p.unrealized_pnl AS u,
                                p.charges, p.net_pnl AS net
@@ -298,8 +299,10 @@ impl Db {
                      WHERE a.created_at >= d.s AND a.created_at < d.e
                     UNION ALL
                     SELECT p.strategy_id, p.symbol, p.exchange, 0,
-                           CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e THEN 1 ELSE 0 END,
                            CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e
+                                     AND NOT xcoin_closed_by_adjustment(p.id) THEN 1 ELSE 0 END,
+                           CASE WHEN p.status = 'CLOSED' AND p.closed_at >= d.s AND p.closed_at < d.e
+                                     AND NOT xcoin_closed_by_adjustment(p.id)
                                      AND p.realized_pnl - p.charges > 0 THEN 1 ELSE 0 END,
                            0,
                            CASE WHEN p.day_ref_day = d.day AND d.day = xcoin_today()
@@ -331,6 +334,7 @@ impl Db {
         Ok(sqlx::query_scalar(
             "SELECT realized_pnl - charges FROM positions
               WHERE status = 'CLOSED' AND closed_at >= xcoin_day_start($1) AND closed_at < xcoin_day_start($1 + 1)
+                AND NOT xcoin_closed_by_adjustment(id)
               ORDER BY closed_at, id",
         )
         .bind(day)
@@ -386,6 +390,7 @@ impl Db {
             "SELECT realized_pnl - charges FROM positions
               WHERE status = 'CLOSED' AND closed_at >= xcoin_day_start(xcoin_today())
                 AND closed_at < xcoin_day_start(xcoin_today() + 1) AND ($1::bigint IS NULL OR strategy_id = $1)
+                AND NOT xcoin_closed_by_adjustment(id)
               ORDER BY closed_at, id",
         )
         .bind(strategy.map(|(id, _)| id))

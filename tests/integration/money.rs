@@ -325,3 +325,46 @@ async fn the_cycles_pnl_update_keeps_the_counts_and_moves_peak_and_drawdown() {
     let again = t.update_daily_stats().await.unwrap();
     assert_eq!((again.net_pnl, again.peak_pnl, again.max_drawdown), (down.net_pnl, down.peak_pnl, down.max_drawdown));
 }
+
+/// Accepting the broker's side of a position the broker never had closes it
+/// without a fill: its gain is a reconciliation adjustment — in the day's
+/// realised and net P&L, shown apart — not a round trip won (a day no fill
+/// won used to read "Round trips 3 (2 won, 1 lost)").
+#[tokio::test]
+async fn a_position_closed_by_reconciliation_is_an_adjustment_not_a_round_trip() {
+    let t = test_db_at(a_trading_morning()).await;
+    // A real losing round trip in SBIN.
+    fill(&t, "SBIN", Side::Buy, 10, dec!(800), "T1").await;
+    fill(&t, "SBIN", Side::Sell, 10, dec!(795), "T2").await;
+    // 10 INFY @ 100 marked at 110, which the broker never had.
+    fill(&t, "INFY", Side::Buy, 10, dec!(100), "T3").await;
+    t.mark_to_market("INFY", Exchange::Nse, dec!(110)).await.unwrap();
+    let local = t.open_positions().await.unwrap();
+    let held: Vec<Holding> = local.iter().map(Holding::from).collect();
+    let m = compare(&held, &[], dec!(0.1));
+    let (issue, _) = t.log_reconciliation_issue(&m[0], Some(local[0].id)).await.unwrap();
+    t.accept_broker_position(issue.id, None, "ravi", Some("never bought at the broker")).await.unwrap();
+    assert_eq!(t.open_positions().await.unwrap(), vec![]);
+
+    let stats = t.update_daily_stats().await.unwrap();
+    assert_eq!((stats.winning_trades, stats.losing_trades, stats.win_rate()), (0, 1, Some(dec!(0))));
+    let calendar = xcoin::config::Settings::default().calendar();
+    let day = calendar.trading_day(t.now());
+    let r = xcoin::report::day_report(&t.db, &calendar, day).await.unwrap();
+    assert_eq!((r.round_trips, r.wins, r.losses), (1, 0, 1), "the SBIN round trip only");
+    assert_eq!(r.adjustments, dec!(100), "10 × (110 − 100), booked by reconciliation");
+    assert_eq!(r.realised, dec!(-50) + dec!(100), "fills and adjustments both in the day's realised");
+    assert!(r.text().contains("\n      adjustments     ₹100.00\n"), "{}", r.text());
+    let scalp = t.day_breakdown(None).await.unwrap();
+    let infy = scalp.iter().find(|b| b.name == "INFY").unwrap();
+    assert_eq!((infy.round_trips, infy.wins), (0, 0), "{infy:?}");
+    let progress = t.goal_progress(None).await.unwrap();
+    assert_eq!(progress.losing_streak, 1, "the adjustment breaks no streak and makes none");
+    // Stats shows it under the realised, on a day it booked any.
+    let mut app = crate::console::new_app(true);
+    app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
+    app.on_key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('5')));
+    let screen = crate::console::text(&crate::console::draw(&mut app, 120, 40)).join("\n");
+    let row = screen.lines().find(|l| l.contains("    adjustments")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("₹100.00"), "{row}");
+}

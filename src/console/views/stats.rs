@@ -50,6 +50,11 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
         ("Margin used", funds.map_or("—".into(), |f| rupees(f.used_margin)), Style::new()),
         ("Opening balance", funds.map_or("—".into(), |f| rupees(f.opening_balance)), Style::new()),
     ];
+    // Reconciliation's share of the realised, on a day it booked any:
+    // outside round trips and the win rate.
+    if !s.adjustments.is_zero() {
+        rows.insert(3, ("    adjustments", rupees(s.adjustments), pnl_style(s.adjustments)));
+    }
     rows.extend(goal_rows(app));
     rows
 }
