@@ -166,8 +166,11 @@ enum UserAction {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// The desk's users and their roles.
+    /// The desk's users and their roles, and the server's raw-query readers.
     List,
+    /// Drop the raw-query readers of desk databases that no longer exist
+    /// (these only, when named).
+    PruneReaders { names: Vec<String> },
     /// Remove a user.
     Remove { name: String },
     /// Set a user's password.
@@ -507,6 +510,22 @@ async fn users(config: &Config, action: UserAction, out: &mut impl Write) -> Res
             }
             for (name, role) in users {
                 writeln!(out, "{name:<24} {}", role.as_str())?;
+            }
+            // One a desk database on this server, made by its migrations.
+            for r in db.readers().await.flat()? {
+                let of = match (r.database, r.database_exists) {
+                    (Some(d), true) => format!("reader of {d}"),
+                    (Some(d), false) => format!("reader of {d} (dropped: `xcoin user prune-readers` removes it)"),
+                    (None, _) => "reader (of an unknown database)".into(),
+                };
+                writeln!(out, "{:<24} {of}", r.name)?;
+            }
+        }
+        UserAction::PruneReaders { names } => {
+            let dropped = db.prune_readers(&names).await.flat()?;
+            writeln!(out, "{} dropped", xcoin::domain::count(dropped.len() as i64, "reader", "readers"))?;
+            for name in dropped {
+                writeln!(out, "  {name}")?;
             }
         }
         UserAction::Remove { name } => {

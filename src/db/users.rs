@@ -124,6 +124,43 @@ impl Db {
             .collect())
     }
 
+    /// The raw-query readers on this server (`xcoin_reader_*`, one a desk
+    /// database, made by its migrations): each with the database it serves,
+    /// as its role comment names it, and whether that database still exists.
+    pub async fn readers(&self) -> Result<Vec<Reader>> {
+        Ok(sqlx::query_as(
+            "SELECT r.rolname::text AS name, substring(d.description FROM '^XCoin raw queries on database (.*): ') AS database,
+                    EXISTS (SELECT 1 FROM pg_database WHERE datname =
+                            substring(d.description FROM '^XCoin raw queries on database (.*): ')) AS database_exists
+               FROM pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid
+              WHERE r.rolname LIKE 'xcoin\\_reader\\_%'
+              ORDER BY 1",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Drops the readers whose database is gone and that nothing on the
+    /// server refers to any more (a dropped desk's) — of `only` when names
+    /// are given, else every such reader: their names.
+    pub async fn prune_readers(&self, only: &[String]) -> Result<Vec<String>> {
+        let mut dropped = Vec::new();
+        let wanted = |r: &Reader| only.is_empty() || only.contains(&r.name);
+        for r in self.readers().await?.into_iter().filter(|r| !r.database_exists && wanted(r)) {
+            let referred: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid WHERE r.rolname = $1)",
+            )
+            .bind(&r.name)
+            .fetch_one(&self.pool)
+            .await?;
+            if !referred {
+                self.run_formatted("DROP ROLE %I", &[&r.name]).await?;
+                dropped.push(r.name);
+            }
+        }
+        Ok(dropped)
+    }
+
     /// Removes a desk user (only one made by [`add_user`](Self::add_user)).
     pub async fn remove_user(&self, name: &str) -> Result<()> {
         self.desk_user(name).await?;
@@ -176,6 +213,15 @@ impl Db {
         sqlx::raw_sql(&sql).execute(&self.pool).await?;
         Ok(())
     }
+}
+
+/// A raw-query reader role and the desk database it serves.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Reader {
+    pub name: String,
+    /// The database its comment names (`None`: no comment).
+    pub database: Option<String>,
+    pub database_exists: bool,
 }
 
 #[cfg(test)]

@@ -169,3 +169,35 @@ async fn user_verbs_round_trip_and_a_viewers_console_is_read_only_by_itself() {
     assert!(stdout(&removed).contains(&format!("user {name} removed")));
     assert!(!stdout(&xcoin(dir.path(), &["user", "list"], &env)).contains(&name));
 }
+
+/// Each migrated desk database makes a raw-query reader role on the server;
+/// `xcoin user list` shows it with its database, and once that database is
+/// dropped, `xcoin user prune-readers` removes it.
+#[tokio::test]
+async fn a_dropped_desks_reader_is_listed_and_pruned() {
+    let t = test_db().await;
+    let desk = unused_database_url().await;
+    let dir = tempfile::tempdir().unwrap();
+    assert!(xcoin(dir.path(), &["setup"], &[("DATABASE_URL", desk.as_str())]).status.success());
+    let name = desk.rsplit('/').next().unwrap().to_string();
+    let reader = t
+        .readers()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.database.as_deref() == Some(name.as_str()))
+        .expect("setup made the desk's reader");
+    assert!(reader.database_exists);
+    let url = t.url();
+    let env = [("DATABASE_URL", url.as_str())];
+    let list = stdout(&xcoin(dir.path(), &["user", "list"], &env));
+    assert!(list.lines().any(|l| l == format!("{:<24} reader of {name}", reader.name)), "{list}");
+
+    t.sql(&format!("DROP DATABASE \"{name}\" WITH (FORCE)")).await;
+    let list = stdout(&xcoin(dir.path(), &["user", "list"], &env));
+    let dropped = format!("{:<24} reader of {name} (dropped: `xcoin user prune-readers` removes it)", reader.name);
+    assert!(list.lines().any(|l| l == dropped), "{list}");
+    let pruned = stdout(&xcoin(dir.path(), &["user", "prune-readers", &reader.name], &env));
+    assert_eq!(pruned, format!("1 reader dropped\n  {}\n", reader.name));
+    assert!(t.readers().await.unwrap().iter().all(|r| r.name != reader.name));
+}
