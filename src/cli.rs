@@ -529,8 +529,14 @@ async fn users(config: &Config, action: UserAction, out: &mut impl Write) -> Res
             }
         }
         UserAction::Remove { name } => {
-            db.remove_user(&name).await.flat()?;
-            writeln!(out, "user {name} removed")?;
+            if db.remove_user(&name).await.flat()? {
+                writeln!(out, "user {name} removed")?;
+            } else {
+                writeln!(
+                    out,
+                    "user {name} removed from this desk (other databases still grant it; remove it there too)"
+                )?;
+            }
         }
         UserAction::Password { name, password_stdin } => {
             let (password, made) = password(password_stdin, &format!("New password for {name} (empty: make one): "))?;

@@ -105,7 +105,10 @@ impl Db {
         if taken {
             return Err(DbError::Conflict(format!("a database role named {name} already exists")));
         }
-        self.run_formatted("CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I", &[name, password, role.group()]).await
+        self.run_formatted("CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I", &[name, password, role.group()]).await?;
+        // It connects to this desk only (migration 0021).
+        let here: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&self.pool).await?;
+        self.run_formatted("GRANT CONNECT ON DATABASE %I TO %I", &[&here, name]).await
     }
 
     /// The desk's users and their roles, by name.
@@ -114,6 +117,7 @@ impl Db {
             "SELECT m.rolname::text, g.rolname::text FROM pg_auth_members a
                JOIN pg_roles g ON g.oid = a.roleid JOIN pg_roles m ON m.oid = a.member
               WHERE g.rolname IN ('xcoin_operator', 'xcoin_viewer') AND m.rolcanlogin
+                AND has_database_privilege(m.oid, current_database(), 'CONNECT')
               ORDER BY 1",
         )
         .fetch_all(&self.pool)
@@ -161,10 +165,26 @@ impl Db {
         Ok(dropped)
     }
 
-    /// Removes a desk user (only one made by [`add_user`](Self::add_user)).
-    pub async fn remove_user(&self, name: &str) -> Result<()> {
+    /// Removes a desk user (only one made by [`add_user`](Self::add_user))
+    /// from this desk, and drops the login unless another database still
+    /// grants it something (a login made before logins were bound to one
+    /// desk): `true` when the login is gone.
+    pub async fn remove_user(&self, name: &str) -> Result<bool> {
         self.desk_user(name).await?;
-        self.run_formatted("DROP ROLE %I", &[name]).await
+        let here: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&self.pool).await?;
+        self.run_formatted("REVOKE CONNECT ON DATABASE %I FROM %I", &[&here, name]).await?;
+        let elsewhere: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
+                             WHERE r.rolname = $1 AND d.deptype = 'a')",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        if elsewhere {
+            return Ok(false);
+        }
+        self.run_formatted("DROP ROLE %I", &[name]).await?;
+        Ok(true)
     }
 
     /// Sets a desk user's password.

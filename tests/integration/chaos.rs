@@ -328,13 +328,14 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
     assert!(std::process::Command::new("kill").args(["-INT", &engine.id().to_string()]).status().unwrap().success());
     let out = engine.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", std::fs::read_to_string(&log).unwrap());
-    // The engine stopped (its working orders cancelled first): with the
-    // demo's positions open, the console's alarm; flat, the quiet word.
-    assert_eq!(db.active_orders().await.unwrap(), vec![], "no order left working");
+    // The engine stopped: with the demo's positions (or an order still
+    // working) left, the console's alarm says exactly what; flat, the quiet word.
     let open = db.open_positions().await.unwrap().len() as i64;
-    if open > 0 {
+    let working = db.active_orders().await.unwrap().len() as i64;
+    if open + working > 0 {
         let positions = xcoin::domain::count(open, "position", "positions");
-        console.wait_for(&format!(" · {positions}, 0 working orders unwatched "));
+        let orders = xcoin::domain::count(working, "working order", "working orders");
+        console.wait_for(&format!(" · {positions}, {orders} unwatched "));
     } else {
         console.wait_for("engine: ABSENT");
     }

@@ -201,3 +201,45 @@ async fn a_dropped_desks_reader_is_listed_and_pruned() {
     assert_eq!(pruned, format!("1 reader dropped\n  {}\n", reader.name));
     assert!(t.readers().await.unwrap().iter().all(|r| r.name != reader.name));
 }
+
+/// Two desks on one server: a login made on desk A connects to A only. It can
+/// neither read desk B nor enqueue a kill switch there, and B does not list it.
+#[tokio::test]
+async fn one_desks_login_cannot_touch_another_desk() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (unused_database_url().await, unused_database_url().await);
+    for desk in [&a, &b] {
+        let out = xcoin(dir.path(), &["setup"], &[("DATABASE_URL", desk.as_str())]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Named after desk A's database, so the run's clean-up finds it.
+    let name = format!("op_{}", a.rsplit('/').next().unwrap().trim_start_matches("xcoin_t_"));
+    let added = xcoin(dir.path(), &["user", "add", &name, "--role", "operator"], &[("DATABASE_URL", a.as_str())]);
+    let text = stdout(&added);
+    assert!(added.status.success(), "{text}{}", String::from_utf8_lossy(&added.stderr));
+    let password = text.lines().nth(1).unwrap().rsplit(' ').next().unwrap().to_string();
+    let as_login = |desk: &str| {
+        let mut u = url::Url::parse(desk).unwrap();
+        u.set_username(&name).unwrap();
+        u.set_password(Some(&password)).unwrap();
+        u.to_string().parse::<PgConnectOptions>().unwrap()
+    };
+    // Its own desk: it reads and enqueues.
+    let on_a = Db::connect(as_login(&a), small_pool()).await.unwrap();
+    let c = on_a.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "drill".into() }, &name).await.unwrap();
+    assert_eq!(c.requested_by, name);
+    on_a.close().await;
+    // The other desk: not even a connection.
+    let db_b = b.rsplit('/').next().unwrap().to_string();
+    let Err(refused) = Db::connect(as_login(&b), small_pool()).await else { panic!("desk B let desk A's login in") };
+    assert!(refused.to_string().contains(&format!("permission denied for database \"{db_b}\"")), "{refused}");
+    let listed = stdout(&xcoin(dir.path(), &["user", "list"], &[("DATABASE_URL", b.as_str())]));
+    assert!(!listed.contains(&name), "{listed}");
+    let listed = stdout(&xcoin(dir.path(), &["user", "list"], &[("DATABASE_URL", a.as_str())]));
+    assert!(
+        listed.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == [name.as_str(), "operator"]),
+        "{listed}"
+    );
+    let removed = xcoin(dir.path(), &["user", "remove", &name], &[("DATABASE_URL", a.as_str())]);
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+}
