@@ -150,6 +150,17 @@ pub fn no_control(field: &'static str, value: &str) -> Result<(), FieldError> {
     }
 }
 
+/// A price above 0 and at most [`MAX_PRICE`](crate::domain::order::MAX_PRICE), when given.
+fn check_price(field: &'static str, value: Option<rust_decimal::Decimal>) -> Result<(), FieldError> {
+    use crate::domain::order::MAX_PRICE;
+    match value {
+        Some(v) if v <= rust_decimal::Decimal::ZERO || v > MAX_PRICE => {
+            Err(FieldError::new(field, format!("must be greater than 0 and at most {MAX_PRICE}, got {v}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_id(field: &'static str, id: i64) -> Result<(), FieldError> {
     if id <= 0 {
         return Err(FieldError::new(field, format!("must be a positive id, got {id}")));
@@ -179,10 +190,25 @@ impl OperatorCommand {
     /// (An order's shape and risk are checked where it is placed.)
     pub fn check(&self) -> Result<(), FieldError> {
         match self {
-            OperatorCommand::PlaceOrder(req) => check_text("placed_by", &req.placed_by, false),
+            OperatorCommand::PlaceOrder(req) => {
+                check_text("placed_by", &req.placed_by, false)?;
+                // Amounts no desk could hold are refused by field here, before
+                // anything is stored (the tick is checked where it is placed).
+                for (field, value) in [
+                    ("price", req.price),
+                    ("trigger_price", req.trigger_price),
+                    ("stop_loss", req.stop_loss),
+                    ("take_profit", req.take_profit),
+                ] {
+                    check_price(field, value)?;
+                }
+                Ok(())
+            }
             OperatorCommand::CancelOrder { order_id } => check_id("order_id", *order_id),
             OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
                 check_id("order_id", *order_id)?;
+                check_price("price", *price)?;
+                check_price("trigger_price", *trigger_price)?;
                 if quantity.is_none() && price.is_none() && trigger_price.is_none() {
                     return Err(FieldError::new("quantity", "nothing to change: give a quantity, price or trigger"));
                 }

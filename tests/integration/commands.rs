@@ -149,3 +149,22 @@ async fn control_characters_are_refused_by_field() {
     assert_eq!(t.running_commands().await.unwrap(), vec![]);
     assert_eq!(t.claim_next_command().await.unwrap(), None, "nothing was stored");
 }
+
+/// A price or stop no desk could hold is a field error naming the field and
+/// the range when the command is sent (webhook, console, CLI alike), not a
+/// database overflow after it was stored.
+#[tokio::test]
+async fn an_amount_out_of_range_is_refused_by_field_before_anything_is_stored() {
+    let t = test_db().await;
+    let huge: rust_decimal::Decimal = "99999999999999999".parse().unwrap();
+    let req = xcoin::domain::order::OrderRequest { stop_loss: Some(huge), ..limit_buy("INFY", 5, dec!(1500)) };
+    let err = t.enqueue_once(&OperatorCommand::PlaceOrder(req), "webhook:Breakout", "sig-1").await.unwrap_err();
+    assert!(matches!(err, xcoin::db::DbError::Invalid(_)), "{err:?}");
+    assert_eq!(err.to_string(), "stop_loss: must be greater than 0 and at most 10000000, got 99999999999999999");
+    let modify = OperatorCommand::ModifyOrder { order_id: 1, quantity: None, price: Some(huge), trigger_price: None };
+    assert_eq!(
+        t.enqueue_command(&modify, "asha").await.unwrap_err().to_string(),
+        "price: must be greater than 0 and at most 10000000, got 99999999999999999"
+    );
+    assert_eq!(t.claim_next_command().await.unwrap(), None, "nothing was stored");
+}
