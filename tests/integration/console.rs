@@ -1,6 +1,10 @@
 //! The console: the real App drawn on ratatui's TestBackend with data from a
 //! real database, key handling, live refresh over LISTEN/NOTIFY, and the real
 //! binary driven in tmux.
+//!
+//! Every test here reads "today" (the day's orders, P&L, the desk log), so
+//! each pins its database and thread to a trading morning (`test_db_at`):
+//! none straddles IST midnight or meets a weekend, whatever the run's clock.
 
 use std::time::Duration;
 
@@ -115,7 +119,7 @@ async fn desk(t: &TestDb) -> App {
 
 #[tokio::test]
 async fn every_tab_renders_the_desk_with_meaningful_colours() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
 
     let buf = draw(&mut app, 150, 30);
@@ -229,7 +233,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
 
 #[tokio::test]
 async fn dangerous_keys_ask_first_with_cancel_focused() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
     let working = app.selected_order().unwrap().id;
 
@@ -290,7 +294,7 @@ async fn dangerous_keys_ask_first_with_cancel_focused() {
 
 #[tokio::test]
 async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
     app.read_only = true;
     assert_eq!(app.on_key(key('c')), None);
@@ -383,7 +387,7 @@ async fn next_update(rx: &mut mpsc::Receiver<LoaderMsg>) -> store::Update {
 
 #[tokio::test]
 async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listener_resyncs() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let (tx, mut rx) = mpsc::channel(64);
     let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
     let mut app = new_app(true);
@@ -443,7 +447,7 @@ async fn changes_by_another_connection_reach_the_view_model_and_a_killed_listene
 
 #[tokio::test]
 async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
     app.on_key(key('n'));
     for c in "tc".chars() {
@@ -496,7 +500,7 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
 
 #[tokio::test]
 async fn modify_sends_only_the_fields_that_changed() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
     let working = app.selected_order().unwrap().clone();
     assert_eq!(working.status, OrderStatus::Open);
@@ -531,7 +535,7 @@ async fn modify_sends_only_the_fields_that_changed() {
 
 #[tokio::test]
 async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let mut app = desk(&t).await;
     app.on_key(key('2'));
     let p = app.selected_position().unwrap().clone();
@@ -1138,7 +1142,7 @@ async fn help_scrolls_to_every_key() {
 #[tokio::test]
 async fn the_loader_answers_the_consoles_requests() {
     use xcoin::console::store::{Answer, Request};
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let (tx, mut rx) = mpsc::channel(64);
     let (requests, requests_rx) = mpsc::channel(8);
     let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, requests_rx));
@@ -1206,7 +1210,7 @@ fn log_pane(screen: &[String]) -> Vec<String> {
 
 #[tokio::test]
 async fn every_console_shows_the_same_desk_log_live_in_ist_and_scrolls_back_and_follows() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     let broker = PaperBroker::new(&instrument::built_in(), PaperConfig::default()).unwrap();
     let mut e = Engine::start(t.db.clone(), broker, EngineConfig::from_settings(&Settings::default())).await.unwrap();
     // The console in the engine's process and a read-only one elsewhere.
@@ -1260,9 +1264,10 @@ async fn every_console_shows_the_same_desk_log_live_in_ist_and_scrolls_back_and_
     assert!(text(&draw(app, 120, 30)).join("\n").contains(" Desk log"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// (One thread, so its loader runs on the test's pinned clock.)
+#[tokio::test]
 async fn a_busy_day_draws_first_and_streams_the_earlier_orders_in_after() {
-    let t = test_db().await;
+    let t = test_db_at(a_trading_morning()).await;
     t.bench_fill_day(12_000, 10).await.unwrap();
     let (tx, mut rx) = mpsc::channel(64);
     let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
