@@ -94,6 +94,9 @@ impl Popup {
     }
 }
 
+/// What a read-only console says when a key that writes is pressed.
+pub const READ_ONLY_KEY: &str = "read-only console: this key places, changes or cancels, and this console only watches";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlashKind {
     Info,
@@ -740,7 +743,13 @@ impl App {
             self.filter_editing = false;
             return self.on_action(Action::Quit);
         }
-        let action = action_for(&key, self.key_scope(), self.read_only)?;
+        let Some(action) = action_for(&key, self.key_scope(), self.read_only) else {
+            // A writing key on a read-only console: said, once per press.
+            if self.read_only && action_for(&key, self.key_scope(), false).is_some() {
+                self.flash(READ_ONLY_KEY, FlashKind::Info);
+            }
+            return None;
+        };
         if let Some(popup) = self.popup.take() {
             let effect = self.on_popup_action(popup, action);
             self.refresh_verdict();
@@ -1640,9 +1649,16 @@ mod tests {
     fn a_read_only_console_has_no_keys_that_write() {
         let mut a = with_orders(app(true), vec![order(7, "INFY", OrderStatus::Open)]);
         for c in ['c', 'm', 'n', 'K'] {
+            a.flash = None;
             assert_eq!(key(&mut a, KeyCode::Char(c)), None);
             assert!(a.popup.is_none(), "{c} opened {:?}", a.popup);
+            // Said, not ignored.
+            assert_eq!(a.flash.as_ref().map(|f| (f.0.as_str(), f.1)), Some((READ_ONLY_KEY, FlashKind::Info)), "{c}");
         }
+        // A key that only reads says nothing of the kind.
+        a.flash = None;
+        key(&mut a, KeyCode::Char('2'));
+        assert_eq!(a.flash, None);
     }
 
     #[test]
