@@ -107,7 +107,7 @@ impl Db {
         }
         self.run_formatted("CREATE ROLE %I LOGIN PASSWORD %L IN ROLE %I", &[name, password, role.group()]).await?;
         // It connects to this desk only (migration 0021).
-        let here: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&self.pool).await?;
+        let here = self.database_name().await?;
         self.run_formatted("GRANT CONNECT ON DATABASE %I TO %I", &[&here, name]).await
     }
 
@@ -133,11 +133,11 @@ impl Db {
     /// as its role comment names it, and whether that database still exists.
     pub async fn readers(&self) -> Result<Vec<Reader>> {
         Ok(sqlx::query_as(
-            "SELECT r.rolname::text AS name, substring(d.description FROM '^XCoin raw queries on database (.*): ') AS database,
-                    EXISTS (SELECT 1 FROM pg_database WHERE datname =
-                            substring(d.description FROM '^XCoin raw queries on database (.*): ')) AS database_exists
-               FROM pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid
-              WHERE r.rolname LIKE 'xcoin\\_reader\\_%'
+            "SELECT name, database, EXISTS (SELECT 1 FROM pg_database WHERE datname = database) AS database_exists
+               FROM (SELECT r.rolname::text AS name,
+                            substring(d.description FROM '^XCoin raw queries on database (.*): ') AS database
+                       FROM pg_roles r LEFT JOIN pg_shdescription d ON d.objoid = r.oid
+                      WHERE r.rolname LIKE 'xcoin\\_reader\\_%') readers
               ORDER BY 1",
         )
         .fetch_all(&self.pool)
@@ -151,13 +151,7 @@ impl Db {
         let mut dropped = Vec::new();
         let wanted = |r: &Reader| only.is_empty() || only.contains(&r.name);
         for r in self.readers().await?.into_iter().filter(|r| !r.database_exists && wanted(r)) {
-            let referred: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid WHERE r.rolname = $1)",
-            )
-            .bind(&r.name)
-            .fetch_one(&self.pool)
-            .await?;
-            if !referred {
+            if !self.role_referred(&r.name).await? {
                 self.run_formatted("DROP ROLE %I", &[&r.name]).await?;
                 dropped.push(r.name);
             }
@@ -171,16 +165,9 @@ impl Db {
     /// desk): `true` when the login is gone.
     pub async fn remove_user(&self, name: &str) -> Result<bool> {
         self.desk_user(name).await?;
-        let here: String = sqlx::query_scalar("SELECT current_database()::text").fetch_one(&self.pool).await?;
+        let here = self.database_name().await?;
         self.run_formatted("REVOKE CONNECT ON DATABASE %I FROM %I", &[&here, name]).await?;
-        let elsewhere: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid
-                             WHERE r.rolname = $1 AND d.deptype = 'a')",
-        )
-        .bind(name)
-        .fetch_one(&self.pool)
-        .await?;
-        if elsewhere {
+        if self.role_referred(name).await? {
             return Ok(false);
         }
         self.run_formatted("DROP ROLE %I", &[name]).await?;
@@ -221,6 +208,22 @@ impl Db {
     }
 
     /// Runs a role statement, its names and literals quoted by the server's `format()`.
+    /// This desk's database.
+    async fn database_name(&self) -> Result<String> {
+        Ok(sqlx::query_scalar("SELECT current_database()::text").fetch_one(&self.pool).await?)
+    }
+
+    /// Whether any database on the server still grants the role something
+    /// (or it owns anything there): it cannot be dropped yet.
+    async fn role_referred(&self, name: &str) -> Result<bool> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_shdepend d JOIN pg_roles r ON r.oid = d.refobjid WHERE r.rolname = $1)",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     async fn run_formatted(&self, template: &str, args: &[&str]) -> Result<()> {
         let sql: String = match args {
             [a] => sqlx::query_scalar("SELECT format($1, $2)").bind(template).bind(a),

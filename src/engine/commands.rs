@@ -42,6 +42,16 @@ fn levels_set(p: &crate::domain::position::Position, a: &crate::domain::risk::As
     )
 }
 
+/// What an activation did: `kill switch ACTIVE{when}: 2 orders cancelled, …`.
+fn activation_done(e: &crate::db::kill_switch::KillSwitchEvent, when: &str) -> String {
+    format!(
+        "kill switch ACTIVE{when}: {} cancelled, {} exited, today's P&L {}",
+        count(e.orders_cancelled, "order", "orders"),
+        count(e.positions_exited, "position", "positions"),
+        rupees(e.daily_pnl.unwrap_or_default())
+    )
+}
+
 /// What the engine says of a command it cannot account for after a stop.
 const UNKNOWN_AFTER_STOP: &str =
     "the engine stopped while running this command; check its effect before sending it again";
@@ -113,12 +123,11 @@ impl<B: Broker> Engine<B> {
     /// Writes the outcomes an interruption kept from the database, oldest
     /// first; `true` when none is left.
     async fn write_unwritten_outcomes(&mut self) -> bool {
-        while !self.unwritten.is_empty() {
-            let (c, outcome) = self.unwritten.remove(0);
+        let mut kept = std::mem::take(&mut self.unwritten).into_iter();
+        while let Some((c, outcome)) = kept.next() {
+            // Not taken again: it is kept first, the rest after it, in order.
             if !self.record_outcome(c, outcome).await {
-                // (Put back at the front: it went to the end.)
-                let last = self.unwritten.pop().expect("just kept");
-                self.unwritten.insert(0, last);
+                self.unwritten.extend(kept);
                 return false;
             }
         }
@@ -151,12 +160,7 @@ impl<B: Broker> Engine<B> {
                 let state = self.db.kill_switch_state().await?;
                 match state.last_event.filter(|_| state.active) {
                     // Activated (and its flattening finished at this start).
-                    Some(e) => Ok(format!(
-                        "kill switch ACTIVE (finished after the engine restarted): {} cancelled, {} exited, today's P&L {}",
-                        count(e.orders_cancelled, "order", "orders"),
-                        count(e.positions_exited, "position", "positions"),
-                        rupees(e.daily_pnl.unwrap_or_default())
-                    )),
+                    Some(e) => Ok(activation_done(&e, " (finished after the engine restarted)")),
                     None => self.execute(c).await,
                 }
             }
@@ -245,12 +249,7 @@ impl<B: Broker> Engine<B> {
             }
             OperatorCommand::KillSwitchOn { reason } => {
                 let e = self.activate_kill_switch(KillSwitchTrigger::Operator, &reason, who).await.map_err(text)?;
-                Ok(format!(
-                    "kill switch ACTIVE: {} cancelled, {} exited, today's P&L {}",
-                    count(e.orders_cancelled, "order", "orders"),
-                    count(e.positions_exited, "position", "positions"),
-                    rupees(e.daily_pnl.unwrap_or_default())
-                ))
+                Ok(activation_done(&e, ""))
             }
             OperatorCommand::KillSwitchOff { reason } => {
                 self.rearm_kill_switch(&reason, who).await.map_err(text)?;

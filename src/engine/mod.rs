@@ -289,17 +289,10 @@ impl<B: Broker> Engine<B> {
     /// log and raised as an alert.
     async fn stop_safely(&mut self) {
         if self.cfg.cancel_orders_on_stop {
-            let working = self.db.active_orders().await.unwrap_or_else(|e| {
+            let cancelled = self.cancel_working_orders("engine stopping").await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "engine stopping: working orders not read, none cancelled");
-                Vec::new()
+                0
             });
-            let mut cancelled = 0;
-            for o in &working {
-                match self.cancel_order(o.id).await {
-                    Ok(_) => cancelled += 1,
-                    Err(e) => tracing::error!(order = o.id, error = %e, "engine stopping: cancel failed"),
-                }
-            }
             if cancelled > 0 {
                 let line = format!(
                     "engine stopping: {} cancelled first (engine.cancel_orders_on_stop)",

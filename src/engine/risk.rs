@@ -308,13 +308,7 @@ impl<B: Broker> Engine<B> {
         if let Err(e) = self.catch_up().await {
             tracing::error!(error = %e, "kill switch: catch-up with the broker failed; acting on local state");
         }
-        let mut cancelled = 0;
-        for o in self.db.active_orders().await? {
-            match self.cancel_order(o.id).await {
-                Ok(_) => cancelled += 1,
-                Err(e) => tracing::error!(order = o.id, error = %e, "kill switch: cancel failed"),
-            }
-        }
+        let cancelled = self.cancel_working_orders("kill switch").await?;
         let exited = if self.cfg.exit_positions_on_kill {
             self.exit_all("kill-switch", &why).await?.len() as i64
         } else {
@@ -323,6 +317,19 @@ impl<B: Broker> Engine<B> {
         };
         let pnl = self.db.today_pnl().await?.net_pnl;
         Ok(self.db.record_kill_switch_effect(event.id, cancelled, exited, pnl).await?)
+    }
+
+    /// Cancels every working order; how many were cancelled. A cancel that
+    /// fails is logged (under `context`) and the rest go on.
+    pub(super) async fn cancel_working_orders(&mut self, context: &str) -> Result<i64> {
+        let mut cancelled = 0;
+        for o in self.db.active_orders().await? {
+            match self.cancel_order(o.id).await {
+                Ok(_) => cancelled += 1,
+                Err(e) => tracing::error!(order = o.id, error = %e, "{context}: cancel failed"),
+            }
+        }
+        Ok(cancelled)
     }
 
     /// Re-arms trading after an operator has looked. Paused strategies stay

@@ -155,33 +155,24 @@ async fn the_engine_serves_the_port_when_enabled_and_beyond_loopback_only_with_a
 
     // Configured to listen beyond this machine without a token: refused by name.
     let dir = tempfile::tempdir().unwrap();
-    let out = crate::procs::xcoin(
-        dir.path(),
-        &["doctor"],
-        &[
+    let doctor = |token: Option<&str>| {
+        let mut env = vec![
             ("XCOIN_DASHBOARD__ENABLED", "true"),
             ("DASHBOARD_HOST", "0.0.0.0"),
             ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+        ];
+        env.extend(token.map(|t| ("XCOIN_DASHBOARD__TOKEN", t)));
+        let out = crate::procs::xcoin(dir.path(), &["doctor"], &env);
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let err = doctor(None);
     assert!(
         err.contains("config key `dashboard.token`")
             && err.contains("the dashboard listens on 0.0.0.0, beyond this machine"),
         "{err}"
     );
     // A token that could be guessed is refused there too, without showing it.
-    let out = crate::procs::xcoin(
-        dir.path(),
-        &["doctor"],
-        &[
-            ("XCOIN_DASHBOARD__ENABLED", "true"),
-            ("DASHBOARD_HOST", "0.0.0.0"),
-            ("XCOIN_DASHBOARD__TOKEN", "short"),
-            ("XCOIN_APP__DATA_DIR", dir.path().to_str().unwrap()),
-        ],
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = doctor(Some("short"));
     assert!(
         err.contains("config key `dashboard.token` = (5 characters)")
             && err.contains("at least 32 characters beyond this machine (the dashboard listens on 0.0.0.0)")
