@@ -1322,7 +1322,8 @@ async fn the_daily_order_count_is_placements_and_warns_at_80_and_90_percent() {
 #[tokio::test]
 async fn a_graceful_stop_cancels_working_orders_and_raises_what_it_leaves_unwatched() {
     for cancel in [true, false] {
-        let t = test_db().await;
+        // A trading morning: the afternoon's end-of-day report would be an alert too.
+        let t = test_db_at(a_trading_morning()).await;
         let mut e = engine_on(&t, paper(500)).await;
         e.cfg.cancel_orders_on_stop = cancel;
         let inbox = Arc::new(Inbox::default());

@@ -89,6 +89,13 @@ async fn an_activation_is_flattening_until_its_work_is_recorded_done() {
     app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
     let header = crate::console::text(&crate::console::draw(&mut app, 120, 20))[1].clone();
     assert!(header.contains(" KILL SWITCH ACTIVE — flattening "), "{header}");
+    // At 80 columns it stays whole (its short form when the line is full), beside the P&L.
+    let narrow = crate::console::text(&crate::console::draw(&mut app, 80, 24))[1].clone();
+    assert!(
+        (narrow.contains(" KILL SWITCH ACTIVE — flattening ") || narrow.contains(" KILL SWITCH · FLATTENING "))
+            && narrow.contains("P&L ₹0.00"),
+        "{narrow}"
+    );
 
     let done = t.record_kill_switch_effect(e.id, 2, 3, dec!(-812.40)).await.unwrap();
     assert!(done.flattened_at.is_some_and(|at| at >= e.created_at), "{done:?}");

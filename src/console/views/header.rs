@@ -146,7 +146,7 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
             // Its cancels and exits are not all done yet (an engine is finishing them).
             Part::forms([
                 (Span::styled(" KILL SWITCH ACTIVE — flattening ", alarm), 5),
-                (Span::styled(" KILL SWITCH ACTIVE · flattening ", alarm), VITAL),
+                (Span::styled(" KILL SWITCH · FLATTENING ", alarm), VITAL),
             ])
         } else if app.store.kill_switch_active() {
             Part::fixed(Span::styled(" KILL SWITCH ACTIVE ", alarm), VITAL)
