@@ -51,8 +51,11 @@ impl<'r> FromRow<'r, PgRow> for Trade {
 pub struct FillOutcome {
     pub trade: Trade,
     pub order: Order,
-    /// The position the fill changed (CLOSED if it went flat).
+    /// The position the fill changed (CLOSED if it went flat); after a fill
+    /// that crossed zero, the new row it opened on the other side.
     pub position: Position,
+    /// The row a fill that crossed zero closed (one round trip ended there).
+    pub closed: Option<Position>,
     /// True when this broker trade id had been recorded before: nothing changed.
     pub duplicate: bool,
 }
@@ -80,10 +83,10 @@ pub async fn record_fill_in(conn: &mut PgConnection, fill: &Fill, rates: &Charge
     }
     check_fits(fill, &order)?;
     let charges = charges_of(conn, fill, &order, rates).await?;
-    let (position, realized_pnl) = apply_to_position(conn, fill, &order, &charges).await?;
+    let (position, realized_pnl, closed) = apply_to_position(conn, fill, &order, &charges).await?;
     let trade = insert_trade(conn, fill, &order, &charges, realized_pnl).await?;
     let order = apply_to_order(conn, fill, order).await?;
-    Ok(FillOutcome { trade, order, position, duplicate: false })
+    Ok(FillOutcome { trade, order, position, closed, duplicate: false })
 }
 
 /// A fill has a positive quantity and price and the broker's trade id.
@@ -118,7 +121,7 @@ async fn already_recorded(conn: &mut PgConnection, fill: &Fill, order: &Order) -
         )));
     }
     let position = latest_position(conn, order).await?;
-    Ok(Some(FillOutcome { trade, order: order.clone(), position, duplicate: true }))
+    Ok(Some(FillOutcome { trade, order: order.clone(), position, closed: None, duplicate: true }))
 }
 
 /// The fill belongs to this order: same broker, sent, within its quantity.
@@ -163,36 +166,59 @@ async fn charges_of(conn: &mut PgConnection, fill: &Fill, order: &Order, rates: 
 }
 
 /// The fill applied to the open position in its instrument (opened if
-/// none): stored, with the P&L the fill realised.
+/// none): stored, with the P&L the fill realised and, when the fill crossed
+/// zero, the row it closed.
+///
+/// A fill larger than the position it reduces ("a flip") ends one round trip
+/// and starts the next: the closing part closes the row (with the fill's
+/// charges in proportion to the units it closed) and the rest opens a new
+/// row with the remaining charges, its own strategy and the order's levels.
+/// So every row is one round trip, and the win rate, averages and the losing
+/// streak count each one.
 async fn apply_to_position(
     conn: &mut PgConnection,
     fill: &Fill,
     order: &Order,
     charges: &Charges,
-) -> Result<(Position, Decimal)> {
-    // The position: the fill adds to, reduces, closes or flips it.
+) -> Result<(Position, Decimal, Option<Position>)> {
     let mut position = match lock_open_position(conn, &order.symbol, order.exchange, order.product).await? {
         Some(p) => p,
         None => empty_position(order.strategy_id, &order.symbol, order.exchange, order.product),
     };
-    let effect = position.book.apply_fill(order.side, fill.quantity, fill.price);
-    let now_on_order_side = position.book.quantity.signum() == order.side.sign();
-    if effect.opened_quantity > 0 && (effect.closed_quantity > 0 || position.id == 0) && now_on_order_side {
-        // A new (or flipped) position takes its levels from the order that opened it.
+    let held = position.book.quantity;
+    let total = charges.total();
+    if held != 0 && held.signum() != order.side.sign() && fill.quantity > held.abs() {
+        let closing = held.abs();
+        let share = (total * Decimal::from(closing) / Decimal::from(fill.quantity)).round_dp(AVERAGE_PRICE_SCALE);
+        let realized = take_part(&mut position, order, closing, fill.price, share);
+        let closed = store_position(conn, &position).await?;
+        let mut opened = empty_position(order.strategy_id, &order.symbol, order.exchange, order.product);
+        take_part(&mut opened, order, fill.quantity - closing, fill.price, total - share);
+        return Ok((store_position(conn, &opened).await?, realized, Some(closed)));
+    }
+    let realized = take_part(&mut position, order, fill.quantity, fill.price, total);
+    Ok((store_position(conn, &position).await?, realized, None))
+}
+
+/// `quantity` units of the order's fill at `price`, carrying `charges`,
+/// applied to one position row (which it never takes through zero).
+/// Returns the P&L realised.
+fn take_part(position: &mut Position, order: &Order, quantity: i64, price: Decimal, charges: Decimal) -> Decimal {
+    if position.id == 0 {
+        // A new position takes its levels from the order that opened it.
         position.stop_loss = order.stop_loss;
         position.take_profit = order.take_profit;
-        position.highest_price = None;
-        position.lowest_price = None;
     }
+    let effect = position.book.apply_fill(order.side, quantity, price);
+    debug_assert_eq!(effect.opened_quantity * effect.closed_quantity, 0, "a part never crosses zero");
     // The fill is the latest trade we know of in this instrument: mark to it.
-    position.last_price = Some(fill.price);
-    position.unrealized_pnl = position.book.unrealized_at(fill.price);
-    position.charges += charges.total();
-    let (high, low) = extend_range(position.highest_price, position.lowest_price, fill.price);
+    position.last_price = Some(price);
+    position.unrealized_pnl = position.book.unrealized_at(price);
+    position.charges += charges;
+    let (high, low) = extend_range(position.highest_price, position.lowest_price, price);
     position.highest_price = Some(high);
     position.lowest_price = Some(low);
-    let position = store_position(conn, &position).await?;
-    Ok((position, effect.realized_pnl))
+    effect.realized_pnl
 }
 
 async fn insert_trade(

@@ -130,8 +130,11 @@ impl<B: Broker> Engine<B> {
         if !t.realized_pnl.is_zero() {
             line.push_str(&format!(", realised {}", rupees(t.realized_pnl)));
         }
-        if outcome.position.quantity() == 0 {
+        let q = outcome.position.quantity();
+        if q == 0 {
             line.push_str(&format!("; {} flat", t.symbol));
+        } else if outcome.closed.is_some() {
+            line.push_str(&format!("; {} flipped {} {}", t.symbol, if q > 0 { "long" } else { "short" }, q.abs()));
         }
         self.journal(EventLevel::Info, EventKind::Fill, line);
         self.strategies_on_order(&order, Some(&outcome.trade));
@@ -139,6 +142,9 @@ impl<B: Broker> Engine<B> {
         self.check_goals().await;
         if outcome.position.quantity() == 0 {
             self.exiting.remove(&outcome.position.id);
+        }
+        if let Some(closed) = &outcome.closed {
+            self.exiting.remove(&closed.id);
         }
         self.risk_check_due = true;
         Ok(true)

@@ -139,11 +139,19 @@ async fn a_short_that_flips_long_takes_the_new_orders_levels() {
     let b = submitted(&t, &long, dec!(100), "B1").await;
     let flipped = t.record_fill(&fill(&b, "T2", 80, dec!(690)), &rates).await.unwrap();
     assert_eq!(flipped.trade.realized_pnl, dec!(500));
-    assert_eq!(flipped.position.id, opened.position.id, "the same open row carries through the flip");
+    // The short's round trip ended at zero: its row closed with the 50 units'
+    // share of the fill's charges; the 30 long are a new row.
+    let closed = flipped.closed.clone().expect("the flip closed the short's row");
+    assert_eq!(closed.id, opened.position.id);
+    assert_eq!((closed.quantity(), closed.realized_pnl(), closed.status.as_str()), (0, dec!(500), "CLOSED"));
+    let t2 = flipped.trade.total_charges;
+    let share = (t2 * dec!(50) / dec!(80)).round_dp(10);
+    assert_eq!(closed.charges, opened.trade.total_charges + share);
+    assert_ne!(flipped.position.id, closed.id, "the long is a row of its own");
     assert_eq!((flipped.position.quantity(), flipped.position.average_price()), (30, dec!(690)));
-    assert_eq!(flipped.position.stop_loss, Some(dec!(680)));
-    assert_eq!(flipped.position.realized_pnl(), dec!(500));
-    assert_eq!(flipped.position.unrealized_pnl, dec!(0));
+    assert_eq!((flipped.position.stop_loss, flipped.position.realized_pnl()), (Some(dec!(680)), dec!(0)));
+    assert_eq!((flipped.position.charges, flipped.position.unrealized_pnl), (t2 - share, dec!(0)));
+    assert_eq!(closed.charges + flipped.position.charges, opened.trade.total_charges + t2, "no paisa lost or made");
 }
 
 #[tokio::test]
@@ -153,10 +161,15 @@ async fn random_fill_sequences_match_a_recomputation_from_the_trades() {
     for seed in [1u64, 7, 42] {
         let mut rng = Lcg(seed);
         let symbol = format!("SEED{seed}");
+        let mut net = 0i64;
         for n in 0..30 {
-            let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
+            // Two orders in three go against the position, so it reduces,
+            // closes and crosses zero often.
+            let buy = if net == 0 { rng.below(2) == 0 } else { (net < 0) == (rng.below(3) != 0) };
+            let side = if buy { Side::Buy } else { Side::Sell };
             let qty = 1 + rng.below(300) as i64;
             let o = submitted(&t, &market(&symbol, side, qty), dec!(100), &format!("{symbol}-O{n}")).await;
+            net += side.sign() * qty;
             // Filled in one or two parts at prices on the tick around ₹500.
             let first = if qty > 1 && rng.below(2) == 0 { 1 + rng.below(qty as u64 - 1) as i64 } else { qty };
             for (part, q) in [(0, first), (1, qty - first)] {
@@ -192,6 +205,26 @@ async fn random_fill_sequences_match_a_recomputation_from_the_trades() {
         assert_eq!(position_realized, realized, "seed {seed}: realised P&L on positions equals the trades'");
         let position_charges: Decimal = rows.iter().map(|r| r.3).sum();
         assert_eq!(position_charges, charges, "seed {seed}: charges");
+        // Every fill that takes the running quantity to zero or through it
+        // ends a round trip: one closed row each.
+        let signed: Vec<i64> = sqlx::query_scalar(
+            "SELECT CASE WHEN side = 'BUY' THEN quantity ELSE -quantity END FROM trades WHERE symbol = $1 ORDER BY id",
+        )
+        .bind(&symbol)
+        .fetch_all(t.pool())
+        .await
+        .unwrap();
+        let (mut running, mut trips) = (0i64, 0);
+        for q in signed {
+            let after = running + q;
+            if running != 0 && (after == 0 || after.signum() != running.signum()) {
+                trips += 1;
+            }
+            running = after;
+        }
+        let closed = rows.iter().filter(|r| r.0 == 0).count();
+        assert_eq!(closed, trips, "seed {seed}: a closed row per round trip");
+        assert!(trips >= 3, "seed {seed}: the sequence crosses zero ({trips} round trips)");
         let identity = sells - buys + Decimal::from(qty) * avg;
         assert!((realized - identity).abs() < dec!(0.001), "seed {seed}: realised {realized} vs cash flows {identity}");
     }

@@ -326,6 +326,59 @@ async fn the_cycles_pnl_update_keeps_the_counts_and_moves_peak_and_drawdown() {
     assert_eq!((again.net_pnl, again.peak_pnl, again.max_drawdown), (down.net_pnl, down.peak_pnl, down.max_drawdown));
 }
 
+/// A fill through zero ends one round trip and opens the next. SELL 77,
+/// BUY 86, SELL 26, BUY 17 of one symbol (short, long, short, flat) is three
+/// round trips — won, lost, won — each carrying its share of the crossing
+/// fills' charges (one row spanning the flips counted one).
+#[tokio::test]
+async fn every_zero_crossing_ends_a_round_trip() {
+    let t = test_db_at(a_trading_morning()).await;
+    let c1 = fill(&t, "SBIN", Side::Sell, 77, dec!(100), "T1").await.trade.total_charges;
+    let f2 = fill(&t, "SBIN", Side::Buy, 86, dec!(99), "T2").await;
+    let f3 = fill(&t, "SBIN", Side::Sell, 26, dec!(98), "T3").await;
+    let f4 = fill(&t, "SBIN", Side::Buy, 17, dec!(97.5), "T4").await;
+    let (c2, c3, c4) = (f2.trade.total_charges, f3.trade.total_charges, f4.trade.total_charges);
+    assert_eq!(
+        (f2.position.quantity(), f3.position.quantity(), f4.position.quantity()),
+        (9, -17, 0),
+        "long 9 after the first flip, short 17 after the second, then flat"
+    );
+    assert!(f2.closed.is_some() && f3.closed.is_some() && f4.closed.is_none());
+
+    // Each round trip's realised P&L and its charges, worked by hand.
+    let share = |c: Decimal, part: i64, whole: i64| (c * Decimal::from(part) / Decimal::from(whole)).round_dp(10);
+    let trips = [
+        (dec!(77), c1 + share(c2, 77, 86)), // short 77 @ 100, bought back @ 99
+        (dec!(-9), (c2 - share(c2, 77, 86)) + share(c3, 9, 26)), // long 9 @ 99, sold @ 98
+        (dec!(8.5), (c3 - share(c3, 9, 26)) + c4), // short 17 @ 98, bought back @ 97.50
+    ];
+    let rows: Vec<(i64, Decimal, Decimal, String)> = sqlx::query_as(
+        "SELECT quantity, realized_pnl, charges, status FROM positions WHERE symbol = 'SBIN' ORDER BY id",
+    )
+    .fetch_all(t.pool())
+    .await
+    .unwrap();
+    let expected: Vec<_> = trips.iter().map(|&(pnl, charges)| (0, pnl, charges, "CLOSED".to_string())).collect();
+    assert_eq!(rows, expected);
+    assert_eq!(rows.iter().map(|r| r.2).sum::<Decimal>(), c1 + c2 + c3 + c4, "charges split, none lost");
+
+    let nets: Vec<Decimal> = trips.iter().map(|(pnl, charges)| pnl - charges).collect();
+    assert!(nets[0] > dec!(0) && nets[1] < dec!(0) && nets[2] > dec!(0), "won, lost, won: {nets:?}");
+    let calendar = xcoin::config::Settings::default().calendar();
+    let day = calendar.trading_day(t.now());
+    assert_eq!(t.round_trips(day).await.unwrap(), nets);
+    let r = xcoin::report::day_report(&t.db, &calendar, day).await.unwrap();
+    assert_eq!((r.round_trips, r.wins, r.losses), (3, 2, 1));
+    assert!(r.text().contains("Round trips         3 (2 won, 1 lost)\n"), "{}", r.text());
+    assert!(r.text().contains("Win rate            66.7%\n"), "2 of 3, rounded: {}", r.text());
+    let stats = t.update_daily_stats().await.unwrap();
+    assert_eq!((stats.winning_trades, stats.losing_trades), (2, 1));
+    assert_eq!((stats.largest_win, stats.largest_loss), (nets[0], nets[1]));
+    let sbin = t.today_breakdown().await.unwrap().into_iter().find(|b| b.name == "SBIN").unwrap();
+    assert_eq!((sbin.trades, sbin.round_trips, sbin.wins), (4, 3, 2));
+    assert_eq!(t.goal_progress(None).await.unwrap().losing_streak, 0, "the last round trip won");
+}
+
 /// Accepting the broker's side of a position the broker never had closes it
 /// without a fill: its gain is a reconciliation adjustment — in the day's
 /// realised and net P&L, shown apart — not a round trip won (a day no fill
