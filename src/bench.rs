@@ -181,6 +181,7 @@ pub fn validation_ns(cfg: &EngineConfig, n: u64) -> f64 {
         orders_last_second: 3,
         strategy_paused: false,
         strategy: Default::default(),
+        free_margin: Some(dec!(50000)),
     };
     let started = Instant::now();
     for _ in 0..n {

@@ -1361,6 +1361,7 @@ impl Settings {
             ticks: crate::domain::instrument::Ticks::new(&crate::domain::instrument::built_in(), s.market.tick_size),
             // Paper trading is for practice at any hour; LIVE follows the exchange.
             enforce_market_hours: s.app.mode == TradingMode::Live,
+            mis_leverage: s.account.mis_leverage,
         }
     }
 

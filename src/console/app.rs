@@ -125,8 +125,6 @@ pub struct App {
     pub mode: TradingMode,
     pub calendar: MarketCalendar,
     pub limits: RiskLimits,
-    /// Intraday leverage the forms estimate an order's margin with.
-    pub mis_leverage: Decimal,
     /// A past trading day opened read-only (`xcoin --date`), else today.
     pub past_day: Option<chrono::NaiveDate>,
     /// (working, today's orders, their messages to the exchange) and the
@@ -191,7 +189,6 @@ impl App {
             mode,
             calendar,
             limits,
-            mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
             goals: None,
             past_day: None,
             order_counts: ((0, 0, 0), None),
@@ -1308,12 +1305,14 @@ impl App {
     /// knows: the last price of a held position, else the instrument's
     /// reference price. The engine checks again with live prices.
     pub fn preview(&self, req: &OrderRequest) -> Result<Assessment, Denial> {
-        self.preview_with(req, 0)
+        self.preview_with(req, None)
     }
 
-    /// As [`preview`](Self::preview), with `own` shares of the position
-    /// belonging to the order being judged (a modification's own fills).
-    fn preview_with(&self, req: &OrderRequest, own: i64) -> Result<Assessment, Denial> {
+    /// As [`preview`](Self::preview), for a change of `working`: its own
+    /// fills are taken out of the position and its own margin is free again,
+    /// as the engine judges a modification.
+    fn preview_with(&self, req: &OrderRequest, working: Option<&Order>) -> Result<Assessment, Denial> {
+        let own = working.map_or(0, |o| o.side.sign() * o.filled_quantity);
         let held: Vec<&Position> = self
             .store
             .positions
@@ -1337,8 +1336,13 @@ impl App {
             orders_last_second: 0,
             strategy_paused: self.store.strategies.get(&req.strategy_id).is_some_and(|s| !s.is_active),
             strategy: Default::default(),
+            free_margin: self.store.summary.funds.map(|(f, _)| f.available_margin),
         }
         .without_own_fills(own);
+        let snapshot = match working {
+            Some(o) => snapshot.with_own_margin(&o.as_request(), last, self.limits.mis_leverage),
+            None => snapshot,
+        };
         crate::domain::risk::validate(req, &snapshot, &self.limits)
     }
 
@@ -1356,8 +1360,7 @@ impl App {
             Err(e) => return [String::new(), format!("✗ {e}")],
         };
         let context = self.order_context(&modified);
-        let own = order.side.sign() * order.filled_quantity;
-        let verdict = match self.preview_with(&modified, own) {
+        let verdict = match self.preview_with(&modified, Some(order)) {
             Ok(a) => passes("pre-trade checks: risk", &a),
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
@@ -1382,7 +1385,7 @@ impl App {
             .map(|p| p.quantity())
             .sum();
         let added = added_exposure(held, req.side.sign(), req.quantity);
-        let margin = price.map(|p| margin_for(req.product, p * Decimal::from(added), self.mis_leverage));
+        let margin = price.map(|p| margin_for(req.product, p * Decimal::from(added), self.limits.mis_leverage));
         let free = self.store.summary.funds.map(|(f, _)| format!(" of {} free", rupees(f.available_margin)));
         format!(
             "last {} · order value {} · margin {}{}",

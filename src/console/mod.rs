@@ -169,7 +169,6 @@ pub async fn run(config: &Config, wiring: Wiring) -> Result<(), ConsoleError> {
     let operator = operator.unwrap_or_else(|| s.operator_name());
     let mut app = App::new(s.app.mode, s.calendar(), limits, operator, read_only);
     app.cancel_orders_on_stop = s.engine.cancel_orders_on_stop;
-    app.mis_leverage = s.account.mis_leverage;
     app.past_day = past_day;
     app.goals = s.goals.desk.limits(s.account.capital).ok().filter(|g| !g.is_empty());
     let mut ticker = None;

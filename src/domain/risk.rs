@@ -35,6 +35,8 @@ pub struct RiskLimits {
     pub ticks: Ticks,
     /// Refuse orders outside market hours (paper mode may turn this off).
     pub enforce_market_hours: bool,
+    /// Intraday leverage: an MIS order blocks its value ÷ this as margin.
+    pub mis_leverage: Decimal,
 }
 
 impl RiskLimits {
@@ -76,6 +78,9 @@ pub struct RiskSnapshot {
     pub strategy_paused: bool,
     /// The order's strategy's own limits and where it stands against them.
     pub strategy: StrategyBudget,
+    /// The margin free for a new order, as the broker last reported it
+    /// less what the desk has placed since (`None`: not known yet, not checked).
+    pub free_margin: Option<Decimal>,
 }
 
 /// A strategy's own limits (from its row in `strategies`; `None`: only the
@@ -105,6 +110,22 @@ impl RiskSnapshot {
             self.open_positions = self.open_positions.saturating_sub(1);
         }
         self.position_quantity -= own;
+        self
+    }
+
+    /// The desk with a working order's own margin free again: a
+    /// modification is judged as the whole order, whose margin as it stands
+    /// (`order`, judged at `last`) is already blocked. Call after
+    /// [`without_own_fills`](Self::without_own_fills).
+    pub fn with_own_margin(
+        mut self,
+        order: &OrderRequest,
+        last: Option<Decimal>,
+        mis_leverage: Decimal,
+    ) -> RiskSnapshot {
+        let entry = order.entry_price(last).unwrap_or_default();
+        let own = margin_needed(order, self.position_quantity, entry, mis_leverage);
+        self.free_margin = self.free_margin.map(|free| free + own);
         self
     }
 }
@@ -189,6 +210,12 @@ pub enum Denial {
         held: Decimal,
         value: Decimal,
     },
+    /// The margin the order blocks is more than the margin free: the broker
+    /// would refuse it ("Insufficient funds").
+    Margin {
+        required: Decimal,
+        free: Decimal,
+    },
 }
 
 fn r2(v: Decimal) -> Decimal {
@@ -259,6 +286,9 @@ impl fmt::Display for Denial {
                 r2(*held),
                 r2(*value)
             ),
+            Denial::Margin { required, free } => {
+                write!(f, "margin: the order needs ₹{}, ₹{} is free", r2(*required), r2(*free))
+            }
         }
     }
 }
@@ -396,7 +426,21 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
     {
         return Err(Denial::StrategyCapital { limit, held: own.exposure, value });
     }
+    if let Some(free) = snap.free_margin {
+        let required = margin_needed(req, snap.position_quantity, entry, limits.mis_leverage);
+        if required > free {
+            return Err(Denial::Margin { required, free });
+        }
+    }
     Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
+}
+
+/// The margin an order blocks at `entry`: only its shares that add to the
+/// position (`held`) need any; MIS at the intraday leverage, the rest in full.
+pub fn margin_needed(req: &OrderRequest, held: i64, entry: Decimal, mis_leverage: Decimal) -> Decimal {
+    use super::funds::{added_exposure, margin_for};
+    let added = added_exposure(held, req.side.sign(), req.quantity);
+    margin_for(req.product, entry * Decimal::from(added), mis_leverage)
 }
 
 /// An open position's stop loss and target, as an operator sets or moves
@@ -476,6 +520,7 @@ mod tests {
             max_orders_per_second: 10,
             ticks: Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)),
             enforce_market_hours: true,
+            mis_leverage: dec!(5),
         }
     }
 
@@ -491,6 +536,7 @@ mod tests {
             orders_last_second: 0,
             strategy_paused: false,
             strategy: Default::default(),
+            free_margin: None,
         }
     }
 
@@ -669,6 +715,14 @@ mod tests {
                 Box::new(|_, s| s.drawdown = dec!(15000)),
                 "max drawdown: limit ₹15000, now ₹15000",
             ),
+            (
+                // 100 × ₹1,000 intraday at 5×: ₹20,000 of margin.
+                "margin",
+                Box::new(|_, s| s.free_margin = Some(dec!(20000))),
+                base,
+                Box::new(|_, s| s.free_margin = Some(dec!(19999.99))),
+                "margin: the order needs ₹20000, ₹19999.99 is free",
+            ),
         ];
         for (rule, pass, assessed, fail, reason) in cases {
             let (mut r, mut s) = (req(), snap());
@@ -678,6 +732,29 @@ mod tests {
             let denial = validate(&r, &s, &limits()).expect_err(rule);
             assert_eq!(denial.to_string(), reason, "{rule}");
         }
+    }
+
+    #[test]
+    fn only_the_shares_that_add_exposure_need_margin_and_delivery_needs_it_all() {
+        // Short 40: a BUY 100 covers 40 and opens 60 long (₹12,000 at 5×).
+        let s = RiskSnapshot { position_quantity: -40, free_margin: Some(dec!(12000)), ..snap() };
+        assert!(validate(&req(), &s, &limits()).is_ok());
+        let short = RiskSnapshot { free_margin: Some(dec!(11999.95)), ..s.clone() };
+        assert_eq!(
+            validate(&req(), &short, &limits()).unwrap_err(),
+            Denial::Margin { required: dec!(12000), free: dec!(11999.95) }
+        );
+        // An exit needs none, even with nothing free.
+        let exit = OrderRequest { quantity: 40, stop_loss: None, take_profit: None, ..req() };
+        let broke = RiskSnapshot { free_margin: Some(dec!(0)), ..s };
+        assert!(validate(&exit, &broke, &limits()).unwrap().reduces_position);
+        // Delivery (CNC) blocks the whole value.
+        let cnc = OrderRequest { product: Product::Cnc, ..req() };
+        let s = RiskSnapshot { free_margin: Some(dec!(99999)), ..snap() };
+        assert_eq!(
+            validate(&cnc, &s, &limits()).unwrap_err().to_string(),
+            "margin: the order needs ₹100000, ₹99999 is free"
+        );
     }
 
     #[test]

@@ -188,6 +188,7 @@ mod tests {
             orders_last_second: 0,
             strategy_paused: false,
             strategy: Default::default(),
+            free_margin: None,
         };
         let a = validate(&r, &snap, &limits()).expect("the demo respects every rule");
         assert!(a.risk_reward.unwrap() >= dec!(2));

@@ -212,6 +212,11 @@ pub struct Engine<B: Broker> {
     unwritten: Vec<(crate::db::commands::CommandRecord, std::result::Result<String, String>)>,
     /// The broker's daily order limit: the last warning level given (80 or 90 %) and its day.
     cap_warned: Option<(chrono::NaiveDate, u8)>,
+    /// The margin free as the broker last reported it, and the margin the
+    /// orders placed since then block: the validator's free margin is the
+    /// difference, so a burst of orders between two reports cannot each
+    /// spend the same rupees.
+    margin: Option<(Decimal, Decimal)>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -252,6 +257,7 @@ impl<B: Broker> Engine<B> {
             shadow: None,
             unwritten: Vec::new(),
             cap_warned: None,
+            margin: None,
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {
@@ -385,6 +391,7 @@ impl<B: Broker> Engine<B> {
     pub async fn refresh_funds(&mut self) {
         match self.broker.funds().await {
             Ok(funds) => {
+                self.margin = Some((funds.available_margin, Decimal::ZERO));
                 if let Err(e) = self.db.record_funds(&funds).await {
                     tracing::warn!(error = %e, "funds not recorded");
                 }

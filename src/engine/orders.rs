@@ -13,7 +13,7 @@ use crate::db::orders::{OrderModification, modified_request};
 use crate::domain::command::MAX_TEXT_CHARS;
 use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
 use crate::domain::position::Position;
-use crate::domain::risk::{Denial, RiskSnapshot, validate};
+use crate::domain::risk::{Denial, RiskSnapshot, margin_needed, validate};
 
 /// Kite refuses the 26th modification of an order; so does XCoin, before sending.
 pub const MAX_MODIFICATIONS: i32 = 25;
@@ -49,6 +49,7 @@ impl<B: Broker> Engine<B> {
                 capital: inputs.capital_allocated,
                 exposure: inputs.strategy_exposure,
             },
+            free_margin: self.margin.map(|(free, placed)| free - placed),
         })
     }
 
@@ -95,6 +96,12 @@ impl<B: Broker> Engine<B> {
         }
         match sent {
             Ok(broker_id) => {
+                if let Some((_, placed)) = &mut self.margin
+                    && !reduces_position
+                {
+                    let entry = req.entry_price(last).unwrap_or_default();
+                    *placed += margin_needed(req, snapshot.position_quantity, entry, self.cfg.limits.mis_leverage);
+                }
                 let line = format!(
                     "order {} {} placed by {} (broker {broker_id})",
                     order.id,
@@ -174,6 +181,8 @@ impl<B: Broker> Engine<B> {
         // The order's own fills are already in the position.
         let own = order.side.sign() * order.filled_quantity;
         let snapshot = self.risk_snapshot(&modified).await?.without_own_fills(own);
+        let last = snapshot.last_price;
+        let snapshot = snapshot.with_own_margin(&order.as_request(), last, self.cfg.limits.mis_leverage);
         if let Err(denial) = validate(&modified, &snapshot, &self.cfg.limits) {
             tracing::info!(order = order_id, reason = %denial, "modification refused by pre-trade risk");
             return Err(EngineError::Refused(format!("order {order_id} not modified: {denial}")));

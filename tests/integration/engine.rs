@@ -1023,19 +1023,64 @@ async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_doe
     );
 
     // The same 100 for delivery needs their whole value: more than is free.
+    // The pre-trade check refuses it with the figures, before it is sent.
     let cnc = OrderRequest { product: Product::Cnc, ..buy(&e, "INFY", 100, OrderType::Market) };
+    let at_broker = e.broker.orders().await.unwrap().len();
     let refused = e.place_order(&cnc).await.unwrap();
     assert_eq!(refused.status, OrderStatus::Rejected);
+    assert_eq!(refused.broker_order_id, None, "never sent");
+    assert_eq!(e.broker.orders().await.unwrap().len(), at_broker);
     let now = e.last_price("INFY", Exchange::Nse).unwrap();
+    let paisa = |v: Decimal| xcoin::domain::to_paisa(v).normalize();
+    assert_eq!(
+        refused.status_reason.as_deref().unwrap(),
+        format!("margin: the order needs ₹{}, ₹{} is free", paisa(now * dec!(100)), paisa(funds.available_margin))
+    );
+    // Sent anyway, the exchange refuses it in Kite's words.
+    let direct = xcoin::broker::PlaceRequest {
+        tag: "direct".into(),
+        symbol: "INFY".into(),
+        exchange: Exchange::Nse,
+        side: Side::Buy,
+        order_type: OrderType::Market,
+        product: Product::Cnc,
+        validity: xcoin::domain::order::Validity::Day,
+        quantity: 100,
+        price: None,
+        trigger_price: None,
+        reduces_position: false,
+    };
     let kite = xcoin::domain::funds::insufficient_funds(now * dec!(100), funds.available_margin);
-    // Kite's words, stored as a LIVE refusal is.
-    assert_eq!(refused.status_reason.unwrap(), format!("the broker rejected it: {kite}"));
+    assert_eq!(e.broker.place(&direct).await.unwrap_err().to_string(), format!("the broker rejected it: {kite}"));
     // Selling what is held needs no margin at all.
     let mut sell = buy(&e, "INFY", 100, OrderType::Market);
     sell.side = Side::Sell;
     sell.stop_loss = None;
     sell.take_profit = None;
     assert_eq!(e.place_order(&sell).await.unwrap().status, OrderStatus::Submitted);
+}
+
+/// Orders placed between two funds reports cannot each spend the same free
+/// margin: the engine counts what it placed since the broker last reported.
+#[tokio::test]
+async fn a_burst_of_orders_spends_the_free_margin_once() {
+    let t = test_db().await;
+    let config = PaperConfig { capital: Some(dec!(50000)), ..PaperConfig::default() };
+    let broker = PaperBroker::new(&instrument::built_in(), config).unwrap();
+    let mut e = engine_on(&t, broker).await;
+    e.refresh_funds().await;
+    // 100 INFY intraday at the last price block a fifth of their value.
+    let first = e.place_order(&buy(&e, "INFY", 100, OrderType::Limit)).await.unwrap();
+    assert_eq!(first.status, OrderStatus::Submitted);
+    let blocked = first.price.unwrap() * dec!(100) / dec!(5);
+    assert!(blocked > dec!(25000) && blocked < dec!(50000), "{blocked}");
+    let second = e.place_order(&buy(&e, "INFY", 100, OrderType::Limit)).await.unwrap();
+    assert_eq!(second.status, OrderStatus::Rejected, "not yet filled, but its margin is spent");
+    let paisa = |v: Decimal| xcoin::domain::to_paisa(v).normalize();
+    assert_eq!(
+        second.status_reason.as_deref().unwrap(),
+        format!("margin: the order needs ₹{}, ₹{} is free", paisa(blocked), paisa(dec!(50000) - blocked))
+    );
 }
 
 /// After the square-off, once flat (or at 15:35 IST), the day's report goes
