@@ -303,6 +303,10 @@ pub struct RiskSettings {
     pub square_off_time: ClockTime,
     /// Whether activating the kill switch also exits open positions.
     pub exit_positions_on_kill: bool,
+    /// The stop the order forms propose, in percent of the entry (0: none).
+    pub default_stop_pct: Decimal,
+    /// The target the order forms propose, as reward:risk to that stop (0: none).
+    pub default_target_rr: Decimal,
 }
 
 impl Default for RiskSettings {
@@ -319,6 +323,8 @@ impl Default for RiskSettings {
             max_orders_per_second: 10,
             square_off_time: ClockTime::hm(15, 15),
             exit_positions_on_kill: true,
+            default_stop_pct: dec!(0.5),
+            default_target_rr: dec!(2.5),
         }
     }
 }
@@ -1206,6 +1212,20 @@ impl Config {
         if r.max_orders_per_second == 0 {
             return Err(self.invalid("risk.max_orders_per_second", 0, "at least 1"));
         }
+        if !(Decimal::ZERO..=dec!(10)).contains(&r.default_stop_pct) {
+            return Err(self.invalid(
+                "risk.default_stop_pct",
+                r.default_stop_pct,
+                "a percent of the entry from 0 (no default stop) to 10",
+            ));
+        }
+        if r.default_target_rr != Decimal::ZERO && r.default_target_rr < r.min_risk_reward {
+            return Err(self.invalid(
+                "risk.default_target_rr",
+                r.default_target_rr,
+                format!("0 (no default target) or at least risk.min_risk_reward ({})", r.min_risk_reward),
+            ));
+        }
 
         let m = &s.market;
         if m.timezone.parse::<chrono_tz::Tz>().is_err() {
@@ -1362,6 +1382,8 @@ impl Settings {
             // Paper trading is for practice at any hour; LIVE follows the exchange.
             enforce_market_hours: s.app.mode == TradingMode::Live,
             mis_leverage: s.account.mis_leverage,
+            default_stop_pct: r.default_stop_pct,
+            default_target_rr: r.default_target_rr,
         }
     }
 
@@ -1652,6 +1674,18 @@ mod tests {
             error(d, "[risk]\nmax_daily_loss_pct = -6\n", &[]),
             format!(
                 "config key `risk.max_daily_loss_pct` = -6 (from {local}) is invalid: expected a percentage greater than 0 and at most 100"
+            )
+        );
+        assert_eq!(
+            error(d, "[risk]\ndefault_target_rr = 1.5\n", &[]),
+            format!(
+                "config key `risk.default_target_rr` = 1.5 (from {local}) is invalid: expected 0 (no default target) or at least risk.min_risk_reward (2)"
+            )
+        );
+        assert_eq!(
+            error(d, "[risk]\ndefault_stop_pct = 12\n", &[]),
+            format!(
+                "config key `risk.default_stop_pct` = 12 (from {local}) is invalid: expected a percent of the entry from 0 (no default stop) to 10"
             )
         );
         assert_eq!(

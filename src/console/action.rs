@@ -32,6 +32,12 @@ pub enum Action {
     LogSource,
     ToggleResolved,
     NewOrder,
+    /// The new-order form, prefilled from the selected row, to buy or sell.
+    Buy,
+    Sell,
+    /// On a position: as much again on its side, or twice its size the other way.
+    AddToPosition,
+    ReversePosition,
     ModifyOrder,
     CancelOrder,
     ExitPosition,
@@ -192,6 +198,14 @@ pub const KEYMAP: &[Binding] = &[
     },
     hinted(dangerous(key(Char('n'), "n", NewOrder, Scope::Global, "new order (Manual Trading)"))),
     hinted(dangerous(key(
+        Char('b'),
+        "b",
+        Buy,
+        Scope::Global,
+        "buy from the selected row: the form prefilled, stop and target too",
+    ))),
+    hinted(dangerous(key(Char('s'), "s", Sell, Scope::Global, "sell from the selected row: the form prefilled"))),
+    hinted(dangerous(key(
         Char('m'),
         "m",
         ModifyOrder,
@@ -201,12 +215,20 @@ pub const KEYMAP: &[Binding] = &[
     hinted(dangerous(key(Char('c'), "c", CancelOrder, Scope::Orders, "cancel the selected order"))),
     hinted(dangerous(key(Char('x'), "x", ExitPosition, Scope::Positions, "exit the selected position at market"))),
     hinted(dangerous(key(
-        Char('s'),
-        "s",
+        Char('t'),
+        "t",
         SetLevels,
         Scope::Positions,
         "set or move the selected position's stop loss and target",
     ))),
+    dangerous(key(Char('a'), "a", AddToPosition, Scope::Positions, "add to the selected position: as much again")),
+    dangerous(key(
+        Char('r'),
+        "r",
+        ReversePosition,
+        Scope::Positions,
+        "reverse the selected position: twice its size the other way",
+    )),
     hinted(dangerous(Binding {
         modifiers: KeyModifiers::SHIFT,
         ..key(Char('X'), "X", ExitAll, Scope::Positions, "exit every position at market")
@@ -366,6 +388,8 @@ pub fn hints(scope: Scope, read_only: bool) -> Vec<Hint> {
             what: short(b.action, scope),
             keep: match b.action {
                 KillSwitch => 4,
+                // Shortcuts to the new-order form, which `n` already names.
+                Buy | Sell => 1,
                 _ if b.dangerous => 3,
                 Help | Quit => 2,
                 _ => 1,
@@ -412,6 +436,10 @@ fn short(a: Action, scope: Scope) -> &'static str {
         LogSource => "log source",
         ToggleResolved => "resolved",
         NewOrder => "new order",
+        Buy => "buy",
+        Sell => "sell",
+        AddToPosition => "add",
+        ReversePosition => "reverse",
         ModifyOrder => "modify",
         CancelOrder => "cancel",
         ExitPosition => "exit",

@@ -9,14 +9,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit};
-use super::form::{FormKey, LevelsForm, ModifyForm, OrderForm};
+use super::form::{FormKey, LevelsForm, ModifyForm, OrderForm, Prefill};
 use super::store::{Answer, DeskStatus, Health, Store, Update};
 pub use super::tab::Tab;
 use super::tables::Tables;
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::order::{Order, OrderRequest, OrderStatus, StatusChange};
+use crate::domain::order::{Order, OrderRequest, OrderStatus, Side, StatusChange};
 use crate::domain::position::Position;
 use crate::domain::reconciliation::{Issue, IssueStatus, Resolution};
 use crate::domain::risk::RiskLimits;
@@ -102,6 +102,14 @@ pub enum FlashKind {
     Info,
     Done,
     Failed,
+}
+
+/// An order from the selected row: a side, or on a position, more of it or its reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowOrder {
+    Side(Side),
+    Add,
+    Reverse,
 }
 
 pub struct App {
@@ -674,6 +682,23 @@ impl App {
     pub fn selected_position(&self) -> Option<&Position> {
         self.tables[Tab::Positions].selected_row().and_then(|id| self.store.positions.get(&id))
     }
+    /// The selected row of the Positions tab, open or closed today.
+    pub fn selected_any_position(&self) -> Option<&Position> {
+        self.tables[Tab::Positions].selected_row().and_then(|id| self.position(id))
+    }
+    /// Says why a position action does nothing on a closed position; true
+    /// when the selected position is open.
+    fn open_position_selected(&mut self, nothing: &str) -> bool {
+        match self.selected_any_position() {
+            Some(p) if p.quantity() == 0 => {
+                let text = format!("position {} ({}) is closed: {nothing}", p.id, p.symbol);
+                self.flash(text, FlashKind::Info);
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
     pub fn selected_trade(&self) -> Option<&Trade> {
         self.tables[Tab::Trades].selected_row().and_then(|id| self.store.trades.get(&id))
     }
@@ -818,10 +843,17 @@ impl App {
                 let symbols = self.instruments.iter().map(|i| i.symbol.clone()).collect();
                 self.popup = Some(Popup::NewOrder(Box::new(OrderForm::new(symbols))));
             }
+            Action::Buy => self.order_from_row(RowOrder::Side(Side::Buy)),
+            Action::Sell => self.order_from_row(RowOrder::Side(Side::Sell)),
+            Action::AddToPosition => self.order_from_row(RowOrder::Add),
+            Action::ReversePosition => self.order_from_row(RowOrder::Reverse),
             Action::ModifyOrder => self.open_modify(),
             Action::CancelOrder => self.ask_cancel(),
             Action::ExitPosition => self.ask_exit(),
             Action::SetLevels => {
+                if !self.open_position_selected("it has no stop or target to set") {
+                    return None;
+                }
                 if let Some(p) = self.selected_position() {
                     self.popup = Some(Popup::Levels(Box::new(LevelsForm::for_position(p))));
                     self.refresh_verdict();
@@ -883,6 +915,53 @@ impl App {
         None
     }
 
+    /// Opens the new-order form from the selected row (an order, position
+    /// or trade): its symbol, product and quantity, the side asked for, a
+    /// LIMIT at the last price and the desk's default stop and target. On a
+    /// position, `Add` buys (or sells) as much again on its side and
+    /// `Reverse` trades twice its size the other way.
+    fn order_from_row(&mut self, intent: RowOrder) {
+        let row = match self.tab {
+            Tab::Orders => self.selected_order().map(|o| (o.symbol.clone(), o.exchange, o.product, o.quantity, 0)),
+            // A closed position offers the size it traded.
+            Tab::Positions => self.selected_any_position().map(|p| {
+                let size =
+                    if p.quantity() == 0 { p.book.buy_quantity.max(p.book.sell_quantity) } else { p.quantity().abs() };
+                (p.symbol.clone(), p.exchange, p.product, size, p.quantity())
+            }),
+            Tab::Trades => self.selected_trade().map(|t| (t.symbol.clone(), t.exchange, t.product, t.quantity, 0)),
+            Tab::Reconciliation | Tab::Stats => None,
+        };
+        let Some((symbol, exchange, product, quantity, held)) = row else {
+            self.flash("select an order, position or trade to trade from it (n: a new order)", FlashKind::Info);
+            return;
+        };
+        let (side, quantity) = match intent {
+            RowOrder::Side(side) => (side, quantity),
+            RowOrder::Add | RowOrder::Reverse if held == 0 => {
+                self.flash(format!("position in {symbol} is closed: nothing to add to or reverse"), FlashKind::Info);
+                return;
+            }
+            RowOrder::Add => (if held > 0 { Side::Buy } else { Side::Sell }, quantity),
+            RowOrder::Reverse => (if held > 0 { Side::Sell } else { Side::Buy }, 2 * quantity),
+        };
+        let last = self.last_price_of(&symbol);
+        let tick = self.limits.ticks.of(&symbol, exchange);
+        let (stop_loss, take_profit) = last.map_or((None, None), |l| {
+            crate::domain::risk::default_levels(
+                side,
+                l,
+                tick,
+                self.limits.default_stop_pct,
+                self.limits.default_target_rr,
+            )
+        });
+        let symbols = self.instruments.iter().map(|i| i.symbol.clone()).collect();
+        let prefill = Prefill { symbol, side, quantity, product, last, stop_loss, take_profit };
+        self.popup = Some(Popup::NewOrder(Box::new(OrderForm::prefilled(symbols, prefill))));
+        self.refresh_verdict();
+    }
+
     fn open_detail(&mut self) {
         let has = match self.tab {
             Tab::Orders => self.selected_order().is_some(),
@@ -924,6 +1003,9 @@ impl App {
     }
 
     fn ask_exit(&mut self) {
+        if !self.open_position_selected("nothing to exit") {
+            return;
+        }
         let Some(p) = self.selected_position() else { return };
         let id = p.id;
         let exit = if p.quantity() > 0 { "SELL" } else { "BUY" };
@@ -1119,6 +1201,7 @@ impl App {
             Ok(req) => {
                 let what = format!("place {} {} {} {}", req.side, req.quantity, req.symbol, req.order_type);
                 let mut body = vec![describe_request(&req)];
+                let passes = self.preview(&req).is_ok();
                 body.push(match self.preview(&req) {
                     Ok(a) => format!(
                         "pre-trade check: passes — risk {}, reward:risk {}",
@@ -1129,6 +1212,11 @@ impl App {
                 });
                 let effect = Effect::Send(OperatorCommand::PlaceOrder(req), what);
                 self.confirm_from("Place order?", body, effect, Popup::NewOrder(form));
+                // The review is the confirmation: a second Enter sends an
+                // order that passes; one that does not starts on Cancel.
+                if let Some(Popup::Confirm { focus_ok, .. }) = &mut self.popup {
+                    *focus_ok = passes;
+                }
             }
         }
     }

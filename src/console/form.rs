@@ -19,6 +19,9 @@ pub const FIELDS: [&str; 9] =
 const SIDE: usize = 1;
 const TYPE: usize = 3;
 const PRODUCT: usize = 4;
+const PRICE: usize = 5;
+const STOP: usize = 7;
+const TARGET: usize = 8;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderForm {
@@ -31,6 +34,22 @@ pub struct OrderForm {
     pub verdict: String,
     /// The symbol's last price and the order's value, beside the verdict.
     pub context: String,
+    /// The last price the form was opened with: a LIMIT or SL chosen later
+    /// starts from it.
+    last: Option<Decimal>,
+}
+
+/// What a form opened from a row starts with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefill {
+    pub symbol: String,
+    pub side: Side,
+    pub quantity: i64,
+    pub product: Product,
+    pub last: Option<Decimal>,
+    /// The desk's default stop and target for this entry.
+    pub stop_loss: Option<Decimal>,
+    pub take_profit: Option<Decimal>,
 }
 
 /// What a key did to a form.
@@ -60,7 +79,67 @@ fn decimal(field: &'static str, text: &str) -> Result<Option<Decimal>, FieldErro
 impl OrderForm {
     pub fn new(symbols: Vec<String>) -> OrderForm {
         let values = ["", "BUY", "", "LIMIT", "MIS", "", "", "", ""].map(String::from);
-        OrderForm { values, focus: 0, symbols, verdict: String::new(), context: String::new() }
+        OrderForm { values, focus: 0, symbols, verdict: String::new(), context: String::new(), last: None }
+    }
+
+    /// The form opened from a row: symbol, side, quantity and product
+    /// filled, a LIMIT at the last price with the desk's default stop and
+    /// target, and the type focused — its letter makes it MARKET (`m`), and
+    /// Enter reviews.
+    pub fn prefilled(symbols: Vec<String>, p: Prefill) -> OrderForm {
+        let mut form = OrderForm::new(symbols);
+        form.values[0] = p.symbol;
+        form.values[SIDE] = p.side.to_string();
+        form.values[2] = p.quantity.to_string();
+        form.values[PRODUCT] = p.product.to_string();
+        form.values[PRICE] = editable(p.last);
+        form.values[STOP] = editable(p.stop_loss);
+        form.values[TARGET] = editable(p.take_profit);
+        form.last = p.last;
+        form.focus = TYPE;
+        form
+    }
+
+    /// A choice made by its letter, as the form shows them: side `b` `s`;
+    /// type `l` LIMIT, `m` MARKET, `s` SL, `S` SL-M; product `i` MIS, `c` CNC.
+    fn choose(&mut self, c: char) {
+        let chosen = match (self.focus, c) {
+            (SIDE, 'b' | 'B') => Side::Buy.to_string(),
+            (SIDE, 's' | 'S') => Side::Sell.to_string(),
+            (TYPE, 'l' | 'L') => OrderType::Limit.to_string(),
+            (TYPE, 'm' | 'M') => OrderType::Market.to_string(),
+            (TYPE, 's') => OrderType::StopLoss.to_string(),
+            (TYPE, 'S') => OrderType::StopLossMarket.to_string(),
+            (PRODUCT, 'i' | 'I') => Product::Mis.to_string(),
+            (PRODUCT, 'c' | 'C') => Product::Cnc.to_string(),
+            _ => return,
+        };
+        self.values[self.focus] = chosen;
+        if self.focus == TYPE {
+            self.type_changed();
+        }
+    }
+
+    /// A type without a limit price drops it; one with a limit price starts
+    /// from the last price when it has none.
+    fn type_changed(&mut self) {
+        match self.values[TYPE].parse::<OrderType>() {
+            Ok(OrderType::Market | OrderType::StopLossMarket) => self.values[PRICE].clear(),
+            Ok(OrderType::Limit | OrderType::StopLoss) if self.values[PRICE].trim().is_empty() => {
+                self.values[PRICE] = editable(self.last)
+            }
+            _ => {}
+        }
+    }
+
+    /// The letters a choice field takes, as the form shows them.
+    pub fn letters(field: usize) -> &'static str {
+        match field {
+            SIDE => "b s",
+            TYPE => "l m s S (SL-M)",
+            PRODUCT => "i c",
+            _ => "",
+        }
     }
 
     /// Symbols that start with what is typed, at most five.
@@ -102,7 +181,11 @@ impl OrderForm {
                     TYPE => cycle(OrderType::ALL, v, forward),
                     _ => cycle(Product::ALL, v, forward),
                 };
+                if self.focus == TYPE {
+                    self.type_changed();
+                }
             }
+            Action::Type(c) if choice => self.choose(c),
             Action::Erase | Action::Type(_) if !choice => {
                 let symbol = self.focus == 0;
                 edit(
@@ -138,10 +221,10 @@ impl OrderForm {
                 .map_err(|e: crate::domain::ParseEnumError| FieldError::new("product", e.to_string()))?,
             validity: Validity::Day,
             quantity,
-            price: decimal("price", &v[5])?,
+            price: decimal("price", &v[PRICE])?,
             trigger_price: decimal("trigger_price", &v[6])?,
-            stop_loss: decimal("stop_loss", &v[7])?,
-            take_profit: decimal("take_profit", &v[8])?,
+            stop_loss: decimal("stop_loss", &v[STOP])?,
+            take_profit: decimal("take_profit", &v[TARGET])?,
             parent_order_id: None,
             placed_by: placed_by.to_string(),
         };

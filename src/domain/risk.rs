@@ -37,6 +37,10 @@ pub struct RiskLimits {
     pub enforce_market_hours: bool,
     /// Intraday leverage: an MIS order blocks its value ÷ this as margin.
     pub mis_leverage: Decimal,
+    /// The stop a form proposes, in percent of the entry (0: none).
+    pub default_stop_pct: Decimal,
+    /// The target a form proposes, as reward:risk to that stop (0: none).
+    pub default_target_rr: Decimal,
 }
 
 impl RiskLimits {
@@ -443,6 +447,37 @@ pub fn margin_needed(req: &OrderRequest, held: i64, entry: Decimal, mis_leverage
     margin_for(req.product, entry * Decimal::from(added), mis_leverage)
 }
 
+/// The desk's default stop and target for an entry on `side` at `entry`:
+/// the stop `stop_pct` % away on the losing side (at least one tick), the
+/// target `reward_risk` times that distance on the winning side, both on
+/// the tick and rounded away from the entry (so the ratio is never short).
+/// A part the desk does not default (0) is `None`.
+pub fn default_levels(
+    side: Side,
+    entry: Decimal,
+    tick: Decimal,
+    stop_pct: Decimal,
+    reward_risk: Decimal,
+) -> (Option<Decimal>, Option<Decimal>) {
+    if stop_pct <= Decimal::ZERO || entry <= Decimal::ZERO || tick <= Decimal::ZERO {
+        return (None, None);
+    }
+    // Away from the entry: down for a BUY's stop, up for its target.
+    let away = |v: Decimal, down: bool| {
+        let ticks = v / tick;
+        (if down { ticks.floor() } else { ticks.ceil() }) * tick
+    };
+    let buy = side == Side::Buy;
+    let distance = (entry * stop_pct / dec!(100)).max(tick);
+    let stop = away(if buy { entry - distance } else { entry + distance }, buy);
+    if stop <= Decimal::ZERO {
+        return (None, None);
+    }
+    let reward = (entry - stop).abs() * reward_risk;
+    let target = (reward_risk > Decimal::ZERO).then(|| away(if buy { entry + reward } else { entry - reward }, !buy));
+    (Some(stop), target.filter(|t| *t > Decimal::ZERO))
+}
+
 /// An open position's stop loss and target, as an operator sets or moves
 /// them: the same rules as a new order's, judged from the last price (what
 /// the position risks and may gain from here).
@@ -521,6 +556,8 @@ mod tests {
             ticks: Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)),
             enforce_market_hours: true,
             mis_leverage: dec!(5),
+            default_stop_pct: dec!(0.5),
+            default_target_rr: dec!(2.5),
         }
     }
 
@@ -755,6 +792,32 @@ mod tests {
             validate(&cnc, &s, &limits()).unwrap_err().to_string(),
             "margin: the order needs ₹100000, ₹99999 is free"
         );
+    }
+
+    #[test]
+    fn default_levels_sit_on_the_tick_away_from_the_entry() {
+        let tick = dec!(0.05);
+        // 0.5 % of 1512.30 is 7.5615: the stop 1504.70 (rounded down), the
+        // target 2.5 × 7.60 = 19.00 above.
+        assert_eq!(
+            default_levels(Side::Buy, dec!(1512.30), tick, dec!(0.5), dec!(2.5)),
+            (Some(dec!(1504.70)), Some(dec!(1531.30)))
+        );
+        assert_eq!(
+            default_levels(Side::Sell, dec!(1512.30), tick, dec!(0.5), dec!(2.5)),
+            (Some(dec!(1519.90)), Some(dec!(1493.30)))
+        );
+        // A cheap share: at least a tick; 2.5 × 0.05 = 0.125 rounds away to 0.15.
+        assert_eq!(
+            default_levels(Side::Buy, dec!(5), tick, dec!(0.5), dec!(2.5)),
+            (Some(dec!(4.95)), Some(dec!(5.15)))
+        );
+        assert_eq!(default_levels(Side::Buy, dec!(100), tick, dec!(1), dec!(0)), (Some(dec!(99)), None));
+        assert_eq!(default_levels(Side::Buy, dec!(100), tick, dec!(0), dec!(2)), (None, None));
+        // What it proposes passes the validator's stop and reward:risk rules.
+        let (stop, target) = default_levels(Side::Buy, dec!(1000), tick, dec!(0.5), dec!(2));
+        let r = OrderRequest { quantity: 10, stop_loss: stop, take_profit: target, ..req() };
+        assert!(validate(&r, &snap(), &limits()).is_ok());
     }
 
     #[test]

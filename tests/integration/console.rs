@@ -487,7 +487,7 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
         screen.contains("Place order?") && screen.contains("BUY 4 TCS LIMIT MIS @ 3120.75 stop 3100.75 target 3165.00"),
         "{screen}"
     );
-    press(&mut app, KeyCode::Right);
+    // The review is the confirmation: it starts on Place, a second Enter sends.
     let Some(Effect::Send(OperatorCommand::PlaceOrder(req), what)) = press(&mut app, KeyCode::Enter) else {
         panic!("an order to send")
     };
@@ -496,6 +496,124 @@ async fn the_new_order_form_checks_as_typed_and_shows_the_verdict_before_sending
         (req.symbol.as_str(), req.quantity, req.price, req.placed_by.as_str()),
         ("TCS", 4, Some(dec!(3120.75)), "asha")
     );
+}
+
+/// From a selected row an order is a few keys: `b` opens the form with the
+/// row's symbol, product and size, a LIMIT at the last price and the desk's
+/// default stop (0.5 %) and target (2.5 × the stop's distance); `m` makes
+/// it MARKET; Enter reviews; Enter sends. Four keys in all (`n` and typing
+/// every field took about fifteen).
+#[tokio::test]
+async fn a_market_order_with_stop_and_target_from_a_row_takes_four_keys() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    app.on_key(key('2'));
+    let p = app.selected_position().unwrap().clone();
+    assert_eq!((p.symbol.as_str(), p.quantity(), p.last_price), ("INFY", 10, Some(dec!(1505.00))));
+    let mut keys = 0;
+    let mut hit = |app: &mut App, k: KeyEvent| {
+        keys += 1;
+        app.on_key(k)
+    };
+    assert_eq!(hit(&mut app, key('b')), None);
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!("{:?}", app.popup) };
+    // 0.5 % of 1505.00 is 7.525: the stop 1497.45 on the tick below, the
+    // target 2.5 × 7.55 = 18.875 above, 1523.90 on the tick above.
+    let filled = ["INFY", "BUY", "10", "LIMIT", "MIS", "1505.00", "", "1497.45", "1523.90"];
+    assert_eq!(form.values.iter().map(String::as_str).collect::<Vec<_>>(), filled);
+    let screen = text(&draw(&mut app, 80, 24)).join("\n");
+    assert!(screen.contains("▶ type       ‹ LIMIT ›   l m s S (SL-M)"), "the type's letters shown: {screen}");
+    assert!(screen.contains("✓ passes pre-trade checks: risk ₹75.50, reward:risk 2.50:1"), "{screen}");
+    hit(&mut app, key('m'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    assert_eq!((form.values[3].as_str(), form.values[5].as_str()), ("MARKET", ""), "a MARKET order has no price");
+    hit(&mut app, KeyEvent::from(KeyCode::Enter));
+    let screen = text(&draw(&mut app, 80, 24)).join("\n");
+    assert!(
+        screen.contains("Place order?") && screen.contains("BUY 10 INFY MARKET MIS stop 1497.45 target 1523.90"),
+        "{screen}"
+    );
+    let Some(Effect::Send(OperatorCommand::PlaceOrder(req), what)) = hit(&mut app, KeyEvent::from(KeyCode::Enter))
+    else {
+        panic!("an order to send")
+    };
+    assert_eq!(keys, 4);
+    assert_eq!(what, "place BUY 10 INFY MARKET");
+    assert_eq!(
+        (req.order_type, req.quantity, req.price, req.stop_loss, req.take_profit, req.product),
+        (OrderType::Market, 10, None, Some(dec!(1497.45)), Some(dec!(1523.90)), Product::Mis)
+    );
+
+    // Add to the long: as much again; reverse it: twice its size the other
+    // way, the stop above and the target below.
+    app.popup = None;
+    app.on_key(key('a'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    assert_eq!((form.values[1].as_str(), form.values[2].as_str()), ("BUY", "10"));
+    app.popup = None;
+    app.on_key(key('r'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    let reverse = ["SELL", "20", "1505.00", "1512.55", "1486.10"];
+    assert_eq!([1, 2, 5, 7, 8].map(|i| form.values[i].as_str()), reverse);
+    app.popup = None;
+
+    // From the Orders and Trades tabs too: the row's own size.
+    app.on_key(key('1'));
+    let o = app.selected_order().unwrap().clone();
+    app.on_key(key('s'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    assert_eq!([0, 1, 2].map(|i| form.values[i].clone()), [o.symbol.clone(), "SELL".into(), o.quantity.to_string()]);
+    app.popup = None;
+    app.on_key(key('5'));
+    app.on_key(key('b'));
+    assert!(app.popup.is_none(), "Stats has no row to trade from");
+    assert_eq!(app.flash.as_ref().unwrap().0, "select an order, position or trade to trade from it (n: a new order)");
+}
+
+/// Margin short is a refusal in the form's verdict, before anything is sent.
+#[tokio::test]
+async fn the_forms_verdict_refuses_an_order_the_free_margin_does_not_cover() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    let funds = xcoin::domain::funds::Funds { available_margin: dec!(3009.95), ..Default::default() };
+    t.record_funds(&funds).await.unwrap();
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.on_key(key('2'));
+    app.on_key(key('b'));
+    // 10 INFY intraday at 1505.00 block a fifth: ₹3,010.00.
+    let screen = text(&draw(&mut app, 80, 24)).join("\n");
+    assert!(screen.contains("✗ margin: the order needs ₹3010, ₹3009.95 is free"), "{screen}");
+    press(&mut app, KeyCode::Enter);
+    let Some(Popup::Confirm { focus_ok, body, .. }) = &app.popup else { panic!("{:?}", app.popup) };
+    assert!(!focus_ok, "an order that would be refused starts on Cancel");
+    assert!(body.iter().any(|l| l.contains("margin: the order needs ₹3010")), "{body:?}");
+}
+
+/// `x` and `t` on a closed position say why they do nothing.
+#[tokio::test]
+async fn actions_on_a_closed_position_say_it_is_closed() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    let now = t.now();
+    filled_at(&t, "TCS", Side::Buy, 5, dec!(3120), "C1", now).await;
+    let closed = filled_at(&t, "TCS", Side::Sell, 5, dec!(3125), "C2", now).await.position;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.on_key(key('2'));
+    let row = app.view(Tab::Positions).iter().position(|id| *id == closed.id).expect("closed today, listed");
+    app.select_index(Tab::Positions, row);
+    for (k, says) in
+        [('x', "nothing to exit"), ('t', "it has no stop or target to set"), ('a', "nothing to add to or reverse")]
+    {
+        app.flash = None;
+        app.on_key(key(k));
+        assert!(app.popup.is_none(), "{k}");
+        let flash = &app.flash.as_ref().unwrap().0;
+        assert!(flash.contains("closed") && flash.contains(says), "{k}: {flash}");
+    }
+    // Buying from it offers the size it traded.
+    app.on_key(key('b'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    assert_eq!([0, 2].map(|i| form.values[i].as_str()), ["TCS", "5"]);
 }
 
 #[tokio::test]
@@ -540,7 +658,7 @@ async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() 
     app.on_key(key('2'));
     let p = app.selected_position().unwrap().clone();
     assert_eq!((p.symbol.as_str(), p.stop_loss, p.take_profit), ("INFY", Some(dec!(1500)), None));
-    app.on_key(key('s'));
+    app.on_key(key('t'));
     let Some(Popup::Levels(form)) = &app.popup else { panic!("{:?}", app.popup) };
     assert_eq!(form.values, ["1500.00".to_string(), String::new()], "the levels as they are");
     let screen = text(&draw(&mut app, 100, 30)).join("\n");
@@ -594,7 +712,7 @@ async fn stop_and_target_are_set_on_the_picked_position_after_the_risk_checks() 
     viewer.apply(store::snapshot(&t.db).await.unwrap());
     viewer.refresh_views();
     viewer.on_key(key('2'));
-    viewer.on_key(key('s'));
+    viewer.on_key(key('t'));
     assert!(viewer.popup.is_none());
 }
 
@@ -952,7 +1070,7 @@ async fn snapshots_of_every_screen_at_three_sizes() {
         // Positions: the stop and target of the first.
         app.on_key(key('2'));
         press(&mut app, KeyCode::Home);
-        app.on_key(key('s'));
+        app.on_key(key('t'));
         snap(&mut app, "levels", "Levels");
         press(&mut app, KeyCode::Esc);
         app.on_key(key('1'));

@@ -63,7 +63,7 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.wait_for("✓ passes pre-trade checks: risk ");
     tmux.keys(&["Enter"]);
     tmux.wait_for("Place order?");
-    tmux.keys(&["Right", "Enter"]);
+    tmux.keys(&["Enter"]); // the review starts on Place: it passes
     tmux.wait_for("✓ order ");
     tmux.wait_for(&format!("{:<18}Manual Trading", "FILLED")); // status is 16 wide, then two spaces
     // The desk log says so, and the header shows the paper account's funds.
@@ -72,11 +72,23 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.keys(&["2"]);
     tmux.wait_for("Positions —");
     // The picked position's stop and target, judged as typed.
-    tmux.keys(&["s"]);
+    tmux.keys(&["t"]);
     tmux.wait_for("Stop and target — position ");
     tmux.wait_for(" · stop now ");
     tmux.keys(&["Escape"]);
     tmux.wait_gone("Stop and target — position ");
+    // From the position's row, a MARKET order with the desk's default stop
+    // and target in four keys: reverse it (r), MARKET (m), review, send.
+    tmux.keys(&["/"]);
+    tmux.keys(&["-l", "INFY"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("filtered: 1 of");
+    tmux.keys(&["r", "m", "Enter"]);
+    tmux.wait_for("Place order?");
+    tmux.wait_for("SELL 10 INFY MARKET MIS stop ");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("SELL 10 INFY MARKET placed by");
+    tmux.keys(&["Escape"]);
 
     // An issue appears while the console watches.
     let db = xcoin::db::Db::connect(url.parse().unwrap(), small_pool()).await.unwrap();

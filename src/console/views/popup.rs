@@ -243,6 +243,10 @@ fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'st
         };
         let style = if focused { bold } else { Style::new() };
         let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
+        let letters = crate::console::form::OrderForm::letters(i);
+        if !letters.is_empty() {
+            spans.push(Span::styled(format!("   {letters}"), dim()));
+        }
         if i == 0 && !form.completions().is_empty() {
             spans.push(Span::styled(format!("   Tab: {}", form.completions().join(" ")), dim()));
         }
