@@ -371,13 +371,15 @@ impl App {
         self.tables[tab].filter.to_lowercase()
     }
 
-    /// `filtered: N of M` for a tab whose filter is set.
+    /// `filter "INFY": N of M` for a tab whose filter is set: the filter
+    /// as typed and how many of the tab's rows it shows. It sits in the
+    /// table's title, so the status line is free for results.
     pub fn filter_note(&self, tab: Tab) -> Option<String> {
-        if !tab.is_table() {
+        if !tab.is_table() || self.tables[tab].filter.is_empty() {
             return None;
         }
         let shown = self.view(tab).len();
-        (!self.filter_of(tab).is_empty()).then(|| format!("filtered: {shown} of {}", self.tables[tab].unfiltered))
+        Some(format!("filter \"{}\": {shown} of {}", self.tables[tab].filter, self.tables[tab].unfiltered))
     }
 
     /// The name of a strategy, or its id when unknown.
@@ -423,8 +425,9 @@ impl App {
             self.order_counts = (crate::console::views::orders::counts(self), Some(self.day()));
         }
         let s = &self.store;
-        let counts =
-            [(Tab::Orders, s.orders.len()), (Tab::Positions, s.positions.len()), (Tab::Trades, s.trades.len())];
+        // Every row the tab lists unfiltered: the positions closed today too.
+        let positions = s.positions.len() + s.closed_positions.len();
+        let counts = [(Tab::Orders, s.orders.len()), (Tab::Positions, positions), (Tab::Trades, s.trades.len())];
         for (tab, n) in counts {
             self.tables[tab].unfiltered = n;
         }
@@ -1761,7 +1764,7 @@ mod tests {
         typed(&mut a, "tcs");
         key(&mut a, KeyCode::Enter);
         assert_eq!(a.tables[Tab::Orders].rows, vec![8]);
-        assert_eq!(a.filter_note(Tab::Orders).as_deref(), Some("filtered: 1 of 2"));
+        assert_eq!(a.filter_note(Tab::Orders).as_deref(), Some("filter \"tcs\": 1 of 2"));
         key(&mut a, KeyCode::Char('2'));
         assert_eq!((a.tab, a.tables[Tab::Positions].filter.as_str()), (Tab::Positions, ""));
         key(&mut a, KeyCode::Char('1'));

@@ -18,7 +18,7 @@ pub struct Table {
     pub selected_id: Option<i64>,
     /// The table's own filter, kept while another tab is shown.
     pub filter: String,
-    /// Rows before filtering, for `filtered: N of M`.
+    /// Rows before filtering, for `filter "…": N of M`.
     pub unfiltered: usize,
 }
 

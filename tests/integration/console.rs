@@ -589,6 +589,33 @@ async fn the_forms_verdict_refuses_an_order_the_free_margin_does_not_cover() {
     assert!(body.iter().any(|l| l.contains("margin: the order needs ₹3010")), "{body:?}");
 }
 
+/// A filter's counts are of the same set as its title: every row the tab
+/// lists (open and closed positions; today's trades), not the rows shown.
+#[tokio::test]
+async fn filter_counts_are_of_the_rows_the_tab_lists() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    let now = t.now();
+    filled_at(&t, "TCS", Side::Buy, 5, dec!(3120), "C1", now).await;
+    filled_at(&t, "TCS", Side::Sell, 5, dec!(3125), "C2", now).await;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    let (open, closed, trades) = (app.store.positions.len(), app.store.closed_positions.len(), app.store.trades.len());
+    assert_eq!((closed, trades), (1, 3), "TCS closed today; INFY's fill and TCS's two");
+    for (tab, filter, title) in [
+        ('2', "tcs", format!("Positions — {open} open, 1 closed today · filter \"tcs\": 1 of {}", open + 1)),
+        ('3', "tcs", format!("Trades — {trades} today · filter \"tcs\": 2 of {trades}")),
+    ] {
+        app.on_key(key(tab));
+        app.on_key(key('/'));
+        for c in filter.chars() {
+            app.on_key(key(c));
+        }
+        press(&mut app, KeyCode::Enter);
+        let screen = text(&draw(&mut app, 120, 40));
+        assert!(screen[3].contains(&title), "{}", screen[3]);
+    }
+}
+
 /// `x` and `t` on a closed position say why they do nothing.
 #[tokio::test]
 async fn actions_on_a_closed_position_say_it_is_closed() {

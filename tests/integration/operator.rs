@@ -101,7 +101,12 @@ async fn the_selection_stays_on_its_order_while_rows_arrive_and_a_dialog_follows
     assert_eq!(app.selected_order().unwrap().id, 5);
     // (After the earlier message, which is still showing.)
     assert!(flash(&app).ends_with(" · order 2 left the list; selected order 5"), "{}", flash(&app));
-    assert_eq!(app.filter_note(Tab::Orders).as_deref(), Some("filtered: 1 of 5"));
+    assert_eq!(app.filter_note(Tab::Orders).as_deref(), Some("filter \"1494\": 1 of 5"));
+    // The kept filter is in the table's title; the status line shows the
+    // result (it used to show `filter: 1494` and hide it).
+    let screen = crate::console::text(&crate::console::draw(&mut app, 80, 24));
+    assert!(screen[3].contains("filter \"1494\": 1 of 5"), "{}", screen[3]);
+    assert!(screen[22].contains("selected order 5") && !screen[22].contains("filter:"), "{}", screen[22]);
 }
 
 #[tokio::test]

@@ -82,7 +82,7 @@ async fn the_console_in_a_terminal_trades_resolves_kills_rearms_and_quits() {
     tmux.keys(&["/"]);
     tmux.keys(&["-l", "INFY"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("filtered: 1 of");
+    tmux.wait_for("filter \"INFY\": 1 of");
     tmux.keys(&["r", "m", "Enter"]);
     tmux.wait_for("Place order?");
     tmux.wait_for("SELL 10 INFY MARKET MIS stop ");

@@ -29,7 +29,7 @@ pub use popup::{help_bindings, help_scroll};
 pub const MIN_WIDTH: u16 = 40;
 pub const MIN_HEIGHT: u16 = 12;
 
-/// A table's title, with `filtered: N of M` while its tab's filter is set.
+/// A table's title, with `filter "INFY": N of M` while its tab's filter is set.
 pub fn filtered(app: &App, tab: Tab, title: String) -> String {
     match app.filter_note(tab) {
         Some(note) => format!("{title} · {note}"),
@@ -326,7 +326,9 @@ impl Widget for &App {
             Paragraph::new(text).wrap(Wrap { trim: true }).style(Style::new().fg(Color::Yellow)).render(area, buf);
             return;
         }
-        let flash_line = if self.filter_editing || !self.tables[self.tab].filter.is_empty() {
+        // The filter being typed; a kept filter is in the table's title, and
+        // a command's result always shows here.
+        let flash_line = if self.filter_editing {
             Line::from(vec![
                 Span::styled(" filter: ", Style::new().add_modifier(Modifier::BOLD)),
                 Span::raw(format!("{}{}", self.tables[self.tab].filter, if self.filter_editing { "▏" } else { "" })),

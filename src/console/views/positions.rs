@@ -41,7 +41,12 @@ pub fn totals(app: &App) -> String {
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let table = &app.tables[Tab::Positions];
-    let title = super::filtered(app, Tab::Positions, format!("Positions — {} open", app.store.positions.len()));
+    let closed = app.store.closed_positions.len();
+    let mut title = format!("Positions — {} open", app.store.positions.len());
+    if closed > 0 {
+        title.push_str(&format!(", {closed} closed today"));
+    }
+    let title = super::filtered(app, Tab::Positions, title);
     super::table_with_totals(area, buf, title, Some(totals(app)), &COLUMNS, table.rows.len(), table.selected, |i| {
         app.position(table.rows[i]).map_or_else(Vec::new, row)
     });

@@ -25,7 +25,8 @@ const COLUMNS: [Column; 10] = [
 
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let q = |v: Option<i64>| v.map_or("—".to_string(), |q| q.to_string());
-    let n = app.tables[crate::console::tab::Tab::Reconciliation].rows.len() as i64;
+    // Of every issue the tab lists; a filter's note says how many it shows.
+    let n = app.tables[crate::console::tab::Tab::Reconciliation].unfiltered as i64;
     let title = if app.show_resolved {
         format!("Reconciliation — {}, resolved included (r hides)", crate::domain::count(n, "issue", "issues"))
     } else {

@@ -29,11 +29,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(
-            app,
-            crate::console::tab::Tab::Trades,
-            format!("Trades — {} today", app.tables[crate::console::tab::Tab::Trades].rows.len()),
-        ),
+        super::filtered(app, crate::console::tab::Tab::Trades, format!("Trades — {} today", app.store.trades.len())),
         &COLUMNS,
         app.tables[crate::console::tab::Tab::Trades].rows.len(),
         app.tables[crate::console::tab::Tab::Trades].selected,
