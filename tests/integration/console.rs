@@ -616,6 +616,29 @@ async fn filter_counts_are_of_the_rows_the_tab_lists() {
     }
 }
 
+/// At 80×24 a stop order still shows the price it waits for: the type, the
+/// price and the trigger are essential columns (an SL-M row read
+/// `8 TCS SELL 5 0 SL-M OPEN`, neither price nor trigger).
+#[tokio::test]
+async fn a_stop_order_shows_its_trigger_at_80_columns() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    let stop = OrderRequest {
+        order_type: OrderType::StopLossMarket,
+        trigger_price: Some(dec!(3100.50)),
+        ..market("TCS", Side::Sell, 5)
+    };
+    let o = submitted(&t, &stop, dec!(3120), "SLM1").await;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    let screen = text(&draw(&mut app, 80, 24));
+    let row = screen.iter().find(|l| l.contains(" TCS ")).unwrap_or_else(|| panic!("{}", screen.join("\n")));
+    assert!(row.contains(&format!("{} TCS", o.id)) && row.contains("SL-M") && row.contains("3100.50"), "{row}");
+    // Wide enough for the value: an SL-M's at its trigger.
+    let wide = text(&draw(&mut app, 160, 40));
+    let row = wide.iter().find(|l| l.contains(" TCS ")).unwrap();
+    assert!(row.contains("15502.50"), "5 × 3100.50: {row}");
+}
+
 /// `x` and `t` on a closed position say why they do nothing.
 #[tokio::test]
 async fn actions_on_a_closed_position_say_it_is_closed() {

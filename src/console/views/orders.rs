@@ -19,8 +19,10 @@ pub fn status_style(status: OrderStatus) -> Style {
     }
 }
 
-/// Essential columns stay; then filled, type and the average fill, then
-/// time, trigger and the order's value, then strategy and broker id.
+/// Essential columns stay — the type, the price and the trigger among
+/// them, so a stop order always shows the price it waits for; then filled
+/// and the average fill, then time and the order's value, then strategy and
+/// broker id.
 const COLUMNS: [Column; 14] = [
     Column::new("id", ESSENTIAL).right(),
     Column::new("time", 2).min(8),
@@ -29,9 +31,9 @@ const COLUMNS: [Column; 14] = [
     Column::new("qty", ESSENTIAL).right(),
     Column::new("filled", 1).right(),
     Column::new("avg fill", 1).min(8).right(),
-    Column::new("type", 1).min(6),
+    Column::new("type", ESSENTIAL).min(6),
     Column::new("price", ESSENTIAL).min(7).right(),
-    Column::new("trigger", 2).min(7).right(),
+    Column::new("trigger", ESSENTIAL).min(7).right(),
     Column::new("value", 2).min(9).right(),
     Column::new("status", ESSENTIAL).min(16),
     Column::new("strategy", 3),
@@ -67,15 +69,16 @@ pub fn weigh(
 }
 
 /// What an order is worth: its filled part at the average fill and, while it
-/// works, the rest at its limit price. Blank when unknown (a working market
-/// order) or when a finished order filled nothing.
+/// works, the rest at its limit price (an SL-M's at its trigger, where it
+/// turns into a market order). Blank when unknown (a working market order)
+/// or when a finished order filled nothing.
 pub fn value(o: &Order) -> Option<rust_decimal::Decimal> {
     let filled = o.average_price.unwrap_or_default() * rust_decimal::Decimal::from(o.filled_quantity);
     let rest = o.quantity - o.filled_quantity;
     if rest == 0 || o.status.is_terminal() {
         return (o.filled_quantity > 0).then_some(filled);
     }
-    o.price.map(|p| filled + p * rust_decimal::Decimal::from(rest))
+    o.price.or(o.trigger_price).map(|p| filled + p * rust_decimal::Decimal::from(rest))
 }
 
 /// The table; `counts` are [`counts`] for this frame.
@@ -164,5 +167,8 @@ mod tests {
         assert_eq!(value(&o), None);
         (o.status, o.order_type, o.price) = (OrderStatus::Open, crate::domain::order::OrderType::Market, None);
         assert_eq!(value(&o), None, "a working market order has no price yet");
+        (o.order_type, o.trigger_price, o.quantity) =
+            (crate::domain::order::OrderType::StopLossMarket, Some(dec!(1480)), 5);
+        assert_eq!(value(&o), Some(dec!(7400)), "an SL-M at its trigger: 5 × 1480");
     }
 }
