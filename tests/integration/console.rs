@@ -1250,12 +1250,13 @@ async fn a_table_too_narrow_for_its_essential_columns_says_how_wide_to_go() {
     let mut app = long_desk(&t).await;
     let big = app.store.trades.values().find(|t| t.symbol == "ADANIPORTS").unwrap().net_value;
     let big = format!("{:.2}", big);
-    // Orders: id 2 ("id"), symbol 10, side 4, qty 4 ("8567"), price 7, status
-    // 16 (PARTIALLY_FILLED, its floor), five spaces between, two borders: 50.
-    let screen = text(&draw(&mut app, 50, 24)).join("\n");
+    // Orders: id 2 ("id"), symbol 10, side 4, qty 4 ("8567"), type 6, price
+    // 7, trigger 7, status 16 (PARTIALLY_FILLED, its floor), seven spaces
+    // between, two borders: 65.
+    let screen = text(&draw(&mut app, 65, 24)).join("\n");
     assert!(screen.contains("ADANIPORTS") && !screen.contains("widen the terminal"), "{screen}");
-    let screen = text(&draw(&mut app, 49, 24)).join("\n");
-    assert!(screen.contains("widen the terminal to 50 columns") && !screen.contains("ADANIPORTS"), "{screen}");
+    let screen = text(&draw(&mut app, 64, 24)).join("\n");
+    assert!(screen.contains("widen the terminal to 65 columns") && !screen.contains("ADANIPORTS"), "{screen}");
     // Trades: symbol 10, side 4, qty 4, price 7, net value 12 (the big fill's),
     // four spaces, two borders: 43.
     app.on_key(key('3'));
