@@ -156,6 +156,9 @@ pub struct App {
     /// The desk log scrolled back: the id of the line at the pane's bottom.
     /// `None` follows the newest line.
     pub log_anchor: Option<i64>,
+    /// The first of today's numbers the Stats tab shows (↑/↓ scroll them
+    /// when the terminal is too short for all).
+    pub stats_scroll: usize,
     /// The filters and resolved-toggle the views were built with (`None`: never built).
     view_of: Option<(String, bool)>,
     /// How many of `orders_view`'s first rows are working orders.
@@ -207,6 +210,7 @@ impl App {
             log_state: tui_logger::TuiWidgetState::new(),
             log_diagnostics: false,
             log_anchor: None,
+            stats_scroll: 0,
             view_of: None,
             orders_active: 0,
             dirty: true,
@@ -729,6 +733,11 @@ impl App {
     }
 
     fn move_selection(&mut self, delta: isize) {
+        if self.tab == Tab::Stats {
+            let last = crate::console::views::stats_rows(self).saturating_sub(1);
+            self.stats_scroll = self.stats_scroll.saturating_add_signed(delta).min(last);
+            return;
+        }
         let len = self.rows_in_tab();
         if len == 0 || !self.tab.is_table() {
             return;

@@ -639,6 +639,33 @@ async fn a_stop_order_shows_its_trigger_at_80_columns() {
     assert!(row.contains("15502.50"), "5 × 3100.50: {row}");
 }
 
+/// Stats on a short terminal says how many of today's numbers it shows and
+/// scrolls to the rest (the largest win and loss, funds free, margin used
+/// and the opening balance dropped without a word at 80×24).
+#[tokio::test]
+async fn stats_on_a_short_terminal_says_what_is_below_and_scrolls_to_it() {
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    app.show_log = true; // as a console starts: the log pane takes its share
+    app.on_key(key('5'));
+    let top = text(&draw(&mut app, 80, 24)).join("\n");
+    let total = xcoin::console::views::stats_rows(&app);
+    assert!(top.contains("Today 1–") && top.contains(&format!(" of {total} ↓ more")), "{top}");
+    assert!(!top.contains("Opening balance"), "{top}");
+    for _ in 0..total {
+        press(&mut app, KeyCode::Down);
+    }
+    let end = text(&draw(&mut app, 80, 24)).join("\n");
+    assert!(end.contains(&format!("–{total} of {total} ↑ more")), "{end}");
+    for row in ["Largest loss", "Funds free", "Margin used", "Opening balance"] {
+        assert!(end.contains(row), "{row}: {end}");
+    }
+    // Tall enough, nothing is hidden and the title says nothing more.
+    app.show_log = false;
+    let tall = text(&draw(&mut app, 120, 40)).join("\n");
+    assert!(tall.contains("┌Today─") && tall.contains("Opening balance"), "{tall}");
+}
+
 /// `x` and `t` on a closed position say why they do nothing.
 #[tokio::test]
 async fn actions_on_a_closed_position_say_it_is_closed() {

@@ -23,6 +23,7 @@ use super::action::hints;
 use super::app::{App, FlashKind, Tab};
 use fit::{Part, fit_parts};
 pub use popup::{help_bindings, help_scroll};
+pub use stats::rows as stats_rows;
 
 /// Below this the console shows a notice instead of the desk. Narrower
 /// than the desk's tables need, each table says how wide it must be.

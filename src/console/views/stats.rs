@@ -145,8 +145,14 @@ fn breakdown_row(b: &Breakdown) -> Vec<Field> {
     ]
 }
 
+/// How many lines of today's numbers there are (what ↑/↓ scroll through).
+pub fn rows(app: &App) -> usize {
+    today_rows(app).len()
+}
+
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let rows = today_rows(app);
+    let total = rows.len();
     // Sized from the content: labels, two spaces, values right-aligned.
     let label_w = rows.iter().map(|r| width(r.0)).max().unwrap_or(0) + 2;
     let value_w = rows.iter().map(|r| width(&r.1)).max().unwrap_or(0);
@@ -173,7 +179,24 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         return;
     }
     let [numbers, right] = Layout::horizontal([Constraint::Length(numbers_w), Constraint::Fill(1)]).areas(area);
-    Paragraph::new(text).block(Block::new().borders(Borders::ALL).title("Today")).render(numbers, buf);
+    // Too short for every number: the box scrolls (↑/↓) and its title says
+    // what it shows and that more is there, never dropping rows silently.
+    let room = numbers.height.saturating_sub(2) as usize;
+    let first = app.stats_scroll.min(total.saturating_sub(room));
+    let title = if total > room {
+        let more = match (first > 0, first + room < total) {
+            (true, true) => "↑↓ more",
+            (false, _) => "↓ more",
+            (true, false) => "↑ more",
+        };
+        format!("Today {}–{} of {total} {more}", first + 1, (first + room).min(total))
+    } else {
+        "Today".to_string()
+    };
+    Paragraph::new(text)
+        .scroll((first as u16, 0))
+        .block(Block::new().borders(Borders::ALL).title(title))
+        .render(numbers, buf);
 
     // Beside the numbers: the chart and the gauges on top, the day per
     // strategy and per instrument below, as tall as its rows (the chart
