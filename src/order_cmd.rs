@@ -174,30 +174,78 @@ async fn list(config: &Config, db: &Db, json: bool, out: &mut impl Write) -> Res
             .iter()
             .map(|o| {
                 serde_json::json!({
-                    "id": o.id, "symbol": o.symbol, "side": o.side.to_string(), "quantity": o.quantity,
-                    "order_type": o.order_type.to_string(), "price": o.price, "status": o.status.to_string(),
+                    "id": o.id,
+                    "time": calendar.local(o.created_at).format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    "symbol": o.symbol, "exchange": o.exchange.to_string(), "side": o.side.to_string(),
+                    "quantity": o.quantity, "order_type": o.order_type.to_string(), "product": o.product.to_string(),
+                    "price": o.price, "trigger_price": o.trigger_price, "stop_loss": o.stop_loss,
+                    "target": o.take_profit, "status": o.status.to_string(), "reason": o.status_reason,
                     "filled_quantity": o.filled_quantity, "average_price": o.average_price,
                     "placed_by": o.placed_by,
                 })
             })
             .collect();
         writeln!(out, "{}", serde_json::Value::Array(rows))?;
+    } else if orders.is_empty() {
+        writeln!(out, "no orders today ({today})")?;
     } else {
-        for o in &orders {
-            writeln!(
-                out,
-                "{:>6} {} {:<12} {:<4} {:>6} {:<8} {:>10} {:<16} {}",
-                o.id,
-                calendar.local(o.created_at).format("%H:%M:%S"),
-                o.symbol,
-                o.side.to_string(),
-                o.quantity,
-                o.order_type.to_string(),
-                o.price.map_or("—".into(), xcoin::domain::money::paisa),
-                o.status.to_string(),
-                o.placed_by
-            )?;
-        }
+        write!(out, "{}", order_table(&orders, &calendar))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Today's orders as an aligned table under a header: amounts to the
+/// paisa, times in IST, the refusal or rejection reason last.
+fn order_table(orders: &[xcoin::domain::order::Order], calendar: &xcoin::domain::calendar::MarketCalendar) -> String {
+    use xcoin::domain::money::paisa;
+    const HEADER: [&str; 13] = [
+        "id",
+        "time",
+        "symbol",
+        "side",
+        "qty",
+        "filled",
+        "avg fill",
+        "type",
+        "price",
+        "trigger",
+        "status",
+        "placed by",
+        "reason",
+    ];
+    // Numbers read right-aligned, words left-aligned.
+    const RIGHT: [bool; 13] = [true, false, false, false, true, true, true, false, true, true, false, false, false];
+    let amount = |v: Option<Decimal>| v.map_or("—".to_string(), paisa);
+    let mut rows = vec![HEADER.map(str::to_string)];
+    rows.extend(orders.iter().map(|o| {
+        [
+            o.id.to_string(),
+            calendar.local(o.created_at).format("%H:%M:%S").to_string(),
+            o.symbol.clone(),
+            o.side.to_string(),
+            o.quantity.to_string(),
+            o.filled_quantity.to_string(),
+            amount(o.average_price),
+            o.order_type.to_string(),
+            amount(o.price),
+            amount(o.trigger_price),
+            o.status.to_string(),
+            o.placed_by.clone(),
+            o.status_reason.clone().unwrap_or_default(),
+        ]
+    }));
+    let widths: Vec<usize> =
+        (0..HEADER.len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut text = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .zip(RIGHT)
+            .map(|((cell, &w), right)| if right { format!("{cell:>w$}") } else { format!("{cell:<w$}") })
+            .collect();
+        text.push_str(cells.join(" ").trim_end());
+        text.push('\n');
+    }
+    text
 }

@@ -279,3 +279,83 @@ async fn out_of_range_inputs_are_refused_by_field_before_anything_is_stored() {
     );
     assert_eq!(t.claim_next_command().await.unwrap(), None, "nothing was enqueued");
 }
+
+/// `xcoin order list` is a table under a header, every column aligned:
+/// filled quantity, average fill and trigger to the paisa, times in IST, the
+/// refusal's reason last; `--json` carries the levels, product, time and
+/// reason too.
+#[tokio::test]
+async fn the_order_list_shows_fills_triggers_and_reasons_under_a_header() {
+    use rust_decimal_macros::dec;
+    use xcoin::domain::order::{BrokerKind, OrderRequest, OrderType, Side};
+    let t = test_db_at(a_trading_morning()).await;
+    // Filled in two parts: 2 at 1500.05 and 1 at 1500.00, an average of 1500.0333…
+    let infy = submitted(&t, &market("INFY", Side::Buy, 3), dec!(1500), "PO1").await;
+    let rates = xcoin::domain::charges::ChargeRates::default();
+    t.record_fill(&fill(&infy, "PT1", 2, dec!(1500.05)), &rates).await.unwrap();
+    t.record_fill(&fill(&infy, "PT2", 1, dec!(1500.00)), &rates).await.unwrap();
+    let stop = OrderRequest {
+        order_type: OrderType::StopLoss,
+        trigger_price: Some(dec!(812)),
+        stop_loss: Some(dec!(800)),
+        take_profit: Some(dec!(840)),
+        ..limit_buy("SBIN", 5, dec!(812.5))
+    };
+    submitted(&t, &stop, dec!(811), "PO2").await;
+    let refused = OrderRequest { placed_by: "asha".into(), ..limit_buy("TCS", 2, dec!(3120.75)) };
+    t.record_rejected_order(
+        &refused,
+        BrokerKind::Paper,
+        TICK,
+        Some(dec!(3120)),
+        "stop loss: required on every position",
+    )
+    .await
+    .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = t.url();
+    let clock = t.clock_env();
+    let env = [("DATABASE_URL", url.as_str()), (clock.0, clock.1.as_str())];
+    let calendar = xcoin::config::Settings::default().calendar();
+    let mut at = Vec::new();
+    for id in 1..=3 {
+        at.push(calendar.local(t.get_order(id).await.unwrap().created_at));
+    }
+    let hms = |i: usize| at[i].format("%H:%M:%S").to_string();
+
+    let out = xcoin(dir.path(), &["order", "list"], &env);
+    assert_eq!(out.status.code(), Some(0));
+    let expected = [
+        "id time     symbol side qty filled avg fill type     price trigger status    placed by reason".to_string(),
+        format!(" 1 {} INFY   BUY    3      3  1500.03 MARKET       —       — FILLED    test", hms(0)),
+        format!(" 2 {} SBIN   BUY    5      0        — SL      812.50  812.00 SUBMITTED test", hms(1)),
+        format!(
+            " 3 {} TCS    BUY    2      0        — LIMIT  3120.75       — REJECTED  asha      stop loss: required on every position",
+            hms(2)
+        ),
+    ];
+    assert_eq!(stdout(&out).lines().collect::<Vec<_>>(), expected, "{}", stdout(&out));
+
+    let out = xcoin(dir.path(), &["order", "list", "--json"], &env);
+    let rows: Vec<serde_json::Value> = serde_json::from_str(stdout(&out).trim()).unwrap();
+    let ist = |i: usize| at[i].format("%Y-%m-%dT%H:%M:%S+05:30").to_string();
+    assert_eq!(
+        rows[1],
+        serde_json::json!({
+            "id": 2, "time": ist(1), "symbol": "SBIN", "exchange": "NSE", "side": "BUY", "quantity": 5,
+            "order_type": "SL", "product": "MIS", "price": "812.50", "trigger_price": "812.00",
+            "stop_loss": "800.00", "target": "840.00", "status": "SUBMITTED", "reason": null,
+            "filled_quantity": 0, "average_price": null, "placed_by": "test",
+        })
+    );
+    assert_eq!((rows[0]["filled_quantity"].as_i64(), rows[0]["time"].as_str()), (Some(3), Some(ist(0).as_str())));
+    assert_eq!(
+        rows[0]["average_price"].as_str().map(|p| p.parse::<Decimal>().unwrap().round_dp(4)),
+        Some(dec!(1500.0333))
+    );
+    assert_eq!(
+        (rows[2]["status"].as_str(), rows[2]["reason"].as_str()),
+        (Some("REJECTED"), Some("stop loss: required on every position"))
+    );
+}
