@@ -159,25 +159,47 @@ async fn the_export_round_trips_every_trade_and_a_past_day_has_its_report() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Read back by column name, as a spreadsheet or an import would.
     let mut reader = csv::Reader::from_path(&file).unwrap();
-    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), xcoin::export::TRADE_COLUMNS);
-    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, xcoin::export::TRADE_COLUMNS);
+    let rows: Vec<std::collections::HashMap<String, String>> =
+        reader.records().map(|r| header.iter().cloned().zip(r.unwrap().iter().map(str::to_string)).collect()).collect();
     let trades = t.trades_between(past, today).await.unwrap();
     assert_eq!(rows.len(), trades.len());
+    let amount = |row: &std::collections::HashMap<String, String>, name: &str| row[name].parse::<Decimal>().unwrap();
     for (row, trade) in rows.iter().zip(&trades) {
-        assert_eq!(row[0], trade.symbol);
-        assert_eq!(row[2], calendar.local(trade.traded_at).format("%Y-%m-%d").to_string());
-        assert_eq!(row[6], trade.side.as_str().to_ascii_lowercase());
-        assert_eq!(row[8].parse::<i64>().unwrap(), trade.quantity);
-        assert_eq!(row[9].parse::<Decimal>().unwrap(), trade.price);
-        assert_eq!(row[10], trade.broker_trade_id);
-        assert_eq!(row[20].parse::<Decimal>().unwrap(), trade.total_charges, "charges exact");
-        assert_eq!(row[21].parse::<Decimal>().unwrap(), trade.net_value);
+        assert_eq!(row["symbol"], trade.symbol);
+        assert_eq!(row["trade_date"], calendar.local(trade.traded_at).format("%Y-%m-%d").to_string());
+        assert_eq!(row["trade_type"], trade.side.as_str().to_ascii_lowercase());
+        assert_eq!(row["quantity"].parse::<i64>().unwrap(), trade.quantity);
+        assert_eq!(amount(row, "price"), trade.price);
+        assert_eq!(row["trade_id"], trade.broker_trade_id);
+        // Both ids: the console's (local) and Kite's.
+        assert_eq!(row["order_id"], trade.order_id.to_string());
+        assert_eq!(Some(&row["broker_order_id"]), trade.broker_order_id.as_ref());
+        let order = t.get_order(trade.order_id).await.unwrap();
+        assert_eq!(order.broker_order_id.as_deref(), Some(format!("B-{}", trade.broker_trade_id).as_str()));
+        // Shown to the paisa, kept exact.
+        for (name, stored) in [
+            ("total_charges", trade.total_charges),
+            ("net_value", trade.net_value),
+            ("stt", trade.charges.stt),
+            ("realised_pnl", trade.realized_pnl),
+        ] {
+            assert_eq!(row[name], format!("{:.2}", to_paisa(stored)), "{name} to the paisa");
+            assert_eq!(amount(row, &format!("{name}_exact")), stored, "{name} exact");
+        }
     }
-    assert_eq!(rows[0][12], format!("{past}T10:00:00"), "execution time in IST");
+    assert!(
+        trades.iter().any(|t| t.total_charges.scale() > 2 && t.total_charges != to_paisa(t.total_charges)),
+        "some charge is finer than the paisa, so the two columns differ"
+    );
+    assert_eq!(rows[0]["order_execution_time"], format!("{past}T10:00:00"), "execution time in IST");
     // (The helper makes each filled order now, whatever its fill's time.)
     let orders = stdout(&xcoin(dir.path(), &["export", "orders"], &env));
     assert_eq!(orders.lines().count(), 1 + 6, "the header and today's six orders: {orders}");
+    assert_eq!(orders.lines().next().unwrap().split(',').collect::<Vec<_>>(), xcoin::export::ORDER_COLUMNS);
     assert!(orders.lines().nth(1).unwrap().contains(",INFY,NSE,BUY,MARKET,MIS,DAY,10,"), "{orders}");
 
     // The past day, read back: its own trades only.
