@@ -230,6 +230,15 @@ fn money(v: Option<Decimal>) -> String {
     v.map_or("—".into(), rupees)
 }
 
+/// A label as a Markdown table cell, its sub-row indentation kept: a cell's
+/// leading spaces are dropped when it renders, so each becomes two
+/// non-breaking spaces (`&nbsp;`), which render as space.
+fn markdown_label(label: &str) -> String {
+    let text = label.trim_start();
+    let indent = label.len() - text.len();
+    format!("{}{}", "&nbsp;".repeat(2 * indent), text.trim_end())
+}
+
 impl DayReport {
     /// The report as rows of (label, value) sections, shared by text and Markdown.
     fn sections(&self) -> Vec<(&'static str, Vec<(String, String)>)> {
@@ -338,7 +347,7 @@ impl DayReport {
             }
             out.push_str("| | |\n|---|---|\n");
             for (label, value) in rows {
-                out.push_str(&format!("| {} | {} |\n", label.trim(), value.replace('|', "\\\\|")));
+                out.push_str(&format!("| {} | {} |\n", markdown_label(&label), value.replace('|', "\\\\|")));
             }
         }
         out
@@ -346,5 +355,73 @@ impl DayReport {
 
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("the report serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+
+    fn a_day() -> DayReport {
+        DayReport {
+            day: NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+            realised: dec!(81.85),
+            adjustments: dec!(-2.5),
+            unrealised: dec!(12.4),
+            gross: dec!(94.25),
+            charges: ChargesByComponent {
+                lines: crate::domain::charges::Charges {
+                    brokerage: dec!(60),
+                    stt: dec!(23.79),
+                    exchange: dec!(8.72),
+                    sebi: dec!(0.29),
+                    gst: dec!(12.42),
+                    stamp_duty: dec!(5.96),
+                },
+                total: dec!(111.18),
+            },
+            net: dec!(-16.93),
+            orders: 5,
+            trades: 5,
+            order_to_trade: Some(dec!(1)),
+            round_trips: 2,
+            wins: 1,
+            losses: 1,
+            win_rate: Some(dec!(0.5)),
+            average_win: Some(dec!(100)),
+            average_loss: Some(dec!(-60)),
+            largest_loss: dec!(-60),
+            max_drawdown: dec!(75),
+            by_strategy: vec![],
+            by_instrument: vec![],
+            kill_switch: vec![],
+            issues: vec![],
+            goals: vec![],
+        }
+    }
+
+    #[test]
+    fn markdown_keeps_the_sub_rows_indented_as_the_text_does() {
+        let r = a_day();
+        let text = r.text();
+        assert!(
+            text.contains(
+                "\n  Gross               ₹94.25\n    realised          ₹81.85\n      adjustments     -₹2.50\n"
+            ),
+            "{text}"
+        );
+        let md = r.markdown();
+        for row in [
+            "| Gross | ₹94.25 |",
+            "| &nbsp;&nbsp;&nbsp;&nbsp;realised | ₹81.85 |",
+            "| &nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;adjustments | -₹2.50 |",
+            "| &nbsp;&nbsp;&nbsp;&nbsp;unrealised | ₹12.40 |",
+            "| Charges | ₹111.18 |",
+            "| &nbsp;&nbsp;&nbsp;&nbsp;brokerage | ₹60.00 |",
+            "| &nbsp;&nbsp;&nbsp;&nbsp;stamp duty | ₹5.96 |",
+        ] {
+            assert!(md.lines().any(|l| l == row), "{row} in {md}");
+        }
     }
 }
