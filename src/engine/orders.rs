@@ -80,7 +80,10 @@ impl<B: Broker> Engine<B> {
             };
             let order = self.db.record_rejected_order(req, kind, tick, last, &reason).await?;
             tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
-            let line = format!("order {} {} refused by {}: {reason}", order.id, order.describe(), order.placed_by);
+            // The rule refused it; who asked for it comes last, so the line
+            // never reads as if that person refused it.
+            let line =
+                format!("order {} {} refused: {reason}, requested by {}", order.id, order.describe(), order.placed_by);
             self.journal(EventLevel::Warn, EventKind::Order, line);
             return Ok(order);
         }

@@ -42,7 +42,10 @@ async fn the_engine_logs_orders_refusals_fills_commands_and_the_kill_switch_for_
         (
             EventLevel::Warn,
             EventKind::Order,
-            format!("order {} BUY 10 INFY MARKET refused by test: stop loss: required on every position", refused.id),
+            format!(
+                "order {} BUY 10 INFY MARKET refused: stop loss: required on every position, requested by test",
+                refused.id
+            ),
         ),
         (
             EventLevel::Info,
