@@ -1207,7 +1207,11 @@ impl Config {
             return Err(self.invalid("risk.max_position_size", 0, "at least 1 share"));
         }
         if r.min_risk_reward < Decimal::ZERO {
-            return Err(self.invalid("risk.min_risk_reward", r.min_risk_reward, "a ratio of 0 or more (2 means 2:1)"));
+            return Err(self.invalid(
+                "risk.min_risk_reward",
+                r.min_risk_reward,
+                "a reward:risk ratio of 0 or more (2 means reward:risk 2:1)",
+            ));
         }
         if r.max_orders_per_second == 0 {
             return Err(self.invalid("risk.max_orders_per_second", 0, "at least 1"));
@@ -2009,6 +2013,16 @@ mod tests {
                 "MAX_POSITION_LOSS_PCT=0.15 (from {dotenv}) is ambiguous: it could be 0.15 % or, as a fraction, 15 %"
             )),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_negative_minimum_is_refused_as_a_reward_risk_ratio() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            error(dir.path(), "", &[("XCOIN_RISK__MIN_RISK_REWARD", "-1.5")]),
+            "config key `risk.min_risk_reward` = -1.5 (from environment variable XCOIN_RISK__MIN_RISK_REWARD) is \
+             invalid: expected a reward:risk ratio of 0 or more (2 means reward:risk 2:1)"
         );
     }
 

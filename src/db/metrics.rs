@@ -9,7 +9,8 @@ use super::{Db, Result};
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scrape {
     pub orders_by_status: Vec<(String, i64)>,
-    /// Refusals by the rule that refused them (the reason up to its first `:`).
+    /// Refusals by the rule that refused them: the reason up to its first
+    /// `: ` (a rule's name may hold a colon, as `min reward:risk` does).
     pub rejections_by_rule: Vec<(String, i64)>,
     pub commands_by_status: Vec<(String, i64)>,
     pub fills: i64,
@@ -35,7 +36,7 @@ impl Db {
             counts(format!("SELECT status, count(*) FROM orders WHERE created_at >= {TODAY} GROUP BY 1 ORDER BY 1"))
                 .await?;
         let rejections: Counts = counts(format!(
-            "SELECT split_part(coalesce(status_reason, 'no reason'), ':', 1), count(*) FROM orders
+            "SELECT split_part(coalesce(status_reason, 'no reason'), ': ', 1), count(*) FROM orders
               WHERE status = 'REJECTED' AND created_at >= {TODAY} GROUP BY 1 ORDER BY 1"
         ))
         .await?;

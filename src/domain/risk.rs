@@ -169,6 +169,13 @@ pub enum Denial {
         entry: Decimal,
         stop: Decimal,
     },
+    /// A target on the losing side of the entry: it has no reward to weigh
+    /// against the risk.
+    TargetWrongSide {
+        side: Side,
+        entry: Decimal,
+        target: Decimal,
+    },
     /// An open position's stop or target on the wrong side of the last
     /// price: it would fire at once.
     LevelWrongSide {
@@ -248,6 +255,10 @@ impl fmt::Display for Denial {
                 let relation = if *side == Side::Buy { "below" } else { "above" };
                 write!(f, "stop loss: a {side} stop must be {relation} the entry {entry}, got {stop}")
             }
+            Denial::TargetWrongSide { side, entry, target } => {
+                let relation = if *side == Side::Buy { "above" } else { "below" };
+                write!(f, "target: a {side} target must be {relation} the entry {entry}, got {target}")
+            }
             Denial::LevelWrongSide { level, long, last_price, value } => {
                 let below = (*level == "stop loss") == *long;
                 write!(
@@ -263,7 +274,7 @@ impl fmt::Display for Denial {
                 write!(f, "max risk per trade: limit ₹{}, order risks ₹{}", r2(*limit), r2(*value))
             }
             Denial::RiskReward { limit, value } => {
-                write!(f, "min risk:reward: limit {}:1, order {}:1", limit.normalize(), value.round_dp(2).normalize())
+                write!(f, "min reward:risk: limit {}:1, order {}:1", limit.normalize(), value.round_dp(2).normalize())
             }
             Denial::OpenPositions { limit, value } => {
                 write!(f, "max open positions: limit {limit}, open {value}")
@@ -396,7 +407,10 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
             Side::Buy => target > entry,
             Side::Sell => target < entry,
         };
-        let ratio = if right_side { risk_reward.unwrap_or(Decimal::ZERO) } else { Decimal::ZERO };
+        if !right_side {
+            return Err(Denial::TargetWrongSide { side: req.side, entry, target });
+        }
+        let ratio = risk_reward.unwrap_or(Decimal::ZERO);
         if ratio < limits.min_risk_reward {
             return Err(Denial::RiskReward { limit: limits.min_risk_reward, value: ratio });
         }
@@ -729,7 +743,7 @@ mod tests {
                 Box::new(|_, _| {}),
                 base,
                 Box::new(|r, _| r.take_profit = Some(dec!(1019.50))),
-                "min risk:reward: limit 2:1, order 1.95:1",
+                "min reward:risk: limit 2:1, order 1.95:1",
             ),
             (
                 "positions",
@@ -821,14 +835,25 @@ mod tests {
     }
 
     #[test]
-    fn a_sell_stop_goes_above_and_a_target_on_the_wrong_side_is_zero_reward() {
+    fn a_sell_stop_goes_above_and_a_target_on_the_wrong_side_is_named() {
         let mut r = req();
         r.side = Side::Sell;
         r.stop_loss = Some(dec!(1010));
         r.take_profit = Some(dec!(980));
         assert_eq!(validate(&r, &snap(), &limits()), Ok(passes(dec!(1000), dec!(2))));
         r.take_profit = Some(dec!(1030));
-        assert_eq!(validate(&r, &snap(), &limits()).unwrap_err().to_string(), "min risk:reward: limit 2:1, order 0:1");
+        assert_eq!(
+            validate(&r, &snap(), &limits()).unwrap_err().to_string(),
+            "target: a SELL target must be below the entry 1000, got 1030"
+        );
+        r.side = Side::Buy;
+        r.stop_loss = Some(dec!(990));
+        r.take_profit = Some(dec!(1000));
+        assert_eq!(
+            validate(&r, &snap(), &limits()).unwrap_err().to_string(),
+            "target: a BUY target must be above the entry 1000, got 1000"
+        );
+        r.side = Side::Sell;
         r.stop_loss = Some(dec!(990));
         assert_eq!(
             validate(&r, &snap(), &limits()).unwrap_err().to_string(),
@@ -972,7 +997,7 @@ mod levels {
                 Levels { stop_loss: Some(dec!(970)), take_profit: Some(dec!(1100)), ..long() },
                 "max risk per trade: limit ₹2000, order risks ₹3000",
             ),
-            (Levels { take_profit: Some(dec!(1015)), ..long() }, "min risk:reward: limit 2:1, order 1.5:1"),
+            (Levels { take_profit: Some(dec!(1015)), ..long() }, "min reward:risk: limit 2:1, order 1.5:1"),
         ];
         for (levels, why) in cases {
             assert_eq!(verdict(levels).unwrap_err(), why);

@@ -87,6 +87,11 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
     )
     .await
     .unwrap();
+    // A rule whose own name holds a colon, and a reason that names an instrument.
+    for reason in ["min reward:risk: limit 2:1, order 1.5:1", "unknown instrument: NSE:FOO is not quoted by the broker"]
+    {
+        t.record_rejected_order(&no_stop, xcoin::domain::order::BrokerKind::Paper, TICK, None, reason).await.unwrap();
+    }
     t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
     t.claim_next_command().await.unwrap();
 
@@ -112,8 +117,10 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
 
     let text = get("/metrics", Some("s3cret-token")).await.unwrap().text().await.unwrap();
     let m = samples(&text);
-    assert_eq!(m.get("xcoin_orders{status=REJECTED}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_orders{status=REJECTED}"), Some(&3.0), "{text}");
     assert_eq!(m.get("xcoin_rejections{rule=stop loss}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_rejections{rule=min reward:risk}"), Some(&1.0), "{text}");
+    assert_eq!(m.get("xcoin_rejections{rule=unknown instrument}"), Some(&1.0), "{text}");
     assert_eq!(m.get("xcoin_commands{status=RUNNING}"), Some(&1.0), "{text}");
     assert_eq!(m.get("xcoin_kill_switch_active{}"), Some(&0.0), "{text}");
     assert_eq!(m.get("xcoin_net_pnl_rupees{}"), Some(&0.0), "{text}");
@@ -127,7 +134,7 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
         .unwrap()
         .parse::<serde_json::Value>()
         .unwrap();
-    assert_eq!((today["orders"].as_i64(), today["kill_switch_active"].as_bool()), (Some(1), Some(false)));
+    assert_eq!((today["orders"].as_i64(), today["kill_switch_active"].as_bool()), (Some(3), Some(false)));
     assert_eq!(today["pnl"]["net"], "0");
 
     // The engine loses its lock (or the broker): 503, saying which.

@@ -231,7 +231,7 @@ async fn every_validator_rule_is_stored_on_the_rejected_order() {
         (OrderRequest { quantity: 500, ..base.clone() }, "max risk per trade: limit ₹2000".into()),
         (
             OrderRequest { take_profit: Some(last + dec!(1)), ..base.clone() },
-            "min risk:reward: limit 2:1, order ".into(),
+            "min reward:risk: limit 2:1, order ".into(),
         ),
     ];
     for (req, reason) in cases {

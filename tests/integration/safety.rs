@@ -396,7 +396,7 @@ async fn an_operator_sets_and_moves_a_positions_stop_and_target_through_the_vali
                 last + dec!(1)
             ),
         ),
-        (set(last - dec!(1), Some(last + dec!(1))), "min risk:reward: limit 2:1, order 1:1".to_string()),
+        (set(last - dec!(1), Some(last + dec!(1))), "min reward:risk: limit 2:1, order 1:1".to_string()),
         (set(last - dec!(300), None), "max risk per trade: limit ₹2000, order risks ₹3000".to_string()),
     ] {
         let id = run(cmd).await;
