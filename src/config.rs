@@ -223,6 +223,35 @@ impl Default for DatabaseSettings {
 pub const SSL_MODES: [&str; 5] = ["disable", "prefer", "require", "verify-ca", "verify-full"];
 
 /// A database URL with its password replaced by `[REDACTED]`.
+/// What keeps a database URL from being used, in words, found before
+/// anything tries it; `None` for a PostgreSQL URL (postgres:// or
+/// postgresql://) that names its database, with a port, if any, from 1 to
+/// 65535. The words follow the URL: "`localhost/xcoin` has no scheme; …".
+pub fn database_url_problem(url: &str) -> Option<String> {
+    const EXPECTED: &str = "expected postgres://user@host:port/database (postgresql:// also works)";
+    let url = url.trim();
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Some(format!("has no scheme; {EXPECTED}"));
+    };
+    if !matches!(scheme.to_ascii_lowercase().as_str(), "postgres" | "postgresql") {
+        return Some(format!("starts with {scheme}://, not postgres://; {EXPECTED}"));
+    }
+    let bad_port = |port: &str| Some(format!("has port {port}; a port is a whole number from 1 to 65535"));
+    match url::Url::parse(url) {
+        Ok(u) if u.port() == Some(0) => bad_port("0"),
+        Ok(u) if u.path().trim_matches('/').is_empty() => Some(format!("names no database; {EXPECTED}")),
+        Ok(_) => None,
+        Err(url::ParseError::InvalidPort) => {
+            // The port is what follows the host's last colon (after an IPv6 address's `]`).
+            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            let port = host.rsplit_once(']').map_or(host, |(_, p)| p).rsplit_once(':').map_or("", |(_, p)| p);
+            bad_port(port)
+        }
+        Err(e) => Some(format!("is not a URL ({e}); {EXPECTED}")),
+    }
+}
+
 pub fn redacted_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
@@ -428,6 +457,7 @@ pub enum SmtpTls {
 pub struct SmtpSettings {
     #[serde(deserialize_with = "optional_text")]
     pub host: Option<String>,
+    #[serde(deserialize_with = "port")]
     pub port: u16,
     #[serde(deserialize_with = "optional_text")]
     pub username: Option<String>,
@@ -1103,10 +1133,7 @@ impl Config {
         if let Some(url) = &s.database.url {
             // The database must be named: `postgres://` alone would connect to
             // whatever database the server picks and fail later, far from here.
-            let ok = url::Url::parse(url)
-                .map(|u| matches!(u.scheme(), "postgres" | "postgresql") && !u.path().trim_matches('/').is_empty())
-                .unwrap_or(false);
-            if !ok {
+            if database_url_problem(url).is_some() {
                 return Err(self.invalid(
                     "database.url",
                     redacted_url(url),
@@ -1310,12 +1337,9 @@ impl Config {
                     }
                 }
             }
-            if smtp.port == 0 {
-                return Err(self.invalid("alerts.smtp.port", 0, "a port from 1 to 65535"));
-            }
         }
 
-        // The port is checked as it is read (see `port`).
+        // The ports (dashboard.port, alerts.smtp.port) are checked as they are read (see `port`).
         let host = &s.dashboard.host;
         if host.trim().is_empty() || host.contains(|c: char| c.is_whitespace() || c == '/') {
             let shown = if host.is_empty() { "(empty)" } else { host.as_str() };
@@ -2072,6 +2096,59 @@ mod tests {
         // PAPER and LIVE keep their meaning.
         let cfg = load(dir.path(), &[("APP_MODE", "live"), ("ZERODHA_API_KEY", "k"), ("ZERODHA_API_SECRET", "s")]);
         assert_eq!(cfg.unwrap().settings.app.mode, TradingMode::Live);
+    }
+
+    #[test]
+    fn a_database_url_is_checked_before_anything_tries_it() {
+        let expected = "expected postgres://user@host:port/database (postgresql:// also works)";
+        let problem = |url: &str| database_url_problem(url);
+        assert_eq!(
+            problem("postgress://desk@db/xcoin"),
+            Some(format!("starts with postgress://, not postgres://; {expected}"))
+        );
+        assert_eq!(problem("localhost/xcoin"), Some(format!("has no scheme; {expected}")));
+        assert_eq!(problem("postgres://db:5432"), Some(format!("names no database; {expected}")));
+        for (url, port) in [
+            ("postgres://db:99999/xcoin", "99999"),
+            ("postgres://desk:p@ss@db:54x2/xcoin", "54x2"),
+            ("postgres://db:0/x", "0"),
+            ("postgres://[::1]:70000/x", "70000"),
+        ] {
+            assert_eq!(
+                problem(url),
+                Some(format!("has port {port}; a port is a whole number from 1 to 65535")),
+                "{url}"
+            );
+        }
+        for url in [
+            "postgres://desk@db:5432/xcoin",
+            "postgresql://desk:s3cret@db/xcoin",
+            "POSTGRES://desk@db/xcoin",
+            "postgres:///xcoin?host=/var/lib/xcoin/postgres&user=xcoin",
+            "postgres://[::1]:5432/xcoin",
+        ] {
+            assert_eq!(problem(url), None, "{url}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            error(dir.path(), "", &[("DATABASE_URL", "postgress://desk@db/xcoin")])
+                .ends_with("is invalid: expected a PostgreSQL URL naming its database, such as postgres://user@host:5432/xcoin, or empty for the managed local database")
+        );
+    }
+
+    #[test]
+    fn the_smtp_port_is_checked_as_the_dashboards_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for port in ["0", "70000", "-1"] {
+            assert_eq!(
+                error(d, "", &[("SMTP_PORT", port)]),
+                format!(
+                    "config key `alerts.smtp.port` (from environment variable SMTP_PORT) is invalid: `{port}` is not a port; expected a whole number from 1 to 65535"
+                )
+            );
+        }
+        assert_eq!(load(d, &[("SMTP_PORT", "465")]).unwrap().settings.alerts.smtp.port, 465);
     }
 
     #[test]
