@@ -15,6 +15,7 @@ use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit, hints};
 use crate::config::ConfigPaths;
+use crate::domain::money::parse_rupees;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -136,11 +137,29 @@ impl Wizard {
         (self.use_url && !self.url.trim().is_empty()).then(|| self.url.trim().to_string())
     }
 
+    /// What keeps the chosen database URL from being tried, in words (its
+    /// password masked); `None` for the private PostgreSQL.
+    pub fn database_url_error(&self) -> Option<String> {
+        if !self.use_url {
+            return None;
+        }
+        let url = self.url.trim();
+        if url.is_empty() {
+            return Some(
+                "database URL: empty; expected postgres://user@host:port/database, or choose the private PostgreSQL"
+                    .into(),
+            );
+        }
+        crate::config::database_url_problem(url).map(|why| format!("database URL: `{}` {why}", masked_url(url)))
+    }
+
     /// The first risk field that is wrong, in words.
     pub fn risk_error(&self) -> Option<String> {
-        let capital = self.risk[0].trim().parse::<Decimal>().ok().filter(|c| *c > Decimal::ZERO);
-        if capital.is_none() {
-            return Some(format!("capital: `{}` must be an amount in rupees greater than 0", self.risk[0]));
+        if parse_rupees(&self.risk[0]).is_none_or(|c| c <= Decimal::ZERO) {
+            return Some(format!(
+                "capital: `{}` must be an amount in rupees greater than 0, such as 100000, 1,00,000 or 100,000",
+                self.risk[0]
+            ));
         }
         for (i, name) in RISK_FIELDS.iter().enumerate().skip(1).take(3) {
             let ok =
@@ -170,11 +189,14 @@ impl Wizard {
         if token.trim().is_empty() != chat.trim().is_empty() {
             return Some("Telegram needs both the bot token and the chat id, or neither".into());
         }
-        if host.trim().is_empty() {
-            return None;
-        }
-        if !port.trim().parse::<u16>().is_ok_and(|p| p > 0) {
+        // The port is checked whenever it is given, as the database URL's is.
+        let no_smtp = host.trim().is_empty();
+        let port_ok = port.trim().parse::<u16>().is_ok_and(|p| p > 0) || (no_smtp && port.trim().is_empty());
+        if !port_ok {
             return Some(format!("SMTP port: `{port}` must be a whole number from 1 to 65535 (587 for STARTTLS)"));
+        }
+        if no_smtp {
+            return None;
         }
         if user.trim().is_empty() != password.is_empty() {
             return Some("SMTP needs both the user and the password, or neither (a relay without login)".into());
@@ -191,7 +213,14 @@ impl Wizard {
         self.step = match self.step {
             // Prepared: its steps were shown; Enter again moves on.
             Step::Database if self.prepared.as_ref().is_some_and(|(ok, _)| *ok) => Step::Mode,
-            Step::Database => return Some(WizardEffect::PrepareDatabase),
+            // A URL that cannot work is refused before it is tried.
+            Step::Database => match self.database_url_error() {
+                Some(e) => {
+                    self.error = Some(e);
+                    return None;
+                }
+                None => return Some(WizardEffect::PrepareDatabase),
+            },
             Step::Mode if self.live => Step::Live,
             Step::Mode => Step::Risk,
             Step::Live => match self.live_error() {
@@ -339,7 +368,9 @@ impl Wizard {
             root.insert("database".into(), Value::Table(db));
         }
         let mut account = Table::new();
-        account.insert("capital".into(), num(&self.risk[0]));
+        // As typed, grouping and all: `1,00,000` is 100000.
+        let capital = parse_rupees(&self.risk[0]).unwrap_or_default().to_string();
+        account.insert("capital".into(), num(&capital));
         root.insert("account".into(), Value::Table(account));
         let mut risk = Table::new();
         risk.insert("max_risk_per_trade_pct".into(), num(&self.risk[1]));
@@ -502,7 +533,7 @@ impl Wizard {
             Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
             Line::from(format!(
                 "Capital {}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
-                self.risk[0].trim().parse().map_or(self.risk[0].clone(), crate::domain::money::whole_rupees),
+                parse_rupees(&self.risk[0]).map_or(self.risk[0].clone(), crate::domain::money::whole_rupees),
                 self.risk[1],
                 self.risk[2],
                 self.risk[3],
@@ -700,7 +731,10 @@ mod tests {
         }
         typed(&mut w, "x");
         press(&mut w, KeyCode::Enter);
-        assert_eq!(w.error.as_deref(), Some("capital: `x` must be an amount in rupees greater than 0"));
+        assert_eq!(
+            w.error.as_deref(),
+            Some("capital: `x` must be an amount in rupees greater than 0, such as 100000, 1,00,000 or 100,000")
+        );
         press(&mut w, KeyCode::Backspace);
         typed(&mut w, "250000");
         assert_eq!(w.error, None, "the refusal was about the old value");
@@ -803,5 +837,113 @@ mod tests {
         press(&mut w, KeyCode::Enter);
         assert_eq!(w.step, Step::Demo);
         assert!(w.config_toml().contains("max_risk_per_trade_pct = 1.5"));
+    }
+
+    fn erase(w: &mut Wizard, n: usize) {
+        for _ in 0..n {
+            press(w, KeyCode::Backspace);
+        }
+    }
+
+    #[test]
+    fn a_database_url_that_cannot_work_is_refused_before_it_is_tried() {
+        let mut w = wizard();
+        press(&mut w, KeyCode::Right); // a URL instead of the managed server
+        assert_eq!(press(&mut w, KeyCode::Enter), None, "an empty URL is not tried");
+        assert_eq!(
+            w.error.as_deref(),
+            Some("database URL: empty; expected postgres://user@host:port/database, or choose the private PostgreSQL")
+        );
+        let expected = "expected postgres://user@host:port/database (postgresql:// also works)";
+        for (url, why) in [
+            (
+                "postgress://desk:s3cret@db/xcoin",
+                format!("`postgress://desk:••••••@db/xcoin` starts with postgress://, not postgres://; {expected}"),
+            ),
+            ("localhost/xcoin", format!("`localhost/xcoin` has no scheme; {expected}")),
+            ("postgres://desk@db", format!("`postgres://desk@db` names no database; {expected}")),
+            (
+                "postgres://desk@db:65536/xcoin",
+                "`postgres://desk@db:65536/xcoin` has port 65536; a port is a whole number from 1 to 65535".into(),
+            ),
+        ] {
+            erase(&mut w, 64);
+            typed(&mut w, url);
+            assert_eq!(press(&mut w, KeyCode::Enter), None, "{url} is not tried");
+            assert_eq!(w.error, Some(format!("database URL: {why}")), "{url}");
+            assert_eq!((w.step, &w.prepared), (Step::Database, &None));
+            assert!(rendered(&w).contains("✗ database URL: "), "{}", rendered(&w));
+        }
+        for url in ["postgresql://desk@db:5432/xcoin", "postgres://desk:s3cret@db/xcoin"] {
+            erase(&mut w, 64);
+            typed(&mut w, url);
+            assert_eq!(press(&mut w, KeyCode::Enter), Some(WizardEffect::PrepareDatabase), "{url}");
+            assert_eq!(w.error, None);
+        }
+    }
+
+    #[test]
+    fn capital_is_read_with_the_grouping_the_wizard_prints() {
+        for (typed_capital, toml, shown) in [
+            ("1,00,000", "capital = 100000", "Capital ₹1,00,000,"),
+            ("100,000", "capital = 100000", "Capital ₹1,00,000,"),
+            ("100000", "capital = 100000", "Capital ₹1,00,000,"),
+            ("₹2,50,000", "capital = 250000", "Capital ₹2,50,000,"),
+            ("12,34,567.50", "capital = 1234567.5", "Capital ₹12,34,567.50,"),
+        ] {
+            let mut w = prepared();
+            press(&mut w, KeyCode::Enter);
+            erase(&mut w, 6);
+            typed(&mut w, typed_capital);
+            assert_eq!(w.risk_error(), None, "{typed_capital}");
+            for step in [Step::Alerts, Step::Demo, Step::Review] {
+                press(&mut w, KeyCode::Enter);
+                assert_eq!((w.step, w.error.as_deref()), (step, None), "{typed_capital}");
+            }
+            assert!(w.config_toml().contains(toml), "{typed_capital}: {}", w.config_toml());
+            assert!(rendered(&w).contains(shown), "{typed_capital}: {}", rendered(&w));
+        }
+        let mut w = prepared();
+        press(&mut w, KeyCode::Enter);
+        erase(&mut w, 6);
+        typed(&mut w, "1,0000");
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(
+            (w.step, w.error.as_deref()),
+            (
+                Step::Risk,
+                Some(
+                    "capital: `1,0000` must be an amount in rupees greater than 0, such as 100000, 1,00,000 or 100,000"
+                )
+            )
+        );
+    }
+
+    #[test]
+    fn the_smtp_port_is_checked_even_before_a_host_is_given() {
+        let mut w = prepared();
+        press(&mut w, KeyCode::Enter);
+        press(&mut w, KeyCode::Enter);
+        assert_eq!(w.step, Step::Alerts);
+        for _ in 0..3 {
+            press(&mut w, KeyCode::Down);
+        }
+        erase(&mut w, 3);
+        for port in ["0", "65536", "x"] {
+            typed(&mut w, port);
+            press(&mut w, KeyCode::Enter);
+            assert_eq!(
+                (w.step, w.error.clone()),
+                (
+                    Step::Alerts,
+                    Some(format!("SMTP port: `{port}` must be a whole number from 1 to 65535 (587 for STARTTLS)"))
+                )
+            );
+            erase(&mut w, port.len());
+        }
+        // Empty with no host: no e-mail, nothing to check.
+        press(&mut w, KeyCode::Enter);
+        assert_eq!((w.step, w.error.as_deref()), (Step::Demo, None));
+        assert!(!w.config_toml().contains("smtp"), "{}", w.config_toml());
     }
 }

@@ -861,7 +861,8 @@ async fn the_wizard_prepares_the_database_validates_and_writes_a_private_file_la
     assert_eq!(w.step, Step::Risk, "invalid limits do not pass");
     wkey(&mut w, KeyCode::Backspace);
     wkey(&mut w, KeyCode::Backspace);
-    type_into(&mut w, "250000");
+    // Grouped as the wizard itself prints it.
+    type_into(&mut w, "2,50,000");
     wkey(&mut w, KeyCode::Down);
     wkey(&mut w, KeyCode::Backspace);
     type_into(&mut w, "1.5");
