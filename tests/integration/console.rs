@@ -664,6 +664,10 @@ async fn stats_on_a_short_terminal_says_what_is_below_and_scrolls_to_it() {
     app.show_log = false;
     let tall = text(&draw(&mut app, 120, 40)).join("\n");
     assert!(tall.contains("┌Today─") && tall.contains("Opening balance"), "{tall}");
+    // A past day (`xcoin --date`) is named by its date, not "Today".
+    app.past_day = Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap());
+    let past = text(&draw(&mut app, 120, 40)).join("\n");
+    assert!(past.contains("┌Fri 04 Dec 2026─") && !past.contains("┌Today"), "{past}");
 }
 
 /// `x` and `t` on a closed position say why they do nothing.

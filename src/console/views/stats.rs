@@ -183,15 +183,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // what it shows and that more is there, never dropping rows silently.
     let room = numbers.height.saturating_sub(2) as usize;
     let first = app.stats_scroll.min(total.saturating_sub(room));
+    // A past day (`xcoin --date`) is named by its date, never "Today".
+    let day = app.past_day.map_or("Today".to_string(), |d| d.format("%a %d %b %Y").to_string());
     let title = if total > room {
         let more = match (first > 0, first + room < total) {
             (true, true) => "↑↓ more",
             (false, _) => "↓ more",
             (true, false) => "↑ more",
         };
-        format!("Today {}–{} of {total} {more}", first + 1, (first + room).min(total))
+        format!("{day} {}–{} of {total} {more}", first + 1, (first + room).min(total))
     } else {
-        "Today".to_string()
+        day
     };
     Paragraph::new(text)
         .scroll((first as u16, 0))
