@@ -10,13 +10,13 @@ use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit};
 use super::form::{FormKey, LevelsForm, ModifyForm, OrderForm, Prefill};
-use super::store::{Answer, DeskStatus, Health, Store, Update};
+use super::store::{Answer, DeskStatus, Health, OrderVersion, Store, Update};
 pub use super::tab::Tab;
 use super::tables::Tables;
 use crate::db::commands::CommandRecord;
 use crate::domain::calendar::MarketCalendar;
 use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::order::{Order, OrderRequest, OrderStatus, Side, StatusChange};
+use crate::domain::order::{Order, OrderRequest, Side, StatusChange};
 use crate::domain::position::Position;
 use crate::domain::reconciliation::{Issue, IssueStatus, Resolution};
 use crate::domain::risk::RiskLimits;
@@ -171,9 +171,9 @@ pub struct App {
     /// its status then, and the history or why it could not be read. Lists
     /// carry no history; the detail reads it when opened and when the order
     /// moves on.
-    pub history: Option<(i64, OrderStatus, Result<Vec<StatusChange>, String>)>,
+    pub history: Option<(i64, OrderVersion, Result<Vec<StatusChange>, String>)>,
     /// The history last asked of the loader, while its answer is on the way.
-    pub history_asked: Option<(i64, OrderStatus)>,
+    pub history_asked: Option<(i64, OrderVersion)>,
 }
 
 impl App {
@@ -224,13 +224,13 @@ impl App {
     /// yet for it, or its status changed since.
     /// The order whose history the open detail needs and has not asked for
     /// yet (it is asked again when the order's status changes).
-    pub fn history_needed(&self) -> Option<(i64, OrderStatus)> {
+    pub fn history_needed(&self) -> Option<(i64, OrderVersion)> {
         if !matches!(self.popup, Some(Popup::Detail)) || self.tab != Tab::Orders {
             return None;
         }
         let o = self.selected_order()?;
-        let wanted = (o.id, o.status);
-        let loaded = self.history.as_ref().map(|(id, status, _)| (*id, *status));
+        let wanted = (o.id, (o.status, o.modifications));
+        let loaded = self.history.as_ref().map(|(id, version, _)| (*id, *version));
         (loaded != Some(wanted) && self.history_asked != Some(wanted)).then_some(wanted)
     }
 
@@ -238,7 +238,7 @@ impl App {
     /// when the console should quit now.
     pub fn answer(&mut self, answer: Answer) -> bool {
         match answer {
-            Answer::History { id, status, history } => self.history_loaded(id, status, history),
+            Answer::History { id, version, history } => self.history_loaded(id, version, history),
             Answer::Sent { what, then_quit, result } => match result {
                 Ok(id) => {
                     self.sent(id, &what);
@@ -252,8 +252,8 @@ impl App {
         self.ready_to_quit()
     }
 
-    pub fn history_loaded(&mut self, id: i64, status: OrderStatus, history: Result<Vec<StatusChange>, String>) {
-        self.history = Some((id, status, history));
+    pub fn history_loaded(&mut self, id: i64, version: OrderVersion, history: Result<Vec<StatusChange>, String>) {
+        self.history = Some((id, version, history));
         self.dirty = true;
     }
 
@@ -1663,6 +1663,7 @@ pub fn describe_request(r: &OrderRequest) -> String {
 mod tests {
     use super::*;
     use crate::config::Settings;
+    use crate::domain::order::OrderStatus;
     use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
     use crossterm::event::KeyModifiers;
     use rust_decimal_macros::dec;

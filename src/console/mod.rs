@@ -293,9 +293,9 @@ async fn event_loop(
     frame.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut shown_second = 0;
     loop {
-        if let Some((id, status)) = app.history_needed() {
-            app.history_asked = Some((id, status));
-            ask(app, requests, Request::History { id, status }, "the order's history");
+        if let Some((id, version)) = app.history_needed() {
+            app.history_asked = Some((id, version));
+            ask(app, requests, Request::History { id, version }, "the order's history");
         }
         tokio::select! {
             event = keys.next() => match event {

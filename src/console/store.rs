@@ -157,18 +157,22 @@ pub enum LoaderMsg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// An order's status history, for its detail (the newest request wins).
-    History { id: i64, status: OrderStatus },
+    History { id: i64, version: OrderVersion },
     /// An operator command to enqueue; `what` names it in the answer, and
     /// `then_quit` asks the console to quit once the command is done.
     Send { command: Box<OperatorCommand>, what: String, requested_by: String, then_quit: bool },
 }
+
+/// What an order's history is read for: its status and how many times it
+/// was modified (each adds a line), so the detail reads it again on either.
+pub type OrderVersion = (OrderStatus, i32);
 
 /// The loader's answer to a [`Request`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
     History {
         id: i64,
-        status: OrderStatus,
+        version: OrderVersion,
         history: Result<Vec<StatusChange>, String>,
     },
     /// The command's id once stored, or why it was not.
@@ -182,8 +186,8 @@ pub enum Answer {
 /// Answers one request (history requests already thinned to the newest).
 async fn answer(db: &Db, request: Request) -> Answer {
     match request {
-        Request::History { id, status } => {
-            Answer::History { id, status, history: db.order_history(id).await.map_err(|e| e.to_string()) }
+        Request::History { id, version } => {
+            Answer::History { id, version, history: db.order_history(id).await.map_err(|e| e.to_string()) }
         }
         Request::Send { command, what, requested_by, then_quit } => {
             let result = db.enqueue_command(&command, &requested_by).await.map(|r| r.id).map_err(|e| e.to_string());
@@ -799,7 +803,7 @@ mod tests {
 
     #[test]
     fn queued_requests_keep_every_command_in_order_and_the_newest_history() {
-        let history = |id| Request::History { id, status: OrderStatus::Open };
+        let history = |id| Request::History { id, version: (OrderStatus::Open, 0) };
         let send = |what: &str| Request::Send {
             command: Box::new(OperatorCommand::ExitAll {}),
             what: what.into(),

@@ -216,6 +216,26 @@ fn unique_broker_id(e: sqlx::Error, broker_order_id: Option<&str>) -> DbError {
     }
 }
 
+/// A modification as the order's history tells it: what changed, from
+/// what to what, and who asked.
+fn describe_modification(order: &Order, modified: &OrderRequest, by: &str) -> String {
+    let price = |v: Option<Decimal>| v.map_or("none".to_string(), |p| format!("{p:.2}"));
+    let mut parts = Vec::new();
+    if modified.quantity != order.quantity {
+        parts.push(format!("quantity {} → {}", order.quantity, modified.quantity));
+    }
+    if modified.price != order.price {
+        parts.push(format!("price {} → {}", price(order.price), price(modified.price)));
+    }
+    if modified.trigger_price != order.trigger_price {
+        parts.push(format!("trigger {} → {}", price(order.trigger_price), price(modified.trigger_price)));
+    }
+    if parts.is_empty() {
+        parts.push("sent again unchanged".into());
+    }
+    format!("modified by {by}: {}", parts.join(", "))
+}
+
 impl Db {
     /// Persists a new order as PENDING with its risk amount (|entry − stop| ×
     /// quantity; a market order is priced at `last_price`).
@@ -275,8 +295,10 @@ impl Db {
         self.transaction(async |conn| set_order_status(conn, id, to, reason, broker_order_id).await).await
     }
 
-    /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED order.
-    pub async fn modify_order(&self, id: i64, change: OrderModification, tick: Decimal) -> Result<Order> {
+    /// Changes quantity, price or trigger of an OPEN or PARTIALLY_FILLED
+    /// order, asked for by `by`; the order's history gains a line saying what
+    /// changed and who asked (`modified by asha: price 1500.00 → 1502.00`).
+    pub async fn modify_order(&self, id: i64, change: OrderModification, tick: Decimal, by: &str) -> Result<Order> {
         self.transaction(async |conn| {
             let order = lock_order(conn, id).await?;
             if !order.status.can_be_modified() {
@@ -288,6 +310,10 @@ impl Db {
             let modified = modified_request(&order, change, tick)?;
             let risk =
                 if order.order_type == OrderType::Market { order.risk_amount } else { modified.risk_amount(None) };
+            sqlx::query("SELECT set_config('xcoin.modification', $1, true)")
+                .bind(describe_modification(&order, &modified, by))
+                .execute(&mut *conn)
+                .await?;
             Ok(sqlx::query_as(concat!(
                 "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5,
                         modifications = modifications + 1

@@ -218,7 +218,7 @@ impl<B: Broker> Engine<B> {
             }
             OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
                 let order = self
-                    .modify_order(order_id, OrderModification { quantity, price, trigger_price })
+                    .modify_order_by(order_id, OrderModification { quantity, price, trigger_price }, who)
                     .await
                     .map_err(text)?;
                 Ok(format!(

@@ -164,6 +164,13 @@ impl<B: Broker> Engine<B> {
     /// paused strategy, open positions, order rate); a refusal names the rule,
     /// its limit and the value, and the broker is never called.
     pub async fn modify_order(&mut self, order_id: i64, change: OrderModification) -> Result<Order> {
+        let by = self.actor.clone();
+        self.modify_order_by(order_id, change, &by).await
+    }
+
+    /// [`modify_order`](Self::modify_order) asked for by `by` (an operator,
+    /// a strategy), as the order's history records it.
+    pub async fn modify_order_by(&mut self, order_id: i64, change: OrderModification, by: &str) -> Result<Order> {
         let order = self.db.get_order(order_id).await?;
         if !order.status.can_be_modified() {
             return Err(EngineError::Refused(format!(
@@ -205,7 +212,7 @@ impl<B: Broker> Engine<B> {
             )
             .await;
         sent?;
-        let modified = self.db.modify_order(order_id, change, tick).await?;
+        let modified = self.db.modify_order(order_id, change, tick, by).await?;
         Ok(modified)
     }
 

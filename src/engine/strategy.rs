@@ -420,7 +420,7 @@ impl<B: Broker> Engine<B> {
                 if !orders.iter().any(|o| o.id == order_id) {
                     return Err(foreign("order", order_id));
                 }
-                self.modify_order(order_id, change).await?;
+                self.modify_order_by(order_id, change, name).await?;
                 Ok(format!("order {order_id} modified"))
             }
             Intent::Cancel { order_id } => {

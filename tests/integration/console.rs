@@ -328,8 +328,8 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
     press(&mut app, KeyCode::Enter);
     let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(screen.contains("│  reading…"), "{screen}");
-    let (id, status) = app.history_needed().expect("the detail asks for the history");
-    app.history_loaded(id, status, t.order_history(id).await.map_err(|e| e.to_string()));
+    let (id, version) = app.history_needed().expect("the detail asks for the history");
+    app.history_loaded(id, version, t.order_history(id).await.map_err(|e| e.to_string()));
     assert_eq!(app.history_needed(), None, "read once while the order stays as it is");
     let screen = text(&draw(&mut app, 150, 40)).join("\n");
     assert!(
@@ -668,6 +668,28 @@ async fn stats_on_a_short_terminal_says_what_is_below_and_scrolls_to_it() {
     app.past_day = Some(chrono::NaiveDate::from_ymd_opt(2026, 12, 4).unwrap());
     let past = text(&draw(&mut app, 120, 40)).join("\n");
     assert!(past.contains("┌Fri 04 Dec 2026─") && !past.contains("┌Today"), "{past}");
+}
+
+/// The order detail lists every modification (what changed, who asked,
+/// when) and reads the history again after one.
+#[tokio::test]
+async fn the_order_detail_lists_every_modification() {
+    use xcoin::db::orders::OrderModification;
+    let t = test_db_at(a_trading_morning()).await;
+    let mut app = desk(&t).await;
+    let o = app.selected_order().unwrap().clone();
+    assert_eq!((o.status, o.price), (OrderStatus::Open, Some(dec!(1490))));
+    press(&mut app, KeyCode::Enter);
+    let (id, version) = app.history_needed().expect("the detail asks for the history");
+    app.history_loaded(id, version, t.order_history(id).await.map_err(|e| e.to_string()));
+    assert_eq!(app.history_needed(), None);
+    let change = OrderModification { price: Some(dec!(1491.50)), ..Default::default() };
+    t.modify_order(o.id, change, dec!(0.05), "asha").await.unwrap();
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    let (id, version) = app.history_needed().expect("a modification is read again, the status unchanged");
+    app.history_loaded(id, version, t.order_history(id).await.map_err(|e| e.to_string()));
+    let screen = text(&draw(&mut app, 120, 40)).join("\n");
+    assert!(screen.contains("OPEN  (modified by asha: price 1490.00 → 1491.50)"), "{screen}");
 }
 
 /// `x` and `t` on a closed position say why they do nothing.
@@ -1101,7 +1123,7 @@ async fn snapshots_of_every_screen_at_three_sizes() {
     for (n, h) in history.iter_mut().enumerate() {
         h.at = app.store.orders[&order].created_at + chrono::Duration::seconds(n as i64);
     }
-    app.history_loaded(order, app.store.orders[&order].status, Ok(history));
+    app.history_loaded(order, (app.store.orders[&order].status, app.store.orders[&order].modifications), Ok(history));
 
     for (w, h) in SIZES {
         // Each snapshot is of what it is named for: the dialog it shows is
@@ -1357,7 +1379,7 @@ async fn the_loader_answers_the_consoles_requests() {
         then_quit: false,
     };
     requests.send(cancel(o.id)).await.unwrap();
-    requests.send(Request::History { id: o.id, status: o.status }).await.unwrap();
+    requests.send(Request::History { id: o.id, version: (o.status, o.modifications) }).await.unwrap();
     requests.send(cancel(4242)).await.unwrap();
 
     let mut answers = Vec::new();

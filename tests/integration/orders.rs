@@ -112,7 +112,7 @@ async fn modify_only_live_orders_and_recompute_risk() {
     req.stop_loss = Some(dec!(1490));
     let o = t.create_order(&req, BrokerKind::Paper, TICK, None).await.unwrap();
     let change = OrderModification { quantity: Some(20), price: Some(dec!(1495.50)), trigger_price: None };
-    let err = t.modify_order(o.id, change, TICK).await.unwrap_err();
+    let err = t.modify_order(o.id, change, TICK, "asha").await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!("order {} is PENDING; only OPEN or PARTIALLY_FILLED orders can be modified", o.id)
@@ -120,21 +120,38 @@ async fn modify_only_live_orders_and_recompute_risk() {
 
     t.update_order_status(o.id, OrderStatus::Submitted, None, Some("B-9")).await.unwrap();
     t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
-    let m = t.modify_order(o.id, change, TICK).await.unwrap();
+    let m = t.modify_order(o.id, change, TICK, "asha").await.unwrap();
     assert_eq!((m.quantity, m.price, m.risk_amount), (20, Some(dec!(1495.50)), Some(dec!(110.00))));
     assert_eq!(m.status, OrderStatus::Open);
 
     let bad = OrderModification { trigger_price: Some(dec!(1490)), ..Default::default() };
     assert_eq!(
-        t.modify_order(o.id, bad, TICK).await.unwrap_err().to_string(),
+        t.modify_order(o.id, bad, TICK, "asha").await.unwrap_err().to_string(),
         "trigger_price: a LIMIT order has no trigger"
     );
     let bad = OrderModification { price: Some(dec!(1495.52)), ..Default::default() };
     assert_eq!(
-        t.modify_order(o.id, bad, TICK).await.unwrap_err().to_string(),
+        t.modify_order(o.id, bad, TICK, "asha").await.unwrap_err().to_string(),
         "price: 1495.52 is not on the 0.05 tick"
     );
     assert_eq!(t.get_order(o.id).await.unwrap().price, Some(dec!(1495.50)), "a refused change writes nothing");
+
+    // Every modification is a line of the order's history: what changed,
+    // from what to what, and who asked; a refused one writes none.
+    let again = OrderModification { price: Some(dec!(1496)), ..Default::default() };
+    t.modify_order(o.id, again, TICK, "ravi").await.unwrap();
+    let lines: Vec<(OrderStatus, Option<String>)> =
+        t.order_history(o.id).await.unwrap().into_iter().map(|h| (h.status, h.reason)).collect();
+    assert_eq!(
+        lines,
+        [
+            (OrderStatus::Pending, None),
+            (OrderStatus::Submitted, None),
+            (OrderStatus::Open, None),
+            (OrderStatus::Open, Some("modified by asha: quantity 10 → 20, price 1500.00 → 1495.50".into())),
+            (OrderStatus::Open, Some("modified by ravi: price 1495.50 → 1496.00".into())),
+        ]
+    );
 }
 
 #[tokio::test]
