@@ -403,6 +403,24 @@ pub fn hint_line(scope: Scope, read_only: bool) -> String {
     hints(scope, read_only).iter().map(|h| format!("{} {}", h.key, h.what)).collect::<Vec<_>>().join("  ")
 }
 
+/// Every key of a scope on one line, the first binding of each thing it
+/// does (`↑/↓ field` stands for ↓ and S-Tab too):
+/// `↑/↓ field  ←/→ choose  Tab complete  BkSp delete  Enter review  Esc cancel`.
+pub fn keys_line(scope: Scope, read_only: bool) -> String {
+    let mut seen = Vec::new();
+    bindings(read_only)
+        .filter(|b| b.scope == scope)
+        .filter(|b| {
+            let what = short(b.action, scope);
+            let first = !seen.contains(&what);
+            seen.push(what);
+            first
+        })
+        .map(|b| format!("{} {}", b.label, short(b.action, scope)))
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
 /// How a hint names an action in a scope: one or two words.
 fn short(a: Action, scope: Scope) -> &'static str {
     match a {
@@ -523,6 +541,16 @@ mod tests {
         assert_eq!(action_for(&ev(KeyCode::Tab), Scope::Orders, false), Some(NextTab));
         let ctrl_k = KeyEvent::new(Char('k'), KeyModifiers::CONTROL);
         assert_eq!(action_for(&ctrl_k, Scope::TextEntry, false), None, "a control chord is not typed");
+    }
+
+    #[test]
+    fn a_places_keys_fit_on_one_line_each_once() {
+        assert_eq!(
+            keys_line(Scope::OrderForm, false),
+            "↑/↓ field  ←/→ choose  Tab complete  BkSp delete  Enter review  Esc cancel"
+        );
+        assert_eq!(keys_line(Scope::Positions, true), "", "read-only: no position keys");
+        assert_eq!(keys_line(Scope::Orders, false), "m modify  c cancel");
     }
 
     #[test]

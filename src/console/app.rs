@@ -1190,7 +1190,7 @@ impl App {
     }
 
     fn on_help_action(&mut self, scroll: usize, action: Action) {
-        let (last, page) = super::views::help_scroll(self.screen, self.read_only);
+        let (last, page) = super::views::help_scroll(self.screen, self.scope(), self.read_only);
         let scroll = match action {
             Action::Back => return,
             Action::Up => scroll.saturating_sub(1),

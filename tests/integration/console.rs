@@ -1320,36 +1320,53 @@ async fn a_table_too_narrow_for_its_essential_columns_says_how_wide_to_go() {
     assert!(screen.contains("widen the terminal to 43 columns") && !screen.contains("-1234"), "{screen}");
 }
 
-/// The help scrolls through every key of the keymap, and says where it is.
+/// The help is grouped by where the operator is: the tab's own keys first,
+/// then the keys that work everywhere, a line each; then every other tab's
+/// and dialog's keys on one line each (it listed 92 lines of every widget
+/// key). It scrolls to its end and says where it is.
 #[tokio::test]
 async fn help_scrolls_to_every_key() {
+    use xcoin::console::action::Scope;
     let t = test_db_at(a_trading_morning()).await;
     let mut app = long_desk(&t).await;
     app.on_key(key('?'));
-    let first = text(&draw(&mut app, 80, 24)).join("\n");
-    let listed: Vec<_> = xcoin::console::views::help_bindings(false).collect();
-    let total = listed.len();
-    assert!(first.contains("lines 1–") && first.contains(&format!(" of {total}")) && first.contains("↑↓"), "{first}");
-    let mut seen = first.clone();
+    let first = text(&draw(&mut app, 80, 24));
+    let total: usize = {
+        let screen = first.join("\n");
+        let at = screen.find("lines 1–").unwrap_or_else(|| panic!("{screen}"));
+        let rest = &screen[at..];
+        let of = rest.find(" of ").unwrap();
+        rest[of + 4..].split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+    };
+    // The Orders tab's keys come first, under its name.
+    assert!(first[3].contains("Orders tab") && first[4].contains(" m     modify the selected order"), "{first:?}");
+    let listed: Vec<_> = xcoin::console::views::help_bindings(Scope::Orders, false).collect();
+    assert!(total < listed.len() + 20, "{total} lines: one per place for the rest");
+    let mut seen = first.join("\n");
     for _ in 0..total {
         press(&mut app, KeyCode::Down);
         seen.push_str(&text(&draw(&mut app, 80, 24)).join("\n"));
     }
     let last = text(&draw(&mut app, 80, 24)).join("\n");
-    let final_line = format!("{}{}", listed[total - 1].help, listed[total - 1].scope.tag());
-    assert!(last.contains(&format!("of {total}")) && last.contains(&final_line), "{last}");
     assert!(last.contains(&format!("–{total} of {total}")), "stops at the last line: {last}");
-    for help in ["new order (Manual Trading)", "modify the selected order", "cancel the selected order"] {
-        assert!(seen.contains(help), "{help} reachable");
+    for b in &listed {
+        assert!(seen.contains(b.help), "{} reachable", b.help);
     }
-    for help in ["exit the selected position", "KILL SWITCH: cancel all", "re-arm after the kill switch"] {
-        assert!(seen.contains(help), "{help} reachable");
+    // Elsewhere: a line per place, with its keys.
+    for line in ["Positions tab: x exit  t stop/target", "New order: ↑/↓ field", "Confirmation: ←/→ choose"] {
+        assert!(seen.contains(line), "{line} listed: {seen}");
     }
-    // The keys of dialogs and forms are listed too, each with its scope.
-    for help in ["review the order [new order]", "switch between Cancel and the action [confirm]"] {
-        assert!(seen.contains(help), "{help} listed");
-    }
-    assert!(!seen.contains("[setup wizard]"), "the wizard's keys are on its own screen");
+    assert!(!seen.contains("[setup wizard]") && !seen.contains("Wizard"), "the wizard's keys are on its own screen");
+    // On Positions, its own keys lead.
+    press(&mut app, KeyCode::Esc);
+    app.on_key(key('2'));
+    app.on_key(key('?'));
+    let positions = text(&draw(&mut app, 80, 24));
+    assert!(positions[3].contains("Positions tab") && positions[4].contains(" x     exit the selected position"));
+    press(&mut app, KeyCode::Esc);
+    app.on_key(key('1'));
+    app.on_key(key('?'));
+    press(&mut app, KeyCode::End);
     // Up from the end moves at once (the scroll never runs past the last page).
     press(&mut app, KeyCode::Up);
     assert!(text(&draw(&mut app, 80, 24)).join("\n").contains(&format!("of {total}")));

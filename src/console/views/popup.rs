@@ -101,25 +101,60 @@ fn buttons(focus_ok: bool, ok: &str) -> Vec<Line<'static>> {
     ])]
 }
 
-/// The bindings the help lists: every one of the console (the wizard shows
-/// its own keys on its own screen).
-pub fn help_bindings(read_only: bool) -> impl Iterator<Item = &'static crate::console::action::Binding> {
-    bindings(read_only).filter(|b| b.scope != Scope::Wizard)
+/// The bindings the help explains a line each: the tab's own (`scope`),
+/// then those that work everywhere.
+pub fn help_bindings(scope: Scope, read_only: bool) -> impl Iterator<Item = &'static crate::console::action::Binding> {
+    let own = bindings(read_only).filter(move |b| b.scope == scope && scope != Scope::Global);
+    own.chain(bindings(read_only).filter(|b| b.scope == Scope::Global))
 }
 
-/// The help: one line per binding of the keymap.
-fn help_dialog(read_only: bool) -> Dialog<'static> {
-    let lines = help_bindings(read_only)
-        .map(|b| {
-            let scope = b.scope.tag();
-            Line::from(vec![
-                Span::styled(format!(" {:<6}", b.label), Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(format!("{}{scope}", b.help)),
-            ])
-        })
-        .collect();
+/// The tables with keys of their own, and every dialog, form and field the
+/// help sums up in a line each (the wizard shows its keys on its screen).
+const OTHER_SCOPES: [(Scope, &str); 11] = [
+    (Scope::Orders, "Orders tab"),
+    (Scope::Positions, "Positions tab"),
+    (Scope::Reconciliation, "Reconciliation tab"),
+    (Scope::Filter, "Filter"),
+    (Scope::OrderForm, "New order"),
+    (Scope::ModifyForm, "Modify, stop/target"),
+    (Scope::Confirm, "Confirmation"),
+    (Scope::TextEntry, "Typed text"),
+    (Scope::Detail, "Detail"),
+    (Scope::Strategies, "Strategies"),
+    (Scope::Help, "Help"),
+];
+
+/// The help, grouped by where the operator is: the tab's own keys first,
+/// then the keys that work everywhere, a line each with what it does; then
+/// the other tabs' keys and each dialog's, a line per place.
+fn help_dialog(scope: Scope, read_only: bool) -> Dialog<'static> {
+    let heading = |text: String| Line::from(Span::styled(text, bold().add_modifier(Modifier::UNDERLINED)));
+    let key = |b: &crate::console::action::Binding| {
+        Line::from(vec![Span::styled(format!(" {:<6}", b.label), bold()), Span::raw(b.help)])
+    };
+    let here = OTHER_SCOPES.iter().find(|(s, _)| *s == scope).map(|(_, name)| *name);
+    let mut lines = Vec::new();
+    let mut under = None;
+    for b in help_bindings(scope, read_only) {
+        if under != Some(b.scope) {
+            under = Some(b.scope);
+            lines.push(heading(if b.scope == Scope::Global {
+                "Everywhere".into()
+            } else {
+                here.unwrap_or("Here").into()
+            }));
+        }
+        lines.push(key(b));
+    }
+    lines.push(heading("Elsewhere".into()));
+    for (other, name) in OTHER_SCOPES.iter().filter(|(s, _)| *s != scope) {
+        let keys = crate::console::action::keys_line(*other, read_only);
+        if !keys.is_empty() {
+            lines.push(Line::from(vec![Span::styled(format!(" {name}: "), bold()), Span::raw(keys)]));
+        }
+    }
     Dialog {
-        title: format!("Help — every key ({})", hint_line(Scope::Help, read_only)),
+        title: format!("Help ({})", hint_line(Scope::Help, read_only)),
         body: lines,
         footer: vec![],
         border: Color::Cyan,
@@ -136,9 +171,9 @@ pub fn popup_area(screen: Rect) -> Rect {
 
 /// How far the help scrolls on a screen of `screen`: (the last first line,
 /// a page). The key handler clamps with it, so it matches what is drawn.
-pub fn help_scroll(screen: Size, read_only: bool) -> (usize, usize) {
+pub fn help_scroll(screen: Size, scope: Scope, read_only: bool) -> (usize, usize) {
     let screen = Rect::from((ratatui::layout::Position::ORIGIN, screen));
-    let placed = place(&help_dialog(read_only), popup_area(screen));
+    let placed = place(&help_dialog(scope, read_only), popup_area(screen));
     (placed.body.len().saturating_sub(placed.body_rows), placed.body_rows.max(1))
 }
 
@@ -183,7 +218,7 @@ pub fn render(app: &App, popup: &Popup, screen: Rect, buf: &mut Buffer) {
 
 /// The help, scrolled to `scroll`, with where it is at the bottom.
 fn render_help(app: &App, scroll: usize, area: Rect, buf: &mut Buffer) {
-    let d = help_dialog(app.read_only);
+    let d = help_dialog(app.scope(), app.read_only);
     let Placed { rect, body, body_rows, .. } = place(&d, area);
     let total = body.len();
     let first = scroll.min(total.saturating_sub(body_rows));
