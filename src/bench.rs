@@ -514,6 +514,7 @@ pub fn large_app(orders: usize, trades: usize) -> xcoin::console::app::App {
             submitted_at: Some(now),
             completed_at: None,
             modifications: 0,
+            trigger_pending: false,
         });
     }
     for i in 0..trades {

@@ -255,6 +255,7 @@ mod tests {
             submitted_at: Some(at),
             completed_at: Some(at),
             modifications: 0,
+            trigger_pending: false,
         };
         let mut out = Vec::new();
         orders_csv(&[order], &MarketCalendar::default(), &mut out).unwrap();

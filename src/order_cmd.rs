@@ -179,7 +179,7 @@ async fn list(config: &Config, db: &Db, json: bool, out: &mut impl Write) -> Res
                     "symbol": o.symbol, "exchange": o.exchange.to_string(), "side": o.side.to_string(),
                     "quantity": o.quantity, "order_type": o.order_type.to_string(), "product": o.product.to_string(),
                     "price": o.price, "trigger_price": o.trigger_price, "stop_loss": o.stop_loss,
-                    "target": o.take_profit, "status": o.status.to_string(), "reason": o.status_reason,
+                    "target": o.take_profit, "status": o.status.to_string(), "trigger_pending": o.trigger_pending, "reason": o.status_reason,
                     "filled_quantity": o.filled_quantity, "average_price": o.average_price,
                     "placed_by": o.placed_by,
                 })
@@ -229,7 +229,7 @@ fn order_table(orders: &[xcoin::domain::order::Order], calendar: &xcoin::domain:
             o.order_type.to_string(),
             amount(o.price),
             amount(o.trigger_price),
-            o.status.to_string(),
+            o.shown_status(),
             o.placed_by.clone(),
             o.status_reason.clone().unwrap_or_default(),
         ]

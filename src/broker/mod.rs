@@ -84,6 +84,9 @@ pub struct BrokerOrder {
     pub price: Option<Decimal>,
     pub trigger_price: Option<Decimal>,
     pub status: OrderStatus,
+    /// A stop-loss order held untriggered (Kite's TRIGGER PENDING, which
+    /// `status` reads as OPEN).
+    pub trigger_pending: bool,
     pub message: Option<String>,
     pub updated_at: DateTime<Utc>,
 }

@@ -546,7 +546,7 @@ impl App {
             o.order_type,
             opt_price(o.price),
             opt_price(o.trigger_price),
-            o.status,
+            o.shown_status(),
             self.strategy_name(o.strategy_id),
             o.broker_order_id.as_deref().unwrap_or_default(),
             opt_price(o.average_price),
@@ -1705,6 +1705,7 @@ mod tests {
             submitted_at: Some(now),
             completed_at: None,
             modifications: 0,
+            trigger_pending: false,
         }
     }
 

@@ -20,7 +20,7 @@ macro_rules! order_columns {
         "id, strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity, quantity, \
          filled_quantity, price, trigger_price, average_price, stop_loss, take_profit, risk_amount, status, \
          status_reason, broker, broker_order_id, placed_by, created_at, updated_at, submitted_at, completed_at, \
-         modifications"
+         modifications, trigger_pending"
     };
 }
 pub(crate) use order_columns;
@@ -69,6 +69,7 @@ impl<'r> FromRow<'r, PgRow> for Order {
             submitted_at: get(row, 24)?,
             completed_at: get(row, 25)?,
             modifications: get(row, 26)?,
+            trigger_pending: get(row, 27)?,
         })
     }
 }
@@ -329,6 +330,17 @@ impl Db {
             .await?)
         })
         .await
+    }
+
+    /// Whether the broker holds a working stop order untriggered (Kite's
+    /// TRIGGER PENDING), as its order updates say.
+    pub async fn set_trigger_pending(&self, id: i64, pending: bool) -> Result<Order> {
+        sqlx::query_as(concat!("UPDATE orders SET trigger_pending = $2 WHERE id = $1 RETURNING ", order_columns!()))
+            .bind(id)
+            .bind(pending)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| DbError::not_found("order", id))
     }
 
     /// PENDING, SUBMITTED, OPEN and PARTIALLY_FILLED orders, oldest first.

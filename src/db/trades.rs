@@ -275,7 +275,9 @@ async fn apply_to_order(conn: &mut PgConnection, fill: &Fill, order: Order) -> R
         return Err(DbError::Transition { order_id: order.id, from: order.status, to: status });
     }
     let order: Order = sqlx::query_as(concat!(
-        "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4 WHERE id = $1 RETURNING ",
+        // A fill means a stop order triggered.
+        "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4, trigger_pending = false
+          WHERE id = $1 RETURNING ",
         super::orders::order_columns!()
     ))
     .bind(order.id)

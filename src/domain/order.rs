@@ -421,9 +421,22 @@ pub struct Order {
     pub completed_at: Option<DateTime<Utc>>,
     /// How many times the order was modified (Kite allows 25).
     pub modifications: i32,
+    /// A stop-loss order the broker holds untriggered (Kite's TRIGGER
+    /// PENDING); cleared when it triggers or fills.
+    pub trigger_pending: bool,
 }
 
 impl Order {
+    /// The status as the desk shows it: an OPEN stop order the broker holds
+    /// untriggered reads `TRIGGER PENDING`, as on Kite.
+    pub fn shown_status(&self) -> String {
+        if self.status == OrderStatus::Open && self.trigger_pending {
+            "TRIGGER PENDING".to_string()
+        } else {
+            self.status.to_string()
+        }
+    }
+
     /// The order in a few words: "BUY 10 INFY LIMIT @ 1500.00".
     pub fn describe(&self) -> String {
         let price = self.price.map(|p| format!(" @ {p:.2}")).unwrap_or_default();

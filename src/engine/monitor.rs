@@ -67,6 +67,12 @@ impl<B: Broker> Engine<B> {
             tracing::debug!(broker_order = %bo.broker_order_id, "update for an order that is not ours");
             return Ok(None);
         };
+        // A working stop order held untriggered, or triggered now.
+        let order = if order.status.is_active() && bo.trigger_pending != order.trigger_pending {
+            self.db.set_trigger_pending(order.id, bo.trigger_pending).await?
+        } else {
+            order
+        };
         let target = match bo.status {
             OrderStatus::Open if order.status == OrderStatus::Submitted => Some(OrderStatus::Open),
             OrderStatus::Cancelled | OrderStatus::Rejected if order.status.is_active() => Some(bo.status),

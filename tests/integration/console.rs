@@ -629,10 +629,14 @@ async fn a_stop_order_shows_its_trigger_at_80_columns() {
         ..market("TCS", Side::Sell, 5)
     };
     let o = submitted(&t, &stop, dec!(3120), "SLM1").await;
+    t.update_order_status(o.id, OrderStatus::Open, None, None).await.unwrap();
+    t.set_trigger_pending(o.id, true).await.unwrap();
     app.apply(store::snapshot(&t.db).await.unwrap());
     let screen = text(&draw(&mut app, 80, 24));
     let row = screen.iter().find(|l| l.contains(" TCS ")).unwrap_or_else(|| panic!("{}", screen.join("\n")));
     assert!(row.contains(&format!("{} TCS", o.id)) && row.contains("SL-M") && row.contains("3100.50"), "{row}");
+    // Held untriggered at the exchange, it reads as on Kite.
+    assert!(row.contains("TRIGGER PENDING"), "{row}");
     // Wide enough for the value: an SL-M's at its trigger.
     let wide = text(&draw(&mut app, 160, 40));
     let row = wide.iter().find(|l| l.contains(" TCS ")).unwrap();

@@ -780,6 +780,7 @@ async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
         price: o.price,
         trigger_price: None,
         status: OrderStatus::Submitted,
+        trigger_pending: false,
         message: None,
         updated_at: xcoin::domain::clock::now(),
     };
@@ -1058,6 +1059,41 @@ async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_doe
     sell.stop_loss = None;
     sell.take_profit = None;
     assert_eq!(e.place_order(&sell).await.unwrap().status, OrderStatus::Submitted);
+}
+
+/// An SL order the exchange holds untriggered is TRIGGER PENDING, as Kite
+/// shows it (it read OPEN); once the price reaches its trigger it is OPEN,
+/// resting at its limit, and a fill clears it for good.
+#[tokio::test]
+async fn a_stop_order_is_trigger_pending_until_its_trigger_is_reached() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    let last = e.last_price("INFY", Exchange::Nse).unwrap();
+    // A breakout BUY: triggered 5 above the market, at most 6 above.
+    let req = OrderRequest {
+        trigger_price: Some(last + dec!(5)),
+        price: Some(last + dec!(6)),
+        take_profit: None,
+        ..buy(&e, "INFY", 10, OrderType::StopLoss)
+    };
+    let o = e.place_order(&req).await.unwrap();
+    e.drain_events().await.unwrap();
+    let held = t.get_order(o.id).await.unwrap();
+    assert_eq!(
+        (held.status, held.trigger_pending, held.shown_status().as_str()),
+        (OrderStatus::Open, true, "TRIGGER PENDING")
+    );
+    // Above the trigger and above the limit: triggered, resting at its limit.
+    tick(&mut e, "INFY", last + dec!(7)).await;
+    let resting = t.get_order(o.id).await.unwrap();
+    assert_eq!(
+        (resting.status, resting.trigger_pending, resting.shown_status().as_str()),
+        (OrderStatus::Open, false, "OPEN")
+    );
+    // Back to its limit: it fills.
+    tick(&mut e, "INFY", last + dec!(6)).await;
+    let filled = t.get_order(o.id).await.unwrap();
+    assert_eq!((filled.status, filled.trigger_pending), (OrderStatus::Filled, false));
 }
 
 /// Orders placed between two funds reports cannot each spend the same free

@@ -301,7 +301,10 @@ async fn the_order_list_shows_fills_triggers_and_reasons_under_a_header() {
         take_profit: Some(dec!(840)),
         ..limit_buy("SBIN", 5, dec!(812.5))
     };
-    submitted(&t, &stop, dec!(811), "PO2").await;
+    let held = submitted(&t, &stop, dec!(811), "PO2").await;
+    // The exchange holds it untriggered: Kite's TRIGGER PENDING.
+    t.update_order_status(held.id, OrderStatus::Open, None, None).await.unwrap();
+    t.set_trigger_pending(held.id, true).await.unwrap();
     let refused = OrderRequest { placed_by: "asha".into(), ..limit_buy("TCS", 2, dec!(3120.75)) };
     t.record_rejected_order(
         &refused,
@@ -327,11 +330,12 @@ async fn the_order_list_shows_fills_triggers_and_reasons_under_a_header() {
     let out = xcoin(dir.path(), &["order", "list"], &env);
     assert_eq!(out.status.code(), Some(0));
     let expected = [
-        "id time     symbol side qty filled avg fill type     price trigger status    placed by reason".to_string(),
-        format!(" 1 {} INFY   BUY    3      3  1500.03 MARKET       —       — FILLED    test", hms(0)),
-        format!(" 2 {} SBIN   BUY    5      0        — SL      812.50  812.00 SUBMITTED test", hms(1)),
+        "id time     symbol side qty filled avg fill type     price trigger status          placed by reason"
+            .to_string(),
+        format!(" 1 {} INFY   BUY    3      3  1500.03 MARKET       —       — FILLED          test", hms(0)),
+        format!(" 2 {} SBIN   BUY    5      0        — SL      812.50  812.00 TRIGGER PENDING test", hms(1)),
         format!(
-            " 3 {} TCS    BUY    2      0        — LIMIT  3120.75       — REJECTED  asha      stop loss: required on every position",
+            " 3 {} TCS    BUY    2      0        — LIMIT  3120.75       — REJECTED        asha      stop loss: required on every position",
             hms(2)
         ),
     ];
@@ -345,7 +349,7 @@ async fn the_order_list_shows_fills_triggers_and_reasons_under_a_header() {
         serde_json::json!({
             "id": 2, "time": ist(1), "symbol": "SBIN", "exchange": "NSE", "side": "BUY", "quantity": 5,
             "order_type": "SL", "product": "MIS", "price": "812.50", "trigger_price": "812.00",
-            "stop_loss": "800.00", "target": "840.00", "status": "SUBMITTED", "reason": null,
+            "stop_loss": "800.00", "target": "840.00", "status": "OPEN", "trigger_pending": true, "reason": null,
             "filled_quantity": 0, "average_price": null, "placed_by": "test",
         })
     );

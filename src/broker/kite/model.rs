@@ -580,6 +580,7 @@ impl TryFrom<&KiteOrder> for BrokerOrder {
             price: non_zero(o.price),
             trigger_price: non_zero(o.trigger_price),
             status: o.lifecycle_status()?,
+            trigger_pending: o.status == "TRIGGER PENDING",
             message: o.status_message.clone().or_else(|| o.status_message_raw.clone()).filter(|m| !m.is_empty()),
             updated_at: o.last_event_at().ok_or_else(|| MapError::Missing {
                 record: "order",
@@ -984,6 +985,7 @@ mod tests {
                 price: Some(dec!(109.4)),
                 trigger_price: None,
                 status: OrderStatus::Filled,
+                trigger_pending: false,
                 message: None,
                 // 15:20:28 IST.
                 updated_at: utc(2021, 5, 31, 9, 50, 28),
@@ -1094,6 +1096,11 @@ mod tests {
         assert_eq!(map_status("SOMETHING NEW", 0), None);
         // An order Kite let lapse leaves the working set instead of staying OPEN here for ever.
         assert_eq!(inline_order("LAPSED", 0).lifecycle_status().unwrap(), Cancelled);
+        // TRIGGER PENDING is OPEN with the stop held untriggered; OPEN is triggered.
+        let held = BrokerOrder::try_from(&inline_order("TRIGGER PENDING", 0)).unwrap();
+        assert_eq!((held.status, held.trigger_pending), (Open, true));
+        let open = BrokerOrder::try_from(&inline_order("OPEN", 0)).unwrap();
+        assert_eq!((open.status, open.trigger_pending), (Open, false));
     }
 
     fn inline_order(status: &str, filled: i64) -> KiteOrder {
@@ -1265,6 +1272,7 @@ mod tests {
                 price: None,
                 trigger_price: None,
                 status: OrderStatus::Filled,
+                trigger_pending: false,
                 message: None,
                 updated_at: utc(2022, 3, 3, 3, 54, 25),
             })

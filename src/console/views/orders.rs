@@ -114,7 +114,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, (working, today): (usize,
                 opt(o.price).into(),
                 opt(o.trigger_price).into(),
                 value(o).map_or(String::new(), money).into(),
-                Field::styled(o.status.to_string(), status_style(o.status)),
+                Field::styled(o.shown_status(), status_style(o.status)),
                 strategy.into(),
                 o.broker_order_id.clone().unwrap_or_default().into(),
             ]
@@ -158,6 +158,7 @@ mod tests {
             submitted_at: None,
             completed_at: None,
             modifications: 0,
+            trigger_pending: false,
         };
         assert_eq!(value(&o), Some(dec!(14998)), "4 × 1499.5 filled + 6 × 1500 working");
         o.status = OrderStatus::Cancelled;

@@ -420,7 +420,13 @@ fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec
     let mut lines = Vec::new();
     lines.push(Line::from(format!(
         "Order {}  {} {} {} {} {}  status {}",
-        o.id, o.side, o.quantity, o.symbol, o.product, o.order_type, o.status
+        o.id,
+        o.side,
+        o.quantity,
+        o.symbol,
+        o.product,
+        o.order_type,
+        o.shown_status()
     )));
     lines.push(Line::from(format!(
         "price {}  trigger {}  stop {}  target {}  risk {}",
