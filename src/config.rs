@@ -258,7 +258,18 @@ pub fn redacted_url(url: &str) -> String {
             let _ = u.set_password(Some(REDACTED));
             u.to_string().replace("%5BREDACTED%5D", REDACTED)
         }
-        _ => url.to_string(),
+        Ok(_) => url.to_string(),
+        // A URL the parser refuses (a port past 65535, say) may still hold a
+        // password: hide whatever follows the user name up to the host.
+        Err(_) => {
+            let Some(start) = url.find("://").map(|i| i + 3) else { return url.to_string() };
+            let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
+            let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else { return url.to_string() };
+            match url[start..at].find(':').map(|i| start + i) {
+                Some(colon) => format!("{}{REDACTED}{}", &url[..=colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
     }
 }
 
@@ -1659,6 +1670,18 @@ mod tests {
         assert_eq!(cfg.source_of("risk.max_open_positions"), "built-in default");
         let url = cfg.entries().into_iter().find(|(k, _, _)| k == "database.url").unwrap();
         assert_eq!(url.1, "postgres://desk:[REDACTED]@db.local:5432/xcoin");
+    }
+
+    #[test]
+    fn a_url_the_parser_refuses_still_hides_its_password() {
+        assert_eq!(redacted_url("postgres://desk:pw@db:99999/x"), "postgres://desk:[REDACTED]@db:99999/x");
+        assert_eq!(redacted_url("postgres://desk:p@ss:w@db:99999/x?a=b"), "postgres://desk:[REDACTED]@db:99999/x?a=b");
+        assert_eq!(redacted_url("postgres://desk@db:99999/x"), "postgres://desk@db:99999/x", "no password");
+        assert_eq!(redacted_url("localhost/xcoin"), "localhost/xcoin");
+        // In the loader's error too.
+        let dir = tempfile::tempdir().unwrap();
+        let err = error(dir.path(), "", &[("DATABASE_URL", "postgres://desk:hunter2@db:99999/x")]);
+        assert!(err.contains("postgres://desk:[REDACTED]@db:99999/x") && !err.contains("hunter2"), "{err}");
     }
 
     #[test]
