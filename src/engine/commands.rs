@@ -9,7 +9,7 @@ use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
 use crate::domain::count;
 use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::{paisa, rupees};
-use crate::domain::order::{Order, OrderStatus};
+use crate::domain::order::{Order, OrderStatus, Side};
 
 fn describe(o: &Order) -> String {
     match o.status {
@@ -190,8 +190,86 @@ impl<B: Broker> Engine<B> {
                     Some(o) => Ok(format!("{} (found by its tag after the engine restarted)", describe(&o))),
                 }
             }
+            OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
+                let o = self.db.get_order(order_id).await?;
+                let done = quantity.is_none_or(|q| q == o.quantity)
+                    && price.is_none_or(|p| Some(p) == o.price)
+                    && trigger_price.is_none_or(|t| Some(t) == o.trigger_price);
+                if done && o.modifications > 0 {
+                    Ok(format!("{} (modified before the engine stopped)", describe(&o)))
+                } else if o.status.can_be_modified() {
+                    // Sent again: the same values twice leave the order as asked.
+                    self.execute(c).await
+                } else {
+                    Err(format!("not modified: {} (the engine stopped before the change reached it)", describe(&o)))
+                }
+            }
+            OperatorCommand::ExitPosition { position_id } => {
+                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+                let p = self.db.get_position(position_id).await?;
+                if p.quantity() == 0 {
+                    Ok(format!("position {position_id} ({}) is closed (found after the engine restarted)", p.symbol))
+                } else if let Some(o) = self.exit_placed_since(&p, claimed_at).await? {
+                    self.exiting.insert(position_id);
+                    Ok(format!("exit of position {position_id}: {} (found after the engine restarted)", describe(&o)))
+                } else {
+                    // No exit reached the broker (the start's catch-up found none by its tag): exit now.
+                    self.execute(c).await
+                }
+            }
+            OperatorCommand::ExitAll {} => {
+                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+                let who = c.requested_by.clone();
+                self.pause_automated_strategies(&who, "exit all").await?;
+                let (mut found, mut placed) = (Vec::new(), Vec::new());
+                for p in self.db.open_positions().await? {
+                    // An exit working already: this command's, or one an
+                    // exit resolved at this start found.
+                    let working = match self.exit_placed_since(&p, claimed_at).await? {
+                        Some(o) => Some(o),
+                        None if self.exiting.contains(&p.id) => {
+                            self.exit_placed_since(&p, chrono::DateTime::<chrono::Utc>::MIN_UTC).await?
+                        }
+                        None => None,
+                    };
+                    match working {
+                        Some(o) => {
+                            self.exiting.insert(p.id);
+                            found.push(o.id.to_string());
+                        }
+                        None => match self.exit_position(p.id, &who).await {
+                            Ok(o) => placed.push(o.id.to_string()),
+                            Err(e) => tracing::warn!(position = p.id, error = %e, "exit not placed"),
+                        },
+                    }
+                }
+                Ok(format!(
+                    "exit all finished after the engine restarted: {} working from before ({}), {} placed now ({})",
+                    found.len(),
+                    found.join(", "),
+                    placed.len(),
+                    placed.join(", ")
+                ))
+            }
             _ => Err(UNKNOWN_AFTER_STOP.into()),
         })
+    }
+
+    /// The working exit of `p` (an order on its closing side) made since
+    /// `since`: what an exit command left when the engine stopped.
+    async fn exit_placed_since(
+        &self,
+        p: &crate::domain::position::Position,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> super::Result<Option<Order>> {
+        let side = if p.quantity() > 0 { Side::Sell } else { Side::Buy };
+        Ok(self.db.active_orders().await?.into_iter().find(|o| {
+            o.symbol == p.symbol
+                && o.exchange == p.exchange
+                && o.product == p.product
+                && o.side == side
+                && o.created_at >= since
+        }))
     }
 
     /// Runs one command; `Ok` is what it did, `Err` why it did not. The

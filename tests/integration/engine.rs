@@ -1287,6 +1287,87 @@ async fn commands_left_running_by_a_stopped_engine_are_resolved_from_the_broker(
     drop(e);
 }
 
+/// Exits and modifications a stopped engine left RUNNING are resolved from
+/// what reached the broker, not failed as "engine stopped": an exit whose
+/// order is working is DONE with it (never a second exit), one that never
+/// left is run now; a modification already applied is DONE, one that was
+/// not is sent again; exit-all exits only what has no exit working.
+#[tokio::test]
+async fn exits_and_modifications_left_running_are_finished_not_failed() {
+    use xcoin::db::orders::OrderModification;
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let broker = e.broker.clone();
+    for (symbol, qty) in [("INFY", 10), ("SBIN", 5), ("TCS", 2)] {
+        e.place_order(&buy(&e, symbol, qty, OrderType::Market)).await.unwrap();
+    }
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let open = t.open_positions().await.unwrap();
+    let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
+    let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
+    // An exit sent (working at the broker), its result never written.
+    let sent = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: infy }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    let exit = e.exit_position(infy, "asha").await.unwrap();
+    assert!(exit.status.is_active());
+    // An exit claimed and never made.
+    let unsent = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: sbin }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    // A working order: one modification applied, one claimed and not.
+    let mut resting = buy(&e, "ITC", 5, OrderType::Limit);
+    resting.price = Some(resting.price.unwrap() - dec!(2));
+    let working = e.place_order(&resting).await.unwrap();
+    e.drain_events().await.unwrap();
+    let first = resting.price.unwrap() - dec!(0.50);
+    let second = resting.price.unwrap() - dec!(1);
+    let change = |price| OperatorCommand::ModifyOrder {
+        order_id: working.id,
+        quantity: None,
+        price: Some(price),
+        trigger_price: None,
+    };
+    let applied = t.enqueue_command(&change(first), "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    e.modify_order(working.id, OrderModification { price: Some(first), ..Default::default() }).await.unwrap();
+    let pending = t.enqueue_command(&change(second), "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    // Exit all, claimed: INFY's exit is working, SBIN's is made by then, TCS has none.
+    let all = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    drop(e);
+
+    let e = restarted(&t, broker).await;
+    let t = &t;
+    let outcome = |id| async move {
+        let c = t.get_command(id).await.unwrap();
+        (c.status, c.result.unwrap_or_default())
+    };
+    let (status, result) = outcome(sent.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.starts_with(&format!("exit of position {infy}: order {} ", exit.id)), "{result}");
+    assert!(result.ends_with("(found after the engine restarted)"), "{result}");
+    let (status, result) = outcome(unsent.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.starts_with(&format!("exit of position {sbin}: order ")), "run now: {result}");
+    let (status, result) = outcome(applied.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.ends_with("(modified before the engine stopped)"), "{result}");
+    let (status, _) = outcome(pending.id).await;
+    assert_eq!((status, t.get_order(working.id).await.unwrap().price), (CommandStatus::Done, Some(second)));
+    let (status, result) = outcome(all.id).await;
+    assert_eq!(status, CommandStatus::Done, "{result}");
+    assert!(result.contains("2 working from before") && result.contains("1 placed now"), "{result}");
+    // One exit each, never two.
+    let active = t.active_orders().await.unwrap();
+    for symbol in ["INFY", "SBIN", "TCS"] {
+        let exits = active.iter().filter(|o| o.symbol == symbol && o.side == Side::Sell).count();
+        assert_eq!(exits, 1, "{symbol}: {active:?}");
+    }
+    assert_eq!(t.running_commands().await.unwrap(), vec![]);
+    drop(e);
+}
+
 /// A command's outcome the database does not take (it went away as the
 /// result was written) is kept and written when it answers again; meanwhile
 /// no other command is claimed and nothing is sent twice.
