@@ -242,11 +242,18 @@ pub fn database_url_problem(url: &str) -> Option<String> {
         Ok(u) if u.path().trim_matches('/').is_empty() => Some(format!("names no database; {EXPECTED}")),
         Ok(_) => None,
         Err(url::ParseError::InvalidPort) => {
-            // The port is what follows the host's last colon (after an IPv6 address's `]`).
-            let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            // The host comes after the last `@` (a password may hold `/`),
+            // the port after the host's last colon (past an IPv6 `]`).
+            let after_user = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+            let host = &after_user[..after_user.find(['/', '?', '#']).unwrap_or(after_user.len())];
             let port = host.rsplit_once(']').map_or(host, |(_, p)| p).rsplit_once(':').map_or("", |(_, p)| p);
-            bad_port(port)
+            match port.parse::<u16>() {
+                // The port is fine: the parser stumbled on the user or password.
+                Ok(p) if p > 0 => Some(format!(
+                    "has a user or password with / ? # or @ in it; write those percent-encoded (%2F %3F %23 %40); {EXPECTED}"
+                )),
+                _ => bad_port(port),
+            }
         }
         Err(e) => Some(format!("is not a URL ({e}); {EXPECTED}")),
     }
@@ -263,8 +270,8 @@ pub fn redacted_url(url: &str) -> String {
         // password: hide whatever follows the user name up to the host.
         Err(_) => {
             let Some(start) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-            let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |i| start + i);
-            let Some(at) = url[start..authority_end].rfind('@').map(|i| start + i) else { return url.to_string() };
+            // The user part ends at the last `@`: a password may hold `/`, `?` or `#`.
+            let Some(at) = url[start..].rfind('@').map(|i| start + i) else { return url.to_string() };
             match url[start..at].find(':').map(|i| start + i) {
                 Some(colon) => format!("{}{REDACTED}{}", &url[..=colon], &url[at..]),
                 None => url.to_string(),
@@ -1678,6 +1685,17 @@ mod tests {
         assert_eq!(redacted_url("postgres://desk:p@ss:w@db:99999/x?a=b"), "postgres://desk:[REDACTED]@db:99999/x?a=b");
         assert_eq!(redacted_url("postgres://desk@db:99999/x"), "postgres://desk@db:99999/x", "no password");
         assert_eq!(redacted_url("localhost/xcoin"), "localhost/xcoin");
+        // A password holding `/` makes the parser read a port out of it.
+        assert_eq!(redacted_url("postgres://desk:ab/cd@db:5432/x"), "postgres://desk:[REDACTED]@db:5432/x");
+        let problem = database_url_problem("postgres://desk:s3cr/et@db:5432/x").unwrap();
+        assert!(
+            problem.starts_with("has a user or password with / ? # or @ in it") && !problem.contains("s3cr"),
+            "{problem}"
+        );
+        assert_eq!(
+            database_url_problem("postgres://desk:pw@db:99999/x").unwrap(),
+            "has port 99999; a port is a whole number from 1 to 65535"
+        );
         // In the loader's error too.
         let dir = tempfile::tempdir().unwrap();
         let err = error(dir.path(), "", &[("DATABASE_URL", "postgres://desk:hunter2@db:99999/x")]);

@@ -84,9 +84,12 @@ pub struct BrokerOrder {
     pub price: Option<Decimal>,
     pub trigger_price: Option<Decimal>,
     pub status: OrderStatus,
-    /// A stop-loss order held untriggered (Kite's TRIGGER PENDING, which
-    /// `status` reads as OPEN).
-    pub trigger_pending: bool,
+    /// Whether a stop-loss order is held untriggered (Kite's TRIGGER
+    /// PENDING, which `status` reads as OPEN): `None` when the broker's
+    /// status says neither (an in-between one such as MODIFY PENDING).
+    /// Absent from a book saved before it existed.
+    #[serde(default)]
+    pub trigger_pending: Option<bool>,
     pub message: Option<String>,
     pub updated_at: DateTime<Utc>,
 }

@@ -200,7 +200,7 @@ impl State {
             if (buy && q.last >= trigger) || (!buy && q.last <= trigger) {
                 w.triggered = true;
                 // Kite's order moves from TRIGGER PENDING on: say so.
-                w.order.trigger_pending = false;
+                w.order.trigger_pending = Some(false);
                 w.order.updated_at = crate::domain::clock::now();
                 events.push(BrokerEvent::Order(w.order.clone()));
             } else {
@@ -600,7 +600,7 @@ impl Broker for PaperBroker {
                 price: req.price,
                 trigger_price: req.trigger_price,
                 status: OrderStatus::Open,
-                trigger_pending: matches!(req.order_type, OrderType::StopLoss | OrderType::StopLossMarket),
+                trigger_pending: Some(matches!(req.order_type, OrderType::StopLoss | OrderType::StopLossMarket)),
                 message: None,
                 updated_at: crate::domain::clock::now(),
             };

@@ -159,6 +159,9 @@ pub struct App {
     /// The first of today's numbers the Stats tab shows (↑/↓ scroll them
     /// when the terminal is too short for all).
     pub stats_scroll: usize,
+    /// How many of them the last frame had room for (set by drawing), so
+    /// scrolling stops where the drawing does.
+    pub stats_room: std::cell::Cell<usize>,
     /// The filters and resolved-toggle the views were built with (`None`: never built).
     view_of: Option<(String, bool)>,
     /// How many of `orders_view`'s first rows are working orders.
@@ -211,6 +214,7 @@ impl App {
             log_diagnostics: false,
             log_anchor: None,
             stats_scroll: 0,
+            stats_room: std::cell::Cell::new(0),
             view_of: None,
             orders_active: 0,
             dirty: true,
@@ -734,8 +738,9 @@ impl App {
 
     fn move_selection(&mut self, delta: isize) {
         if self.tab == Tab::Stats {
-            let last = crate::console::views::stats_rows(self).saturating_sub(1);
-            self.stats_scroll = self.stats_scroll.saturating_add_signed(delta).min(last);
+            let rows = crate::console::views::stats_rows(self);
+            let last = rows.saturating_sub(self.stats_room.get().max(1));
+            self.stats_scroll = self.stats_scroll.min(last).saturating_add_signed(delta).min(last);
             return;
         }
         let len = self.rows_in_tab();
@@ -957,7 +962,10 @@ impl App {
             RowOrder::Add => (if held > 0 { Side::Buy } else { Side::Sell }, quantity),
             RowOrder::Reverse => (if held > 0 { Side::Sell } else { Side::Buy }, 2 * quantity),
         };
-        let last = self.last_price_of(&symbol);
+        // Only a price the market gave today: the instrument list's reference
+        // price may be days old, and a LIMIT and stop proposed from it could
+        // sit on the wrong side of the market (then the fields stay empty).
+        let last = self.fresh_price_of(&symbol, exchange);
         let tick = self.limits.ticks.of(&symbol, exchange);
         let (stop_loss, take_profit) = last.map_or((None, None), |l| {
             crate::domain::risk::default_levels(
@@ -969,7 +977,7 @@ impl App {
             )
         });
         let symbols = self.instruments.iter().map(|i| i.symbol.clone()).collect();
-        let prefill = Prefill { symbol, side, quantity, product, last, stop_loss, take_profit };
+        let prefill = Prefill { symbol, exchange, side, quantity, product, last, stop_loss, take_profit };
         self.popup = Some(Popup::NewOrder(Box::new(OrderForm::prefilled(symbols, prefill))));
         self.refresh_verdict();
     }
@@ -1494,6 +1502,21 @@ impl App {
             margin.map_or("—".into(), rupees),
             free.unwrap_or_default()
         )
+    }
+
+    /// A price the market gave today for an instrument: an open position's
+    /// mark, else today's latest fill in it. `None` rather than the
+    /// instrument list's reference price.
+    pub fn fresh_price_of(&self, symbol: &str, exchange: crate::domain::order::Exchange) -> Option<Decimal> {
+        let same = |s: &str, e| s == symbol && e == exchange;
+        self.store.positions.values().filter(|p| same(&p.symbol, p.exchange)).find_map(|p| p.last_price).or_else(|| {
+            self.store
+                .trades
+                .values()
+                .filter(|t| same(&t.symbol, t.exchange))
+                .max_by_key(|t| (t.traded_at, t.id))
+                .map(|t| t.price)
+        })
     }
 
     /// The last price the console knows for a symbol: a held position's,

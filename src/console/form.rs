@@ -37,12 +37,15 @@ pub struct OrderForm {
     /// The last price the form was opened with: a LIMIT or SL chosen later
     /// starts from it.
     last: Option<Decimal>,
+    /// The exchange: NSE, or the row's the form was opened from.
+    pub exchange: Exchange,
 }
 
 /// What a form opened from a row starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefill {
     pub symbol: String,
+    pub exchange: Exchange,
     pub side: Side,
     pub quantity: i64,
     pub product: Product,
@@ -79,7 +82,15 @@ fn decimal(field: &'static str, text: &str) -> Result<Option<Decimal>, FieldErro
 impl OrderForm {
     pub fn new(symbols: Vec<String>) -> OrderForm {
         let values = ["", "BUY", "", "LIMIT", "MIS", "", "", "", ""].map(String::from);
-        OrderForm { values, focus: 0, symbols, verdict: String::new(), context: String::new(), last: None }
+        OrderForm {
+            values,
+            focus: 0,
+            symbols,
+            verdict: String::new(),
+            context: String::new(),
+            last: None,
+            exchange: Exchange::Nse,
+        }
     }
 
     /// The form opened from a row: symbol, side, quantity and product
@@ -96,6 +107,7 @@ impl OrderForm {
         form.values[STOP] = editable(p.stop_loss);
         form.values[TARGET] = editable(p.take_profit);
         form.last = p.last;
+        form.exchange = p.exchange;
         form.focus = TYPE;
         form
     }
@@ -213,7 +225,7 @@ impl OrderForm {
         let req = OrderRequest {
             strategy_id: MANUAL_STRATEGY_ID,
             symbol: v[0].trim().to_ascii_uppercase(),
-            exchange: Exchange::Nse,
+            exchange: self.exchange,
             side: v[SIDE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("side", e.to_string()))?,
             order_type,
             product: v[PRODUCT]

@@ -52,6 +52,10 @@ fn activation_done(e: &crate::db::kill_switch::KillSwitchEvent, when: &str) -> S
     )
 }
 
+/// An exit a stopped engine never made is made at the next start only this
+/// soon after it was claimed; later, its moment is past.
+const REDRIVE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
 /// What the engine says of a command it cannot account for after a stop.
 const UNKNOWN_AFTER_STOP: &str =
     "the engine stopped while running this command; check its effect before sending it again";
@@ -191,27 +195,41 @@ impl<B: Broker> Engine<B> {
                 }
             }
             OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
-                let o = self.db.get_order(order_id).await?;
+                // A row that cannot be read fails this command, never the start.
+                let o = match self.db.get_order(order_id).await {
+                    Ok(o) => o,
+                    Err(e) => return Ok(Err(format!("not modified: {e}"))),
+                };
                 let done = quantity.is_none_or(|q| q == o.quantity)
                     && price.is_none_or(|p| Some(p) == o.price)
                     && trigger_price.is_none_or(|t| Some(t) == o.trigger_price);
                 if done && o.modifications > 0 {
                     Ok(format!("{} (modified before the engine stopped)", describe(&o)))
-                } else if o.status.can_be_modified() {
+                } else if o.status.can_be_modified()
+                    && c.claimed_at.is_some_and(|at| crate::domain::clock::now() - at <= REDRIVE_WITHIN)
+                {
                     // Sent again: the same values twice leave the order as asked.
                     self.execute(c).await
                 } else {
-                    Err(format!("not modified: {} (the engine stopped before the change reached it)", describe(&o)))
+                    Err(format!(
+                        "not modified: {} (the engine stopped while running it; check the order before sending it again)",
+                        describe(&o)
+                    ))
                 }
             }
             OperatorCommand::ExitPosition { position_id } => {
                 let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
-                let p = self.db.get_position(position_id).await?;
+                let p = match self.db.get_position(position_id).await {
+                    Ok(p) => p,
+                    Err(e) => return Ok(Err(format!("not exited: {e}"))),
+                };
                 if p.quantity() == 0 {
                     Ok(format!("position {position_id} ({}) is closed (found after the engine restarted)", p.symbol))
                 } else if let Some(o) = self.exit_placed_since(&p, claimed_at).await? {
                     self.exiting.insert(position_id);
                     Ok(format!("exit of position {position_id}: {} (found after the engine restarted)", describe(&o)))
+                } else if let Err(why) = self.may_exit_again(&p, claimed_at).await? {
+                    Err(format!("not exited: {why}"))
                 } else {
                     // No exit reached the broker (the start's catch-up found none by its tag): exit now.
                     self.execute(c).await
@@ -221,7 +239,7 @@ impl<B: Broker> Engine<B> {
                 let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
                 let who = c.requested_by.clone();
                 self.pause_automated_strategies(&who, "exit all").await?;
-                let (mut found, mut placed) = (Vec::new(), Vec::new());
+                let (mut found, mut placed, mut left) = (Vec::new(), Vec::new(), Vec::new());
                 for p in self.db.open_positions().await? {
                     // An exit working already: this command's, or one an
                     // exit resolved at this start found.
@@ -237,22 +255,76 @@ impl<B: Broker> Engine<B> {
                             self.exiting.insert(p.id);
                             found.push(o.id.to_string());
                         }
-                        None => match self.exit_position(p.id, &who).await {
-                            Ok(o) => placed.push(o.id.to_string()),
-                            Err(e) => tracing::warn!(position = p.id, error = %e, "exit not placed"),
+                        None => match self.may_exit_again(&p, claimed_at).await? {
+                            Err(why) => left.push(format!("position {} {}: {why}", p.id, p.symbol)),
+                            Ok(()) => match self.exit_position(p.id, &who).await {
+                                Ok(o) => placed.push(o.id.to_string()),
+                                Err(e) => left.push(format!("position {} {}: {e}", p.id, p.symbol)),
+                            },
                         },
                     }
                 }
-                Ok(format!(
+                let done = format!(
                     "exit all finished after the engine restarted: {} working from before ({}), {} placed now ({})",
                     found.len(),
                     found.join(", "),
                     placed.len(),
                     placed.join(", ")
-                ))
+                );
+                if left.is_empty() { Ok(done) } else { Err(format!("{done}; not exited: {}", left.join("; "))) }
             }
             _ => Err(UNKNOWN_AFTER_STOP.into()),
         })
+    }
+
+    /// Whether an exit a stopped engine never made may be made now: not when
+    /// the command is older than [`REDRIVE_WITHIN`] (its moment is past), nor
+    /// when an exit it made was cancelled as not found at the broker (it may
+    /// yet be there), nor when the broker does not hold the position as the
+    /// desk does (reconciliation settles that first). `Err` says why not.
+    async fn may_exit_again(
+        &self,
+        p: &crate::domain::position::Position,
+        claimed_at: chrono::DateTime<chrono::Utc>,
+    ) -> super::Result<Result<(), String>> {
+        let age = crate::domain::clock::now() - claimed_at;
+        if age > REDRIVE_WITHIN {
+            return Ok(Err(format!(
+                "the engine stopped {} min ago while running it; check the position before sending it again",
+                age.num_minutes()
+            )));
+        }
+        let side = if p.quantity() > 0 { Side::Sell } else { Side::Buy };
+        let lost = self.db.today_orders().await?.into_iter().find(|o| {
+            o.symbol == p.symbol
+                && o.side == side
+                && o.created_at >= claimed_at
+                && o.status == OrderStatus::Cancelled
+                && o.broker_order_id.is_none()
+        });
+        if let Some(o) = lost {
+            return Ok(Err(format!(
+                "its exit order {} was not found at the broker and was cancelled here; it may yet reach the broker, so check there before sending again",
+                o.id
+            )));
+        }
+        let held: i64 = self
+            .broker
+            .positions()
+            .await
+            .map_err(EngineError::Broker)?
+            .iter()
+            .filter(|h| h.symbol == p.symbol && h.exchange == p.exchange && h.product == p.product)
+            .map(|h| h.quantity)
+            .sum();
+        if held != p.quantity() {
+            return Ok(Err(format!(
+                "the broker holds {held} {} where the desk holds {}; reconciliation settles that first",
+                p.symbol,
+                p.quantity()
+            )));
+        }
+        Ok(Ok(()))
     }
 
     /// The working exit of `p` (an order on its closing side) made since

@@ -68,8 +68,11 @@ impl<B: Broker> Engine<B> {
             return Ok(None);
         };
         // A working stop order held untriggered, or triggered now.
-        let order = if order.status.is_active() && bo.trigger_pending != order.trigger_pending {
-            self.db.set_trigger_pending(order.id, bo.trigger_pending).await?
+        let order = if let Some(pending) = bo.trigger_pending
+            && order.status.is_active()
+            && pending != order.trigger_pending
+        {
+            self.db.set_trigger_pending(order.id, pending).await?
         } else {
             order
         };

@@ -212,6 +212,15 @@ impl<B: Broker> Engine<B> {
             )
             .await;
         sent?;
+        // The margin a larger or dearer order blocks is spent like a new order's.
+        if let Some((_, placed)) = &mut self.margin {
+            let lev = self.cfg.limits.mis_leverage;
+            let held = snapshot.position_quantity;
+            let was =
+                margin_needed(&order.as_request(), held, order.as_request().entry_price(last).unwrap_or_default(), lev);
+            let now = margin_needed(&modified, held, modified.entry_price(last).unwrap_or_default(), lev);
+            *placed += (now - was).max(rust_decimal::Decimal::ZERO);
+        }
         let modified = self.db.modify_order(order_id, change, tick, by).await?;
         Ok(modified)
     }

@@ -564,6 +564,17 @@ async fn a_market_order_with_stop_and_target_from_a_row_takes_four_keys() {
     let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
     assert_eq!([0, 1, 2].map(|i| form.values[i].clone()), [o.symbol.clone(), "SELL".into(), o.quantity.to_string()]);
     app.popup = None;
+    // A symbol the market has not priced today (only the instrument list's
+    // reference price): no price, stop or target is proposed from it.
+    let unpriced = submitted(&t, &market("WIPRO", Side::Buy, 7), dec!(250), "W1").await;
+    app.apply(store::snapshot(&t.db).await.unwrap());
+    app.refresh_views();
+    let row = app.view(Tab::Orders).iter().position(|id| *id == unpriced.id).unwrap();
+    app.select_index(Tab::Orders, row);
+    app.on_key(key('b'));
+    let Some(Popup::NewOrder(form)) = &app.popup else { panic!() };
+    assert_eq!([0, 2, 5, 7, 8].map(|i| form.values[i].as_str()), ["WIPRO", "7", "", "", ""]);
+    app.popup = None;
     app.on_key(key('5'));
     app.on_key(key('b'));
     assert!(app.popup.is_none(), "Stats has no row to trade from");
@@ -661,6 +672,11 @@ async fn stats_on_a_short_terminal_says_what_is_below_and_scrolls_to_it() {
     }
     let end = text(&draw(&mut app, 80, 24)).join("\n");
     assert!(end.contains(&format!("–{total} of {total} ↑ more")), "{end}");
+    // Past the end, one ↑ moves at once.
+    press(&mut app, KeyCode::Up);
+    let up = text(&draw(&mut app, 80, 24)).join("\n");
+    assert!(up.contains("↑↓ more"), "{up}");
+    press(&mut app, KeyCode::Down);
     for row in ["Largest loss", "Funds free", "Margin used", "Opening balance"] {
         assert!(end.contains(row), "{row}: {end}");
     }

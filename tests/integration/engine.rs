@@ -780,7 +780,7 @@ async fn malformed_broker_events_are_skipped_and_the_engine_goes_on() {
         price: o.price,
         trigger_price: None,
         status: OrderStatus::Submitted,
-        trigger_pending: false,
+        trigger_pending: Some(false),
         message: None,
         updated_at: xcoin::domain::clock::now(),
     };
@@ -1365,6 +1365,51 @@ async fn exits_and_modifications_left_running_are_finished_not_failed() {
         assert_eq!(exits, 1, "{symbol}: {active:?}");
     }
     assert_eq!(t.running_commands().await.unwrap(), vec![]);
+    drop(e);
+}
+
+/// An exit a stopped engine never made is not made at the next start when
+/// its moment is past (claimed over ten minutes before) or when the broker
+/// does not hold the position as the desk does: FAILED, saying why.
+#[tokio::test]
+async fn a_stale_exit_or_one_the_broker_disagrees_with_is_not_made_after_a_restart() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let broker = e.broker.clone();
+    for (symbol, qty) in [("INFY", 10), ("SBIN", 5)] {
+        e.place_order(&buy(&e, symbol, qty, OrderType::Market)).await.unwrap();
+    }
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let open = t.open_positions().await.unwrap();
+    let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
+    let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
+    let old = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: infy }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    t.sql(&format!(
+        "UPDATE operator_commands SET claimed_at = claimed_at - interval '20 minutes' WHERE id = {}",
+        old.id
+    ))
+    .await;
+    let differs = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: sbin }, "asha").await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    // SBIN sold at the broker by hand while the engine was down.
+    e.broker.apply_external_trade("SBIN", Exchange::Nse, Product::Mis, Side::Sell, 5, dec!(812)).unwrap();
+    drop(e);
+
+    let e = restarted(&t, broker).await;
+    let c = t.get_command(old.id).await.unwrap();
+    assert_eq!(c.status, CommandStatus::Failed);
+    assert!(c.result.as_deref().unwrap().starts_with("not exited: the engine stopped 20 min ago"), "{:?}", c.result);
+    let c = t.get_command(differs.id).await.unwrap();
+    assert_eq!(
+        (c.status, c.result.as_deref()),
+        (
+            CommandStatus::Failed,
+            Some("not exited: the broker holds 0 SBIN where the desk holds 5; reconciliation settles that first")
+        )
+    );
+    assert!(t.active_orders().await.unwrap().is_empty(), "no exit sent");
     drop(e);
 }
 

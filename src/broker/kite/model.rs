@@ -558,6 +558,17 @@ impl KiteOrder {
     }
 }
 
+/// Whether Kite's status says a stop is held untriggered (TRIGGER PENDING),
+/// or that it is not (OPEN, or finished); `None` for the statuses in
+/// between (MODIFY PENDING, CANCEL PENDING, …), which say neither.
+fn trigger_pending(status: &str) -> Option<bool> {
+    match status.trim().to_ascii_uppercase().as_str() {
+        "TRIGGER PENDING" => Some(true),
+        "OPEN" | "COMPLETE" | "CANCELLED" | "CANCELLED AMO" | "LAPSED" | "REJECTED" => Some(false),
+        _ => None,
+    }
+}
+
 impl TryFrom<&KiteOrder> for BrokerOrder {
     type Error = MapError;
 
@@ -580,7 +591,7 @@ impl TryFrom<&KiteOrder> for BrokerOrder {
             price: non_zero(o.price),
             trigger_price: non_zero(o.trigger_price),
             status: o.lifecycle_status()?,
-            trigger_pending: o.status == "TRIGGER PENDING",
+            trigger_pending: trigger_pending(&o.status),
             message: o.status_message.clone().or_else(|| o.status_message_raw.clone()).filter(|m| !m.is_empty()),
             updated_at: o.last_event_at().ok_or_else(|| MapError::Missing {
                 record: "order",
@@ -985,7 +996,7 @@ mod tests {
                 price: Some(dec!(109.4)),
                 trigger_price: None,
                 status: OrderStatus::Filled,
-                trigger_pending: false,
+                trigger_pending: Some(false),
                 message: None,
                 // 15:20:28 IST.
                 updated_at: utc(2021, 5, 31, 9, 50, 28),
@@ -1098,9 +1109,12 @@ mod tests {
         assert_eq!(inline_order("LAPSED", 0).lifecycle_status().unwrap(), Cancelled);
         // TRIGGER PENDING is OPEN with the stop held untriggered; OPEN is triggered.
         let held = BrokerOrder::try_from(&inline_order("TRIGGER PENDING", 0)).unwrap();
-        assert_eq!((held.status, held.trigger_pending), (Open, true));
+        assert_eq!((held.status, held.trigger_pending), (Open, Some(true)));
         let open = BrokerOrder::try_from(&inline_order("OPEN", 0)).unwrap();
-        assert_eq!((open.status, open.trigger_pending), (Open, false));
+        assert_eq!((open.status, open.trigger_pending), (Open, Some(false)));
+        // A modification in flight says neither: the flag stays as it was.
+        let moving = BrokerOrder::try_from(&inline_order("MODIFY VALIDATION PENDING", 0)).unwrap();
+        assert_eq!((moving.status, moving.trigger_pending), (Open, None));
     }
 
     fn inline_order(status: &str, filled: i64) -> KiteOrder {
@@ -1272,7 +1286,7 @@ mod tests {
                 price: None,
                 trigger_price: None,
                 status: OrderStatus::Filled,
-                trigger_pending: false,
+                trigger_pending: Some(false),
                 message: None,
                 updated_at: utc(2022, 3, 3, 3, 54, 25),
             })

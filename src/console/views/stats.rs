@@ -182,6 +182,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     // Too short for every number: the box scrolls (↑/↓) and its title says
     // what it shows and that more is there, never dropping rows silently.
     let room = numbers.height.saturating_sub(2) as usize;
+    app.stats_room.set(room);
     let first = app.stats_scroll.min(total.saturating_sub(room));
     // A past day (`xcoin --date`) is named by its date, never "Today".
     let day = app.past_day.map_or("Today".to_string(), |d| d.format("%a %d %b %Y").to_string());
