@@ -40,6 +40,8 @@ pub struct BenchReport {
     pub place_p99_ms: f64,
     pub engine_orders: usize,
     pub engine_orders_per_second: f64,
+    /// The limits the figures are held against, measured in the same run.
+    pub limits: Limits,
     /// Commit to console view model at a paced rate.
     pub feed: FeedReport,
     /// The same writers unpaced, with the console listening.
@@ -67,6 +69,32 @@ pub struct BenchReport {
     pub all_orders_ms: f64,
     /// `xcoin replay` at full speed on a synthetic recording.
     pub replay: ReplayBench,
+}
+
+/// This server's own limits, measured in the same run, and each figure as a
+/// ratio to its limit (so a slow day on a shared machine reads the same).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Limits {
+    /// A one-row INSERT + COMMIT through the same pool.
+    pub commit_p50_ms: f64,
+    pub commit_p99_ms: f64,
+    /// A trigger's NOTIFY to the listening loader (commit → notified, the
+    /// paced feed's first stage, no fetch).
+    pub notify_p99_ms: f64,
+    /// The working orders' rows fetched by the same driver, undecoded.
+    pub raw_active_ms: f64,
+    /// Writing transactions per order placed: on its path (place →
+    /// SUBMITTED), and with the desk log's writer caught up.
+    pub commits_per_order: f64,
+    pub commits_per_order_all: f64,
+    /// Writing transactions per fill applied.
+    pub commits_per_fill: f64,
+    /// place → SUBMITTED p50 ÷ commit p50.
+    pub place_ratio: f64,
+    /// commit → console p99 ÷ notify p99.
+    pub feed_ratio: f64,
+    /// active orders decoded ÷ undecoded.
+    pub active_ratio: f64,
 }
 
 /// A replay of the demo at full speed: every built-in instrument ticking
@@ -194,30 +222,16 @@ pub fn validation_ns(cfg: &EngineConfig, n: u64) -> f64 {
 /// The engine on the paper exchange over a scratch database: `orders` market
 /// orders (entries and their exits, rotating over six instruments), with the
 /// exchange ticking every 50 orders and fills applied as they come.
-async fn engine_run(db: Db, cfg: EngineConfig, orders: usize) -> Result<(Vec<Duration>, Duration), EngineError> {
-    let broker = PaperBroker::new(
-        &instrument::built_in(),
-        PaperConfig { liquidity_per_tick: 1_000_000, slippage_ticks: 0, ..Default::default() },
-    )?;
-    let mut cfg = cfg;
-    // The engine's own capacity is measured, not the configured order-rate rule.
-    cfg.limits.max_orders_per_second = u32::MAX;
-    cfg.limits.max_open_positions = 100;
-    let mut engine = Engine::start(db, broker.clone(), cfg).await?;
-    let symbols = ["INFY", "SBIN", "TCS", "ITC", "RELIANCE", "HDFCBANK"];
-    for s in symbols {
-        let p = broker.last_price(s, Exchange::Nse).expect("built-in instrument");
-        broker.set_price(s, Exchange::Nse, p)?;
-    }
-    engine.drain_events().await?;
-
+async fn engine_run(
+    db: Db,
+    cfg: EngineConfig,
+    orders: usize,
+) -> Result<(Vec<Duration>, Duration, Commits), EngineError> {
+    let (mut engine, broker) = bench_engine(db.clone(), cfg).await?;
     let mut latencies = Vec::with_capacity(orders);
     let started = Instant::now();
     for i in 0..orders {
-        let symbol = symbols[i % symbols.len()];
-        let side = if (i / symbols.len()) % 2 == 0 { Side::Buy } else { Side::Sell };
-        let last = engine.last_price(symbol, Exchange::Nse).expect("priced");
-        let req = bench_request(symbol, side, last);
+        let req = bench_order(&engine, i);
         let t = Instant::now();
         engine.place_order(&req).await?;
         latencies.push(t.elapsed());
@@ -230,7 +244,84 @@ async fn engine_run(db: Db, cfg: EngineConfig, orders: usize) -> Result<(Vec<Dur
     engine.drain_events().await?;
     let elapsed = started.elapsed();
     latencies.sort();
-    Ok((latencies, elapsed))
+    let commits = engine_commits(&db, &mut engine, &broker, orders, 60).await?;
+    Ok((latencies, elapsed, commits))
+}
+
+/// The instruments the engine runs rotate over.
+const BENCH_SYMBOLS: [&str; 6] = ["INFY", "SBIN", "TCS", "ITC", "RELIANCE", "HDFCBANK"];
+
+/// The engine on a paper exchange that fills everything at once, every
+/// instrument priced; its own capacity measured, not the configured
+/// order-rate rule.
+async fn bench_engine(db: Db, cfg: EngineConfig) -> Result<(Engine<PaperBroker>, PaperBroker), EngineError> {
+    let broker = PaperBroker::new(
+        &instrument::built_in(),
+        PaperConfig { liquidity_per_tick: 1_000_000, slippage_ticks: 0, ..Default::default() },
+    )?;
+    let mut cfg = cfg;
+    cfg.limits.max_orders_per_second = u32::MAX;
+    cfg.limits.max_open_positions = 100;
+    let mut engine = Engine::start(db, broker.clone(), cfg).await?;
+    for s in BENCH_SYMBOLS {
+        let p = broker.last_price(s, Exchange::Nse).expect("built-in instrument");
+        broker.set_price(s, Exchange::Nse, p)?;
+    }
+    engine.drain_events().await?;
+    Ok((engine, broker))
+}
+
+/// The `i`th order of a run: entries and their exits in turn, rotating over
+/// the instruments.
+fn bench_order(engine: &Engine<PaperBroker>, i: usize) -> OrderRequest {
+    let symbol = BENCH_SYMBOLS[i % BENCH_SYMBOLS.len()];
+    let side = if (i / BENCH_SYMBOLS.len()) % 2 == 0 { Side::Buy } else { Side::Sell };
+    bench_request(symbol, side, engine.last_price(symbol, Exchange::Nse).expect("priced"))
+}
+
+/// What the server commits per order and per fill: its transaction ids
+/// taken over each placement (on the order's path, then with the desk
+/// log's writer caught up) and over each batch of fills. A pass of its own
+/// after the timed one (`from` orders placed), as reading the counter
+/// between orders would slow the timed run.
+async fn engine_commits(
+    db: &Db,
+    engine: &mut Engine<PaperBroker>,
+    broker: &PaperBroker,
+    from: usize,
+    orders: usize,
+) -> Result<Commits, EngineError> {
+    let mut c = Commits::default();
+    for i in from..from + orders {
+        let req = bench_order(engine, i);
+        engine.flush_journal().await;
+        let before = db.bench_next_xid().await?;
+        engine.place_order(&req).await?;
+        let placed = db.bench_next_xid().await?;
+        engine.flush_journal().await;
+        c.on_path += placed - before;
+        c.per_order_all += db.bench_next_xid().await? - before;
+        if (i + 1) % 10 == 0 {
+            let (trades, before) = (db.today_trade_count().await?, db.bench_next_xid().await?);
+            broker.step();
+            engine.drain_events().await?;
+            engine.flush_journal().await;
+            c.fill_commits += db.bench_next_xid().await? - before;
+            c.fills += db.today_trade_count().await? - trades;
+        }
+    }
+    c.orders = orders;
+    Ok(c)
+}
+
+/// Commits counted by [`engine_commits`].
+#[derive(Debug, Clone, Copy, Default)]
+struct Commits {
+    orders: usize,
+    on_path: i64,
+    per_order_all: i64,
+    fills: i64,
+    fill_commits: i64,
 }
 
 /// The demo replayed on a synthetic recording (a seeded random walk of every
@@ -641,7 +732,7 @@ pub async fn create_order_rates(db: &Db, writers: usize, total: usize) -> Result
 
 /// Fills the day to `total` orders with `working` of them still working,
 /// then times the two queries the desk runs most (decoded into our types).
-pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Result<(f64, f64), EngineError> {
+pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Result<(f64, f64, f64), EngineError> {
     // Exactly `total` orders: what the earlier measurements wrote is cleared
     // (this is the bench's scratch database).
     db.bench_fill_day(total, working).await?;
@@ -652,11 +743,15 @@ pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Resu
         }
     }
     let mut active = Vec::with_capacity(runs);
+    let mut raw = Vec::with_capacity(runs);
     let mut today = Vec::with_capacity(runs.min(10));
     for r in 0..runs {
         let t = Instant::now();
         db.active_orders().await?;
         active.push(t.elapsed());
+        let t = Instant::now();
+        db.bench_raw_active_orders().await?;
+        raw.push(t.elapsed());
         if r < 10 {
             let t = Instant::now();
             db.today_orders().await?;
@@ -664,8 +759,9 @@ pub async fn query_times(db: &Db, total: i64, working: i64, runs: usize) -> Resu
         }
     }
     active.sort();
+    raw.sort();
     today.sort();
-    Ok((percentile(&active, 0.5), percentile(&today, 0.5)))
+    Ok((percentile(&active, 0.5), percentile(&today, 0.5), percentile(&raw, 0.5)))
 }
 
 /// A console starting on the day `query_times` left: its loader started →
@@ -727,6 +823,7 @@ pub async fn run<W: Write>(
     let db = Db::connect(options.clone(), PoolConfig::from(&s.database)).await?;
     db.migrate().await?;
     let measured = engine_run(db.clone(), cfg, engine_orders).await;
+    let commit_times = db.bench_commit_times(500).await;
     let feeds = async {
         // A desk's tables are not new each morning: 5 s of the same writers,
         // unmeasured, first, so the server's first statistics runs on a
@@ -744,18 +841,37 @@ pub async fn run<W: Write>(
             let (layer, plain) = create_order_rates(&db, writers, 2_000).await?;
             rows.push((writers, layer, plain));
         }
-        let (active, today) = query_times(&db, 100_000, 1_000, 200).await?;
+        let (active, today, raw) = query_times(&db, 100_000, 1_000, 200).await?;
         let first = first_frame(&db).await?;
-        Ok::<_, EngineError>((rows, active, today, first))
+        Ok::<_, EngineError>((rows, active, today, raw, first))
     }
     .await;
     db.close().await;
     xcoin::db::bench::drop_database(&options).await?;
     let replay = replay_run(&target, s).await;
-    let (latencies, elapsed) = measured?;
+    let (latencies, elapsed, commits) = measured?;
     let replay = replay?;
     let (feed, quiet, feed_unpaced) = feeds?;
-    let (create_order, active_orders_p50_ms, today_orders_p50_ms, (first_frame_ms, all_orders_ms)) = writes?;
+    let (create_order, active_orders_p50_ms, today_orders_p50_ms, raw_active_ms, (first_frame_ms, all_orders_ms)) =
+        writes?;
+    let mut commit_times = commit_times?;
+    commit_times.sort();
+    let place_p50_ms = percentile(&latencies, 0.50);
+    let commit_p50_ms = percentile(&commit_times, 0.50);
+    let notify_p99_ms = feed.stages.first().map_or(0.0, |s| s.p99_ms);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    let limits = Limits {
+        commit_p50_ms,
+        commit_p99_ms: percentile(&commit_times, 0.99),
+        notify_p99_ms,
+        raw_active_ms,
+        commits_per_order: ratio(commits.on_path as f64, commits.orders as f64),
+        commits_per_order_all: ratio(commits.per_order_all as f64, commits.orders as f64),
+        commits_per_fill: ratio(commits.fill_commits as f64, commits.fills as f64),
+        place_ratio: ratio(place_p50_ms, commit_p50_ms),
+        feed_ratio: ratio(feed.p99_ms, notify_p99_ms),
+        active_ratio: ratio(active_orders_p50_ms, raw_active_ms),
+    };
 
     let (loaded_orders, loaded_trades) = (100_000, 10_000);
     let mut app = large_app(loaded_orders, loaded_trades);
@@ -769,10 +885,11 @@ pub async fn run<W: Write>(
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         validation_ns_per_order: validation,
         validations,
-        place_p50_ms: percentile(&latencies, 0.50),
+        place_p50_ms,
         place_p99_ms: percentile(&latencies, 0.99),
         engine_orders,
         engine_orders_per_second: engine_orders as f64 / elapsed.as_secs_f64(),
+        limits,
         feed,
         feed_unpaced,
         database_writes_per_second: quiet.committed_per_second,
@@ -803,6 +920,25 @@ pub async fn run<W: Write>(
             out,
             "  engine place → SUBMITTED         p50 {:.2} ms, p99 {:.2} ms (validate, persist, send, acknowledge)",
             report.place_p50_ms, report.place_p99_ms
+        )
+        .ok();
+        let l = &report.limits;
+        writeln!(
+            out,
+            "  limits, this server now          commit p50 {:.2} ms, p99 {:.2} ms; notify p99 {:.2} ms; active orders undecoded {:.2} ms",
+            l.commit_p50_ms, l.commit_p99_ms, l.notify_p99_ms, l.raw_active_ms
+        )
+        .ok();
+        writeln!(
+            out,
+            "  commits                          {:.2} per order on its path ({:.2} with the desk log), {:.2} per fill",
+            l.commits_per_order, l.commits_per_order_all, l.commits_per_fill
+        )
+        .ok();
+        writeln!(
+            out,
+            "  ratios                           place p50 {:.1} × commit; feed p99 {:.1} × notify; active orders {:.2} × undecoded",
+            l.place_ratio, l.feed_ratio, l.active_ratio
         )
         .ok();
         writeln!(

@@ -41,6 +41,46 @@ impl Db {
         Ok(())
     }
 
+    /// One commit's cost on this server through this pool: `n` one-row
+    /// INSERTs, each its own transaction, timed one by one. The limit the
+    /// engine's per-order writes are held against.
+    pub async fn bench_commit_times(&self, n: usize) -> Result<Vec<std::time::Duration>> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())",
+        )
+        .execute(&self.pool)
+        .await?;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = std::time::Instant::now();
+            sqlx::query("INSERT INTO bench_commits DEFAULT VALUES").execute(&self.pool).await?;
+            times.push(t.elapsed());
+        }
+        Ok(times)
+    }
+
+    /// The server's next transaction id, read without taking one: the
+    /// difference over a stretch is how many writing transactions (commits
+    /// that reach the disk) the server ran in it.
+    pub async fn bench_next_xid(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The working orders fetched by the same driver and left undecoded: the
+    /// floor under [`Db::active_orders`].
+    pub async fn bench_raw_active_orders(&self) -> Result<usize> {
+        Ok(sqlx::query(concat!(
+            "SELECT ",
+            super::orders::order_columns!(),
+            " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .len())
+    }
+
     /// Makes the day exactly `total` orders, the newest `working` of them
     /// still working, vacuumed and analysed as a desk's autovacuum leaves it.
     pub async fn bench_fill_day(&self, total: i64, working: i64) -> Result<()> {

@@ -320,6 +320,18 @@ async fn bench_measures_in_a_scratch_database_and_drops_it() {
     assert!(report["engine_orders_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["place_p99_ms"].as_f64().unwrap() >= report["place_p50_ms"].as_f64().unwrap());
     assert!(report["validation_ns_per_order"].as_f64().unwrap() > 0.0);
+    // The limits, measured in the same run, and each figure as a ratio to its own.
+    let l = &report["limits"];
+    let f = |k: &str| l[k].as_f64().unwrap_or_else(|| panic!("limits.{k}: {report}"));
+    assert!(f("commit_p50_ms") > 0.0 && f("commit_p99_ms") >= f("commit_p50_ms"), "{l}");
+    assert!(f("notify_p99_ms") > 0.0 && f("raw_active_ms") > 0.0, "{l}");
+    // Placing writes at least the order and its acknowledgement; a fill at least its trade.
+    assert!(f("commits_per_order") >= 2.0 && f("commits_per_order_all") >= f("commits_per_order"), "{l}");
+    assert!(f("commits_per_fill") >= 1.0, "{l}");
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(close(f("place_ratio"), report["place_p50_ms"].as_f64().unwrap() / f("commit_p50_ms")), "{l}");
+    assert!(close(f("feed_ratio"), report["feed"]["p99_ms"].as_f64().unwrap() / f("notify_p99_ms")), "{l}");
+    assert!(close(f("active_ratio"), report["active_orders_p50_ms"].as_f64().unwrap() / f("raw_active_ms")), "{l}");
     assert!(report["feed"]["committed"].as_u64().unwrap() > 100, "{report}");
     assert_eq!(report["feed"]["received"], report["feed"]["committed"], "every change reached the model: {report}");
     let rows: Vec<&str> = report["render_ms"].as_array().unwrap().iter().map(|r| r[0].as_str().unwrap()).collect();
