@@ -1208,6 +1208,20 @@ async fn restarted(t: &TestDb, broker: PaperBroker) -> Engine<PaperBroker> {
     }
 }
 
+/// A command enqueued and claimed, as an engine that stopped before
+/// finishing it leaves it.
+async fn claimed(t: &TestDb, command: &OperatorCommand, by: &str) -> xcoin::db::commands::CommandRecord {
+    let c = t.enqueue_command(command, by).await.unwrap();
+    t.claim_next_command().await.unwrap().unwrap();
+    c
+}
+
+/// A command's status and result as stored.
+async fn outcome(t: &TestDb, id: i64) -> (CommandStatus, String) {
+    let c = t.get_command(id).await.unwrap();
+    (c.status, c.result.unwrap_or_default())
+}
+
 /// Commands a stopped engine left RUNNING are given their outcome from what
 /// happened, not guessed: a placement whose order reached the broker is DONE
 /// with that order (an operator who resent it would double the position);
@@ -1221,8 +1235,7 @@ async fn commands_left_running_by_a_stopped_engine_are_resolved_from_the_broker(
     // Sent and filled, its result never written (the engine died there).
     let mut sent = buy(&e, "INFY", 4, OrderType::Market);
     sent.placed_by = "asha".into();
-    let filled_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(sent.clone()), "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let filled_cmd = claimed(&t, &OperatorCommand::PlaceOrder(sent.clone()), "asha").await;
     let order = e.place_order(&sent).await.unwrap();
     e.broker.step();
     e.drain_events().await.unwrap();
@@ -1230,36 +1243,28 @@ async fn commands_left_running_by_a_stopped_engine_are_resolved_from_the_broker(
     // Made but never sent: the order row exists, the broker never heard of it.
     let mut unsent = buy(&e, "SBIN", 3, OrderType::Market);
     unsent.placed_by = "asha".into();
-    let unsent_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(unsent.clone()), "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let unsent_cmd = claimed(&t, &OperatorCommand::PlaceOrder(unsent.clone()), "asha").await;
     let last = e.last_price("SBIN", Exchange::Nse);
     let made = t.create_order(&unsent, BrokerKind::Paper, dec!(0.05), last).await.unwrap();
     // Claimed, and nothing made at all.
     let never = buy(&e, "TCS", 1, OrderType::Market);
-    let never_cmd = t.enqueue_command(&OperatorCommand::PlaceOrder(never), "ravi").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let never_cmd = claimed(&t, &OperatorCommand::PlaceOrder(never), "ravi").await;
     // A cancel of a working order and the kill switch, both claimed, neither done.
     let mut resting = buy(&e, "ITC", 5, OrderType::Limit);
     resting.price = Some(resting.price.unwrap() - dec!(2));
     let working = e.place_order(&resting).await.unwrap();
-    let cancel_cmd = t.enqueue_command(&OperatorCommand::CancelOrder { order_id: working.id }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
-    let kill_cmd = t.enqueue_command(&OperatorCommand::KillSwitchOn { reason: "drill".into() }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let cancel_cmd = claimed(&t, &OperatorCommand::CancelOrder { order_id: working.id }, "asha").await;
+    let kill_cmd = claimed(&t, &OperatorCommand::KillSwitchOn { reason: "drill".into() }, "asha").await;
     drop(e);
 
     let e = restarted(&t, broker).await;
     let t = &t;
-    let outcome = |id| async move {
-        let c = t.get_command(id).await.unwrap();
-        (c.status, c.result.unwrap_or_default())
-    };
-    let (status, result) = outcome(filled_cmd.id).await;
+    let (status, result) = outcome(t, filled_cmd.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.starts_with(&format!("order {} FILLED BUY 4 INFY MARKET (broker ", order.id)), "{result}");
     assert!(result.ends_with(") (found by its tag after the engine restarted)"), "{result}");
     assert_eq!(
-        outcome(unsent_cmd.id).await,
+        outcome(t, unsent_cmd.id).await,
         (
             CommandStatus::Failed,
             format!(
@@ -1271,16 +1276,16 @@ async fn commands_left_running_by_a_stopped_engine_are_resolved_from_the_broker(
         )
     );
     assert_eq!(
-        outcome(never_cmd.id).await,
+        outcome(t, never_cmd.id).await,
         (
             CommandStatus::Failed,
             "never sent: the engine stopped before it made the order; nothing reached the broker".into()
         )
     );
-    let (status, result) = outcome(cancel_cmd.id).await;
+    let (status, result) = outcome(t, cancel_cmd.id).await;
     assert_eq!((status, t.get_order(working.id).await.unwrap().status), (CommandStatus::Done, OrderStatus::Cancelled));
     assert!(result.starts_with(&format!("order {} CANCELLED BUY 5 ITC LIMIT", working.id)), "{result}");
-    let (status, result) = outcome(kill_cmd.id).await;
+    let (status, result) = outcome(t, kill_cmd.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.starts_with("kill switch ACTIVE: 0 orders cancelled, 1 position exited"), "{result}");
     assert_eq!(t.running_commands().await.unwrap(), vec![]);
@@ -1307,13 +1312,11 @@ async fn exits_and_modifications_left_running_are_finished_not_failed() {
     let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
     let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
     // An exit sent (working at the broker), its result never written.
-    let sent = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: infy }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let sent = claimed(&t, &OperatorCommand::ExitPosition { position_id: infy }, "asha").await;
     let exit = e.exit_position(infy, "asha").await.unwrap();
     assert!(exit.status.is_active());
     // An exit claimed and never made.
-    let unsent = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: sbin }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let unsent = claimed(&t, &OperatorCommand::ExitPosition { position_id: sbin }, "asha").await;
     // A working order: one modification applied, one claimed and not.
     let mut resting = buy(&e, "ITC", 5, OrderType::Limit);
     resting.price = Some(resting.price.unwrap() - dec!(2));
@@ -1327,35 +1330,28 @@ async fn exits_and_modifications_left_running_are_finished_not_failed() {
         price: Some(price),
         trigger_price: None,
     };
-    let applied = t.enqueue_command(&change(first), "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let applied = claimed(&t, &change(first), "asha").await;
     e.modify_order(working.id, OrderModification { price: Some(first), ..Default::default() }).await.unwrap();
-    let pending = t.enqueue_command(&change(second), "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let pending = claimed(&t, &change(second), "asha").await;
     // Exit all, claimed: INFY's exit is working, SBIN's is made by then, TCS has none.
-    let all = t.enqueue_command(&OperatorCommand::ExitAll {}, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let all = claimed(&t, &OperatorCommand::ExitAll {}, "asha").await;
     drop(e);
 
     let e = restarted(&t, broker).await;
     let t = &t;
-    let outcome = |id| async move {
-        let c = t.get_command(id).await.unwrap();
-        (c.status, c.result.unwrap_or_default())
-    };
-    let (status, result) = outcome(sent.id).await;
+    let (status, result) = outcome(t, sent.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.starts_with(&format!("exit of position {infy}: order {} ", exit.id)), "{result}");
     assert!(result.ends_with("(found after the engine restarted)"), "{result}");
-    let (status, result) = outcome(unsent.id).await;
+    let (status, result) = outcome(t, unsent.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.starts_with(&format!("exit of position {sbin}: order ")), "run now: {result}");
-    let (status, result) = outcome(applied.id).await;
+    let (status, result) = outcome(t, applied.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.ends_with("(modified before the engine stopped)"), "{result}");
-    let (status, _) = outcome(pending.id).await;
+    let (status, _) = outcome(t, pending.id).await;
     assert_eq!((status, t.get_order(working.id).await.unwrap().price), (CommandStatus::Done, Some(second)));
-    let (status, result) = outcome(all.id).await;
+    let (status, result) = outcome(t, all.id).await;
     assert_eq!(status, CommandStatus::Done, "{result}");
     assert!(result.contains("2 working from before") && result.contains("1 placed now"), "{result}");
     // One exit each, never two.
@@ -1384,15 +1380,13 @@ async fn a_stale_exit_or_one_the_broker_disagrees_with_is_not_made_after_a_resta
     let open = t.open_positions().await.unwrap();
     let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
     let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
-    let old = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: infy }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let old = claimed(&t, &OperatorCommand::ExitPosition { position_id: infy }, "asha").await;
     t.sql(&format!(
         "UPDATE operator_commands SET claimed_at = claimed_at - interval '20 minutes' WHERE id = {}",
         old.id
     ))
     .await;
-    let differs = t.enqueue_command(&OperatorCommand::ExitPosition { position_id: sbin }, "asha").await.unwrap();
-    t.claim_next_command().await.unwrap().unwrap();
+    let differs = claimed(&t, &OperatorCommand::ExitPosition { position_id: sbin }, "asha").await;
     // SBIN sold at the broker by hand while the engine was down.
     e.broker.apply_external_trade("SBIN", Exchange::Nse, Product::Mis, Side::Sell, 5, dec!(812)).unwrap();
     drop(e);
