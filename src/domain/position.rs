@@ -47,6 +47,10 @@ impl Position {
     pub fn realized_pnl(&self) -> Decimal {
         self.book.realized_pnl
     }
+    /// The side of the order that closes it: SELL for a long, BUY for a short.
+    pub fn exit_side(&self) -> Side {
+        if self.quantity() > 0 { Side::Sell } else { Side::Buy }
+    }
     /// Realised plus unrealised, before charges.
     pub fn total_pnl(&self) -> Decimal {
         self.book.realized_pnl + self.unrealized_pnl

@@ -9,7 +9,7 @@ use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
 use crate::domain::count;
 use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::{paisa, rupees};
-use crate::domain::order::{Order, OrderStatus, Side};
+use crate::domain::order::{Order, OrderStatus};
 
 fn describe(o: &Order) -> String {
     match o.status {
@@ -55,6 +55,51 @@ fn activation_done(e: &crate::db::kill_switch::KillSwitchEvent, when: &str) -> S
 /// An exit a stopped engine never made is made at the next start only this
 /// soon after it was claimed; later, its moment is past.
 const REDRIVE_WITHIN: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Whether an exit a stopped engine never made may be made now: not when
+/// the command is older than [`REDRIVE_WITHIN`] (its moment is past), nor
+/// when an exit it made was cancelled as not found at the broker (it may
+/// yet be there), nor when the broker does not hold the position as the
+/// desk does (reconciliation settles that first).
+struct RedriveCheck {
+    /// Minutes since the command was claimed, when that is too long ago.
+    too_old: Option<i64>,
+    /// Orders made since the claim and cancelled as never reaching the broker.
+    lost: Vec<Order>,
+    /// The broker's positions.
+    held: Vec<crate::domain::reconciliation::Holding>,
+}
+
+impl RedriveCheck {
+    /// Why `p` may not be exited again now; `None` when it may.
+    fn refuses(&self, p: &crate::domain::position::Position) -> Option<String> {
+        if let Some(minutes) = self.too_old {
+            return Some(format!(
+                "the engine stopped {minutes} min ago while running it; check the position before sending it again"
+            ));
+        }
+        let side = p.exit_side();
+        if let Some(o) = self.lost.iter().find(|o| o.symbol == p.symbol && o.side == side) {
+            return Some(format!(
+                "its exit order {} was not found at the broker and was cancelled here; it may yet reach the broker, so check there before sending again",
+                o.id
+            ));
+        }
+        let held: i64 = self
+            .held
+            .iter()
+            .filter(|h| h.symbol == p.symbol && h.exchange == p.exchange && h.product == p.product)
+            .map(|h| h.quantity)
+            .sum();
+        (held != p.quantity()).then(|| {
+            format!(
+                "the broker holds {held} {} where the desk holds {}; reconciliation settles that first",
+                p.symbol,
+                p.quantity()
+            )
+        })
+    }
+}
 
 /// What the engine says of a command it cannot account for after a stop.
 const UNKNOWN_AFTER_STOP: &str =
@@ -225,10 +270,10 @@ impl<B: Broker> Engine<B> {
                 };
                 if p.quantity() == 0 {
                     Ok(format!("position {position_id} ({}) is closed (found after the engine restarted)", p.symbol))
-                } else if let Some(o) = self.exit_placed_since(&p, claimed_at).await? {
+                } else if let Some(o) = self.working_exit(&p, Some(claimed_at)).await? {
                     self.exiting.insert(position_id);
                     Ok(format!("exit of position {position_id}: {} (found after the engine restarted)", describe(&o)))
-                } else if let Err(why) = self.may_exit_again(&p, claimed_at).await? {
+                } else if let Some(why) = self.redrive_check(claimed_at).await?.refuses(&p) {
                     Err(format!("not exited: {why}"))
                 } else {
                     // No exit reached the broker (the start's catch-up found none by its tag): exit now.
@@ -239,25 +284,21 @@ impl<B: Broker> Engine<B> {
                 let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
                 let who = c.requested_by.clone();
                 self.pause_automated_strategies(&who, "exit all").await?;
+                let check = self.redrive_check(claimed_at).await?;
                 let (mut found, mut placed, mut left) = (Vec::new(), Vec::new(), Vec::new());
                 for p in self.db.open_positions().await? {
                     // An exit working already: this command's, or one an
                     // exit resolved at this start found.
-                    let working = match self.exit_placed_since(&p, claimed_at).await? {
-                        Some(o) => Some(o),
-                        None if self.exiting.contains(&p.id) => {
-                            self.exit_placed_since(&p, chrono::DateTime::<chrono::Utc>::MIN_UTC).await?
-                        }
-                        None => None,
-                    };
+                    let since = (!self.exiting.contains(&p.id)).then_some(claimed_at);
+                    let working = self.working_exit(&p, since).await?;
                     match working {
                         Some(o) => {
                             self.exiting.insert(p.id);
                             found.push(o.id.to_string());
                         }
-                        None => match self.may_exit_again(&p, claimed_at).await? {
-                            Err(why) => left.push(format!("position {} {}: {why}", p.id, p.symbol)),
-                            Ok(()) => match self.exit_position(p.id, &who).await {
+                        None => match check.refuses(&p) {
+                            Some(why) => left.push(format!("position {} {}: {why}", p.id, p.symbol)),
+                            None => match self.exit_position(p.id, &who).await {
                                 Ok(o) => placed.push(o.id.to_string()),
                                 Err(e) => left.push(format!("position {} {}: {e}", p.id, p.symbol)),
                             },
@@ -277,71 +318,22 @@ impl<B: Broker> Engine<B> {
         })
     }
 
-    /// Whether an exit a stopped engine never made may be made now: not when
-    /// the command is older than [`REDRIVE_WITHIN`] (its moment is past), nor
-    /// when an exit it made was cancelled as not found at the broker (it may
-    /// yet be there), nor when the broker does not hold the position as the
-    /// desk does (reconciliation settles that first). `Err` says why not.
-    async fn may_exit_again(
-        &self,
-        p: &crate::domain::position::Position,
-        claimed_at: chrono::DateTime<chrono::Utc>,
-    ) -> super::Result<Result<(), String>> {
+    /// What decides whether an exit a stopped engine never made may be made
+    /// now, read once for the command (exit-all asks it of every position).
+    async fn redrive_check(&self, claimed_at: chrono::DateTime<chrono::Utc>) -> super::Result<RedriveCheck> {
         let age = crate::domain::clock::now() - claimed_at;
         if age > REDRIVE_WITHIN {
-            return Ok(Err(format!(
-                "the engine stopped {} min ago while running it; check the position before sending it again",
-                age.num_minutes()
-            )));
+            return Ok(RedriveCheck { too_old: Some(age.num_minutes()), lost: Vec::new(), held: Vec::new() });
         }
-        let side = if p.quantity() > 0 { Side::Sell } else { Side::Buy };
-        let lost = self.db.today_orders().await?.into_iter().find(|o| {
-            o.symbol == p.symbol
-                && o.side == side
-                && o.created_at >= claimed_at
-                && o.status == OrderStatus::Cancelled
-                && o.broker_order_id.is_none()
-        });
-        if let Some(o) = lost {
-            return Ok(Err(format!(
-                "its exit order {} was not found at the broker and was cancelled here; it may yet reach the broker, so check there before sending again",
-                o.id
-            )));
-        }
-        let held: i64 = self
-            .broker
-            .positions()
-            .await
-            .map_err(EngineError::Broker)?
-            .iter()
-            .filter(|h| h.symbol == p.symbol && h.exchange == p.exchange && h.product == p.product)
-            .map(|h| h.quantity)
-            .sum();
-        if held != p.quantity() {
-            return Ok(Err(format!(
-                "the broker holds {held} {} where the desk holds {}; reconciliation settles that first",
-                p.symbol,
-                p.quantity()
-            )));
-        }
-        Ok(Ok(()))
-    }
-
-    /// The working exit of `p` (an order on its closing side) made since
-    /// `since`: what an exit command left when the engine stopped.
-    async fn exit_placed_since(
-        &self,
-        p: &crate::domain::position::Position,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> super::Result<Option<Order>> {
-        let side = if p.quantity() > 0 { Side::Sell } else { Side::Buy };
-        Ok(self.db.active_orders().await?.into_iter().find(|o| {
-            o.symbol == p.symbol
-                && o.exchange == p.exchange
-                && o.product == p.product
-                && o.side == side
-                && o.created_at >= since
-        }))
+        let lost = self
+            .db
+            .today_orders()
+            .await?
+            .into_iter()
+            .filter(|o| o.created_at >= claimed_at && o.status == OrderStatus::Cancelled && o.broker_order_id.is_none())
+            .collect();
+        let held = self.broker.positions().await.map_err(EngineError::Broker)?;
+        Ok(RedriveCheck { too_old: None, lost, held })
     }
 
     /// Runs one command; `Ok` is what it did, `Err` why it did not. The

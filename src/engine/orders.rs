@@ -11,7 +11,7 @@ use crate::alerts::Alert;
 use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
 use crate::db::orders::{OrderModification, modified_request};
 use crate::domain::command::MAX_TEXT_CHARS;
-use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Side, Validity};
+use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Validity};
 use crate::domain::position::Position;
 use crate::domain::risk::{Denial, RiskSnapshot, margin_needed, validate};
 
@@ -102,8 +102,7 @@ impl<B: Broker> Engine<B> {
                 if let Some((_, placed)) = &mut self.margin
                     && !reduces_position
                 {
-                    let entry = req.entry_price(last).unwrap_or_default();
-                    *placed += margin_needed(req, snapshot.position_quantity, entry, self.cfg.limits.mis_leverage);
+                    *placed += margin_needed(req, snapshot.position_quantity, last, self.cfg.limits.mis_leverage);
                 }
                 let line = format!(
                     "order {} {} placed by {} (broker {broker_id})",
@@ -191,8 +190,8 @@ impl<B: Broker> Engine<B> {
         // The order's own fills are already in the position.
         let own = order.side.sign() * order.filled_quantity;
         let snapshot = self.risk_snapshot(&modified).await?.without_own_fills(own);
-        let last = snapshot.last_price;
-        let snapshot = snapshot.with_own_margin(&order.as_request(), last, self.cfg.limits.mis_leverage);
+        let (last, original) = (snapshot.last_price, order.as_request());
+        let snapshot = snapshot.with_own_margin(&original, last, self.cfg.limits.mis_leverage);
         if let Err(denial) = validate(&modified, &snapshot, &self.cfg.limits) {
             tracing::info!(order = order_id, reason = %denial, "modification refused by pre-trade risk");
             return Err(EngineError::Refused(format!("order {order_id} not modified: {denial}")));
@@ -214,12 +213,9 @@ impl<B: Broker> Engine<B> {
         sent?;
         // The margin a larger or dearer order blocks is spent like a new order's.
         if let Some((_, placed)) = &mut self.margin {
-            let lev = self.cfg.limits.mis_leverage;
-            let held = snapshot.position_quantity;
-            let was =
-                margin_needed(&order.as_request(), held, order.as_request().entry_price(last).unwrap_or_default(), lev);
-            let now = margin_needed(&modified, held, modified.entry_price(last).unwrap_or_default(), lev);
-            *placed += (now - was).max(rust_decimal::Decimal::ZERO);
+            let (lev, held) = (self.cfg.limits.mis_leverage, snapshot.position_quantity);
+            let added = margin_needed(&modified, held, last, lev) - margin_needed(&original, held, last, lev);
+            *placed += added.max(rust_decimal::Decimal::ZERO);
         }
         let modified = self.db.modify_order(order_id, change, tick, by).await?;
         Ok(modified)
@@ -308,14 +304,14 @@ impl<B: Broker> Engine<B> {
         if position.quantity() == 0 {
             return Err(EngineError::Refused(format!("position {position_id} is already closed")));
         }
-        if self.exiting.contains(&position_id) && self.has_working_exit(&position).await? {
+        if self.exiting.contains(&position_id) && self.working_exit(&position, None).await?.is_some() {
             return Err(EngineError::Refused(format!("position {position_id} already has an exit order working")));
         }
         let req = OrderRequest {
             strategy_id: position.strategy_id,
             symbol: position.symbol.clone(),
             exchange: position.exchange,
-            side: if position.quantity() > 0 { Side::Sell } else { Side::Buy },
+            side: position.exit_side(),
             order_type: OrderType::Market,
             product: position.product,
             validity: Validity::Day,
@@ -334,13 +330,20 @@ impl<B: Broker> Engine<B> {
         Ok(order)
     }
 
-    async fn has_working_exit(&self, position: &Position) -> Result<bool> {
-        let exit_side = if position.quantity() > 0 { Side::Sell } else { Side::Buy };
-        Ok(self.db.active_orders().await?.iter().any(|o| {
+    /// A working order on `position`'s closing side (made since `since`,
+    /// when given): its exit, as an exit command or the kill switch left it.
+    pub(super) async fn working_exit(
+        &self,
+        position: &Position,
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Option<Order>> {
+        let exit_side = position.exit_side();
+        Ok(self.db.active_orders().await?.into_iter().find(|o| {
             o.symbol == position.symbol
                 && o.exchange == position.exchange
                 && o.product == position.product
                 && o.side == exit_side
+                && since.is_none_or(|at| o.created_at >= at)
         }))
     }
 
