@@ -938,6 +938,13 @@ impl App {
     /// position, `Add` buys (or sells) as much again on its side and
     /// `Reverse` trades twice its size the other way.
     fn order_from_row(&mut self, intent: RowOrder) {
+        // A closed position has nothing to add to or reverse: say so.
+        if matches!(intent, RowOrder::Add | RowOrder::Reverse)
+            && self.selected_any_position().is_some()
+            && !self.open_position_selected("nothing to add to or reverse")
+        {
+            return;
+        }
         let row = match self.tab {
             Tab::Orders => self.selected_order().map(|o| (o.symbol.clone(), o.exchange, o.product, o.quantity, 0)),
             // A closed position offers the size it traded.
@@ -955,10 +962,6 @@ impl App {
         };
         let (side, quantity) = match intent {
             RowOrder::Side(side) => (side, quantity),
-            RowOrder::Add | RowOrder::Reverse if held == 0 => {
-                self.flash(format!("position in {symbol} is closed: nothing to add to or reverse"), FlashKind::Info);
-                return;
-            }
             RowOrder::Add => (if held > 0 { Side::Buy } else { Side::Sell }, quantity),
             RowOrder::Reverse => (if held > 0 { Side::Sell } else { Side::Buy }, 2 * quantity),
         };
@@ -1028,7 +1031,7 @@ impl App {
         }
         let Some(p) = self.selected_position() else { return };
         let id = p.id;
-        let exit = if p.quantity() > 0 { "SELL" } else { "BUY" };
+        let exit = p.exit_side();
         let body = vec![describe_position(p), format!("{exit} {} {} at market", p.quantity().abs(), p.symbol)];
         let effect = Effect::Send(OperatorCommand::ExitPosition { position_id: id }, format!("exit position {id}"));
         self.confirm("Exit position?", body, effect);
@@ -1221,8 +1224,9 @@ impl App {
             Ok(req) => {
                 let what = format!("place {} {} {} {}", req.side, req.quantity, req.symbol, req.order_type);
                 let mut body = vec![describe_request(&req)];
-                let passes = self.preview(&req).is_ok();
-                body.push(match self.preview(&req) {
+                let verdict = self.preview(&req);
+                let passes = verdict.is_ok();
+                body.push(match verdict {
                     Ok(a) => format!(
                         "pre-trade check: passes — risk {}, reward:risk {}",
                         a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
@@ -1480,7 +1484,6 @@ impl App {
     /// price) and the margin its shares that add exposure block, against the
     /// funds free when the broker reported them.
     pub fn order_context(&self, req: &OrderRequest) -> String {
-        use crate::domain::funds::{added_exposure, margin_for};
         let rupees = crate::domain::money::rupees;
         let last = self.last_price_of(&req.symbol);
         let price = req.entry_price(last);
@@ -1492,8 +1495,7 @@ impl App {
             .filter(|p| p.symbol == req.symbol && p.exchange == req.exchange && p.product == req.product)
             .map(|p| p.quantity())
             .sum();
-        let added = added_exposure(held, req.side.sign(), req.quantity);
-        let margin = price.map(|p| margin_for(req.product, p * Decimal::from(added), self.limits.mis_leverage));
+        let margin = price.map(|_| crate::domain::risk::margin_needed(req, held, last, self.limits.mis_leverage));
         let free = self.store.summary.funds.map(|(f, _)| format!(" of {} free", rupees(f.available_margin)));
         format!(
             "last {} · order value {} · margin {}{}",

@@ -127,8 +127,7 @@ impl RiskSnapshot {
         last: Option<Decimal>,
         mis_leverage: Decimal,
     ) -> RiskSnapshot {
-        let entry = order.entry_price(last).unwrap_or_default();
-        let own = margin_needed(order, self.position_quantity, entry, mis_leverage);
+        let own = margin_needed(order, self.position_quantity, last, mis_leverage);
         self.free_margin = self.free_margin.map(|free| free + own);
         self
     }
@@ -445,7 +444,7 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
         return Err(Denial::StrategyCapital { limit, held: own.exposure, value });
     }
     if let Some(free) = snap.free_margin {
-        let required = margin_needed(req, snap.position_quantity, entry, limits.mis_leverage);
+        let required = margin_needed(req, snap.position_quantity, Some(last), limits.mis_leverage);
         if required > free {
             return Err(Denial::Margin { required, free });
         }
@@ -453,10 +452,12 @@ pub fn validate(req: &OrderRequest, snap: &RiskSnapshot, limits: &RiskLimits) ->
     Ok(Assessment { reduces_position: false, risk_amount: Some(risk), risk_reward })
 }
 
-/// The margin an order blocks at `entry`: only its shares that add to the
+/// The margin an order blocks, priced at its entry (a market order at
+/// `last`; 0 when neither is known): only its shares that add to the
 /// position (`held`) need any; MIS at the intraday leverage, the rest in full.
-pub fn margin_needed(req: &OrderRequest, held: i64, entry: Decimal, mis_leverage: Decimal) -> Decimal {
+pub fn margin_needed(req: &OrderRequest, held: i64, last: Option<Decimal>, mis_leverage: Decimal) -> Decimal {
     use super::funds::{added_exposure, margin_for};
+    let entry = req.entry_price(last).unwrap_or_default();
     let added = added_exposure(held, req.side.sign(), req.quantity);
     margin_for(req.product, entry * Decimal::from(added), mis_leverage)
 }
