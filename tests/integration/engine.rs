@@ -1208,6 +1208,17 @@ async fn restarted(t: &TestDb, broker: PaperBroker) -> Engine<PaperBroker> {
     }
 }
 
+/// Positions opened by market BUYs of these sizes, filled: their ids, in order.
+async fn bought<const N: usize>(e: &mut Engine<PaperBroker>, t: &TestDb, buys: [(&str, i64); N]) -> [i64; N] {
+    for (symbol, qty) in buys {
+        e.place_order(&buy(e, symbol, qty, OrderType::Market)).await.unwrap();
+    }
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let open = t.open_positions().await.unwrap();
+    buys.map(|(symbol, _)| open.iter().find(|p| p.symbol == symbol).unwrap().id)
+}
+
 /// A command enqueued and claimed, as an engine that stopped before
 /// finishing it leaves it.
 async fn claimed(t: &TestDb, command: &OperatorCommand, by: &str) -> xcoin::db::commands::CommandRecord {
@@ -1303,14 +1314,7 @@ async fn exits_and_modifications_left_running_are_finished_not_failed() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
     let broker = e.broker.clone();
-    for (symbol, qty) in [("INFY", 10), ("SBIN", 5), ("TCS", 2)] {
-        e.place_order(&buy(&e, symbol, qty, OrderType::Market)).await.unwrap();
-    }
-    e.broker.step();
-    e.drain_events().await.unwrap();
-    let open = t.open_positions().await.unwrap();
-    let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
-    let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
+    let [infy, sbin, _] = bought(&mut e, &t, [("INFY", 10), ("SBIN", 5), ("TCS", 2)]).await;
     // An exit sent (working at the broker), its result never written.
     let sent = claimed(&t, &OperatorCommand::ExitPosition { position_id: infy }, "asha").await;
     let exit = e.exit_position(infy, "asha").await.unwrap();
@@ -1372,14 +1376,7 @@ async fn a_stale_exit_or_one_the_broker_disagrees_with_is_not_made_after_a_resta
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
     let broker = e.broker.clone();
-    for (symbol, qty) in [("INFY", 10), ("SBIN", 5)] {
-        e.place_order(&buy(&e, symbol, qty, OrderType::Market)).await.unwrap();
-    }
-    e.broker.step();
-    e.drain_events().await.unwrap();
-    let open = t.open_positions().await.unwrap();
-    let id_of = |symbol: &str| open.iter().find(|p| p.symbol == symbol).unwrap().id;
-    let (infy, sbin) = (id_of("INFY"), id_of("SBIN"));
+    let [infy, sbin] = bought(&mut e, &t, [("INFY", 10), ("SBIN", 5)]).await;
     let old = claimed(&t, &OperatorCommand::ExitPosition { position_id: infy }, "asha").await;
     t.sql(&format!(
         "UPDATE operator_commands SET claimed_at = claimed_at - interval '20 minutes' WHERE id = {}",
