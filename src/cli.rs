@@ -94,6 +94,10 @@ enum Command {
         /// Run the demo scalping strategy on the simulated feed (PAPER only).
         #[arg(long)]
         demo: bool,
+        /// Wait as a standby while another engine trades this database, and
+        /// take over the moment it ends (a stop, a crash, a lost machine).
+        #[arg(long)]
+        standby: bool,
     },
     /// The managed local PostgreSQL.
     Db {
@@ -326,7 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             runtime()?.block_on(crate::bench::run(&config, json, orders, feed_seconds, &mut stdout)).flat()?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Engine { demo }) => {
+        Some(Command::Engine { demo, standby }) => {
             let demo = demo || config.settings.app.demo;
             runtime()?.block_on(async {
                 let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -338,7 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     tracing::info!(signal = name, "stopping the engine");
                     let _ = stop.send(true);
                 });
-                xcoin::engine::runner::run(&config, demo, stopped).await.flat()?;
+                xcoin::engine::runner::run(&config, demo, standby, stopped).await.flat()?;
                 Ok(ExitCode::SUCCESS)
             })
         }

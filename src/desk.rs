@@ -81,7 +81,7 @@ pub async fn console(
     let engine = if read_only || !may_trade {
         EngineHere::NotStarted
     } else {
-        match runner::start(&config, s.app.demo).await {
+        match runner::start(&config, s.app.demo, None).await {
             Ok(mut started) => {
                 let ticker = started.ticker.take();
                 engine_task = Some(tokio::spawn(started.run(engine_stopped)));

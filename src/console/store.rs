@@ -78,6 +78,8 @@ pub struct DeskStatus {
     pub engine_in_process: bool,
     /// Server pid of whichever process holds the engine lock.
     pub engine_pid: Option<i32>,
+    /// Standby engines waiting to take over.
+    pub standbys: i64,
     /// Since when no engine holds the lock, as this console saw it (`None`
     /// while one does, or before the first look).
     pub engine_gone_since: Option<DateTime<Utc>>,
@@ -99,12 +101,13 @@ impl DeskStatus {
                 }
                 self.db = state;
             }
-            Health::Engine(pid) => {
-                self.engine_gone_since = match pid {
+            Health::Engine(watch) => {
+                self.engine_gone_since = match watch.active {
                     Some(_) => None,
                     None => self.engine_gone_since.or(Some(crate::domain::clock::now())),
                 };
-                self.engine_pid = pid;
+                self.engine_pid = watch.active;
+                self.standbys = watch.standbys;
             }
             Health::Resynced { gap, at } => self.last_resync = Some((gap, at)),
         }
@@ -134,8 +137,8 @@ pub enum DbState {
 #[derive(Debug, Clone)]
 pub enum Health {
     Db(DbState),
-    /// Server pid of the process that holds the engine lock, if any.
-    Engine(Option<i32>),
+    /// The process that holds the engine lock, if any, and the standbys.
+    Engine(crate::db::lock::EngineWatch),
     /// A resync happened after a gap.
     Resynced {
         gap: Duration,
@@ -514,8 +517,8 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
     Ok(u)
 }
 
-async fn engine_holder(db: &Db) -> Result<Option<i32>, DbError> {
-    Ok(db.engine_lock_holder().await?.map(|h| h.pid))
+async fn engine_holder(db: &Db) -> Result<crate::db::lock::EngineWatch, DbError> {
+    db.engine_watch().await
 }
 
 /// What the header says of the database. `answered` is the health query's

@@ -68,18 +68,69 @@ pub async fn holder<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<Option<LockHold
     }))
 }
 
+/// The engine lock's entries in `pg_locks` on this database: the active
+/// engine's, granted, and each standby's, waiting.
+macro_rules! engine_locks {
+    () => {
+        "FROM pg_locks l
+          WHERE l.locktype = 'advisory' AND l.objsubid = 1
+            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    };
+}
+
+/// Who trades this database and who stands by, as the console's header
+/// shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineWatch {
+    /// The server pid of the active engine's lock connection.
+    pub active: Option<i32>,
+    /// Standby engines waiting to take over: a standby's
+    /// `pg_advisory_lock` shows in `pg_locks` as not yet granted.
+    pub standbys: i64,
+}
+
+/// The active engine and the standbys, in one query.
+pub async fn watch<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<EngineWatch, sqlx::Error> {
+    let (active, standbys): (Option<i32>, i64) = sqlx::query_as(concat!(
+        "SELECT max(l.pid) FILTER (WHERE l.granted), count(*) FILTER (WHERE NOT l.granted) ",
+        engine_locks!()
+    ))
+    .bind(ENGINE_LOCK_KEY)
+    .fetch_one(ex)
+    .await?;
+    Ok(EngineWatch { active, standbys })
+}
+
 impl super::Db {
     /// Who holds the engine lock on this database, if anyone.
     pub async fn engine_lock_holder(&self) -> super::Result<Option<LockHolder>> {
         Ok(holder(&self.pool).await?)
     }
+
+    /// The active engine and the standbys waiting to take over.
+    pub async fn engine_watch(&self) -> super::Result<EngineWatch> {
+        Ok(watch(&self.pool).await?)
+    }
 }
+
+/// The lock connection's TCP keepalives: if the active engine's machine is
+/// lost without closing its socket, the server ends its session (and so
+/// releases the lock to a standby) after about 2 + 3 × 1 seconds of silence
+/// instead of the operating system's default two hours. A Unix-socket
+/// connection ignores them; its peer's death is seen at once.
+const KEEPALIVES: &str = "SELECT set_config('tcp_keepalives_idle', '2', false), \
+     set_config('tcp_keepalives_interval', '1', false), set_config('tcp_keepalives_count', '3', false)";
+
+/// The application name an engine's lock connection carries while it trades.
+const ACTIVE_NAME: &str = "xcoin engine";
 
 impl EngineLock {
     /// Takes the lock or says who holds it.
     pub async fn acquire(options: PgConnectOptions) -> Result<EngineLock, LockError> {
-        let options = options.application_name("xcoin engine");
+        let options = options.application_name(ACTIVE_NAME);
         let mut conn = options.connect().await?;
+        sqlx::query(KEEPALIVES).execute(&mut conn).await?;
         let got: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(ENGINE_LOCK_KEY).fetch_one(&mut conn).await?;
         if !got {
@@ -95,6 +146,30 @@ impl EngineLock {
         Ok(EngineLock { options, conn: Some(conn) })
     }
 
+    /// A standby engine's wait: blocks on the lock until the engine that
+    /// holds it ends its session (a stop, a crash, a lost machine), then
+    /// holds it as the active engine. `None` when `stop` turned true first.
+    /// While it waits, consoles count it as a standby
+    /// ([`watch`]); the server wakes it the moment the lock is free.
+    pub async fn wait(
+        options: PgConnectOptions,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<Option<EngineLock>, LockError> {
+        let mut conn = options.clone().application_name("xcoin engine (standby)").connect().await?;
+        if let Some(active) = holder(&mut conn).await? {
+            tracing::info!(%active, "standby: waiting to take over from the active engine");
+        }
+        let taken = tokio::select! {
+            taken = sqlx::query("SELECT pg_advisory_lock($1)").bind(ENGINE_LOCK_KEY).execute(&mut conn) => taken,
+            // The connection, dropped mid-query, ends the session and its wait.
+            _ = stop.wait_for(|stopped| *stopped) => return Ok(None),
+        };
+        taken?;
+        sqlx::query(KEEPALIVES).execute(&mut conn).await?;
+        sqlx::query("SELECT set_config('application_name', $1, false)").bind(ACTIVE_NAME).execute(&mut conn).await?;
+        Ok(Some(EngineLock { options: options.application_name(ACTIVE_NAME), conn: Some(conn) }))
+    }
+
     /// Whether the lock is still held; tries to take it again when its
     /// connection was lost. `false` means: do not trade.
     pub async fn check(&mut self) -> bool {
@@ -107,6 +182,7 @@ impl EngineLock {
         }
         match self.options.connect().await {
             Ok(mut conn) => {
+                let _ = sqlx::query(KEEPALIVES).execute(&mut conn).await;
                 let got: Result<bool, _> = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                     .bind(ENGINE_LOCK_KEY)
                     .fetch_one(&mut conn)

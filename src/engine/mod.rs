@@ -224,8 +224,13 @@ impl<B: Broker> Engine<B> {
     /// earlier engine left running, and reconciles orders and positions with
     /// the broker — all before any new order is accepted.
     pub async fn start(db: Db, broker: B, cfg: EngineConfig) -> Result<Engine<B>> {
-        let options = db.connect_options();
-        let lock = EngineLock::acquire(options).await?;
+        let lock = EngineLock::acquire(db.connect_options()).await?;
+        Self::start_locked(db, broker, cfg, lock).await
+    }
+
+    /// [`Engine::start`] with the engine lock already held (a standby's,
+    /// taken over from an engine that ended).
+    pub async fn start_locked(db: Db, broker: B, cfg: EngineConfig, lock: EngineLock) -> Result<Engine<B>> {
         let events = broker.subscribe();
         db.set_command_limits(cfg.commands.max_pending_per_login, cfg.commands.order_ttl_secs).await?;
         let journal = journal::Journal::start(db.clone());

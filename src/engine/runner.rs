@@ -19,6 +19,7 @@ use crate::broker::paper::PaperBroker;
 use crate::broker::{AnyBroker, BrokerError};
 use crate::config::Config;
 use crate::db::Target;
+use crate::db::lock::EngineLock;
 use crate::db::{Db, PoolConfig};
 use crate::domain::instrument;
 use crate::domain::order::{Exchange, Product, Side};
@@ -64,7 +65,10 @@ impl Started {
 /// Connects and starts the engine without running it yet: in PAPER mode on
 /// the paper exchange with its feed (and the demo when asked), in LIVE mode
 /// on Kite Connect with its WebSocket ticker, once Kite accepts the session.
-pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> {
+///
+/// With `lock` (a standby that took over), the engine starts on it instead
+/// of taking the lock itself.
+pub async fn start(config: &Config, demo: bool, lock: Option<EngineLock>) -> Result<Started, EngineError> {
     let s = &config.settings;
     let live = s.app.mode == TradingMode::Live;
     if live && demo {
@@ -72,6 +76,62 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             "the demo strategy runs only in PAPER mode; unset app.demo (or drop --demo) to trade LIVE".into(),
         ));
     }
+    let db = connect_checked(config).await?;
+    let target = Target::from_config(config).map_err(|e| EngineError::Refused(e.to_string()))?;
+    s.ensure_dirs().map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", s.data_dir().display())))?;
+    let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
+    let alerts = Alerts::start(channels, Policy::default(), s.app.mode);
+    if !alerts.is_enabled() {
+        tracing::info!("no alert channel configured: alerts are logged only");
+    }
+    let (broker, mut tasks, ticker) = if live {
+        kite_broker(s, alerts.clone()).await?
+    } else {
+        let book = paper_book(&s.data_dir(), &db).await?;
+        paper_broker(s, book).map(|(b, t)| (b, t, None))?
+    };
+    if let Some(status) = &ticker {
+        tasks.push(tokio::spawn(journal_ticker(db.clone(), status.clone())));
+    }
+    if let AnyBroker::Kite(kite) = &broker {
+        let sent = db.broker_writes_today().await?;
+        kite.client().count_earlier_writes(u32::try_from(sent).unwrap_or(u32::MAX));
+    }
+    let mut cfg = EngineConfig::from_settings(s);
+    if let AnyBroker::Kite(kite) = &broker {
+        for (symbol, exchange, tick) in kite.ticks() {
+            cfg.limits.ticks.set(symbol, *exchange, *tick);
+        }
+    }
+    let mut engine = match lock {
+        Some(lock) => Engine::start_locked(db, broker.clone(), cfg, lock).await?,
+        None => Engine::start(db, broker.clone(), cfg).await?,
+    };
+    engine.alerts = alerts;
+    match &broker {
+        AnyBroker::Paper(paper) => {
+            if demo {
+                let id = engine.enable_demo().await?;
+                tracing::info!(strategy = id, "demo strategy running");
+                tasks.push(tokio::spawn(external_trades(paper.clone(), s.paper.seed)));
+            }
+            tracing::info!(database = %target.describe(), "engine started on the paper exchange");
+        }
+        AnyBroker::Kite(_) => {
+            tracing::warn!(database = %target.describe(), "engine started LIVE on Kite Connect: real orders, real money")
+        }
+    }
+    let dashboard = match s.dashboard.enabled {
+        false => None,
+        true => Some(bind_dashboard(config, &engine, ticker.clone()).await?),
+    };
+    Ok(Started { engine, ticker, tasks, dashboard })
+}
+
+/// The desk's database, connected and checked for trading: it exists, its
+/// schema is complete and this role may write the trading tables.
+async fn connect_checked(config: &Config) -> Result<Db, EngineError> {
+    let s = &config.settings;
     let target = Target::from_config(config).map_err(|e| EngineError::Refused(e.to_string()))?;
     let db = match Db::connect(target.connect_options(), PoolConfig::from(&s.database)).await {
         Ok(db) => db,
@@ -100,51 +160,7 @@ pub async fn start(config: &Config, demo: bool) -> Result<Started, EngineError> 
             role.user
         )));
     }
-    s.ensure_dirs().map_err(|e| EngineError::Refused(format!("cannot create {}: {e}", s.data_dir().display())))?;
-    let channels = crate::alerts::configured_channels(s).map_err(|e| EngineError::Refused(e.to_string()))?;
-    let alerts = Alerts::start(channels, Policy::default(), s.app.mode);
-    if !alerts.is_enabled() {
-        tracing::info!("no alert channel configured: alerts are logged only");
-    }
-    let (broker, mut tasks, ticker) = if live {
-        kite_broker(s, alerts.clone()).await?
-    } else {
-        let book = paper_book(&s.data_dir(), &db).await?;
-        paper_broker(s, book).map(|(b, t)| (b, t, None))?
-    };
-    if let Some(status) = &ticker {
-        tasks.push(tokio::spawn(journal_ticker(db.clone(), status.clone())));
-    }
-    if let AnyBroker::Kite(kite) = &broker {
-        let sent = db.broker_writes_today().await?;
-        kite.client().count_earlier_writes(u32::try_from(sent).unwrap_or(u32::MAX));
-    }
-    let mut cfg = EngineConfig::from_settings(s);
-    if let AnyBroker::Kite(kite) = &broker {
-        for (symbol, exchange, tick) in kite.ticks() {
-            cfg.limits.ticks.set(symbol, *exchange, *tick);
-        }
-    }
-    let mut engine = Engine::start(db, broker.clone(), cfg).await?;
-    engine.alerts = alerts;
-    match &broker {
-        AnyBroker::Paper(paper) => {
-            if demo {
-                let id = engine.enable_demo().await?;
-                tracing::info!(strategy = id, "demo strategy running");
-                tasks.push(tokio::spawn(external_trades(paper.clone(), s.paper.seed)));
-            }
-            tracing::info!(database = %target.describe(), "engine started on the paper exchange");
-        }
-        AnyBroker::Kite(_) => {
-            tracing::warn!(database = %target.describe(), "engine started LIVE on Kite Connect: real orders, real money")
-        }
-    }
-    let dashboard = match s.dashboard.enabled {
-        false => None,
-        true => Some(bind_dashboard(config, &engine, ticker.clone()).await?),
-    };
-    Ok(Started { engine, ticker, tasks, dashboard })
+    Ok(db)
 }
 
 /// The dashboard port, bound (a port that cannot be had refuses the start).
@@ -280,8 +296,38 @@ async fn journal_ticker(db: Db, mut status: watch::Receiver<TickerStatus>) {
 }
 
 /// Connects, starts the engine and runs it until `shutdown` turns true.
-pub async fn run(config: &Config, demo: bool, shutdown: watch::Receiver<bool>) -> Result<(), EngineError> {
-    start(config, demo).await?.run(shutdown).await
+///
+/// A `standby` engine first waits for the active engine's lock (checking
+/// the configuration and the database before it waits, so a standby that
+/// could not trade says so at once, not at the failover). It builds its
+/// broker only once it holds the lock: the paper exchange's book is then
+/// read as the ended engine left it, and Kite's session and book are
+/// fresh. Its start is every engine's: catch up with the broker, finish
+/// the work in flight, then trade.
+pub async fn run(
+    config: &Config,
+    demo: bool,
+    standby: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), EngineError> {
+    let lock = match standby {
+        false => None,
+        true => {
+            let db = connect_checked(config).await?;
+            let waited = std::time::Instant::now();
+            match EngineLock::wait(db.connect_options(), shutdown.clone()).await? {
+                Some(lock) => {
+                    tracing::warn!(
+                        waited_s = waited.elapsed().as_secs(),
+                        "standby: the engine lock is ours; taking over"
+                    );
+                    Some(lock)
+                }
+                None => return Ok(()),
+            }
+        }
+    };
+    start(config, demo, lock).await?.run(shutdown).await
 }
 
 /// Now and then, a small trade the local book knows nothing of.

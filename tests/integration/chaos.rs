@@ -18,6 +18,8 @@ use xcoin::console::app::App;
 use xcoin::console::store::{self, Health, LoaderMsg};
 use xcoin::db::Db;
 use xcoin::db::local::LocalDb;
+use xcoin::db::lock::EngineWatch;
+use xcoin::domain::command::CommandStatus;
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
@@ -177,6 +179,23 @@ async fn assert_local_equals_broker(db: &Db, broker: &PaperBroker) -> (usize, us
     (local.len(), trades.len())
 }
 
+/// Once no engine runs: an engine started in-process on the paper
+/// exchange's book as the last process left it (with no feed, so nothing
+/// moves while the books are compared) catches up, and local equals broker.
+async fn restarted_equals_broker(dir: &std::path::Path, db: &Db) -> (usize, usize) {
+    engine_lock_released(db).await;
+    let broker = PaperBroker::new(
+        &instrument::built_in(),
+        PaperConfig { state_file: Some(paper_book(&dir.join("data"), db).await.unwrap()), ..Default::default() },
+    )
+    .unwrap();
+    let engine =
+        Engine::start(db.clone(), broker.clone(), EngineConfig::from_settings(&Settings::default())).await.unwrap();
+    let counts = assert_local_equals_broker(db, &broker).await;
+    drop(engine);
+    counts
+}
+
 /// The engine process killed (SIGKILL) at random points while the demo and
 /// an operator place orders, six times over; after the next start-up, local
 /// equals broker.
@@ -199,12 +218,7 @@ async fn an_engine_killed_at_random_points_recovers_to_equal_the_broker() {
         while tokio::time::Instant::now() < until {
             let i = &instruments[rng.below(instruments.len() as u64) as usize];
             let side = if rng.below(2) == 0 { Side::Buy } else { Side::Sell };
-            let mut req = market(&i.symbol, side, 1 + rng.below(5) as i64);
-            // A stop 2 % away on the losing side, on the tick.
-            let away = (i.reference_price * dec!(0.02) / TICK).round() * TICK;
-            req.stop_loss = Some(if side == Side::Buy { i.reference_price - away } else { i.reference_price + away });
-            req.placed_by = "chaos".into();
-            db.enqueue_command(&OperatorCommand::PlaceOrder(req), "chaos").await.unwrap();
+            db.enqueue_command(&chaos_order(i, side, 1 + rng.below(5) as i64), "chaos").await.unwrap();
             tokio::time::sleep(Duration::from_millis(50 + rng.below(150))).await;
         }
         engine.kill().unwrap();
@@ -214,19 +228,7 @@ async fn an_engine_killed_at_random_points_recovers_to_equal_the_broker() {
     // The next start-up catches up with the broker: the engine's own start
     // on the exchange's book as the killed process left it, with no feed, so
     // nothing moves while the books are compared.
-    engine_lock_released(&db).await;
-    let broker = PaperBroker::new(
-        &instrument::built_in(),
-        PaperConfig {
-            state_file: Some(paper_book(&dir.path().join("data"), &db).await.unwrap()),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let engine =
-        Engine::start(db.clone(), broker.clone(), EngineConfig::from_settings(&Settings::default())).await.unwrap();
-    let (orders, trades) = assert_local_equals_broker(&db, &broker).await;
-    drop(engine);
+    let (orders, trades) = restarted_equals_broker(dir.path(), &db).await;
     let stuck: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE status IN ('PENDING', 'SUBMITTED')")
         .fetch_one(db.pool())
         .await
@@ -269,7 +271,7 @@ async fn a_database_restart_under_the_engine_and_console_loses_and_doubles_nothi
         dir.path(),
         &[("HOME", home), ("XCOIN_APP__DATA_DIR", data.to_str().unwrap()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")],
     );
-    console.wait_for("engine: attached (pid ");
+    console.wait_for("engine: active (pid ");
     console.wait_for("db: live");
 
     let local = LocalDb::for_data_dir(&data).unwrap();
@@ -514,4 +516,110 @@ async fn the_kill_switch_overtakes_a_flood_of_queued_commands() {
     assert!(waiting > 1000, "it overtook most of the flood: {waiting} of 2,000 still after it");
     let took = done.completed_at.unwrap() - kill.requested_at;
     eprintln!("kill switch behind {waiting} queued commands: requested to done in {} ms", took.num_milliseconds());
+}
+
+/// An order with a stop 2 % away on the losing side, on the tick, as the
+/// chaos tests' operator sends it.
+fn chaos_order(i: &instrument::Instrument, side: Side, quantity: i64) -> OperatorCommand {
+    let mut req = market(&i.symbol, side, quantity);
+    let away = (i.reference_price * dec!(0.02) / TICK).round() * TICK;
+    req.stop_loss = Some(if side == Side::Buy { i.reference_price - away } else { i.reference_price + away });
+    req.placed_by = "chaos".into();
+    OperatorCommand::PlaceOrder(req)
+}
+
+/// The engine lock's state, polled until `done` holds (10 s at most).
+async fn watch_until(db: &Db, what: &str, done: impl Fn(&EngineWatch) -> bool) -> EngineWatch {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let w = db.engine_watch().await.unwrap();
+        if done(&w) {
+            return w;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{what} within 10 s: {w:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// An active engine (the demo trading and an operator's orders every
+/// 40 ms) is killed with SIGKILL while a standby waits: the standby holds
+/// the lock within 2 s, finishes what the killed engine left running,
+/// trades the orders sent since, and local equals broker afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_from_a_killed_engine_within_two_seconds() {
+    let Desk { dir, url, log, db } = desk().await;
+    let env = [("DATABASE_URL", url.as_str()), ("XCOIN_PAPER__TICK_INTERVAL_MS", "20")];
+    let mut active = spawn_xcoin_logged(dir.path(), &["engine", "--demo"], &env, &log);
+    let first = watch_until(&db, "the active engine holds the lock", |w| w.active.is_some()).await;
+    let standby_log = dir.path().join("standby.log");
+    let mut standby = spawn_xcoin_logged(dir.path(), &["engine", "--demo", "--standby"], &env, &standby_log);
+    let waiting = watch_until(&db, "the standby waits", |w| w.standbys == 1).await;
+    assert_eq!(waiting.active, first.active, "the standby waits; it does not take the lock");
+
+    // A stream of orders, before, through and after the kill.
+    let instruments: Vec<_> =
+        instrument::built_in().into_iter().filter(|i| ["INFY", "SBIN"].contains(&i.symbol.as_str())).collect();
+    let sending = Arc::new(AtomicBool::new(true));
+    let sender = {
+        let (db, sending) = (db.clone(), sending.clone());
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for n in 0.. {
+                if !sending.load(Ordering::SeqCst) {
+                    break;
+                }
+                let side = if n % 2 == 0 { Side::Buy } else { Side::Sell };
+                let command = chaos_order(&instruments[n % instruments.len()], side, 1 + (n % 3) as i64);
+                sent.push(db.enqueue_command(&command, "chaos").await.unwrap());
+                tokio::time::sleep(Duration::from_millis(40)).await;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    active.kill().unwrap();
+    let killed = std::time::Instant::now();
+    assert!(!active.wait().unwrap().success(), "the active engine was killed");
+    let took_over =
+        watch_until(&db, "the standby holds the lock", |w| w.active.is_some_and(|p| Some(p) != first.active)).await;
+    let lock_after = killed.elapsed();
+    assert_eq!(took_over.standbys, 0, "the standby is the active engine now");
+    // Trading again: an order sent after the kill is done by the standby.
+    let after = db.enqueue_command(&chaos_order(&instruments_named("SBIN"), Side::Buy, 1), "chaos").await.unwrap();
+    let done = db.command_result(after.id, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(done.status, CommandStatus::Done, "{:?}", done.result);
+    let trading_after = killed.elapsed();
+    eprintln!(
+        "standby: lock held {} ms after the kill, an order sent after the kill done {} ms after it",
+        lock_after.as_millis(),
+        trading_after.as_millis()
+    );
+    assert!(lock_after <= Duration::from_secs(2), "the standby takes over within 2 s, took {lock_after:?}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    sending.store(false, Ordering::SeqCst);
+    let sent = sender.await.unwrap();
+
+    // Every command sent, before and after the kill, ends; none is left RUNNING or PENDING.
+    for c in &sent {
+        let c = db.command_result(c.id, Duration::from_secs(20)).await.unwrap();
+        assert!(
+            matches!(c.status, CommandStatus::Done | CommandStatus::Failed),
+            "command {} ends under the standby: {:?} {:?}",
+            c.id,
+            c.status,
+            c.result
+        );
+    }
+    assert!(std::process::Command::new("kill").args(["-INT", &standby.id().to_string()]).status().unwrap().success());
+    assert!(standby.wait().unwrap().success(), "the standby stops cleanly");
+    let standby_said = std::fs::read_to_string(&standby_log).unwrap();
+    assert!(standby_said.contains("standby: the engine lock is ours; taking over"), "{standby_said}");
+    let (orders, trades) = restarted_equals_broker(dir.path(), &db).await;
+    let placed = sent.iter().filter(|c| c.id < after.id).count();
+    eprintln!("standby drill: {placed} commands sent through the kill, {orders} orders, {trades} fills");
+    assert!(orders >= placed, "every command placed its order: {orders} orders for {placed} commands");
+}
+
+fn instruments_named(symbol: &str) -> instrument::Instrument {
+    instrument::built_in().into_iter().find(|i| i.symbol == symbol).unwrap()
 }

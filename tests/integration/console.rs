@@ -20,6 +20,7 @@ use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
 use xcoin::console::app::{App, Effect, Popup, Tab};
 use xcoin::console::store::{self, LoaderMsg};
+use xcoin::db::lock::EngineWatch;
 use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderRequest, OrderStatus, OrderType, Product, Side};
@@ -1603,7 +1604,7 @@ async fn the_quit_dialog_counts_working_orders_and_an_absent_engine_with_exposur
     filled_at(&t, "SBIN", Side::Buy, 3, dec!(812.40), "T1", t.now()).await;
     let mut watcher = new_app(false);
     watcher.apply(store::snapshot(&t.db).await.unwrap());
-    watcher.health(store::Health::Engine(None));
+    watcher.health(store::Health::Engine(EngineWatch::default()));
     let since = watcher.calendar.local(watcher.status.engine_gone_since.unwrap()).format("%H:%M:%S").to_string();
     watcher.now = watcher.status.engine_gone_since.unwrap() + chrono::Duration::seconds(5);
     let buf = draw(&mut watcher, 160, 20);
@@ -1616,8 +1617,14 @@ async fn the_quit_dialog_counts_working_orders_and_an_absent_engine_with_exposur
     let narrow = text(&draw(&mut watcher, 80, 24))[0].clone();
     assert!(narrow.contains(" ENGINE DOWN · 1 pos, 1 ord "), "{narrow}");
     // An engine back: the alarm goes.
-    watcher.health(store::Health::Engine(Some(4242)));
+    watcher.health(store::Health::Engine(EngineWatch { active: Some(4242), standbys: 0 }));
     assert_eq!(watcher.status.engine_gone_since, None);
     let header = text(&draw(&mut watcher, 160, 20))[0].clone();
-    assert!(header.contains("engine: attached (pid 4242)") && !header.contains("ENGINE DOWN"), "{header}");
+    assert!(header.contains("engine: active (pid 4242)  │") && !header.contains("ENGINE DOWN"), "{header}");
+    // A standby waiting to take over is said beside it, at 80 columns too.
+    watcher.health(store::Health::Engine(EngineWatch { active: Some(4242), standbys: 1 }));
+    let header = text(&draw(&mut watcher, 160, 20))[0].clone();
+    assert!(header.contains("engine: active (pid 4242), 1 standby  │"), "{header}");
+    let narrow = text(&draw(&mut watcher, 80, 24))[0].clone();
+    assert!(narrow.contains("engine: pid 4242 +standby"), "{narrow}");
 }

@@ -27,7 +27,7 @@ async fn engine_serving(t: &TestDb, s: Settings) -> (xcoin::engine::runner::Star
         let db = t.db.clone();
         async move {
             let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
-            let started = xcoin::engine::runner::start(&config, false).await;
+            let started = xcoin::engine::runner::start(&config, false, None).await;
             if started.is_err() {
                 // The engine of the failed start let go of its lock: the next start takes it.
                 let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -16,7 +16,7 @@ async fn each_verb_goes_through_the_engine_with_its_result_and_exit_code() {
     s.database.url = Some(t.url());
     s.paper.tick_interval_ms = 50;
     let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
-    let started = xcoin::engine::runner::start(&config, false).await.unwrap();
+    let started = xcoin::engine::runner::start(&config, false, None).await.unwrap();
     let last = started.engine.last_price("INFY", Exchange::Nse).unwrap();
     let (stop, stopped) = watch::channel(false);
     let engine = tokio::spawn(started.run(stopped));

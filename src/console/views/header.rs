@@ -51,15 +51,21 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
         TradingMode::Paper => Span::styled(" PAPER ", bold.fg(Color::Black).bg(Color::Cyan)),
         TradingMode::Live => Span::styled(" LIVE ", bold.fg(Color::White).bg(Color::Red)),
     };
+    // A standby engine waiting to take over, said beside the active one.
+    let (standby, sb) = match app.status.standbys {
+        0 => (String::new(), String::new()),
+        1 => (", 1 standby".to_string(), " +standby".to_string()),
+        n => (format!(", {n} standbys"), format!(" +{n} standby")),
+    };
     let engine = match (app.status.engine_in_process, app.status.engine_pid) {
         (true, _) => Part::forms([
-            (Span::styled("engine: in this console", green), 2),
-            (Span::styled("engine: here", green), 4),
+            (Span::styled(format!("engine: in this console{standby}"), green), 2),
+            (Span::styled(format!("engine: here{sb}"), green), 4),
             (Span::raw(""), 0),
         ]),
         (false, Some(pid)) => Part::forms([
-            (Span::styled(format!("engine: attached (pid {pid})"), green), 2),
-            (Span::styled(format!("engine: pid {pid}"), green), 4),
+            (Span::styled(format!("engine: active (pid {pid}){standby}"), green), 2),
+            (Span::styled(format!("engine: pid {pid}{sb}"), green), 4),
             (Span::raw(""), 0),
         ]),
         // No engine while the desk holds positions or working orders: they
