@@ -99,6 +99,26 @@ enum Command {
         #[arg(long)]
         standby: bool,
     },
+    /// The paper exchange as a process of its own that speaks Kite
+    /// Connect (REST and the ticker WebSocket on one port): point
+    /// `zerodha.api_url` and `zerodha.ws_url` at it and run a LIVE desk.
+    Exchange {
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8550")]
+        listen: std::net::SocketAddr,
+        /// Replay recorded ticks (`time,symbol,exchange,price` lines).
+        #[arg(long, conflicts_with = "walk")]
+        ticks: Option<std::path::PathBuf>,
+        /// Move prices by a seeded random walk (else only `POST /sim/price` moves them).
+        #[arg(long)]
+        walk: bool,
+        /// The random walk's seed (default `paper.seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// The book on disk (default `<data dir>/kite-exchange-book.json`).
+        #[arg(long)]
+        book: Option<std::path::PathBuf>,
+    },
     /// The managed local PostgreSQL.
     Db {
         #[command(subcommand)]
@@ -343,6 +363,38 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     let _ = stop.send(true);
                 });
                 xcoin::engine::runner::run(&config, demo, standby, stopped).await.flat()?;
+                Ok(ExitCode::SUCCESS)
+            })
+        }
+        Some(Command::Exchange { listen, ticks, walk, seed, book }) => {
+            let s = &config.settings;
+            let feed = match (ticks, walk) {
+                (Some(path), _) => xcoin::exchange::Feed::Ticks(
+                    std::fs::read_to_string(&path).map_err(|e| eyre!("cannot read {}: {e}", path.display()))?,
+                ),
+                (None, true) => xcoin::exchange::Feed::Walk,
+                (None, false) => xcoin::exchange::Feed::Still,
+            };
+            s.ensure_dirs().map_err(|e| eyre!("cannot create {}: {e}", s.data_dir().display()))?;
+            let book = book.unwrap_or_else(|| xcoin::exchange::default_book(&s.data_dir()));
+            let mut paper = xcoin::engine::paper_config(s, Some(book));
+            paper.seed = seed.unwrap_or(paper.seed);
+            let options = xcoin::exchange::ExchangeOptions {
+                listen,
+                paper,
+                feed,
+                tick_interval: std::time::Duration::from_millis(s.paper.tick_interval_ms),
+            };
+            runtime()?.block_on(async {
+                let (stop, stopped) = tokio::sync::watch::channel(false);
+                let mut signals = xcoin::signals::StopSignals::new()?;
+                tokio::spawn(async move {
+                    let name = signals.recv().await;
+                    tracing::info!(signal = name, "stopping the exchange");
+                    let _ = stop.send(true);
+                });
+                let instruments = xcoin::domain::instrument::built_in();
+                xcoin::exchange::run(options, &instruments, stopped).await.map_err(|e| eyre!(e))?;
                 Ok(ExitCode::SUCCESS)
             })
         }

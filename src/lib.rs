@@ -13,6 +13,7 @@ pub mod db;
 pub mod desk;
 pub mod domain;
 pub mod engine;
+pub mod exchange;
 pub mod export;
 pub mod files;
 pub mod replay;

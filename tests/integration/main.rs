@@ -11,6 +11,7 @@ mod corpus;
 mod dashboard;
 mod engine;
 mod events;
+mod exchange;
 mod fills;
 mod goals;
 mod history;

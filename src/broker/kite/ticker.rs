@@ -85,7 +85,8 @@ pub struct KiteTick {
 }
 
 impl KiteTick {
-    fn new(instrument_token: u32, mode: TickMode, index: bool, last_price: Decimal) -> KiteTick {
+    /// A tick with only an LTP packet's fields; set the rest for other layouts.
+    pub fn new(instrument_token: u32, mode: TickMode, index: bool, last_price: Decimal) -> KiteTick {
         KiteTick {
             instrument_token,
             mode,
@@ -312,76 +313,90 @@ pub fn mode_message(mode: TickMode, tokens: &[u32]) -> String {
     serde_json::json!({ "a": "mode", "v": [mode.as_str(), tokens] }).to_string()
 }
 
-/// The test encoder, for this module's tests and the WebSocket stream's.
+/// Frames a list of packets: count, then length and bytes of each. `None`
+/// past 65,535 packets or a packet past 65,535 bytes, which the count and
+/// lengths cannot say.
+pub fn encode_frame(packets: &[Vec<u8>]) -> Option<Vec<u8>> {
+    let mut out = u16::try_from(packets.len()).ok()?.to_be_bytes().to_vec();
+    for p in packets {
+        out.extend(u16::try_from(p.len()).ok()?.to_be_bytes());
+        out.extend(p);
+    }
+    Some(out)
+}
+
+/// One packet in the layout its `mode` and `index` say, from the documented
+/// layout (the inverse of [`parse_binary`]). `None` when the layout needs a
+/// field the tick lacks (a quote's OHLC, a full packet's depth) or a value
+/// does not fit its bytes.
+pub fn encode_packet(t: &KiteTick) -> Option<Vec<u8>> {
+    let scale = price_scale(t.instrument_token);
+    let px = |d: Decimal| -> Option<[u8; 4]> {
+        let mut d = d;
+        d.rescale(scale);
+        Some(i32::try_from(d.mantissa()).ok()?.to_be_bytes())
+    };
+    let secs = |at: Option<DateTime<Utc>>| -> Option<[u8; 4]> {
+        Some(u32::try_from(at.map_or(0, |a| a.timestamp())).ok()?.to_be_bytes())
+    };
+    let mut p = t.instrument_token.to_be_bytes().to_vec();
+    p.extend(px(t.last_price)?);
+    if t.mode == TickMode::Ltp {
+        return Some(p);
+    }
+    let ohlc = t.ohlc?;
+    if t.index {
+        for v in [ohlc.high, ohlc.low, ohlc.open, ohlc.close, t.change?] {
+            p.extend(px(v)?);
+        }
+        if t.mode == TickMode::Full {
+            p.extend(secs(t.exchange_timestamp)?);
+        }
+        return Some(p);
+    }
+    p.extend(t.last_quantity?.to_be_bytes());
+    p.extend(px(t.average_price?)?);
+    for q in [t.volume, t.buy_quantity, t.sell_quantity] {
+        p.extend(q?.to_be_bytes());
+    }
+    for v in [ohlc.open, ohlc.high, ohlc.low, ohlc.close] {
+        p.extend(px(v)?);
+    }
+    if t.mode == TickMode::Full {
+        p.extend(secs(t.last_trade_time)?);
+        for q in [t.open_interest, t.oi_day_high, t.oi_day_low] {
+            p.extend(q?.to_be_bytes());
+        }
+        p.extend(secs(t.exchange_timestamp)?);
+        let depth = t.depth.as_ref()?;
+        for e in depth.buy.iter().chain(&depth.sell) {
+            p.extend(u32::try_from(e.quantity).ok()?.to_be_bytes());
+            p.extend(px(e.price)?);
+            p.extend(u16::try_from(e.orders).ok()?.to_be_bytes());
+            p.extend([0, 0]);
+        }
+    }
+    Some(p)
+}
+
+/// The encoder as this module's tests and the WebSocket stream's use it.
 #[cfg(test)]
 pub(crate) mod testing {
-    use chrono::{DateTime, Utc};
     use rust_decimal::Decimal;
 
-    use super::{KiteTick, TickMode, price_scale};
+    use super::{KiteTick, TickMode};
 
     /// A tick with only the fields of an LTP packet; set the rest for other layouts.
     pub(crate) fn tick(token: u32, mode: TickMode, index: bool, last_price: Decimal) -> KiteTick {
         KiteTick::new(token, mode, index, last_price)
     }
 
-    /// Frames a list of packets: count, then length and bytes of each.
     pub(crate) fn frame(packets: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = u16::try_from(packets.len()).unwrap().to_be_bytes().to_vec();
-        for p in packets {
-            out.extend(u16::try_from(p.len()).unwrap().to_be_bytes());
-            out.extend(p);
-        }
-        out
+        super::encode_frame(packets).expect("the test's packets fit a frame")
     }
 
-    /// The test's own encoder, written from the documented layout.
     pub(crate) fn encode(t: &KiteTick) -> Vec<u8> {
-        let scale = price_scale(t.instrument_token);
-        let px = |d: Decimal| {
-            let mut d = d;
-            d.rescale(scale);
-            i32::try_from(d.mantissa()).unwrap().to_be_bytes()
-        };
-        let secs = |at: Option<DateTime<Utc>>| u32::try_from(at.map_or(0, |a| a.timestamp())).unwrap().to_be_bytes();
-        let mut p = t.instrument_token.to_be_bytes().to_vec();
-        p.extend(px(t.last_price));
-        if t.mode == TickMode::Ltp {
-            return p;
-        }
-        let ohlc = t.ohlc.unwrap();
-        if t.index {
-            for v in [ohlc.high, ohlc.low, ohlc.open, ohlc.close, t.change.unwrap()] {
-                p.extend(px(v));
-            }
-            if t.mode == TickMode::Full {
-                p.extend(secs(t.exchange_timestamp));
-            }
-            return p;
-        }
-        p.extend(t.last_quantity.unwrap().to_be_bytes());
-        p.extend(px(t.average_price.unwrap()));
-        for q in [t.volume, t.buy_quantity, t.sell_quantity] {
-            p.extend(q.unwrap().to_be_bytes());
-        }
-        for v in [ohlc.open, ohlc.high, ohlc.low, ohlc.close] {
-            p.extend(px(v));
-        }
-        if t.mode == TickMode::Full {
-            p.extend(secs(t.last_trade_time));
-            for q in [t.open_interest, t.oi_day_high, t.oi_day_low] {
-                p.extend(q.unwrap().to_be_bytes());
-            }
-            p.extend(secs(t.exchange_timestamp));
-            let depth = t.depth.as_ref().unwrap();
-            for e in depth.buy.iter().chain(&depth.sell) {
-                p.extend(u32::try_from(e.quantity).unwrap().to_be_bytes());
-                p.extend(px(e.price));
-                p.extend(u16::try_from(e.orders).unwrap().to_be_bytes());
-                p.extend([0, 0]);
-            }
-        }
-        p
+        super::encode_packet(t).expect("the test's tick has its layout's fields")
     }
 }
 
