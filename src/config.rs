@@ -354,6 +354,9 @@ pub struct RiskSettings {
     pub default_stop_pct: Decimal,
     /// The target the order forms propose, as reward:risk to that stop (0: none).
     pub default_target_rr: Decimal,
+    /// A position's stop loss rests at the broker as an SL-M order for the
+    /// whole position, so it holds while no engine runs.
+    pub stop_at_exchange: bool,
 }
 
 impl Default for RiskSettings {
@@ -372,6 +375,7 @@ impl Default for RiskSettings {
             exit_positions_on_kill: true,
             default_stop_pct: dec!(0.5),
             default_target_rr: dec!(2.5),
+            stop_at_exchange: true,
         }
     }
 }
@@ -1430,6 +1434,7 @@ impl Settings {
             mis_leverage: s.account.mis_leverage,
             default_stop_pct: r.default_stop_pct,
             default_target_rr: r.default_target_rr,
+            stop_at_exchange: r.stop_at_exchange,
         }
     }
 

@@ -909,6 +909,10 @@ impl App {
             return Some(Effect::Quit);
         }
         let (open, working) = self.exposure();
+        // Resting stops stay at the exchange (a stop does not cancel them):
+        // they protect the positions, so they are said with them.
+        let resting = self.store.orders.values().filter(|o| o.status.is_active() && o.is_resting_stop()).count();
+        let working = working.saturating_sub(resting);
         let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
         if working > 0 {
             let orders = crate::domain::count(working as i64, "working order", "working orders");
@@ -920,7 +924,13 @@ impl App {
         }
         if open > 0 {
             let noun = if open == 1 { "open position" } else { "open positions" };
-            body.push(format!("{open} {noun} will no longer be watched: stops and targets not enforced."));
+            body.push(match resting {
+                0 => format!("{open} {noun} will no longer be watched: stops and targets not enforced."),
+                n => format!(
+                    "{open} {noun} will no longer be watched: targets not enforced; {} at the exchange.",
+                    crate::domain::count(n as i64, "stop rests", "stops rest")
+                ),
+            });
         }
         self.confirm("Quit XCoin?", body, Effect::Quit);
         if open > 0

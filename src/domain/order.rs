@@ -390,6 +390,10 @@ pub struct StatusChange {
     pub reason: Option<String>,
 }
 
+/// Who places, moves and cancels the stops that rest at the exchange (their
+/// orders' `placed_by`).
+pub const RESTING_STOP: &str = "resting-stop";
+
 /// An order as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
@@ -427,6 +431,12 @@ pub struct Order {
 }
 
 impl Order {
+    /// Whether it is a position's stop resting at the exchange: an SL-M
+    /// placed by [`RESTING_STOP`].
+    pub fn is_resting_stop(&self) -> bool {
+        self.placed_by == RESTING_STOP && self.order_type == OrderType::StopLossMarket
+    }
+
     /// The status as the desk shows it: an OPEN stop order the broker holds
     /// untriggered reads `TRIGGER PENDING`, as on Kite.
     pub fn shown_status(&self) -> String {

@@ -51,6 +51,13 @@ impl Position {
     pub fn exit_side(&self) -> Side {
         if self.quantity() > 0 { Side::Sell } else { Side::Buy }
     }
+    /// What its stop resting at the exchange should be: the closing side,
+    /// the quantity to rest and the trigger. `None`: no stop should rest
+    /// (flat, or no stop loss).
+    pub fn resting_stop(&self) -> Option<(Side, i64, Decimal)> {
+        let stop = self.stop_loss?;
+        (self.quantity() != 0).then(|| (self.exit_side(), self.quantity().abs(), stop))
+    }
     /// Realised plus unrealised, before charges.
     pub fn total_pnl(&self) -> Decimal {
         self.book.realized_pnl + self.unrealized_pnl

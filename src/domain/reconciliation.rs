@@ -23,6 +23,10 @@ string_enum!(
         PriceMismatch => "PRICE_MISMATCH",
         /// A working order of ours that the broker's book does not show.
         OrderMissingAtBroker => "ORDER_MISSING_AT_BROKER",
+        /// An open position with a stop loss whose stop does not rest at the broker.
+        StopNotResting => "STOP_NOT_RESTING",
+        /// A stop resting at the broker whose position is closed.
+        StopWithoutPosition => "STOP_WITHOUT_POSITION",
     }
 );
 
@@ -114,6 +118,86 @@ type Key = (String, Exchange, Product);
 
 fn index(holdings: &[Holding]) -> BTreeMap<Key, &Holding> {
     holdings.iter().filter(|h| h.quantity != 0).map(|h| ((h.symbol.clone(), h.exchange, h.product), h)).collect()
+}
+
+/// Stops that should rest at the broker and do not, and resting stops
+/// whose position is gone: `positions` are the open positions, `working`
+/// the desk's working orders, `in_book` the broker ids its book shows
+/// working. A stop sent after `sent_before` counts as resting (the book may
+/// not list it yet).
+pub fn resting_stop_mismatches(
+    positions: &[super::position::Position],
+    working: &[super::order::Order],
+    in_book: &std::collections::HashSet<&str>,
+    sent_before: DateTime<Utc>,
+) -> Vec<Mismatch> {
+    let same = |o: &super::order::Order, symbol: &str, exchange: Exchange, product: Product| {
+        o.is_resting_stop() && o.symbol == symbol && o.exchange == exchange && o.product == product
+    };
+    let resting = |o: &super::order::Order| {
+        o.broker_order_id.as_deref().is_some_and(|id| in_book.contains(id))
+            || o.submitted_at.is_none_or(|at| at >= sent_before)
+    };
+    let mut found = Vec::new();
+    for p in positions {
+        let Some((side, quantity, stop)) = p.resting_stop() else { continue };
+        let stops: Vec<_> = working
+            .iter()
+            .filter(|o| same(o, &p.symbol, p.exchange, p.product) && o.side == side && resting(o))
+            .collect();
+        let held =
+            format!("position {} ({} {quantity} {})", p.id, if p.quantity() > 0 { "long" } else { "short" }, p.symbol);
+        let details = match stops.first() {
+            Some(o) if o.trigger_price == Some(stop) => continue,
+            Some(o) => format!(
+                "{held} has its stop at {stop} but the SL-M resting at the broker (order {}) triggers at {}: \
+                 the engine could not move it",
+                o.id,
+                o.trigger_price.unwrap_or_default()
+            ),
+            None => format!(
+                "{held} has its stop at {stop} but no SL-M {side} rests at the broker: only a running engine watches it"
+            ),
+        };
+        found.push(Mismatch {
+            issue_type: IssueType::StopNotResting,
+            symbol: p.symbol.clone(),
+            exchange: p.exchange,
+            product: p.product,
+            local_quantity: Some(p.quantity()),
+            broker_quantity: stops.first().map(|o| o.pending_quantity()),
+            local_avg_price: None,
+            broker_avg_price: None,
+            details,
+            order_id: None,
+        });
+    }
+    for o in working.iter().filter(|o| o.is_resting_stop() && resting(o)) {
+        if positions.iter().any(|p| p.quantity() != 0 && same(o, &p.symbol, p.exchange, p.product)) {
+            continue;
+        }
+        found.push(Mismatch {
+            issue_type: IssueType::StopWithoutPosition,
+            symbol: o.symbol.clone(),
+            exchange: o.exchange,
+            product: o.product,
+            local_quantity: None,
+            broker_quantity: Some(o.pending_quantity()),
+            local_avg_price: None,
+            broker_avg_price: None,
+            details: format!(
+                "resting stop order {} (SL-M {} {} {}) works at the broker, but no position in {} is open: \
+                 filled, it would open one",
+                o.id,
+                o.side,
+                o.pending_quantity(),
+                o.symbol,
+                o.symbol
+            ),
+            order_id: Some(o.id),
+        });
+    }
+    found
 }
 
 /// Working orders the broker's book does not show: each order (id, and

@@ -41,6 +41,9 @@ pub struct RiskLimits {
     pub default_stop_pct: Decimal,
     /// The target a form proposes, as reward:risk to that stop (0: none).
     pub default_target_rr: Decimal,
+    /// A position's stop rests at the broker as an SL-M order
+    /// (`risk.stop_at_exchange`); the console marks whether it does.
+    pub stop_at_exchange: bool,
 }
 
 impl RiskLimits {
@@ -573,6 +576,7 @@ mod tests {
             mis_leverage: dec!(5),
             default_stop_pct: dec!(0.5),
             default_target_rr: dec!(2.5),
+            stop_at_exchange: true,
         }
     }
 

@@ -21,6 +21,7 @@ pub mod reconciler;
 pub mod risk;
 pub mod runner;
 pub mod shadow;
+pub mod stops;
 pub mod strategy;
 
 use crate::domain::event::{EventKind, EventLevel};
@@ -190,6 +191,9 @@ pub struct Engine<B: Broker> {
     dirty: HashSet<Instrument>,
     /// Positions with an exit order working, so one is not sent twice.
     exiting: HashSet<i64>,
+    /// Positions whose stop rests at the broker → the resting stop's order
+    /// (see [`stops`]): the monitor leaves their stop rule to the exchange.
+    resting: HashMap<i64, i64>,
     recent_orders: VecDeque<Instant>,
     squared_off: Option<NaiveDate>,
     /// The desk log's writer.
@@ -250,6 +254,7 @@ impl<B: Broker> Engine<B> {
             last_prices: HashMap::new(),
             dirty: HashSet::new(),
             exiting: HashSet::new(),
+            resting: HashMap::new(),
             recent_orders: VecDeque::new(),
             squared_off: None,
             strategy_peaks: HashMap::new(),
@@ -271,6 +276,13 @@ impl<B: Broker> Engine<B> {
         // Before anything else: a kill switch whose flattening a stopped
         // engine left unfinished, and the commands it left RUNNING.
         engine.finish_in_flight().await?;
+        // Every position's stop resting at the broker as it should, before
+        // the positions are compared (an orphaned stop is cancelled first).
+        if let Err(e) = engine.sync_resting_stops().await {
+            tracing::error!(error = %e, "resting stops not brought up to date at start");
+        }
+        // What the broker has said already of what the start sent.
+        engine.drain_events().await?;
         match engine.reconcile_positions().await {
             Ok(found) if !found.is_empty() => {
                 tracing::warn!(issues = found.len(), "positions differ from the broker's at start")
@@ -300,7 +312,8 @@ impl<B: Broker> Engine<B> {
     /// log and raised as an alert.
     async fn stop_safely(&mut self) {
         if self.cfg.cancel_orders_on_stop {
-            let cancelled = self.cancel_working_orders("engine stopping").await.unwrap_or_else(|e| {
+            // Resting stops stay: they protect the positions while no engine runs.
+            let cancelled = self.cancel_working_orders("engine stopping", true).await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "engine stopping: working orders not read, none cancelled");
                 0
             });
@@ -314,13 +327,22 @@ impl<B: Broker> Engine<B> {
             }
         }
         let positions = self.db.open_positions().await.map_or(0, |p| p.len() as i64);
-        let working = self.db.active_orders().await.map_or(0, |o| o.len() as i64);
+        let active = self.db.active_orders().await.unwrap_or_default();
+        let protected = active.iter().filter(|o| stops::is_resting_stop(o)).count() as i64;
+        let working = active.len() as i64 - protected;
         if positions + working > 0 {
-            let line = format!(
-                "engine stopped with {} and {} unwatched: no stops, targets or kill switch until an engine runs",
+            let unwatched = format!(
+                "engine stopped with {} and {} unwatched",
                 crate::domain::count(positions, "open position", "open positions"),
                 crate::domain::count(working, "working order", "working orders")
             );
+            let line = match protected {
+                0 => format!("{unwatched}: no stops, targets or kill switch until an engine runs"),
+                n => format!(
+                    "{unwatched}: no targets or kill switch until an engine runs; {} at the exchange",
+                    crate::domain::count(n, "stop rests", "stops rest")
+                ),
+            };
             tracing::error!("{line}");
             self.journal(EventLevel::Error, EventKind::Engine, line.clone());
             self.alerts.raise(Alert::engine_stopped_exposed(&line));

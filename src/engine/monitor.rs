@@ -90,6 +90,11 @@ impl<B: Broker> Engine<B> {
             let level = if to == OrderStatus::Rejected { EventLevel::Warn } else { EventLevel::Info };
             self.journal(level, EventKind::Order, format!("order {} {} {to}{why}", order.id, order.describe()));
         }
+        if super::stops::is_resting_stop(&updated) {
+            // A stop the broker ended is not resting: the monitor watches the
+            // position until the next sync rests it again.
+            self.resting.retain(|_, order| *order != updated.id);
+        }
         if to == OrderStatus::Rejected {
             let message = bo.message.as_deref().unwrap_or("no reason given");
             self.alerts.raise(Alert::order_rejected(order.id, &order.describe(), message));
@@ -154,8 +159,13 @@ impl<B: Broker> Engine<B> {
         }
         if let Some(closed) = &outcome.closed {
             self.exiting.remove(&closed.id);
+            self.resting.remove(&closed.id);
         }
         self.risk_check_due = true;
+        // The position's resting stop follows its new size (or goes with it).
+        if let Err(e) = self.sync_resting_stop_of(&order.symbol, order.exchange, order.product).await {
+            tracing::error!(order = order.id, error = %e, "resting stop not brought up to date after a fill");
+        }
         Ok(true)
     }
 
@@ -207,7 +217,9 @@ impl<B: Broker> Engine<B> {
             self.db.update_order_status(local.id, OrderStatus::Submitted, None, Some(&bo.broker_order_id)).await?;
         }
         for f in fills.iter().filter(|f| f.broker_order_id == bo.broker_order_id) {
-            self.apply_fill(f).await?;
+            // Boxed: applying a fill may exit or move a resting stop, which
+            // may catch up with the broker again.
+            Box::pin(self.apply_fill(f)).await?;
         }
         self.apply_order_update(bo).await?;
         Ok(())

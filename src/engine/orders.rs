@@ -296,6 +296,10 @@ impl<B: Broker> Engine<B> {
         let assessment = crate::domain::risk::validate_levels(&levels, &self.cfg.limits)
             .map_err(|d| EngineError::Refused(format!("levels of position {position_id} refused: {d}")))?;
         let updated = self.db.update_position_levels(position_id, Some(stop_loss), take_profit).await?;
+        // The stop resting at the exchange moves with it.
+        if let Err(e) = self.sync_resting_stop_of(&p.symbol, p.exchange, p.product).await {
+            tracing::error!(position = position_id, error = %e, "resting stop not moved");
+        }
         Ok((updated, assessment))
     }
 
@@ -306,6 +310,13 @@ impl<B: Broker> Engine<B> {
         }
         if self.exiting.contains(&position_id) && self.working_exit(&position, None).await?.is_some() {
             return Err(EngineError::Refused(format!("position {position_id} already has an exit order working")));
+        }
+        // The stop resting at the exchange goes first, so both cannot fill;
+        // while the exit works no stop is rested again.
+        self.exiting.insert(position_id);
+        if let Err(e) = self.lift_resting_stop(&position).await {
+            self.exiting.remove(&position_id);
+            return Err(e);
         }
         let req = OrderRequest {
             strategy_id: position.strategy_id,
@@ -323,9 +334,16 @@ impl<B: Broker> Engine<B> {
             parent_order_id: None,
             placed_by: placed_by.to_string(),
         };
-        let order = self.place_order(&req).await?;
-        if order.status.is_active() {
-            self.exiting.insert(position_id);
+        let order = match self.place_order(&req).await {
+            Ok(order) => order,
+            Err(e) => {
+                self.exiting.remove(&position_id);
+                return Err(e);
+            }
+        };
+        self.resting.remove(&position_id);
+        if !order.status.is_active() {
+            self.exiting.remove(&position_id);
         }
         Ok(order)
     }
@@ -339,7 +357,8 @@ impl<B: Broker> Engine<B> {
     ) -> Result<Option<Order>> {
         let exit_side = position.exit_side();
         Ok(self.db.active_orders().await?.into_iter().find(|o| {
-            o.symbol == position.symbol
+            !super::stops::is_resting_stop(o)
+                && o.symbol == position.symbol
                 && o.exchange == position.exchange
                 && o.product == position.product
                 && o.side == exit_side

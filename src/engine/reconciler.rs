@@ -11,7 +11,9 @@ use super::{Engine, EngineError, Result};
 use crate::alerts::Alert;
 use crate::broker::Broker;
 use crate::domain::order::OrderStatus;
-use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Resolution, compare, orders_missing_at_broker};
+use crate::domain::reconciliation::{
+    Holding, Issue, IssueStatus, IssueType, Resolution, compare, orders_missing_at_broker, resting_stop_mismatches,
+};
 
 /// How long after sending an order the broker's book may still not list it.
 const ORDER_BOOK_GRACE_SECS: i64 = 10;
@@ -19,6 +21,13 @@ const ORDER_BOOK_GRACE_SECS: i64 = 10;
 impl<B: Broker> Engine<B> {
     /// One reconciliation cycle; returns the issues found (new or seen again).
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
+        // Resting stops brought up to date first: what this cannot repair
+        // is an issue below.
+        if self.cfg.limits.stop_at_exchange
+            && let Err(e) = self.sync_resting_stops().await
+        {
+            tracing::warn!(error = %e, "resting stops not brought up to date before reconciliation");
+        }
         let broker = match self.broker.positions().await {
             Ok(broker) => {
                 self.broker_answered();
@@ -46,7 +55,13 @@ impl<B: Broker> Engine<B> {
         // operator sees each one, never only a log line.
         let in_book: HashSet<&str> = book.iter().map(|b| b.broker_order_id.as_str()).collect();
         let settled = crate::domain::clock::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
-        mismatches.extend(orders_missing_at_broker(&self.db.active_orders().await?, &in_book, settled));
+        let working = self.db.active_orders().await?;
+        mismatches.extend(orders_missing_at_broker(&working, &in_book, settled));
+        if self.cfg.limits.stop_at_exchange {
+            let live: HashSet<&str> =
+                book.iter().filter(|b| !b.status.is_terminal()).map(|b| b.broker_order_id.as_str()).collect();
+            mismatches.extend(resting_stop_mismatches(&local_positions, &working, &live, settled));
+        }
         let mut found = Vec::new();
         for m in mismatches {
             let position_id = local_positions
@@ -86,6 +101,14 @@ impl<B: Broker> Engine<B> {
         note: Option<&str>,
     ) -> Result<Issue> {
         let issue = self.db.get_issue(issue_id).await?;
+        if resolution == Resolution::AcceptBroker
+            && matches!(issue.issue_type, IssueType::StopNotResting | IssueType::StopWithoutPosition)
+        {
+            return Err(EngineError::Refused(format!(
+                "reconciliation issue {issue_id} is about a resting stop, which the engine rests or cancels itself \
+                 each cycle: keep local or ignore it once it is settled, or exit the position"
+            )));
+        }
         if let Some(order_id) = issue.order_id {
             return self.resolve_order_issue(&issue, order_id, resolution, who, note).await;
         }

@@ -10,8 +10,10 @@
 //! * squares off MIS positions at the configured time (default 15:15 IST),
 //!   before the broker's own auto square-off.
 //!
-//! XCoin keeps stops and targets itself (they are not resting orders at the
-//! broker) and exits at market when the price reaches them.
+//! Targets are the engine's: it exits at market when the price reaches
+//! them. A stop rests at the broker as an SL-M order (see
+//! [`super::stops`]); the monitor exits at the stop itself only while none
+//! rests (`risk.stop_at_exchange` off, or the broker refused or ended it).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -28,11 +30,13 @@ use crate::domain::position::Position;
 /// How often the day's counts are recounted when no fill asks sooner.
 pub const STATS_RECOUNT: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Why the monitor exits a position, if it does.
-pub fn exit_reason(p: &Position, max_loss: Decimal) -> Option<String> {
+/// Why the monitor exits a position, if it does. A stop that rests at the
+/// exchange (`stop_rests`) is the exchange's to fill, not the monitor's.
+pub fn exit_reason(p: &Position, max_loss: Decimal, stop_rests: bool) -> Option<String> {
     let last = p.last_price?;
     let long = p.quantity() > 0;
     if let Some(stop) = p.stop_loss
+        && !stop_rests
         && ((long && last <= stop) || (!long && last >= stop))
     {
         return Some(format!("stop loss {} reached at {}", paisa(stop), paisa(last)));
@@ -114,7 +118,7 @@ impl<B: Broker> Engine<B> {
             self.finish_kill_switch().await?;
         }
         for p in &positions {
-            if let Some(reason) = exit_reason(p, self.cfg.max_position_loss) {
+            if let Some(reason) = exit_reason(p, self.cfg.max_position_loss, self.resting.contains_key(&p.id)) {
                 if self.exiting.contains(&p.id) {
                     continue;
                 }
@@ -308,7 +312,10 @@ impl<B: Broker> Engine<B> {
         if let Err(e) = self.catch_up().await {
             tracing::error!(error = %e, "kill switch: catch-up with the broker failed; acting on local state");
         }
-        let cancelled = self.cancel_working_orders("kill switch").await?;
+        // Resting stops are exits: each goes with its position's exit (which
+        // lifts it first), or stays to protect the position when the kill
+        // switch does not exit positions.
+        let cancelled = self.cancel_working_orders("kill switch", true).await?;
         let exited = if self.cfg.exit_positions_on_kill {
             self.exit_all("kill-switch", &why).await?.len() as i64
         } else {
@@ -319,11 +326,13 @@ impl<B: Broker> Engine<B> {
         Ok(self.db.record_kill_switch_effect(event.id, cancelled, exited, pnl).await?)
     }
 
-    /// Cancels every working order; how many were cancelled. A cancel that
-    /// fails is logged (under `context`) and the rest go on.
-    pub(super) async fn cancel_working_orders(&mut self, context: &str) -> Result<i64> {
+    /// Cancels every working order (but the resting stops when
+    /// `keep_resting_stops`); how many were cancelled. A cancel that fails is
+    /// logged (under `context`) and the rest go on.
+    pub(super) async fn cancel_working_orders(&mut self, context: &str, keep_resting_stops: bool) -> Result<i64> {
         let mut cancelled = 0;
-        for o in self.db.active_orders().await? {
+        let active = self.db.active_orders().await?;
+        for o in active.into_iter().filter(|o| !(keep_resting_stops && super::stops::is_resting_stop(o))) {
             match self.cancel_order(o.id).await {
                 Ok(_) => cancelled += 1,
                 Err(e) => tracing::error!(order = o.id, error = %e, "{context}: cancel failed"),

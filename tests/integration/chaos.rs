@@ -400,7 +400,12 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
         };
         db.enqueue_command(&OperatorCommand::PlaceOrder(resting), "asha").await.unwrap();
         let deadline = within(20);
-        while db.open_positions().await.unwrap().len() < 3 || db.active_orders().await.unwrap().len() != 1 {
+        // Three positions, each with its stop resting at the exchange, and the TCS limit working.
+        let settled = |working: Vec<xcoin::domain::order::Order>| {
+            let stops = working.iter().filter(|o| o.is_resting_stop()).count();
+            (stops, working.len() - stops) == (3, 1)
+        };
+        while db.open_positions().await.unwrap().len() < 3 || !settled(db.active_orders().await.unwrap()) {
             if tokio::time::Instant::now() >= deadline {
                 let said: Vec<_> = db
                     .commands_by_ids(&(1..20).collect::<Vec<i64>>())
@@ -409,7 +414,7 @@ async fn a_kill_switch_interrupted_by_a_crash_is_finished_by_the_next_engine() {
                     .into_iter()
                     .map(|c| (c.status, c.result))
                     .collect();
-                panic!("{delay} ms: three positions and a working order; the commands: {said:?}");
+                panic!("{delay} ms: three positions, their resting stops and a working order; the commands: {said:?}");
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

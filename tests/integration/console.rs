@@ -129,24 +129,30 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     assert!(screen.contains("engine: in this console"));
     assert!(screen.contains("kill switch: armed"));
     assert!(
-        screen.contains("1 Orders (1·3) │ 2 Positions (1) │ 3 Trades (1) │ 4 Reconciliation (1) │ 5 Stats"),
+        screen.contains("1 Orders (2·4) │ 2 Positions (1) │ 3 Trades (1) │ 4 Reconciliation (1) │ 5 Stats"),
         "{screen}"
     );
-    assert!(screen.contains("Orders — working 1 · 3 today"), "{screen}");
+    // The position's stop rests at the exchange: a working SL-M of its own.
+    assert!(screen.contains("Orders — working 2 · 4 today"), "{screen}");
     let rows: Vec<&str> = screen.lines().filter(|l| l.contains("INFY")).collect();
-    assert_eq!(rows.len(), 3, "{screen}");
+    assert_eq!(rows.len(), 4, "{screen}");
     assert!(
         rows[0].contains("BUY     5       0            LIMIT   1490.00             7450.00  OPEN"),
         "working orders first: {}",
         rows[0]
     );
-    assert!(rows[1].contains("REJECTED"), "{}", rows[1]);
     assert!(
-        rows[2].contains("BUY    10      10   1512.35  MARKET                     15123.50  FILLED")
-            && rows[2].contains("Manual Trading")
-            && rows[2].contains("PO00000001"),
+        rows[1].contains("SELL   10       0            SL-M             1500.00   15000.00  TRIGGER PENDING"),
+        "the position's stop, resting at the exchange: {}",
+        rows[1]
+    );
+    assert!(rows[2].contains("REJECTED"), "{}", rows[2]);
+    assert!(
+        rows[3].contains("BUY    10      10   1512.35  MARKET                     15123.50  FILLED")
+            && rows[3].contains("Manual Trading")
+            && rows[3].contains("PO00000001"),
         "{}",
-        rows[2]
+        rows[3]
     );
     assert_eq!(fg_of(&buf, "REJECTED"), Color::Red);
     assert_eq!(fg_of(&buf, "FILLED"), Color::Green);
@@ -170,6 +176,13 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     );
     assert_eq!(fg_of(&buf, "-73.50"), Color::Red);
     assert_eq!(fg_of(&buf, "INFY"), Color::Reset, "a position with a stop is not marked");
+    assert_eq!(fg_of(&buf, "1500.00 ✓"), Color::Green, "its stop rests at the exchange: {row}");
+    // Its resting stop gone (cancelled at the broker): the stop is marked red until it rests again.
+    let stop_order = app.store.orders.values().find(|o| o.is_resting_stop()).unwrap().id;
+    app.store.orders.get_mut(&stop_order).unwrap().status = OrderStatus::Cancelled;
+    app.store.pending.positions = true;
+    let buf = draw(&mut app, 150, 30);
+    assert_eq!(fg_of(&buf, "1500.00 !"), Color::Red);
     // Without a stop (as one taken over from the broker starts), it is marked red.
     let id = *app.store.positions.keys().next().unwrap();
     app.store.positions.get_mut(&id).unwrap().stop_loss = None;
@@ -201,8 +214,12 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     };
     assert_eq!(figure("Net P&L"), "-₹79.86", "{screen}");
     assert_eq!(figure("Charges paid"), "₹6.36", "{screen}");
-    assert_eq!(figure("Orders"), "3", "{screen}");
-    assert_eq!(figure("Broker requests"), "2", "two placements reached the paper exchange: {screen}");
+    assert_eq!(figure("Orders"), "4", "{screen}");
+    assert_eq!(
+        figure("Broker requests"),
+        "3",
+        "three placements reached the paper exchange, the position's resting stop one of them: {screen}"
+    );
     assert!(screen.contains("₹79.86 of ₹6,000"), "daily loss gauge: {screen}");
     // The day per strategy, then per instrument: fills, round trips, win
     // rate, realised, charges, net.
@@ -224,7 +241,7 @@ async fn every_tab_renders_the_desk_with_meaningful_colours() {
     let screen = text(&buf).join("\n");
     let row = screen.lines().find(|l| l.contains("INFY")).unwrap();
     assert!(
-        row.contains("INFY        MIS        0           1505.00                -73.50     6.36   closed"),
+        row.contains("INFY        MIS        0           1505.00                -73.50     6.36     closed"),
         "{row}"
     );
     assert_eq!(fg_of(&buf, "INFY"), Color::DarkGray);
@@ -321,7 +338,7 @@ async fn read_only_has_no_writing_keys_and_help_lists_what_it_has() {
     assert_eq!(app.tables[Tab::Orders].rows.len(), 1);
     assert_eq!(app.store.orders[&app.tables[Tab::Orders].rows[0]].status, OrderStatus::Rejected);
     press(&mut app, KeyCode::Esc);
-    assert_eq!(app.tables[Tab::Orders].rows.len(), 3);
+    assert_eq!(app.tables[Tab::Orders].rows.len(), 4);
 
     // Detail of an order: its status history and fills.
     app.on_key(key('G')); // not bound: nothing happens

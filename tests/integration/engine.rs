@@ -291,10 +291,14 @@ async fn the_kill_switch_cancels_exits_blocks_and_rearms() {
 async fn stops_targets_and_the_daily_loss_limit_act_on_their_own() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(1000)).await;
+    // The monitor's own stop rule, as a desk without resting stops has it
+    // (and every desk while its resting stop is refused or ended).
+    e.cfg.limits.stop_at_exchange = false;
     let req = buy(&e, "INFY", 100, OrderType::Market);
     e.place_order(&req).await.unwrap();
     e.broker.step();
     e.drain_events().await.unwrap();
+    assert!(t.active_orders().await.unwrap().is_empty(), "no stop rests");
     let stop = req.stop_loss.unwrap();
     tick(&mut e, "INFY", stop).await;
     e.monitor_risk().await;
@@ -305,6 +309,7 @@ async fn stops_targets_and_the_daily_loss_limit_act_on_their_own() {
     assert_eq!(t.active_orders().await.unwrap().len(), 1, "one exit, not one per cycle");
     tick(&mut e, "INFY", stop - dec!(0.5)).await;
     assert!(t.open_positions().await.unwrap().is_empty());
+    e.cfg.limits.stop_at_exchange = true;
 
     // A loss beyond 6 % of capital today: the kill switch trips by itself.
     let mut big = buy(&e, "TCS", 600, OrderType::Market);
@@ -631,6 +636,8 @@ async fn random_sessions_keep_positions_equal_to_trades_and_local_equal_to_broke
             "seed {seed}: the session exercised fills, cancels and partial fills"
         );
         assert!(e.reconcile_positions().await.unwrap().is_empty(), "seed {seed}: local equals broker");
+        // The acknowledgements of the stops the reconciliation rested.
+        e.drain_events().await.unwrap();
         let book = e.broker.orders().await.unwrap();
         for local in t.today_orders().await.unwrap() {
             let Some(id) = &local.broker_order_id else {
@@ -1400,7 +1407,10 @@ async fn a_stale_exit_or_one_the_broker_disagrees_with_is_not_made_after_a_resta
             Some("not exited: the broker holds 0 SBIN where the desk holds 5; reconciliation settles that first")
         )
     );
-    assert!(t.active_orders().await.unwrap().is_empty(), "no exit sent");
+    // No exit sent: what works is INFY's stop, resting at the exchange for
+    // the position the desk keeps; none for SBIN, which the broker does not hold.
+    let working: Vec<_> = t.active_orders().await.unwrap().into_iter().map(|o| (o.symbol, o.placed_by)).collect();
+    assert_eq!(working, [("INFY".to_string(), "resting-stop".to_string())], "no exit sent");
     drop(e);
 }
 
@@ -1487,7 +1497,18 @@ async fn the_daily_order_count_is_placements_and_warns_at_80_and_90_percent() {
     let position = t.open_positions().await.unwrap().into_iter().find(|p| p.symbol == "INFY").unwrap();
     e.exit_position(position.id, "asha").await.unwrap();
     let sent = broker.placed.lock().unwrap().clone();
-    assert_eq!(sent.iter().map(|p| p.reduces_position).collect::<Vec<_>>(), [false, false, true]);
+    // The entries, then the position's resting stop and its exit: both
+    // placements count at Kite, both marked as exits.
+    let kinds: Vec<_> = sent.iter().map(|p| (p.order_type, p.reduces_position)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (OrderType::Limit, false),
+            (OrderType::Market, false),
+            (OrderType::StopLossMarket, true),
+            (OrderType::Market, true)
+        ]
+    );
     let alerts = inbox.read(2).await;
     assert_eq!(alerts.len(), 2, "{alerts:?}");
     let said = |placed: i64, level: u8| {
@@ -1511,7 +1532,7 @@ async fn the_daily_order_count_is_placements_and_warns_at_80_and_90_percent() {
     let mut app = xcoin::console::app::App::new(TradingMode::Live, s.calendar(), config().limits, "asha".into(), true);
     app.apply(xcoin::console::store::snapshot(&t.db).await.unwrap());
     let header = crate::console::text(&crate::console::draw(&mut app, 160, 20))[1].clone();
-    assert!(header.contains(" orders 4500/5000 today: entries stop at 5000 "), "{header}");
+    assert!(header.contains(" orders 4501/5000 today: entries stop at 5000 "), "{header}");
 }
 
 /// A graceful stop cancels the working orders first (unless
@@ -1546,12 +1567,17 @@ async fn a_graceful_stop_cancels_working_orders_and_raises_what_it_leaves_unwatc
                 log.contains(&"engine stopping: 1 working order cancelled first (engine.cancel_orders_on_stop)".into()),
                 "{log:?}"
             );
-            "engine stopped with 1 open position and 0 working orders unwatched: no stops, targets or kill switch until an engine runs"
+            "engine stopped with 1 open position and 0 working orders unwatched: no targets or kill switch until an \
+             engine runs; 1 stop rests at the exchange"
         } else {
             assert_eq!(status, OrderStatus::Open, "left working, as configured");
-            "engine stopped with 1 open position and 1 working order unwatched: no stops, targets or kill switch until an engine runs"
+            "engine stopped with 1 open position and 1 working order unwatched: no targets or kill switch until an \
+             engine runs; 1 stop rests at the exchange"
         };
         assert!(log.contains(&left.to_string()), "{log:?}");
+        // The position's stop stays at the exchange either way: it protects the position while no engine runs.
+        let stops: Vec<_> = t.active_orders().await.unwrap().into_iter().filter(|o| o.is_resting_stop()).collect();
+        assert_eq!((stops.len(), stops[0].side, stops[0].quantity), (1, Side::Sell, 4), "{stops:?}");
         let alerts = inbox.read(1).await;
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         assert!(
@@ -1560,4 +1586,163 @@ async fn a_graceful_stop_cancels_working_orders_and_raises_what_it_leaves_unwatc
             alerts[0]
         );
     }
+}
+
+/// A position's stop rests at the exchange as an SL-M for the whole
+/// position: placed when the entry fills, resized when the position grows,
+/// moved with the stop, lifted before the engine's own exit at the target,
+/// and filled by the exchange when the price reaches it — the monitor adds
+/// no exit of its own.
+#[tokio::test]
+async fn a_position_s_stop_rests_at_the_exchange_and_follows_it() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    let req = buy(&e, "INFY", 10, OrderType::Market);
+    let stop = req.stop_loss.unwrap();
+    e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let resting = |e: &Engine<PaperBroker>| {
+        let book = e.broker.clone();
+        async move {
+            book.orders()
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|o| !o.status.is_terminal() && o.order_type == OrderType::StopLossMarket)
+                .map(|o| (o.side, o.quantity - o.filled_quantity, o.trigger_price.unwrap()))
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(resting(&e).await, [(Side::Sell, 10, stop)], "the stop rests at the exchange for the position");
+    let ours = t.active_orders().await.unwrap();
+    assert_eq!((ours.len(), ours[0].placed_by.as_str(), ours[0].is_resting_stop()), (1, "resting-stop", true));
+
+    // The position grows: the stop covers it all.
+    e.place_order(&buy(&e, "INFY", 5, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert_eq!(resting(&e).await, [(Side::Sell, 15, stop)]);
+    // The stop moves: so does the resting order (through the validator).
+    let p = t.open_positions().await.unwrap()[0].clone();
+    let last = e.last_price("INFY", Exchange::Nse).unwrap();
+    let moved = stop + dec!(1);
+    e.set_position_levels(p.id, moved, Some(last + dec!(40))).await.unwrap();
+    assert_eq!(resting(&e).await, [(Side::Sell, 15, moved)]);
+
+    // The price reaches the stop: the exchange fills it; the monitor sends nothing.
+    tick(&mut e, "INFY", moved).await;
+    e.monitor_risk().await;
+    tick(&mut e, "INFY", moved - dec!(0.05)).await;
+    e.monitor_risk().await;
+    assert!(t.open_positions().await.unwrap().is_empty(), "the resting stop closed the position");
+    let orders = t.today_orders().await.unwrap();
+    assert!(orders.iter().all(|o| o.placed_by != "risk-monitor"), "no second exit: {orders:?}");
+    let exit = orders.iter().find(|o| o.is_resting_stop()).unwrap();
+    assert_eq!((exit.status, exit.filled_quantity), (OrderStatus::Filled, 15));
+    let trades = t.trades_for_order(exit.id).await.unwrap();
+    assert!(!trades.is_empty() && trades.iter().all(|t| t.total_charges > Decimal::ZERO), "charged as any fill");
+    assert!(resting(&e).await.is_empty());
+
+    // At the target the engine exits itself: the resting stop is lifted first.
+    let req = buy(&e, "SBIN", 10, OrderType::Market);
+    e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert_eq!(resting(&e).await, [(Side::Sell, 10, req.stop_loss.unwrap())]);
+    tick(&mut e, "SBIN", req.take_profit.unwrap()).await;
+    e.monitor_risk().await;
+    let working = t.active_orders().await.unwrap();
+    assert_eq!(
+        working.iter().map(|o| (o.placed_by.as_str(), o.order_type)).collect::<Vec<_>>(),
+        [("risk-monitor", OrderType::Market)],
+        "the exit works alone: its stop was cancelled first"
+    );
+    assert!(resting(&e).await.is_empty());
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    assert!(t.open_positions().await.unwrap().is_empty());
+    assert!(t.active_orders().await.unwrap().is_empty(), "no stop rests for a closed position");
+}
+
+/// The engine gone (dropped, as a killed process leaves things): the stop
+/// resting at the exchange fills without it, and the next engine finds the
+/// position flat, records the exit and its charges, and opens no issue.
+#[tokio::test]
+async fn a_resting_stop_fills_while_no_engine_runs_and_the_next_engine_records_it() {
+    let t = test_db().await;
+    let broker = paper(1000);
+    let mut e = engine_on(&t, broker.clone()).await;
+    let req = buy(&e, "INFY", 20, OrderType::Market);
+    let stop = req.stop_loss.unwrap();
+    e.place_order(&req).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    drop(e);
+
+    // No engine: the price falls through the stop at the exchange.
+    broker.set_price("INFY", Exchange::Nse, stop - dec!(1)).unwrap();
+    broker.step();
+    assert!(broker.positions().await.unwrap().iter().all(|h| h.quantity == 0), "flat at the exchange");
+
+    let mut e = restarted(&t, broker.clone()).await;
+    assert!(t.open_positions().await.unwrap().is_empty(), "the next engine finds the position flat");
+    let exit = t.today_orders().await.unwrap().into_iter().find(|o| o.is_resting_stop()).unwrap();
+    assert_eq!((exit.status, exit.filled_quantity), (OrderStatus::Filled, 20));
+    let fills = broker.trades().await.unwrap();
+    let recorded = t.trades_for_order(exit.id).await.unwrap();
+    assert_eq!(
+        recorded.iter().map(|t| (t.broker_trade_id.clone(), t.price)).collect::<Vec<_>>(),
+        fills
+            .iter()
+            .filter(|f| Some(&f.broker_order_id) == exit.broker_order_id.as_ref())
+            .map(|f| (f.trade_id.clone(), f.price))
+            .collect::<Vec<_>>(),
+        "the exchange's fills, recorded once"
+    );
+    assert!(recorded.iter().all(|t| t.total_charges > Decimal::ZERO));
+    assert!(e.reconcile_positions().await.unwrap().is_empty(), "no issue");
+    assert!(t.unresolved_issues().await.unwrap().is_empty());
+    assert!(t.active_orders().await.unwrap().is_empty());
+}
+
+/// A position whose stop cannot rest (the exchange refuses it) is watched by
+/// the monitor and is a reconciliation issue; a stop working at the broker
+/// for a position closed behind the desk's back is cancelled.
+#[tokio::test]
+async fn a_stop_that_does_not_rest_is_an_issue_and_an_orphaned_one_is_cancelled() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(1000)).await;
+    e.place_order(&buy(&e, "INFY", 10, OrderType::Market)).await.unwrap();
+    e.broker.step();
+    e.drain_events().await.unwrap();
+    let stop_order = t.active_orders().await.unwrap()[0].clone();
+    // The broker ends the resting stop on its own.
+    e.broker.cancel(stop_order.broker_order_id.as_deref().unwrap()).await.unwrap();
+    e.drain_events().await.unwrap();
+    assert_eq!(t.get_order(stop_order.id).await.unwrap().status, OrderStatus::Cancelled);
+    // The next cycle rests it anew before anything is called an issue.
+    let p = t.open_positions().await.unwrap()[0].clone();
+    let found = e.reconcile_positions().await.unwrap();
+    assert!(found.is_empty(), "rested again before it became an issue: {found:?}");
+    let again = t.active_orders().await.unwrap();
+    assert_eq!((again.len(), again[0].is_resting_stop(), again[0].id != stop_order.id), (1, true, true));
+
+    // Ended again, and resting refused (a stop beyond the price band): an
+    // issue the operator sees.
+    e.broker.cancel(again[0].broker_order_id.as_deref().unwrap()).await.unwrap();
+    e.drain_events().await.unwrap();
+    t.update_position_levels(p.id, Some(p.average_price() * dec!(0.5)), None).await.unwrap();
+    let found = e.reconcile_positions().await.unwrap();
+    assert_eq!(found.iter().map(|i| i.issue_type).collect::<Vec<_>>(), [IssueType::StopNotResting]);
+    assert!(found[0].details.contains("no SL-M SELL rests at the broker"), "{}", found[0].details);
+    assert!(t.active_orders().await.unwrap().is_empty());
+
+    // Closed behind the desk's back, its stop still working: cancelled.
+    t.update_position_levels(p.id, p.stop_loss, None).await.unwrap();
+    e.sync_resting_stops().await.unwrap();
+    assert_eq!(t.active_orders().await.unwrap().len(), 1);
+    t.close_position(p.id, dec!(1500), "asha", "flat at the broker").await.unwrap();
+    e.sync_resting_stops().await.unwrap();
+    assert!(t.active_orders().await.unwrap().is_empty(), "the orphaned stop is cancelled");
 }

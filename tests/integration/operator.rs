@@ -150,13 +150,19 @@ async fn ctrl_c_asks_to_quit_and_offers_to_exit_what_is_open() {
     e.broker.step();
     reload(&t, &mut e, &mut app).await;
     assert_eq!(app.store.positions.len(), 1);
-    assert_eq!(app.selected_order().unwrap().id, 2, "a working order is selected: `c` would cancel it");
+    // The newest working order is selected (the position's resting stop): `c` would cancel it.
+    let selected = app.selected_order().unwrap();
+    assert_eq!((selected.id, selected.is_resting_stop()), (3, true));
 
     let ctrl_c = app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert_eq!(ctrl_c, None);
     let body = confirm_body(&app);
     assert!(body.starts_with("Quit XCoin?"), "{body}");
-    assert!(body.contains("1 open position will no longer be watched: stops and targets not enforced."), "{body}");
+    assert!(body.contains("1 working order will be cancelled first"), "the limit, not the resting stop: {body}");
+    assert!(
+        body.contains("1 open position will no longer be watched: targets not enforced; 1 stop rests at the exchange."),
+        "{body}"
+    );
     assert_eq!(press(&mut app, KeyCode::Char('x')), Some(Effect::ExitAllThenQuit));
 
     // Without an engine here, Ctrl-C quits at once.
@@ -361,8 +367,15 @@ async fn the_console_in_a_terminal_keeps_its_row_refuses_a_bad_modify_and_restor
     }
     assert!(!modes.contains("-icanon") && !modes.contains(" -echo "), "{screen}");
     // Its engine stopped gracefully: the working orders were cancelled first,
-    // so none stays live at the broker unwatched.
-    assert_eq!(db.active_orders().await.unwrap(), vec![], "no order stays live");
+    // so none stays live at the broker unwatched; what stays is each open
+    // position's stop, resting at the exchange to protect it.
+    let positions = db.open_positions().await.unwrap();
+    let live = db.active_orders().await.unwrap();
+    assert!(live.iter().all(|o| o.is_resting_stop()), "only resting stops stay live: {live:?}");
+    let protected: Vec<_> = live.iter().map(|o| (o.symbol.clone(), o.side, o.quantity)).collect();
+    let held: Vec<_> = positions.iter().map(|p| (p.symbol.clone(), p.exit_side(), p.quantity().abs())).collect();
+    assert_eq!(protected.len(), held.len(), "{protected:?} / {held:?}");
+    assert!(protected.iter().all(|s| held.contains(s)), "one stop per open position: {protected:?} / {held:?}");
     let mine = db.get_order(named.parse().unwrap()).await.unwrap();
     assert_eq!(mine.status, xcoin::domain::order::OrderStatus::Cancelled);
     let log: Vec<String> = db.recent_events(100).await.unwrap().into_iter().map(|e| e.message).collect();

@@ -426,14 +426,21 @@ async fn an_operator_sets_and_moves_a_positions_stop_and_target_through_the_vali
     let now = t.get_position(p.id).await.unwrap();
     assert_eq!((now.stop_loss, now.take_profit), (Some(last - dec!(5)), Some(last + dec!(10))));
 
-    // Moved up and the target dropped; then the monitor acts on the new stop.
+    // Moved up and the target dropped: the stop resting at the exchange moves
+    // with it, and the exchange acts on the new stop.
     run(set(last - dec!(2), None)).await;
     e.process_commands().await;
     assert_eq!(t.get_position(p.id).await.unwrap().stop_loss, Some(last - dec!(2)));
+    let stops = t.active_orders().await.unwrap();
+    assert_eq!(
+        stops.iter().map(|o| (o.side, o.placed_by.as_str(), o.trigger_price)).collect::<Vec<_>>(),
+        [(Side::Sell, "resting-stop", Some(last - dec!(2)))]
+    );
     tick(&mut e, "INFY", last - dec!(2)).await;
     e.monitor_risk().await;
-    let exits = t.active_orders().await.unwrap();
-    assert_eq!((exits.len(), exits[0].side, exits[0].placed_by.as_str()), (1, Side::Sell, "risk-monitor"));
+    tick(&mut e, "INFY", last - dec!(2.05)).await;
+    assert_eq!(t.get_position(p.id).await.unwrap().quantity(), 0, "closed at the new stop");
+    assert_eq!(t.get_order(stops[0].id).await.unwrap().status, OrderStatus::Filled);
 
     // A malformed payload is refused before anything acts.
     let (status, why) = run_raw(&t, &mut e, "SET_POSITION_LEVELS", &format!(r#"{{"position_id": {}}}"#, p.id)).await;

@@ -350,10 +350,17 @@ async fn a_paper_strategy_on_a_live_desk_trades_in_the_paper_book_as_the_desk_al
     e.trading_cycle().await;
     let paused = book.strategy_named("One Shot").await.unwrap().unwrap();
     assert_eq!((paused.is_active, paused.paused_reason.as_deref()), (false, Some("paused at the desk")));
-    assert!(book.active_orders().await.unwrap().is_empty());
+    // Only the position's stop works, resting at the paper exchange.
+    let working = book.active_orders().await.unwrap();
+    assert_eq!(working.iter().map(|o| o.is_resting_stop()).collect::<Vec<_>>(), [true], "{working:?}");
     t.resume_strategy(id).await.unwrap();
     e.trading_cycle().await;
-    assert_eq!(book.active_orders().await.unwrap().len(), 1, "resumed: its exit goes out");
+    let working = book.active_orders().await.unwrap();
+    assert_eq!(
+        working.iter().map(|o| (o.is_resting_stop(), o.order_type)).collect::<Vec<_>>(),
+        [(false, OrderType::Market)],
+        "resumed: its exit goes out, its resting stop lifted first"
+    );
 
     // An operator's (or the webhook's) order for it goes to the paper book too.
     let mut req = crate::engine::buy_at(market.last_price("TCS", Exchange::Nse).unwrap(), "TCS", 1, OrderType::Limit);

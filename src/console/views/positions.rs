@@ -22,7 +22,7 @@ const COLUMNS: [Column; 11] = [
     Column::new("unrealised", ESSENTIAL).min(8).right(),
     Column::new("realised", 1).min(8).right(),
     Column::new("charges", 2).min(7).right(),
-    Column::new("stop", 1).min(7).right(),
+    Column::new("stop", 1).min(9).right(),
     Column::new("target", 2).min(7).right(),
     Column::new("to stop", 2).right(),
 ];
@@ -47,12 +47,43 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         title.push_str(&format!(", {closed} closed today"));
     }
     let title = super::filtered(app, Tab::Positions, title);
+    let resting = resting_stops(app);
     super::table_with_totals(area, buf, title, Some(totals(app)), &COLUMNS, table.rows.len(), table.selected, |i| {
-        app.position(table.rows[i]).map_or_else(Vec::new, row)
+        app.position(table.rows[i]).map_or_else(Vec::new, |p| row(p, app.limits.stop_at_exchange, &resting))
     });
 }
 
-fn row(p: &Position) -> Vec<Field> {
+/// An instrument and product with the side of a stop resting for it.
+type Resting = (String, crate::domain::order::Exchange, crate::domain::order::Product, crate::domain::order::Side);
+
+/// The stops resting at the exchange: working SL-M orders placed for a position's stop.
+fn resting_stops(app: &App) -> std::collections::HashSet<Resting> {
+    app.store
+        .orders
+        .values()
+        .filter(|o| o.status.is_active() && o.is_resting_stop())
+        .map(|o| (o.symbol.clone(), o.exchange, o.product, o.side))
+        .collect()
+}
+
+/// The stop as the Positions tab shows it: with `✓` (green) when it rests at
+/// the exchange, with `!` (red) when it should and does not.
+fn stop_field(p: &Position, at_exchange: bool, resting: &std::collections::HashSet<Resting>) -> Field {
+    let Some(stop) = p.stop_loss else {
+        return Field::styled("NONE", Style::new().fg(Color::Red).add_modifier(Modifier::BOLD));
+    };
+    if !at_exchange {
+        return price(stop).into();
+    }
+    let key = (p.symbol.clone(), p.exchange, p.product, p.exit_side());
+    if resting.contains(&key) {
+        Field::styled(format!("{} ✓", price(stop)), Style::new().fg(Color::Green))
+    } else {
+        Field::styled(format!("{} !", price(stop)), Style::new().fg(Color::Red).add_modifier(Modifier::BOLD))
+    }
+}
+
+fn row(p: &Position, at_exchange: bool, resting: &std::collections::HashSet<Resting>) -> Vec<Field> {
     let opt = |v: Option<rust_decimal::Decimal>| v.map_or(String::new(), price);
     if p.quantity() == 0 {
         // Closed today: dimmed, what it realised and what it cost.
@@ -80,10 +111,7 @@ fn row(p: &Position) -> Vec<Field> {
     // broker starts without one): its symbol and stop say so in red.
     let bare = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
     let symbol = if p.stop_loss.is_none() { Field::styled(p.symbol.clone(), bare) } else { p.symbol.clone().into() };
-    let stop = match p.stop_loss {
-        Some(s) => price(s).into(),
-        None => Field::styled("NONE", bare),
-    };
+    let stop = stop_field(p, at_exchange, resting);
     vec![
         symbol,
         p.product.to_string().into(),
