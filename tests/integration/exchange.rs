@@ -235,3 +235,143 @@ async fn the_exchange_refuses_what_kite_refuses_with_kite_s_errors() {
     assert_eq!(bad.status(), 400);
     assert!(bad.text().await.unwrap().contains("missing field `price`"));
 }
+
+/// A free loopback port for a process of its own.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Polls `what` every 20 ms until it holds (20 s at most).
+async fn eventually<F: std::future::Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} within 20 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The drill: `xcoin exchange` and a LIVE `xcoin engine` as processes of
+/// their own. The engine buys with a stop, which comes to rest at the
+/// exchange; the engine is SIGKILLed; the price falls through the stop at
+/// the exchange, which fills it with no engine running; the next engine
+/// finds the position flat, records the exit and its charges, and opens no
+/// issue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_every_engine_killed_the_resting_stop_fills_at_the_exchange_and_the_next_engine_records_it() {
+    use crate::procs::{Reaped, spawn_xcoin_logged};
+    use xcoin::domain::command::OperatorCommand;
+    let t = test_db_at(a_trading_morning()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let url = format!("127.0.0.1:{port}");
+    let (shift_var, shift) = t.clock_env();
+    let book = dir.path().join("exchange-book.json");
+    let exchange_log = dir.path().join("exchange.log");
+    let _exchange = Reaped(spawn_xcoin_logged(
+        dir.path(),
+        &["exchange", "--listen", &url, "--book", book.to_str().unwrap()],
+        &[(shift_var, shift.as_str())],
+        &exchange_log,
+    ));
+    let client = reqwest::Client::new();
+    eventually("the exchange answers", || {
+        let request = client.get(format!("http://{url}/instruments/NSE")).header("Authorization", "token k:t").send();
+        async move { request.await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+
+    let db_url = t.url();
+    let (api, ws) = (format!("http://{url}"), format!("ws://{url}/"));
+    let env = [
+        ("DATABASE_URL", db_url.as_str()),
+        ("XCOIN_APP__MODE", "live"),
+        ("XCOIN_ZERODHA__API_URL", api.as_str()),
+        ("XCOIN_ZERODHA__WS_URL", ws.as_str()),
+        ("XCOIN_ZERODHA__API_KEY", "deskkey"),
+        ("XCOIN_ZERODHA__API_SECRET", "desksecret"),
+        ("XCOIN_ZERODHA__ACCESS_TOKEN", "desktoken"),
+        (shift_var, shift.as_str()),
+    ];
+    let log = dir.path().join("engine.log");
+    let mut first = spawn_xcoin_logged(dir.path(), &["engine"], &env, &log);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while t.engine_lock_holder().await.unwrap().is_none() {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(tokio::time::Instant::now() < deadline, "the engine trades within 20 s:\n{said}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // An entry with a stop, filled at the next trade at the exchange.
+    let last = instrument::built_in().into_iter().find(|i| i.symbol == "INFY").unwrap().reference_price;
+    let mut entry = buy_at(last, "INFY", 10, OrderType::Market);
+    entry.placed_by = "asha".into();
+    let stop = entry.stop_loss.unwrap();
+    let command = t.enqueue_command(&OperatorCommand::PlaceOrder(entry), "asha").await.unwrap();
+    let done = t.command_result(command.id, Duration::from_secs(20)).await.unwrap();
+    assert!(done.result.as_deref().unwrap_or_default().contains("SUBMITTED"), "{:?}", done.result);
+    sim_price(&url, "INFY", last).await;
+    eventually("the stop rests at the exchange", || async {
+        t.active_orders().await.unwrap().iter().any(|o| o.is_resting_stop() && o.status == OrderStatus::Open)
+    })
+    .await;
+    let resting = t.active_orders().await.unwrap().into_iter().find(|o| o.is_resting_stop()).unwrap();
+    assert_eq!(
+        (resting.side, resting.quantity, resting.trigger_price),
+        (xcoin::domain::order::Side::Sell, 10, Some(stop))
+    );
+    eprintln!(
+        "drill: bought 10 INFY; stop {} rests at the exchange as order {} (broker {})",
+        stop,
+        resting.id,
+        resting.broker_order_id.as_deref().unwrap_or_default()
+    );
+
+    // Every engine gone.
+    first.kill().unwrap();
+    assert!(!first.wait().unwrap().success(), "SIGKILLed");
+    eventually("the killed engine's lock is released", || async { t.engine_lock_holder().await.unwrap().is_none() })
+        .await;
+    eprintln!("drill: engine SIGKILLed; no engine runs");
+
+    // The market falls through the stop: the exchange triggers it, then fills it.
+    sim_price(&url, "INFY", stop - dec!(1)).await;
+    sim_price(&url, "INFY", stop - dec!(1.05)).await;
+    let positions = client
+        .get(format!("http://{url}/portfolio/positions"))
+        .header("Authorization", "token deskkey:desktoken")
+        .send()
+        .await
+        .unwrap();
+    let positions: Value = serde_json::from_str(&positions.text().await.unwrap()).unwrap();
+    let net = &positions["data"]["net"][0];
+    assert_eq!((net["tradingsymbol"].as_str(), net["quantity"].as_i64()), (Some("INFY"), Some(0)), "{positions}");
+    eprintln!("drill: the price fell to {}; the exchange holds INFY flat", stop - dec!(1.05));
+    assert_eq!(t.open_positions().await.unwrap().len(), 1, "the desk does not know yet");
+
+    // The next engine.
+    let second = Reaped(spawn_xcoin_logged(dir.path(), &["engine"], &env, &log));
+    let started = std::time::Instant::now();
+    eventually("the next engine records the exit", || async { t.open_positions().await.unwrap().is_empty() }).await;
+    let exit = t.get_order(resting.id).await.unwrap();
+    assert_eq!((exit.status, exit.filled_quantity), (OrderStatus::Filled, 10));
+    let trades = t.trades_for_order(exit.id).await.unwrap();
+    let charges: Decimal = trades.iter().map(|t| t.total_charges).sum();
+    assert!(!trades.is_empty() && charges > Decimal::ZERO, "{trades:?}");
+    let realised: Decimal = trades.iter().map(|t| t.realized_pnl).sum();
+    eventually("the next engine's start-up reconciliation has run", || async {
+        std::fs::read_to_string(&log).unwrap_or_default().matches("engine started LIVE").count() >= 2
+    })
+    .await;
+    assert!(t.unresolved_issues().await.unwrap().is_empty(), "no issue");
+    assert!(t.active_orders().await.unwrap().is_empty(), "nothing works at the broker");
+    eprintln!(
+        "drill: the next engine recorded the exit in {} ms: order {} FILLED 10 at {}, charges ₹{}, realised ₹{}; \
+         0 open positions, 0 issues",
+        started.elapsed().as_millis(),
+        exit.id,
+        exit.average_price.unwrap(),
+        charges.round_dp(2),
+        realised.round_dp(2)
+    );
+    drop(second);
+}
