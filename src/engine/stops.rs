@@ -125,7 +125,13 @@ impl<B: Broker> Engine<B> {
                 };
                 // A stop not yet acknowledged is brought up to date at the next sync.
                 if (change.quantity.is_some() || change.trigger_price.is_some()) && o.status != OrderStatus::Pending {
-                    self.modify_order_by(o.id, change, RESTING_STOP).await?;
+                    if let Err(e) = self.modify_order_by(o.id, change, RESTING_STOP).await {
+                        // Refused (Kite's 25 modifications, a partly filled
+                        // stop): a new stop replaces it, with the same checks.
+                        tracing::warn!(order = o.id, error = %e, "resting stop not modified: replacing it");
+                        self.cancel_resting_stop(&o, &format!("replaced: {e}")).await?;
+                        return Box::pin(self.sync_stop(Some(p), Vec::new(), cap)).await;
+                    }
                     let line = format!(
                         "resting stop of position {} {} moved: {side} {quantity} at {} (order {})",
                         p.id,

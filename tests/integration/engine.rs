@@ -1627,8 +1627,16 @@ async fn a_position_s_stop_rests_at_the_exchange_and_follows_it() {
     let p = t.open_positions().await.unwrap()[0].clone();
     let last = e.last_price("INFY", Exchange::Nse).unwrap();
     let moved = stop + dec!(1);
+    e.set_position_levels(p.id, stop + dec!(0.5), Some(last + dec!(40))).await.unwrap();
+    assert_eq!(resting(&e).await, [(Side::Sell, 15, stop + dec!(0.5))]);
+    // At Kite's 25 modifications, the next move replaces the stop instead.
+    let first = t.active_orders().await.unwrap()[0].clone();
+    t.sql(&format!("UPDATE orders SET modifications = 25 WHERE id = {}", first.id)).await;
     e.set_position_levels(p.id, moved, Some(last + dec!(40))).await.unwrap();
     assert_eq!(resting(&e).await, [(Side::Sell, 15, moved)]);
+    assert_eq!(t.get_order(first.id).await.unwrap().status, OrderStatus::Cancelled);
+    let now = t.active_orders().await.unwrap();
+    assert_eq!((now.len(), now[0].is_resting_stop(), now[0].id != first.id), (1, true, true));
 
     // The price reaches the stop: the exchange fills it; the monitor sends nothing.
     tick(&mut e, "INFY", moved).await;
@@ -1638,7 +1646,7 @@ async fn a_position_s_stop_rests_at_the_exchange_and_follows_it() {
     assert!(t.open_positions().await.unwrap().is_empty(), "the resting stop closed the position");
     let orders = t.today_orders().await.unwrap();
     assert!(orders.iter().all(|o| o.placed_by != "risk-monitor"), "no second exit: {orders:?}");
-    let exit = orders.iter().find(|o| o.is_resting_stop()).unwrap();
+    let exit = orders.iter().filter(|o| o.is_resting_stop()).max_by_key(|o| o.id).unwrap();
     assert_eq!((exit.status, exit.filled_quantity), (OrderStatus::Filled, 15));
     let trades = t.trades_for_order(exit.id).await.unwrap();
     assert!(!trades.is_empty() && trades.iter().all(|t| t.total_charges > Decimal::ZERO), "charged as any fill");
