@@ -1869,11 +1869,12 @@ mod tests {
     fn every_original_name_is_documented() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-        let (example, defaults, readme) = (read(".env.example"), read("config/default.toml"), read("README.md"));
+        let (example, defaults, readme) =
+            (read(".env.example"), read("config/default.toml"), read("docs/configuration.md"));
         for (var, key, _) in LEGACY_ENV {
             assert!(example.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} is set in .env.example");
             assert!(defaults.contains(var), "{var} is named in config/default.toml");
-            assert!(readme.contains(&format!("`{var}`")), "{var} is named in the README");
+            assert!(readme.contains(&format!("`{var}`")), "{var} is named in docs/configuration.md");
             assert!(env_key(var).as_deref() == Some(*key));
         }
     }
