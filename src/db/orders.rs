@@ -38,8 +38,11 @@ fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
 impl<'r> FromRow<'r, PgRow> for Order {
     fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
         debug_assert!(
-            order_columns!().split(", ").map(str::trim).eq(row.columns().iter().map(|c| c.name())),
-            "an orders query must select order_columns!()"
+            {
+                let names = order_columns!().split(", ").map(str::trim);
+                names.clone().eq(row.columns().iter().take(names.count()).map(|c| c.name()))
+            },
+            "an orders query must select order_columns!() first"
         );
         Ok(Order {
             id: get(row, 0)?,
@@ -90,34 +93,77 @@ pub async fn insert_order(
     tick: Decimal,
     last_price: Option<Decimal>,
 ) -> Result<Order> {
+    insert_order_with(conn, INSERT_ORDER, req, broker, tick, last_price).await
+}
+
+/// An order row with the placement count after it.
+struct Counted(Order, i64);
+
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Counted {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> std::result::Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Counted(Order::from_row(row)?, row.try_get("broker_writes")?))
+    }
+}
+
+/// The INSERT of a new order, PENDING.
+const INSERT_ORDER: &str = concat!(
+    "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
+                         quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     RETURNING ",
+    order_columns!()
+);
+
+/// The same INSERT with today's count of placements sent to the broker
+/// raised in the same statement (one commit), the count returned as the
+/// last column.
+const INSERT_ORDER_COUNTED: &str = concat!(
+    "WITH counted AS (
+        INSERT INTO daily_stats (trading_day, broker_writes) VALUES (xcoin_today(), 1)
+        ON CONFLICT (trading_day) DO UPDATE SET broker_writes = daily_stats.broker_writes + 1
+        RETURNING broker_writes)
+     INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
+                         quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+     RETURNING ",
+    order_columns!(),
+    ", (SELECT broker_writes FROM counted) AS broker_writes"
+);
+
+async fn insert_order_with<T>(
+    conn: &mut PgConnection,
+    sql: &'static str,
+    req: &OrderRequest,
+    broker: BrokerKind,
+    tick: Decimal,
+    last_price: Option<Decimal>,
+) -> Result<T>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+{
     req.validate(tick)?;
     let risk = req.risk_amount(last_price).map(|r| r.round_dp(2));
-    let order = sqlx::query_as(concat!(
-        "INSERT INTO orders (strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity,
-                             quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         RETURNING ",
-        order_columns!()
-    ))
-    .bind(req.strategy_id)
-    .bind(req.parent_order_id)
-    .bind(&req.symbol)
-    .bind(req.exchange)
-    .bind(req.side)
-    .bind(req.order_type)
-    .bind(req.product)
-    .bind(req.validity)
-    .bind(req.quantity)
-    .bind(req.price)
-    .bind(req.trigger_price)
-    .bind(req.stop_loss)
-    .bind(req.take_profit)
-    .bind(risk)
-    .bind(broker)
-    .bind(req.placed_by.trim())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| missing_reference(e, req))?;
+    let order = sqlx::query_as(sql)
+        .bind(req.strategy_id)
+        .bind(req.parent_order_id)
+        .bind(&req.symbol)
+        .bind(req.exchange)
+        .bind(req.side)
+        .bind(req.order_type)
+        .bind(req.product)
+        .bind(req.validity)
+        .bind(req.quantity)
+        .bind(req.price)
+        .bind(req.trigger_price)
+        .bind(req.stop_loss)
+        .bind(req.take_profit)
+        .bind(risk)
+        .bind(broker)
+        .bind(req.placed_by.trim())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| missing_reference(e, req))?;
     Ok(order)
 }
 
@@ -250,6 +296,64 @@ impl Db {
         // One INSERT is one transaction: no BEGIN/COMMIT round trips around it.
         let mut conn = self.pool.acquire().await?;
         insert_order(&mut conn, req, broker, tick, last_price).await
+    }
+
+    /// [`Db::create_order`] for an order about to be sent: the order and
+    /// today's count of placements sent to the broker (this one included),
+    /// raised in the same statement — one commit before the wire, where the
+    /// count outlives the engine. (Counted at the intent: an order whose
+    /// sending fails counts too, which errs on the side of the broker's cap.)
+    pub async fn create_order_counted(
+        &self,
+        req: &OrderRequest,
+        broker: BrokerKind,
+        tick: Decimal,
+        last_price: Option<Decimal>,
+    ) -> Result<(Order, i64)> {
+        let mut conn = self.pool.acquire().await?;
+        let Counted(order, count) =
+            insert_order_with(&mut conn, INSERT_ORDER_COUNTED, req, broker, tick, last_price).await?;
+        Ok((order, count))
+    }
+
+    /// A PENDING order the broker acknowledged: SUBMITTED with the broker's
+    /// id, and the desk log's line for it, in one statement — one commit
+    /// after the wire. An order already carrying that broker id gets its
+    /// line alone; any other is refused as [`Db::update_order_status`]
+    /// refuses the change.
+    pub async fn acknowledge_order(&self, id: i64, broker_order_id: &str, line: &str) -> Result<Order> {
+        let acknowledged: Option<Order> = sqlx::query_as(concat!(
+            "WITH acked AS (
+                UPDATE orders SET status = 'SUBMITTED', broker_order_id = $2
+                 WHERE id = $1 AND status = 'PENDING' RETURNING *),
+             logged AS (
+                INSERT INTO desk_events (level, kind, message) SELECT 'INFO', 'ORDER', $3 FROM acked)
+             SELECT ",
+            order_columns!(),
+            " FROM acked"
+        ))
+        .bind(id)
+        .bind(broker_order_id)
+        .bind(line)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| unique_broker_id(e, Some(broker_order_id)))?;
+        match acknowledged {
+            Some(order) => Ok(order),
+            None => {
+                // Already acknowledged with this id (its update came first): the line
+                // alone. Anything else is refused as a change of status is.
+                let current = self.get_order(id).await?;
+                let order = if current.broker_order_id.as_deref() == Some(broker_order_id) {
+                    current
+                } else {
+                    self.update_order_status(id, OrderStatus::Submitted, None, Some(broker_order_id)).await?
+                };
+                self.record_event(crate::domain::event::EventLevel::Info, crate::domain::event::EventKind::Order, line)
+                    .await?;
+                Ok(order)
+            }
+        }
     }
 
     /// Persists an order that the pre-trade validator refused: PENDING, then

@@ -462,17 +462,6 @@ impl Db {
         }))
     }
 
-    /// Counts one write request sent to the broker today; returns today's count.
-    pub async fn count_broker_write(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "INSERT INTO daily_stats (trading_day, broker_writes) VALUES (xcoin_today(), 1)
-             ON CONFLICT (trading_day) DO UPDATE SET broker_writes = daily_stats.broker_writes + 1
-             RETURNING broker_writes",
-        )
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
     /// Write requests sent to the broker today.
     pub async fn broker_writes_today(&self) -> Result<i64> {
         Ok(sqlx::query_scalar(

@@ -87,11 +87,13 @@ impl<B: Broker> Engine<B> {
             self.journal(EventLevel::Warn, EventKind::Order, line);
             return Ok(order);
         }
-        let order = self.db.create_order(req, kind, tick, last).await?;
+        // One commit before the wire: the order PENDING and the day's count
+        // of placements, where both outlive the engine.
+        let (order, placed_today) = self.db.create_order_counted(req, kind, tick, last).await?;
         self.recent_orders.push_back(Instant::now());
         let reduces_position = verdict.is_ok_and(|a| a.reduces_position);
         let sent = self.broker.place(&PlaceRequest { reduces_position, ..PlaceRequest::from(&order) }).await;
-        self.count_placement().await;
+        self.warn_of_the_cap(placed_today);
         if let Err(e) = &sent {
             self.note_failure(&EngineError::Broker(e.clone()));
         } else {
@@ -110,8 +112,8 @@ impl<B: Broker> Engine<B> {
                     order.describe(),
                     order.placed_by
                 );
-                self.journal(EventLevel::Info, EventKind::Order, line);
-                Ok(self.db.update_order_status(order.id, OrderStatus::Submitted, None, Some(&broker_id)).await?)
+                // One commit after the wire: SUBMITTED and its desk log line.
+                Ok(self.db.acknowledge_order(order.id, &broker_id, &line).await?)
             }
             Err(BrokerError::Unavailable(why)) => {
                 tracing::error!(order = order.id, error = %why, "the broker did not answer; the order stays PENDING until found by its tag");
@@ -240,19 +242,11 @@ impl<B: Broker> Engine<B> {
         self.journal(level, EventKind::Strategy, line);
     }
 
-    /// Counts a placement sent to the broker in today's row, where it
-    /// outlives the engine (Kite limits orders a day; modifications and
-    /// cancellations do not count there). At 80 % and at 90 % of the
-    /// broker's limit the desk is warned once each (desk log and alert). A
-    /// failure to count is logged; it never stops the order it counts.
-    async fn count_placement(&mut self) {
-        let placed = match self.db.count_broker_write().await {
-            Ok(n) => n,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not count a placement");
-                return;
-            }
-        };
+    /// Warns at 80 % and at 90 % of the broker's daily order limit, once
+    /// each (desk log and alert), from today's count of placements
+    /// (`placed`, counted with the order itself: Kite limits orders a day;
+    /// modifications and cancellations do not count there).
+    fn warn_of_the_cap(&mut self, placed: i64) {
         let Some(cap) = self.broker.kind().daily_write_cap().map(i64::from) else { return };
         let Some(level) = crate::domain::order::cap_warning(placed, cap) else { return };
         let today = self.cfg.calendar.today();

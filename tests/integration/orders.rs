@@ -29,6 +29,41 @@ async fn create_persists_pending_with_the_risk_amount() {
     assert_eq!(o.order_type, OrderType::Market);
 }
 
+/// An order about to be sent: PENDING and the day's placement count in one
+/// statement; acknowledged: SUBMITTED and its desk log line in one statement.
+#[tokio::test]
+async fn an_order_s_path_writes_once_before_the_wire_and_once_after() {
+    let t = test_db().await;
+    let req = limit_buy("INFY", 5, dec!(1500));
+    let (first, count) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    assert_eq!((first.status, count), (OrderStatus::Pending, 1));
+    let (second, count) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(t.broker_writes_today().await.unwrap(), 2, "the count is today's row");
+    // A field refused writes nothing: neither the order nor the count.
+    let bad = t.create_order_counted(&limit_buy("INFY", 0, dec!(1500)), BrokerKind::Kite, TICK, None).await;
+    assert!(bad.unwrap_err().to_string().starts_with("quantity: "));
+    assert_eq!((t.broker_writes_today().await.unwrap(), t.today_orders().await.unwrap().len()), (2, 2));
+
+    let acked = t.acknowledge_order(first.id, "250001", "order 1 placed (broker 250001)").await.unwrap();
+    assert_eq!((acked.status, acked.broker_order_id.as_deref()), (OrderStatus::Submitted, Some("250001")));
+    assert!(acked.submitted_at.is_some());
+    let history = t.order_history(first.id).await.unwrap();
+    assert_eq!(history.iter().map(|h| h.status).collect::<Vec<_>>(), [OrderStatus::Pending, OrderStatus::Submitted]);
+    // An order already past PENDING (its update came first): the general path, the line once.
+    t.update_order_status(second.id, OrderStatus::Submitted, None, Some("250002")).await.unwrap();
+    let again = t.acknowledge_order(second.id, "250002", "order 2 placed (broker 250002)").await.unwrap();
+    assert_eq!(again.status, OrderStatus::Submitted);
+    let log: Vec<String> = t.recent_events(10).await.unwrap().into_iter().map(|e| e.message).collect();
+    assert_eq!(log, ["order 1 placed (broker 250001)", "order 2 placed (broker 250002)"]);
+    // A broker id already taken is refused by name.
+    let (third, _) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    let taken = t.acknowledge_order(third.id, "250001", "order 3 placed").await.unwrap_err();
+    assert!(taken.to_string().contains("250001"), "{taken}");
+    assert_eq!(t.get_order(third.id).await.unwrap().status, OrderStatus::Pending, "nothing half-written");
+    assert_eq!(t.recent_events(10).await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn bad_requests_name_the_field_and_write_nothing() {
     let t = test_db().await;
