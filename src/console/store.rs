@@ -218,6 +218,10 @@ pub const EVENTS_KEPT: usize = 1000;
 #[derive(Debug, Clone, Default)]
 pub struct Store {
     pub orders: BTreeMap<i64, Order>,
+    /// Ids of orders that were working resting stops when they arrived (a
+    /// few among the day's orders, so the Positions tab need not scan them
+    /// all; read back through `orders` for their status now).
+    pub resting_stops: BTreeSet<i64>,
     pub trades: BTreeMap<i64, Trade>,
     /// Open positions (a position that closes moves to `closed_positions`).
     pub positions: BTreeMap<i64, Position>,
@@ -275,11 +279,17 @@ impl Store {
         p.strategies |= !u.strategies.is_empty();
         for o in u.orders {
             p.orders.insert(o.id);
+            if o.status.is_active() && o.is_resting_stop() {
+                self.resting_stops.insert(o.id);
+            } else {
+                self.resting_stops.remove(&o.id);
+            }
             self.orders.insert(o.id, o);
         }
         for id in u.deleted_orders {
             p.orders.insert(id);
             self.orders.remove(&id);
+            self.resting_stops.remove(&id);
         }
         for t in u.trades {
             p.trades.insert(t.id);

@@ -458,6 +458,29 @@ impl Db {
         .await?)
     }
 
+    /// The working resting stops of one instrument and product (see
+    /// `engine::stops`), oldest first.
+    pub async fn working_resting_stops(
+        &self,
+        symbol: &str,
+        exchange: crate::domain::order::Exchange,
+        product: crate::domain::order::Product,
+    ) -> Result<Vec<Order>> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED')
+                AND placed_by = $1 AND order_type = 'SL-M' AND symbol = $2 AND exchange = $3 AND product = $4
+              ORDER BY id"
+        ))
+        .bind(crate::domain::order::RESTING_STOP)
+        .bind(symbol)
+        .bind(exchange)
+        .bind(product)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// The order an operator's placement made once it was claimed: the
     /// first order of `placed_by` for that symbol, side and quantity created
     /// since `claimed_at` (the engine executes one command at a time and

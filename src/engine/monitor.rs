@@ -163,7 +163,8 @@ impl<B: Broker> Engine<B> {
         }
         self.risk_check_due = true;
         // The position's resting stop follows its new size (or goes with it).
-        if let Err(e) = self.sync_resting_stop_of(&order.symbol, order.exchange, order.product).await {
+        let key = (order.symbol.as_str(), order.exchange, order.product);
+        if let Err(e) = self.sync_resting_stop_of(Some(&outcome.position), key).await {
             tracing::error!(order = order.id, error = %e, "resting stop not brought up to date after a fill");
         }
         Ok(true)

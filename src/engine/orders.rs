@@ -291,7 +291,7 @@ impl<B: Broker> Engine<B> {
             .map_err(|d| EngineError::Refused(format!("levels of position {position_id} refused: {d}")))?;
         let updated = self.db.update_position_levels(position_id, Some(stop_loss), take_profit).await?;
         // The stop resting at the exchange moves with it.
-        if let Err(e) = self.sync_resting_stop_of(&p.symbol, p.exchange, p.product).await {
+        if let Err(e) = self.sync_resting_stop_of(Some(&updated), (&p.symbol, p.exchange, p.product)).await {
             tracing::error!(position = position_id, error = %e, "resting stop not moved");
         }
         Ok((updated, assessment))

@@ -80,17 +80,17 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
-    /// [`Engine::sync_resting_stops`] for one instrument (after its fill).
-    pub async fn sync_resting_stop_of(&mut self, symbol: &str, exchange: Exchange, product: Product) -> Result<()> {
-        let position = self
-            .db
-            .open_positions()
-            .await?
-            .into_iter()
-            .find(|p| p.symbol == symbol && p.exchange == exchange && p.product == product);
-        let stops = stops_of(&self.db.active_orders().await?, symbol, exchange, product);
-        // Right after the broker's own fill, the desk holds what the broker does.
-        self.sync_stop(position.as_ref(), stops, i64::MAX).await
+    /// [`Engine::sync_resting_stops`] for one instrument: its open position
+    /// as a fill left it (`None`: flat). Right after the broker's own fill,
+    /// the desk holds what the broker does.
+    pub async fn sync_resting_stop_of(
+        &mut self,
+        position: Option<&Position>,
+        key: (&str, Exchange, Product),
+    ) -> Result<()> {
+        let (symbol, exchange, product) = key;
+        let stops = self.db.working_resting_stops(symbol, exchange, product).await?;
+        self.sync_stop(position.filter(|p| p.quantity() != 0), stops, i64::MAX).await
     }
 
     /// Places, moves, resizes or cancels `position`'s resting stops so that
@@ -198,8 +198,7 @@ impl<B: Broker> Engine<B> {
     /// refused when the position is closed by then, or when the stop still
     /// works (sending the exit would risk a double exit).
     pub(super) async fn lift_resting_stop(&mut self, position: &Position) -> Result<()> {
-        let active = self.db.active_orders().await?;
-        let stops = stops_of(&active, &position.symbol, position.exchange, position.product);
+        let stops = self.db.working_resting_stops(&position.symbol, position.exchange, position.product).await?;
         if stops.is_empty() {
             return Ok(());
         }

@@ -59,8 +59,9 @@ type Resting = (String, crate::domain::order::Exchange, crate::domain::order::Pr
 /// The stops resting at the exchange: working SL-M orders placed for a position's stop.
 fn resting_stops(app: &App) -> std::collections::HashSet<Resting> {
     app.store
-        .orders
-        .values()
+        .resting_stops
+        .iter()
+        .filter_map(|id| app.store.orders.get(id))
         .filter(|o| o.status.is_active() && o.is_resting_stop())
         .map(|o| (o.symbol.clone(), o.exchange, o.product, o.side))
         .collect()
