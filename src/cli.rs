@@ -353,15 +353,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Engine { demo, standby }) => {
             let demo = demo || config.settings.app.demo;
             runtime()?.block_on(async {
-                let (stop, stopped) = tokio::sync::watch::channel(false);
                 // SIGTERM, SIGINT (Ctrl-C) and SIGHUP: stop taking commands,
                 // finish the one running, release the lock, exit 0.
-                let mut signals = xcoin::signals::StopSignals::new()?;
-                tokio::spawn(async move {
-                    let name = signals.recv().await;
-                    tracing::info!(signal = name, "stopping the engine");
-                    let _ = stop.send(true);
-                });
+                let stopped = stop_on_signals("stopping the engine")?;
                 xcoin::engine::runner::run(&config, demo, standby, stopped).await.flat()?;
                 Ok(ExitCode::SUCCESS)
             })
@@ -386,13 +380,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 tick_interval: std::time::Duration::from_millis(s.paper.tick_interval_ms),
             };
             runtime()?.block_on(async {
-                let (stop, stopped) = tokio::sync::watch::channel(false);
-                let mut signals = xcoin::signals::StopSignals::new()?;
-                tokio::spawn(async move {
-                    let name = signals.recv().await;
-                    tracing::info!(signal = name, "stopping the exchange");
-                    let _ = stop.send(true);
-                });
+                let stopped = stop_on_signals("stopping the exchange")?;
                 let instruments = xcoin::domain::instrument::built_in();
                 xcoin::exchange::run(options, &instruments, stopped).await.map_err(|e| eyre!(e))?;
                 Ok(ExitCode::SUCCESS)
@@ -742,4 +730,17 @@ async fn export(config: &Config, (what, from, to, out): ExportArgs<'_>, stdout: 
         None => stdout.write_all(&bytes)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A stop that turns true at the first SIGTERM, SIGINT or SIGHUP, said in
+/// the log as `what` (inside the runtime: the signal handlers need it).
+fn stop_on_signals(what: &'static str) -> Result<tokio::sync::watch::Receiver<bool>> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut signals = xcoin::signals::StopSignals::new()?;
+    tokio::spawn(async move {
+        let name = signals.recv().await;
+        tracing::info!(signal = name, "{what}");
+        let _ = stop.send(true);
+    });
+    Ok(stopped)
 }

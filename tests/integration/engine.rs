@@ -65,6 +65,16 @@ pub fn buy_at(last: Decimal, symbol: &str, quantity: i64, order_type: OrderType)
     }
 }
 
+/// Drains the engine's events until `done` holds (10 s at most).
+pub async fn until<B: Broker>(e: &mut Engine<B>, what: &str, mut done: impl AsyncFnMut(&Engine<B>) -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !done(e).await {
+        assert!(tokio::time::Instant::now() < deadline, "{what} within 10 s");
+        e.drain_events().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn tick(e: &mut Engine<PaperBroker>, symbol: &str, price: Decimal) {
     e.broker.set_price(symbol, Exchange::Nse, price).unwrap();
     e.drain_events().await.unwrap();

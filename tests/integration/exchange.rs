@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::engine::buy_at;
+use crate::engine::{buy_at, until};
 use crate::support::*;
 use xcoin::alerts::Alerts;
 use xcoin::broker::paper::PaperConfig;
@@ -63,16 +63,6 @@ pub async fn sim_price(url: &str, symbol: &str, price: Decimal) {
         .await
         .unwrap();
     assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap());
-}
-
-/// Drains the engine's events until `done` holds (10 s at most).
-async fn until<B: Broker>(e: &mut Engine<B>, what: &str, mut done: impl AsyncFnMut(&Engine<B>) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(e).await {
-        assert!(tokio::time::Instant::now() < deadline, "{what} within 10 s");
-        e.drain_events().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::console::{draw, text};
-use crate::engine::buy_at;
+use crate::engine::{buy_at, until};
 use crate::support::*;
 use xcoin::alerts::Alerts;
 use xcoin::config::{Secret, Settings};
@@ -83,16 +83,6 @@ fn order_update(tag: &str, status: &str, filled: i64, average: f64) -> Message {
     Message::Text(json!({"type": "order", "data": data}).to_string().into())
 }
 
-/// Drains the engine's events until `done` holds (10 s at most).
-async fn until<B: xcoin::broker::Broker>(e: &mut Engine<B>, what: &str, done: impl Fn(&Engine<B>) -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(e) {
-        assert!(tokio::time::Instant::now() < deadline, "{what} within 10 s");
-        e.drain_events().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     let t = test_db().await;
@@ -154,7 +144,7 @@ async fn a_live_order_goes_to_kite_and_its_fill_comes_back_on_the_ticker() {
     assert!(header(&mut console).contains("XCoin  LIVE   │"), "{}", header(&mut console));
     assert!(header(&mut console).contains("│  kite: streaming"), "{}", header(&mut console));
     to_client.send(ltp_frame(408065, 107_500)).await.unwrap();
-    until(&mut e, "the tick", |e| e.last_price("INFY", Exchange::Nse) == Some(dec!(1075.00))).await;
+    until(&mut e, "the tick", async |e| e.last_price("INFY", Exchange::Nse) == Some(dec!(1075.00))).await;
 
     let order = e.place_order(&buy_at(dec!(1075.00), "INFY", 10, OrderType::Limit)).await.unwrap();
     assert_eq!((order.status, order.broker_order_id.as_deref()), (OrderStatus::Submitted, Some(ORDER)));
