@@ -170,13 +170,11 @@ impl Db {
                         AS strategy_open_positions,
                     (SELECT coalesce(sum(abs(quantity) * average_price), 0) FROM positions
                       WHERE status = 'OPEN' AND strategy_id = $4) AS strategy_exposure,
-                    (SELECT coalesce(sum(realized_pnl - total_charges), 0) FROM trades
-                      WHERE strategy_id = $4 AND traded_at >= xcoin_day_start(xcoin_today()))
-                    + (SELECT coalesce(sum(a.realized_pnl), 0) FROM position_adjustments a
-                         JOIN positions p ON p.id = a.position_id
-                        WHERE p.strategy_id = $4 AND a.created_at >= xcoin_day_start(xcoin_today()))
+                    (SELECT coalesce(sum(realized - charges + adjusted), 0) FROM pnl_by_day
+                      WHERE strategy_id = $4 AND trading_day >= xcoin_today())
                     + (SELECT coalesce(sum(unrealized_pnl - day_ref_unrealized), 0) FROM positions
-                        WHERE strategy_id = $4 AND day_ref_day = xcoin_today()) AS strategy_net_pnl
+                        WHERE strategy_id = $4 AND day_ref_day = xcoin_today()
+                          AND unrealized_pnl IS DISTINCT FROM day_ref_unrealized) AS strategy_net_pnl
                FROM (SELECT 1) one LEFT JOIN strategies s ON s.id = $4",
         )
         .bind(symbol)

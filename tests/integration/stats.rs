@@ -155,3 +155,67 @@ async fn wins_and_losses_count_round_trips_not_fills() {
     let s = t.update_daily_stats().await.unwrap();
     assert_eq!((s.winning_trades, s.losing_trades), (1, 0));
 }
+
+/// The database keeps each IST day's realised P&L, charges and adjustments
+/// by strategy as fills and adjustments are written: the running totals
+/// equal the sums over the rows, on both sides of IST midnight, and today's
+/// P&L read from them equals the trades' own.
+#[tokio::test]
+async fn the_days_totals_kept_by_the_database_equal_the_sums_over_the_rows() {
+    let t = test_db_at(a_trading_morning()).await;
+    let calendar = xcoin::config::Settings::default().calendar();
+    let today = calendar.today();
+    let midnight = calendar.instant(today, chrono::NaiveTime::MIN);
+    let before = midnight - chrono::Duration::seconds(1);
+    // Strategy 1 trades on both days; a second strategy today only.
+    let second: i64 =
+        sqlx::query_scalar("INSERT INTO strategies (name, strategy_type) VALUES ('Second', 'manual') RETURNING id")
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+    filled_at(&t, "INFY", Side::Buy, 10, dec!(1500.05), "T1", before).await;
+    filled_at(&t, "INFY", Side::Sell, 4, dec!(1510.35), "T2", midnight).await;
+    filled_for(&t, second, "SBIN", Side::Sell, 7, dec!(812.45), "T3", midnight + chrono::Duration::hours(1)).await;
+    filled_for(&t, second, "SBIN", Side::Buy, 7, dec!(809.10), "T4", midnight + chrono::Duration::hours(2)).await;
+    // An adjustment today: the rest of INFY closed by hand at the broker's price.
+    let infy = t.open_positions().await.unwrap().into_iter().find(|p| p.symbol == "INFY").unwrap();
+    t.close_position(infy.id, dec!(1512.00), "asha", "closed at the broker").await.unwrap();
+
+    let kept: Vec<(chrono::NaiveDate, i64, rust_decimal::Decimal, rust_decimal::Decimal, rust_decimal::Decimal)> =
+        sqlx::query_as("SELECT trading_day, strategy_id, realized, charges, adjusted FROM pnl_by_day ORDER BY 1, 2")
+            .fetch_all(t.pool())
+            .await
+            .unwrap();
+    let summed: Vec<(chrono::NaiveDate, i64, rust_decimal::Decimal, rust_decimal::Decimal, rust_decimal::Decimal)> =
+        sqlx::query_as(
+            "SELECT day, strategy_id, sum(realized), sum(charges), sum(adjusted) FROM (
+                 SELECT (traded_at AT TIME ZONE 'Asia/Kolkata')::date AS day, strategy_id,
+                        realized_pnl AS realized, total_charges AS charges, 0::numeric AS adjusted FROM trades
+                 UNION ALL
+                 SELECT (a.created_at AT TIME ZONE 'Asia/Kolkata')::date, p.strategy_id, 0, 0, a.realized_pnl
+                   FROM position_adjustments a JOIN positions p ON p.id = a.position_id) rows
+              GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+        .fetch_all(t.pool())
+        .await
+        .unwrap();
+    assert_eq!(kept, summed);
+    assert_eq!(
+        kept.iter().map(|k| (k.0, k.1)).collect::<Vec<_>>(),
+        [(today.pred_opt().unwrap(), 1), (today, 1), (today, second)]
+    );
+    assert!(kept[1].4 != rust_decimal::Decimal::ZERO, "the adjustment is today's, strategy 1's");
+
+    // Today's P&L from the kept totals equals the sums over today's rows.
+    let pnl = t.today_pnl().await.unwrap();
+    let (realized, charges): (rust_decimal::Decimal, rust_decimal::Decimal) = sqlx::query_as(
+        "SELECT (SELECT sum(realized_pnl) FROM trades WHERE traded_at >= $1)
+                + (SELECT coalesce(sum(realized_pnl), 0) FROM position_adjustments WHERE created_at >= $1),
+                (SELECT sum(total_charges) FROM trades WHERE traded_at >= $1)",
+    )
+    .bind(midnight)
+    .fetch_one(t.pool())
+    .await
+    .unwrap();
+    assert_eq!((pnl.realized_pnl, pnl.charges), (realized, charges));
+}
