@@ -298,6 +298,28 @@ impl Db {
         self.transaction(async |conn| record_fill_in(conn, fill, rates).await).await
     }
 
+    /// [`Db::record_fill`] with the desk log's line for it (`line`, from
+    /// what the fill came to) written in the same transaction: one commit
+    /// for a fill and its line. A duplicate writes no line.
+    pub async fn record_fill_logged(
+        &self,
+        fill: &Fill,
+        rates: &ChargeRates,
+        line: impl FnOnce(&FillOutcome) -> String,
+    ) -> Result<FillOutcome> {
+        self.transaction(async |conn| {
+            let outcome = record_fill_in(conn, fill, rates).await?;
+            if !outcome.duplicate {
+                sqlx::query("INSERT INTO desk_events (level, kind, message) VALUES ('INFO', 'FILL', $1)")
+                    .bind(line(&outcome))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
     pub async fn trades_for_order(&self, order_id: i64) -> Result<Vec<Trade>> {
         Ok(sqlx::query_as("SELECT * FROM trades WHERE order_id = $1 ORDER BY traded_at, id")
             .bind(order_id)

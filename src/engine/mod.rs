@@ -221,6 +221,10 @@ pub struct Engine<B: Broker> {
     /// difference, so a burst of orders between two reports cannot each
     /// spend the same rupees.
     margin: Option<(Decimal, Decimal)>,
+    /// The broker's funds as read after a fill, not yet written for the
+    /// consoles: written by the next risk cycle, so a fill's path makes no
+    /// commit of its own for them.
+    funds_unwritten: Option<crate::domain::funds::Funds>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -268,6 +272,7 @@ impl<B: Broker> Engine<B> {
             unwritten: Vec::new(),
             cap_warned: None,
             margin: None,
+            funds_unwritten: None,
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {
@@ -416,14 +421,28 @@ impl<B: Broker> Engine<B> {
     /// console. A broker that keeps none (the paper exchange without a
     /// capital) or does not answer is skipped: the next refresh tries again.
     pub async fn refresh_funds(&mut self) {
+        self.read_funds().await;
+        self.write_funds().await;
+    }
+
+    /// Reads the broker's funds: the validator's free margin at once; the
+    /// consoles' copy at the next [`Engine::write_funds`].
+    pub async fn read_funds(&mut self) {
         match self.broker.funds().await {
             Ok(funds) => {
                 self.margin = Some((funds.available_margin, Decimal::ZERO));
-                if let Err(e) = self.db.record_funds(&funds).await {
-                    tracing::warn!(error = %e, "funds not recorded");
-                }
+                self.funds_unwritten = Some(funds);
             }
             Err(e) => tracing::debug!(error = %e, "funds not read"),
+        }
+    }
+
+    /// Writes the funds read last, if not written yet, for the consoles.
+    pub async fn write_funds(&mut self) {
+        let Some(funds) = self.funds_unwritten.take() else { return };
+        if let Err(e) = self.db.record_funds(&funds).await {
+            tracing::warn!(error = %e, "funds not recorded");
+            self.funds_unwritten.get_or_insert(funds);
         }
     }
 

@@ -118,7 +118,8 @@ impl<B: Broker> Engine<B> {
             price: f.price,
             traded_at: f.at,
         };
-        let outcome = self.db.record_fill(&fill, &self.cfg.rates).await?;
+        // One commit: the fill, its order and position, and its desk log line.
+        let outcome = self.db.record_fill_logged(&fill, &self.cfg.rates, |o| fill_line(&order, o)).await?;
         if outcome.duplicate {
             return Ok(false);
         }
@@ -130,29 +131,9 @@ impl<B: Broker> Engine<B> {
             position = outcome.position.id,
             "fill recorded"
         );
-        let t = &outcome.trade;
-        let mut line = format!(
-            "fill: {} {} {} @ {} (order {}, trade {}), charges {}",
-            order.side,
-            t.quantity,
-            t.symbol,
-            paisa(t.price),
-            order.id,
-            t.broker_trade_id,
-            rupees(t.total_charges)
-        );
-        if !t.realized_pnl.is_zero() {
-            line.push_str(&format!(", realised {}", rupees(t.realized_pnl)));
-        }
-        let q = outcome.position.quantity();
-        if q == 0 {
-            line.push_str(&format!("; {} flat", t.symbol));
-        } else if outcome.closed.is_some() {
-            line.push_str(&format!("; {} flipped {} {}", t.symbol, if q > 0 { "long" } else { "short" }, q.abs()));
-        }
-        self.journal(EventLevel::Info, EventKind::Fill, line);
         self.strategies_on_order(&order, Some(&outcome.trade));
-        self.refresh_funds().await;
+        // The free margin at once; the consoles' copy with the next risk cycle.
+        self.read_funds().await;
         self.check_goals().await;
         if outcome.position.quantity() == 0 {
             self.exiting.remove(&outcome.position.id);
@@ -225,4 +206,30 @@ impl<B: Broker> Engine<B> {
         self.apply_order_update(bo).await?;
         Ok(())
     }
+}
+
+/// The desk log's line for a fill: side, quantity, price, order, trade and
+/// charges; what it realised; whether the position went flat or flipped.
+fn fill_line(order: &Order, outcome: &crate::db::trades::FillOutcome) -> String {
+    let t = &outcome.trade;
+    let mut line = format!(
+        "fill: {} {} {} @ {} (order {}, trade {}), charges {}",
+        order.side,
+        t.quantity,
+        t.symbol,
+        paisa(t.price),
+        order.id,
+        t.broker_trade_id,
+        rupees(t.total_charges)
+    );
+    if !t.realized_pnl.is_zero() {
+        line.push_str(&format!(", realised {}", rupees(t.realized_pnl)));
+    }
+    let q = outcome.position.quantity();
+    if q == 0 {
+        line.push_str(&format!("; {} flat", t.symbol));
+    } else if outcome.closed.is_some() {
+        line.push_str(&format!("; {} flipped {} {}", t.symbol, if q > 0 { "long" } else { "short" }, q.abs()));
+    }
+    line
 }

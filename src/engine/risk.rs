@@ -69,6 +69,7 @@ impl<B: Broker> Engine<B> {
     /// loss limits, then asks the strategies (the clock-free part of a
     /// cycle, which a replay drives on recorded time).
     pub async fn trading_cycle(&mut self) {
+        self.write_funds().await;
         let seen = match self.risk_cycle().await {
             Ok(seen) => seen,
             Err(e) => {

@@ -1025,7 +1025,11 @@ async fn the_paper_exchange_keeps_funds_and_refuses_an_order_the_free_margin_doe
     let filled = t.get_order(mis.id).await.unwrap();
     assert_eq!(filled.status, OrderStatus::Filled);
     let avg = filled.average_price.unwrap();
-    let (funds, _) = t.today_funds().await.unwrap().expect("the fill refreshed the funds");
+    // The fill read the funds (the validator uses them at once); the next
+    // risk cycle writes them for the consoles.
+    assert_eq!(t.today_funds().await.unwrap(), None, "not written on the fill's path");
+    e.monitor_risk().await;
+    let (funds, _) = t.today_funds().await.unwrap().expect("the risk cycle wrote the fill's funds");
     let used = avg * dec!(100) / dec!(5);
     let unrealised = (e.last_price("INFY", Exchange::Nse).unwrap() - avg) * dec!(100);
     assert_eq!(
