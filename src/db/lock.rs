@@ -125,6 +125,9 @@ const KEEPALIVES: &str = "SELECT set_config('tcp_keepalives_idle', '2', false), 
 /// The application name an engine's lock connection carries while it trades.
 const ACTIVE_NAME: &str = "xcoin engine";
 
+/// The application name of a standby's waiting connection.
+pub const STANDBY_NAME: &str = "xcoin engine (standby)";
+
 impl EngineLock {
     /// Takes the lock or says who holds it.
     pub async fn acquire(options: PgConnectOptions) -> Result<EngineLock, LockError> {
@@ -155,8 +158,37 @@ impl EngineLock {
         options: PgConnectOptions,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<Option<EngineLock>, LockError> {
-        let mut conn = options.clone().application_name("xcoin engine (standby)").connect().await?;
-        if let Some(active) = holder(&mut conn).await? {
+        let mut first = true;
+        loop {
+            match Self::wait_once(&options, &mut stop, first).await {
+                Ok(taken) => return Ok(taken),
+                // The wait's own connection lost (a database restart, a cut
+                // session): the standby waits again; it never gives up by itself.
+                Err(e) => tracing::warn!(error = %e, "standby: the wait's connection was lost; waiting again in 1 s"),
+            }
+            first = false;
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                _ = stop.wait_for(|stopped| *stopped) => return Ok(None),
+            }
+        }
+    }
+
+    /// One wait on one connection (see [`EngineLock::wait`]).
+    async fn wait_once(
+        options: &PgConnectOptions,
+        stop: &mut tokio::sync::watch::Receiver<bool>,
+        say: bool,
+    ) -> Result<Option<EngineLock>, sqlx::Error> {
+        let mut conn = options.clone().application_name(STANDBY_NAME).connect().await?;
+        // A wait whose client has gone (the standby stopped, its process
+        // killed) must not linger in the server and take the lock: the server
+        // checks the client every second while it waits (PostgreSQL 14 and
+        // later; an older server ends it when it hands over the lock).
+        let _ = sqlx::query("SELECT set_config('client_connection_check_interval', '1000', false)")
+            .execute(&mut conn)
+            .await;
+        if say && let Some(active) = holder(&mut conn).await? {
             tracing::info!(%active, "standby: waiting to take over from the active engine");
         }
         let taken = tokio::select! {
@@ -167,7 +199,7 @@ impl EngineLock {
         taken?;
         sqlx::query(KEEPALIVES).execute(&mut conn).await?;
         sqlx::query("SELECT set_config('application_name', $1, false)").bind(ACTIVE_NAME).execute(&mut conn).await?;
-        Ok(Some(EngineLock { options: options.application_name(ACTIVE_NAME), conn: Some(conn) }))
+        Ok(Some(EngineLock { options: options.clone().application_name(ACTIVE_NAME), conn: Some(conn) }))
     }
 
     /// Whether the lock is still held; tries to take it again when its

@@ -628,3 +628,46 @@ async fn a_standby_takes_over_from_a_killed_engine_within_two_seconds() {
 fn instruments_named(symbol: &str) -> instrument::Instrument {
     instrument::built_in().into_iter().find(|i| i.symbol == symbol).unwrap()
 }
+
+/// A standby whose waiting connection is cut (a database restart, a killed
+/// session) waits again instead of ending, and takes over when the active
+/// engine's session ends; stopped while it waits, it returns nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_whose_wait_is_cut_waits_again_and_takes_over() {
+    use xcoin::db::lock::{EngineLock, STANDBY_NAME};
+    let t = test_db().await;
+    let active = EngineLock::acquire(t.db.connect_options()).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let standby = tokio::spawn(EngineLock::wait(t.db.connect_options(), stopped));
+    watch_until(&t.db, "the standby waits", |w| w.standbys == 1).await;
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(STANDBY_NAME)
+    .fetch_all(t.pool())
+    .await
+    .unwrap();
+    assert_eq!(cut, [true], "the standby's wait was cut");
+    watch_until(&t.db, "the standby is gone for a moment", |w| w.standbys == 0).await;
+    watch_until(&t.db, "the standby waits again", |w| w.standbys == 1).await;
+    assert!(!standby.is_finished(), "it did not give up");
+
+    let before = t.db.engine_watch().await.unwrap().active;
+    active.release().await;
+    let mut lock = standby.await.unwrap().unwrap().expect("the standby took over");
+    assert!(lock.is_held());
+    let now = t.db.engine_watch().await.unwrap();
+    assert_eq!((now.active, now.standbys), (lock.backend_pid().await, 0));
+    assert_ne!(now.active, before);
+
+    // Stopped while it waits: nothing is taken and its session ends.
+    let (stop_second, stopped) = tokio::sync::watch::channel(false);
+    let second = tokio::spawn(EngineLock::wait(t.db.connect_options(), stopped));
+    watch_until(&t.db, "a second standby waits", |w| w.standbys == 1).await;
+    stop_second.send(true).unwrap();
+    assert!(second.await.unwrap().unwrap().is_none());
+    watch_until(&t.db, "the stopped standby's session ends", |w| w.standbys == 0).await;
+    drop(stop);
+    lock.release().await;
+}
