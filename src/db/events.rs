@@ -17,23 +17,39 @@ pub struct DeskEvent {
     pub message: String,
 }
 
+/// A desk log line as the table takes it: 1 to [`MAX_MESSAGE_CHARS`]
+/// characters, not blank.
+pub fn check_message(message: &str) -> Result<()> {
+    let chars = message.chars().count();
+    if message.trim().is_empty() || chars > MAX_MESSAGE_CHARS {
+        return Err(
+            FieldError::new("message", format!("must hold 1 to {MAX_MESSAGE_CHARS} characters, got {chars}")).into()
+        );
+    }
+    Ok(())
+}
+
+/// Appends a checked line to the desk log, on `ex` (a pool, or a
+/// transaction that writes what the line tells of).
+pub async fn insert_event<'e>(
+    ex: impl sqlx::PgExecutor<'e>,
+    level: EventLevel,
+    kind: EventKind,
+    message: &str,
+) -> Result<DeskEvent> {
+    check_message(message)?;
+    Ok(sqlx::query_as("INSERT INTO desk_events (level, kind, message) VALUES ($1, $2, $3) RETURNING *")
+        .bind(level)
+        .bind(kind)
+        .bind(message)
+        .fetch_one(ex)
+        .await?)
+}
+
 impl Db {
     /// Appends an event to the desk log.
     pub async fn record_event(&self, level: EventLevel, kind: EventKind, message: &str) -> Result<DeskEvent> {
-        let chars = message.chars().count();
-        if message.trim().is_empty() || chars > MAX_MESSAGE_CHARS {
-            return Err(FieldError::new(
-                "message",
-                format!("must hold 1 to {MAX_MESSAGE_CHARS} characters, got {chars}"),
-            )
-            .into());
-        }
-        Ok(sqlx::query_as("INSERT INTO desk_events (level, kind, message) VALUES ($1, $2, $3) RETURNING *")
-            .bind(level)
-            .bind(kind)
-            .bind(message)
-            .fetch_one(&self.pool)
-            .await?)
+        insert_event(&self.pool, level, kind, message).await
     }
 
     /// The newest `limit` events, oldest first.

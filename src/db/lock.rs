@@ -46,17 +46,26 @@ pub const ENGINE_LOCK_KEY: i64 = 0x58434F494E454E47;
 
 type HolderRow = (i32, String, Option<String>, Option<chrono::DateTime<chrono::Utc>>);
 
+/// The engine lock's entries in `pg_locks` (`l`) on this database: the
+/// active engine's, granted, and each standby's, waiting. `$1` is the key.
+macro_rules! engine_locks {
+    () => {
+        "l.locktype = 'advisory' AND l.objsubid = 1
+            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+    };
+}
+
 /// Who holds the engine lock on this database, if anyone. The one query
 /// behind the engine's refusal, `xcoin doctor` and the console's header.
 pub async fn holder<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<Option<LockHolder>, sqlx::Error> {
-    let row: Option<HolderRow> = sqlx::query_as(
+    let row: Option<HolderRow> = sqlx::query_as(concat!(
         "SELECT a.pid, a.application_name, host(a.client_addr), a.backend_start
            FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-          WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
-            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          LIMIT 1",
-    )
+          WHERE l.granted AND ",
+        engine_locks!(),
+        " LIMIT 1"
+    ))
     .bind(ENGINE_LOCK_KEY)
     .fetch_optional(ex)
     .await?;
@@ -66,17 +75,6 @@ pub async fn holder<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<Option<LockHold
         client: client.unwrap_or_else(|| "local socket".into()),
         since,
     }))
-}
-
-/// The engine lock's entries in `pg_locks` on this database: the active
-/// engine's, granted, and each standby's, waiting.
-macro_rules! engine_locks {
-    () => {
-        "FROM pg_locks l
-          WHERE l.locktype = 'advisory' AND l.objsubid = 1
-            AND ((l.classid::bigint << 32) | l.objid::bigint) = $1
-            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-    };
 }
 
 /// Who trades this database and who stands by, as the console's header
@@ -93,7 +91,7 @@ pub struct EngineWatch {
 /// The active engine and the standbys, in one query.
 pub async fn watch<'e>(ex: impl sqlx::PgExecutor<'e>) -> Result<EngineWatch, sqlx::Error> {
     let (active, standbys): (Option<i32>, i64) = sqlx::query_as(concat!(
-        "SELECT max(l.pid) FILTER (WHERE l.granted), count(*) FILTER (WHERE NOT l.granted) ",
+        "SELECT max(l.pid) FILTER (WHERE l.granted), count(*) FILTER (WHERE NOT l.granted) FROM pg_locks l WHERE ",
         engine_locks!()
     ))
     .bind(ENGINE_LOCK_KEY)

@@ -322,6 +322,11 @@ impl Db {
     /// line alone; any other is refused as [`Db::update_order_status`]
     /// refuses the change.
     pub async fn acknowledge_order(&self, id: i64, broker_order_id: &str, line: &str) -> Result<Order> {
+        if let Err(e) = super::events::check_message(line) {
+            // A line the desk log would refuse never holds up the order.
+            tracing::warn!(error = %e, %line, "desk log line not written");
+            return self.update_order_status(id, OrderStatus::Submitted, None, Some(broker_order_id)).await;
+        }
         let acknowledged: Option<Order> = sqlx::query_as(concat!(
             "WITH acked AS (
                 UPDATE orders SET status = 'SUBMITTED', broker_order_id = $2

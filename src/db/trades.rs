@@ -300,20 +300,26 @@ impl Db {
 
     /// [`Db::record_fill`] with the desk log's line for it (`line`, from
     /// what the fill came to) written in the same transaction: one commit
-    /// for a fill and its line. A duplicate writes no line.
+    /// for a fill and its line. A duplicate writes no line; a line the desk
+    /// log would refuse is left out (and said here), never the fill.
     pub async fn record_fill_logged(
         &self,
         fill: &Fill,
         rates: &ChargeRates,
         line: impl FnOnce(&FillOutcome) -> String,
     ) -> Result<FillOutcome> {
+        use crate::domain::event::{EventKind, EventLevel};
         self.transaction(async |conn| {
             let outcome = record_fill_in(conn, fill, rates).await?;
-            if !outcome.duplicate {
-                sqlx::query("INSERT INTO desk_events (level, kind, message) VALUES ('INFO', 'FILL', $1)")
-                    .bind(line(&outcome))
-                    .execute(&mut *conn)
-                    .await?;
+            if outcome.duplicate {
+                return Ok(outcome);
+            }
+            let line = line(&outcome);
+            match super::events::check_message(&line) {
+                Ok(()) => {
+                    super::events::insert_event(&mut *conn, EventLevel::Info, EventKind::Fill, &line).await?;
+                }
+                Err(e) => tracing::warn!(error = %e, %line, "desk log line not written"),
             }
             Ok(outcome)
         })
