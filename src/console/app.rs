@@ -911,9 +911,7 @@ impl App {
         let (open, working) = self.exposure();
         // Resting stops stay at the exchange (a stop does not cancel them):
         // they protect the positions, so they are said with them.
-        let resting = (self.store.resting_stops.iter().filter_map(|id| self.store.orders.get(id)))
-            .filter(|o| o.status.is_active() && o.is_resting_stop())
-            .count();
+        let resting = self.store.working_resting_stops().count();
         let working = working.saturating_sub(resting);
         let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
         if working > 0 {

@@ -263,6 +263,15 @@ impl Pending {
 }
 
 impl Store {
+    /// The stops resting at the exchange now: working SL-M orders placed for
+    /// a position's stop (read through the kept ids, not the day's orders).
+    pub fn working_resting_stops(&self) -> impl Iterator<Item = &Order> {
+        self.resting_stops
+            .iter()
+            .filter_map(|id| self.orders.get(id))
+            .filter(|o| o.status.is_active() && o.is_resting_stop())
+    }
+
     /// Applies an update; returns the commands whose status changed.
     pub fn apply(&mut self, u: Update) -> Vec<CommandRecord> {
         if u.snapshot {

@@ -281,13 +281,8 @@ impl<B: Broker> Engine<B> {
         // Before anything else: a kill switch whose flattening a stopped
         // engine left unfinished, and the commands it left RUNNING.
         engine.finish_in_flight().await?;
-        // Every position's stop resting at the broker as it should, before
-        // the positions are compared (an orphaned stop is cancelled first).
-        if let Err(e) = engine.sync_resting_stops().await {
-            tracing::error!(error = %e, "resting stops not brought up to date at start");
-        }
-        // What the broker has said already of what the start sent.
-        engine.drain_events().await?;
+        // The reconciliation first brings every position's resting stop up
+        // to date (an orphaned stop is cancelled), then compares.
         match engine.reconcile_positions().await {
             Ok(found) if !found.is_empty() => {
                 tracing::warn!(issues = found.len(), "positions differ from the broker's at start")
@@ -295,6 +290,8 @@ impl<B: Broker> Engine<B> {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "start-up position reconciliation skipped"),
         }
+        // What the broker has said already of what the start sent.
+        engine.drain_events().await?;
         // The paper book's trouble is not the desk's: it is opened again on
         // first use.
         if let Err(e) = engine.open_paper_book().await {
@@ -333,7 +330,7 @@ impl<B: Broker> Engine<B> {
         }
         let positions = self.db.open_positions().await.map_or(0, |p| p.len() as i64);
         let active = self.db.active_orders().await.unwrap_or_default();
-        let protected = active.iter().filter(|o| stops::is_resting_stop(o)).count() as i64;
+        let protected = active.iter().filter(|o| o.is_resting_stop()).count() as i64;
         let working = active.len() as i64 - protected;
         if positions + working > 0 {
             let unwatched = format!(

@@ -90,7 +90,7 @@ impl<B: Broker> Engine<B> {
             let level = if to == OrderStatus::Rejected { EventLevel::Warn } else { EventLevel::Info };
             self.journal(level, EventKind::Order, format!("order {} {} {to}{why}", order.id, order.describe()));
         }
-        if super::stops::is_resting_stop(&updated) {
+        if updated.is_resting_stop() {
             // A stop the broker ended is not resting: the monitor watches the
             // position until the next sync rests it again.
             self.resting.retain(|_, order| *order != updated.id);

@@ -351,7 +351,7 @@ impl<B: Broker> Engine<B> {
     ) -> Result<Option<Order>> {
         let exit_side = position.exit_side();
         Ok(self.db.active_orders().await?.into_iter().find(|o| {
-            !super::stops::is_resting_stop(o)
+            !o.is_resting_stop()
                 && o.symbol == position.symbol
                 && o.exchange == position.exchange
                 && o.product == position.product

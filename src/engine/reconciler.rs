@@ -21,13 +21,6 @@ const ORDER_BOOK_GRACE_SECS: i64 = 10;
 impl<B: Broker> Engine<B> {
     /// One reconciliation cycle; returns the issues found (new or seen again).
     pub async fn reconcile_positions(&mut self) -> Result<Vec<Issue>> {
-        // Resting stops brought up to date first: what this cannot repair
-        // is an issue below.
-        if self.cfg.limits.stop_at_exchange
-            && let Err(e) = self.sync_resting_stops().await
-        {
-            tracing::warn!(error = %e, "resting stops not brought up to date before reconciliation");
-        }
         let broker = match self.broker.positions().await {
             Ok(broker) => {
                 self.broker_answered();
@@ -48,6 +41,13 @@ impl<B: Broker> Engine<B> {
             }
         };
         let local_positions = self.db.open_positions().await?;
+        // Resting stops brought up to date (or, with `risk.stop_at_exchange`
+        // off, any left from before cancelled) on what was just read; what
+        // this cannot repair is an issue below.
+        let before = self.db.active_orders().await?;
+        if let Err(e) = self.sync_resting_stops_with(&broker, &local_positions, &before).await {
+            tracing::warn!(error = %e, "resting stops not brought up to date before reconciliation");
+        }
         let local: Vec<Holding> = local_positions.iter().map(Holding::from).collect();
         let mut mismatches = compare(&local, &broker, self.cfg.price_tolerance_pct);
         // Working orders the book does not show (an order in a status the

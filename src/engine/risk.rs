@@ -333,7 +333,7 @@ impl<B: Broker> Engine<B> {
     pub(super) async fn cancel_working_orders(&mut self, context: &str, keep_resting_stops: bool) -> Result<i64> {
         let mut cancelled = 0;
         let active = self.db.active_orders().await?;
-        for o in active.into_iter().filter(|o| !(keep_resting_stops && super::stops::is_resting_stop(o))) {
+        for o in active.into_iter().filter(|o| !(keep_resting_stops && o.is_resting_stop())) {
             match self.cancel_order(o.id).await {
                 Ok(_) => cancelled += 1,
                 Err(e) => tracing::error!(order = o.id, error = %e, "{context}: cancel failed"),

@@ -31,19 +31,15 @@ use crate::domain::event::{EventKind, EventLevel};
 use crate::domain::money::paisa;
 use crate::domain::order::{Exchange, Order, OrderRequest, OrderStatus, OrderType, Product, Validity};
 use crate::domain::position::Position;
+use crate::domain::reconciliation::Holding;
 
 pub use crate::domain::order::RESTING_STOP;
-
-/// Whether an order is a position's resting stop.
-pub fn is_resting_stop(o: &Order) -> bool {
-    o.is_resting_stop()
-}
 
 /// The working resting stops of an instrument, from the desk's working orders.
 fn stops_of(active: &[Order], symbol: &str, exchange: Exchange, product: Product) -> Vec<Order> {
     active
         .iter()
-        .filter(|o| is_resting_stop(o) && o.symbol == symbol && o.exchange == exchange && o.product == product)
+        .filter(|o| o.is_resting_stop() && o.symbol == symbol && o.exchange == exchange && o.product == product)
         .cloned()
         .collect()
 }
@@ -58,21 +54,32 @@ impl<B: Broker> Engine<B> {
         let held = self.broker.positions().await?;
         let positions = self.db.open_positions().await?;
         let active = self.db.active_orders().await?;
+        self.sync_resting_stops_with(&held, &positions, &active).await
+    }
+
+    /// [`Engine::sync_resting_stops`] on what the caller has just read: the
+    /// broker's positions, the desk's open positions and working orders.
+    pub(super) async fn sync_resting_stops_with(
+        &mut self,
+        held: &[Holding],
+        positions: &[Position],
+        active: &[Order],
+    ) -> Result<()> {
         self.resting.clear();
         let mut seen = std::collections::HashSet::new();
-        for p in &positions {
+        for p in positions {
             seen.insert((p.symbol.clone(), p.exchange, p.product));
             let at_broker = held
                 .iter()
                 .find(|h| h.symbol == p.symbol && h.exchange == p.exchange && h.product == p.product)
                 .map_or(0, |h| h.quantity);
             let cap = if at_broker.signum() == p.quantity().signum() { at_broker.abs() } else { 0 };
-            let stops = stops_of(&active, &p.symbol, p.exchange, p.product);
+            let stops = stops_of(active, &p.symbol, p.exchange, p.product);
             if let Err(e) = self.sync_stop(Some(p), stops, cap).await {
                 tracing::error!(position = p.id, error = %e, "resting stop not brought up to date");
             }
         }
-        for o in active.iter().filter(|o| is_resting_stop(o)) {
+        for o in active.iter().filter(|o| o.is_resting_stop()) {
             if !seen.contains(&(o.symbol.clone(), o.exchange, o.product)) {
                 self.sync_stop(None, vec![o.clone()], 0).await?;
             }
@@ -199,9 +206,6 @@ impl<B: Broker> Engine<B> {
     /// works (sending the exit would risk a double exit).
     pub(super) async fn lift_resting_stop(&mut self, position: &Position) -> Result<()> {
         let stops = self.db.working_resting_stops(&position.symbol, position.exchange, position.product).await?;
-        if stops.is_empty() {
-            return Ok(());
-        }
         for o in &stops {
             if let Err(e) = self.cancel_resting_stop(o, "the position is being exited").await {
                 tracing::warn!(order = o.id, error = %e, "the resting stop was not cancelled before the exit");

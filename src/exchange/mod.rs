@@ -104,6 +104,15 @@ struct Book {
     days: HashMap<u32, Day>,
 }
 
+impl Book {
+    /// When the exchange took an order (its state's own time for one taken
+    /// before this process started) and whether it has been modified.
+    fn stamps(&self, o: &BrokerOrder) -> (DateTime<Utc>, bool) {
+        let placed = self.placed_at.get(&o.broker_order_id).copied().unwrap_or(o.updated_at);
+        (placed, self.modifications.get(&o.broker_order_id).is_some_and(|&n| n > 0))
+    }
+}
+
 /// The exchange's state, shared by the HTTP handlers and the WebSocket sessions.
 pub struct Venue {
     broker: PaperBroker,
@@ -202,8 +211,8 @@ impl Venue {
         let token = self.token(&o.symbol, o.exchange);
         let text = {
             let mut book = self.lock();
-            let placed = *book.placed_at.entry(o.broker_order_id.clone()).or_insert(o.updated_at);
-            let modified = book.modifications.get(&o.broker_order_id).is_some_and(|&n| n > 0);
+            book.placed_at.entry(o.broker_order_id.clone()).or_insert(o.updated_at);
+            let (placed, modified) = book.stamps(&o);
             book.history.entry(o.broker_order_id.clone()).or_default().push(o.clone());
             wire::order_update(&o, token, placed, modified)
         };
@@ -261,9 +270,7 @@ impl Venue {
     }
 
     fn order_json(&self, o: &BrokerOrder) -> Value {
-        let book = self.lock();
-        let placed = book.placed_at.get(&o.broker_order_id).copied().unwrap_or(o.updated_at);
-        let modified = book.modifications.get(&o.broker_order_id).is_some_and(|&n| n > 0);
+        let (placed, modified) = self.lock().stamps(o);
         wire::order(o, self.token(&o.symbol, o.exchange), placed, modified)
     }
 }

@@ -55,6 +55,11 @@ pub fn error(error_type: &str, message: &str) -> String {
     body(&json!({"status": "error", "message": message, "data": null, "error_type": error_type}))
 }
 
+/// The exchange's own id for an order, as NSE's: digits.
+fn exchange_order_id(order_id: &str) -> String {
+    format!("1100000{}", order_id.trim_start_matches(|c: char| !c.is_ascii_digit()))
+}
+
 /// Kite's status words for an order in our lifecycle.
 pub fn kite_status(o: &BrokerOrder) -> &'static str {
     match o.status {
@@ -79,7 +84,7 @@ pub fn order(o: &BrokerOrder, token: u32, placed_at: DateTime<Utc>, modified: bo
     let cancelled = if finished { o.quantity - o.filled_quantity } else { 0 };
     json!({
         "order_id": o.broker_order_id,
-        "exchange_order_id": format!("1100000{}", o.broker_order_id.trim_start_matches(|c: char| !c.is_ascii_digit())),
+        "exchange_order_id": exchange_order_id(&o.broker_order_id),
         "parent_order_id": null,
         "placed_by": "XC0001",
         "variety": "regular",
@@ -129,7 +134,7 @@ pub fn trade(f: &BrokerFill, token: u32) -> Value {
     json!({
         "trade_id": f.trade_id,
         "order_id": f.broker_order_id,
-        "exchange_order_id": format!("1100000{}", f.broker_order_id.trim_start_matches(|c: char| !c.is_ascii_digit())),
+        "exchange_order_id": exchange_order_id(&f.broker_order_id),
         "tradingsymbol": f.symbol,
         "exchange": f.exchange.as_str(),
         "instrument_token": token,

@@ -56,15 +56,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 /// An instrument and product with the side of a stop resting for it.
 type Resting = (String, crate::domain::order::Exchange, crate::domain::order::Product, crate::domain::order::Side);
 
-/// The stops resting at the exchange: working SL-M orders placed for a position's stop.
+/// Where stops rest at the exchange: instrument, product and side.
 fn resting_stops(app: &App) -> std::collections::HashSet<Resting> {
-    app.store
-        .resting_stops
-        .iter()
-        .filter_map(|id| app.store.orders.get(id))
-        .filter(|o| o.status.is_active() && o.is_resting_stop())
-        .map(|o| (o.symbol.clone(), o.exchange, o.product, o.side))
-        .collect()
+    app.store.working_resting_stops().map(|o| (o.symbol.clone(), o.exchange, o.product, o.side)).collect()
 }
 
 /// The stop as the Positions tab shows it: with `✓` (green) when it rests at
