@@ -633,14 +633,6 @@ pub struct GoalSettings {
     pub action: crate::domain::goals::GoalAction,
 }
 
-// Not derived: the closed vocabularies come from one macro.
-#[allow(clippy::derivable_impls)]
-impl Default for crate::domain::goals::GoalAction {
-    fn default() -> Self {
-        crate::domain::goals::GoalAction::Notify
-    }
-}
-
 /// The desk's goals and each strategy's (by its name).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -4,6 +4,8 @@
 //! model, `db` the async database layer and change feed, `config` the layered
 //! settings.
 
+pub use xcoin_model as domain;
+
 pub mod alerts;
 pub mod broker;
 pub mod config;
@@ -11,7 +13,6 @@ pub mod console;
 pub mod dashboard;
 pub mod db;
 pub mod desk;
-pub mod domain;
 pub mod engine;
 pub mod exchange;
 pub mod export;

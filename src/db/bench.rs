@@ -18,7 +18,7 @@ impl Db {
                                          take_profit, risk_amount, broker, placed_by)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                      RETURNING ",
-            super::orders::order_columns!()
+            xcoin_model::order_columns!()
         ))
         .bind(req.strategy_id)
         .bind(req.parent_order_id)
@@ -73,7 +73,7 @@ impl Db {
     pub async fn bench_raw_active_orders(&self) -> Result<usize> {
         Ok(sqlx::query(concat!(
             "SELECT ",
-            super::orders::order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id"
         ))
         .fetch_all(&self.pool)

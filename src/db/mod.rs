@@ -32,7 +32,7 @@ use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 
 pub use target::Target;
 
@@ -282,74 +282,3 @@ pub(crate) fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a st
     Ok(value)
 }
 
-/// Reads a NUMERIC column without its trailing zeros: columns that keep ten
-/// decimals for exactness (average prices, P&L) would otherwise print them all.
-pub(crate) fn normalized(row: &sqlx::postgres::PgRow, column: &str) -> sqlx::Result<rust_decimal::Decimal> {
-    use sqlx::Row;
-    Ok(row.try_get::<rust_decimal::Decimal, _>(column)?.normalize())
-}
-
-/// String enums of the domain travel as TEXT, spelled as the schema's CHECKs.
-macro_rules! text_enum {
-    ($($t:ty),+ $(,)?) => {$(
-        impl sqlx::Type<Postgres> for $t {
-            fn type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::Type<Postgres>>::type_info()
-            }
-            fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
-                <&str as sqlx::Type<Postgres>>::compatible(ty)
-            }
-        }
-        impl sqlx::postgres::PgHasArrayType for $t {
-            fn array_type_info() -> sqlx::postgres::PgTypeInfo {
-                <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
-            }
-        }
-        impl<'q> sqlx::Encode<'q, Postgres> for $t {
-            fn encode_by_ref(
-                &self,
-                buf: &mut sqlx::postgres::PgArgumentBuffer,
-            ) -> std::result::Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-                <&str as sqlx::Encode<'q, Postgres>>::encode_by_ref(&self.as_str(), buf)
-            }
-        }
-        impl<'r> sqlx::Decode<'r, Postgres> for $t {
-            fn decode(value: sqlx::postgres::PgValueRef<'r>) -> std::result::Result<Self, sqlx::error::BoxDynError> {
-                let text = <&str as sqlx::Decode<'r, Postgres>>::decode(value)?;
-                Ok(text.parse::<$t>()?)
-            }
-        }
-    )+};
-}
-
-use crate::domain::command::{CommandKind, CommandStatus, KillSwitchAction, KillSwitchTrigger};
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::goals::{Goal, GoalAction};
-use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
-use crate::domain::position::PositionStatus;
-use crate::domain::reconciliation::{IssueStatus, IssueType, Resolution};
-use crate::domain::strategy::{StrategyType, TradingMode};
-
-text_enum!(
-    Side,
-    OrderType,
-    Product,
-    Validity,
-    Exchange,
-    BrokerKind,
-    OrderStatus,
-    TradingMode,
-    PositionStatus,
-    StrategyType,
-    IssueType,
-    Resolution,
-    IssueStatus,
-    CommandKind,
-    CommandStatus,
-    KillSwitchAction,
-    KillSwitchTrigger,
-    EventLevel,
-    EventKind,
-    Goal,
-    GoalAction,
-);

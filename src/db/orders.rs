@@ -2,80 +2,16 @@
 //! changes through the lifecycle, modification, and the lists the desk reads.
 
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{Column, FromRow, PgConnection, Row};
+use sqlx::PgConnection;
 
 use super::{Db, DbError, Result};
 use crate::domain::order::{
     BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange, check_transition,
 };
 
-/// The columns an [`Order`] is read from, in the order they are decoded (by
-/// position: a lookup by name for each column of each row cost more than the
-/// values). The status history is not among them: only an order's detail
-/// shows it, read with [`Db::order_history`]. Debug builds check the names.
-macro_rules! order_columns {
-    () => {
-        "id, strategy_id, parent_order_id, symbol, exchange, side, order_type, product, validity, quantity, \
-         filled_quantity, price, trigger_price, average_price, stop_loss, take_profit, risk_amount, status, \
-         status_reason, broker, broker_order_id, placed_by, created_at, updated_at, submitted_at, completed_at, \
-         modifications, trigger_pending"
-    };
-}
-pub(crate) use order_columns;
 
-/// One column by position. Debug builds (every test) check the value's type
-/// against the column's; release builds trust the schema those tests ran
-/// against and skip the check on every value of every row.
-fn get<'r, T: sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>>(
-    row: &'r PgRow,
-    index: usize,
-) -> sqlx::Result<T> {
-    if cfg!(debug_assertions) { row.try_get(index) } else { row.try_get_unchecked(index) }
-}
 
-impl<'r> FromRow<'r, PgRow> for Order {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        debug_assert!(
-            {
-                let names = order_columns!().split(", ").map(str::trim);
-                names.clone().eq(row.columns().iter().take(names.count()).map(|c| c.name()))
-            },
-            "an orders query must select order_columns!() first"
-        );
-        Ok(Order {
-            id: get(row, 0)?,
-            strategy_id: get(row, 1)?,
-            parent_order_id: get(row, 2)?,
-            symbol: get(row, 3)?,
-            exchange: get(row, 4)?,
-            side: get(row, 5)?,
-            order_type: get(row, 6)?,
-            product: get(row, 7)?,
-            validity: get(row, 8)?,
-            quantity: get(row, 9)?,
-            filled_quantity: get(row, 10)?,
-            price: get(row, 11)?,
-            trigger_price: get(row, 12)?,
-            average_price: get::<Option<Decimal>>(row, 13)?.map(|d| d.normalize()),
-            stop_loss: get(row, 14)?,
-            take_profit: get(row, 15)?,
-            risk_amount: get(row, 16)?,
-            status: get(row, 17)?,
-            status_reason: get(row, 18)?,
-            broker: get(row, 19)?,
-            broker_order_id: get(row, 20)?,
-            placed_by: get(row, 21)?,
-            created_at: get(row, 22)?,
-            updated_at: get(row, 23)?,
-            submitted_at: get(row, 24)?,
-            completed_at: get(row, 25)?,
-            modifications: get(row, 26)?,
-            trigger_pending: get(row, 27)?,
-        })
-    }
-}
 
 /// The change a modification asks for; `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,7 +48,7 @@ const INSERT_ORDER: &str = concat!(
                          quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
      RETURNING ",
-    order_columns!()
+    xcoin_model::order_columns!()
 );
 
 /// The same INSERT with today's count of placements sent to the broker
@@ -127,7 +63,7 @@ const INSERT_ORDER_COUNTED: &str = concat!(
                          quantity, price, trigger_price, stop_loss, take_profit, risk_amount, broker, placed_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
      RETURNING ",
-    order_columns!(),
+    xcoin_model::order_columns!(),
     ", (SELECT broker_writes FROM counted) AS broker_writes"
 );
 
@@ -184,7 +120,7 @@ fn missing_reference(e: sqlx::Error, req: &OrderRequest) -> DbError {
 
 /// Locks an order row for the rest of the transaction.
 pub async fn lock_order(conn: &mut PgConnection, id: i64) -> Result<Order> {
-    sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE"))
+    sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE"))
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?
@@ -214,7 +150,7 @@ pub async fn set_order_status(
         "UPDATE orders SET status = $2, status_reason = coalesce($3, status_reason),
                 broker_order_id = coalesce($4, broker_order_id)
           WHERE id = $1 RETURNING ",
-        order_columns!()
+        xcoin_model::order_columns!()
     ))
     .bind(id)
     .bind(to)
@@ -334,7 +270,7 @@ impl Db {
              logged AS (
                 INSERT INTO desk_events (level, kind, message) SELECT 'INFO', 'ORDER', $3 FROM acked)
              SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM acked"
         ))
         .bind(id)
@@ -379,7 +315,7 @@ impl Db {
     }
 
     pub async fn get_order(&self, id: i64) -> Result<Order> {
-        sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"))
+        sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM orders WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?
@@ -387,7 +323,7 @@ impl Db {
     }
 
     pub async fn get_order_by_broker_id(&self, broker_order_id: &str) -> Result<Option<Order>> {
-        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE broker_order_id = $1"))
+        Ok(sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM orders WHERE broker_order_id = $1"))
             .bind(broker_order_id)
             .fetch_optional(&self.pool)
             .await?)
@@ -428,7 +364,7 @@ impl Db {
                 "UPDATE orders SET quantity = $2, price = $3, trigger_price = $4, risk_amount = $5,
                         modifications = modifications + 1
                   WHERE id = $1 RETURNING ",
-                order_columns!()
+                xcoin_model::order_columns!()
             ))
             .bind(id)
             .bind(modified.quantity)
@@ -444,7 +380,7 @@ impl Db {
     /// Whether the broker holds a working stop order untriggered (Kite's
     /// TRIGGER PENDING), as its order updates say.
     pub async fn set_trigger_pending(&self, id: i64, pending: bool) -> Result<Order> {
-        sqlx::query_as(concat!("UPDATE orders SET trigger_pending = $2 WHERE id = $1 RETURNING ", order_columns!()))
+        sqlx::query_as(concat!("UPDATE orders SET trigger_pending = $2 WHERE id = $1 RETURNING ", xcoin_model::order_columns!()))
             .bind(id)
             .bind(pending)
             .fetch_optional(&self.pool)
@@ -456,7 +392,7 @@ impl Db {
     pub async fn active_orders(&self) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED') ORDER BY id"
         ))
         .fetch_all(&self.pool)
@@ -473,7 +409,7 @@ impl Db {
     ) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE status IN ('PENDING', 'SUBMITTED', 'OPEN', 'PARTIALLY_FILLED')
                 AND placed_by = $1 AND order_type = 'SL-M' AND symbol = $2 AND exchange = $3 AND product = $4
               ORDER BY id"
@@ -500,7 +436,7 @@ impl Db {
     ) -> Result<Option<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE placed_by = $1 AND created_at >= $2 AND symbol = $3 AND side = $4 AND quantity = $5
               ORDER BY id LIMIT 1"
         ))
@@ -517,7 +453,7 @@ impl Db {
     pub async fn orders_by_strategy(&self, strategy_id: i64, limit: i64) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE strategy_id = $1 ORDER BY id DESC LIMIT $2"
         ))
         .bind(strategy_id)
@@ -528,7 +464,7 @@ impl Db {
 
     /// Orders created today (IST trading day), oldest first.
     pub async fn today_orders(&self) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM v_today_orders ORDER BY id"))
+        Ok(sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM v_today_orders ORDER BY id"))
             .fetch_all(&self.pool)
             .await?)
     }
@@ -538,7 +474,7 @@ impl Db {
     pub async fn today_orders_before(&self, before: Option<i64>, limit: i64) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM v_today_orders WHERE $1::bigint IS NULL OR id < $1 ORDER BY id DESC LIMIT $2"
         ))
         .bind(before)
@@ -551,7 +487,7 @@ impl Db {
     pub async fn orders_between(&self, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
-            order_columns!(),
+            xcoin_model::order_columns!(),
             " FROM orders WHERE created_at >= xcoin_day_start($1) AND created_at < xcoin_day_start($2 + 1) ORDER BY id"
         ))
         .bind(from)
@@ -584,7 +520,7 @@ impl Db {
 
     /// The orders with these ids that still exist (for refreshing changed rows).
     pub async fn orders_by_ids(&self, ids: &[i64]) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ANY($1) ORDER BY id"))
+        Ok(sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM orders WHERE id = ANY($1) ORDER BY id"))
             .bind(ids)
             .fetch_all(&self.pool)
             .await?)

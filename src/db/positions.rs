@@ -3,45 +3,12 @@
 //! stop/target updates, marking to market and closing.
 
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, Row};
+use sqlx::{FromRow, PgConnection};
 
-use super::{Db, DbError, Result, normalized};
+use super::{Db, DbError, Result};
 use crate::domain::order::{Exchange, FieldError, Product};
 use crate::domain::position::{Position, PositionBook};
 
-impl<'r> FromRow<'r, PgRow> for Position {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(Position {
-            id: row.try_get("id")?,
-            strategy_id: row.try_get("strategy_id")?,
-            symbol: row.try_get("symbol")?,
-            exchange: row.try_get("exchange")?,
-            product: row.try_get("product")?,
-            book: PositionBook {
-                quantity: row.try_get("quantity")?,
-                average_price: normalized(row, "average_price")?,
-                cost: normalized(row, "cost_basis")?,
-                realized_pnl: normalized(row, "realized_pnl")?,
-                buy_quantity: row.try_get("buy_quantity")?,
-                sell_quantity: row.try_get("sell_quantity")?,
-                buy_value: normalized(row, "buy_value")?,
-                sell_value: normalized(row, "sell_value")?,
-            },
-            last_price: row.try_get("last_price")?,
-            unrealized_pnl: normalized(row, "unrealized_pnl")?,
-            charges: row.try_get("charges")?,
-            stop_loss: row.try_get("stop_loss")?,
-            take_profit: row.try_get("take_profit")?,
-            highest_price: row.try_get("highest_price")?,
-            lowest_price: row.try_get("lowest_price")?,
-            status: row.try_get("status")?,
-            opened_at: row.try_get("opened_at")?,
-            closed_at: row.try_get("closed_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
-}
 
 /// A position to open explicitly (not through a fill), e.g. when an operator
 /// accepts the broker's side of a reconciliation issue.

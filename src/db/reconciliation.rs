@@ -1,7 +1,6 @@
 //! Reconciliation issues: logged once per open mismatch (seen again, the row
 //! counts up), listed, and resolved by an operator with who, when and a note.
 
-use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection, Row};
 
 use rust_decimal::Decimal;
@@ -12,33 +11,6 @@ use crate::domain::order::FieldError;
 use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
 use crate::domain::strategy::MANUAL_STRATEGY_ID;
 
-impl<'r> FromRow<'r, PgRow> for Issue {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(Issue {
-            id: row.try_get("id")?,
-            issue_type: row.try_get("issue_type")?,
-            symbol: row.try_get("symbol")?,
-            exchange: row.try_get("exchange")?,
-            product: row.try_get("product")?,
-            position_id: row.try_get("position_id")?,
-            local_quantity: row.try_get("local_quantity")?,
-            broker_quantity: row.try_get("broker_quantity")?,
-            local_avg_price: row.try_get("local_avg_price")?,
-            broker_avg_price: row.try_get("broker_avg_price")?,
-            details: row.try_get("details")?,
-            status: row.try_get("status")?,
-            resolution: row.try_get("resolution")?,
-            resolved_by: row.try_get("resolved_by")?,
-            resolved_at: row.try_get("resolved_at")?,
-            resolution_note: row.try_get("resolution_note")?,
-            adjustment: row.try_get("adjustment")?,
-            seen_count: row.try_get("seen_count")?,
-            first_seen_at: row.try_get("first_seen_at")?,
-            last_seen_at: row.try_get("last_seen_at")?,
-            order_id: row.try_get("order_id")?,
-        })
-    }
-}
 
 /// Logs a mismatch inside the caller's transaction. Returns the issue and
 /// whether it is new (`false`: an open issue of its kind was seen again, or

@@ -2,35 +2,10 @@
 //! commands and the kill switch (through the engine) pause or resume one; the
 //! row records who, when and why, and its trigger notifies every console.
 
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, Row};
 
 use super::{Db, DbError, Result};
 use crate::domain::strategy::{Registration, Strategy, StrategyType, TradingMode};
 
-impl<'r> FromRow<'r, PgRow> for Strategy {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(Strategy {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            strategy_type: row.try_get("strategy_type")?,
-            mode: row.try_get("mode")?,
-            is_active: row.try_get("is_active")?,
-            capital_allocated: row.try_get("capital_allocated")?,
-            parameters: row.try_get("parameters")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            paused_at: row.try_get("paused_at")?,
-            paused_by: row.try_get("paused_by")?,
-            paused_reason: row.try_get("paused_reason")?,
-            instruments: row.try_get("instruments")?,
-            max_positions: row.try_get("max_positions")?,
-            max_daily_loss: row.try_get("max_daily_loss")?,
-            last_decision: row.try_get("last_decision")?,
-            last_decision_at: row.try_get("last_decision_at")?,
-        })
-    }
-}
 
 impl Db {
     pub async fn get_strategy(&self, id: i64) -> Result<Strategy> {

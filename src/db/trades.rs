@@ -2,49 +2,16 @@
 //! position in one transaction, at most once per broker trade id.
 
 use rust_decimal::Decimal;
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgConnection, Row};
+use sqlx::PgConnection;
 
 use super::orders::lock_order;
 use super::positions::{empty_position, lock_open_position, store_position};
-use super::{Db, DbError, Result, normalized};
+use super::{Db, DbError, Result};
 use crate::domain::charges::{ChargeInput, ChargeRates, Charges};
 use crate::domain::order::{FieldError, Order, OrderStatus};
 use crate::domain::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
 use crate::domain::trade::{Fill, Trade};
 
-impl<'r> FromRow<'r, PgRow> for Trade {
-    fn from_row(row: &'r PgRow) -> sqlx::Result<Self> {
-        Ok(Trade {
-            id: row.try_get("id")?,
-            order_id: row.try_get("order_id")?,
-            strategy_id: row.try_get("strategy_id")?,
-            symbol: row.try_get("symbol")?,
-            exchange: row.try_get("exchange")?,
-            side: row.try_get("side")?,
-            product: row.try_get("product")?,
-            quantity: row.try_get("quantity")?,
-            price: row.try_get("price")?,
-            broker: row.try_get("broker")?,
-            broker_trade_id: row.try_get("broker_trade_id")?,
-            broker_order_id: row.try_get("broker_order_id")?,
-            charges: Charges {
-                brokerage: row.try_get("brokerage")?,
-                stt: row.try_get("stt")?,
-                exchange: row.try_get("exchange_charges")?,
-                sebi: row.try_get("sebi_charges")?,
-                gst: row.try_get("gst")?,
-                stamp_duty: row.try_get("stamp_duty")?,
-            },
-            turnover: row.try_get("turnover")?,
-            total_charges: row.try_get("total_charges")?,
-            net_value: row.try_get("net_value")?,
-            realized_pnl: normalized(row, "realized_pnl")?,
-            traded_at: row.try_get("traded_at")?,
-            created_at: row.try_get("created_at")?,
-        })
-    }
-}
 
 /// What recording a fill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +245,7 @@ async fn apply_to_order(conn: &mut PgConnection, fill: &Fill, order: Order) -> R
         // A fill means a stop order triggered.
         "UPDATE orders SET filled_quantity = $2, average_price = $3, status = $4, trigger_pending = false
           WHERE id = $1 RETURNING ",
-        super::orders::order_columns!()
+        xcoin_model::order_columns!()
     ))
     .bind(order.id)
     .bind(filled)

@@ -97,7 +97,7 @@ pub enum OperatorCommand {
         reason: String,
     },
     /// Sets or moves an open position's stop loss and target (no target:
-    /// none). Judged by [`crate::domain::risk::validate_levels`].
+    /// none). Judged by [`crate::risk::validate_levels`].
     SetPositionLevels {
         position_id: i64,
         stop_loss: Decimal,
@@ -150,9 +150,9 @@ pub fn no_control(field: &'static str, value: &str) -> Result<(), FieldError> {
     }
 }
 
-/// A price above 0 and at most [`MAX_PRICE`](crate::domain::order::MAX_PRICE), when given.
+/// A price above 0 and at most [`MAX_PRICE`](crate::order::MAX_PRICE), when given.
 fn check_price(field: &'static str, value: Option<rust_decimal::Decimal>) -> Result<(), FieldError> {
-    use crate::domain::order::MAX_PRICE;
+    use crate::order::MAX_PRICE;
     match value {
         Some(v) if v <= rust_decimal::Decimal::ZERO || v > MAX_PRICE => {
             Err(FieldError::new(field, format!("must be greater than 0 and at most {MAX_PRICE}, got {v}")))

@@ -25,6 +25,15 @@ string_enum!(
     GoalAction, "action" { Notify => "notify", Pause => "pause", ExitPause => "exit_pause" }
 );
 
+/// A goal that says nothing else only notifies. (Not derived: the closed
+/// vocabularies come from one macro.)
+#[allow(clippy::derivable_impls)]
+impl Default for GoalAction {
+    fn default() -> Self {
+        GoalAction::Notify
+    }
+}
+
 /// One scope's goals, in rupees and counts (`None`: not set).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoalLimits {

@@ -44,7 +44,7 @@ impl Ticks {
 }
 
 /// The instruments shipped with XCoin.
-pub const BUILT_IN_CSV: &str = include_str!("../../assets/instruments.csv");
+pub const BUILT_IN_CSV: &str = include_str!("../../../assets/instruments.csv");
 
 /// Parses `symbol,exchange,name,reference_price,tick_size` lines after a
 /// header. An error names the line and the field.
@@ -90,7 +90,7 @@ pub fn built_in() -> Vec<Instrument> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::{OrderRequest, OrderType, Product, Side, Validity};
+    use crate::order::{OrderRequest, OrderType, Product, Side, Validity};
     use rust_decimal_macros::dec;
 
     #[test]

@@ -13,6 +13,7 @@ pub struct ParseEnumError {
 
 /// Declares a string enum with `as_str`, `ALL`, `Display` and `FromStr`
 /// (case-insensitive on input, canonical on output).
+#[macro_export]
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -30,7 +31,7 @@ macro_rules! string_enum {
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                text.parse().map_err(|e: $crate::domain::enums::ParseEnumError| {
+                text.parse().map_err(|e: $crate::enums::ParseEnumError| {
                     serde::de::Error::custom(format!("`{}` is not allowed; expected one of {}", e.value, e.allowed))
                 })
             }
@@ -52,11 +53,11 @@ macro_rules! string_enum {
         }
 
         impl std::str::FromStr for $name {
-            type Err = $crate::domain::enums::ParseEnumError;
+            type Err = $crate::enums::ParseEnumError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 let t = s.trim();
                 $(if t.eq_ignore_ascii_case($text) { return Ok($name::$variant); })+
-                Err($crate::domain::enums::ParseEnumError {
+                Err($crate::enums::ParseEnumError {
                     field: $field,
                     value: s.to_string(),
                     allowed: [$($text),+].join(", "),
@@ -65,4 +66,4 @@ macro_rules! string_enum {
         }
     };
 }
-pub(crate) use string_enum;
+pub use crate::string_enum;

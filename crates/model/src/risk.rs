@@ -558,7 +558,7 @@ pub fn validate_levels(l: &Levels, limits: &RiskLimits) -> Result<Assessment, De
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::order::{Exchange, OrderType, Product, Validity};
+    use crate::order::{Exchange, OrderType, Product, Validity};
 
     pub(super) fn limits() -> RiskLimits {
         RiskLimits {
@@ -571,7 +571,7 @@ mod tests {
             max_position_size: 1000,
             price_sanity_pct: dec!(10),
             max_orders_per_second: 10,
-            ticks: Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)),
+            ticks: Ticks::new(&crate::instrument::built_in(), dec!(0.05)),
             enforce_market_hours: true,
             mis_leverage: dec!(5),
             default_stop_pct: dec!(0.5),
@@ -952,7 +952,7 @@ mod tests {
 mod levels {
     use super::tests::limits;
     use super::*;
-    use crate::domain::order::Exchange;
+    use crate::order::Exchange;
 
     /// Long 100 INFY at a last price of 1000, no stop yet.
     fn long() -> Levels<'static> {

@@ -10,7 +10,7 @@
 //! Every rate is configuration, since they change. The rates are finite
 //! decimals, so every line is kept exactly, never rounded here: rounding
 //! happens once, to the paisa, where a figure is shown or settled, with the
-//! project's one rule ([`crate::domain::to_paisa`]: half away from zero, the
+//! project's one rule ([`crate::to_paisa`]: half away from zero, the
 //! commercial rounding Zerodha's contract note uses, where 0.525 shows as
 //! 0.53). Rounding each line first and the total again would move half-paisa
 //! ties: a stamp duty of exactly 4.3249995 must show 4.32, not 4.33.
@@ -198,8 +198,8 @@ mod tests {
     /// in force when it was made: exchange 0.00335 %, STT 0.1 % delivery.
     #[test]
     fn reproduces_zerodha_contract_note_nse_equity_row() {
-        let text = crate::testkit::http::fixture("virtual_contract_note.json");
-        let note: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let text = include_str!("../../../tests/fixtures/kite/virtual_contract_note.json");
+        let note: serde_json::Value = serde_json::from_str(text).unwrap();
         let row = note["data"].as_array().unwrap().iter().find(|r| r["exchange"] == "NSE").expect("an NSE row");
         assert_eq!(row["tradingsymbol"], "SBIN");
         let num = |v: &serde_json::Value| v.to_string().parse::<Decimal>().unwrap();
@@ -314,7 +314,7 @@ mod tests {
     /// decimals first, these showed 4.33 and 19.05.
     #[test]
     fn charges_round_once_to_the_paisa() {
-        use crate::domain::to_paisa;
+        use crate::to_paisa;
         let r = ChargeRates::default();
         // BSE MIS BUY 89 @ 1619.85: turnover 144,166.65, stamp 0.003 % = 4.3249995.
         let mut input = fill(Side::Buy, Product::Mis, 89, dec!(1619.85));

@@ -45,7 +45,7 @@ fn hm(h: u32, m: u32) -> NaiveTime {
 
 /// NSE's trading holidays on weekdays (the exchange's circular), shipped in
 /// `assets/holidays.csv`: `date,weekday,holiday`.
-pub const HOLIDAYS_CSV: &str = include_str!("../../assets/holidays.csv");
+pub const HOLIDAYS_CSV: &str = include_str!("../../../assets/holidays.csv");
 
 /// The exchange's holidays from [`HOLIDAYS_CSV`].
 pub fn exchange_holidays() -> BTreeSet<NaiveDate> {
@@ -74,7 +74,7 @@ impl MarketCalendar {
 
     /// Today's trading day.
     pub fn today(&self) -> NaiveDate {
-        self.trading_day(crate::domain::clock::now())
+        self.trading_day(crate::clock::now())
     }
 
     /// The instant a local wall-clock time on `day` happens.
