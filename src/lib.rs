@@ -4,11 +4,12 @@
 //! model, `db` the async database layer and change feed, `config` the layered
 //! settings.
 
+pub use xcoin_config as config;
+pub use xcoin_config::files;
 pub use xcoin_model as domain;
 
 pub mod alerts;
 pub mod broker;
-pub mod config;
 pub mod console;
 pub mod dashboard;
 pub mod db;
@@ -16,7 +17,6 @@ pub mod desk;
 pub mod engine;
 pub mod exchange;
 pub mod export;
-pub mod files;
 pub mod replay;
 pub mod report;
 pub mod setup;

@@ -281,4 +281,3 @@ pub(crate) fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a st
     crate::domain::command::check_length(field, value)?;
     Ok(value)
 }
-

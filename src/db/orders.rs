@@ -2,16 +2,13 @@
 //! changes through the lifecycle, modification, and the lists the desk reads.
 
 use rust_decimal::Decimal;
-use sqlx::types::Json;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 
 use super::{Db, DbError, Result};
 use crate::domain::order::{
     BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange, check_transition,
 };
-
-
-
 
 /// The change a modification asks for; `None` leaves a field as it is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -380,12 +377,15 @@ impl Db {
     /// Whether the broker holds a working stop order untriggered (Kite's
     /// TRIGGER PENDING), as its order updates say.
     pub async fn set_trigger_pending(&self, id: i64, pending: bool) -> Result<Order> {
-        sqlx::query_as(concat!("UPDATE orders SET trigger_pending = $2 WHERE id = $1 RETURNING ", xcoin_model::order_columns!()))
-            .bind(id)
-            .bind(pending)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| DbError::not_found("order", id))
+        sqlx::query_as(concat!(
+            "UPDATE orders SET trigger_pending = $2 WHERE id = $1 RETURNING ",
+            xcoin_model::order_columns!()
+        ))
+        .bind(id)
+        .bind(pending)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| DbError::not_found("order", id))
     }
 
     /// PENDING, SUBMITTED, OPEN and PARTIALLY_FILLED orders, oldest first.
@@ -520,9 +520,13 @@ impl Db {
 
     /// The orders with these ids that still exist (for refreshing changed rows).
     pub async fn orders_by_ids(&self, ids: &[i64]) -> Result<Vec<Order>> {
-        Ok(sqlx::query_as(concat!("SELECT ", xcoin_model::order_columns!(), " FROM orders WHERE id = ANY($1) ORDER BY id"))
-            .bind(ids)
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            xcoin_model::order_columns!(),
+            " FROM orders WHERE id = ANY($1) ORDER BY id"
+        ))
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await?)
     }
 }

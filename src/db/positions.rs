@@ -9,7 +9,6 @@ use super::{Db, DbError, Result};
 use crate::domain::order::{Exchange, FieldError, Product};
 use crate::domain::position::{Position, PositionBook};
 
-
 /// A position to open explicitly (not through a fill), e.g. when an operator
 /// accepts the broker's side of a reconciliation issue.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,7 +11,6 @@ use crate::domain::order::FieldError;
 use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
 use crate::domain::strategy::MANUAL_STRATEGY_ID;
 
-
 /// Logs a mismatch inside the caller's transaction. Returns the issue and
 /// whether it is new (`false`: an open issue of its kind was seen again, or
 /// the very mismatch an operator resolved is still there).

@@ -2,10 +2,8 @@
 //! commands and the kill switch (through the engine) pause or resume one; the
 //! row records who, when and why, and its trigger notifies every console.
 
-
 use super::{Db, DbError, Result};
 use crate::domain::strategy::{Registration, Strategy, StrategyType, TradingMode};
-
 
 impl Db {
     pub async fn get_strategy(&self, id: i64) -> Result<Strategy> {

@@ -12,7 +12,6 @@ use crate::domain::order::{FieldError, Order, OrderStatus};
 use crate::domain::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
 use crate::domain::trade::{Fill, Trade};
 
-
 /// What recording a fill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FillOutcome {

@@ -6,12 +6,12 @@ use rust_decimal::Decimal;
 use sqlx::postgres::{PgRow, Postgres};
 use sqlx::{Column, FromRow, Row};
 
+use crate::charges::Charges;
 use crate::order::Order;
 use crate::position::{Position, PositionBook};
 use crate::reconciliation::Issue;
 use crate::strategy::Strategy;
 use crate::trade::Trade;
-use crate::charges::Charges;
 
 /// The columns an [`Order`] is read from, in the order they are decoded (by
 /// position: a lookup by name for each column of each row cost more than the
