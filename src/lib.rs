@@ -6,19 +6,19 @@
 
 pub use xcoin_config as config;
 pub use xcoin_config::files;
+pub use xcoin_db as db;
+pub use xcoin_db::report;
 pub use xcoin_model as domain;
 
 pub mod alerts;
 pub mod broker;
 pub mod console;
 pub mod dashboard;
-pub mod db;
 pub mod desk;
 pub mod engine;
 pub mod exchange;
 pub mod export;
 pub mod replay;
-pub mod report;
 pub mod setup;
 pub mod signals;
 #[cfg(any(test, feature = "test-support"))]

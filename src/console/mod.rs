@@ -72,12 +72,10 @@ pub async fn prepare_database(config: &Config, url: Option<String>) -> (bool, Ve
     let mut settings = config.settings.clone();
     settings.database.url = url;
     let candidate = Config::with_settings(settings, config.paths.clone());
-    let mut out = Vec::new();
-    let result =
-        tokio::time::timeout(Duration::from_secs(60), setup::setup(&candidate, &mut Report::new(&mut out, false)))
-            .await;
-    let mut lines: Vec<String> =
-        String::from_utf8_lossy(&out).lines().filter(|l| l.starts_with("  ")).map(|l| l.trim().to_string()).collect();
+    let mut sink = std::io::sink();
+    let mut report = Report::new(&mut sink, false);
+    let result = tokio::time::timeout(Duration::from_secs(60), setup::setup(&candidate, &mut report)).await;
+    let mut lines: Vec<String> = report.steps().iter().map(ToString::to_string).collect();
     match result {
         Ok(Ok(db)) => {
             db.close().await;

@@ -77,7 +77,7 @@ pub fn find_binaries() -> Result<Binaries, LocalDbError> {
 /// The one command that installs the server on this system.
 pub fn install_command() -> String {
     let has = |p: &str| Path::new(p).exists();
-    let sudo = if crate::config::running_as_root() { "" } else { "sudo " };
+    let sudo = if xcoin_config::running_as_root() { "" } else { "sudo " };
     if has("/etc/debian_version") {
         format!("{sudo}apt-get install -y postgresql")
     } else if has("/etc/fedora-release") || has("/etc/redhat-release") {
@@ -122,7 +122,7 @@ impl LocalDb {
     pub fn at(dir: PathBuf) -> Result<LocalDb, LocalDbError> {
         let binaries = find_binaries()?;
         let dir = if dir.is_absolute() { dir } else { std::env::current_dir().unwrap_or_default().join(dir) };
-        Ok(LocalDb { dir, binaries, as_postgres: crate::config::running_as_root() })
+        Ok(LocalDb { dir, binaries, as_postgres: xcoin_config::running_as_root() })
     }
 
     /// Connect options for the cluster's socket.
@@ -256,7 +256,7 @@ mod tests {
     fn the_install_command_fits_the_system() {
         let cmd = install_command();
         if Path::new("/etc/debian_version").exists() {
-            let sudo = if crate::config::running_as_root() { "" } else { "sudo " };
+            let sudo = if xcoin_config::running_as_root() { "" } else { "sudo " };
             assert_eq!(cmd, format!("{sudo}apt-get install -y postgresql"));
         }
         let err = LocalDbError::MissingBinaries { install: cmd.clone() };

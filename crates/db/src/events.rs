@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Db, Result};
-use crate::domain::event::{EventKind, EventLevel, MAX_MESSAGE_CHARS, RETENTION_DAYS};
-use crate::domain::order::FieldError;
+use xcoin_model::event::{EventKind, EventLevel, MAX_MESSAGE_CHARS, RETENTION_DAYS};
+use xcoin_model::order::FieldError;
 
 /// One line of the desk log.
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]

@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 use sqlx::FromRow;
 
 use super::{Db, Result};
-use crate::domain::funds::Funds;
+use xcoin_model::funds::Funds;
 
-/// Today's P&L in parts, exact (round with [`crate::domain::to_paisa`] to show).
+/// Today's P&L in parts, exact (round with [`xcoin_model::to_paisa`] to show).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, FromRow)]
 pub struct TodayPnl {
     /// Realised by today's fills and today's position adjustments, before charges.
@@ -71,9 +71,9 @@ pub struct GoalEvent {
     pub trading_day: NaiveDate,
     /// `desk`, or the strategy's name.
     pub scope: String,
-    pub goal: crate::domain::goals::Goal,
+    pub goal: xcoin_model::goals::Goal,
     pub figures: String,
-    pub action: crate::domain::goals::GoalAction,
+    pub action: xcoin_model::goals::GoalAction,
     pub reached_at: DateTime<Utc>,
 }
 
@@ -152,8 +152,8 @@ impl Db {
     pub async fn risk_inputs(
         &self,
         symbol: &str,
-        exchange: crate::domain::order::Exchange,
-        product: crate::domain::order::Product,
+        exchange: xcoin_model::order::Exchange,
+        product: xcoin_model::order::Product,
         strategy_id: i64,
     ) -> Result<RiskInputs> {
         Ok(sqlx::query_as(
@@ -355,9 +355,9 @@ impl Db {
     pub async fn record_goal(
         &self,
         scope: &str,
-        goal: crate::domain::goals::Goal,
+        goal: xcoin_model::goals::Goal,
         figures: &str,
-        action: crate::domain::goals::GoalAction,
+        action: xcoin_model::goals::GoalAction,
     ) -> Result<Option<GoalEvent>> {
         Ok(sqlx::query_as(
             "INSERT INTO goal_events (trading_day, scope, goal, figures, action) VALUES (xcoin_today(), $1, $2, $3, $4)
@@ -383,7 +383,7 @@ impl Db {
     /// strategy: its fills, its net P&L (as [`day_breakdown`](Self::day_breakdown)
     /// counts it) and its losing round trips in a row. `peak` is the desk's
     /// recorded peak; a strategy's peak is kept by the caller (0 here).
-    pub async fn goal_progress(&self, strategy: Option<(i64, &str)>) -> Result<crate::domain::goals::Progress> {
+    pub async fn goal_progress(&self, strategy: Option<(i64, &str)>) -> Result<xcoin_model::goals::Progress> {
         let trips: Vec<Decimal> = sqlx::query_scalar(
             "SELECT realized_pnl - charges FROM positions
               WHERE status = 'CLOSED' AND closed_at >= xcoin_day_start(xcoin_today())
@@ -394,12 +394,12 @@ impl Db {
         .bind(strategy.map(|(id, _)| id))
         .fetch_all(&self.pool)
         .await?;
-        let losing_streak = crate::domain::goals::losing_streak(&trips);
+        let losing_streak = xcoin_model::goals::losing_streak(&trips);
         match strategy {
             None => {
                 let net = self.today_pnl().await?.net_pnl;
-                let peak = self.daily_stats(crate::domain::calendar::MarketCalendar::default().today()).await?;
-                Ok(crate::domain::goals::Progress {
+                let peak = self.daily_stats(xcoin_model::calendar::MarketCalendar::default().today()).await?;
+                Ok(xcoin_model::goals::Progress {
                     net,
                     peak: peak.map_or(Decimal::ZERO, |s| s.peak_pnl).max(net),
                     trades: self.today_trade_count().await?,
@@ -412,7 +412,7 @@ impl Db {
                     .await?
                     .into_iter()
                     .find(|b| b.kind == BreakdownKind::Strategy && b.name == name);
-                Ok(crate::domain::goals::Progress {
+                Ok(xcoin_model::goals::Progress {
                     net: row.as_ref().map_or(Decimal::ZERO, |b| b.net_pnl),
                     peak: Decimal::ZERO,
                     trades: row.map_or(0, |b| b.trades),

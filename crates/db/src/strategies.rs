@@ -3,7 +3,7 @@
 //! row records who, when and why, and its trigger notifies every console.
 
 use super::{Db, DbError, Result};
-use crate::domain::strategy::{Registration, Strategy, StrategyType, TradingMode};
+use xcoin_model::strategy::{Registration, Strategy, StrategyType, TradingMode};
 
 impl Db {
     pub async fn get_strategy(&self, id: i64) -> Result<Strategy> {
@@ -122,7 +122,7 @@ impl Db {
                 "strategy \"{}\" is {}; manual stays manual and an automated strategy stays automated",
                 b.name, b.strategy_type
             );
-            return Err(crate::domain::order::FieldError::new("type", why).into());
+            return Err(xcoin_model::order::FieldError::new("type", why).into());
         }
         let row = sqlx::query_as(
             "INSERT INTO strategies (name, strategy_type, mode, instruments, parameters, capital_allocated,

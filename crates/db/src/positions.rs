@@ -6,8 +6,8 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
 use super::{Db, DbError, Result};
-use crate::domain::order::{Exchange, FieldError, Product};
-use crate::domain::position::{Position, PositionBook};
+use xcoin_model::order::{Exchange, FieldError, Product};
+use xcoin_model::position::{Position, PositionBook};
 
 /// A position to open explicitly (not through a fill), e.g. when an operator
 /// accepts the broker's side of a reconciliation issue.
@@ -88,7 +88,7 @@ pub async fn store_position(conn: &mut PgConnection, p: &Position) -> Result<Pos
 
 /// A fresh, empty position in an instrument (id 0: not stored yet).
 pub fn empty_position(strategy_id: i64, symbol: &str, exchange: Exchange, product: Product) -> Position {
-    let now = crate::domain::clock::now();
+    let now = xcoin_model::clock::now();
     Position {
         id: 0,
         strategy_id,
@@ -103,7 +103,7 @@ pub fn empty_position(strategy_id: i64, symbol: &str, exchange: Exchange, produc
         take_profit: None,
         highest_price: None,
         lowest_price: None,
-        status: crate::domain::position::PositionStatus::Open,
+        status: xcoin_model::position::PositionStatus::Open,
         opened_at: now,
         closed_at: None,
         updated_at: now,

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{KillSwitchAction, KillSwitchTrigger};
+use xcoin_model::command::{KillSwitchAction, KillSwitchTrigger};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct KillSwitchEvent {

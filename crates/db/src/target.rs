@@ -4,18 +4,18 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 
 use super::local::LocalDb;
 use super::{DbError, connect_options};
-use crate::config::{Config, redacted_url};
+use xcoin_config::{Config, redacted_url};
 
 /// The configuration's TLS keys over the URL's: sslmode, the authority and
 /// the client certificate.
 pub fn with_tls(
     mut options: PgConnectOptions,
-    d: &crate::config::DatabaseSettings,
+    d: &xcoin_config::DatabaseSettings,
 ) -> Result<PgConnectOptions, DbError> {
     if let Some(mode) = &d.sslmode {
         let mode = mode
             .parse::<PgSslMode>()
-            .map_err(|e| DbError::Invalid(crate::domain::order::FieldError::new("database.sslmode", e.to_string())))?;
+            .map_err(|e| DbError::Invalid(xcoin_model::order::FieldError::new("database.sslmode", e.to_string())))?;
         options = options.ssl_mode(mode);
     }
     if let Some(ca) = &d.ssl_root_cert {

@@ -7,7 +7,11 @@
 //! `strategies`, `kill_switch`, `commands` (the operator command queue),
 //! `changes` (the LISTEN/NOTIFY change feed), `schema` (migrations and
 //! verification), `raw` (read-only ad-hoc queries), `local` (the managed local
-//! PostgreSQL).
+//! PostgreSQL), `provision` (making a database ready, step by step), `report`
+//! (the day's report and today's summary).
+//!
+//! The third layer: it uses the model and the configuration, and nothing
+//! above them (the engine, the brokers, the console).
 
 pub mod bench;
 pub mod changes;
@@ -19,8 +23,10 @@ pub mod lock;
 pub mod metrics;
 pub mod orders;
 pub mod positions;
+pub mod provision;
 pub mod raw;
 pub mod reconciliation;
+pub mod report;
 pub mod schema;
 pub mod stats;
 pub mod strategies;
@@ -36,8 +42,8 @@ use sqlx::{PgConnection, PgPool};
 
 pub use target::Target;
 
-use crate::config::DatabaseSettings;
-use crate::domain::order::{FieldError, OrderStatus, TransitionError};
+use xcoin_config::DatabaseSettings;
+use xcoin_model::order::{FieldError, OrderStatus, TransitionError};
 
 /// A database operation that did not happen, and why.
 #[derive(Debug, thiserror::Error)]
@@ -189,7 +195,7 @@ impl Db {
         let mut options = options.options([("statement_timeout", statement_timeout.as_str())]);
         // The desk's clock, shifted for a test run: xcoin_now() reads it.
         // (A test that pins a database's clock of its own has set it already.)
-        let shift = crate::domain::clock::shift();
+        let shift = xcoin_model::clock::shift();
         let pinned = options.get_options().is_some_and(|o| o.contains("xcoin.clock_shift_ms"));
         if !shift.is_zero() && !pinned {
             options = options.options([("xcoin.clock_shift_ms", shift.num_milliseconds().to_string().as_str())]);
@@ -278,6 +284,6 @@ pub(crate) fn required<'a>(field: &'static str, value: &'a str) -> Result<&'a st
     if value.is_empty() {
         return Err(FieldError::new(field, "must not be empty").into());
     }
-    crate::domain::command::check_length(field, value)?;
+    xcoin_model::command::check_length(field, value)?;
     Ok(value)
 }

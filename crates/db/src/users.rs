@@ -2,7 +2,7 @@
 //! them (`xcoin user …`), and what this session may do.
 
 use super::{Db, DbError, Result};
-use crate::domain::order::FieldError;
+use xcoin_model::order::FieldError;
 
 /// The roles a desk user is made in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 
 use super::{Db, DbError, Result};
-use crate::domain::order::{
+use xcoin_model::order::{
     BrokerKind, FieldError, Order, OrderRequest, OrderStatus, OrderType, StatusChange, check_transition,
 };
 
@@ -287,7 +287,7 @@ impl Db {
                 } else {
                     self.update_order_status(id, OrderStatus::Submitted, None, Some(broker_order_id)).await?
                 };
-                self.record_event(crate::domain::event::EventLevel::Info, crate::domain::event::EventKind::Order, line)
+                self.record_event(xcoin_model::event::EventLevel::Info, xcoin_model::event::EventKind::Order, line)
                     .await?;
                 Ok(order)
             }
@@ -404,8 +404,8 @@ impl Db {
     pub async fn working_resting_stops(
         &self,
         symbol: &str,
-        exchange: crate::domain::order::Exchange,
-        product: crate::domain::order::Product,
+        exchange: xcoin_model::order::Exchange,
+        product: xcoin_model::order::Product,
     ) -> Result<Vec<Order>> {
         Ok(sqlx::query_as(concat!(
             "SELECT ",
@@ -414,7 +414,7 @@ impl Db {
                 AND placed_by = $1 AND order_type = 'SL-M' AND symbol = $2 AND exchange = $3 AND product = $4
               ORDER BY id"
         ))
-        .bind(crate::domain::order::RESTING_STOP)
+        .bind(xcoin_model::order::RESTING_STOP)
         .bind(symbol)
         .bind(exchange)
         .bind(product)
@@ -431,7 +431,7 @@ impl Db {
         placed_by: &str,
         claimed_at: chrono::DateTime<chrono::Utc>,
         symbol: &str,
-        side: crate::domain::order::Side,
+        side: xcoin_model::order::Side,
         quantity: i64,
     ) -> Result<Option<Order>> {
         Ok(sqlx::query_as(concat!(

@@ -8,7 +8,7 @@ use sqlx::{ConnectOptions, Connection};
 use super::{Db, Result};
 
 /// The migrations in `migrations/`, embedded at build time.
-pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 
 pub const TABLES: &[&str] = &[
     "strategies",

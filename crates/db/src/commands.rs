@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
 use super::{Db, DbError, Result};
-use crate::domain::command::{CommandKind, CommandStatus, MAX_PAYLOAD_BYTES, OperatorCommand, PayloadError};
-use crate::domain::order::FieldError;
+use xcoin_model::command::{CommandKind, CommandStatus, MAX_PAYLOAD_BYTES, OperatorCommand, PayloadError};
+use xcoin_model::order::FieldError;
 
 /// The columns a [`CommandRecord`] is read from: the payload as text.
 macro_rules! command_columns {
@@ -80,7 +80,7 @@ impl Db {
         if client_id.is_empty() || client_id.chars().count() > 64 {
             return Err(FieldError::new("id", "the signal's own id, 1 to 64 characters").into());
         }
-        crate::domain::command::no_control("id", client_id)?;
+        xcoin_model::command::no_control("id", client_id)?;
         self.enqueue(command, requested_by, Some(client_id), None).await
     }
 
@@ -95,7 +95,7 @@ impl Db {
         if who.is_empty() || who.chars().count() > 64 {
             return Err(FieldError::new("requested_by", "must name the operator in 1 to 64 characters").into());
         }
-        crate::domain::command::no_control("requested_by", who)?;
+        xcoin_model::command::no_control("requested_by", who)?;
         command.check()?;
         let payload = command.payload();
         let bytes = payload.to_string().len();

@@ -6,7 +6,7 @@ use sqlx::postgres::PgConnectOptions;
 use sqlx::{ConnectOptions, Connection};
 
 use super::{Db, Result};
-use crate::domain::order::OrderRequest;
+use xcoin_model::order::OrderRequest;
 
 impl Db {
     /// The INSERT of [`Db::create_order`] with the same values, written as

@@ -7,18 +7,18 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::db::stats::{Breakdown, BreakdownKind};
-use crate::db::{Db, DbError};
-use crate::domain::calendar::MarketCalendar;
-use crate::domain::charges::otr_text;
-use crate::domain::count;
-use crate::domain::money::{rupees, to_paisa};
+use crate::stats::{Breakdown, BreakdownKind};
+use crate::{Db, DbError};
+use xcoin_model::calendar::MarketCalendar;
+use xcoin_model::charges::otr_text;
+use xcoin_model::count;
+use xcoin_model::money::{rupees, to_paisa};
 
 /// Charges of the day's fills, by component, and their total.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ChargesByComponent {
     #[serde(flatten)]
-    pub lines: crate::domain::charges::Charges,
+    pub lines: xcoin_model::charges::Charges,
     pub total: Decimal,
 }
 
@@ -192,7 +192,7 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
         unrealised: to_paisa(unrealised),
         gross: to_paisa(realised + unrealised),
         charges: ChargesByComponent {
-            lines: crate::domain::charges::Charges {
+            lines: xcoin_model::charges::Charges {
                 brokerage: to_paisa(c.lines.brokerage),
                 stt: to_paisa(c.lines.stt),
                 exchange: to_paisa(c.lines.exchange),
@@ -223,7 +223,7 @@ pub async fn day_report(db: &Db, calendar: &MarketCalendar, day: NaiveDate) -> R
 }
 
 fn percent(v: Option<Decimal>) -> String {
-    v.map_or("—".into(), |w| crate::domain::percent(w, 1))
+    v.map_or("—".into(), |w| xcoin_model::percent(w, 1))
 }
 
 fn money(v: Option<Decimal>) -> String {
@@ -358,6 +358,50 @@ impl DayReport {
     }
 }
 
+/// Today's summary as JSON (`xcoin status --json`, the dashboard's
+/// `/api/today`): amounts rounded once, to the paisa, as strings.
+pub async fn today_json(config: &xcoin_config::Config, db: &Db) -> Result<serde_json::Value, crate::DbError> {
+    use xcoin_model::to_paisa;
+    let s = &config.settings;
+    let calendar = s.calendar();
+    let now = xcoin_model::clock::now();
+    let pnl = db.today_pnl().await?;
+    let positions = db.open_positions().await?;
+    let goals = db.goals_on(calendar.today()).await?;
+    Ok(serde_json::json!({
+        "mode": s.app.mode.to_string(),
+        "trading_day": calendar.today().to_string(),
+        "market": calendar.state(now).to_string(),
+        "kill_switch_active": db.kill_switch_state().await?.active,
+        "pnl": {
+            "realised": to_paisa(pnl.realized_pnl),
+            "unrealised": to_paisa(pnl.unrealized_pnl),
+            "charges": to_paisa(pnl.charges),
+            "net": to_paisa(pnl.net_pnl),
+            "open_since_opened": to_paisa(pnl.open_unrealized_pnl),
+        },
+        "orders": db.today_order_count().await?,
+        "active_orders": db.active_orders().await?.len(),
+        "trades": db.today_trade_count().await?,
+        "order_to_trade": db.order_to_trade_ratio(None).await?,
+        "broker_writes": db.broker_writes_today().await?,
+        "funds": db.today_funds().await?.map(|(f, at)| serde_json::json!({
+            "available": to_paisa(f.available_margin), "used": to_paisa(f.used_margin),
+            "opening_balance": to_paisa(f.opening_balance), "at": at,
+        })),
+        "open_positions": positions.iter().map(|p| serde_json::json!({
+            "id": p.id, "symbol": p.symbol, "exchange": p.exchange.to_string(), "product": p.product.to_string(),
+            "quantity": p.quantity(), "average_price": to_paisa(p.average_price()),
+            "last_price": p.last_price.map(to_paisa), "unrealised": to_paisa(p.unrealized_pnl),
+            "stop_loss": p.stop_loss, "target": p.take_profit,
+        })).collect::<Vec<_>>(),
+        "open_reconciliation_issues": db.unresolved_issues().await?.len(),
+        "goals_reached": goals.iter().map(|g| serde_json::json!({
+            "scope": g.scope, "goal": g.goal.to_string(), "figures": g.figures, "at": g.reached_at,
+        })).collect::<Vec<_>>(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,7 +415,7 @@ mod tests {
             unrealised: dec!(12.4),
             gross: dec!(94.25),
             charges: ChargesByComponent {
-                lines: crate::domain::charges::Charges {
+                lines: xcoin_model::charges::Charges {
                     brokerage: dec!(60),
                     stt: dec!(23.79),
                     exchange: dec!(8.72),

@@ -7,10 +7,10 @@ use sqlx::PgConnection;
 use super::orders::lock_order;
 use super::positions::{empty_position, lock_open_position, store_position};
 use super::{Db, DbError, Result};
-use crate::domain::charges::{ChargeInput, ChargeRates, Charges};
-use crate::domain::order::{FieldError, Order, OrderStatus};
-use crate::domain::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
-use crate::domain::trade::{Fill, Trade};
+use xcoin_model::charges::{ChargeInput, ChargeRates, Charges};
+use xcoin_model::order::{FieldError, Order, OrderStatus};
+use xcoin_model::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
+use xcoin_model::trade::{Fill, Trade};
 
 /// What recording a fill did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -274,7 +274,7 @@ impl Db {
         rates: &ChargeRates,
         line: impl FnOnce(&FillOutcome) -> String,
     ) -> Result<FillOutcome> {
-        use crate::domain::event::{EventKind, EventLevel};
+        use xcoin_model::event::{EventKind, EventLevel};
         self.transaction(async |conn| {
             let outcome = record_fill_in(conn, fill, rates).await?;
             if outcome.duplicate {

@@ -7,9 +7,9 @@ use rust_decimal::Decimal;
 
 use super::positions::{Adjustment, AdjustmentReason, adjust_position, empty_position, lock_open_position};
 use super::{Db, DbError, Result};
-use crate::domain::order::FieldError;
-use crate::domain::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
-use crate::domain::strategy::MANUAL_STRATEGY_ID;
+use xcoin_model::order::FieldError;
+use xcoin_model::reconciliation::{Holding, Issue, IssueStatus, Mismatch, Resolution};
+use xcoin_model::strategy::MANUAL_STRATEGY_ID;
 
 /// Logs a mismatch inside the caller's transaction. Returns the issue and
 /// whether it is new (`false`: an open issue of its kind was seen again, or
@@ -86,7 +86,7 @@ fn who_resolved(resolved_by: &str) -> Result<&str> {
     if who.is_empty() {
         return Err(FieldError::new("resolved_by", "must name who resolved the issue").into());
     }
-    crate::domain::command::check_length("resolved_by", who)?;
+    xcoin_model::command::check_length("resolved_by", who)?;
     Ok(who)
 }
 
@@ -132,7 +132,7 @@ impl Db {
     /// position in the instrument is set to the broker's quantity and average
     /// price (opened if missing, closed if the broker is flat) through an
     /// adjustment row that realises the difference (see
-    /// [`PositionBook::adjust_to`](crate::domain::position::PositionBook::adjust_to)),
+    /// [`PositionBook::adjust_to`](xcoin_model::position::PositionBook::adjust_to)),
     /// and the before/after is stored on the issue — one transaction. The
     /// units that appear or go away change hands at the last price, or at the
     /// broker's average when no price is known.
