@@ -4,13 +4,13 @@
 //! model, `db` the async database layer and change feed, `config` the layered
 //! settings.
 
+pub use xcoin_alerts as alerts;
 pub use xcoin_config as config;
 pub use xcoin_config::files;
 pub use xcoin_db as db;
 pub use xcoin_db::report;
 pub use xcoin_model as domain;
 
-pub mod alerts;
 pub mod broker;
 pub mod console;
 pub mod dashboard;
@@ -21,6 +21,6 @@ pub mod export;
 pub mod replay;
 pub mod setup;
 pub mod signals;
-#[cfg(any(test, feature = "test-support"))]
-pub mod testkit;
+#[cfg(feature = "test-support")]
+pub use xcoin_testkit as testkit;
 pub mod webhook;

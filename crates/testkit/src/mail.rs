@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
 
-use crate::config::{SmtpSettings, SmtpTls};
+use xcoin_config::{SmtpSettings, SmtpTls};
 
 /// How the server expects to be reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

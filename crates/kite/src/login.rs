@@ -11,7 +11,7 @@ use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use super::client::{ClientError, KiteClient, KiteClientConfig};
-use crate::config::{Config, Secret, write_private};
+use xcoin_config::{Config, Secret, write_private};
 
 /// Where the operator signs in to Kite.
 pub const LOGIN_URL: &str = "https://kite.zerodha.com/connect/login";
@@ -172,8 +172,8 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-    use crate::config::ConfigPaths;
-    use crate::testkit::http::{Server, fixture, kite_error, ok};
+    use xcoin_config::ConfigPaths;
+    use xcoin_testkit::http::{Server, fixture, kite_error, ok};
 
     /// What Kite's session answer carries here instead of the fixture's `XXXXXX`.
     const TOKEN: &str = "Tok3nThatMustNeverPrint";

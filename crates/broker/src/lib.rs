@@ -4,8 +4,10 @@
 //! The engine talks to a broker through [`Broker`]: place, modify and cancel
 //! orders, read the order book, the day's trades and the net positions, and
 //! receive a stream of [`BrokerEvent`]s (order status changes, fills, ticks).
+//! Kite Connect is the `xcoin-kite` crate, built on this one.
+//!
+//! It uses the model and the configuration (the paper book's file).
 
-pub mod kite;
 pub mod paper;
 
 use std::future::Future;
@@ -14,8 +16,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio::sync::broadcast;
 
-use crate::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
-use crate::domain::reconciliation::Holding;
+use xcoin_model::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
+use xcoin_model::reconciliation::Holding;
 
 /// An order as sent to a broker. `tag` lets us find it in the broker's book
 /// after a crash, before anything is sent again.
@@ -37,9 +39,9 @@ pub struct PlaceRequest {
     pub reduces_position: bool,
 }
 
-impl From<&crate::domain::order::Order> for PlaceRequest {
+impl From<&xcoin_model::order::Order> for PlaceRequest {
     /// What is sent for a stored order, tagged with its client tag.
-    fn from(o: &crate::domain::order::Order) -> Self {
+    fn from(o: &xcoin_model::order::Order) -> Self {
         PlaceRequest {
             tag: o.client_tag(),
             symbol: o.symbol.clone(),
@@ -166,81 +168,7 @@ pub trait Broker: MarketData {
     fn subscribe(&self) -> broadcast::Receiver<BrokerEvent>;
     /// The equity segment's funds and margin now. A broker that does not
     /// report them says so.
-    fn funds(&self) -> impl Future<Output = Result<crate::domain::funds::Funds, BrokerError>> + Send {
+    fn funds(&self) -> impl Future<Output = Result<xcoin_model::funds::Funds, BrokerError>> + Send {
         async { Err(BrokerError::Unavailable("this broker does not report funds".into())) }
-    }
-}
-
-/// The broker the configuration chose: the paper exchange (PAPER) or Kite
-/// Connect (LIVE). The engine runs on either through this one type.
-#[derive(Clone)]
-pub enum AnyBroker {
-    Paper(paper::PaperBroker),
-    Kite(kite::KiteBroker),
-}
-
-impl MarketData for AnyBroker {
-    async fn last_prices(&self) -> Result<Vec<Tick>, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.last_prices().await,
-            AnyBroker::Kite(b) => b.last_prices().await,
-        }
-    }
-}
-
-impl Broker for AnyBroker {
-    fn kind(&self) -> BrokerKind {
-        match self {
-            AnyBroker::Paper(b) => b.kind(),
-            AnyBroker::Kite(b) => b.kind(),
-        }
-    }
-    async fn place(&self, req: &PlaceRequest) -> Result<String, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.place(req).await,
-            AnyBroker::Kite(b) => b.place(req).await,
-        }
-    }
-    async fn modify(&self, broker_order_id: &str, change: Modify) -> Result<(), BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.modify(broker_order_id, change).await,
-            AnyBroker::Kite(b) => b.modify(broker_order_id, change).await,
-        }
-    }
-    async fn cancel(&self, broker_order_id: &str) -> Result<(), BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.cancel(broker_order_id).await,
-            AnyBroker::Kite(b) => b.cancel(broker_order_id).await,
-        }
-    }
-    async fn orders(&self) -> Result<Vec<BrokerOrder>, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.orders().await,
-            AnyBroker::Kite(b) => b.orders().await,
-        }
-    }
-    async fn trades(&self) -> Result<Vec<BrokerFill>, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.trades().await,
-            AnyBroker::Kite(b) => b.trades().await,
-        }
-    }
-    async fn positions(&self) -> Result<Vec<Holding>, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.positions().await,
-            AnyBroker::Kite(b) => b.positions().await,
-        }
-    }
-    fn subscribe(&self) -> broadcast::Receiver<BrokerEvent> {
-        match self {
-            AnyBroker::Paper(b) => b.subscribe(),
-            AnyBroker::Kite(b) => b.subscribe(),
-        }
-    }
-    async fn funds(&self) -> Result<crate::domain::funds::Funds, BrokerError> {
-        match self {
-            AnyBroker::Paper(b) => b.funds().await,
-            AnyBroker::Kite(b) => b.funds().await,
-        }
     }
 }

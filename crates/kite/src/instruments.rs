@@ -16,7 +16,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::model::split_instrument_key;
-use crate::domain::order::Exchange;
+use xcoin_model::order::Exchange;
 
 /// One instrument as Kite lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -47,12 +47,10 @@ use super::model::{
     MapError, checksum_input, modify_form, parse_response, place_form,
 };
 use super::rate::{DailyCap, ORDER_LIMITS, ORDERS_PER_DAY, OTHER_LIMITS, QUOTE_LIMITS, RateLimiter};
-use crate::broker::{
-    Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick,
-};
-use crate::config::{Secret, ZerodhaSettings};
-use crate::domain::order::{BrokerKind, Exchange};
-use crate::domain::reconciliation::Holding;
+use xcoin_broker::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick};
+use xcoin_config::{Secret, ZerodhaSettings};
+use xcoin_model::order::{BrokerKind, Exchange};
+use xcoin_model::reconciliation::Holding;
 
 /// Kite Connect's API server.
 pub const DEFAULT_BASE_URL: &str = "https://api.kite.trade";
@@ -95,7 +93,7 @@ impl KiteClientConfig {
     /// The configured address (`zerodha.api_url`) with the default timings:
     /// every command that talks to Kite builds its client from this, so none
     /// can reach another host than the one configured.
-    pub fn for_settings(s: &crate::config::ZerodhaSettings) -> KiteClientConfig {
+    pub fn for_settings(s: &xcoin_config::ZerodhaSettings) -> KiteClientConfig {
         KiteClientConfig { base_url: s.api_url.clone(), ..KiteClientConfig::default() }
     }
 }
@@ -304,13 +302,13 @@ impl KiteClient {
     /// Counts the write requests this desk sent today before this client
     /// started, so Kite's daily cap holds across engine restarts.
     pub fn count_earlier_writes(&self, sent: u32) {
-        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
+        let today = xcoin_model::clock::now().with_timezone(&Kolkata).date_naive();
         self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner()).already_used(today, sent);
     }
 
     /// Write requests counted today, and the day's cap.
     pub fn writes_today(&self) -> (u32, u32) {
-        let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
+        let today = xcoin_model::clock::now().with_timezone(&Kolkata).date_naive();
         let cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
         (cap.used_on(today), cap.limit())
     }
@@ -403,7 +401,7 @@ impl KiteClient {
         placement: Option<&PlaceRequest>,
     ) -> Result<String, ClientError> {
         if let Some(req) = placement {
-            let today = crate::domain::clock::now().with_timezone(&Kolkata).date_naive();
+            let today = xcoin_model::clock::now().with_timezone(&Kolkata).date_naive();
             let mut cap = self.inner.daily_orders.lock().unwrap_or_else(|e| e.into_inner());
             if !cap.take(today) {
                 if req.reduces_position {
@@ -639,7 +637,7 @@ impl MarketData for KiteBroker {
         let mut ticks = Vec::with_capacity(self.instruments.len());
         for batch in self.instruments.chunks(QUOTE_BATCH) {
             let prices = self.client.ltp(batch).await?;
-            let received = crate::domain::clock::now();
+            let received = xcoin_model::clock::now();
             for (key, ltp) in &prices {
                 match ltp.to_tick(key, received) {
                     Ok(tick) => ticks.push(tick),
@@ -687,12 +685,12 @@ impl Broker for KiteBroker {
     }
 
     /// `GET /user/margins`, the equity segment.
-    async fn funds(&self) -> Result<crate::domain::funds::Funds, BrokerError> {
+    async fn funds(&self) -> Result<xcoin_model::funds::Funds, BrokerError> {
         let margins = self.client.margins().await?;
         let e = margins
             .equity
             .ok_or_else(|| BrokerError::Unavailable("Kite reported no equity segment in the margins".into()))?;
-        Ok(crate::domain::funds::Funds {
+        Ok(xcoin_model::funds::Funds {
             opening_balance: e.available.opening_balance,
             cash: e.available.cash,
             used_margin: e.utilised.debits,
@@ -708,8 +706,8 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::domain::order::{Exchange, OrderStatus, OrderType, Product, Side, Validity};
-    use crate::testkit::http::{Reply, Server, fixture, kite_error, ok};
+    use xcoin_model::order::{Exchange, OrderStatus, OrderType, Product, Side, Validity};
+    use xcoin_testkit::http::{Reply, Server, fixture, kite_error, ok};
 
     const API_KEY: &str = "kitekey";
     const TOKEN: &str = "kitetoken";
@@ -909,7 +907,7 @@ mod tests {
         let funds = KiteBroker::new(client, vec![]).funds().await.unwrap();
         assert_eq!(
             funds,
-            crate::domain::funds::Funds {
+            xcoin_model::funds::Funds {
                 opening_balance: dec!(245431.6),
                 cash: dec!(245431.6),
                 used_margin: dec!(145706.55),
@@ -1141,7 +1139,7 @@ mod tests {
             symbol: "INFY".into(),
             exchange: Exchange::Nse,
             last_price: dec!(1412.95),
-            at: crate::domain::clock::now(),
+            at: xcoin_model::clock::now(),
         };
         broker.events().send(BrokerEvent::Tick(tick.clone())).unwrap();
         assert_eq!(events.recv().await.unwrap(), BrokerEvent::Tick(tick));

@@ -18,22 +18,22 @@
 //! survives restarts of the engine as a real broker would. For demos and
 //! tests it can apply an external trade that the local book knows nothing of.
 
-use crate::domain::funds::{Funds, added_exposure, insufficient_funds, margin_for};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use xcoin_model::funds::{Funds, added_exposure, insufficient_funds, margin_for};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::{Broker, BrokerError, BrokerEvent, BrokerFill, BrokerOrder, MarketData, Modify, PlaceRequest, Tick};
-use crate::domain::instrument::Instrument;
-use crate::domain::is_on_tick;
-use crate::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
-use crate::domain::position::PositionBook;
-use crate::domain::reconciliation::Holding;
+use xcoin_model::instrument::Instrument;
+use xcoin_model::is_on_tick;
+use xcoin_model::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side, Validity};
+use xcoin_model::position::PositionBook;
+use xcoin_model::reconciliation::Holding;
 
 /// How the simulated exchange behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl Default for PaperConfig {
             liquidity_per_tick: 500,
             state_file: None,
             capital: None,
-            mis_leverage: Decimal::from(crate::domain::funds::DEFAULT_MIS_LEVERAGE),
+            mis_leverage: Decimal::from(xcoin_model::funds::DEFAULT_MIS_LEVERAGE),
         }
     }
 }
@@ -201,7 +201,7 @@ impl State {
                 w.triggered = true;
                 // Kite's order moves from TRIGGER PENDING on: say so.
                 w.order.trigger_pending = Some(false);
-                w.order.updated_at = crate::domain::clock::now();
+                w.order.updated_at = xcoin_model::clock::now();
                 events.push(BrokerEvent::Order(w.order.clone()));
             } else {
                 self.book.orders.insert(id.to_string(), w);
@@ -231,7 +231,7 @@ impl State {
                 marketable.then_some(price)
             }
         };
-        let now = crate::domain::clock::now();
+        let now = xcoin_model::clock::now();
         if let Some(price) = fill_price {
             let remaining = w.order.quantity - w.order.filled_quantity;
             let qty = remaining.min(liquidity.max(1));
@@ -337,7 +337,7 @@ impl PaperBroker {
                 std::fs::create_dir_all(dir)?;
             }
             // The whole trading book: readable by XCoin's user only.
-            crate::files::replace_private(path, &serde_json::to_vec(book).expect("the book serialises"))
+            xcoin_config::files::replace_private(path, &serde_json::to_vec(book).expect("the book serialises"))
         };
         if let Err(e) = write() {
             tracing::error!(path = %path.display(), error = %e, "cannot save the paper exchange book");
@@ -357,7 +357,7 @@ impl PaperBroker {
             let mut s = self.lock();
             let mut events = Vec::new();
             let keys: Vec<String> = s.quotes.keys().cloned().collect();
-            let now = crate::domain::clock::now();
+            let now = xcoin_model::clock::now();
             for key in &keys {
                 let step = s.next_step();
                 let q = s.quotes.get_mut(key).expect("quote exists");
@@ -399,7 +399,7 @@ impl PaperBroker {
                 symbol: symbol.to_string(),
                 exchange,
                 last_price: price,
-                at: crate::domain::clock::now(),
+                at: xcoin_model::clock::now(),
             })];
             s.match_symbol(&key, self.config.liquidity_per_tick, self.config.slippage_ticks, &mut events);
             if events.len() > 1 {
@@ -417,7 +417,7 @@ impl PaperBroker {
 
     /// Every instrument's last price.
     pub fn snapshot(&self) -> Vec<Tick> {
-        let now = crate::domain::clock::now();
+        let now = xcoin_model::clock::now();
         self.lock()
             .quotes
             .values()
@@ -451,7 +451,7 @@ impl PaperBroker {
             product,
             quantity,
             price,
-            at: crate::domain::clock::now(),
+            at: xcoin_model::clock::now(),
         };
         s.book.trades.push(fill);
         self.persist(&s.book);
@@ -485,7 +485,7 @@ impl PaperBroker {
             let [symbol, exchange, price] = fields[..] else {
                 return Err(bad(format!("expected symbol,exchange,price, found {} fields", fields.len())));
             };
-            let exchange: Exchange = exchange.parse().map_err(|e: crate::domain::ParseEnumError| bad(e.to_string()))?;
+            let exchange: Exchange = exchange.parse().map_err(|e: xcoin_model::ParseEnumError| bad(e.to_string()))?;
             let price: Decimal = price.parse().map_err(|_| bad(format!("`{price}` is not a price")))?;
             if self.last_price(symbol, exchange).is_none() {
                 return Err(bad(format!("{exchange}:{symbol} is not a tradable instrument")));
@@ -523,7 +523,7 @@ impl PaperBroker {
                 return Err(BrokerError::Rejected(format!("order {broker_order_id} is already {}", w.order.status)));
             }
             change(&mut w.order)?;
-            w.order.updated_at = crate::domain::clock::now();
+            w.order.updated_at = xcoin_model::clock::now();
             let order = w.order.clone();
             self.persist(&s.book);
             order
@@ -602,7 +602,7 @@ impl Broker for PaperBroker {
                 status: OrderStatus::Open,
                 trigger_pending: Some(matches!(req.order_type, OrderType::StopLoss | OrderType::StopLossMarket)),
                 message: None,
-                updated_at: crate::domain::clock::now(),
+                updated_at: xcoin_model::clock::now(),
             };
             s.book.orders.insert(id, WorkingOrder { order: order.clone(), triggered: false, rested: false });
             self.persist(&s.book);

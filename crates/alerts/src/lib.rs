@@ -11,6 +11,9 @@
 //! configured channel ([`Alerter`]: Telegram, e-mail), retrying failures
 //! with a doubling backoff. Failures are logged; nothing here can fail or
 //! delay an order.
+//!
+//! It uses the model and the configuration; the engine raises alerts, the
+//! alerts know nothing of the engine.
 
 pub mod smtp;
 pub mod telegram;
@@ -25,9 +28,9 @@ use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::config::Settings;
-use crate::domain::money::rupees;
-use crate::domain::strategy::TradingMode;
+use xcoin_config::Settings;
+use xcoin_model::money::rupees;
+use xcoin_model::strategy::TradingMode;
 
 /// What an alert is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -561,8 +564,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_test_command_sends_through_each_channel_and_reports_each() {
-        use crate::testkit::http::{Reply, Server};
-        use crate::testkit::mail::MailServer;
+        use xcoin_testkit::http::{Reply, Server};
+        use xcoin_testkit::mail::MailServer;
         let refused = r#"{"ok":false,"error_code":403,"description":"Forbidden: bot was blocked by the user"}"#;
         let telegram = Server::start(vec![(
             "POST /bot77:tok/sendMessage",
@@ -573,7 +576,7 @@ mod tests {
         let mut s = Settings::default();
         s.app.operator = Some("asha".into());
         s.alerts.telegram.api_url = telegram.base_url.clone();
-        s.alerts.telegram.bot_token = Some(crate::config::Secret::new("77:tok"));
+        s.alerts.telegram.bot_token = Some(xcoin_config::Secret::new("77:tok"));
         s.alerts.telegram.chat_id = Some("5".into());
         s.alerts.smtp = mail.settings("ops@desk.example");
 

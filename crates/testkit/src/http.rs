@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 /// A Kite Connect sample from `tests/fixtures/kite/` (its README says what
 /// each mirrors): the one loader every test uses, inside the checkout.
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/kite/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../../tests/fixtures/kite/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 

@@ -2,9 +2,9 @@
 //!
 //! [`model`] owns Kite's JSON — the response envelope and errors, orders,
 //! trades, positions, margins, quotes and postbacks — and its mapping onto
-//! [`BrokerOrder`](super::BrokerOrder), [`BrokerFill`](super::BrokerFill),
-//! [`Holding`](crate::domain::reconciliation::Holding) and
-//! [`BrokerError`](super::BrokerError), plus the form fields of order
+//! [`BrokerOrder`](xcoin_broker::BrokerOrder), [`BrokerFill`](xcoin_broker::BrokerFill),
+//! [`Holding`](xcoin_model::reconciliation::Holding) and
+//! [`BrokerError`](xcoin_broker::BrokerError), plus the form fields of order
 //! requests. [`ticker`] owns the WebSocket streaming protocol: binary
 //! market-data frames, text messages and the subscription requests.
 //!
@@ -18,6 +18,9 @@
 //! subscribes, reconnects, and publishes ticks, order updates and fills on the
 //! broker's event stream. [`instruments`] reads Kite's instrument list, where
 //! the ticker's instrument tokens come from.
+//!
+//! It implements `xcoin-broker`'s trait and uses the model and the
+//! configuration; nothing above them.
 
 pub mod client;
 pub mod instruments;

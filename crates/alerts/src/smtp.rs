@@ -11,7 +11,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{AlertError, Alerter, SendFuture};
-use crate::config::{SmtpSettings, SmtpTls};
+use xcoin_config::{SmtpSettings, SmtpTls};
 
 const SERVICE: &str = "the mail server";
 
@@ -116,10 +116,10 @@ impl Alerter for Smtp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::Alert;
-    use crate::config::Secret;
-    use crate::domain::strategy::TradingMode;
-    use crate::testkit::mail::{MailServer, Security};
+    use crate::Alert;
+    use xcoin_config::Secret;
+    use xcoin_model::strategy::TradingMode;
+    use xcoin_testkit::mail::{MailServer, Security};
 
     #[tokio::test]
     async fn an_alert_arrives_as_a_plain_text_mail_with_the_exact_text() {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{AlertError, Alerter, SendFuture};
-use crate::config::{Secret, TelegramSettings};
+use xcoin_config::{Secret, TelegramSettings};
 
 const SERVICE: &str = "Telegram";
 
@@ -103,9 +103,9 @@ fn describe(e: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::Alert;
-    use crate::domain::strategy::TradingMode;
-    use crate::testkit::http::{Reply, Server};
+    use crate::Alert;
+    use xcoin_model::strategy::TradingMode;
+    use xcoin_testkit::http::{Reply, Server};
 
     fn settings(url: &str, token: Option<&str>, chat: Option<&str>) -> TelegramSettings {
         TelegramSettings { api_url: url.into(), bot_token: token.map(Secret::new), chat_id: chat.map(str::to_string) }

@@ -36,9 +36,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::model::{Depth, DepthEntry, KiteOrder, MapError, Ohlc, parse_json};
-use crate::broker::{BrokerOrder, Tick};
-use crate::domain::enums::string_enum;
-use crate::domain::order::Exchange;
+use xcoin_broker::{BrokerOrder, Tick};
+use xcoin_model::enums::string_enum;
+use xcoin_model::order::Exchange;
 
 /// Currency derivatives on NSE.
 pub const SEGMENT_CDS: u32 = 3;
@@ -408,11 +408,11 @@ mod tests {
 
     use super::testing::{encode, frame};
     use super::*;
-    use crate::broker::kite::model::parse_ist;
-    use crate::domain::order::{OrderStatus, OrderType, Product, Side, Validity};
+    use crate::model::parse_ist;
+    use xcoin_model::order::{OrderStatus, OrderType, Product, Side, Validity};
 
     fn fixture(name: &str) -> serde_json::Value {
-        parse_json(&crate::testkit::http::fixture(name)).unwrap()
+        parse_json(&xcoin_testkit::http::fixture(name)).unwrap()
     }
 
     /// A fixture number (quoted by [`parse_json`] when fractional) as a Decimal.
@@ -651,7 +651,7 @@ mod tests {
 
     #[test]
     fn an_order_update_text_maps_to_a_broker_order() {
-        let postback = crate::testkit::http::fixture("postback.json");
+        let postback = xcoin_testkit::http::fixture("postback.json");
         let text = format!(r#"{{"type": "order", "data": {postback}}}"#);
         let KiteText::Order(order) = parse_text(&text).unwrap() else { panic!("an order update") };
         assert_eq!(order.broker_order_id, "220303000308932");

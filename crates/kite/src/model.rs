@@ -29,10 +29,10 @@ use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 
-use crate::broker::{BrokerError, BrokerFill, BrokerOrder, Modify, PlaceRequest, Tick};
-use crate::domain::ParseEnumError;
-use crate::domain::order::{Exchange, FieldError, OrderStatus, OrderType};
-use crate::domain::reconciliation::Holding;
+use xcoin_broker::{BrokerError, BrokerFill, BrokerOrder, Modify, PlaceRequest, Tick};
+use xcoin_model::ParseEnumError;
+use xcoin_model::order::{Exchange, FieldError, OrderStatus, OrderType};
+use xcoin_model::reconciliation::Holding;
 
 // ---------------------------------------------------------------------------
 // Reading JSON exactly
@@ -924,9 +924,9 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
-    use crate::domain::order::{Product, Side, Validity};
+    use xcoin_model::order::{Product, Side, Validity};
 
-    use crate::testkit::http::fixture;
+    use xcoin_testkit::http::fixture;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()

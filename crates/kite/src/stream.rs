@@ -19,7 +19,7 @@
 //! * Subscriptions: after every connection, `subscribe` and then `mode` for
 //!   all the configured tokens (none are sent without tokens; order updates
 //!   come either way). The default mode is [`TickMode::Ltp`]: a
-//!   [`Tick`](crate::broker::Tick) carries only the last price, which the
+//!   [`Tick`](xcoin_broker::Tick) carries only the last price, which the
 //!   8-byte LTP packet has, against 44 bytes for a quote and 184 for full
 //!   depth. LTP packets carry no exchange time, so such ticks are stamped
 //!   when they arrive; choose [`TickMode::Full`] for the exchange's timestamp.
@@ -58,8 +58,8 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::client::{KiteBroker, KiteClient};
 use super::ticker::{KiteText, TickMode, mode_message, parse_binary, parse_text, subscribe_message};
-use crate::broker::{BrokerError, BrokerEvent, BrokerFill, BrokerOrder};
-use crate::domain::order::Exchange;
+use xcoin_broker::{BrokerError, BrokerEvent, BrokerFill, BrokerOrder};
+use xcoin_model::order::Exchange;
 
 /// Kite's ticker.
 pub const DEFAULT_URL: &str = "wss://ws.kite.trade";
@@ -106,7 +106,7 @@ impl Default for TickerConfig {
     }
 }
 
-pub use crate::domain::feed::{TickerState, TickerStatus};
+pub use xcoin_model::feed::{TickerState, TickerStatus};
 
 /// The pause before the next connection: doubles from `min` to `max`.
 #[derive(Debug, Clone)]
@@ -366,7 +366,7 @@ impl TickerStream {
                     Some(Ok(message)) => {
                         last_message = Instant::now();
                         self.status.send_if_modified(|s| {
-                            s.last_message_at = Some(crate::domain::clock::now());
+                            s.last_message_at = Some(xcoin_model::clock::now());
                             false
                         });
                         if let Some(ended) = self.handle(message, reads) {
@@ -384,7 +384,7 @@ impl TickerStream {
             Message::Binary(frame) if frame.len() < 2 => {} // heartbeat
             Message::Binary(frame) => match parse_binary(&frame) {
                 Ok(ticks) => {
-                    let received = crate::domain::clock::now();
+                    let received = xcoin_model::clock::now();
                     for tick in ticks {
                         match tick.to_tick(&self.instruments, received) {
                             Some(tick) => {
@@ -504,12 +504,12 @@ mod tests {
     use tokio_tungstenite::tungstenite::http;
 
     use super::*;
-    use crate::broker::kite::client::KiteClientConfig;
-    use crate::broker::kite::model::Ohlc;
-    use crate::broker::kite::ticker::testing::{encode, frame, tick};
-    use crate::config::Secret;
-    use crate::domain::order::{OrderStatus, Product, Side};
-    use crate::testkit::http::{Reply, Server, fixture, ok};
+    use crate::client::KiteClientConfig;
+    use crate::model::Ohlc;
+    use crate::ticker::testing::{encode, frame, tick};
+    use xcoin_config::Secret;
+    use xcoin_model::order::{OrderStatus, Product, Side};
+    use xcoin_testkit::http::{Reply, Server, fixture, ok};
 
     /// Longest wait for anything the test expects.
     const WAIT: Duration = Duration::from_secs(3);
@@ -647,7 +647,7 @@ mod tests {
             let client = KiteClient::new(rest, "kitekey", token.map(Secret::new)).unwrap();
             let broker = KiteBroker::new(client, vec![]);
             let stream = TickerStream::new(&broker, instruments(), config);
-            let (events, status) = (crate::broker::Broker::subscribe(&broker), stream.status());
+            let (events, status) = (xcoin_broker::Broker::subscribe(&broker), stream.status());
             let (stop, shutdown) = watch::channel(false);
             let task = tokio::spawn(stream.run(shutdown));
             Running { events, status, stop, task, http }
@@ -703,14 +703,11 @@ mod tests {
         quote.average_price = Some(dec!(469.95));
         (quote.volume, quote.buy_quantity, quote.sell_quantity) = (Some(1_000_000), Some(5), Some(7));
         quote.ohlc = Some(Ohlc { open: dec!(468), high: dec!(471.10), low: dec!(467.55), close: dec!(466.20) });
-        let before = crate::domain::clock::now();
+        let before = xcoin_model::clock::now();
         conn.binary(frame(&[ltp(INFY, dec!(1573.15)), encode(&quote), ltp(738561, dec!(2931.45))])).await;
         let BrokerEvent::Tick(infy) = run.next_event().await else { panic!("a tick") };
         assert_eq!((infy.symbol.as_str(), infy.exchange, infy.last_price), ("INFY", Exchange::Nse, dec!(1573.15)));
-        assert!(
-            infy.at >= before && infy.at <= crate::domain::clock::now(),
-            "an LTP packet is stamped when it arrives"
-        );
+        assert!(infy.at >= before && infy.at <= xcoin_model::clock::now(), "an LTP packet is stamped when it arrives");
         assert_eq!(run.next_tick().await, ("SBIN".into(), Exchange::Bse, dec!(470.05)));
         // Nothing for the token nobody asked for: the next event is the next frame's.
         conn.binary(frame(&[ltp(INFY, dec!(1573.20))])).await;

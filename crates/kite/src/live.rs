@@ -4,12 +4,12 @@
 use rust_decimal::Decimal;
 
 use super::{KiteClient, KiteClientConfig};
-use crate::broker::BrokerError;
+use xcoin_broker::BrokerError;
 
 /// Kite Connect for LIVE trading: the credentials present and the session
 /// accepted by Kite (a read of the equity margin, which also says what can
 /// be traded). The error says what to do.
-pub async fn live_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteClient, Decimal), String> {
+pub async fn live_session(s: &xcoin_config::ZerodhaSettings) -> Result<(KiteClient, Decimal), String> {
     if s.api_key.is_none() {
         return Err(
             "LIVE mode needs zerodha.api_key: set it and zerodha.api_secret, then run `xcoin kite login`".into()
@@ -32,9 +32,9 @@ pub async fn live_session(s: &crate::config::ZerodhaSettings) -> Result<(KiteCli
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Secret, ZerodhaSettings};
-    use crate::testkit::http::{Server, fixture, kite_error, ok};
     use rust_decimal_macros::dec;
+    use xcoin_config::{Secret, ZerodhaSettings};
+    use xcoin_testkit::http::{Server, fixture, kite_error, ok};
 
     fn zerodha(url: &str, token: Option<&str>) -> ZerodhaSettings {
         ZerodhaSettings {

@@ -23,7 +23,7 @@ pub const ORDER_LIMITS: &[(usize, Duration)] = &[(10, Duration::from_secs(1)), (
 pub const QUOTE_LIMITS: &[(usize, Duration)] = &[(1, Duration::from_secs(1))];
 /// Kite's limit on every other request.
 pub const OTHER_LIMITS: &[(usize, Duration)] = &[(10, Duration::from_secs(1))];
-pub use crate::domain::order::KITE_ORDERS_PER_DAY as ORDERS_PER_DAY;
+pub use xcoin_model::order::KITE_ORDERS_PER_DAY as ORDERS_PER_DAY;
 
 #[derive(Debug)]
 struct Window {
