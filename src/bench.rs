@@ -347,7 +347,7 @@ async fn replay_run(target: &Target, settings: &xcoin::config::Settings) -> Resu
     }
     let options = target.connect_options().database(&xcoin::replay::scratch_name());
     let opts = Options { from: None, to: None, speed: Speed::Max, seed: 1, parameters: serde_json::json!({}) };
-    let strategy = xcoin::engine::strategy::built_in("demo").map_err(EngineError::Refused)?;
+    let strategy = xcoin::engine::registry::built_in("demo").map_err(EngineError::Refused)?;
     let outcome = xcoin::replay::run(options.clone(), settings, &ticks, strategy, &opts).await;
     let fills = match &outcome {
         Ok(_) => {

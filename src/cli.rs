@@ -405,7 +405,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let text = std::fs::read_to_string(&ticks).wrap_err_with(|| format!("reading {}", ticks.display()))?;
             let recorded = xcoin::replay::read_ticks(&text, &xcoin::domain::instrument::built_in())
                 .map_err(|e| eyre!("{}: {e}", ticks.display()))?;
-            let strategy = xcoin::engine::strategy::built_in(&strategy).flat()?;
+            let strategy = xcoin::engine::registry::built_in(&strategy).flat()?;
             let parameters = serde_json::from_str(&params).map_err(|e| eyre!("parameters: not JSON ({e})"))?;
             let opts = xcoin::replay::Options {
                 from,

@@ -10,10 +10,10 @@ pub use xcoin_config::files;
 pub use xcoin_db as db;
 pub use xcoin_db::report;
 pub use xcoin_model as domain;
+pub use xcoin_web::{dashboard, webhook};
 
 pub mod broker;
 pub mod console;
-pub mod dashboard;
 pub mod desk;
 pub mod engine;
 pub mod exchange;
@@ -23,4 +23,3 @@ pub mod setup;
 pub mod signals;
 #[cfg(feature = "test-support")]
 pub use xcoin_testkit as testkit;
-pub mod webhook;

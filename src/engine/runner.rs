@@ -5,7 +5,7 @@
 //! broker's. In LIVE mode it runs on Kite Connect, after Kite has accepted
 //! the day's session.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -36,7 +36,7 @@ pub struct Started {
     pub ticker: Option<watch::Receiver<TickerStatus>>,
     tasks: Vec<JoinHandle<()>>,
     /// The dashboard port, bound, when enabled.
-    dashboard: Option<(tokio::net::TcpListener, crate::dashboard::Dashboard)>,
+    dashboard: Option<(tokio::net::TcpListener, crate::dashboard::Dashboard<AnyBroker>)>,
 }
 
 impl Started {
@@ -87,7 +87,7 @@ pub async fn start(config: &Config, demo: bool, lock: Option<EngineLock>) -> Res
     let (broker, mut tasks, ticker) = if live {
         kite_broker(s, alerts.clone()).await?
     } else {
-        let book = paper_book(&s.data_dir(), &db).await?;
+        let book = super::paper_book(&s.data_dir(), &db).await?;
         paper_broker(s, book).map(|(b, t)| (b, t, None))?
     };
     if let Some(status) = &ticker {
@@ -168,7 +168,7 @@ async fn bind_dashboard(
     config: &Config,
     engine: &Engine<AnyBroker>,
     ticker: Option<watch::Receiver<TickerStatus>>,
-) -> Result<(tokio::net::TcpListener, crate::dashboard::Dashboard), EngineError> {
+) -> Result<(tokio::net::TcpListener, crate::dashboard::Dashboard<AnyBroker>), EngineError> {
     let s = &config.settings;
     let address = format!("{}:{}", s.dashboard.host, s.dashboard.port);
     let listener = tokio::net::TcpListener::bind(&address)
@@ -183,25 +183,6 @@ async fn bind_dashboard(
         market: Some(engine.broker.clone()),
     };
     Ok((listener, d))
-}
-
-/// Where the paper exchange keeps its book for the database `db`:
-/// `<data dir>/paper-exchange-<database identity>.json`. One data directory
-/// used with two databases (two desks) keeps two books, so neither sees the
-/// other's trades. The single `paper-exchange.json` of earlier versions,
-/// shared by every database, becomes the book of the first database to
-/// start after the upgrade (the usual case: the only one).
-pub async fn paper_book(data_dir: &Path, db: &Db) -> Result<PathBuf, EngineError> {
-    let id = db.database_identity().await?;
-    let book = data_dir.join(format!("paper-exchange-{id}.json"));
-    let shared = data_dir.join("paper-exchange.json");
-    if !book.exists() && shared.exists() {
-        std::fs::rename(&shared, &book).map_err(|e| {
-            EngineError::Refused(format!("cannot move {} to {}: {e}", shared.display(), book.display()))
-        })?;
-        tracing::warn!(from = %shared.display(), to = %book.display(), "the shared paper exchange book is now this database's own");
-    }
-    Ok(book)
 }
 
 /// The paper exchange with its book in `book`, and the task that moves its

@@ -24,7 +24,7 @@ use xcoin::domain::command::OperatorCommand;
 use xcoin::domain::instrument;
 use xcoin::domain::order::{BrokerKind, OrderStatus, Side};
 use xcoin::domain::reconciliation::{Holding, compare};
-use xcoin::engine::runner::paper_book;
+use xcoin::engine::paper_book;
 use xcoin::engine::{Engine, EngineConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

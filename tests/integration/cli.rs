@@ -304,7 +304,7 @@ async fn the_engine_binary_trades_the_demo_and_refuses_a_second_engine() {
     let out = engine.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("engine stopped"));
-    let book = xcoin::engine::runner::paper_book(&dir.path().join("data"), &db).await.unwrap();
+    let book = xcoin::engine::paper_book(&dir.path().join("data"), &db).await.unwrap();
     assert!(book.is_file(), "the paper exchange keeps its book in {}", book.display());
 }
 

@@ -73,7 +73,8 @@ async fn health_metrics_and_today_answer_with_their_codes_and_a_token_guards_the
     let mut s = settings(&t, Some("s3cret-token"));
     s.dashboard.port = port;
     let config = Config::with_settings(s, ConfigPaths::for_checkout(None, None, std::path::Path::new(".")));
-    let d = Dashboard { db: t.db.clone(), config, engine, ticker: None, market: None };
+    let d: Dashboard<xcoin::broker::AnyBroker> =
+        Dashboard { db: t.db.clone(), config, engine, ticker: None, market: None };
     let server = tokio::spawn(serve(listener, d, stopped));
     // A refused order and a command, so there is something to count.
     let mut no_stop = limit_buy("INFY", 1, rust_decimal_macros::dec!(1500));

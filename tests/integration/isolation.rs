@@ -11,7 +11,7 @@ use xcoin::broker::paper::{PaperBroker, PaperConfig};
 use xcoin::config::Settings;
 use xcoin::domain::instrument;
 use xcoin::domain::order::{OrderStatus, OrderType};
-use xcoin::engine::runner::paper_book;
+use xcoin::engine::paper_book;
 
 /// Every directory and file under `dir`, with its mode, sorted by path.
 fn modes_under(dir: &Path) -> Vec<(String, u32)> {

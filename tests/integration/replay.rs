@@ -28,7 +28,7 @@ async fn the_same_recording_and_seed_give_the_same_trades_to_the_paisa() {
     let mut runs: Vec<(Vec<Fill>, rust_decimal::Decimal)> = Vec::new();
     for _ in 0..2 {
         let options = sqlx::postgres::PgConnectOptions::from_str(&t.url()).unwrap().database(&scratch_name());
-        let strategy = xcoin::engine::strategy::built_in("demo").unwrap();
+        let strategy = xcoin::engine::registry::built_in("demo").unwrap();
         let outcome = run(options.clone(), &settings, &ticks, strategy, &opts).await.unwrap();
         assert_eq!(outcome.ticks, 1200, "five minutes of four instruments, one tick a second each");
         assert_eq!(outcome.cycles, 600);

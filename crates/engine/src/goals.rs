@@ -6,10 +6,10 @@
 use rust_decimal::Decimal;
 
 use super::{Engine, Result};
-use crate::alerts::Alert;
-use crate::broker::Broker;
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::goals::{GoalAction, reached};
+use xcoin_alerts::Alert;
+use xcoin_broker::Broker;
+use xcoin_model::event::{EventKind, EventLevel};
+use xcoin_model::goals::{GoalAction, reached};
 
 /// When the end-of-day report goes out at the latest (IST), if the desk was
 /// not flat after the square-off before.
@@ -74,7 +74,7 @@ impl<B: Broker> Engine<B> {
             }
             (action, Some(id)) => {
                 // The operators' own strategy is never paused by a goal: it is told.
-                if self.db.get_strategy(id).await?.strategy_type == crate::domain::strategy::StrategyType::Manual {
+                if self.db.get_strategy(id).await?.strategy_type == xcoin_model::strategy::StrategyType::Manual {
                     return Ok(());
                 }
                 if action == GoalAction::ExitPause {
@@ -84,7 +84,7 @@ impl<B: Broker> Engine<B> {
                         }
                     }
                 }
-                let reason: String = why.chars().take(crate::domain::command::MAX_TEXT_CHARS).collect();
+                let reason: String = why.chars().take(xcoin_model::command::MAX_TEXT_CHARS).collect();
                 let s = self.db.pause_strategy(id, "goal", &reason).await?;
                 self.strategy_changed(&s, true, "goal", &reason);
             }
@@ -114,7 +114,7 @@ impl<B: Broker> Engine<B> {
         if self.db.recent_events(200).await?.iter().any(|e| e.message == marker) {
             return Ok(false);
         }
-        let report = crate::report::day_report(&self.db, &calendar, day).await?;
+        let report = xcoin_db::report::day_report(&self.db, &calendar, day).await?;
         self.alerts.raise(Alert::day_report(day, &report.text()));
         self.journal(EventLevel::Info, EventKind::Engine, marker);
         self.flush_journal().await;

@@ -18,34 +18,36 @@ pub mod journal;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
+pub mod registry;
 pub mod risk;
-pub mod runner;
 pub mod shadow;
 pub mod stops;
+pub mod strategies;
 pub mod strategy;
 
-use crate::domain::event::{EventKind, EventLevel};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use xcoin_model::event::{EventKind, EventLevel};
 
 use chrono::{NaiveDate, NaiveTime};
 use rust_decimal::Decimal;
 use tokio::sync::{broadcast, watch};
 
-use crate::alerts::{Alert, Alerts};
-use crate::broker::{Broker, BrokerError, BrokerEvent};
-use crate::config::Settings;
-use crate::db::changes::{COMMANDS_CHANNEL, ChangeFeed};
-use crate::db::lock::{EngineLock, LockError};
-use crate::db::{Db, DbError};
-use crate::domain::calendar::MarketCalendar;
-use crate::domain::charges::ChargeRates;
-use crate::domain::order::Exchange;
-use crate::domain::risk::RiskLimits;
-use crate::domain::strategy::TradingMode;
+use xcoin_alerts::{Alert, Alerts};
+use xcoin_broker::{Broker, BrokerError, BrokerEvent};
+use xcoin_config::Settings;
+use xcoin_db::changes::{COMMANDS_CHANNEL, ChangeFeed};
+use xcoin_db::lock::{EngineLock, LockError};
+use xcoin_db::{Db, DbError};
+use xcoin_model::calendar::MarketCalendar;
+use xcoin_model::charges::ChargeRates;
+use xcoin_model::order::Exchange;
+use xcoin_model::risk::RiskLimits;
+use xcoin_model::strategy::TradingMode;
 
 /// The configured goals that set anything (validated with the configuration).
-fn goals_of(s: &Settings) -> Vec<(Option<String>, crate::domain::goals::GoalLimits)> {
+fn goals_of(s: &Settings) -> Vec<(Option<String>, xcoin_model::goals::GoalLimits)> {
     let desk = std::iter::once((None, &s.goals.desk));
     let strategies = s.goals.strategy.iter().map(|(name, g)| (Some(name.clone()), g));
     desk.chain(strategies)
@@ -90,16 +92,16 @@ pub struct EngineConfig {
     /// How often changed prices are written to positions and risk is checked.
     pub mark_every: Duration,
     /// Daily goals: the desk's (scope `None`) and each strategy's by name.
-    pub goals: Vec<(Option<String>, crate::domain::goals::GoalLimits)>,
+    pub goals: Vec<(Option<String>, xcoin_model::goals::GoalLimits)>,
     /// The paper exchange a LIVE desk's paper book trades on (its PAPER
     /// strategies), as `paper.*` and `account.*` configure it.
-    pub paper_book: crate::broker::paper::PaperConfig,
+    pub paper_book: xcoin_broker::paper::PaperConfig,
     /// Where the paper book's exchange keeps its book between runs
     /// (`app.data_dir`); `None` keeps it in memory.
     pub data_dir: Option<std::path::PathBuf>,
     /// The command queue's deadline and per-login limit, written to the
     /// database at start, where every sender meets them.
-    pub commands: crate::config::CommandSettings,
+    pub commands: xcoin_config::CommandSettings,
     /// A graceful stop cancels the working orders first.
     pub cancel_orders_on_stop: bool,
 }
@@ -129,8 +131,8 @@ impl EngineConfig {
 
 /// The paper exchange as `paper.*` and `account.*` configure it, keeping
 /// its book in `state_file` (`None`: in memory).
-pub fn paper_config(s: &Settings, state_file: Option<std::path::PathBuf>) -> crate::broker::paper::PaperConfig {
-    crate::broker::paper::PaperConfig {
+pub fn paper_config(s: &Settings, state_file: Option<std::path::PathBuf>) -> xcoin_broker::paper::PaperConfig {
+    xcoin_broker::paper::PaperConfig {
         seed: s.paper.seed,
         slippage_ticks: s.paper.slippage_ticks,
         liquidity_per_tick: s.paper.liquidity_per_tick,
@@ -151,12 +153,6 @@ pub enum EngineError {
     Lock(#[from] LockError),
     #[error("{0}")]
     Refused(String),
-}
-
-impl From<sqlx::Error> for EngineError {
-    fn from(e: sqlx::Error) -> Self {
-        EngineError::Db(e.into())
-    }
 }
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;
@@ -208,12 +204,12 @@ pub struct Engine<B: Broker> {
     /// When the day's counts in `daily_stats` were last recounted.
     stats_counted: Option<std::time::Instant>,
     /// The strategies the engine runs (the demo is one).
-    strategies: Vec<strategy::Running>,
+    strategies: Vec<strategies::Running>,
     /// On a LIVE desk, the paper book its PAPER strategies trade in.
     shadow: Option<Box<shadow::Shadow>>,
     /// Command outcomes the database did not take (it went away): written
     /// again before the queue does anything else.
-    unwritten: Vec<(crate::db::commands::CommandRecord, std::result::Result<String, String>)>,
+    unwritten: Vec<(xcoin_db::commands::CommandRecord, std::result::Result<String, String>)>,
     /// The broker's daily order limit: the last warning level given (80 or 90 %) and its day.
     cap_warned: Option<(chrono::NaiveDate, u8)>,
     /// The margin free as the broker last reported it, and the margin the
@@ -224,7 +220,7 @@ pub struct Engine<B: Broker> {
     /// The broker's funds as read after a fill, not yet written for the
     /// consoles: written by the next risk cycle, so a fill's path makes no
     /// commit of its own for them.
-    funds_unwritten: Option<crate::domain::funds::Funds>,
+    funds_unwritten: Option<xcoin_model::funds::Funds>,
 }
 
 impl<B: Broker> Engine<B> {
@@ -322,7 +318,7 @@ impl<B: Broker> Engine<B> {
             if cancelled > 0 {
                 let line = format!(
                     "engine stopping: {} cancelled first (engine.cancel_orders_on_stop)",
-                    crate::domain::count(cancelled, "working order", "working orders")
+                    xcoin_model::count(cancelled, "working order", "working orders")
                 );
                 tracing::warn!("{line}");
                 self.journal(EventLevel::Warn, EventKind::Engine, line);
@@ -335,14 +331,14 @@ impl<B: Broker> Engine<B> {
         if positions + working > 0 {
             let unwatched = format!(
                 "engine stopped with {} and {} unwatched",
-                crate::domain::count(positions, "open position", "open positions"),
-                crate::domain::count(working, "working order", "working orders")
+                xcoin_model::count(positions, "open position", "open positions"),
+                xcoin_model::count(working, "working order", "working orders")
             );
             let line = match protected {
                 0 => format!("{unwatched}: no stops, targets or kill switch until an engine runs"),
                 n => format!(
                     "{unwatched}: no targets or kill switch until an engine runs; {} at the exchange",
-                    crate::domain::count(n, "stop rests", "stops rest")
+                    xcoin_model::count(n, "stop rests", "stops rest")
                 ),
             };
             tracing::error!("{line}");
@@ -353,7 +349,7 @@ impl<B: Broker> Engine<B> {
 
     /// Runs the demo strategy (PAPER only) under its own strategy row.
     pub async fn enable_demo(&mut self) -> Result<i64> {
-        if self.broker.kind() != crate::domain::order::BrokerKind::Paper {
+        if self.broker.kind() != xcoin_model::order::BrokerKind::Paper {
             return Err(EngineError::Refused("the demo strategy runs only on the paper exchange".into()));
         }
         self.add_strategy(Box::new(demo::Demo::new(0))).await
@@ -606,4 +602,23 @@ impl<B: Broker> Engine<B> {
         tracing::info!("engine stopped");
         Ok(())
     }
+}
+
+/// Where the paper exchange keeps its book for the database `db`:
+/// `<data dir>/paper-exchange-<database identity>.json`. One data directory
+/// used with two databases (two desks) keeps two books, so neither sees the
+/// other's trades. The single `paper-exchange.json` of earlier versions,
+/// shared by every database, becomes the book of the first database to
+/// start after the upgrade (the usual case: the only one).
+pub async fn paper_book(data_dir: &Path, db: &Db) -> Result<PathBuf, EngineError> {
+    let id = db.database_identity().await?;
+    let book = data_dir.join(format!("paper-exchange-{id}.json"));
+    let shared = data_dir.join("paper-exchange.json");
+    if !book.exists() && shared.exists() {
+        std::fs::rename(&shared, &book).map_err(|e| {
+            EngineError::Refused(format!("cannot move {} to {}: {e}", shared.display(), book.display()))
+        })?;
+        tracing::warn!(from = %shared.display(), to = %book.display(), "the shared paper exchange book is now this database's own");
+    }
+    Ok(book)
 }

@@ -4,8 +4,8 @@
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::Db;
-use crate::domain::event::{EventKind, EventLevel};
+use xcoin_db::Db;
+use xcoin_model::event::{EventKind, EventLevel};
 
 enum Msg {
     Line(EventLevel, EventKind, String),

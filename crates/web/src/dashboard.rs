@@ -24,25 +24,26 @@ use prometheus_client::registry::Registry;
 use rust_decimal::prelude::ToPrimitive;
 use tokio::sync::watch;
 
-use crate::config::Config;
-use crate::db::Db;
-use crate::domain::feed::{TickerState, TickerStatus};
-use crate::engine::EngineHealth;
+use xcoin_broker::MarketData;
+use xcoin_config::Config;
+use xcoin_db::Db;
+use xcoin_engine::EngineHealth;
+use xcoin_model::feed::{TickerState, TickerStatus};
 
-/// What the handlers read.
-pub struct Dashboard {
+/// What the handlers read; `M` is the broker's market data.
+pub struct Dashboard<M> {
     pub db: Db,
     pub config: Config,
     pub engine: watch::Receiver<EngineHealth>,
     pub ticker: Option<watch::Receiver<TickerStatus>>,
     /// The broker's prices, for a signal sized by risk at market.
-    pub market: Option<crate::broker::AnyBroker>,
+    pub market: Option<M>,
 }
 
 /// Serves until `shutdown` turns true.
-pub async fn serve(
+pub async fn serve<M: MarketData + Send + Sync + 'static>(
     listener: tokio::net::TcpListener,
-    dashboard: Dashboard,
+    dashboard: Dashboard<M>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let token = dashboard.config.settings.dashboard.token.as_ref().map(|t| t.expose().to_string());
@@ -50,9 +51,9 @@ pub async fn serve(
     let dashboard = Arc::new(dashboard);
     let hook = dashboard.clone();
     let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/api/today", get(today))
+        .route("/healthz", get(healthz::<M>))
+        .route("/metrics", get(metrics::<M>))
+        .route("/api/today", get(today::<M>))
         .route_layer(middleware::from_fn_with_state(Arc::new(token), bearer))
         .route("/api/signal", post(move |body: axum::body::Bytes| async move { signal(&hook, &limit, &body).await }))
         .with_state(dashboard);
@@ -83,7 +84,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn healthz(State(d): State<Arc<Dashboard>>) -> Response {
+async fn healthz<M>(State(d): State<Arc<Dashboard<M>>>) -> Response {
     let started = Instant::now();
     let db = d.db.health().await;
     let database = match &db {
@@ -144,7 +145,7 @@ fn histogram(registry: &mut Registry, name: &str, help: &str, values: &[f64]) {
     registry.register(name, help, h);
 }
 
-async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
+async fn metrics<M>(State(d): State<Arc<Dashboard<M>>>) -> Response {
     let s = match d.db.scrape().await {
         Ok(s) => s,
         Err(e) => {
@@ -169,7 +170,7 @@ async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
     r.register("commands", "Today's operator commands by result", commands);
     gauge(&mut r, "fills", "Today's fills", s.fills);
     let pnl: Gauge<f64, std::sync::atomic::AtomicU64> = Gauge::default();
-    pnl.set(crate::domain::to_paisa(s.net_pnl).to_f64().unwrap_or(0.0));
+    pnl.set(xcoin_model::to_paisa(s.net_pnl).to_f64().unwrap_or(0.0));
     r.register("net_pnl_rupees", "Today's net P&L in rupees, to the paisa", pnl);
     gauge(&mut r, "open_positions", "Open positions", s.open_positions);
     gauge(&mut r, "open_reconciliation_issues", "Open reconciliation issues", s.open_issues);
@@ -197,17 +198,16 @@ async fn metrics(State(d): State<Arc<Dashboard>>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], text).into_response()
 }
 
-async fn today(State(d): State<Arc<Dashboard>>) -> Response {
-    match crate::setup::today_json(&d.config, &d.db).await {
+async fn today<M>(State(d): State<Arc<Dashboard<M>>>) -> Response {
+    match xcoin_db::report::today_json(&d.config, &d.db).await {
         Ok(v) => axum::Json(v).into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
     }
 }
 
-async fn signal(d: &Dashboard, limit: &crate::webhook::RateLimit, body: &[u8]) -> Response {
-    use crate::broker::MarketData;
+async fn signal<M: MarketData>(d: &Dashboard<M>, limit: &crate::webhook::RateLimit, body: &[u8]) -> Response {
     let ticks = d.config.settings.risk_limits().ticks;
-    let last_price = async |symbol: &str, exchange: crate::domain::order::Exchange| {
+    let last_price = async |symbol: &str, exchange: xcoin_model::order::Exchange| {
         let market = d.market.as_ref()?;
         let prices = market.last_prices().await.ok()?;
         prices.into_iter().find(|t| t.symbol == symbol && t.exchange == exchange).map(|t| t.last_price)

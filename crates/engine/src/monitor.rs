@@ -5,13 +5,13 @@
 //! stream may have missed: at start, and after dropped events.
 
 use super::{Engine, EngineError, Result};
-use crate::alerts::Alert;
-use crate::broker::{Broker, BrokerEvent, BrokerFill, BrokerOrder};
-use crate::db::DbError;
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::money::{paisa, rupees};
-use crate::domain::order::{Order, OrderStatus};
-use crate::domain::trade::Fill;
+use xcoin_alerts::Alert;
+use xcoin_broker::{Broker, BrokerEvent, BrokerFill, BrokerOrder};
+use xcoin_db::DbError;
+use xcoin_model::event::{EventKind, EventLevel};
+use xcoin_model::money::{paisa, rupees};
+use xcoin_model::order::{Order, OrderStatus};
+use xcoin_model::trade::Fill;
 
 impl<B: Broker> Engine<B> {
     /// Applies one broker event. Problems are logged, never fatal: one bad
@@ -210,7 +210,7 @@ impl<B: Broker> Engine<B> {
 
 /// The desk log's line for a fill: side, quantity, price, order, trade and
 /// charges; what it realised; whether the position went flat or flipped.
-fn fill_line(order: &Order, outcome: &crate::db::trades::FillOutcome) -> String {
+fn fill_line(order: &Order, outcome: &xcoin_db::trades::FillOutcome) -> String {
     let t = &outcome.trade;
     let mut line = format!(
         "fill: {} {} {} @ {} (order {}, trade {}), charges {}",

@@ -14,8 +14,8 @@ use std::collections::{HashMap, VecDeque};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
-use crate::domain::risk::RiskLimits;
+use xcoin_model::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin_model::risk::RiskLimits;
 
 pub const STRATEGY_NAME: &str = "Demo Scalper";
 
@@ -140,14 +140,14 @@ impl super::strategy::Strategy for Demo {
     fn name(&self) -> &str {
         STRATEGY_NAME
     }
-    fn strategy_type(&self) -> crate::domain::strategy::StrategyType {
-        crate::domain::strategy::StrategyType::Scalping
+    fn strategy_type(&self) -> xcoin_model::strategy::StrategyType {
+        xcoin_model::strategy::StrategyType::Scalping
     }
     fn configure(&mut self, parameters: &serde_json::Value) -> Result<(), String> {
         self.params = super::strategy::parameters_of::<DemoParameters>(parameters)?.validate()?;
         Ok(())
     }
-    fn on_tick(&mut self, tick: &crate::broker::Tick) {
+    fn on_tick(&mut self, tick: &xcoin_broker::Tick) {
         self.on_price(&tick.symbol, tick.exchange, tick.last_price);
     }
     fn decide(&mut self, view: &super::strategy::View) -> Vec<super::strategy::Intent> {
@@ -158,12 +158,12 @@ impl super::strategy::Strategy for Demo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::MarketState;
-    use crate::domain::risk::{RiskSnapshot, validate};
+    use xcoin_model::calendar::MarketState;
+    use xcoin_model::risk::{RiskSnapshot, validate};
 
     /// The configured defaults, as the engine runs them in PAPER mode.
     fn limits() -> RiskLimits {
-        crate::engine::EngineConfig::from_settings(&crate::config::Settings::default()).limits
+        crate::EngineConfig::from_settings(&xcoin_config::Settings::default()).limits
     }
 
     #[test]

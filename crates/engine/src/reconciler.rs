@@ -4,14 +4,14 @@
 //! it persists. A failed broker query skips the cycle: missing data never
 //! means flat.
 
-use crate::domain::event::{EventKind, EventLevel};
 use std::collections::HashSet;
+use xcoin_model::event::{EventKind, EventLevel};
 
 use super::{Engine, EngineError, Result};
-use crate::alerts::Alert;
-use crate::broker::Broker;
-use crate::domain::order::OrderStatus;
-use crate::domain::reconciliation::{
+use xcoin_alerts::Alert;
+use xcoin_broker::Broker;
+use xcoin_model::order::OrderStatus;
+use xcoin_model::reconciliation::{
     Holding, Issue, IssueStatus, IssueType, Resolution, compare, orders_missing_at_broker, resting_stop_mismatches,
 };
 
@@ -54,7 +54,7 @@ impl<B: Broker> Engine<B> {
         // broker mapping cannot read is left out of the book too): the
         // operator sees each one, never only a log line.
         let in_book: HashSet<&str> = book.iter().map(|b| b.broker_order_id.as_str()).collect();
-        let settled = crate::domain::clock::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
+        let settled = xcoin_model::clock::now() - chrono::Duration::seconds(ORDER_BOOK_GRACE_SECS);
         let working = self.db.active_orders().await?;
         mismatches.extend(orders_missing_at_broker(&working, &in_book, settled));
         if self.cfg.limits.stop_at_exchange {
@@ -121,7 +121,7 @@ impl<B: Broker> Engine<B> {
                         && h.product == issue.product
                         && h.quantity != 0
                 });
-                if issue.status == crate::domain::reconciliation::IssueStatus::Resolved {
+                if issue.status == xcoin_model::reconciliation::IssueStatus::Resolved {
                     return Err(EngineError::Refused(format!("reconciliation issue {issue_id} is already resolved")));
                 }
                 Ok(self.db.accept_broker_position(issue_id, holding, who, note).await?)

@@ -2,14 +2,14 @@
 //! executed, and marked DONE or FAILED with a result the console shows.
 
 use super::{Engine, EngineError};
-use crate::broker::Broker;
-use crate::db::commands::CommandRecord;
-use crate::db::orders::OrderModification;
-use crate::domain::command::{KillSwitchTrigger, OperatorCommand};
-use crate::domain::count;
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::money::{paisa, rupees};
-use crate::domain::order::{Order, OrderStatus};
+use xcoin_broker::Broker;
+use xcoin_db::commands::CommandRecord;
+use xcoin_db::orders::OrderModification;
+use xcoin_model::command::{KillSwitchTrigger, OperatorCommand};
+use xcoin_model::count;
+use xcoin_model::event::{EventKind, EventLevel};
+use xcoin_model::money::{paisa, rupees};
+use xcoin_model::order::{Order, OrderStatus};
 
 fn describe(o: &Order) -> String {
     match o.status {
@@ -30,7 +30,7 @@ fn describe(o: &Order) -> String {
 }
 
 /// `position 7 INFY: stop 1495.00, target 1515.00; risk ₹50.00, reward:risk 2.00:1`.
-fn levels_set(p: &crate::domain::position::Position, a: &crate::domain::risk::Assessment) -> String {
+fn levels_set(p: &xcoin_model::position::Position, a: &xcoin_model::risk::Assessment) -> String {
     format!(
         "position {} {}: stop {}, target {}; risk {}{}",
         p.id,
@@ -43,7 +43,7 @@ fn levels_set(p: &crate::domain::position::Position, a: &crate::domain::risk::As
 }
 
 /// What an activation did: `kill switch ACTIVE{when}: 2 orders cancelled, …`.
-fn activation_done(e: &crate::db::kill_switch::KillSwitchEvent, when: &str) -> String {
+fn activation_done(e: &xcoin_db::kill_switch::KillSwitchEvent, when: &str) -> String {
     format!(
         "kill switch ACTIVE{when}: {} cancelled, {} exited, today's P&L {}",
         count(e.orders_cancelled, "order", "orders"),
@@ -67,12 +67,12 @@ struct RedriveCheck {
     /// Orders made since the claim and cancelled as never reaching the broker.
     lost: Vec<Order>,
     /// The broker's positions.
-    held: Vec<crate::domain::reconciliation::Holding>,
+    held: Vec<xcoin_model::reconciliation::Holding>,
 }
 
 impl RedriveCheck {
     /// Why `p` may not be exited again now; `None` when it may.
-    fn refuses(&self, p: &crate::domain::position::Position) -> Option<String> {
+    fn refuses(&self, p: &xcoin_model::position::Position) -> Option<String> {
         if let Some(minutes) = self.too_old {
             return Some(format!(
                 "the engine stopped {minutes} min ago while running it; check the position before sending it again"
@@ -251,7 +251,7 @@ impl<B: Broker> Engine<B> {
                 if done && o.modifications > 0 {
                     Ok(format!("{} (modified before the engine stopped)", describe(&o)))
                 } else if o.status.can_be_modified()
-                    && c.claimed_at.is_some_and(|at| crate::domain::clock::now() - at <= REDRIVE_WITHIN)
+                    && c.claimed_at.is_some_and(|at| xcoin_model::clock::now() - at <= REDRIVE_WITHIN)
                 {
                     // Sent again: the same values twice leave the order as asked.
                     self.execute(c).await
@@ -321,7 +321,7 @@ impl<B: Broker> Engine<B> {
     /// What decides whether an exit a stopped engine never made may be made
     /// now, read once for the command (exit-all asks it of every position).
     async fn redrive_check(&self, claimed_at: chrono::DateTime<chrono::Utc>) -> super::Result<RedriveCheck> {
-        let age = crate::domain::clock::now() - claimed_at;
+        let age = xcoin_model::clock::now() - claimed_at;
         if age > REDRIVE_WITHIN {
             return Ok(RedriveCheck { too_old: Some(age.num_minutes()), lost: Vec::new(), held: Vec::new() });
         }

@@ -29,11 +29,11 @@
 use std::collections::HashMap;
 
 use super::{Engine, EngineConfig, Result};
-use crate::broker::Tick;
-use crate::broker::paper::{PaperBroker, PaperConfig};
-use crate::db::{Db, PoolConfig};
-use crate::domain::instrument;
-use crate::domain::strategy::{Registration, Strategy as StrategyRow, TradingMode};
+use xcoin_broker::Tick;
+use xcoin_broker::paper::{PaperBroker, PaperConfig};
+use xcoin_db::{Db, PoolConfig};
+use xcoin_model::instrument;
+use xcoin_model::strategy::{Registration, Strategy as StrategyRow, TradingMode};
 
 /// The paper book's first order and position id: its ids never name one of
 /// the desk's, so `xcoin order cancel 900000001` at the desk answers that the
@@ -69,7 +69,7 @@ impl Shadow {
         let desk_options = desk.connect_options();
         let name = database_name(desk_options.get_database().unwrap_or("xcoin"));
         let options = desk_options.database(&name);
-        crate::db::schema::create_database_if_missing(&options).await?;
+        xcoin_db::schema::create_database_if_missing(&options).await?;
         let db = Db::connect(options, PoolConfig { min: 1, max: 6, ..PoolConfig::default() }).await?;
         db.migrate().await?;
         if !db.number_from(FIRST_ID).await? {
@@ -81,7 +81,7 @@ impl Shadow {
         // Its exchange keeps its book in the data directory, named by the
         // paper book's database, so a restart finds what was working there.
         let state_file = match &cfg.data_dir {
-            Some(dir) => Some(super::runner::paper_book(dir, &db).await?),
+            Some(dir) => Some(crate::paper_book(dir, &db).await?),
             None => None,
         };
         let paper = PaperConfig { state_file, ..cfg.paper_book.clone() };

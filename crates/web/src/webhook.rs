@@ -37,10 +37,10 @@ use axum::response::{IntoResponse, Response};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use crate::db::Db;
-use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::instrument::Ticks;
-use crate::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin_db::Db;
+use xcoin_model::command::{CommandStatus, OperatorCommand};
+use xcoin_model::instrument::Ticks;
+use xcoin_model::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
 
 /// How long a signal waits for the engine's result before answering 202.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -224,7 +224,7 @@ pub async fn handle(
     let queued = db.enqueue_once(&OperatorCommand::PlaceOrder(req), &who, signal.id.trim()).await;
     let (c, repeat) = match queued {
         Ok(q) => q,
-        Err(crate::db::DbError::Invalid(e)) => return refused(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(xcoin_db::DbError::Invalid(e)) => return refused(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => return refused(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     };
     let c = match db.command_result(c.id, WAIT).await {
@@ -272,7 +272,7 @@ mod tests {
     fn a_signal_sized_by_risk_rounds_down_and_needs_a_stop() {
         let body = r#"{"strategy":"S","token":"t","id":"1","symbol":"infy","side":"BUY","risk":1000,"stop":1490}"#;
         let s = parse(body.as_bytes()).unwrap();
-        let ticks = Ticks::new(&crate::domain::instrument::built_in(), Decimal::new(5, 2));
+        let ticks = Ticks::new(&xcoin_model::instrument::built_in(), Decimal::new(5, 2));
         let req = s.request(7, "w", &ticks, Some(Decimal::new(150350, 2))).unwrap();
         // ₹1,000 at ₹13.50 a share to the stop: 74 shares (74.07 rounded down).
         assert_eq!((req.quantity, req.symbol.as_str(), req.strategy_id), (74, "INFY", 7));

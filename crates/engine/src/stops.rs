@@ -25,15 +25,15 @@
 //! position (`STOP_WITHOUT_POSITION`).
 
 use super::{Engine, EngineError, Result};
-use crate::broker::Broker;
-use crate::db::orders::OrderModification;
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::money::paisa;
-use crate::domain::order::{Exchange, Order, OrderRequest, OrderStatus, OrderType, Product, Validity};
-use crate::domain::position::Position;
-use crate::domain::reconciliation::Holding;
+use xcoin_broker::Broker;
+use xcoin_db::orders::OrderModification;
+use xcoin_model::event::{EventKind, EventLevel};
+use xcoin_model::money::paisa;
+use xcoin_model::order::{Exchange, Order, OrderRequest, OrderStatus, OrderType, Product, Validity};
+use xcoin_model::position::Position;
+use xcoin_model::reconciliation::Holding;
 
-pub use crate::domain::order::RESTING_STOP;
+pub use xcoin_model::order::RESTING_STOP;
 
 /// The working resting stops of an instrument, from the desk's working orders.
 fn stops_of(active: &[Order], symbol: &str, exchange: Exchange, product: Product) -> Vec<Order> {

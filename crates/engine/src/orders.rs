@@ -1,19 +1,19 @@
 //! The order manager: validate → persist PENDING → send → SUBMITTED; cancel,
 //! modify, and exits at market.
 
-use crate::domain::event::{EventKind, EventLevel};
 use std::time::{Duration, Instant};
+use xcoin_model::event::{EventKind, EventLevel};
 
 use rust_decimal::Decimal;
 
 use super::{Engine, EngineError, Result};
-use crate::alerts::Alert;
-use crate::broker::{Broker, BrokerError, Modify, PlaceRequest};
-use crate::db::orders::{OrderModification, modified_request};
-use crate::domain::command::MAX_TEXT_CHARS;
-use crate::domain::order::{Order, OrderRequest, OrderStatus, OrderType, Validity};
-use crate::domain::position::Position;
-use crate::domain::risk::{Denial, RiskSnapshot, margin_needed, validate};
+use xcoin_alerts::Alert;
+use xcoin_broker::{Broker, BrokerError, Modify, PlaceRequest};
+use xcoin_db::orders::{OrderModification, modified_request};
+use xcoin_model::command::MAX_TEXT_CHARS;
+use xcoin_model::order::{Order, OrderRequest, OrderStatus, OrderType, Validity};
+use xcoin_model::position::Position;
+use xcoin_model::risk::{Denial, RiskSnapshot, margin_needed, validate};
 
 /// Kite refuses the 26th modification of an order; so does XCoin, before sending.
 pub const MAX_MODIFICATIONS: i32 = 25;
@@ -34,14 +34,14 @@ impl<B: Broker> Engine<B> {
         Ok(RiskSnapshot {
             kill_switch_active: inputs.kill_switch_active,
             strategy_paused: inputs.strategy_paused,
-            market_state: self.cfg.calendar.state(crate::domain::clock::now()),
+            market_state: self.cfg.calendar.state(xcoin_model::clock::now()),
             last_price: self.last_price(&req.symbol, req.exchange),
             position_quantity: inputs.held,
             open_positions: u32::try_from(inputs.open_positions).unwrap_or(u32::MAX),
             today_net_pnl: inputs.today_net_pnl,
             drawdown: (peak.max(inputs.today_net_pnl) - inputs.today_net_pnl).max(Decimal::ZERO),
             orders_last_second: self.orders_last_second(),
-            strategy: crate::domain::risk::StrategyBudget {
+            strategy: xcoin_model::risk::StrategyBudget {
                 max_positions: inputs.max_positions.and_then(|n| u32::try_from(n).ok()),
                 open_positions: u32::try_from(inputs.strategy_open_positions).unwrap_or(u32::MAX),
                 max_daily_loss: inputs.max_daily_loss,
@@ -235,7 +235,7 @@ impl<B: Broker> Engine<B> {
 
     /// Says a strategy was paused or resumed, by whom and why: in the
     /// process's log and in the desk log.
-    pub(super) fn strategy_changed(&self, s: &crate::domain::strategy::Strategy, paused: bool, by: &str, reason: &str) {
+    pub(super) fn strategy_changed(&self, s: &xcoin_model::strategy::Strategy, paused: bool, by: &str, reason: &str) {
         let (done, level) = if paused { ("paused", EventLevel::Warn) } else { ("resumed", EventLevel::Info) };
         tracing::warn!(strategy = s.id, name = %s.name, %by, %reason, "strategy {done}");
         let line = format!("strategy {} \"{}\" {done} by {by}: {reason}", s.id, s.name);
@@ -248,7 +248,7 @@ impl<B: Broker> Engine<B> {
     /// modifications and cancellations do not count there).
     fn warn_of_the_cap(&mut self, placed: i64) {
         let Some(cap) = self.broker.kind().daily_write_cap().map(i64::from) else { return };
-        let Some(level) = crate::domain::order::cap_warning(placed, cap) else { return };
+        let Some(level) = xcoin_model::order::cap_warning(placed, cap) else { return };
         let today = self.cfg.calendar.today();
         if self.cap_warned.is_some_and(|(day, warned)| day == today && warned >= level) {
             return;
@@ -260,7 +260,7 @@ impl<B: Broker> Engine<B> {
         );
         tracing::warn!(%placed, %cap, "{line}");
         self.journal(EventLevel::Warn, EventKind::Engine, line.clone());
-        self.alerts.raise(crate::alerts::Alert::order_limit_near(level, &line));
+        self.alerts.raise(xcoin_alerts::Alert::order_limit_near(level, &line));
     }
 
     /// Exits a position at market: an opposite MARKET order for its whole
@@ -273,12 +273,12 @@ impl<B: Broker> Engine<B> {
         position_id: i64,
         stop_loss: Decimal,
         take_profit: Option<Decimal>,
-    ) -> Result<(Position, crate::domain::risk::Assessment)> {
+    ) -> Result<(Position, xcoin_model::risk::Assessment)> {
         let p = self.db.get_position(position_id).await?;
         if p.quantity() == 0 {
             return Err(EngineError::Refused(format!("position {position_id} is closed: nothing to protect")));
         }
-        let levels = crate::domain::risk::Levels {
+        let levels = xcoin_model::risk::Levels {
             symbol: &p.symbol,
             exchange: p.exchange,
             quantity: p.quantity(),
@@ -287,7 +287,7 @@ impl<B: Broker> Engine<B> {
             take_profit,
             current_stop: p.stop_loss,
         };
-        let assessment = crate::domain::risk::validate_levels(&levels, &self.cfg.limits)
+        let assessment = xcoin_model::risk::validate_levels(&levels, &self.cfg.limits)
             .map_err(|d| EngineError::Refused(format!("levels of position {position_id} refused: {d}")))?;
         let updated = self.db.update_position_levels(position_id, Some(stop_loss), take_profit).await?;
         // The stop resting at the exchange moves with it.

@@ -19,13 +19,13 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{Engine, Result};
-use crate::alerts::Alert;
-use crate::broker::Broker;
-use crate::db::kill_switch::{Activation, KillSwitchEvent};
-use crate::domain::command::KillSwitchTrigger;
-use crate::domain::event::{EventKind, EventLevel};
-use crate::domain::money::paisa;
-use crate::domain::position::Position;
+use xcoin_alerts::Alert;
+use xcoin_broker::Broker;
+use xcoin_db::kill_switch::{Activation, KillSwitchEvent};
+use xcoin_model::command::KillSwitchTrigger;
+use xcoin_model::event::{EventKind, EventLevel};
+use xcoin_model::money::paisa;
+use xcoin_model::position::Position;
 
 /// How often the day's counts are recounted when no fill asks sooner.
 pub const STATS_RECOUNT: std::time::Duration = std::time::Duration::from_secs(1);
@@ -49,8 +49,8 @@ pub fn exit_reason(p: &Position, max_loss: Decimal, stop_rests: bool) -> Option<
     if p.unrealized_pnl <= -max_loss {
         return Some(format!(
             "position loss {} reached the limit {}",
-            crate::domain::to_paisa(-p.unrealized_pnl),
-            crate::domain::to_paisa(max_loss)
+            xcoin_model::to_paisa(-p.unrealized_pnl),
+            xcoin_model::to_paisa(max_loss)
         ));
     }
     None
@@ -60,7 +60,7 @@ impl<B: Broker> Engine<B> {
     /// One risk cycle. Errors are logged; the next cycle tries again.
     pub async fn monitor_risk(&mut self) {
         self.trading_cycle().await;
-        if let Err(e) = self.report_if_due(crate::domain::clock::now()).await {
+        if let Err(e) = self.report_if_due(xcoin_model::clock::now()).await {
             tracing::warn!(error = %e, "end-of-day report not sent");
         }
     }
@@ -89,10 +89,10 @@ impl<B: Broker> Engine<B> {
     /// The risk half of a cycle; returns what it read of the desk (the open
     /// positions, marked, and the kill switch) when it read it, for the
     /// strategies' half.
-    async fn risk_cycle(&mut self) -> Result<Option<super::strategy::Seen>> {
+    async fn risk_cycle(&mut self) -> Result<Option<super::strategies::Seen>> {
         let marked = self.mark_positions().await?;
         if marked == 0 && !self.risk_check_due {
-            self.square_off_if_due(crate::domain::clock::now()).await?;
+            self.square_off_if_due(xcoin_model::clock::now()).await?;
             return Ok(None);
         }
         let filled = std::mem::replace(&mut self.risk_check_due, false);
@@ -154,8 +154,8 @@ impl<B: Broker> Engine<B> {
                     KillSwitchTrigger::DailyLoss,
                     format!(
                         "daily loss ₹{} reached the limit ₹{}",
-                        crate::domain::to_paisa(loss),
-                        crate::domain::to_paisa(self.cfg.limits.max_daily_loss())
+                        xcoin_model::to_paisa(loss),
+                        xcoin_model::to_paisa(self.cfg.limits.max_daily_loss())
                     ),
                 ))
             } else if drawdown >= self.cfg.limits.max_drawdown() {
@@ -163,8 +163,8 @@ impl<B: Broker> Engine<B> {
                     KillSwitchTrigger::Drawdown,
                     format!(
                         "drawdown ₹{} from today's peak reached the limit ₹{}",
-                        crate::domain::to_paisa(drawdown),
-                        crate::domain::to_paisa(self.cfg.limits.max_drawdown())
+                        xcoin_model::to_paisa(drawdown),
+                        xcoin_model::to_paisa(self.cfg.limits.max_drawdown())
                     ),
                 ))
             } else {
@@ -176,8 +176,8 @@ impl<B: Broker> Engine<B> {
                 kill_switch_active = true;
             }
         }
-        self.square_off_if_due(crate::domain::clock::now()).await?;
-        Ok(Some(super::strategy::Seen { positions, kill_switch_active }))
+        self.square_off_if_due(xcoin_model::clock::now()).await?;
+        Ok(Some(super::strategies::Seen { positions, kill_switch_active }))
     }
 
     /// Raises the daily-loss alert once per threshold (50 %, then 80 % of the
@@ -206,7 +206,7 @@ impl<B: Broker> Engine<B> {
         if dirty.is_empty() {
             return Ok(0);
         }
-        let mut prices: Vec<(String, crate::domain::order::Exchange, Decimal)> = dirty
+        let mut prices: Vec<(String, xcoin_model::order::Exchange, Decimal)> = dirty
             .into_iter()
             .filter_map(|(symbol, exchange)| self.last_price(&symbol, exchange).map(|p| (symbol, exchange, p)))
             .collect();
@@ -240,7 +240,7 @@ impl<B: Broker> Engine<B> {
         let line = format!(
             "MIS square-off at {}: {}",
             at.format("%H:%M"),
-            crate::domain::count(exits, "position exited", "positions exited")
+            xcoin_model::count(exits, "position exited", "positions exited")
         );
         self.journal(EventLevel::Warn, EventKind::Exit, line);
         Ok(())

@@ -1,133 +1,14 @@
-//! Strategies as a part of the engine: a strategy sees ticks, its own fills
-//! and order updates, and is asked on the engine's timer what it wants; it
-//! answers with intents (place, modify, cancel, exit) and never touches the
-//! broker or the database. The engine turns intents into orders through the
-//! same pre-trade validator, audit and kill switch as every other order,
-//! under the strategy's own row in `strategies` (its id and name are set by
-//! the engine, whatever an intent says). A paused strategy is not asked.
-//!
-//! A strategy of one's own, in full:
-//!
-//! ```
-//! use xcoin::broker::Tick;
-//! use xcoin::domain::order::{Exchange, OrderRequest, OrderType, Product, Side, Validity};
-//! use xcoin::engine::strategy::{Intent, Strategy, View};
-//! use rust_decimal::Decimal;
-//!
-//! /// Buys 10 INFY once its price has risen three ticks in a row.
-//! struct ThreeUp {
-//!     last: Vec<Decimal>,
-//! }
-//!
-//! impl Strategy for ThreeUp {
-//!     fn name(&self) -> &str {
-//!         "Three Up"
-//!     }
-//!     fn on_tick(&mut self, tick: &Tick) {
-//!         if tick.symbol == "INFY" {
-//!             self.last.push(tick.last_price);
-//!         }
-//!     }
-//!     fn decide(&mut self, view: &View) -> Vec<Intent> {
-//!         let n = self.last.len();
-//!         let rising = n >= 4 && self.last[n - 4..].windows(2).all(|w| w[1] > w[0]);
-//!         if !rising || view.busy.iter().any(|(s, _)| s == "INFY") {
-//!             return vec![];
-//!         }
-//!         let price = self.last[n - 1];
-//!         self.last.clear();
-//!         vec![Intent::Place(OrderRequest {
-//!             strategy_id: 0, // the engine sets the strategy's own id and name
-//!             symbol: "INFY".into(),
-//!             exchange: Exchange::Nse,
-//!             side: Side::Buy,
-//!             order_type: OrderType::Market,
-//!             product: Product::Mis,
-//!             validity: Validity::Day,
-//!             quantity: 10,
-//!             price: None,
-//!             trigger_price: None,
-//!             stop_loss: Some(price - Decimal::from(2)),
-//!             take_profit: Some(price + Decimal::from(5)),
-//!             parent_order_id: None,
-//!             placed_by: String::new(),
-//!         })]
-//!     }
-//! }
-//!
-//! // Plugged in with `engine.add_strategy(Box::new(ThreeUp { last: vec![] })).await?`.
-//! let mut s = ThreeUp { last: vec![] };
-//! assert_eq!(s.name(), "Three Up");
-//!
-//! ```
+//! The engine's side of strategies: registering one under its row, telling
+//! it of its instruments' ticks and its own fills, asking it on the timer and
+//! turning its intents into orders through the one validator.
 
-use chrono::{DateTime, Utc};
-
+use super::strategy::{Intent, Strategy, View};
 use super::{Engine, Result};
-use crate::broker::{Broker, Tick};
-use crate::db::orders::OrderModification;
-use crate::domain::order::{Exchange, Order, OrderRequest};
-use crate::domain::position::Position;
-use crate::domain::risk::RiskLimits;
-use crate::domain::strategy::{Strategy as StrategyRow, StrategyType, TradingMode};
-use crate::domain::trade::Trade;
-
-/// What a strategy wants done.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Intent {
-    Place(OrderRequest),
-    Modify { order_id: i64, change: OrderModification },
-    Cancel { order_id: i64 },
-    Exit { position_id: i64 },
-}
-
-/// The desk as a strategy sees it when asked.
-pub struct View<'a> {
-    /// Instruments with an open position or a working order (anyone's).
-    pub busy: &'a [(String, Exchange)],
-    /// The strategy's own open positions.
-    pub positions: &'a [Position],
-    /// The strategy's own working orders.
-    pub orders: &'a [Order],
-    pub limits: &'a RiskLimits,
-    pub now: DateTime<Utc>,
-}
-
-/// A trading strategy. Every method but [`decide`](Strategy::decide) has a
-/// default that ignores the event.
-pub trait Strategy: Send + Sync {
-    /// Its name: its row in `strategies`, and `placed_by` on its orders.
-    fn name(&self) -> &str;
-    fn strategy_type(&self) -> StrategyType {
-        StrategyType::Custom
-    }
-    /// Takes its parameters from its row in `strategies` (a JSON object),
-    /// or says which field is wrong and what is allowed: a strategy whose
-    /// parameters are refused is not run. The default takes none.
-    fn configure(&mut self, parameters: &serde_json::Value) -> Result<(), String> {
-        parameters_of::<NoParameters>(parameters).map(|_| ())
-    }
-    /// Every price the engine sees of its instruments (all of them when its
-    /// row lists none).
-    fn on_tick(&mut self, _tick: &Tick) {}
-    /// A fill of one of its own orders.
-    fn on_fill(&mut self, _order: &Order, _fill: &Trade) {}
-    /// A status change of one of its own orders.
-    fn on_order(&mut self, _order: &Order) {}
-    /// What to do now (asked on the engine's timer, while the strategy is
-    /// active, trading is enabled and the kill switch armed).
-    fn decide(&mut self, view: &View) -> Vec<Intent>;
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoParameters {}
-
-/// A strategy's parameters read into its own type; an unknown or mistyped
-/// field is named, with the fields there are.
-pub fn parameters_of<T: serde::de::DeserializeOwned>(parameters: &serde_json::Value) -> Result<T, String> {
-    serde_json::from_value(parameters.clone()).map_err(|e| format!("parameters: {e}"))
-}
+use xcoin_broker::{Broker, Tick};
+use xcoin_model::order::{Exchange, Order, OrderRequest};
+use xcoin_model::position::Position;
+use xcoin_model::strategy::{Strategy as StrategyRow, TradingMode};
+use xcoin_model::trade::Trade;
 
 /// What a cycle's risk half read of the desk, for its strategies' half: no
 /// fill is applied between the two, so the open positions are the same.
@@ -150,7 +31,7 @@ fn describe(intents: &[Intent]) -> String {
         .iter()
         .map(|i| match i {
             Intent::Place(r) => {
-                let price = r.price.map_or(String::new(), |p| format!(" @ {}", crate::domain::money::paisa(p)));
+                let price = r.price.map_or(String::new(), |p| format!(" @ {}", xcoin_model::money::paisa(p)));
                 format!("{} {} {} {}{price}", r.side, r.quantity, r.symbol, r.order_type)
             }
             Intent::Modify { order_id, .. } => format!("modify order {order_id}"),
@@ -170,8 +51,8 @@ impl<B: Broker> Engine<B> {
     /// desk is refused. Returns its id (the desk's row).
     pub async fn add_strategy(&mut self, mut strategy: Box<dyn Strategy>) -> Result<i64> {
         let mode = match self.broker.kind() {
-            crate::domain::order::BrokerKind::Paper => TradingMode::Paper,
-            crate::domain::order::BrokerKind::Kite => TradingMode::Live,
+            xcoin_model::order::BrokerKind::Paper => TradingMode::Paper,
+            xcoin_model::order::BrokerKind::Kite => TradingMode::Live,
         };
         let row = self.db.ensure_strategy(strategy.name(), strategy.strategy_type(), mode).await?;
         if row.mode == TradingMode::Paper && mode == TradingMode::Live && row.is_automated() {
@@ -189,7 +70,7 @@ impl<B: Broker> Engine<B> {
         let instruments = row
             .instruments
             .iter()
-            .map(|i| crate::domain::strategy::parse_instrument(i))
+            .map(|i| xcoin_model::strategy::parse_instrument(i))
             .collect::<std::result::Result<Vec<_>, String>>()
             .map_err(|e| super::EngineError::Refused(format!("strategy \"{}\": instruments: {e}", row.name)))?;
         self.strategies.retain(|r| r.id != row.id);
@@ -220,7 +101,7 @@ impl<B: Broker> Engine<B> {
     /// paper book at start, so what it holds is marked, stopped and squared
     /// off, and what works there is filled, before any of them runs again.
     pub(super) async fn open_paper_book(&mut self) -> Result<()> {
-        if self.broker.kind() != crate::domain::order::BrokerKind::Kite {
+        if self.broker.kind() != xcoin_model::order::BrokerKind::Kite {
             return Ok(());
         }
         let rows = self.db.all_strategies().await?;
@@ -241,7 +122,7 @@ impl<B: Broker> Engine<B> {
     /// `None` when the order is the desk's own. The desk's kill switch stops
     /// it as it stops the desk's orders; the paper book's validator judges it.
     pub(super) async fn place_in_paper_book(&mut self, req: &OrderRequest) -> Result<Option<Order>> {
-        if self.broker.kind() != crate::domain::order::BrokerKind::Kite {
+        if self.broker.kind() != xcoin_model::order::BrokerKind::Kite {
             return Ok(None);
         }
         let row = self.db.get_strategy(req.strategy_id).await?;
@@ -368,7 +249,7 @@ impl<B: Broker> Engine<B> {
                 positions: &own_positions,
                 orders: &own_orders,
                 limits: &limits,
-                now: crate::domain::clock::now(),
+                now: xcoin_model::clock::now(),
             };
             let intents = r.strategy.decide(&view);
             if intents.is_empty() {
@@ -439,19 +320,4 @@ impl<B: Broker> Engine<B> {
             }
         }
     }
-}
-
-/// The strategies this build carries, by name, for `xcoin replay`.
-pub const BUILT_IN: &[&str] = &[super::demo::STRATEGY_NAME];
-
-/// A strategy this build carries: the demo by its name or `demo`.
-pub fn built_in(name: &str) -> Result<Box<dyn Strategy>, String> {
-    let name = name.trim();
-    if name.eq_ignore_ascii_case("demo") || name.eq_ignore_ascii_case(super::demo::STRATEGY_NAME) {
-        return Ok(Box::new(super::demo::Demo::new(0)));
-    }
-    Err(format!(
-        "strategy: `{name}` is not one this build carries; expected one of {} (or `demo`)",
-        BUILT_IN.join(", ")
-    ))
 }
