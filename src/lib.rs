@@ -7,19 +7,19 @@
 pub use xcoin_alerts as alerts;
 pub use xcoin_config as config;
 pub use xcoin_config::files;
+pub use xcoin_console as console;
+pub use xcoin_console::signals;
 pub use xcoin_db as db;
 pub use xcoin_db::report;
 pub use xcoin_model as domain;
 pub use xcoin_web::{dashboard, webhook};
 
 pub mod broker;
-pub mod console;
 pub mod desk;
 pub mod engine;
 pub mod exchange;
 pub mod export;
 pub mod replay;
 pub mod setup;
-pub mod signals;
 #[cfg(feature = "test-support")]
 pub use xcoin_testkit as testkit;

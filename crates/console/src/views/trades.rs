@@ -4,7 +4,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{Column, ESSENTIAL, Field, money, pnl_style, price};
-use crate::console::app::App;
+use crate::app::App;
 
 /// The net value is this tab's P&L column. Time and the order id go after
 /// the charge lines, the total charges after the breakdown.
@@ -29,12 +29,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     super::table(
         area,
         buf,
-        super::filtered(app, crate::console::tab::Tab::Trades, format!("Trades — {} today", app.store.trades.len())),
+        super::filtered(app, crate::tab::Tab::Trades, format!("Trades — {} today", app.store.trades.len())),
         &COLUMNS,
-        app.tables[crate::console::tab::Tab::Trades].rows.len(),
-        app.tables[crate::console::tab::Tab::Trades].selected,
+        app.tables[crate::tab::Tab::Trades].rows.len(),
+        app.tables[crate::tab::Tab::Trades].selected,
         |i| {
-            let t = &app.store.trades[&app.tables[crate::console::tab::Tab::Trades].rows[i]];
+            let t = &app.store.trades[&app.tables[crate::tab::Tab::Trades].rows[i]];
             let c = &t.charges;
             vec![
                 app.calendar.local(t.traded_at).format("%H:%M:%S").to_string().into(),

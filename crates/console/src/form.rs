@@ -6,11 +6,11 @@ use crossterm::event::KeyEvent;
 use super::action::{Action, Scope, action_for, edit};
 use rust_decimal::Decimal;
 
-use crate::domain::instrument::Ticks;
+use xcoin_model::instrument::Ticks;
 
-use crate::db::orders::OrderModification;
-use crate::domain::order::{Exchange, FieldError, Order, OrderRequest, OrderType, Product, Side, Validity};
-use crate::domain::strategy::MANUAL_STRATEGY_ID;
+use xcoin_db::orders::OrderModification;
+use xcoin_model::order::{Exchange, FieldError, Order, OrderRequest, OrderType, Product, Side, Validity};
+use xcoin_model::strategy::MANUAL_STRATEGY_ID;
 
 /// The fields of the new-order form, in screen order.
 pub const FIELDS: [&str; 9] =
@@ -219,18 +219,18 @@ impl OrderForm {
     pub fn request(&self, ticks: &Ticks, placed_by: &str) -> Result<OrderRequest, FieldError> {
         let v = &self.values;
         let order_type: OrderType =
-            v[TYPE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("type", e.to_string()))?;
+            v[TYPE].parse().map_err(|e: xcoin_model::ParseEnumError| FieldError::new("type", e.to_string()))?;
         let quantity =
             v[2].trim().parse::<i64>().map_err(|_| FieldError::new("quantity", "a whole number of shares, e.g. 10"))?;
         let req = OrderRequest {
             strategy_id: MANUAL_STRATEGY_ID,
             symbol: v[0].trim().to_ascii_uppercase(),
             exchange: self.exchange,
-            side: v[SIDE].parse().map_err(|e: crate::domain::ParseEnumError| FieldError::new("side", e.to_string()))?,
+            side: v[SIDE].parse().map_err(|e: xcoin_model::ParseEnumError| FieldError::new("side", e.to_string()))?,
             order_type,
             product: v[PRODUCT]
                 .parse()
-                .map_err(|e: crate::domain::ParseEnumError| FieldError::new("product", e.to_string()))?,
+                .map_err(|e: xcoin_model::ParseEnumError| FieldError::new("product", e.to_string()))?,
             validity: Validity::Day,
             quantity,
             price: decimal("price", &v[PRICE])?,
@@ -282,7 +282,7 @@ pub const LEVEL_FIELDS: [&str; 2] = ["stop loss", "target"];
 
 impl LevelsForm {
     /// The form with the position's levels as they are.
-    pub fn for_position(p: &crate::domain::position::Position) -> LevelsForm {
+    pub fn for_position(p: &xcoin_model::position::Position) -> LevelsForm {
         LevelsForm {
             position_id: p.id,
             values: [editable(p.stop_loss), editable(p.take_profit)],
@@ -390,7 +390,7 @@ mod tests {
         assert_eq!(f.values[3], "MARKET", "LIMIT steps back to MARKET");
         f.focus = 7;
         type_text(&mut f, "1520.00");
-        let req = f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "asha").unwrap();
+        let req = f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "asha").unwrap();
         assert_eq!(
             (req.symbol.as_str(), req.side, req.quantity, req.order_type, req.price, req.stop_loss),
             ("INFY", Side::Sell, 10, OrderType::Market, None, Some(dec!(1520.00)))
@@ -404,28 +404,28 @@ mod tests {
     fn wrong_fields_are_named_as_typed() {
         let mut f = OrderForm::new(vec!["INFY".into()]);
         assert_eq!(
-            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "quantity: a whole number of shares, e.g. 10"
         );
         f.values = ["INFY", "BUY", "5", "LIMIT", "MIS", "", "", "", ""].map(String::from);
         assert_eq!(
-            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "price: a LIMIT order needs a limit price"
         );
         f.values[5] = "1512.33".into();
         assert_eq!(
-            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "price: 1512.33 is not on the 0.05 tick"
         );
         f.values[5] = "15x".into();
         assert_eq!(
-            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "price: `15x` is not a price; write it like 1512.35"
         );
         f.values[0] = "TCS".into();
         f.values[5] = "1512.35".into();
         assert_eq!(
-            f.request(&Ticks::new(&crate::domain::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
+            f.request(&Ticks::new(&xcoin_model::instrument::built_in(), dec!(0.05)), "a").unwrap_err().to_string(),
             "symbol: `TCS` is not in the instruments list"
         );
     }

@@ -13,16 +13,16 @@ use super::form::{FormKey, LevelsForm, ModifyForm, OrderForm, Prefill};
 use super::store::{Answer, DeskStatus, Health, OrderVersion, Store, Update};
 pub use super::tab::Tab;
 use super::tables::Tables;
-use crate::db::commands::CommandRecord;
-use crate::domain::calendar::MarketCalendar;
-use crate::domain::command::{CommandStatus, OperatorCommand};
-use crate::domain::order::{Order, OrderRequest, Side, StatusChange};
-use crate::domain::position::Position;
-use crate::domain::reconciliation::{Issue, IssueStatus, Resolution};
-use crate::domain::risk::RiskLimits;
-use crate::domain::risk::{Assessment, Denial, RiskSnapshot};
-use crate::domain::strategy::TradingMode;
-use crate::domain::trade::Trade;
+use xcoin_db::commands::CommandRecord;
+use xcoin_model::calendar::MarketCalendar;
+use xcoin_model::command::{CommandStatus, OperatorCommand};
+use xcoin_model::order::{Order, OrderRequest, Side, StatusChange};
+use xcoin_model::position::Position;
+use xcoin_model::reconciliation::{Issue, IssueStatus, Resolution};
+use xcoin_model::risk::RiskLimits;
+use xcoin_model::risk::{Assessment, Denial, RiskSnapshot};
+use xcoin_model::strategy::TradingMode;
+use xcoin_model::trade::Trade;
 
 /// The word an operator types to activate the kill switch.
 pub const KILL_WORD: &str = "KILL";
@@ -140,7 +140,7 @@ pub struct App {
     /// loader walks the whole day.
     order_counts: ((usize, usize, usize), Option<chrono::NaiveDate>),
     /// The desk's daily goals, for Stats (none set by default).
-    pub goals: Option<crate::domain::goals::GoalLimits>,
+    pub goals: Option<xcoin_model::goals::GoalLimits>,
     pub operator: String,
     /// The instant the screen shows (the clock); set by the runtime each frame.
     pub now: DateTime<Utc>,
@@ -169,7 +169,7 @@ pub struct App {
     /// Something changed since the last frame.
     pub dirty: bool,
     /// Tradable instruments with their reference prices (completion, previews).
-    pub instruments: Vec<crate::domain::instrument::Instrument>,
+    pub instruments: Vec<xcoin_model::instrument::Instrument>,
     /// The status history the order detail shows, as last read: the order,
     /// its status then, and the history or why it could not be read. Lists
     /// carry no history; the detail reads it when opened and when the order
@@ -207,7 +207,7 @@ impl App {
             past_day: None,
             order_counts: ((0, 0, 0), None),
             operator,
-            now: crate::domain::clock::now(),
+            now: xcoin_model::clock::now(),
             screen: ratatui::layout::Size::new(80, 24),
             pending: HashSet::new(),
             log_state: tui_logger::TuiWidgetState::new(),
@@ -218,7 +218,7 @@ impl App {
             view_of: None,
             orders_active: 0,
             dirty: true,
-            instruments: crate::domain::instrument::built_in(),
+            instruments: xcoin_model::instrument::built_in(),
             history: None,
             history_asked: None,
         }
@@ -316,7 +316,7 @@ impl App {
             self.order_counts.1 = None;
         } else if self.order_counts.1 == Some(self.day()) {
             let (start, end) = self.calendar.day_bounds(self.day());
-            let weigh = |o: &crate::domain::order::Order| crate::console::views::orders::weigh(o, start, end);
+            let weigh = |o: &xcoin_model::order::Order| crate::views::orders::weigh(o, start, end);
             let (mut w, mut t, mut m) = self.order_counts.0;
             let gone = update.orders.iter().map(|o| o.id).chain(update.deleted_orders.iter().copied());
             for old in gone.filter_map(|id| self.store.orders.get(&id)) {
@@ -430,7 +430,7 @@ impl App {
             }
         }
         if pending.snapshot || self.order_counts.1 != Some(self.day()) {
-            self.order_counts = (crate::console::views::orders::counts(self), Some(self.day()));
+            self.order_counts = (crate::views::orders::counts(self), Some(self.day()));
         }
         let s = &self.store;
         // Every row the tab lists unfiltered: the positions closed today too.
@@ -738,7 +738,7 @@ impl App {
 
     fn move_selection(&mut self, delta: isize) {
         if self.tab == Tab::Stats {
-            let rows = crate::console::views::stats_rows(self);
+            let rows = crate::views::stats_rows(self);
             let last = rows.saturating_sub(self.stats_room.get().max(1));
             self.stats_scroll = self.stats_scroll.min(last).saturating_add_signed(delta).min(last);
             return;
@@ -915,7 +915,7 @@ impl App {
         let working = working.saturating_sub(resting);
         let mut body = vec!["The engine runs inside this console: quitting stops trading.".to_string()];
         if working > 0 {
-            let orders = crate::domain::count(working as i64, "working order", "working orders");
+            let orders = xcoin_model::count(working as i64, "working order", "working orders");
             body.push(if self.cancel_orders_on_stop {
                 format!("{orders} will be cancelled first (engine.cancel_orders_on_stop).")
             } else {
@@ -928,7 +928,7 @@ impl App {
                 0 => format!("{open} {noun} will no longer be watched: stops and targets not enforced."),
                 n => format!(
                     "{open} {noun} will no longer be watched: targets not enforced; {} at the exchange.",
-                    crate::domain::count(n as i64, "stop rests", "stops rest")
+                    xcoin_model::count(n as i64, "stop rests", "stops rest")
                 ),
             });
         }
@@ -981,7 +981,7 @@ impl App {
         let last = self.fresh_price_of(&symbol, exchange);
         let tick = self.limits.ticks.of(&symbol, exchange);
         let (stop_loss, take_profit) = last.map_or((None, None), |l| {
-            crate::domain::risk::default_levels(
+            xcoin_model::risk::default_levels(
                 side,
                 l,
                 tick,
@@ -1164,7 +1164,7 @@ impl App {
                     None
                 }
                 _ => {
-                    edit(&mut input, action, crate::domain::command::MAX_TEXT_CHARS, |c| c);
+                    edit(&mut input, action, xcoin_model::command::MAX_TEXT_CHARS, |c| c);
                     self.popup = Some(Popup::Note { issue_id, resolution, input });
                     None
                 }
@@ -1239,7 +1239,7 @@ impl App {
                 body.push(match verdict {
                     Ok(a) => format!(
                         "pre-trade check: passes — risk {}, reward:risk {}",
-                        a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+                        a.risk_amount.map_or("—".into(), xcoin_model::money::rupees),
                         a.risk_reward.map_or("—".into(), |r| format!("{:.2}:1", r))
                     ),
                     Err(d) => format!("pre-trade check: {d} — the engine will reject it"),
@@ -1266,7 +1266,7 @@ impl App {
             Ok(change) => change,
         };
         let id = order.id;
-        let crate::db::orders::OrderModification { quantity, price, trigger_price } = change;
+        let xcoin_db::orders::OrderModification { quantity, price, trigger_price } = change;
         let cmd = OperatorCommand::ModifyOrder { order_id: id, quantity, price, trigger_price };
         let was = |v: Option<Decimal>| v.map_or("—".into(), |p| format!("{p:.2}"));
         let mut body = vec![
@@ -1313,7 +1313,7 @@ impl App {
     pub fn levels_verdict(
         &self,
         p: &Position,
-        levels: Result<(Decimal, Option<Decimal>), crate::domain::order::FieldError>,
+        levels: Result<(Decimal, Option<Decimal>), xcoin_model::order::FieldError>,
     ) -> [String; 2] {
         let (stop, target) = match levels {
             Ok(l) => l,
@@ -1326,7 +1326,7 @@ impl App {
             p.stop_loss.map_or("none".into(), |v| format!("{v:.2}")),
             p.take_profit.map_or("none".into(), |v| format!("{v:.2}"))
         );
-        let levels = crate::domain::risk::Levels {
+        let levels = xcoin_model::risk::Levels {
             symbol: &p.symbol,
             exchange: p.exchange,
             quantity: p.quantity(),
@@ -1335,7 +1335,7 @@ impl App {
             take_profit: target,
             current_stop: p.stop_loss,
         };
-        let verdict = match crate::domain::risk::validate_levels(&levels, &self.limits) {
+        let verdict = match xcoin_model::risk::validate_levels(&levels, &self.limits) {
             Ok(a) => passes("risk checks: risk at the stop", &a),
             Err(d) => format!("✗ {d} — the engine will refuse it"),
         };
@@ -1465,15 +1465,15 @@ impl App {
             Some(o) => snapshot.with_own_margin(&o.as_request(), last, self.limits.mis_leverage),
             None => snapshot,
         };
-        crate::domain::risk::validate(req, &snapshot, &self.limits)
+        xcoin_model::risk::validate(req, &snapshot, &self.limits)
     }
 
     /// The validator's verdict on a working order as it would be after
     /// `change`, judged as the engine will judge it (the order's own fills
     /// taken out of the position): the prices it is judged on, then the
     /// verdict, each a line for the form and the dialog.
-    pub fn modify_verdict(&self, order: &Order, change: crate::db::orders::OrderModification) -> [String; 2] {
-        let modified = match crate::db::orders::modified_request(
+    pub fn modify_verdict(&self, order: &Order, change: xcoin_db::orders::OrderModification) -> [String; 2] {
+        let modified = match xcoin_db::orders::modified_request(
             order,
             change,
             self.limits.ticks.of(&order.symbol, order.exchange),
@@ -1494,7 +1494,7 @@ impl App {
     /// price) and the margin its shares that add exposure block, against the
     /// funds free when the broker reported them.
     pub fn order_context(&self, req: &OrderRequest) -> String {
-        let rupees = crate::domain::money::rupees;
+        let rupees = xcoin_model::money::rupees;
         let last = self.last_price_of(&req.symbol);
         let price = req.entry_price(last);
         let value = price.map(|p| p * Decimal::from(req.quantity));
@@ -1505,7 +1505,7 @@ impl App {
             .filter(|p| p.symbol == req.symbol && p.exchange == req.exchange && p.product == req.product)
             .map(|p| p.quantity())
             .sum();
-        let margin = price.map(|_| crate::domain::risk::margin_needed(req, held, last, self.limits.mis_leverage));
+        let margin = price.map(|_| xcoin_model::risk::margin_needed(req, held, last, self.limits.mis_leverage));
         let free = self.store.summary.funds.map(|(f, _)| format!(" of {} free", rupees(f.available_margin)));
         format!(
             "last {} · order value {} · margin {}{}",
@@ -1519,7 +1519,7 @@ impl App {
     /// A price the market gave today for an instrument: an open position's
     /// mark, else today's latest fill in it. `None` rather than the
     /// instrument list's reference price.
-    pub fn fresh_price_of(&self, symbol: &str, exchange: crate::domain::order::Exchange) -> Option<Decimal> {
+    pub fn fresh_price_of(&self, symbol: &str, exchange: xcoin_model::order::Exchange) -> Option<Decimal> {
         let same = |s: &str, e| s == symbol && e == exchange;
         self.store.positions.values().filter(|p| same(&p.symbol, p.exchange)).find_map(|p| p.last_price).or_else(|| {
             self.store
@@ -1543,7 +1543,7 @@ impl App {
     }
 
     /// Asks to pause an active strategy or resume a paused one (confirmed).
-    fn toggle_strategy(&mut self, s: &crate::domain::strategy::Strategy) {
+    fn toggle_strategy(&mut self, s: &xcoin_model::strategy::Strategy) {
         if !s.is_automated() {
             self.flash(format!("{} places only operators' orders: nothing to pause", s.name), FlashKind::Info);
             return;
@@ -1637,7 +1637,7 @@ fn issue_text(i: &Issue) -> String {
 fn passes(what: &str, a: &Assessment) -> String {
     format!(
         "✓ passes {what} {}, reward:risk {}",
-        a.risk_amount.map_or("—".into(), crate::domain::money::rupees),
+        a.risk_amount.map_or("—".into(), xcoin_model::money::rupees),
         a.risk_reward.map_or("—".into(), |r| format!("{r:.2}:1"))
     )
 }
@@ -1697,11 +1697,11 @@ pub fn describe_request(r: &OrderRequest) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::domain::order::OrderStatus;
-    use crate::domain::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
     use crossterm::event::KeyModifiers;
     use rust_decimal_macros::dec;
+    use xcoin_config::Settings;
+    use xcoin_model::order::OrderStatus;
+    use xcoin_model::order::{BrokerKind, Exchange, OrderType, Product, Side, Validity};
 
     fn app(read_only: bool) -> App {
         let s = Settings::default();

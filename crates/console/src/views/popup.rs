@@ -2,17 +2,17 @@
 //! confirmations whose default is Cancel, the kill switch's typed word, and
 //! notes. Each is sized from its content and wraps within the screen.
 
-use crate::domain::strategy::TradingMode;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Flex, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use xcoin_model::strategy::TradingMode;
 
 use super::{fit, price, rupees};
-use crate::console::action::{Scope, bindings, hint_line};
-use crate::console::app::{App, KILL_WORD, Popup, Tab};
-use crate::console::form::{FIELDS, MODIFY_FIELDS};
+use crate::action::{Scope, bindings, hint_line};
+use crate::app::{App, KILL_WORD, Popup, Tab};
+use crate::form::{FIELDS, MODIFY_FIELDS};
 
 /// The widest a popup grows, however long its lines: wider reads badly.
 const MAX_WIDTH: u16 = 100;
@@ -103,7 +103,7 @@ fn buttons(focus_ok: bool, ok: &str) -> Vec<Line<'static>> {
 
 /// The bindings the help explains a line each: the tab's own (`scope`),
 /// then those that work everywhere.
-pub fn help_bindings(scope: Scope, read_only: bool) -> impl Iterator<Item = &'static crate::console::action::Binding> {
+pub fn help_bindings(scope: Scope, read_only: bool) -> impl Iterator<Item = &'static crate::action::Binding> {
     let own = bindings(read_only).filter(move |b| b.scope == scope && scope != Scope::Global);
     own.chain(bindings(read_only).filter(|b| b.scope == Scope::Global))
 }
@@ -129,7 +129,7 @@ const OTHER_SCOPES: [(Scope, &str); 11] = [
 /// the other tabs' keys and each dialog's, a line per place.
 fn help_dialog(scope: Scope, read_only: bool) -> Dialog<'static> {
     let heading = |text: String| Line::from(Span::styled(text, bold().add_modifier(Modifier::UNDERLINED)));
-    let key = |b: &crate::console::action::Binding| {
+    let key = |b: &crate::action::Binding| {
         Line::from(vec![Span::styled(format!(" {:<6}", b.label), bold()), Span::raw(b.help)])
     };
     let here = OTHER_SCOPES.iter().find(|(s, _)| *s == scope).map(|(_, name)| *name);
@@ -148,7 +148,7 @@ fn help_dialog(scope: Scope, read_only: bool) -> Dialog<'static> {
     }
     lines.push(heading("Elsewhere".into()));
     for (other, name) in OTHER_SCOPES.iter().filter(|(s, _)| *s != scope) {
-        let keys = crate::console::action::keys_line(*other, read_only);
+        let keys = crate::action::keys_line(*other, read_only);
         if !keys.is_empty() {
             lines.push(Line::from(vec![Span::styled(format!(" {name}: "), bold()), Span::raw(keys)]));
         }
@@ -264,7 +264,7 @@ fn confirm_dialog(
     Dialog { title: title.into(), body: lines, footer, border: Color::Yellow, min_width: 0 }
 }
 
-fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'static> {
+fn order_dialog(app: &App, form: &crate::form::OrderForm) -> Dialog<'static> {
     let bold = bold();
     let mut lines = Vec::new();
     for (i, name) in FIELDS.iter().enumerate() {
@@ -278,7 +278,7 @@ fn order_dialog(app: &App, form: &crate::console::form::OrderForm) -> Dialog<'st
         };
         let style = if focused { bold } else { Style::new() };
         let mut spans = vec![Span::styled(format!("{marker} {name:<10} "), style), Span::styled(shown, style)];
-        let letters = crate::console::form::OrderForm::letters(i);
+        let letters = crate::form::OrderForm::letters(i);
         if !letters.is_empty() {
             spans.push(Span::styled(format!("   {letters}"), dim()));
         }
@@ -333,15 +333,15 @@ fn fields_dialog(
     Dialog { title, body: lines, footer, border: Color::Cyan, min_width: 44 }
 }
 
-fn modify_dialog(app: &App, form: &crate::console::form::ModifyForm) -> Dialog<'static> {
-    let order = app.store.orders.get(&form.order_id).map(crate::console::app::describe_order);
+fn modify_dialog(app: &App, form: &crate::form::ModifyForm) -> Dialog<'static> {
+    let order = app.store.orders.get(&form.order_id).map(crate::app::describe_order);
     let fields = (&MODIFY_FIELDS[..], &form.values[..], form.focus);
     fields_dialog(app, format!("Modify order {}", form.order_id), order, fields, &form.verdict)
 }
 
-fn levels_dialog(app: &App, form: &crate::console::form::LevelsForm) -> Dialog<'static> {
-    let position = app.store.positions.get(&form.position_id).map(crate::console::app::describe_position);
-    let fields = (&crate::console::form::LEVEL_FIELDS[..], &form.values[..], form.focus);
+fn levels_dialog(app: &App, form: &crate::form::LevelsForm) -> Dialog<'static> {
+    let position = app.store.positions.get(&form.position_id).map(crate::app::describe_position);
+    let fields = (&crate::form::LEVEL_FIELDS[..], &form.values[..], form.focus);
     fields_dialog(app, format!("Stop and target — position {}", form.position_id), position, fields, &form.verdict)
 }
 
@@ -380,12 +380,12 @@ fn strategies_dialog(app: &App, selected: usize) -> Dialog<'static> {
             .summary
             .breakdown
             .iter()
-            .find(|b| b.kind == crate::db::stats::BreakdownKind::Strategy && b.name == s.name)
+            .find(|b| b.kind == xcoin_db::stats::BreakdownKind::Strategy && b.name == s.name)
             .map_or(rust_decimal::Decimal::ZERO, |b| b.net_pnl);
         let net_style = Style::new().fg(if net < rust_decimal::Decimal::ZERO { Color::Red } else { Color::Green });
         lines.push(Line::from(vec![
-            Span::raw(format!("      {} · today ", crate::domain::count(held, "position", "positions"))),
-            Span::styled(crate::domain::money::rupees(net), net_style),
+            Span::raw(format!("      {} · today ", xcoin_model::count(held, "position", "positions"))),
+            Span::styled(xcoin_model::money::rupees(net), net_style),
             Span::raw(last),
         ]));
     }
@@ -416,7 +416,7 @@ fn detail(app: &App) -> Vec<Line<'static>> {
 
 type Local<'a> = &'a dyn Fn(chrono::DateTime<chrono::Utc>) -> String;
 
-fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec<Line<'static>> {
+fn order_detail(app: &App, o: &xcoin_model::order::Order, local: Local) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     lines.push(Line::from(format!(
         "Order {}  {} {} {} {} {}  status {}",
@@ -477,7 +477,7 @@ fn order_detail(app: &App, o: &crate::domain::order::Order, local: Local) -> Vec
     lines
 }
 
-fn position_detail(p: &crate::domain::position::Position, local: Local) -> Vec<Line<'static>> {
+fn position_detail(p: &xcoin_model::position::Position, local: Local) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     lines.push(Line::from(format!("Position {}  {} {} {}", p.id, p.symbol, p.exchange, p.product)));
     lines.push(Line::from(format!(
@@ -501,7 +501,7 @@ fn position_detail(p: &crate::domain::position::Position, local: Local) -> Vec<L
     lines
 }
 
-fn trade_detail(t: &crate::domain::trade::Trade) -> Vec<Line<'static>> {
+fn trade_detail(t: &xcoin_model::trade::Trade) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     let c = &t.charges;
     lines.push(Line::from(format!("Trade {} ({})  order {}", t.id, t.broker_trade_id, t.order_id)));
@@ -531,13 +531,13 @@ fn trade_detail(t: &crate::domain::trade::Trade) -> Vec<Line<'static>> {
     lines
 }
 
-fn issue_detail(i: &crate::domain::reconciliation::Issue, local: Local) -> Vec<Line<'static>> {
+fn issue_detail(i: &xcoin_model::reconciliation::Issue, local: Local) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     lines.push(Line::from(format!("Issue {}  {}  {} {} {}", i.id, i.issue_type, i.symbol, i.exchange, i.product)));
     lines.push(Line::from(i.details.clone()));
     lines.push(Line::from(format!(
         "seen {}, first {}, last {}",
-        crate::domain::times(i.seen_count),
+        xcoin_model::times(i.seen_count),
         local(i.first_seen_at),
         local(i.last_seen_at)
     )));

@@ -16,18 +16,18 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 
-use crate::db::changes::{Change, ChangeEvent, ChangeFeed, Op, Table};
-use crate::db::commands::CommandRecord;
-use crate::db::events::DeskEvent;
-use crate::db::kill_switch::KillSwitchState;
-use crate::db::stats::{DailyStats, TodayPnl};
-use crate::db::{Db, DbError};
-use crate::domain::command::OperatorCommand;
-use crate::domain::order::{Order, OrderStatus, StatusChange};
-use crate::domain::position::Position;
-use crate::domain::reconciliation::Issue;
-use crate::domain::strategy::Strategy;
-use crate::domain::trade::Trade;
+use xcoin_db::changes::{Change, ChangeEvent, ChangeFeed, Op, Table};
+use xcoin_db::commands::CommandRecord;
+use xcoin_db::events::DeskEvent;
+use xcoin_db::kill_switch::KillSwitchState;
+use xcoin_db::stats::{DailyStats, TodayPnl};
+use xcoin_db::{Db, DbError};
+use xcoin_model::command::OperatorCommand;
+use xcoin_model::order::{Order, OrderStatus, StatusChange};
+use xcoin_model::position::Position;
+use xcoin_model::reconciliation::Issue;
+use xcoin_model::strategy::Strategy;
+use xcoin_model::trade::Trade;
 
 /// Today's summary numbers.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -36,11 +36,11 @@ pub struct Summary {
     pub stats: Option<DailyStats>,
     pub trades_today: i64,
     /// Today per strategy, then per instrument.
-    pub breakdown: Vec<crate::db::stats::Breakdown>,
+    pub breakdown: Vec<xcoin_db::stats::Breakdown>,
     /// The broker's funds as the engine last read them, and when.
-    pub funds: Option<(crate::domain::funds::Funds, DateTime<Utc>)>,
+    pub funds: Option<(xcoin_model::funds::Funds, DateTime<Utc>)>,
     /// Daily goals reached today.
-    pub goals: Vec<crate::db::stats::GoalEvent>,
+    pub goals: Vec<xcoin_db::stats::GoalEvent>,
     /// Of the realised P&L, what reconciliation adjustments booked (outside
     /// round trips and the win rate).
     pub adjustments: Decimal,
@@ -88,7 +88,7 @@ pub struct DeskStatus {
     /// When the database last answered the console's health check.
     pub last_db_answer: Option<DateTime<Utc>>,
     /// The Kite ticker's health when this console runs a LIVE engine.
-    pub ticker: Option<crate::domain::feed::TickerStatus>,
+    pub ticker: Option<xcoin_model::feed::TickerStatus>,
 }
 
 impl DeskStatus {
@@ -97,14 +97,14 @@ impl DeskStatus {
         match h {
             Health::Db(state) => {
                 if matches!(state, DbState::Live { .. }) {
-                    self.last_db_answer = Some(crate::domain::clock::now());
+                    self.last_db_answer = Some(xcoin_model::clock::now());
                 }
                 self.db = state;
             }
             Health::Engine(watch) => {
                 self.engine_gone_since = match watch.active {
                     Some(_) => None,
-                    None => self.engine_gone_since.or(Some(crate::domain::clock::now())),
+                    None => self.engine_gone_since.or(Some(xcoin_model::clock::now())),
                 };
                 self.engine_pid = watch.active;
                 self.standbys = watch.standbys;
@@ -138,7 +138,7 @@ pub enum DbState {
 pub enum Health {
     Db(DbState),
     /// The process that holds the engine lock, if any, and the standbys.
-    Engine(crate::db::lock::EngineWatch),
+    Engine(xcoin_db::lock::EngineWatch),
     /// A resync happened after a gap.
     Resynced {
         gap: Duration,
@@ -328,7 +328,7 @@ impl Store {
         }
         if let Some(s) = u.summary {
             if let Some(p) = s.pnl {
-                let now = crate::domain::clock::now();
+                let now = xcoin_model::clock::now();
                 if self.pnl_series.last().map(|(_, v)| *v) != Some(p) {
                     self.pnl_series.push((now, p));
                 }
@@ -365,8 +365,8 @@ impl Store {
 /// trades, the positions it held (as they stand now: closed ones as they
 /// closed), its reconciliation issues, its desk log and its figures.
 pub async fn past_day(db: &Db, day: chrono::NaiveDate) -> Result<Update, DbError> {
-    let calendar = crate::domain::calendar::MarketCalendar::default();
-    let report = crate::report::day_report(db, &calendar, day).await?;
+    let calendar = xcoin_model::calendar::MarketCalendar::default();
+    let report = xcoin_db::report::day_report(db, &calendar, day).await?;
     let pnl = TodayPnl {
         realized_pnl: report.realised,
         unrealized_pnl: report.unrealised,
@@ -480,7 +480,7 @@ pub async fn history_page(db: &Db, before: i64) -> Result<(Update, Option<i64>),
 }
 
 pub async fn summary(db: &Db) -> Result<Summary, DbError> {
-    let day = crate::domain::calendar::MarketCalendar::default().today();
+    let day = xcoin_model::calendar::MarketCalendar::default().today();
     Ok(Summary {
         pnl: Some(db.today_pnl().await?),
         stats: db.daily_stats(day).await?,
@@ -493,7 +493,7 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
 }
 
 /// Fetches the rows behind a batch of changes.
-pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Update, DbError> {
+pub async fn fetch(db: &Db, changes: &[xcoin_db::changes::Change]) -> Result<Update, DbError> {
     let ids = |t: Table| -> Vec<i64> {
         let set: HashSet<i64> = changes.iter().filter(|c| c.table == t && c.op != Op::Delete).map(|c| c.id).collect();
         set.into_iter().collect()
@@ -536,7 +536,7 @@ pub async fn fetch(db: &Db, changes: &[crate::db::changes::Change]) -> Result<Up
     Ok(u)
 }
 
-async fn engine_holder(db: &Db) -> Result<crate::db::lock::EngineWatch, DbError> {
+async fn engine_holder(db: &Db) -> Result<xcoin_db::lock::EngineWatch, DbError> {
     db.engine_watch().await
 }
 
@@ -576,7 +576,7 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
             Ok(feed) => break feed,
             Err(e) => {
                 let _ = tx
-                    .send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: crate::domain::clock::now() })))
+                    .send(LoaderMsg::Health(Health::Db(DbState::Reconnecting { since: xcoin_model::clock::now() })))
                     .await;
                 tracing::warn!(error = %e, "console cannot listen for changes yet");
                 tokio::time::sleep(Duration::from_secs(1)).await;
@@ -601,7 +601,7 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
 /// The loader's loop: snapshots when needed, changes, requests and health.
 async fn serve_loop(
     l: &mut Loader,
-    events: &mut crate::db::changes::ChangeStream,
+    events: &mut xcoin_db::changes::ChangeStream,
     requests: &mut mpsc::Receiver<Request>,
     requests_open: &mut bool,
     health: &mut tokio::time::Interval,
@@ -701,7 +701,7 @@ impl Loader {
     }
 
     fn lost(&mut self) {
-        self.gap_started.get_or_insert((Instant::now(), crate::domain::clock::now()));
+        self.gap_started.get_or_insert((Instant::now(), xcoin_model::clock::now()));
     }
 
     /// What the console holds can no longer be trusted: everything is read again.
@@ -724,7 +724,7 @@ impl Loader {
                 if let Some((started, _)) = self.gap_started.take() {
                     self.send(LoaderMsg::Health(Health::Resynced {
                         gap: started.elapsed(),
-                        at: crate::domain::clock::now(),
+                        at: xcoin_model::clock::now(),
                     }))
                     .await?;
                 }
@@ -814,7 +814,7 @@ impl Loader {
                 self.need_snapshot = true;
             }
         }
-        let state = db_state(answered, self.gap_started.map(|g| g.1), crate::domain::clock::now());
+        let state = db_state(answered, self.gap_started.map(|g| g.1), xcoin_model::clock::now());
         self.send(LoaderMsg::Health(Health::Db(state))).await
     }
 }

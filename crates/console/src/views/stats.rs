@@ -12,8 +12,8 @@ use rust_decimal::prelude::ToPrimitive;
 
 use super::fit::width;
 use super::{Column, ESSENTIAL, Field, money, pnl_style, rupees};
-use crate::console::app::App;
-use crate::db::stats::{Breakdown, BreakdownKind};
+use crate::app::App;
+use xcoin_db::stats::{Breakdown, BreakdownKind};
 
 fn ratio(used: Decimal, limit: Decimal) -> f64 {
     if limit <= Decimal::ZERO { 0.0 } else { (used / limit).to_f64().unwrap_or(0.0).clamp(0.0, 1.0) }
@@ -29,7 +29,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
     let stats = s.stats.as_ref();
     let gross = pnl.realized_pnl + pnl.unrealized_pnl;
     let funds = s.funds.map(|(f, _)| f);
-    let win_rate = stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| crate::domain::percent(w, 1));
+    let win_rate = stats.and_then(|st| st.win_rate()).map_or("—".to_string(), |w| xcoin_model::percent(w, 1));
     let mut rows = vec![
         ("Net P&L", rupees(pnl.net_pnl), pnl_style(pnl.net_pnl)),
         ("Gross P&L", rupees(gross), pnl_style(gross)),
@@ -42,7 +42,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
         ("Orders", app.order_counts().1.to_string(), Style::new()),
         ("Trades", s.trades_today.to_string(), Style::new()),
         ("Broker requests", app.mode.broker().writes_text(stats.map_or(0, |st| st.broker_writes)), Style::new()),
-        ("Order-to-trade", app.order_to_trade().map_or("—".into(), crate::domain::charges::otr_text), Style::new()),
+        ("Order-to-trade", app.order_to_trade().map_or("—".into(), xcoin_model::charges::otr_text), Style::new()),
         ("Win rate", win_rate, Style::new()),
         ("Largest win", stats.map_or("—".into(), |st| rupees(st.largest_win)), Style::new().fg(Color::Green)),
         ("Largest loss", stats.map_or("—".into(), |st| rupees(st.largest_loss)), Style::new().fg(Color::Red)),
@@ -61,7 +61,7 @@ fn today_rows(app: &App) -> Vec<(&'static str, String, Style)> {
 
 /// The desk's goals: where each stands, or when it was reached.
 fn goal_rows(app: &App) -> Vec<(&'static str, String, Style)> {
-    use crate::domain::goals::Goal;
+    use xcoin_model::goals::Goal;
     let Some(g) = &app.goals else { return Vec::new() };
     let s = &app.store.summary;
     let net = s.pnl.unwrap_or_default().net_pnl;
@@ -99,7 +99,7 @@ fn gauges(app: &App) -> Vec<(&'static str, f64, String)> {
     let pnl = s.pnl.unwrap_or_default();
     let stats = s.stats.as_ref();
     let limits = &app.limits;
-    let whole = crate::domain::money::whole_rupees;
+    let whole = xcoin_model::money::whole_rupees;
     let amount = |used: Decimal, limit: Decimal| (ratio(used, limit), format!("{} of {}", whole(used), whole(limit)));
     let counted = |used: i64, limit: i64| (ratio(used.into(), limit.into()), format!("{used} of {limit}"));
     let loss = (-pnl.net_pnl).max(Decimal::ZERO);
@@ -138,7 +138,7 @@ fn breakdown_row(b: &Breakdown) -> Vec<Field> {
         name,
         b.trades.to_string().into(),
         b.round_trips.to_string().into(),
-        b.win_rate().map_or("—".into(), |w| crate::domain::percent(w, 0)).into(),
+        b.win_rate().map_or("—".into(), |w| xcoin_model::percent(w, 0)).into(),
         Field::styled(money(b.realized_pnl), pnl_style(b.realized_pnl)),
         money(b.charges).into(),
         Field::styled(money(b.net_pnl), pnl_style(b.net_pnl)),
@@ -241,7 +241,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 fn pnl_chart(app: &App, chart: Rect, buf: &mut Buffer) {
     // Chart coordinates are display-only floats; the numbers stay Decimal.
     let series = &app.store.pnl_series;
-    let line = |part: fn(&crate::db::stats::TodayPnl) -> Decimal| -> Vec<(f64, f64)> {
+    let line = |part: fn(&xcoin_db::stats::TodayPnl) -> Decimal| -> Vec<(f64, f64)> {
         series.iter().map(|(t, p)| (t.timestamp() as f64, part(p).to_f64().unwrap_or(0.0))).collect()
     };
     let net = line(|p| p.net_pnl);

@@ -1,15 +1,20 @@
 //! The operator console: a full-screen ratatui desk over the database's
 //! change feed. It reads the database and sends operator commands; it never
-//! talks to the engine or the broker. `crate::desk` wires it: it starts the
-//! engine in-process when no other process trades the database, and hands
-//! the console what it may know of it ([`Wiring`]).
+//! talks to the engine or the broker, and this crate depends on neither: it
+//! uses the model, the configuration and the database layer. The binary's
+//! `desk` wires it: it starts the engine in-process when no other process
+//! trades the database, and hands the console what it may know of it
+//! ([`Wiring`]).
 //!
 //! Files: `action` (the keymap), `app` (state and key handling), `store`
-//! (view model and the loader that feeds it), `views/` (drawing).
+//! (view model and the loader that feeds it), `views/` (drawing), `wizard`
+//! (the first launch), `signals` (the stop signals the desk's processes
+//! share).
 
 pub mod action;
 pub mod app;
 pub mod form;
+pub mod signals;
 pub mod store;
 pub mod tab;
 pub mod tables;
@@ -22,14 +27,14 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::StreamExt;
 
-use crate::config::Config;
-use crate::db::Db;
-use crate::domain::command::OperatorCommand;
-use crate::domain::feed::TickerStatus;
-use crate::domain::risk::RiskLimits;
-use crate::setup::{self, Report};
 use app::{App, Effect, FlashKind};
 use store::{LoaderMsg, Request};
+use xcoin_config::Config;
+use xcoin_db::Db;
+use xcoin_db::provision::{self as setup, Report};
+use xcoin_model::command::OperatorCommand;
+use xcoin_model::feed::TickerStatus;
+use xcoin_model::risk::RiskLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
@@ -103,10 +108,10 @@ pub fn init_logging(config: &Config) {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let level = if config.settings.app.debug { "debug" } else { config.settings.app.log_level.as_str() };
-    let filter = tracing_subscriber::EnvFilter::try_from_env(crate::config::LOG_FILTER_VAR)
+    let filter = tracing_subscriber::EnvFilter::try_from_env(xcoin_config::LOG_FILTER_VAR)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("xcoin={level},warn")));
     let _ = config.settings.ensure_dirs();
-    let file = crate::files::append_private(&config.settings.log_dir().join("xcoin.log"));
+    let file = xcoin_config::files::append_private(&config.settings.log_dir().join("xcoin.log"));
     let file_layer =
         file.ok().map(|f| tracing_subscriber::fmt::layer().with_ansi(false).with_writer(std::sync::Mutex::new(f)));
     let _ = tui_logger::init_logger(tui_logger::LevelFilter::Trace);
@@ -326,7 +331,7 @@ async fn event_loop(
                 None => return Ok(()),
             },
             _ = frame.tick() => {
-                app.now = crate::domain::clock::now();
+                app.now = xcoin_model::clock::now();
                 let second = app.now.timestamp();
                 if app.expire_flash() || second != shown_second {
                     shown_second = second;

@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use tui_logger::{ExtLogRecord, LogFormatter};
 
-use crate::console::app::App;
-use crate::db::events::DeskEvent;
-use crate::domain::calendar::MarketCalendar;
-use crate::domain::event::EventLevel;
+use crate::app::App;
+use xcoin_db::events::DeskEvent;
+use xcoin_model::calendar::MarketCalendar;
+use xcoin_model::event::EventLevel;
 
 /// One desk event as a line: `09:31:02 WARN  ORDER  order 12 … refused: …`.
 pub fn event_line(calendar: &MarketCalendar, e: &DeskEvent) -> Line<'static> {

@@ -6,10 +6,10 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use super::{Column, ESSENTIAL, Field, money, pnl_style, price, rupees};
-use crate::console::app::App;
-use crate::console::tab::Tab;
-use crate::domain::position::Position;
-use crate::domain::position::distance_to_stop;
+use crate::app::App;
+use crate::tab::Tab;
+use xcoin_model::position::Position;
+use xcoin_model::position::distance_to_stop;
 
 /// Prices and the unrealised P&L are essential; realised P&L and the stop
 /// (what protects the position) go last.
@@ -54,7 +54,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// An instrument and product with the side of a stop resting for it.
-type Resting = (String, crate::domain::order::Exchange, crate::domain::order::Product, crate::domain::order::Side);
+type Resting = (String, xcoin_model::order::Exchange, xcoin_model::order::Product, xcoin_model::order::Side);
 
 /// Where stops rest at the exchange: instrument, product and side.
 fn resting_stops(app: &App) -> std::collections::HashSet<Resting> {

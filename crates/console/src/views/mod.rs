@@ -43,8 +43,8 @@ pub fn filtered(app: &App, tab: Tab, title: String) -> String {
 /// its content, so the cells leave out the `₹` and the grouping. Everywhere
 /// else (header, Stats, totals, details, messages) amounts are [`rupees`].
 /// The domain's one money module formats both.
-pub use crate::domain::money::paisa as money;
-pub use crate::domain::money::rupees;
+pub use xcoin_model::money::paisa as money;
+pub use xcoin_model::money::rupees;
 
 /// A price, always with two decimals (1441.00, never 1441.0).
 pub fn price(v: Decimal) -> String {
@@ -220,7 +220,7 @@ pub fn table_with_totals(
     };
     let hidden = keep.iter().filter(|k| !**k).count();
     let mut title = title;
-    let note = format!(" · {} hidden", crate::domain::count(hidden as i64, "column", "columns"));
+    let note = format!(" · {} hidden", xcoin_model::count(hidden as i64, "column", "columns"));
     if hidden > 0 && fit::width(&title) + fit::width(&note) <= room as usize {
         title.push_str(&note);
     }
@@ -274,7 +274,7 @@ fn tab_titles(app: &App, room: u16, (working, today): (usize, usize)) -> Vec<Lin
                 app.store
                     .issues
                     .values()
-                    .filter(|x| x.status == crate::domain::reconciliation::IssueStatus::Open)
+                    .filter(|x| x.status == xcoin_model::reconciliation::IssueStatus::Open)
                     .count()
                     .to_string(),
             ),

@@ -12,10 +12,10 @@ use rust_decimal::Decimal;
 
 use super::fit::{Part, fit_parts};
 use super::{pnl_style, rupees};
-use crate::console::app::App;
-use crate::console::store::DbState;
-use crate::domain::feed::TickerState;
-use crate::domain::strategy::TradingMode;
+use crate::app::App;
+use crate::store::DbState;
+use xcoin_model::feed::TickerState;
+use xcoin_model::strategy::TradingMode;
 
 // How firmly each form holds its place (higher holds longer). At 80
 // columns the round trip, then the wording of healthy states, give way
@@ -76,8 +76,8 @@ fn first_line(app: &App) -> Vec<Part<'_>> {
             let since = app.calendar.local(since).format("%H:%M:%S");
             let what = format!(
                 "{}, {} unwatched",
-                crate::domain::count(positions as i64, "position", "positions"),
-                crate::domain::count(working as i64, "working order", "working orders")
+                xcoin_model::count(positions as i64, "position", "positions"),
+                xcoin_model::count(working as i64, "working order", "working orders")
             );
             let alarm = alarm();
             Part::forms([
@@ -195,7 +195,7 @@ fn second_line(app: &App) -> Vec<Part<'_>> {
     // Near the broker's daily order limit: from 80 % in yellow, from 90 % as an alarm.
     let placed = app.store.summary.stats.as_ref().map_or(0, |st| st.broker_writes);
     if let Some(cap) = app.mode.broker().daily_write_cap().map(i64::from)
-        && let Some(level) = crate::domain::order::cap_warning(placed, cap)
+        && let Some(level) = xcoin_model::order::cap_warning(placed, cap)
     {
         let style = if level >= 90 { alarm } else { yellow };
         second.push(Part::forms([

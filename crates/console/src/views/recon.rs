@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 
 use super::{Column, ESSENTIAL, Field};
-use crate::console::app::App;
-use crate::domain::reconciliation::IssueStatus;
+use crate::app::App;
+use xcoin_model::reconciliation::IssueStatus;
 
 /// The quantities on both sides are what an operator resolves by: they stay
 /// with the id, symbol and status; the times go first.
@@ -26,22 +26,22 @@ const COLUMNS: [Column; 10] = [
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let q = |v: Option<i64>| v.map_or("—".to_string(), |q| q.to_string());
     // Of every issue the tab lists; a filter's note says how many it shows.
-    let n = app.tables[crate::console::tab::Tab::Reconciliation].unfiltered as i64;
+    let n = app.tables[crate::tab::Tab::Reconciliation].unfiltered as i64;
     let title = if app.show_resolved {
-        format!("Reconciliation — {}, resolved included (r hides)", crate::domain::count(n, "issue", "issues"))
+        format!("Reconciliation — {}, resolved included (r hides)", xcoin_model::count(n, "issue", "issues"))
     } else {
-        format!("Reconciliation — {} (r shows resolved)", crate::domain::count(n, "open issue", "open issues"))
+        format!("Reconciliation — {} (r shows resolved)", xcoin_model::count(n, "open issue", "open issues"))
     };
-    let title = super::filtered(app, crate::console::tab::Tab::Reconciliation, title);
+    let title = super::filtered(app, crate::tab::Tab::Reconciliation, title);
     super::table(
         area,
         buf,
         title,
         &COLUMNS,
-        app.tables[crate::console::tab::Tab::Reconciliation].rows.len(),
-        app.tables[crate::console::tab::Tab::Reconciliation].selected,
+        app.tables[crate::tab::Tab::Reconciliation].rows.len(),
+        app.tables[crate::tab::Tab::Reconciliation].selected,
         |i| {
-            let x = &app.store.issues[&app.tables[crate::console::tab::Tab::Reconciliation].rows[i]];
+            let x = &app.store.issues[&app.tables[crate::tab::Tab::Reconciliation].rows[i]];
             let status = match x.status {
                 IssueStatus::Open => Field::styled("OPEN", Style::new().fg(Color::Red)),
                 IssueStatus::Resolved => Field::styled(

@@ -14,8 +14,8 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use rust_decimal::Decimal;
 
 use super::action::{Action, Scope, action_for, edit, hints};
-use crate::config::ConfigPaths;
-use crate::domain::money::parse_rupees;
+use xcoin_config::ConfigPaths;
+use xcoin_model::money::parse_rupees;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -99,7 +99,7 @@ pub fn masked_url(url: &str) -> String {
 
 impl Wizard {
     pub fn new(paths: ConfigPaths) -> Wizard {
-        let d = crate::config::Settings::default();
+        let d = xcoin_config::Settings::default();
         Wizard {
             step: Step::Database,
             use_url: false,
@@ -150,7 +150,7 @@ impl Wizard {
                     .into(),
             );
         }
-        crate::config::database_url_problem(url).map(|why| format!("database URL: `{}` {why}", masked_url(url)))
+        xcoin_config::database_url_problem(url).map(|why| format!("database URL: `{}` {why}", masked_url(url)))
     }
 
     /// The first risk field that is wrong, in words.
@@ -416,7 +416,7 @@ impl Wizard {
 
     /// Writes the configuration file, readable by its owner only.
     pub fn write(&self) -> std::io::Result<()> {
-        crate::config::write_private(&self.paths.local_file, &self.config_toml())
+        xcoin_config::write_private(&self.paths.local_file, &self.config_toml())
     }
 }
 
@@ -528,12 +528,12 @@ impl Wizard {
         let mut l = vec![
             Line::from(format!(
                 "Database: {}",
-                self.database_url().map_or("the private PostgreSQL".to_string(), |u| crate::config::redacted_url(&u))
+                self.database_url().map_or("the private PostgreSQL".to_string(), |u| xcoin_config::redacted_url(&u))
             )),
             Line::from(format!("Mode: {}", if self.live { "LIVE" } else { "PAPER" })),
             Line::from(format!(
                 "Capital {}, risk per trade {}%, daily loss {}%, drawdown {}%, {} positions",
-                parse_rupees(&self.risk[0]).map_or(self.risk[0].clone(), crate::domain::money::whole_rupees),
+                parse_rupees(&self.risk[0]).map_or(self.risk[0].clone(), xcoin_model::money::whole_rupees),
                 self.risk[1],
                 self.risk[2],
                 self.risk[3],

@@ -5,8 +5,8 @@ use ratatui::layout::Rect;
 use ratatui::style::{Color, Style};
 
 use super::{Column, ESSENTIAL, Field, money, price};
-use crate::console::app::App;
-use crate::domain::order::{Order, OrderStatus};
+use crate::app::App;
+use xcoin_model::order::{Order, OrderStatus};
 
 /// The one place an order status gets its colour.
 pub fn status_style(status: OrderStatus) -> Style {
@@ -54,14 +54,14 @@ pub fn counts(app: &App) -> (usize, usize, usize) {
 /// messages it sent the exchange as `get_order_to_trade_ratio()` counts
 /// them (an order that reached the broker, each modification, a cancellation).
 pub fn weigh(
-    o: &crate::domain::order::Order,
+    o: &xcoin_model::order::Order,
     start: chrono::DateTime<chrono::Utc>,
     end: chrono::DateTime<chrono::Utc>,
 ) -> (usize, usize, usize) {
     let on_day = o.created_at >= start && o.created_at < end;
     let messages = if on_day && o.broker_order_id.is_some() {
         1 + usize::try_from(o.modifications).unwrap_or(0)
-            + usize::from(o.status == crate::domain::order::OrderStatus::Cancelled)
+            + usize::from(o.status == xcoin_model::order::OrderStatus::Cancelled)
     } else {
         0
     };
@@ -89,7 +89,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, (working, today): (usize,
         buf,
         super::filtered(
             app,
-            crate::console::tab::Tab::Orders,
+            crate::tab::Tab::Orders,
             if app.store.history_loading {
                 format!("Orders — working {working} · {today} today, loading more…")
             } else {
@@ -97,10 +97,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, (working, today): (usize,
             },
         ),
         &COLUMNS,
-        app.tables[crate::console::tab::Tab::Orders].rows.len(),
-        app.tables[crate::console::tab::Tab::Orders].selected,
+        app.tables[crate::tab::Tab::Orders].rows.len(),
+        app.tables[crate::tab::Tab::Orders].selected,
         |i| {
-            let o = &app.store.orders[&app.tables[crate::console::tab::Tab::Orders].rows[i]];
+            let o = &app.store.orders[&app.tables[crate::tab::Tab::Orders].rows[i]];
             let strategy = app.strategy_name(o.strategy_id);
             vec![
                 o.id.to_string().into(),
@@ -135,11 +135,11 @@ mod tests {
             strategy_id: 1,
             parent_order_id: None,
             symbol: "INFY".into(),
-            exchange: crate::domain::order::Exchange::Nse,
-            side: crate::domain::order::Side::Buy,
-            order_type: crate::domain::order::OrderType::Limit,
-            product: crate::domain::order::Product::Mis,
-            validity: crate::domain::order::Validity::Day,
+            exchange: xcoin_model::order::Exchange::Nse,
+            side: xcoin_model::order::Side::Buy,
+            order_type: xcoin_model::order::OrderType::Limit,
+            product: xcoin_model::order::Product::Mis,
+            validity: xcoin_model::order::Validity::Day,
             quantity: 10,
             filled_quantity: 4,
             price: Some(dec!(1500)),
@@ -150,7 +150,7 @@ mod tests {
             risk_amount: None,
             status: OrderStatus::PartiallyFilled,
             status_reason: None,
-            broker: crate::domain::order::BrokerKind::Paper,
+            broker: xcoin_model::order::BrokerKind::Paper,
             broker_order_id: None,
             placed_by: "asha".into(),
             created_at: now,
@@ -166,10 +166,10 @@ mod tests {
         o.filled_quantity = 0;
         o.average_price = None;
         assert_eq!(value(&o), None);
-        (o.status, o.order_type, o.price) = (OrderStatus::Open, crate::domain::order::OrderType::Market, None);
+        (o.status, o.order_type, o.price) = (OrderStatus::Open, xcoin_model::order::OrderType::Market, None);
         assert_eq!(value(&o), None, "a working market order has no price yet");
         (o.order_type, o.trigger_price, o.quantity) =
-            (crate::domain::order::OrderType::StopLossMarket, Some(dec!(1480)), 5);
+            (xcoin_model::order::OrderType::StopLossMarket, Some(dec!(1480)), 5);
         assert_eq!(value(&o), Some(dec!(7400)), "an SL-M at its trigger: 5 × 1480");
     }
 }
