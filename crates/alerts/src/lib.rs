@@ -406,14 +406,14 @@ async fn dispatch(
 
 /// Sends through one channel, retrying with a doubling backoff.
 pub async fn send_with_retry(channel: Arc<dyn Alerter>, subject: String, text: String, policy: Policy) -> bool {
-    let mut backoff = policy.first_backoff;
+    let mut backoff = xcoin_model::backoff::Backoff::new(policy.first_backoff, Duration::MAX);
     for attempt in 0..=policy.retries {
         match channel.send(&subject, &text).await {
             Ok(()) => return true,
             Err(e) if attempt < policy.retries => {
-                tracing::warn!(channel = channel.name(), error = %e, retry_in = ?backoff, "alert not sent; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff *= 2;
+                let pause = backoff.next_pause();
+                tracing::warn!(channel = channel.name(), error = %e, retry_in = ?pause, "alert not sent; retrying");
+                tokio::time::sleep(pause).await;
             }
             Err(e) => {
                 tracing::error!(channel = channel.name(), error = %e, %subject, "alert not sent; giving up");

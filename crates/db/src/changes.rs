@@ -195,7 +195,7 @@ impl ChangeFeed {
     }
 
     async fn reconnect(&mut self) {
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = xcoin_model::backoff::Backoff::new(Duration::from_millis(50), MAX_BACKOFF);
         loop {
             match Self::connect(&self.pool, &self.channels).await {
                 Ok(listener) => {
@@ -205,9 +205,9 @@ impl ChangeFeed {
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "change feed reconnect failed");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    let pause = backoff.next_pause();
+                    tracing::warn!(error = %e, retry_in_ms = pause.as_millis() as u64, "change feed reconnect failed");
+                    tokio::time::sleep(pause).await;
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! executed, and marked DONE or FAILED with a result the console shows.
 
 use super::{Engine, EngineError};
+use rust_decimal::Decimal;
 use xcoin_broker::Broker;
 use xcoin_db::commands::CommandRecord;
 use xcoin_db::orders::OrderModification;
@@ -9,7 +10,7 @@ use xcoin_model::command::{KillSwitchTrigger, OperatorCommand};
 use xcoin_model::count;
 use xcoin_model::event::{EventKind, EventLevel};
 use xcoin_model::money::{paisa, rupees};
-use xcoin_model::order::{Order, OrderStatus};
+use xcoin_model::order::{Order, OrderRequest, OrderStatus};
 
 fn describe(o: &Order) -> String {
     match o.status {
@@ -201,7 +202,9 @@ impl<B: Broker> Engine<B> {
         Ok(())
     }
 
-    /// What a command left RUNNING by a stopped engine did, found out.
+    /// What a command left RUNNING by a stopped engine did, found out: one
+    /// handler per command that can be found out, the rest run again or
+    /// failed as unknown.
     async fn outcome_after_stop(&mut self, c: &CommandRecord) -> super::Result<Result<String, String>> {
         let Ok(command) = c.parsed() else { return Ok(self.execute(c).await) };
         Ok(match command {
@@ -217,105 +220,133 @@ impl<B: Broker> Engine<B> {
                 Ok(o) if !o.status.is_active() => Ok(describe(&o)),
                 _ => self.execute(c).await,
             },
-            OperatorCommand::PlaceOrder(req) => {
-                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
-                let made = self
-                    .db
-                    .order_placed_for_command(&c.requested_by, claimed_at, &req.symbol, req.side, req.quantity)
-                    .await?;
-                match made {
-                    None => {
-                        Err("never sent: the engine stopped before it made the order; nothing reached the broker"
-                            .into())
-                    }
-                    // The start's catch-up looked for it in the broker's book by its tag.
-                    Some(o) if o.status == OrderStatus::Cancelled && o.broker_order_id.is_none() => Err(format!(
-                        "never sent: order {} ({}) is not in the broker's book under its tag {}; nothing was placed",
-                        o.id,
-                        o.describe(),
-                        o.client_tag()
-                    )),
-                    Some(o) if o.status == OrderStatus::Rejected => Err(describe(&o)),
-                    Some(o) => Ok(format!("{} (found by its tag after the engine restarted)", describe(&o))),
-                }
-            }
+            OperatorCommand::PlaceOrder(req) => self.placed_after_stop(c, &req).await?,
             OperatorCommand::ModifyOrder { order_id, quantity, price, trigger_price } => {
-                // A row that cannot be read fails this command, never the start.
-                let o = match self.db.get_order(order_id).await {
-                    Ok(o) => o,
-                    Err(e) => return Ok(Err(format!("not modified: {e}"))),
-                };
-                let done = quantity.is_none_or(|q| q == o.quantity)
-                    && price.is_none_or(|p| Some(p) == o.price)
-                    && trigger_price.is_none_or(|t| Some(t) == o.trigger_price);
-                if done && o.modifications > 0 {
-                    Ok(format!("{} (modified before the engine stopped)", describe(&o)))
-                } else if o.status.can_be_modified()
-                    && c.claimed_at.is_some_and(|at| xcoin_model::clock::now() - at <= REDRIVE_WITHIN)
-                {
-                    // Sent again: the same values twice leave the order as asked.
-                    self.execute(c).await
-                } else {
-                    Err(format!(
-                        "not modified: {} (the engine stopped while running it; check the order before sending it again)",
-                        describe(&o)
-                    ))
-                }
+                self.modified_after_stop(c, order_id, quantity, price, trigger_price).await
             }
-            OperatorCommand::ExitPosition { position_id } => {
-                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
-                let p = match self.db.get_position(position_id).await {
-                    Ok(p) => p,
-                    Err(e) => return Ok(Err(format!("not exited: {e}"))),
-                };
-                if p.quantity() == 0 {
-                    Ok(format!("position {position_id} ({}) is closed (found after the engine restarted)", p.symbol))
-                } else if let Some(o) = self.working_exit(&p, Some(claimed_at)).await? {
-                    self.exiting.insert(position_id);
-                    Ok(format!("exit of position {position_id}: {} (found after the engine restarted)", describe(&o)))
-                } else if let Some(why) = self.redrive_check(claimed_at).await?.refuses(&p) {
-                    Err(format!("not exited: {why}"))
-                } else {
-                    // No exit reached the broker (the start's catch-up found none by its tag): exit now.
-                    self.execute(c).await
-                }
-            }
-            OperatorCommand::ExitAll {} => {
-                let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
-                let who = c.requested_by.clone();
-                self.pause_automated_strategies(&who, "exit all").await?;
-                let check = self.redrive_check(claimed_at).await?;
-                let (mut found, mut placed, mut left) = (Vec::new(), Vec::new(), Vec::new());
-                for p in self.db.open_positions().await? {
-                    // An exit working already: this command's, or one an
-                    // exit resolved at this start found.
-                    let since = (!self.exiting.contains(&p.id)).then_some(claimed_at);
-                    let working = self.working_exit(&p, since).await?;
-                    match working {
-                        Some(o) => {
-                            self.exiting.insert(p.id);
-                            found.push(o.id.to_string());
-                        }
-                        None => match check.refuses(&p) {
-                            Some(why) => left.push(format!("position {} {}: {why}", p.id, p.symbol)),
-                            None => match self.exit_position(p.id, &who).await {
-                                Ok(o) => placed.push(o.id.to_string()),
-                                Err(e) => left.push(format!("position {} {}: {e}", p.id, p.symbol)),
-                            },
-                        },
-                    }
-                }
-                let done = format!(
-                    "exit all finished after the engine restarted: {} working from before ({}), {} placed now ({})",
-                    found.len(),
-                    found.join(", "),
-                    placed.len(),
-                    placed.join(", ")
-                );
-                if left.is_empty() { Ok(done) } else { Err(format!("{done}; not exited: {}", left.join("; "))) }
-            }
+            OperatorCommand::ExitPosition { position_id } => self.exited_after_stop(c, position_id).await?,
+            OperatorCommand::ExitAll {} => self.exited_all_after_stop(c).await?,
             _ => Err(UNKNOWN_AFTER_STOP.into()),
         })
+    }
+
+    /// A placement: the order it made, if any, found by the command's
+    /// sender, time and instrument (and the broker's book by its tag, read
+    /// by the start's catch-up).
+    async fn placed_after_stop(
+        &mut self,
+        c: &CommandRecord,
+        req: &OrderRequest,
+    ) -> super::Result<Result<String, String>> {
+        let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+        let made =
+            self.db.order_placed_for_command(&c.requested_by, claimed_at, &req.symbol, req.side, req.quantity).await?;
+        Ok(match made {
+            None => Err("never sent: the engine stopped before it made the order; nothing reached the broker".into()),
+            // The start's catch-up looked for it in the broker's book by its tag.
+            Some(o) if o.status == OrderStatus::Cancelled && o.broker_order_id.is_none() => Err(format!(
+                "never sent: order {} ({}) is not in the broker's book under its tag {}; nothing was placed",
+                o.id,
+                o.describe(),
+                o.client_tag()
+            )),
+            Some(o) if o.status == OrderStatus::Rejected => Err(describe(&o)),
+            Some(o) => Ok(format!("{} (found by its tag after the engine restarted)", describe(&o))),
+        })
+    }
+
+    /// A modification: done if the order shows it; sent again while it is
+    /// fresh and the order can still change; else failed, with the order.
+    async fn modified_after_stop(
+        &mut self,
+        c: &CommandRecord,
+        order_id: i64,
+        quantity: Option<i64>,
+        price: Option<Decimal>,
+        trigger_price: Option<Decimal>,
+    ) -> Result<String, String> {
+        // A row that cannot be read fails this command, never the start.
+        let o = match self.db.get_order(order_id).await {
+            Ok(o) => o,
+            Err(e) => return Err(format!("not modified: {e}")),
+        };
+        let done = quantity.is_none_or(|q| q == o.quantity)
+            && price.is_none_or(|p| Some(p) == o.price)
+            && trigger_price.is_none_or(|t| Some(t) == o.trigger_price);
+        if done && o.modifications > 0 {
+            Ok(format!("{} (modified before the engine stopped)", describe(&o)))
+        } else if o.status.can_be_modified()
+            && c.claimed_at.is_some_and(|at| xcoin_model::clock::now() - at <= REDRIVE_WITHIN)
+        {
+            // Sent again: the same values twice leave the order as asked.
+            self.execute(c).await
+        } else {
+            Err(format!(
+                "not modified: {} (the engine stopped while running it; check the order before sending it again)",
+                describe(&o)
+            ))
+        }
+    }
+
+    /// An exit: the position closed, its exit working, or made now when
+    /// nothing reached the broker and the desk's checks allow it.
+    async fn exited_after_stop(
+        &mut self,
+        c: &CommandRecord,
+        position_id: i64,
+    ) -> super::Result<Result<String, String>> {
+        let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+        let p = match self.db.get_position(position_id).await {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(format!("not exited: {e}"))),
+        };
+        Ok(if p.quantity() == 0 {
+            Ok(format!("position {position_id} ({}) is closed (found after the engine restarted)", p.symbol))
+        } else if let Some(o) = self.working_exit(&p, Some(claimed_at)).await? {
+            self.exiting.insert(position_id);
+            Ok(format!("exit of position {position_id}: {} (found after the engine restarted)", describe(&o)))
+        } else if let Some(why) = self.redrive_check(claimed_at).await?.refuses(&p) {
+            Err(format!("not exited: {why}"))
+        } else {
+            // No exit reached the broker (the start's catch-up found none by its tag): exit now.
+            self.execute(c).await
+        })
+    }
+
+    /// Exit-all: each open position's exit found working or made now.
+    async fn exited_all_after_stop(&mut self, c: &CommandRecord) -> super::Result<Result<String, String>> {
+        let Some(claimed_at) = c.claimed_at else { return Ok(Err(UNKNOWN_AFTER_STOP.into())) };
+        let who = c.requested_by.clone();
+        self.pause_automated_strategies(&who, "exit all").await?;
+        let check = self.redrive_check(claimed_at).await?;
+        let (mut found, mut placed, mut left) = (Vec::new(), Vec::new(), Vec::new());
+        for p in self.db.open_positions().await? {
+            // An exit working already: this command's, or one an
+            // exit resolved at this start found.
+            let since = (!self.exiting.contains(&p.id)).then_some(claimed_at);
+            let working = self.working_exit(&p, since).await?;
+            match working {
+                Some(o) => {
+                    self.exiting.insert(p.id);
+                    found.push(o.id.to_string());
+                }
+                None => match check.refuses(&p) {
+                    Some(why) => left.push(format!("position {} {}: {why}", p.id, p.symbol)),
+                    None => match self.exit_position(p.id, &who).await {
+                        Ok(o) => placed.push(o.id.to_string()),
+                        Err(e) => left.push(format!("position {} {}: {e}", p.id, p.symbol)),
+                    },
+                },
+            }
+        }
+        let done = format!(
+            "exit all finished after the engine restarted: {} working from before ({}), {} placed now ({})",
+            found.len(),
+            found.join(", "),
+            placed.len(),
+            placed.join(", ")
+        );
+        Ok(if left.is_empty() { Ok(done) } else { Err(format!("{done}; not exited: {}", left.join("; "))) })
     }
 
     /// What decides whether an exit a stopped engine never made may be made

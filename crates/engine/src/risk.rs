@@ -88,7 +88,9 @@ impl<B: Broker> Engine<B> {
 
     /// The risk half of a cycle; returns what it read of the desk (the open
     /// positions, marked, and the kill switch) when it read it, for the
-    /// strategies' half.
+    /// strategies' half. Long by design: the cycle's steps in the order they
+    /// must run (read, mark, stops, loss limits, kill switch, square-off),
+    /// each a call; splitting it would hide that order.
     async fn risk_cycle(&mut self) -> Result<Option<super::strategies::Seen>> {
         let marked = self.mark_positions().await?;
         if marked == 0 && !self.risk_check_due {

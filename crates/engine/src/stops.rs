@@ -102,7 +102,8 @@ impl<B: Broker> Engine<B> {
 
     /// Places, moves, resizes or cancels `position`'s resting stops so that
     /// exactly the one it should have works (none without a position), for
-    /// at most `cap` shares.
+    /// at most `cap` shares. Long by design: one decision table (keep,
+    /// modify, replace, cancel, place) over the stops found, in one place.
     async fn sync_stop(&mut self, position: Option<&Position>, stops: Vec<Order>, cap: i64) -> Result<()> {
         let want = position
             .filter(|p| self.cfg.limits.stop_at_exchange && !self.exiting.contains(&p.id))

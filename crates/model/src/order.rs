@@ -260,7 +260,8 @@ impl OrderRequest {
     /// Checks the request's own shape: symbol spelling, a positive quantity,
     /// a price exactly when the type needs one, a trigger exactly when the type
     /// needs one, prices positive and on the tick. The first problem found is
-    /// returned, naming its field.
+    /// returned, naming its field. Long by design: it is the table of what
+    /// a request may be, one rule after another in the order they are told.
     pub fn validate(&self, tick: Decimal) -> Result<(), FieldError> {
         let symbol_ok = !self.symbol.is_empty()
             && self.symbol.len() <= 32

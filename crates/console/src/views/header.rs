@@ -45,6 +45,8 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// XCoin, the mode, the engine, the database, the market and the clock.
+/// Long by design: the parts in the order the header shows them, each with
+/// its shorter form for a narrow terminal beside it.
 fn first_line(app: &App) -> Vec<Part<'_>> {
     let (bold, green, yellow) = (bold(), green(), yellow());
     let mode = match app.mode {

@@ -175,7 +175,9 @@ pub fn table(
 }
 
 /// A table with a line of totals on its bottom border (dropped when the
-/// border is too short for all of it: a total is whole or absent).
+/// border is too short for all of it: a total is whole or absent). Long by
+/// design: the column widths, the rows and the totals line are fitted
+/// together, and only together do they keep every number whole.
 #[allow(clippy::too_many_arguments)]
 pub fn table_with_totals(
     area: Rect,

@@ -150,6 +150,8 @@ pub fn rows(app: &App) -> usize {
     today_rows(app).len()
 }
 
+/// Draws the Stats tab. Long by design: the layout, read top to bottom as
+/// the screen shows it (summary, breakdown, goals, strategies).
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let rows = today_rows(app);
     let total = rows.len();
