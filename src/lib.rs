@@ -1,8 +1,10 @@
 //! XCoin: order management and operator console for an intraday NSE desk.
 //!
-//! PostgreSQL is the single source of truth. `domain` holds the pure trading
-//! model, `db` the async database layer and change feed, `config` the layered
-//! settings.
+//! PostgreSQL is the single source of truth. This is the binary's library:
+//! the wiring of the desk (`desk`, `engine::runner`, `broker::AnyBroker`,
+//! `setup`, `replay`, `export`, `exchange`), and the workspace's crates under
+//! the names the desk has always used for them: `domain` is `xcoin-model`,
+//! `db` is `xcoin-db`, `config` is `xcoin-config`, and so on.
 
 pub use xcoin_alerts as alerts;
 pub use xcoin_config as config;
