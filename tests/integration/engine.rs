@@ -1768,3 +1768,62 @@ async fn a_stop_that_does_not_rest_is_an_issue_and_an_orphaned_one_is_cancelled(
     e.sync_resting_stops().await.unwrap();
     assert!(t.active_orders().await.unwrap().is_empty(), "the orphaned stop is cancelled");
 }
+
+/// A burst of orders reads the risk inputs once. A change made behind the
+/// engine's back (the kill switch written straight to its table) is seen by
+/// the next order's own PENDING write, and that order is refused before the
+/// wire and not counted; lifted the same way, the kept refusal is read again
+/// and the next order goes.
+#[tokio::test]
+async fn orders_are_checked_against_kept_risk_inputs_only_while_the_database_says_they_hold() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let resting = |e: &Engine<PaperBroker>| {
+        let mut req = buy(e, "TCS", 1, OrderType::Limit);
+        req.price = req.price.map(|p| p - dec!(5));
+        req
+    };
+    let reads = e.risk_reads();
+    for _ in 0..5 {
+        assert_eq!(e.place_order(&resting(&e)).await.unwrap().status, OrderStatus::Submitted);
+    }
+    assert_eq!(e.risk_reads() - reads, 1, "five orders in a row, one read");
+    assert_eq!(t.broker_writes_today().await.unwrap(), 5);
+
+    t.sql(
+        "INSERT INTO kill_switch_events (action, trigger, reason, actor)
+         VALUES ('ACTIVATED', 'OPERATOR', 'desk check', 'asha')",
+    )
+    .await;
+    let refused = e.place_order(&resting(&e)).await.unwrap();
+    assert_eq!(refused.status, OrderStatus::Rejected);
+    assert_eq!(refused.status_reason.as_deref(), Some("kill switch: active; re-arm it before new orders"));
+    assert_eq!(refused.broker_order_id, None);
+    assert_eq!(e.broker.orders().await.unwrap().len(), 5, "never sent");
+    assert_eq!(t.broker_writes_today().await.unwrap(), 5, "refused before the wire: not counted");
+    let history = t.order_history(refused.id).await.unwrap();
+    assert_eq!(history.iter().map(|h| h.status).collect::<Vec<_>>(), [OrderStatus::Pending, OrderStatus::Rejected]);
+    let log: Vec<String> = {
+        e.flush_journal().await;
+        t.recent_events(1).await.unwrap().into_iter().map(|e| e.message).collect()
+    };
+    assert_eq!(
+        log,
+        [format!(
+            "order {} {} refused: kill switch: active; re-arm it before new orders, requested by test",
+            refused.id,
+            refused.describe()
+        )]
+    );
+
+    t.sql(
+        "INSERT INTO kill_switch_events (action, trigger, reason, actor)
+         VALUES ('DEACTIVATED', 'OPERATOR', 'all clear', 'asha')",
+    )
+    .await;
+    let reads = e.risk_reads();
+    let placed = e.place_order(&resting(&e)).await.unwrap();
+    assert_eq!(placed.status, OrderStatus::Submitted, "a kept refusal is read again before it refuses");
+    assert_eq!(e.risk_reads() - reads, 1);
+    assert_eq!((t.broker_writes_today().await.unwrap(), e.broker.orders().await.unwrap().len()), (6, 6));
+}

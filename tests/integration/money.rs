@@ -156,7 +156,8 @@ async fn a_carried_position_counts_today_from_the_previous_close() {
     let p = t.create_position(&new).await.unwrap();
     t.mark_to_market("HDFCBANK", Exchange::Nse, dec!(120)).await.unwrap();
     t.sql(&format!(
-        "ALTER TABLE positions DISABLE TRIGGER positions_day_reference;
+        "SET CONSTRAINTS ALL IMMEDIATE;
+         ALTER TABLE positions DISABLE TRIGGER positions_day_reference;
          UPDATE positions SET day_ref_day = xcoin_today() - 1, opened_at = opened_at - interval '1 day' WHERE id = {};
          ALTER TABLE positions ENABLE TRIGGER positions_day_reference;",
         p.id

@@ -4,7 +4,7 @@ use crate::support::*;
 use rust_decimal_macros::dec;
 use xcoin::db::DbError;
 use xcoin::db::orders::OrderModification;
-use xcoin::domain::order::{BrokerKind, OrderStatus, OrderType, Side};
+use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, OrderType, Product, Side};
 
 #[tokio::test]
 async fn create_persists_pending_with_the_risk_amount() {
@@ -35,10 +35,11 @@ async fn create_persists_pending_with_the_risk_amount() {
 async fn an_order_s_path_writes_once_before_the_wire_and_once_after() {
     let t = test_db().await;
     let req = limit_buy("INFY", 5, dec!(1500));
-    let (first, count) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
-    assert_eq!((first.status, count), (OrderStatus::Pending, 1));
-    let (second, count) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
-    assert_eq!(count, 2);
+    let first = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    assert_eq!((first.order.status, first.placed_today), (OrderStatus::Pending, 1));
+    let second = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    assert_eq!(second.placed_today, 2);
+    let (first, second) = (first.order, second.order);
     assert_eq!(t.broker_writes_today().await.unwrap(), 2, "the count is today's row");
     // A field refused writes nothing: neither the order nor the count.
     let bad = t.create_order_counted(&limit_buy("INFY", 0, dec!(1500)), BrokerKind::Kite, TICK, None).await;
@@ -57,11 +58,61 @@ async fn an_order_s_path_writes_once_before_the_wire_and_once_after() {
     let log: Vec<String> = t.recent_events(10).await.unwrap().into_iter().map(|e| e.message).collect();
     assert_eq!(log, ["order 1 placed (broker 250001)", "order 2 placed (broker 250002)"]);
     // A broker id already taken is refused by name.
-    let (third, _) = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap();
+    let third = t.create_order_counted(&req, BrokerKind::Kite, TICK, None).await.unwrap().order;
     let taken = t.acknowledge_order(third.id, "250001", "order 3 placed").await.unwrap_err();
     assert!(taken.to_string().contains("250001"), "{taken}");
     assert_eq!(t.get_order(third.id).await.unwrap().status, OrderStatus::Pending, "nothing half-written");
     assert_eq!(t.recent_events(10).await.unwrap().len(), 2);
+}
+
+/// The risk generation moves, in the writing transaction, with everything
+/// the pre-trade check reads — and with nothing else an order's path writes.
+#[tokio::test]
+async fn the_risk_generation_moves_with_what_the_risk_check_reads_and_nothing_else() {
+    let t = test_db().await;
+    let generation = async || t.risk_inputs("INFY", Exchange::Nse, Product::Mis, 1).await.unwrap().generation;
+    let start = generation().await;
+    assert_eq!(start.trading_day, xcoin::domain::calendar::MarketCalendar::default().today());
+    // Placing, counting, acknowledging, a strategy's last decision, the desk log: no move.
+    let placed = t.create_order_counted(&limit_buy("INFY", 5, dec!(1500)), BrokerKind::Kite, TICK, None).await.unwrap();
+    assert_eq!(placed.generation, start, "the write returns the generation it saw");
+    t.acknowledge_order(placed.order.id, "250001", "order placed").await.unwrap();
+    t.record_decision(1, "waiting").await.unwrap();
+    t.update_daily_stats().await.unwrap();
+    assert_eq!(generation().await, start);
+    // Each change the check would read moves it once, at commit.
+    let mut seen = start.risk_generation;
+    for (what, sql) in [
+        (
+            "the kill switch",
+            "INSERT INTO kill_switch_events (action, trigger, reason, actor) VALUES ('ACTIVATED', 'OPERATOR', 'test', 'asha')",
+        ),
+        (
+            "a strategy's pause",
+            "UPDATE strategies SET is_active = false, paused_at = now(), paused_by = 'asha', paused_reason = 'test' WHERE id = 1",
+        ),
+        ("a strategy's limit", "UPDATE strategies SET max_positions = 3 WHERE id = 1"),
+        (
+            "a position",
+            "INSERT INTO positions (symbol, exchange, product, quantity, average_price, cost_basis, strategy_id) VALUES ('INFY', 'NSE', 'MIS', 5, 1500, 7500, 1)",
+        ),
+        ("the day's P&L", "INSERT INTO pnl_by_day (trading_day, strategy_id, realized) VALUES (xcoin_today(), 1, 10)"),
+        ("the day's peak", "UPDATE daily_stats SET peak_pnl = 10 WHERE trading_day = xcoin_today()"),
+        (
+            "two positions in one transaction",
+            "BEGIN; UPDATE positions SET unrealized_pnl = 1; INSERT INTO positions (symbol, exchange, product, quantity, average_price, cost_basis, strategy_id) VALUES ('TCS', 'NSE', 'MIS', 1, 3500, 3500, 1); COMMIT",
+        ),
+    ] {
+        t.sql(sql).await;
+        let now = generation().await.risk_generation;
+        assert_eq!(now, seen + 1, "{what} moves the generation once");
+        seen = now;
+    }
+    let inputs = t.risk_inputs("INFY", Exchange::Nse, Product::Mis, 1).await.unwrap();
+    assert_eq!((inputs.held, inputs.kill_switch_active, inputs.strategy_paused), (5, true, true));
+    // A change rolled back moves nothing.
+    t.sql("BEGIN; UPDATE positions SET quantity = 7 WHERE symbol = 'INFY'; ROLLBACK").await;
+    assert_eq!(generation().await.risk_generation, seen);
 }
 
 #[tokio::test]

@@ -30,12 +30,25 @@ pub async fn insert_order(
 }
 
 /// An order row with the placement count after it.
-struct Counted(Order, i64);
+/// A new order written PENDING with the day's placements counted: the
+/// order, the count (this one included) and the risk generation its write
+/// saw, which tells the engine whether the risk inputs it checked the order
+/// against were still the database's.
+#[derive(Debug, Clone)]
+pub struct CountedOrder {
+    pub order: Order,
+    pub placed_today: i64,
+    pub generation: crate::stats::RiskGeneration,
+}
 
-impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Counted {
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for CountedOrder {
     fn from_row(row: &'r sqlx::postgres::PgRow) -> std::result::Result<Self, sqlx::Error> {
         use sqlx::Row;
-        Ok(Counted(Order::from_row(row)?, row.try_get("broker_writes")?))
+        Ok(CountedOrder {
+            order: Order::from_row(row)?,
+            placed_today: row.try_get("broker_writes")?,
+            generation: crate::stats::RiskGeneration::from_row(row)?,
+        })
     }
 }
 
@@ -61,7 +74,8 @@ const INSERT_ORDER_COUNTED: &str = concat!(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
      RETURNING ",
     xcoin_model::order_columns!(),
-    ", (SELECT broker_writes FROM counted) AS broker_writes"
+    ", (SELECT broker_writes FROM counted) AS broker_writes,
+       (SELECT n FROM risk_generation) AS risk_generation, xcoin_today() AS trading_day"
 );
 
 async fn insert_order_with<T>(
@@ -242,11 +256,29 @@ impl Db {
         broker: BrokerKind,
         tick: Decimal,
         last_price: Option<Decimal>,
-    ) -> Result<(Order, i64)> {
+    ) -> Result<CountedOrder> {
         let mut conn = self.pool.acquire().await?;
-        let Counted(order, count) =
-            insert_order_with(&mut conn, INSERT_ORDER_COUNTED, req, broker, tick, last_price).await?;
-        Ok((order, count))
+        insert_order_with(&mut conn, INSERT_ORDER_COUNTED, req, broker, tick, last_price).await
+    }
+
+    /// A PENDING order written by [`Db::create_order_counted`] that the
+    /// pre-trade check refuses before it is sent (what it was checked
+    /// against had changed): REJECTED with the reason, and the day's count of
+    /// placements lowered again, in one transaction — it never reached the
+    /// broker, so the broker's daily cap never saw it.
+    pub async fn refuse_pending(&self, id: i64, reason: &str) -> Result<Order> {
+        self.transaction(async |conn| {
+            let order = set_order_status(conn, id, OrderStatus::Rejected, Some(reason), None).await?;
+            sqlx::query(
+                "UPDATE daily_stats SET broker_writes = broker_writes - 1
+                  WHERE trading_day = xcoin_ist_day($1) AND broker_writes > 0",
+            )
+            .bind(order.created_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(order)
+        })
+        .await
     }
 
     /// A PENDING order the broker acknowledged: SUBMITTED with the broker's

@@ -131,6 +131,21 @@ pub struct RiskInputs {
     pub strategy_open_positions: i64,
     pub strategy_exposure: Decimal,
     pub strategy_net_pnl: Decimal,
+    /// The database's risk generation these were read at.
+    #[sqlx(flatten)]
+    pub generation: RiskGeneration,
+}
+
+/// Where everything the pre-trade check reads stands: the count the database
+/// raises, in the same transaction, whenever positions, the day's P&L, the
+/// kill switch, a strategy's pause or limits or the day's peak change
+/// (migration 0026), and the IST trading day "today" means. Two reads with
+/// the same generation read the same risk inputs, so the engine keeps what it
+/// read and checks it against the generation its next order's write returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromRow)]
+pub struct RiskGeneration {
+    pub risk_generation: i64,
+    pub trading_day: NaiveDate,
 }
 
 /// Today's row takes the day's P&L, keeping its peak and its deepest
@@ -174,7 +189,8 @@ impl Db {
                       WHERE strategy_id = $4 AND trading_day >= xcoin_today())
                     + (SELECT coalesce(sum(unrealized_pnl - day_ref_unrealized), 0) FROM positions
                         WHERE strategy_id = $4 AND day_ref_day = xcoin_today()
-                          AND unrealized_pnl IS DISTINCT FROM day_ref_unrealized) AS strategy_net_pnl
+                          AND unrealized_pnl IS DISTINCT FROM day_ref_unrealized) AS strategy_net_pnl,
+                    (SELECT n FROM risk_generation) AS risk_generation, xcoin_today() AS trading_day
                FROM (SELECT 1) one LEFT JOIN strategies s ON s.id = $4",
         )
         .bind(symbol)

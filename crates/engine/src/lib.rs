@@ -15,6 +15,7 @@ pub mod commands;
 pub mod demo;
 pub mod goals;
 pub mod journal;
+mod memo;
 pub mod monitor;
 pub mod orders;
 pub mod reconciler;
@@ -221,6 +222,9 @@ pub struct Engine<B: Broker> {
     /// consoles: written by the next risk cycle, so a fill's path makes no
     /// commit of its own for them.
     funds_unwritten: Option<xcoin_model::funds::Funds>,
+    /// The risk check's reads, kept while the database's risk generation
+    /// says they still hold (see [`memo`]).
+    risk_memo: memo::RiskMemo,
 }
 
 impl<B: Broker> Engine<B> {
@@ -269,6 +273,7 @@ impl<B: Broker> Engine<B> {
             cap_warned: None,
             margin: None,
             funds_unwritten: None,
+            risk_memo: memo::RiskMemo::default(),
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {

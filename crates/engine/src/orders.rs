@@ -9,11 +9,15 @@ use rust_decimal::Decimal;
 use super::{Engine, EngineError, Result};
 use xcoin_alerts::Alert;
 use xcoin_broker::{Broker, BrokerError, Modify, PlaceRequest};
-use xcoin_db::orders::{OrderModification, modified_request};
+use xcoin_db::orders::{CountedOrder, OrderModification, modified_request};
+use xcoin_db::stats::RiskInputs;
 use xcoin_model::command::MAX_TEXT_CHARS;
 use xcoin_model::order::{Order, OrderRequest, OrderStatus, OrderType, Validity};
 use xcoin_model::position::Position;
-use xcoin_model::risk::{Denial, RiskSnapshot, margin_needed, validate};
+use xcoin_model::risk::{Assessment, Denial, RiskSnapshot, margin_needed, validate};
+
+/// What the validator says of an order.
+type Verdict = std::result::Result<Assessment, Denial>;
 
 /// Kite refuses the 26th modification of an order; so does XCoin, before sending.
 pub const MAX_MODIFICATIONS: i32 = 25;
@@ -27,11 +31,28 @@ impl<B: Broker> Engine<B> {
         self.recent_orders.len() as u32
     }
 
-    /// What the validator needs, read fresh from the database.
+    /// What the validator needs, read fresh from the database (and kept for
+    /// the orders after it; see [`crate::memo`]).
     pub async fn risk_snapshot(&mut self, req: &OrderRequest) -> Result<RiskSnapshot> {
+        let inputs = self.read_risk_inputs(req).await?;
+        Ok(self.snapshot_of(req, &inputs))
+    }
+
+    async fn read_risk_inputs(&mut self, req: &OrderRequest) -> Result<RiskInputs> {
         let inputs = self.db.risk_inputs(&req.symbol, req.exchange, req.product, req.strategy_id).await?;
+        self.risk_memo.keep(req, inputs);
+        Ok(inputs)
+    }
+
+    /// How many times the risk check has read the database: an order checked
+    /// against kept inputs that still held reads nothing.
+    pub fn risk_reads(&self) -> u64 {
+        self.risk_memo.reads()
+    }
+
+    fn snapshot_of(&mut self, req: &OrderRequest, inputs: &RiskInputs) -> RiskSnapshot {
         let peak = inputs.peak_pnl.max(Decimal::ZERO);
-        Ok(RiskSnapshot {
+        RiskSnapshot {
             kill_switch_active: inputs.kill_switch_active,
             strategy_paused: inputs.strategy_paused,
             market_state: self.cfg.calendar.state(xcoin_model::clock::now()),
@@ -50,7 +71,50 @@ impl<B: Broker> Engine<B> {
                 exposure: inputs.strategy_exposure,
             },
             free_margin: self.margin.map(|(free, placed)| free - placed),
-        })
+        }
+    }
+
+    /// The pre-trade check of a new order: against the inputs kept for its
+    /// instrument and strategy when there are any, else a fresh read. A
+    /// refusal is always decided on a fresh read.
+    async fn check_new(&mut self, req: &OrderRequest) -> Result<(RiskInputs, RiskSnapshot, Verdict)> {
+        let kept = self.risk_memo.get(req);
+        let inputs = match kept {
+            Some(inputs) => inputs,
+            None => self.read_risk_inputs(req).await?,
+        };
+        let snapshot = self.snapshot_of(req, &inputs);
+        let verdict = validate(req, &snapshot, &self.cfg.limits);
+        if verdict.is_err() && kept.is_some() {
+            return self.check_fresh(req).await;
+        }
+        Ok((inputs, snapshot, verdict))
+    }
+
+    async fn check_fresh(&mut self, req: &OrderRequest) -> Result<(RiskInputs, RiskSnapshot, Verdict)> {
+        let inputs = self.read_risk_inputs(req).await?;
+        let snapshot = self.snapshot_of(req, &inputs);
+        let verdict = validate(req, &snapshot, &self.cfg.limits);
+        Ok((inputs, snapshot, verdict))
+    }
+
+    /// Why an order was refused, as the order and the desk log say it.
+    fn refusal(req: &OrderRequest, denial: &Denial) -> String {
+        // No price because the broker has never quoted the instrument: say so.
+        if *denial == Denial::NoLastPrice {
+            format!("unknown instrument: {}:{} is not quoted by the broker", req.exchange, req.symbol)
+        } else {
+            denial.to_string()
+        }
+    }
+
+    fn journal_refusal(&self, order: &Order, reason: &str) {
+        tracing::info!(order = order.id, %reason, "order rejected by pre-trade risk");
+        // The rule refused it; who asked for it comes last, so the line
+        // never reads as if that person refused it.
+        let line =
+            format!("order {} {} refused: {reason}, requested by {}", order.id, order.describe(), order.placed_by);
+        self.journal(EventLevel::Warn, EventKind::Order, line);
     }
 
     /// Places an order. A risk denial is stored as a REJECTED order with the
@@ -58,6 +122,14 @@ impl<B: Broker> Engine<B> {
     /// order stays PENDING and is looked up by its tag before anything is sent
     /// again. Refused outright (nothing written) when the engine does not hold
     /// its lock or the request is malformed.
+    ///
+    /// Two commits on the order's path: PENDING with the day's count before
+    /// the wire, SUBMITTED with its desk log line after. The check before the
+    /// first uses the risk inputs kept from an earlier read when there are
+    /// any; the PENDING write returns the database's risk generation, and if
+    /// the inputs changed since they were read they are read again and the
+    /// order checked again before it is sent — refused then, it is REJECTED
+    /// and uncounted, and never reaches the broker.
     pub async fn place_order(&mut self, req: &OrderRequest) -> Result<Order> {
         if !self.trading_enabled() {
             return Err(EngineError::Refused(if self.behind && self.lock.is_held() {
@@ -66,30 +138,31 @@ impl<B: Broker> Engine<B> {
                 "the engine lost its database lock; no orders until it holds it again".into()
             }));
         }
-        let snapshot = self.risk_snapshot(req).await?;
+        let (inputs, mut snapshot, mut verdict) = self.check_new(req).await?;
         let last = snapshot.last_price;
         let tick = self.cfg.limits.ticks.of(&req.symbol, req.exchange);
         let kind = self.broker.kind();
-        let verdict = validate(req, &snapshot, &self.cfg.limits);
         if let Err(denial) = verdict {
-            // No price because the broker has never quoted the instrument: say so.
-            let reason = if denial == Denial::NoLastPrice {
-                format!("unknown instrument: {}:{} is not quoted by the broker", req.exchange, req.symbol)
-            } else {
-                denial.to_string()
-            };
+            let reason = Self::refusal(req, &denial);
             let order = self.db.record_rejected_order(req, kind, tick, last, &reason).await?;
-            tracing::info!(order = order.id, reason = %denial, "order rejected by pre-trade risk");
-            // The rule refused it; who asked for it comes last, so the line
-            // never reads as if that person refused it.
-            let line =
-                format!("order {} {} refused: {reason}, requested by {}", order.id, order.describe(), order.placed_by);
-            self.journal(EventLevel::Warn, EventKind::Order, line);
+            self.journal_refusal(&order, &reason);
             return Ok(order);
         }
         // One commit before the wire: the order PENDING and the day's count
         // of placements, where both outlive the engine.
-        let (order, placed_today) = self.db.create_order_counted(req, kind, tick, last).await?;
+        let CountedOrder { order, placed_today, generation } =
+            self.db.create_order_counted(req, kind, tick, last).await?;
+        self.risk_memo.saw(generation);
+        if generation != inputs.generation {
+            // What it was checked against changed before it was written.
+            (_, snapshot, verdict) = self.check_fresh(req).await?;
+            if let Err(denial) = verdict {
+                let reason = Self::refusal(req, &denial);
+                let order = self.db.refuse_pending(order.id, &reason).await?;
+                self.journal_refusal(&order, &reason);
+                return Ok(order);
+            }
+        }
         self.recent_orders.push_back(Instant::now());
         let reduces_position = verdict.is_ok_and(|a| a.reduces_position);
         let sent = self.broker.place(&PlaceRequest { reduces_position, ..PlaceRequest::from(&order) }).await;
