@@ -109,22 +109,31 @@ impl<B: Broker> Engine<B> {
         // Three statements that do not wait on each other (today's P&L is
         // written as it is read), on three connections: the cycle waits for
         // the slowest, not for their sum.
+        // The strategies' half reads the working orders and the active
+        // strategies in the same round trip, unless this half acts first.
         let db = &self.db;
-        let (positions, stats, kill_switch) = tokio::try_join!(
+        let asks = !self.strategies.is_empty();
+        let (positions, stats, kill_switch, for_strategies) = tokio::try_join!(
             db.open_positions(),
             async { if recount { db.update_daily_stats().await } else { db.update_daily_pnl().await } },
             db.kill_switch_state(),
+            async {
+                if asks { Ok(Some(tokio::try_join!(db.active_orders(), db.active_strategies())?)) } else { Ok(None) }
+            },
         )?;
+        let mut acted = false;
         // An activation this engine could not finish (the database went away
         // mid-way) is finished before the cycle acts on anything else.
         if kill_switch.flattening() {
             self.finish_kill_switch().await?;
+            acted = true;
         }
         for p in &positions {
             if let Some(reason) = exit_reason(p, self.cfg.max_position_loss, self.resting.contains_key(&p.id)) {
                 if self.exiting.contains(&p.id) {
                     continue;
                 }
+                acted = true;
                 tracing::warn!(position = p.id, symbol = %p.symbol, %reason, "exiting position");
                 let line = match self.exit_position(p.id, "risk-monitor").await {
                     Ok(order) => {
@@ -178,8 +187,13 @@ impl<B: Broker> Engine<B> {
                 kill_switch_active = true;
             }
         }
+        let squared_off = self.squared_off;
         self.square_off_if_due(xcoin_model::clock::now()).await?;
-        Ok(Some(super::strategies::Seen { positions, kill_switch_active }))
+        acted |= self.squared_off != squared_off;
+        // What the orders and strategies were before this half acted is not
+        // what the strategies decide on: they read them again.
+        let working = if acted { None } else { for_strategies };
+        Ok(Some(super::strategies::Seen { positions, kill_switch_active, working }))
     }
 
     /// Raises the daily-loss alert once per threshold (50 %, then 80 % of the

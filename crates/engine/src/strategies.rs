@@ -15,6 +15,9 @@ use xcoin_model::trade::Trade;
 pub(super) struct Seen {
     pub positions: Vec<Position>,
     pub kill_switch_active: bool,
+    /// The working orders and the active strategies, read with the
+    /// positions when the risk half placed and cancelled nothing after.
+    pub working: Option<(Vec<Order>, Vec<xcoin_model::strategy::Strategy>)>,
 }
 
 /// A strategy the engine runs, with its row's id and instruments.
@@ -213,6 +216,7 @@ impl<B: Broker> Engine<B> {
         let db = &self.db;
         let (positions, orders, active) = match seen {
             Some(Seen { kill_switch_active: true, .. }) => return Ok(()),
+            Some(Seen { positions, working: Some((orders, active)), .. }) => (positions, orders, active),
             Some(seen) => {
                 let (orders, active) = tokio::try_join!(db.active_orders(), db.active_strategies())?;
                 (seen.positions, orders, active)
