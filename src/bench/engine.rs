@@ -67,19 +67,22 @@ pub fn validation_ns(cfg: &EngineConfig, n: u64) -> f64 {
 /// The engine on the paper exchange over a scratch database: `orders` market
 /// orders (entries and their exits, rotating over six instruments), with the
 /// exchange ticking every 50 orders and fills applied as they come.
-pub(super) async fn engine_run(
-    db: Db,
-    cfg: EngineConfig,
-    orders: usize,
-) -> Result<(Vec<Duration>, Duration, Commits), EngineError> {
+pub(super) async fn engine_run(db: Db, cfg: EngineConfig, orders: usize) -> Result<EngineRun, EngineError> {
     let (mut engine, broker) = bench_engine(db.clone(), cfg).await?;
     let mut latencies = Vec::with_capacity(orders);
+    let mut stages: [Vec<Duration>; 4] = Default::default();
+    let mut risk_reads = 0;
     let started = Instant::now();
     for i in 0..orders {
         let req = bench_order(&engine, i);
-        let t = Instant::now();
+        let (t, reads) = (Instant::now(), engine.risk_reads());
         engine.place_order(&req).await?;
         latencies.push(t.elapsed());
+        risk_reads += engine.risk_reads() - reads;
+        let s = engine.place_stages();
+        for (all, one) in stages.iter_mut().zip([s.check, s.pending, s.send, s.acknowledge]) {
+            all.push(one);
+        }
         if (i + 1) % 50 == 0 {
             broker.step();
             engine.drain_events().await?;
@@ -89,8 +92,20 @@ pub(super) async fn engine_run(
     engine.drain_events().await?;
     let elapsed = started.elapsed();
     latencies.sort();
-    let commits = engine_commits(&db, &mut engine, &broker, orders, 60).await?;
-    Ok((latencies, elapsed, commits))
+    let commits = Commits { risk_reads, ..engine_commits(&db, &mut engine, &broker, orders, 60).await? };
+    for s in &mut stages {
+        s.sort();
+    }
+    Ok(EngineRun { latencies, stages, elapsed, commits })
+}
+
+/// What [`engine_run`] measured: each placement's time, sorted, and each of
+/// its stages' (check, PENDING, send, SUBMITTED), each sorted.
+pub(super) struct EngineRun {
+    pub(super) latencies: Vec<Duration>,
+    pub(super) stages: [Vec<Duration>; 4],
+    pub(super) elapsed: Duration,
+    pub(super) commits: Commits,
 }
 
 /// The instruments the engine runs rotate over.
@@ -167,6 +182,10 @@ pub(super) struct Commits {
     pub(super) per_order_all: i64,
     pub(super) fills: i64,
     pub(super) fill_commits: i64,
+    /// Risk reads on the timed run's orders' own paths (the rest were
+    /// checked against kept inputs; the resting stops the fills place read
+    /// on theirs, outside the timed placements).
+    pub(super) risk_reads: u64,
 }
 
 /// The demo replayed on a synthetic recording (a seeded random walk of every

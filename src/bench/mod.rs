@@ -42,6 +42,9 @@ pub struct BenchReport {
     pub validations: u64,
     pub place_p50_ms: f64,
     pub place_p99_ms: f64,
+    /// place → SUBMITTED by stage, p50 each: the check (with its risk read,
+    /// if any), the PENDING write, the broker, the SUBMITTED write.
+    pub place_stages_p50_ms: [f64; 4],
     pub engine_orders: usize,
     pub engine_orders_per_second: f64,
     /// The limits the figures are held against, measured in the same run.
@@ -93,6 +96,9 @@ pub struct Limits {
     pub commits_per_order_all: f64,
     /// Writing transactions per fill applied.
     pub commits_per_fill: f64,
+    /// The pre-trade check's reads of the database per order placed in the
+    /// timed run (an order checked against kept inputs reads nothing).
+    pub risk_reads_per_order: f64,
     /// place → SUBMITTED p50 ÷ commit p50.
     pub place_ratio: f64,
     /// commit → console p99 ÷ notify p99.
@@ -224,7 +230,7 @@ pub async fn run<W: Write>(
     db.close().await;
     xcoin::db::bench::drop_database(&options).await?;
     let replay = replay_run(&target, s).await;
-    let (latencies, elapsed, commits) = measured?;
+    let engine::EngineRun { latencies, stages, elapsed, commits } = measured?;
     let replay = replay?;
     let (feed, quiet, feed_unpaced) = feeds?;
     let (create_order, active_orders_p50_ms, today_orders_p50_ms, raw_active_ms, (first_frame_ms, all_orders_ms)) =
@@ -243,6 +249,7 @@ pub async fn run<W: Write>(
         commits_per_order: ratio(commits.on_path as f64, commits.orders as f64),
         commits_per_order_all: ratio(commits.per_order_all as f64, commits.orders as f64),
         commits_per_fill: ratio(commits.fill_commits as f64, commits.fills as f64),
+        risk_reads_per_order: ratio(commits.risk_reads as f64, latencies.len() as f64),
         place_ratio: ratio(place_p50_ms, commit_p50_ms),
         feed_ratio: ratio(feed.p99_ms, notify_p99_ms),
         active_ratio: ratio(active_orders_p50_ms, raw_active_ms),
@@ -262,6 +269,7 @@ pub async fn run<W: Write>(
         validations,
         place_p50_ms,
         place_p99_ms: percentile(&latencies, 0.99),
+        place_stages_p50_ms: stages.each_ref().map(|s| percentile(s, 0.50)),
         engine_orders,
         engine_orders_per_second: engine_orders as f64 / elapsed.as_secs_f64(),
         limits,
@@ -298,6 +306,16 @@ pub async fn run<W: Write>(
         )
         .ok();
         let l = &report.limits;
+        let [check, pending, send, ack] = report.place_stages_p50_ms;
+        let times = |ms: f64| if l.commit_p50_ms > 0.0 { ms / l.commit_p50_ms } else { 0.0 };
+        writeln!(
+            out,
+            "    by stage, p50                  check {check:.2} ms ({:.1} × commit), PENDING {pending:.2} ({:.1} ×), broker {send:.2}, SUBMITTED {ack:.2} ({:.1} ×)",
+            times(check),
+            times(pending),
+            times(ack)
+        )
+        .ok();
         writeln!(
             out,
             "  limits, this server now          commit p50 {:.2} ms, p99 {:.2} ms; notify p99 {:.2} ms; active orders undecoded {:.2} ms",
@@ -306,8 +324,8 @@ pub async fn run<W: Write>(
         .ok();
         writeln!(
             out,
-            "  commits                          {:.2} per order on its path ({:.2} with the desk log), {:.2} per fill",
-            l.commits_per_order, l.commits_per_order_all, l.commits_per_fill
+            "  commits                          {:.2} per order on its path ({:.2} with the desk log), {:.2} per fill; risk reads {:.2} per order",
+            l.commits_per_order, l.commits_per_order_all, l.commits_per_fill, l.risk_reads_per_order
         )
         .ok();
         writeln!(

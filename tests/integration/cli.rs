@@ -328,6 +328,14 @@ async fn bench_measures_in_a_scratch_database_and_drops_it() {
     // Placing writes at least the order and its acknowledgement; a fill at least its trade.
     assert!(f("commits_per_order") >= 2.0 && f("commits_per_order_all") >= f("commits_per_order"), "{l}");
     assert!(f("commits_per_fill") >= 1.0, "{l}");
+    // The path by stage: both writes take time on the server; no stage is longer than the whole.
+    let stages: Vec<f64> =
+        report["place_stages_p50_ms"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(stages.len(), 4, "{report}");
+    assert!(stages[1] > 0.0 && stages[3] > 0.0, "{report}");
+    assert!(stages.iter().all(|s| *s <= report["place_p99_ms"].as_f64().unwrap()), "{report}");
+    // Between two batches of fills the check reads each instrument once, not each order.
+    assert!(f("risk_reads_per_order") > 0.0 && f("risk_reads_per_order") < 0.5, "{l}");
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
     assert!(close(f("place_ratio"), report["place_p50_ms"].as_f64().unwrap() / f("commit_p50_ms")), "{l}");
     assert!(close(f("feed_ratio"), report["feed"]["p99_ms"].as_f64().unwrap() / f("notify_p99_ms")), "{l}");

@@ -225,6 +225,8 @@ pub struct Engine<B: Broker> {
     /// The risk check's reads, kept while the database's risk generation
     /// says they still hold (see [`memo`]).
     risk_memo: memo::RiskMemo,
+    /// The last acknowledged placement's stages.
+    place_stages: orders::PlaceStages,
 }
 
 impl<B: Broker> Engine<B> {
@@ -274,6 +276,7 @@ impl<B: Broker> Engine<B> {
             margin: None,
             funds_unwritten: None,
             risk_memo: memo::RiskMemo::default(),
+            place_stages: orders::PlaceStages::default(),
         };
         engine.catch_up().await?;
         for tick in engine.broker.last_prices().await? {

@@ -19,6 +19,21 @@ use xcoin_model::risk::{Assessment, Denial, RiskSnapshot, margin_needed, validat
 /// What the validator says of an order.
 type Verdict = std::result::Result<Assessment, Denial>;
 
+/// How long the last order placed spent in each stage of its path (for the
+/// bench: each stage held against one commit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlaceStages {
+    /// The pre-trade check, with the risk read if it made one.
+    pub check: Duration,
+    /// The PENDING write with the day's count (and a second check, if what
+    /// the first checked against had changed).
+    pub pending: Duration,
+    /// The broker's answer.
+    pub send: Duration,
+    /// The SUBMITTED write with its desk log line.
+    pub acknowledge: Duration,
+}
+
 /// Kite refuses the 26th modification of an order; so does XCoin, before sending.
 pub const MAX_MODIFICATIONS: i32 = 25;
 
@@ -48,6 +63,11 @@ impl<B: Broker> Engine<B> {
     /// against kept inputs that still held reads nothing.
     pub fn risk_reads(&self) -> u64 {
         self.risk_memo.reads()
+    }
+
+    /// The stages of the last order placed and acknowledged.
+    pub fn place_stages(&self) -> PlaceStages {
+        self.place_stages
     }
 
     fn snapshot_of(&mut self, req: &OrderRequest, inputs: &RiskInputs) -> RiskSnapshot {
@@ -138,7 +158,9 @@ impl<B: Broker> Engine<B> {
                 "the engine lost its database lock; no orders until it holds it again".into()
             }));
         }
+        let started = Instant::now();
         let (inputs, mut snapshot, mut verdict) = self.check_new(req).await?;
+        let checked = Instant::now();
         let last = snapshot.last_price;
         let tick = self.cfg.limits.ticks.of(&req.symbol, req.exchange);
         let kind = self.broker.kind();
@@ -163,9 +185,11 @@ impl<B: Broker> Engine<B> {
                 return Ok(order);
             }
         }
-        self.recent_orders.push_back(Instant::now());
+        let written = Instant::now();
+        self.recent_orders.push_back(written);
         let reduces_position = verdict.is_ok_and(|a| a.reduces_position);
         let sent = self.broker.place(&PlaceRequest { reduces_position, ..PlaceRequest::from(&order) }).await;
+        let answered = Instant::now();
         self.warn_of_the_cap(placed_today);
         if let Err(e) = &sent {
             self.note_failure(&EngineError::Broker(e.clone()));
@@ -186,7 +210,14 @@ impl<B: Broker> Engine<B> {
                     order.placed_by
                 );
                 // One commit after the wire: SUBMITTED and its desk log line.
-                Ok(self.db.acknowledge_order(order.id, &broker_id, &line).await?)
+                let acknowledged = self.db.acknowledge_order(order.id, &broker_id, &line).await?;
+                self.place_stages = PlaceStages {
+                    check: checked - started,
+                    pending: written - checked,
+                    send: answered - written,
+                    acknowledge: answered.elapsed(),
+                };
+                Ok(acknowledged)
             }
             Err(BrokerError::Unavailable(why)) => {
                 tracing::error!(order = order.id, error = %why, "the broker did not answer; the order stays PENDING until found by its tag");
