@@ -1827,3 +1827,43 @@ async fn orders_are_checked_against_kept_risk_inputs_only_while_the_database_say
     assert_eq!(e.risk_reads() - reads, 1);
     assert_eq!((t.broker_writes_today().await.unwrap(), e.broker.orders().await.unwrap().len()), (6, 6));
 }
+
+/// The database goes away between an order's PENDING write and its second
+/// check (what the first checked against had changed): nothing is sent, and
+/// trading stops until the engine has caught up with the broker's book,
+/// which cancels the order the broker never saw.
+#[tokio::test]
+async fn an_order_whose_second_check_fails_is_never_sent_and_is_cancelled_on_catch_up() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let resting = |e: &Engine<PaperBroker>| {
+        let mut req = buy(e, "TCS", 1, OrderType::Limit);
+        req.price = req.price.map(|p| p - dec!(5));
+        req
+    };
+    e.place_order(&resting(&e)).await.unwrap();
+    // The risk inputs change, and the read of them fails (today's P&L is
+    // read by the check only, not by the order's write).
+    t.sql(
+        "INSERT INTO kill_switch_events (action, trigger, reason, actor)
+         VALUES ('ACTIVATED', 'OPERATOR', 'desk check', 'asha');
+         ALTER FUNCTION get_today_pnl() RENAME TO get_today_pnl_away",
+    )
+    .await;
+    let failed = e.place_order(&resting(&e)).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let orders = t.today_orders().await.unwrap();
+    let stuck = orders.iter().max_by_key(|o| o.id).unwrap();
+    assert_eq!((stuck.status, stuck.broker_order_id.as_deref()), (OrderStatus::Pending, None));
+    assert_eq!(e.broker.orders().await.unwrap().len(), 1, "never sent");
+    assert!(!e.trading_enabled(), "no orders until the engine has caught up");
+    let refused = e.place_order(&resting(&e)).await.unwrap_err();
+    assert!(refused.to_string().contains("catching up with the broker"), "{refused}");
+
+    t.sql("ALTER FUNCTION get_today_pnl_away() RENAME TO get_today_pnl").await;
+    assert!(e.check_lock().await, "caught up: trading resumes");
+    let resolved = t.get_order(stuck.id).await.unwrap();
+    assert_eq!(resolved.status, OrderStatus::Cancelled);
+    assert_eq!(resolved.status_reason.as_deref(), Some("not found at the broker; cancelled rather than sent again"));
+    assert_eq!(e.broker.orders().await.unwrap().len(), 1);
+}

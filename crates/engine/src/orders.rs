@@ -177,10 +177,14 @@ impl<B: Broker> Engine<B> {
         self.risk_memo.saw(generation);
         if generation != inputs.generation {
             // What it was checked against changed before it was written.
-            (_, snapshot, verdict) = self.check_fresh(req).await?;
+            // Should the database go away before the order is checked again
+            // or refused, it stays PENDING and unsent: trading stops until the
+            // engine has caught up with the broker's book, which cancels an
+            // order the broker never saw.
+            (_, snapshot, verdict) = self.check_fresh(req).await.inspect_err(|_| self.behind = true)?;
             if let Err(denial) = verdict {
                 let reason = Self::refusal(req, &denial);
-                let order = self.db.refuse_pending(order.id, &reason).await?;
+                let order = self.db.refuse_pending(order.id, &reason).await.inspect_err(|_| self.behind = true)?;
                 self.journal_refusal(&order, &reason);
                 return Ok(order);
             }
