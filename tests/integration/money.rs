@@ -422,3 +422,50 @@ async fn a_position_closed_by_reconciliation_is_an_adjustment_not_a_round_trip()
     let row = screen.lines().find(|l| l.contains("    adjustments")).unwrap_or_else(|| panic!("{screen}"));
     assert!(row.contains("₹100.00"), "{row}");
 }
+
+/// A cycle marks every instrument that moved in one statement, by the rule
+/// a single instrument's mark has: unrealised P&L = last × quantity − cost,
+/// the highest and lowest since open, every product of an instrument, and
+/// instruments without an open position passed over.
+#[tokio::test]
+async fn a_batch_of_marks_follows_the_one_instrument_rule_to_the_paisa() {
+    let t = test_db().await;
+    let open = async |symbol: &str, product, quantity, average_price| {
+        let new = NewPosition {
+            strategy_id: 1,
+            symbol: symbol.into(),
+            exchange: Exchange::Nse,
+            product,
+            quantity,
+            average_price,
+            stop_loss: None,
+            take_profit: None,
+        };
+        t.create_position(&new).await.unwrap().id
+    };
+    let infy_mis = open("INFY", Product::Mis, 10, dec!(1500.05)).await;
+    let infy_cnc = open("INFY", Product::Cnc, -5, dec!(1510)).await;
+    let tcs = open("TCS", Product::Mis, 2, dec!(3500)).await;
+    let batch = |infy: Decimal, tcs: Decimal| {
+        vec![
+            ("INFY".to_string(), Exchange::Nse, infy),
+            ("TCS".to_string(), Exchange::Nse, tcs),
+            ("SBIN".to_string(), Exchange::Nse, dec!(810.40)),
+        ]
+    };
+    assert_eq!(t.mark_many(&batch(dec!(1505.10), dec!(3490))).await.unwrap(), 3, "SBIN has no position");
+    assert_eq!(t.mark_many(&batch(dec!(1498.95), dec!(3490))).await.unwrap(), 2, "TCS did not move");
+    let p = async |id| t.get_position(id).await.unwrap();
+    let (a, b, c) = (p(infy_mis).await, p(infy_cnc).await, p(tcs).await);
+    // 1498.95 × 10 − 15000.50; 1498.95 × −5 + 7550; 3490 × 2 − 7000.
+    assert_eq!((a.unrealized_pnl, b.unrealized_pnl, c.unrealized_pnl), (dec!(-11.00), dec!(55.25), dec!(-20)));
+    assert_eq!((a.highest_price, a.lowest_price), (Some(dec!(1505.10)), Some(dec!(1498.95))));
+    assert_eq!((b.last_price, c.last_price), (Some(dec!(1498.95)), Some(dec!(3490))));
+    // The one-instrument mark is the same rule: marking INFY alone to the same price moves nothing.
+    assert_eq!(t.mark_to_market("INFY", Exchange::Nse, dec!(1498.95)).await.unwrap(), 0);
+    assert_eq!(t.mark_to_market("INFY", Exchange::Nse, dec!(1501)).await.unwrap(), 2);
+    assert_eq!(p(infy_cnc).await.unrealized_pnl, dec!(45.00));
+    // The database refuses a price that is not positive, by itself too.
+    let (_, message) = t.refused("SELECT xcoin_mark_positions(ARRAY['INFY'], ARRAY['NSE'], ARRAY[0])").await;
+    assert_eq!(message, "last price must be positive, got 0");
+}

@@ -250,8 +250,9 @@ impl Db {
     }
 
     /// Marks every open position in each instrument to its new last price
-    /// (`update_position_pnl` for each), in one round trip; instruments
-    /// without an open position are passed over. Returns how many rows moved.
+    /// (the rule of `update_position_pnl`), in one statement; instruments
+    /// without an open position are passed over. One price per instrument.
+    /// Returns how many rows moved.
     pub async fn mark_many(&self, prices: &[(String, Exchange, Decimal)]) -> Result<i64> {
         if let Some((s, e, p)) = prices.iter().find(|(_, _, p)| *p <= Decimal::ZERO) {
             return Err(FieldError::new("last_price", format!("{e}:{s} must be greater than 0, got {p}")).into());
@@ -259,16 +260,12 @@ impl Db {
         let symbols: Vec<&str> = prices.iter().map(|(s, _, _)| s.as_str()).collect();
         let exchanges: Vec<&str> = prices.iter().map(|(_, e, _)| e.as_str()).collect();
         let last: Vec<Decimal> = prices.iter().map(|(_, _, p)| *p).collect();
-        Ok(sqlx::query_scalar(
-            "SELECT coalesce(sum(update_position_pnl(u.s, u.e, u.p)), 0)::bigint
-               FROM unnest($1::text[], $2::text[], $3::numeric[]) AS u(s, e, p)
-              WHERE EXISTS (SELECT 1 FROM positions WHERE symbol = u.s AND exchange = u.e AND status = 'OPEN')",
-        )
-        .bind(symbols)
-        .bind(exchanges)
-        .bind(last)
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_scalar("SELECT xcoin_mark_positions($1::text[], $2::text[], $3::numeric[])")
+            .bind(symbols)
+            .bind(exchanges)
+            .bind(last)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Closes an open position at `exit_price` without a fill (the broker
