@@ -940,11 +940,16 @@ async fn prices_are_checked_and_filled_on_each_instruments_own_tick() {
 
 /// BUY 2 TCS LIMIT ₹5 under the market: OPEN, resting.
 async fn resting_tcs(e: &mut Engine<PaperBroker>) -> xcoin::domain::order::Order {
-    let mut req = buy(e, "TCS", 2, OrderType::Limit);
-    req.price = req.price.map(|p| p - dec!(5));
-    let o = e.place_order(&req).await.unwrap();
+    let o = e.place_order(&resting_tcs_request(e, 2)).await.unwrap();
     e.drain_events().await.unwrap();
     o
+}
+
+/// BUY `quantity` TCS LIMIT ₹5 under the market.
+fn resting_tcs_request(e: &Engine<PaperBroker>, quantity: i64) -> OrderRequest {
+    let mut req = buy(e, "TCS", quantity, OrderType::Limit);
+    req.price = req.price.map(|p| p - dec!(5));
+    req
 }
 
 #[tokio::test]
@@ -1778,11 +1783,7 @@ async fn a_stop_that_does_not_rest_is_an_issue_and_an_orphaned_one_is_cancelled(
 async fn orders_are_checked_against_kept_risk_inputs_only_while_the_database_says_they_hold() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
-    let resting = |e: &Engine<PaperBroker>| {
-        let mut req = buy(e, "TCS", 1, OrderType::Limit);
-        req.price = req.price.map(|p| p - dec!(5));
-        req
-    };
+    let resting = |e: &Engine<PaperBroker>| resting_tcs_request(e, 1);
     let reads = e.risk_reads();
     for _ in 0..5 {
         assert_eq!(e.place_order(&resting(&e)).await.unwrap().status, OrderStatus::Submitted);
@@ -1836,11 +1837,7 @@ async fn orders_are_checked_against_kept_risk_inputs_only_while_the_database_say
 async fn an_order_whose_second_check_fails_is_never_sent_and_is_cancelled_on_catch_up() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
-    let resting = |e: &Engine<PaperBroker>| {
-        let mut req = buy(e, "TCS", 1, OrderType::Limit);
-        req.price = req.price.map(|p| p - dec!(5));
-        req
-    };
+    let resting = |e: &Engine<PaperBroker>| resting_tcs_request(e, 1);
     e.place_order(&resting(&e)).await.unwrap();
     // The risk inputs change, and the read of them fails (today's P&L is
     // read by the check only, not by the order's write).

@@ -732,6 +732,12 @@ impl Loader {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "console snapshot failed; retrying");
+                // Retried before anything else runs, health checks included:
+                // the header says the database is being reconnected, not
+                // merely that it has not answered for a while.
+                self.lost();
+                let state = db_state(None, self.gap_started.map(|g| g.1), xcoin_model::clock::now());
+                self.send(LoaderMsg::Health(Health::Db(state))).await?;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 Ok(false)
             }
