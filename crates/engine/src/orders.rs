@@ -98,24 +98,24 @@ impl<B: Broker> Engine<B> {
     /// instrument and strategy when there are any, else a fresh read. A
     /// refusal is always decided on a fresh read.
     async fn check_new(&mut self, req: &OrderRequest) -> Result<(RiskInputs, RiskSnapshot, Verdict)> {
-        let kept = self.risk_memo.get(req);
-        let inputs = match kept {
-            Some(inputs) => inputs,
-            None => self.read_risk_inputs(req).await?,
-        };
-        let snapshot = self.snapshot_of(req, &inputs);
-        let verdict = validate(req, &snapshot, &self.cfg.limits);
-        if verdict.is_err() && kept.is_some() {
-            return self.check_fresh(req).await;
+        if let Some(kept) = self.risk_memo.get(req) {
+            let checked = self.check_with(req, kept);
+            if checked.2.is_ok() {
+                return Ok(checked);
+            }
         }
-        Ok((inputs, snapshot, verdict))
+        self.check_fresh(req).await
     }
 
     async fn check_fresh(&mut self, req: &OrderRequest) -> Result<(RiskInputs, RiskSnapshot, Verdict)> {
         let inputs = self.read_risk_inputs(req).await?;
+        Ok(self.check_with(req, inputs))
+    }
+
+    fn check_with(&mut self, req: &OrderRequest, inputs: RiskInputs) -> (RiskInputs, RiskSnapshot, Verdict) {
         let snapshot = self.snapshot_of(req, &inputs);
         let verdict = validate(req, &snapshot, &self.cfg.limits);
-        Ok((inputs, snapshot, verdict))
+        (inputs, snapshot, verdict)
     }
 
     /// Why an order was refused, as the order and the desk log say it.

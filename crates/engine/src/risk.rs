@@ -106,11 +106,11 @@ impl<B: Broker> Engine<B> {
         if recount {
             self.stats_counted = Some(std::time::Instant::now());
         }
-        // Three statements that do not wait on each other (today's P&L is
-        // written as it is read), on three connections: the cycle waits for
-        // the slowest, not for their sum.
-        // The strategies' half reads the working orders and the active
-        // strategies in the same round trip, unless this half acts first.
+        // Statements that do not wait on each other (today's P&L is written
+        // as it is read), each on a connection of its own: the cycle waits
+        // for the slowest, not for their sum. The strategies' working orders
+        // and active strategies are read in the same round trip; they are
+        // read again only if this half acts first.
         let db = &self.db;
         let asks = !self.strategies.is_empty();
         let (positions, stats, kill_switch, for_strategies) = tokio::try_join!(
