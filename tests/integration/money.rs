@@ -6,6 +6,7 @@ use crate::support::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use xcoin::db::positions::{AdjustmentReason, NewPosition};
+use xcoin::db::stats::DailyStats;
 use xcoin::db::trades::FillOutcome;
 use xcoin::domain::charges::ChargeRates;
 use xcoin::domain::order::{BrokerKind, Exchange, OrderStatus, Product, Side};
@@ -325,6 +326,44 @@ async fn the_cycles_pnl_update_keeps_the_counts_and_moves_peak_and_drawdown() {
     // The full recount agrees on every figure the cycle keeps.
     let again = t.update_daily_stats().await.unwrap();
     assert_eq!((again.net_pnl, again.peak_pnl, again.max_drawdown), (down.net_pnl, down.peak_pnl, down.max_drawdown));
+}
+
+/// A risk cycle's one call marks and writes today's row as the two separate
+/// statements do, writes nothing when no position moved unless asked, and
+/// recounts when asked.
+#[tokio::test]
+async fn the_cycles_one_call_marks_and_totals_as_the_separate_statements_do() {
+    let t = test_db().await;
+    fill(&t, "INFY", Side::Buy, 10, dec!(1500), "T1").await;
+    let full = t.update_daily_stats().await.unwrap();
+    let charges = full.total_charges;
+    let infy = |price| vec![("INFY".to_string(), xcoin::domain::order::Exchange::Nse, price)];
+    let sbin = vec![("SBIN".to_string(), xcoin::domain::order::Exchange::Nse, dec!(810.40))];
+
+    let up = t.mark_and_total(&infy(dec!(1505)), false, false).await.unwrap().expect("INFY moved");
+    assert_eq!((up.unrealized_pnl, up.net_pnl, up.peak_pnl), (dec!(50), dec!(50) - charges, dec!(50) - charges));
+    assert_eq!((up.total_trades, up.total_orders), (1, 1));
+    // The same price again, or an instrument without a position: nothing written.
+    assert_eq!(t.mark_and_total(&infy(dec!(1505)), false, false).await.unwrap(), None);
+    assert_eq!(t.mark_and_total(&sbin, false, false).await.unwrap(), None);
+    assert_eq!(t.daily_stats(full.trading_day).await.unwrap().map(|d| d.updated_at), Some(up.updated_at));
+    // Asked (after a fill), today's row is written though nothing moved.
+    let asked = t.mark_and_total(&[], true, false).await.unwrap().expect("asked");
+    assert_eq!((asked.net_pnl, asked.peak_pnl), (up.net_pnl, up.peak_pnl));
+    // A move with a recount: the drawdown from the peak, and every figure the
+    // full recount alone gives.
+    fill(&t, "TCS", Side::Buy, 1, dec!(3500), "T2").await;
+    let down = t.mark_and_total(&infy(dec!(1497)), false, true).await.unwrap().expect("INFY moved");
+    let charges = down.total_charges;
+    // The peak was ₹50 less the first fill's charges; now −₹30 less both fills'.
+    assert_eq!((down.net_pnl, down.max_drawdown), (dec!(-30) - charges, dec!(80) - full.total_charges + charges));
+    assert_eq!((down.total_trades, down.total_orders), (2, 2));
+    let again = t.update_daily_stats().await.unwrap();
+    assert_eq!(DailyStats { updated_at: down.updated_at, ..again }, down);
+    assert_eq!(
+        t.mark_and_total(&infy(dec!(0)), true, false).await.unwrap_err().to_string(),
+        "last_price: NSE:INFY must be greater than 0, got 0"
+    );
 }
 
 /// A fill through zero ends one round trip and opens the next. SELL 77,

@@ -5,7 +5,7 @@
 use rust_decimal::Decimal;
 use sqlx::{FromRow, PgConnection};
 
-use super::{Db, DbError, Result};
+use super::{Db, DbError, Result, stats::DailyStats};
 use xcoin_model::order::{Exchange, FieldError, Product};
 use xcoin_model::position::{Position, PositionBook};
 
@@ -254,17 +254,36 @@ impl Db {
     /// without an open position are passed over. One price per instrument.
     /// Returns how many rows moved.
     pub async fn mark_many(&self, prices: &[(String, Exchange, Decimal)]) -> Result<i64> {
-        if let Some((s, e, p)) = prices.iter().find(|(_, _, p)| *p <= Decimal::ZERO) {
-            return Err(FieldError::new("last_price", format!("{e}:{s} must be greater than 0, got {p}")).into());
-        }
-        let symbols: Vec<&str> = prices.iter().map(|(s, _, _)| s.as_str()).collect();
-        let exchanges: Vec<&str> = prices.iter().map(|(_, e, _)| e.as_str()).collect();
-        let last: Vec<Decimal> = prices.iter().map(|(_, _, p)| *p).collect();
+        let (symbols, exchanges, last) = mark_batch(prices)?;
         Ok(sqlx::query_scalar("SELECT xcoin_mark_positions($1::text[], $2::text[], $3::numeric[])")
             .bind(symbols)
             .bind(exchanges)
             .bind(last)
             .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// A risk cycle's writes in one round trip and one commit: marks every
+    /// open position of each instrument in `prices` (one price per
+    /// instrument, the rule of [`mark_many`](Self::mark_many)) and, when a
+    /// position moved or `always` is set, writes today's row as
+    /// [`update_daily_stats`](Db::update_daily_stats) (`recount`) or
+    /// [`update_daily_pnl`](Self::update_daily_pnl) do. `None` when no
+    /// position moved and `always` is not set: nothing was written.
+    pub async fn mark_and_total(
+        &self,
+        prices: &[(String, Exchange, Decimal)],
+        always: bool,
+        recount: bool,
+    ) -> Result<Option<DailyStats>> {
+        let (symbols, exchanges, last) = mark_batch(prices)?;
+        Ok(sqlx::query_as("SELECT * FROM xcoin_mark_and_total($1::text[], $2::text[], $3::numeric[], $4, $5)")
+            .bind(symbols)
+            .bind(exchanges)
+            .bind(last)
+            .bind(always)
+            .bind(recount)
+            .fetch_optional(&self.pool)
             .await?)
     }
 
@@ -397,4 +416,18 @@ pub async fn adjust_position(
     .fetch_one(&mut *conn)
     .await?;
     Ok((p, adjustment))
+}
+
+/// A batch of marks as the database's arrays, each price checked first.
+type MarkArrays<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<Decimal>);
+
+fn mark_batch(prices: &[(String, Exchange, Decimal)]) -> Result<MarkArrays<'_>> {
+    if let Some((s, e, p)) = prices.iter().find(|(_, _, p)| *p <= Decimal::ZERO) {
+        return Err(FieldError::new("last_price", format!("{e}:{s} must be greater than 0, got {p}")).into());
+    }
+    Ok((
+        prices.iter().map(|(s, _, _)| s.as_str()).collect(),
+        prices.iter().map(|(_, e, _)| e.as_str()).collect(),
+        prices.iter().map(|(_, _, p)| *p).collect(),
+    ))
 }

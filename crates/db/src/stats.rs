@@ -148,20 +148,6 @@ pub struct RiskGeneration {
     pub trading_day: NaiveDate,
 }
 
-/// Today's row takes the day's P&L, keeping its peak and its deepest
-/// drawdown from that peak (the full recount and the cycle's update alike).
-macro_rules! pnl_set {
-    () => {
-        " gross_pnl = EXCLUDED.gross_pnl,
-          unrealized_pnl = EXCLUDED.unrealized_pnl,
-          total_charges = EXCLUDED.total_charges,
-          net_pnl = EXCLUDED.net_pnl,
-          peak_pnl = greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl),
-          max_drawdown = greatest(daily_stats.max_drawdown,
-                                  greatest(daily_stats.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),"
-    };
-}
-
 impl Db {
     /// The desk's state for one order's risk check, in a single statement.
     pub async fn risk_inputs(
@@ -231,62 +217,14 @@ impl Db {
     /// Recomputes today's daily_stats row from orders, trades and positions,
     /// keeping the day's peak net P&L and its deepest drawdown from that peak.
     pub async fn update_daily_stats(&self) -> Result<DailyStats> {
-        Ok(sqlx::query_as(concat!(
-            "WITH b AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
-                               xcoin_day_start(xcoin_today() + 1) AS e),
-                  o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
-                  t AS (SELECT count(*) AS n FROM trades, b WHERE traded_at >= b.s AND traded_at < b.e),
-                  r AS (SELECT count(*) FILTER (WHERE net > 0) AS wins,
-                               count(*) FILTER (WHERE net < 0) AS losses,
-                               coalesce(max(net) FILTER (WHERE net > 0), 0) AS best,
-                               coalesce(min(net) FILTER (WHERE net < 0), 0) AS worst
-                          FROM (SELECT realized_pnl - charges AS net FROM positions, b
-                                 WHERE status = 'CLOSED' AND closed_at >= b.s AND closed_at < b.e
-                                   AND NOT xcoin_closed_by_adjustment(id)) closed),
-                  p AS (SELECT * FROM get_today_pnl()),
-                  v AS (SELECT b.day, o.n AS orders, t.n, r.*, p.realized_pnl AS gross, p.unrealized_pnl AS u,
-                               p.charges, p.net_pnl AS net
-                          FROM b, o, t, r, p)
-             INSERT INTO daily_stats (trading_day, total_orders, total_trades, winning_trades, losing_trades,
-                                      gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl, max_drawdown,
-                                      largest_win, largest_loss, order_to_trade_ratio)
-             SELECT day, orders, n, wins, losses, gross, u, charges, net, greatest(0, net), greatest(0, -net),
-                    best, worst, get_order_to_trade_ratio(day)
-               FROM v
-             ON CONFLICT (trading_day) DO UPDATE SET
-                    total_orders = EXCLUDED.total_orders,
-                    total_trades = EXCLUDED.total_trades,
-                    winning_trades = EXCLUDED.winning_trades,
-                    losing_trades = EXCLUDED.losing_trades,",
-            pnl_set!(),
-            "      largest_win = EXCLUDED.largest_win,
-                    largest_loss = EXCLUDED.largest_loss,
-                    order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
-                    updated_at = xcoin_now()
-             RETURNING *"
-        ))
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("SELECT * FROM xcoin_update_daily_stats()").fetch_one(&self.pool).await?)
     }
 
     /// Today's P&L, peak and drawdown on today's row, its counts left as
     /// [`update_daily_stats`](Self::update_daily_stats) last set them: what
     /// the loss limits need, without counting the day's orders.
     pub async fn update_daily_pnl(&self) -> Result<DailyStats> {
-        Ok(sqlx::query_as(concat!(
-            "WITH p AS (SELECT * FROM get_today_pnl())
-             INSERT INTO daily_stats (trading_day, gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl,
-                                      max_drawdown)
-             SELECT xcoin_today(), p.realized_pnl, p.unrealized_pnl, p.charges, p.net_pnl, greatest(0, p.net_pnl),
-                    greatest(0, -p.net_pnl)
-               FROM p
-             ON CONFLICT (trading_day) DO UPDATE SET",
-            pnl_set!(),
-            "       updated_at = xcoin_now()
-             RETURNING *"
-        ))
-        .fetch_one(&self.pool)
-        .await?)
+        Ok(sqlx::query_as("SELECT * FROM xcoin_update_daily_pnl()").fetch_one(&self.pool).await?)
     }
 
     /// Today's figures per strategy and per instrument; see [`day_breakdown`](Self::day_breakdown).

@@ -1,8 +1,8 @@
 //! The real-time risk monitor and the kill switch.
 //!
 //! On a timer (and only when prices moved or fills landed) the monitor marks
-//! open positions to their last price — one write per instrument per cycle,
-//! not one per tick — then:
+//! open positions to their last price and writes today's P&L — one call per
+//! cycle, not one per tick — then:
 //! * exits a position whose stop loss or target the price reached, or whose
 //!   unrealised loss passed the per-position limit;
 //! * activates the kill switch when today's net loss or the drawdown from
@@ -92,35 +92,41 @@ impl<B: Broker> Engine<B> {
     /// must run (read, mark, stops, loss limits, kill switch, square-off),
     /// each a call; splitting it would hide that order.
     async fn risk_cycle(&mut self) -> Result<Option<super::strategies::Seen>> {
-        let marked = self.mark_positions().await?;
-        if marked == 0 && !self.risk_check_due {
-            self.square_off_if_due(xcoin_model::clock::now()).await?;
-            return Ok(None);
-        }
-        let filled = std::mem::replace(&mut self.risk_check_due, false);
-        // The loss limits need only the day's P&L, read each cycle; the
-        // counts (orders, trades, wins, order-to-trade) are for the screen,
-        // recounted after a fill and otherwise once a second, so a busy
-        // day's counting never runs twice a second.
+        // The loss limits need only the day's P&L, written each cycle a
+        // position moved; the counts (orders, trades, wins, order-to-trade)
+        // are for the screen, recounted after a fill and otherwise once a
+        // second, so a busy day's counting never runs twice a second.
+        let filled = self.risk_check_due;
         let recount = filled || self.stats_counted.is_none_or(|at| at.elapsed() >= STATS_RECOUNT);
+        // The marks and today's row in one call: one round trip, one commit.
+        let prices = self.moved_prices();
+        let stats = match self.db.mark_and_total(&prices, filled, recount).await {
+            Ok(Some(stats)) => stats,
+            Ok(None) => {
+                self.square_off_if_due(xcoin_model::clock::now()).await?;
+                return Ok(None);
+            }
+            Err(e) => {
+                // Marked again by the next cycle, not only when they move again.
+                self.dirty.extend(prices.into_iter().map(|(symbol, exchange, _)| (symbol, exchange)));
+                return Err(e.into());
+            }
+        };
         if recount {
             self.stats_counted = Some(std::time::Instant::now());
         }
-        // Statements that do not wait on each other (today's P&L is written
-        // as it is read), each on a connection of its own: the cycle waits
-        // for the slowest, not for their sum. The strategies' working orders
-        // and active strategies are read in the same round trip; they are
-        // read again only if this half acts first.
+        // Reads that do not wait on each other, each on a connection of its
+        // own: the cycle waits for the slowest, not for their sum. The
+        // strategies' working orders and active strategies are read in the
+        // same round trip; they are read again only if this half acts first.
         let db = &self.db;
         let asks = !self.strategies.is_empty();
-        let (positions, stats, kill_switch, for_strategies) = tokio::try_join!(
-            db.open_positions(),
-            async { if recount { db.update_daily_stats().await } else { db.update_daily_pnl().await } },
-            db.kill_switch_state(),
-            async {
+        let (positions, kill_switch, for_strategies) =
+            tokio::try_join!(db.open_positions(), db.kill_switch_state(), async {
                 if asks { Ok(Some(tokio::try_join!(db.active_orders(), db.active_strategies())?)) } else { Ok(None) }
-            },
-        )?;
+            },)?;
+        // Asked again by every cycle until one has read what the fill changed.
+        self.risk_check_due = false;
         let mut acted = false;
         // An activation this engine could not finish (the database went away
         // mid-way) is finished before the cycle acts on anything else.
@@ -218,16 +224,23 @@ impl<B: Broker> Engine<B> {
     /// Writes changed prices to open positions, in one statement for every
     /// instrument that moved; returns how many rows moved.
     pub async fn mark_positions(&mut self) -> Result<i64> {
-        let dirty = std::mem::take(&mut self.dirty);
-        if dirty.is_empty() {
+        let prices = self.moved_prices();
+        if prices.is_empty() {
             return Ok(0);
         }
-        let mut prices: Vec<(String, xcoin_model::order::Exchange, Decimal)> = dirty
+        Ok(self.db.mark_many(&prices).await?)
+    }
+
+    /// The last price of every instrument that moved since the last mark,
+    /// in a fixed order (rows are locked in the same order every time).
+    fn moved_prices(&mut self) -> Vec<(String, xcoin_model::order::Exchange, Decimal)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut prices: Vec<_> = dirty
             .into_iter()
             .filter_map(|(symbol, exchange)| self.last_price(&symbol, exchange).map(|p| (symbol, exchange, p)))
             .collect();
         prices.sort();
-        Ok(self.db.mark_many(&prices).await?)
+        prices
     }
 
     /// Squares off MIS positions and cancels working MIS orders once a trading
