@@ -7,8 +7,9 @@
 --
 -- Today's row is written by the two upserts that were the database layer's
 -- own statements (the cycle's P&L-only update and the full recount), now
--- here so that the call and the layer share one text of each. Both keep the
--- day's peak net P&L and its deepest drawdown from that peak.
+-- here so that the call and the layer share one text of each. The recount
+-- writes the counts and then the P&L by the P&L-only update, so the day's
+-- peak net P&L and its deepest drawdown from that peak have one rule.
 
 CREATE FUNCTION xcoin_update_daily_pnl()
     RETURNS SETOF daily_stats
@@ -33,11 +34,12 @@ BEGIN
 END
 $$;
 
+-- The full recount: the day's counts, then its P&L by the function above
+-- (one text of the peak and drawdown rule), in the caller's transaction.
 CREATE FUNCTION xcoin_update_daily_stats()
     RETURNS SETOF daily_stats
     LANGUAGE plpgsql AS $$
 BEGIN
-    RETURN QUERY
     WITH b AS (SELECT xcoin_today() AS day, xcoin_day_start(xcoin_today()) AS s,
                       xcoin_day_start(xcoin_today() + 1) AS e),
          o AS (SELECT count(*) AS n FROM orders, b WHERE created_at >= b.s AND created_at < b.e),
@@ -48,33 +50,20 @@ BEGIN
                       coalesce(min(net) FILTER (WHERE net < 0), 0) AS worst
                  FROM (SELECT x.realized_pnl - x.charges AS net FROM positions x, b
                         WHERE x.status = 'CLOSED' AND x.closed_at >= b.s AND x.closed_at < b.e
-                          AND NOT xcoin_closed_by_adjustment(x.id)) closed),
-         p AS (SELECT * FROM get_today_pnl()),
-         v AS (SELECT b.day, o.n AS orders, t.n, r.*, p.realized_pnl AS gross, p.unrealized_pnl AS u,
-                      p.charges, p.net_pnl AS net
-                 FROM b, o, t, r, p)
+                          AND NOT xcoin_closed_by_adjustment(x.id)) closed)
     INSERT INTO daily_stats AS d (trading_day, total_orders, total_trades, winning_trades, losing_trades,
-                                  gross_pnl, unrealized_pnl, total_charges, net_pnl, peak_pnl, max_drawdown,
                                   largest_win, largest_loss, order_to_trade_ratio)
-    SELECT v.day, v.orders, v.n, v.wins, v.losses, v.gross, v.u, v.charges, v.net, greatest(0, v.net),
-           greatest(0, -v.net), v.best, v.worst, get_order_to_trade_ratio(v.day)
-      FROM v
+    SELECT b.day, o.n, t.n, r.wins, r.losses, r.best, r.worst, get_order_to_trade_ratio(b.day)
+      FROM b, o, t, r
     ON CONFLICT (trading_day) DO UPDATE SET
            total_orders = EXCLUDED.total_orders,
            total_trades = EXCLUDED.total_trades,
            winning_trades = EXCLUDED.winning_trades,
            losing_trades = EXCLUDED.losing_trades,
-           gross_pnl = EXCLUDED.gross_pnl,
-           unrealized_pnl = EXCLUDED.unrealized_pnl,
-           total_charges = EXCLUDED.total_charges,
-           net_pnl = EXCLUDED.net_pnl,
-           peak_pnl = greatest(d.peak_pnl, EXCLUDED.net_pnl),
-           max_drawdown = greatest(d.max_drawdown, greatest(d.peak_pnl, EXCLUDED.net_pnl) - EXCLUDED.net_pnl),
            largest_win = EXCLUDED.largest_win,
            largest_loss = EXCLUDED.largest_loss,
-           order_to_trade_ratio = EXCLUDED.order_to_trade_ratio,
-           updated_at = xcoin_now()
-    RETURNING d.*;
+           order_to_trade_ratio = EXCLUDED.order_to_trade_ratio;
+    RETURN QUERY SELECT * FROM xcoin_update_daily_pnl();
 END
 $$;
 
