@@ -492,7 +492,21 @@ async fn a_batch_of_marks_follows_the_one_instrument_rule_to_the_paisa() {
             ("SBIN".to_string(), Exchange::Nse, dec!(810.40)),
         ]
     };
+    // The engine marks what it read beside the mark by the same rule, in
+    // memory: the rows the database marks and the ones it marks agree.
+    let in_memory = async |prices: &[(String, Exchange, Decimal)]| {
+        let mut read = t.open_positions().await.unwrap();
+        xcoin::engine::risk::mark_all(&mut read, prices);
+        read
+    };
+    let mut sorted = batch(dec!(1505.10), dec!(3490));
+    sorted.sort();
+    let expected = in_memory(&sorted).await;
     assert_eq!(t.mark_many(&batch(dec!(1505.10), dec!(3490))).await.unwrap(), 3, "SBIN has no position");
+    let mark =
+        |p: &xcoin::domain::position::Position| (p.id, p.last_price, p.unrealized_pnl, p.highest_price, p.lowest_price);
+    let stored = t.open_positions().await.unwrap();
+    assert_eq!(stored.iter().map(mark).collect::<Vec<_>>(), expected.iter().map(mark).collect::<Vec<_>>());
     assert_eq!(t.mark_many(&batch(dec!(1498.95), dec!(3490))).await.unwrap(), 2, "TCS did not move");
     let p = async |id| t.get_position(id).await.unwrap();
     let (a, b, c) = (p(infy_mis).await, p(infy_cnc).await, p(tcs).await);

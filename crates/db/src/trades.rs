@@ -9,7 +9,7 @@ use super::positions::{empty_position, lock_open_position, store_position};
 use super::{Db, DbError, Result};
 use xcoin_model::charges::{ChargeInput, ChargeRates, Charges};
 use xcoin_model::order::{FieldError, Order, OrderStatus};
-use xcoin_model::position::{AVERAGE_PRICE_SCALE, Position, extend_range};
+use xcoin_model::position::{AVERAGE_PRICE_SCALE, Position};
 use xcoin_model::trade::{Fill, Trade};
 
 /// What recording a fill did.
@@ -178,12 +178,8 @@ fn take_part(position: &mut Position, order: &Order, quantity: i64, price: Decim
     let effect = position.book.apply_fill(order.side, quantity, price);
     debug_assert_eq!(effect.opened_quantity * effect.closed_quantity, 0, "a part never crosses zero");
     // The fill is the latest trade we know of in this instrument: mark to it.
-    position.last_price = Some(price);
-    position.unrealized_pnl = position.book.unrealized_at(price);
+    position.mark(price);
     position.charges += charges;
-    let (high, low) = extend_range(position.highest_price, position.lowest_price, price);
-    position.highest_price = Some(high);
-    position.lowest_price = Some(low);
     effect.realized_pnl
 }
 

@@ -25,6 +25,7 @@ use xcoin_db::kill_switch::{Activation, KillSwitchEvent};
 use xcoin_model::command::KillSwitchTrigger;
 use xcoin_model::event::{EventKind, EventLevel};
 use xcoin_model::money::paisa;
+use xcoin_model::order::Exchange;
 use xcoin_model::position::Position;
 
 /// How often the day's counts are recounted when no fill asks sooner.
@@ -56,6 +57,18 @@ pub fn exit_reason(p: &Position, max_loss: Decimal, stop_rests: bool) -> Option<
     None
 }
 
+/// Marks each position to its instrument's price in `prices` (sorted by
+/// instrument, as [`Engine::mark_positions`] sends them), by the database
+/// mark's rule; a position whose instrument is not there keeps its mark.
+pub fn mark_all(positions: &mut [Position], prices: &[(String, Exchange, Decimal)]) {
+    for p in positions {
+        let found = prices.binary_search_by(|(s, e, _)| (s.as_str(), *e).cmp(&(p.symbol.as_str(), p.exchange)));
+        if let Ok(i) = found {
+            p.mark(prices[i].2);
+        }
+    }
+}
+
 impl<B: Broker> Engine<B> {
     /// One risk cycle. Errors are logged; the next cycle tries again.
     pub async fn monitor_risk(&mut self) {
@@ -71,7 +84,7 @@ impl<B: Broker> Engine<B> {
     pub async fn trading_cycle(&mut self) {
         self.write_funds().await;
         let seen = match self.risk_cycle().await {
-            Ok(seen) => seen,
+            Ok(seen) => Some(seen),
             Err(e) => {
                 tracing::error!(error = %e, "risk cycle failed");
                 None
@@ -87,46 +100,49 @@ impl<B: Broker> Engine<B> {
     }
 
     /// The risk half of a cycle; returns what it read of the desk (the open
-    /// positions, marked, and the kill switch) when it read it, for the
-    /// strategies' half. Long by design: the cycle's steps in the order they
-    /// must run (read, mark, stops, loss limits, kill switch, square-off),
-    /// each a call; splitting it would hide that order.
-    async fn risk_cycle(&mut self) -> Result<Option<super::strategies::Seen>> {
+    /// positions, marked, the kill switch and, unless this half acted, the
+    /// working orders and active strategies) for the strategies' half. Long
+    /// by design: the cycle's steps in the order they must run (mark and
+    /// read, stops, loss limits, kill switch, square-off), each a call;
+    /// splitting it would hide that order.
+    async fn risk_cycle(&mut self) -> Result<super::strategies::Seen> {
         // The loss limits need only the day's P&L, written each cycle a
         // position moved; the counts (orders, trades, wins, order-to-trade)
         // are for the screen, recounted after a fill and otherwise once a
         // second, so a busy day's counting never runs twice a second.
         let filled = self.risk_check_due;
         let recount = filled || self.stats_counted.is_none_or(|at| at.elapsed() >= STATS_RECOUNT);
-        // The marks and today's row in one call: one round trip, one commit.
         let prices = self.moved_prices();
-        let stats = match self.db.mark_and_total(&prices, filled, recount).await {
-            Ok(Some(stats)) => stats,
-            Ok(None) => {
-                self.square_off_if_due(xcoin_model::clock::now()).await?;
-                return Ok(None);
-            }
+        let writes = filled || !prices.is_empty();
+        // One round trip: the marks and today's row in one call (one
+        // commit), and beside it, each on a connection of its own, the reads
+        // the cycle decides on. A read may run before the mark commits or
+        // after; the positions take this cycle's prices below by the mark's
+        // own rule, so they are the same either way.
+        let db = &self.db;
+        let asks = !self.strategies.is_empty();
+        let joined = tokio::try_join!(
+            async { if writes { db.mark_and_total(&prices, filled, recount).await } else { Ok(None) } },
+            db.open_positions(),
+            db.kill_switch_state(),
+            async {
+                if asks { Ok(Some(tokio::try_join!(db.active_orders(), db.active_strategies())?)) } else { Ok(None) }
+            },
+        );
+        let (stats, mut positions, kill_switch, for_strategies) = match joined {
+            Ok(joined) => joined,
             Err(e) => {
                 // Marked again by the next cycle, not only when they move again.
                 self.dirty.extend(prices.into_iter().map(|(symbol, exchange, _)| (symbol, exchange)));
                 return Err(e.into());
             }
         };
-        if recount {
+        mark_all(&mut positions, &prices);
+        // Asked again by every cycle until one has written and read what the fill changed.
+        self.risk_check_due = false;
+        if recount && stats.is_some() {
             self.stats_counted = Some(std::time::Instant::now());
         }
-        // Reads that do not wait on each other, each on a connection of its
-        // own: the cycle waits for the slowest, not for their sum. The
-        // strategies' working orders and active strategies are read in the
-        // same round trip; they are read again only if this half acts first.
-        let db = &self.db;
-        let asks = !self.strategies.is_empty();
-        let (positions, kill_switch, for_strategies) =
-            tokio::try_join!(db.open_positions(), db.kill_switch_state(), async {
-                if asks { Ok(Some(tokio::try_join!(db.active_orders(), db.active_strategies())?)) } else { Ok(None) }
-            },)?;
-        // Asked again by every cycle until one has read what the fill changed.
-        self.risk_check_due = false;
         let mut acted = false;
         // An activation this engine could not finish (the database went away
         // mid-way) is finished before the cycle acts on anything else.
@@ -134,7 +150,33 @@ impl<B: Broker> Engine<B> {
             self.finish_kill_switch().await?;
             acted = true;
         }
-        for p in &positions {
+        // Nothing moved and no fill: the stops, targets and limits stand as
+        // the last cycle checked them.
+        if stats.is_some() {
+            acted |= self.exit_what_reached(&positions).await;
+        }
+        let mut kill_switch_active = kill_switch.active;
+        if let Some(stats) = stats {
+            let loss = -stats.net_pnl;
+            self.alert_daily_loss(loss);
+            if !kill_switch_active {
+                kill_switch_active = self.check_loss_limits(loss, &stats).await?;
+            }
+        }
+        let squared_off = self.squared_off;
+        self.square_off_if_due(xcoin_model::clock::now()).await?;
+        acted |= self.squared_off != squared_off;
+        // What the orders and strategies were before this half acted is not
+        // what the strategies decide on: they read them again.
+        let working = if acted { None } else { for_strategies };
+        Ok(super::strategies::Seen { positions, kill_switch_active, working })
+    }
+
+    /// Exits every position whose stop, target or loss limit the price
+    /// reached (but not one already exiting); returns whether it placed any.
+    async fn exit_what_reached(&mut self, positions: &[Position]) -> bool {
+        let mut acted = false;
+        for p in positions {
             if let Some(reason) = exit_reason(p, self.cfg.max_position_loss, self.resting.contains_key(&p.id)) {
                 if self.exiting.contains(&p.id) {
                     continue;
@@ -160,46 +202,38 @@ impl<B: Broker> Engine<B> {
                 self.journal(line.0, EventKind::Exit, line.1);
             }
         }
+        acted
+    }
 
-        let loss = -stats.net_pnl;
-        self.alert_daily_loss(loss);
-        let mut kill_switch_active = kill_switch.active;
-        if !kill_switch_active {
-            let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
-            let breach = if loss >= self.cfg.limits.max_daily_loss() {
-                Some((
-                    KillSwitchTrigger::DailyLoss,
-                    format!(
-                        "daily loss ₹{} reached the limit ₹{}",
-                        xcoin_model::to_paisa(loss),
-                        xcoin_model::to_paisa(self.cfg.limits.max_daily_loss())
-                    ),
-                ))
-            } else if drawdown >= self.cfg.limits.max_drawdown() {
-                Some((
-                    KillSwitchTrigger::Drawdown,
-                    format!(
-                        "drawdown ₹{} from today's peak reached the limit ₹{}",
-                        xcoin_model::to_paisa(drawdown),
-                        xcoin_model::to_paisa(self.cfg.limits.max_drawdown())
-                    ),
-                ))
-            } else {
-                None
-            };
-            if let Some((trigger, reason)) = breach {
-                let actor = self.actor.clone();
-                self.activate_kill_switch(trigger, &reason, &actor).await?;
-                kill_switch_active = true;
-            }
-        }
-        let squared_off = self.squared_off;
-        self.square_off_if_due(xcoin_model::clock::now()).await?;
-        acted |= self.squared_off != squared_off;
-        // What the orders and strategies were before this half acted is not
-        // what the strategies decide on: they read them again.
-        let working = if acted { None } else { for_strategies };
-        Ok(Some(super::strategies::Seen { positions, kill_switch_active, working }))
+    /// Activates the kill switch when today's net loss or the drawdown from
+    /// today's peak reached its limit; returns whether it did.
+    async fn check_loss_limits(&mut self, loss: Decimal, stats: &xcoin_db::stats::DailyStats) -> Result<bool> {
+        let drawdown = (stats.peak_pnl.max(Decimal::ZERO) - stats.net_pnl).max(Decimal::ZERO);
+        let breach = if loss >= self.cfg.limits.max_daily_loss() {
+            Some((
+                KillSwitchTrigger::DailyLoss,
+                format!(
+                    "daily loss ₹{} reached the limit ₹{}",
+                    xcoin_model::to_paisa(loss),
+                    xcoin_model::to_paisa(self.cfg.limits.max_daily_loss())
+                ),
+            ))
+        } else if drawdown >= self.cfg.limits.max_drawdown() {
+            Some((
+                KillSwitchTrigger::Drawdown,
+                format!(
+                    "drawdown ₹{} from today's peak reached the limit ₹{}",
+                    xcoin_model::to_paisa(drawdown),
+                    xcoin_model::to_paisa(self.cfg.limits.max_drawdown())
+                ),
+            ))
+        } else {
+            None
+        };
+        let Some((trigger, reason)) = breach else { return Ok(false) };
+        let actor = self.actor.clone();
+        self.activate_kill_switch(trigger, &reason, &actor).await?;
+        Ok(true)
     }
 
     /// Raises the daily-loss alert once per threshold (50 %, then 80 % of the
@@ -233,7 +267,7 @@ impl<B: Broker> Engine<B> {
 
     /// The last price of every instrument that moved since the last mark,
     /// in a fixed order (rows are locked in the same order every time).
-    fn moved_prices(&mut self) -> Vec<(String, xcoin_model::order::Exchange, Decimal)> {
+    fn moved_prices(&mut self) -> Vec<(String, Exchange, Decimal)> {
         let dirty = std::mem::take(&mut self.dirty);
         let mut prices: Vec<_> = dirty
             .into_iter()

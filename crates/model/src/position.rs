@@ -62,6 +62,16 @@ impl Position {
     pub fn total_pnl(&self) -> Decimal {
         self.book.realized_pnl + self.unrealized_pnl
     }
+    /// Marks it to `price`: the last price, the unrealised P&L of the open
+    /// quantity at it, and the highest and lowest since open. The rule the
+    /// database's mark (`xcoin_mark_positions`) applies to a row.
+    pub fn mark(&mut self, price: Decimal) {
+        self.last_price = Some(price);
+        self.unrealized_pnl = self.book.unrealized_at(price);
+        let (high, low) = extend_range(self.highest_price, self.lowest_price, price);
+        self.highest_price = Some(high);
+        self.lowest_price = Some(low);
+    }
 }
 
 /// Average prices are shown with ten decimals. They are derived from the
