@@ -1864,3 +1864,43 @@ async fn an_order_whose_second_check_fails_is_never_sent_and_is_cancelled_on_cat
     assert_eq!(resolved.status_reason.as_deref(), Some("not found at the broker; cancelled rather than sent again"));
     assert_eq!(e.broker.orders().await.unwrap().len(), 1);
 }
+
+/// A cycle whose write fails keeps the prices it could not write: the next
+/// cycle marks them, though nothing moved in between.
+#[tokio::test]
+async fn a_cycle_that_could_not_mark_leaves_its_prices_to_the_next() {
+    let t = test_db().await;
+    let mut e = engine_on(&t, paper(500)).await;
+    let position = t
+        .create_position(&xcoin::db::positions::NewPosition {
+            strategy_id: 1,
+            symbol: "INFY".into(),
+            exchange: Exchange::Nse,
+            product: Product::Mis,
+            quantity: 10,
+            average_price: dec!(1500),
+            stop_loss: None,
+            take_profit: None,
+        })
+        .await
+        .unwrap();
+    let at = e.last_price("INFY", Exchange::Nse).unwrap() + dec!(1);
+    e.broker.set_price("INFY", Exchange::Nse, at).unwrap();
+    e.drain_events().await.unwrap();
+    e.monitor_risk().await;
+    assert_eq!(t.get_position(position.id).await.unwrap().last_price, Some(at));
+
+    t.sql("ALTER FUNCTION xcoin_mark_and_total(text[], text[], numeric[], boolean, boolean) RENAME TO away").await;
+    let moved = at + dec!(2.5);
+    e.broker.set_price("INFY", Exchange::Nse, moved).unwrap();
+    e.drain_events().await.unwrap();
+    e.monitor_risk().await;
+    assert_eq!(t.get_position(position.id).await.unwrap().last_price, Some(at), "the write failed");
+
+    t.sql("ALTER FUNCTION away(text[], text[], numeric[], boolean, boolean) RENAME TO xcoin_mark_and_total").await;
+    e.monitor_risk().await;
+    let marked = t.get_position(position.id).await.unwrap();
+    assert_eq!((marked.last_price, marked.unrealized_pnl), (Some(moved), (moved - dec!(1500)) * dec!(10)));
+    let today = t.daily_stats(e.cfg.calendar.today()).await.unwrap().unwrap();
+    assert_eq!(today.net_pnl, t.today_pnl().await.unwrap().net_pnl, "today's row took the mark");
+}
