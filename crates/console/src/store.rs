@@ -736,8 +736,7 @@ impl Loader {
                 // the header says the database is being reconnected, not
                 // merely that it has not answered for a while.
                 self.lost();
-                let state = db_state(None, self.gap_started.map(|g| g.1), xcoin_model::clock::now());
-                self.send(LoaderMsg::Health(Health::Db(state))).await?;
+                self.say_db(None).await?;
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 Ok(false)
             }
@@ -820,6 +819,12 @@ impl Loader {
                 self.need_snapshot = true;
             }
         }
+        self.say_db(answered).await
+    }
+
+    /// Tells the console how the database is: `answered` is the last
+    /// query's round trip, `None` when it failed.
+    async fn say_db(&self, answered: Option<Duration>) -> Result<(), Gone> {
         let state = db_state(answered, self.gap_started.map(|g| g.1), xcoin_model::clock::now());
         self.send(LoaderMsg::Health(Health::Db(state))).await
     }

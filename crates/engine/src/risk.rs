@@ -150,13 +150,11 @@ impl<B: Broker> Engine<B> {
             self.finish_kill_switch().await?;
             acted = true;
         }
+        let mut kill_switch_active = kill_switch.active;
         // Nothing moved and no fill: the stops, targets and limits stand as
         // the last cycle checked them.
-        if stats.is_some() {
-            acted |= self.exit_what_reached(&positions).await;
-        }
-        let mut kill_switch_active = kill_switch.active;
         if let Some(stats) = stats {
+            acted |= self.exit_what_reached(&positions).await;
             let loss = -stats.net_pnl;
             self.alert_daily_loss(loss);
             if !kill_switch_active {
