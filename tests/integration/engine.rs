@@ -407,18 +407,7 @@ async fn a_failed_broker_query_skips_the_cycle_instead_of_reading_flat() {
     let t = test_db().await;
     let broker = StandIn::new(paper(500), BrokerKind::Paper);
     let mut e = Engine::start(t.db.clone(), broker.clone(), config()).await.unwrap();
-    t.create_position(&xcoin::db::positions::NewPosition {
-        strategy_id: 1,
-        symbol: "INFY".into(),
-        exchange: Exchange::Nse,
-        product: Product::Mis,
-        quantity: 10,
-        average_price: dec!(1500),
-        stop_loss: None,
-        take_profit: None,
-    })
-    .await
-    .unwrap();
+    t.create_position(&mis_position("INFY", 10, dec!(1500))).await.unwrap();
     broker.fail_with(Some(BrokerError::Unavailable("timed out".into())));
     let err = e.reconcile_positions().await.unwrap_err();
     assert_eq!(err.to_string(), "the broker did not answer: timed out");
@@ -695,19 +684,7 @@ async fn price_mismatches_and_positions_missing_at_the_broker_resolve_by_accepti
     // A local average that drifted from the broker's by more than 0.1 %.
     t.sql(&format!("UPDATE positions SET average_price = average_price + 5 WHERE id = {}", infy.id)).await;
     // A local position the broker never had.
-    let ghost = t
-        .create_position(&xcoin::db::positions::NewPosition {
-            strategy_id: 1,
-            symbol: "ITC".into(),
-            exchange: Exchange::Nse,
-            product: Product::Mis,
-            quantity: -40,
-            average_price: dec!(412.85),
-            stop_loss: None,
-            take_profit: None,
-        })
-        .await
-        .unwrap();
+    let ghost = t.create_position(&mis_position("ITC", -40, dec!(412.85))).await.unwrap();
     let found = e.reconcile_positions().await.unwrap();
     assert_eq!(
         found.iter().map(|i| (i.symbol.as_str(), i.issue_type)).collect::<Vec<_>>(),
@@ -1871,19 +1848,7 @@ async fn an_order_whose_second_check_fails_is_never_sent_and_is_cancelled_on_cat
 async fn a_cycle_that_could_not_mark_leaves_its_prices_to_the_next() {
     let t = test_db().await;
     let mut e = engine_on(&t, paper(500)).await;
-    let position = t
-        .create_position(&xcoin::db::positions::NewPosition {
-            strategy_id: 1,
-            symbol: "INFY".into(),
-            exchange: Exchange::Nse,
-            product: Product::Mis,
-            quantity: 10,
-            average_price: dec!(1500),
-            stop_loss: None,
-            take_profit: None,
-        })
-        .await
-        .unwrap();
+    let position = t.create_position(&mis_position("INFY", 10, dec!(1500))).await.unwrap();
     let at = e.last_price("INFY", Exchange::Nse).unwrap() + dec!(1);
     e.broker.set_price("INFY", Exchange::Nse, at).unwrap();
     e.drain_events().await.unwrap();

@@ -144,16 +144,7 @@ async fn accepting_the_brokers_side_balances_the_books_and_realises_the_differen
 async fn a_carried_position_counts_today_from_the_previous_close() {
     let t = test_db().await;
     // Bought 10 @ 100 yesterday (CNC), last price at yesterday's close 120.
-    let new = NewPosition {
-        strategy_id: 1,
-        symbol: "HDFCBANK".into(),
-        exchange: Exchange::Nse,
-        product: Product::Cnc,
-        quantity: 10,
-        average_price: dec!(100),
-        stop_loss: None,
-        take_profit: None,
-    };
+    let new = NewPosition { product: Product::Cnc, ..mis_position("HDFCBANK", 10, dec!(100)) };
     let p = t.create_position(&new).await.unwrap();
     t.mark_to_market("HDFCBANK", Exchange::Nse, dec!(120)).await.unwrap();
     t.sql(&format!(
@@ -470,16 +461,7 @@ async fn a_position_closed_by_reconciliation_is_an_adjustment_not_a_round_trip()
 async fn a_batch_of_marks_follows_the_one_instrument_rule_to_the_paisa() {
     let t = test_db().await;
     let open = async |symbol: &str, product, quantity, average_price| {
-        let new = NewPosition {
-            strategy_id: 1,
-            symbol: symbol.into(),
-            exchange: Exchange::Nse,
-            product,
-            quantity,
-            average_price,
-            stop_loss: None,
-            take_profit: None,
-        };
+        let new = NewPosition { product, ..mis_position(symbol, quantity, average_price) };
         t.create_position(&new).await.unwrap().id
     };
     let infy_mis = open("INFY", Product::Mis, 10, dec!(1500.05)).await;

@@ -350,6 +350,20 @@ pub fn market(symbol: &str, side: Side, quantity: i64) -> OrderRequest {
     OrderRequest { side, order_type: OrderType::Market, price: None, ..limit_buy(symbol, quantity, dec!(1)) }
 }
 
+/// An NSE MIS position of the manual strategy, without a stop or target.
+pub fn mis_position(symbol: &str, quantity: i64, average_price: Decimal) -> xcoin::db::positions::NewPosition {
+    xcoin::db::positions::NewPosition {
+        strategy_id: 1,
+        symbol: symbol.into(),
+        exchange: Exchange::Nse,
+        product: Product::Mis,
+        quantity,
+        average_price,
+        stop_loss: None,
+        take_profit: None,
+    }
+}
+
 /// A seeded generator: random choices a failing run can repeat.
 pub struct Lcg(pub u64);
 
