@@ -8,7 +8,7 @@
 //! are recomputed by SQL after changes to orders, trades or positions,
 //! debounced. Rendering reads the store and never touches the database.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -492,22 +492,20 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
     })
 }
 
-/// Fetches the rows behind a batch of changes.
+/// The rows behind a batch of changes: the orders their notifications
+/// carried as they are, everything else read back.
 pub async fn fetch(db: &Db, changes: &[xcoin_db::changes::Change]) -> Result<Update, DbError> {
     let ids = |t: Table| -> Vec<i64> {
         let set: HashSet<i64> = changes.iter().filter(|c| c.table == t && c.op != Op::Delete).map(|c| c.id).collect();
         set.into_iter().collect()
     };
     let mut u = Update::default();
-    let (o, tr, p, i, c) = (
-        ids(Table::Orders),
-        ids(Table::Trades),
-        ids(Table::Positions),
-        ids(Table::ReconciliationLog),
-        ids(Table::OperatorCommands),
-    );
+    let (carried, o) = carried_orders(changes);
+    u.orders = carried;
+    let (tr, p, i, c) =
+        (ids(Table::Trades), ids(Table::Positions), ids(Table::ReconciliationLog), ids(Table::OperatorCommands));
     if !o.is_empty() {
-        u.orders = db.orders_by_ids(&o).await?;
+        u.orders.extend(db.orders_by_ids(&o).await?);
     }
     u.deleted_orders =
         changes.iter().filter(|c| c.table == Table::Orders && c.op == Op::Delete).map(|c| c.id).collect();
@@ -534,6 +532,26 @@ pub async fn fetch(db: &Db, changes: &[xcoin_db::changes::Change]) -> Result<Upd
         u.events = db.events_by_ids(&events).await?;
     }
     Ok(u)
+}
+
+/// The orders of a batch: each one's newest notification (they arrive in
+/// commit order), as it carried the order, and the ids of those whose newest
+/// notification did not carry it, to be read back. A deleted order is in
+/// neither (the delete is applied by id).
+fn carried_orders(changes: &[xcoin_db::changes::Change]) -> (Vec<Order>, Vec<i64>) {
+    let mut newest: HashMap<i64, &xcoin_db::changes::Change> = HashMap::new();
+    for c in changes.iter().filter(|c| c.table == Table::Orders) {
+        newest.insert(c.id, c);
+    }
+    let (mut carried, mut read) = (Vec::new(), Vec::new());
+    for (id, c) in newest {
+        match (&c.order, c.op) {
+            (_, Op::Delete) => {}
+            (Some(o), _) => carried.push((**o).clone()),
+            (None, _) => read.push(id),
+        }
+    }
+    (carried, read)
 }
 
 async fn engine_holder(db: &Db) -> Result<xcoin_db::lock::EngineWatch, DbError> {
