@@ -281,3 +281,60 @@ async fn a_failed_business_operation_writes_nothing() {
         .unwrap();
     assert_eq!(t.today_orders().await.unwrap()[0].id, kept.id);
 }
+
+/// Orders are read from the server's binary format by a reader of their
+/// own; every digit of every numeric survives it (and debug builds check it
+/// against sqlx's on each read). A row in text format (the simple protocol)
+/// reads the same through sqlx.
+#[tokio::test]
+async fn orders_read_from_the_binary_format_keep_every_digit() {
+    use sqlx::FromRow;
+    let t = test_db().await;
+    let o = t.create_order(&limit_buy("INFY", 3, dec!(1500)), BrokerKind::Paper, TICK, None).await.unwrap();
+    sqlx::query("UPDATE orders SET status = 'SUBMITTED', broker_order_id = 'B-1' WHERE id = $1")
+        .bind(o.id)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE orders SET status = 'PARTIALLY_FILLED', filled_quantity = 1, average_price = 1 WHERE id = $1")
+        .bind(o.id)
+        .execute(t.pool())
+        .await
+        .unwrap();
+    // Both ends of each column's range, every position of a base-10,000
+    // digit, and weights below zero.
+    let cases = [
+        ("0.01", "0.0000000001"),
+        ("9999999999.99", "99999999999999.9999999999"),
+        ("1000.00", "12345678901234.1234567891"),
+        ("10000.50", "0.5"),
+        ("0.10", "10000"),
+        ("123.45", "1000.3333333333"),
+        ("7", "0.0001"),
+    ];
+    for (price, average) in cases {
+        sqlx::query("UPDATE orders SET price = $2::numeric, average_price = $3::numeric WHERE id = $1")
+            .bind(o.id)
+            .bind(price)
+            .bind(average)
+            .execute(t.pool())
+            .await
+            .unwrap();
+        let read = t.get_order(o.id).await.unwrap();
+        let (p, a): (String, String) =
+            sqlx::query_as("SELECT price::text, average_price::text FROM orders WHERE id = $1")
+                .bind(o.id)
+                .fetch_one(t.pool())
+                .await
+                .unwrap();
+        assert_eq!(read.price.unwrap().to_string(), p, "price {price}");
+        assert_eq!(read.average_price.unwrap(), a.parse::<rust_decimal::Decimal>().unwrap(), "average {average}");
+        assert_eq!(read.average_price.unwrap(), average.parse::<rust_decimal::Decimal>().unwrap());
+
+        let row = sqlx::raw_sql(&format!("SELECT {} FROM orders WHERE id = {}", xcoin::domain::order_columns!(), o.id))
+            .fetch_one(t.pool())
+            .await
+            .unwrap();
+        assert_eq!(xcoin::domain::order::Order::from_row(&row).unwrap(), read, "text format, {price} / {average}");
+    }
+}
