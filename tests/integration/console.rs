@@ -1587,6 +1587,22 @@ async fn a_busy_day_draws_first_and_streams_the_earlier_orders_in_after() {
     loader.abort();
 }
 
+/// A loader stopped from outside (the console quitting, a bench ending a
+/// run) takes its helper tasks with it: nothing holds its channel (or the
+/// pool it reads through) afterwards.
+#[tokio::test]
+async fn an_aborted_loader_leaves_no_task_behind() {
+    let t = test_db_at(a_trading_morning()).await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let loader = tokio::spawn(store::run_loader(t.db.clone(), tx, mpsc::channel(1).1));
+    assert!(next_update(&mut rx).await.snapshot);
+    loader.abort();
+    assert!(loader.await.unwrap_err().is_cancelled());
+    // The channel closes once every task that could send on it has ended.
+    let closed = tokio::time::timeout(Duration::from_secs(5), async { while rx.recv().await.is_some() {} }).await;
+    assert!(closed.is_ok(), "a task of the aborted loader still holds its channel");
+}
+
 /// Leaving is safe and an absent engine is an alarm: the quit dialog of a
 /// console running the engine lists working orders as well as positions;
 /// a console that sees no engine while the desk holds positions or working

@@ -609,11 +609,20 @@ async fn serve(db: Db, tx: mpsc::Sender<LoaderMsg>, mut requests: mpsc::Receiver
     // Today's numbers are recomputed by a task of their own, so their
     // queries over the growing day never hold up the next refetch.
     let summary = SummaryWanted::default();
-    let summaries = tokio::spawn(summarise(db.clone(), tx.clone(), summary.clone()));
+    let _summaries = EndsWith(tokio::spawn(summarise(db.clone(), tx.clone(), summary.clone())));
     let mut l = Loader { db, tx, need_snapshot: true, gap_started: None, summary, answers_in_gap: 0, history: None };
-    let served = serve_loop(&mut l, &mut events, &mut requests, &mut requests_open, &mut health).await;
-    summaries.abort();
-    served
+    serve_loop(&mut l, &mut events, &mut requests, &mut requests_open, &mut health).await
+}
+
+/// A helper task that ends with the loader however the loader ends, also
+/// when the loader's own task is aborted (the console quitting): otherwise
+/// it would keep the loader's channel and a pool's connections open.
+struct EndsWith(tokio::task::JoinHandle<()>);
+
+impl Drop for EndsWith {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The loader's loop: snapshots when needed, changes, requests and health.
