@@ -1,8 +1,9 @@
 //! The console's view model, fed by the change feed.
 //!
 //! Notify, then pull: a loader task listens on `xcoin_changes`, takes every
-//! key that changed since its last fetch, refetches only those rows
-//! (`WHERE id = ANY($1)`) and sends them to the UI loop as one [`Update`],
+//! change since its last fetch, takes the orders as their notifications
+//! carried them, refetches only the other rows (`WHERE id = ANY($1)`) and
+//! sends them to the UI loop as one [`Update`],
 //! which the loop applies to the [`Store`]. After any reconnect of the
 //! listener the loader sends a full snapshot instead. Today's P&L and counts
 //! are recomputed by SQL after changes to orders, trades or positions,
@@ -787,8 +788,8 @@ impl Loader {
         }
     }
 
-    /// A batch of the feed's events: the changed rows refetched, or, after a
-    /// resync, everything reloaded.
+    /// A batch of the feed's events: the changed rows (orders as carried,
+    /// the rest refetched), or, after a resync, everything reloaded.
     async fn on_changes(&mut self, batch: Vec<ChangeEvent>) -> Result<(), Gone> {
         let taken = Instant::now();
         if batch.contains(&ChangeEvent::Resync) {
