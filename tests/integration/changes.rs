@@ -169,7 +169,7 @@ async fn an_order_travels_in_its_notification_exactly_or_as_keys_when_too_long()
     // reads nothing for it.
     let closed = t.another_pool().await;
     closed.pool().close().await;
-    let u = xcoin::console::store::fetch(&closed, std::slice::from_ref(&part)).await.unwrap();
+    let u = xcoin::console::store::fetch(&closed, vec![part.clone()]).await.unwrap();
     assert_eq!(u.orders, vec![stored.clone()]);
 
     // A reason that would pass the server's 8,000-byte limit: keys only,
@@ -183,11 +183,12 @@ async fn an_order_travels_in_its_notification_exactly_or_as_keys_when_too_long()
         .unwrap();
     let ChangeEvent::Change(keys) = next(&mut feed).await else { panic!("a change") };
     assert_eq!(keys, Change::key(Table::Orders, Op::Update, o.id));
-    assert!(xcoin::console::store::fetch(&closed, std::slice::from_ref(&keys)).await.is_err(), "it must read");
-    let u = xcoin::console::store::fetch(&t, &[part.clone(), keys]).await.unwrap();
+    assert!(xcoin::console::store::fetch(&closed, vec![keys.clone()]).await.is_err(), "it must read");
+    let u = xcoin::console::store::fetch(&t, vec![part.clone(), keys]).await.unwrap();
     assert_eq!(u.orders.len(), 1);
     assert_eq!(u.orders[0].status_reason.as_deref(), Some(long.as_str()), "the newest notification decides");
     // The older carried order is not applied over the one read back.
-    let u = xcoin::console::store::fetch(&closed, &[Change::key(Table::Orders, Op::Update, o.id), part]).await.unwrap();
+    let u =
+        xcoin::console::store::fetch(&closed, vec![Change::key(Table::Orders, Op::Update, o.id), part]).await.unwrap();
     assert_eq!(u.orders, vec![stored]);
 }

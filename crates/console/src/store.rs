@@ -495,14 +495,13 @@ pub async fn summary(db: &Db) -> Result<Summary, DbError> {
 
 /// The rows behind a batch of changes: the orders their notifications
 /// carried as they are, everything else read back.
-pub async fn fetch(db: &Db, changes: &[xcoin_db::changes::Change]) -> Result<Update, DbError> {
+pub async fn fetch(db: &Db, mut changes: Vec<xcoin_db::changes::Change>) -> Result<Update, DbError> {
+    let (carried, o) = carried_orders(&mut changes);
     let ids = |t: Table| -> Vec<i64> {
         let set: HashSet<i64> = changes.iter().filter(|c| c.table == t && c.op != Op::Delete).map(|c| c.id).collect();
         set.into_iter().collect()
     };
-    let mut u = Update::default();
-    let (carried, o) = carried_orders(changes);
-    u.orders = carried;
+    let mut u = Update { orders: carried, ..Update::default() };
     let (tr, p, i, c) =
         (ids(Table::Trades), ids(Table::Positions), ids(Table::ReconciliationLog), ids(Table::OperatorCommands));
     if !o.is_empty() {
@@ -536,19 +535,19 @@ pub async fn fetch(db: &Db, changes: &[xcoin_db::changes::Change]) -> Result<Upd
 }
 
 /// The orders of a batch: each one's newest notification (they arrive in
-/// commit order), as it carried the order, and the ids of those whose newest
-/// notification did not carry it, to be read back. A deleted order is in
-/// neither (the delete is applied by id).
-fn carried_orders(changes: &[xcoin_db::changes::Change]) -> (Vec<Order>, Vec<i64>) {
-    let mut newest: HashMap<i64, &xcoin_db::changes::Change> = HashMap::new();
-    for c in changes.iter().filter(|c| c.table == Table::Orders) {
+/// commit order), as it carried the order (taken out of it), and the ids of
+/// those whose newest notification did not carry it, to be read back. A
+/// deleted order is in neither (the delete is applied by id).
+fn carried_orders(changes: &mut [xcoin_db::changes::Change]) -> (Vec<Order>, Vec<i64>) {
+    let mut newest: HashMap<i64, &mut xcoin_db::changes::Change> = HashMap::new();
+    for c in changes.iter_mut().filter(|c| c.table == Table::Orders) {
         newest.insert(c.id, c);
     }
     let (mut carried, mut read) = (Vec::new(), Vec::new());
     for (id, c) in newest {
-        match (&c.order, c.op) {
+        match (c.order.take(), c.op) {
             (_, Op::Delete) => {}
-            (Some(o), _) => carried.push((**o).clone()),
+            (Some(o), _) => carried.push(*o),
             (None, _) => read.push(id),
         }
     }
@@ -814,7 +813,7 @@ impl Loader {
         if money {
             self.summary.ask();
         }
-        match fetch(&self.db, &changes).await {
+        match fetch(&self.db, changes).await {
             Ok(mut u) => {
                 u.stages = Some((taken, Instant::now()));
                 self.send(LoaderMsg::Update(Box::new(u))).await

@@ -171,7 +171,7 @@ mod binary {
     /// display scale, then the digits. The value is the digits' sum, each
     /// times 10,000^(weight − position); as a [`Decimal`] it keeps the display
     /// scale, as sqlx's reader does (a `numeric(12, 2)` of 1000 is 1000.00).
-    pub(super) fn numeric(b: &[u8]) -> Result<Decimal, sqlx::error::BoxDynError> {
+    fn numeric(b: &[u8]) -> Result<Decimal, sqlx::error::BoxDynError> {
         let header = |k: usize| -> Result<u16, sqlx::error::BoxDynError> {
             Ok(u16::from_be_bytes(b.get(k..k + 2).ok_or("numeric shorter than its header")?.try_into()?))
         };
